@@ -1,0 +1,1 @@
+"""Activities: the workflow's hands on PostgreSQL. Each is idempotent; each gets its dependencies."""

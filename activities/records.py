@@ -1,0 +1,64 @@
+"""Record an accepted action: its audit event and the refreshed read model, in one transaction."""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from infra.tables import audit_events, cases
+from workflows.contracts import RECORD_EVENT, RecordEvent
+
+log = structlog.get_logger(__name__)
+
+
+class CaseRecords:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @activity.defn(name=RECORD_EVENT)
+    async def record_event(self, command: RecordEvent) -> None:
+        """Idempotent: the event's key is (case, seq), and the read model only ever moves forward."""
+        entry, state = command.entry, command.state
+        snapshot = state.model_dump(mode="json")
+        row = {
+            "id": state.id,
+            "reference": state.reference,
+            "stage": state.stage,
+            "outcome": state.outcome,
+            "applicant_org": state.applicant_org,
+            "company_name": state.request.company.name,
+            "offices": [r.office for r in state.offices],
+            "lead_office": state.lead_office,
+            "assignee": state.assignee,
+            "due_at": state.due_at,
+            "overdue": state.overdue,
+            "escalation_level": state.escalation_level,
+            "paused": state.paused,
+            "seq": state.seq,
+            "snapshot": snapshot,
+            "created_at": state.created_at,
+            "updated_at": state.updated_at,
+        }
+        upsert = insert(cases).values(row)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[cases.c.id],
+            set_={k: upsert.excluded[k] for k in row if k not in ("id", "created_at")},
+            where=cases.c.seq < upsert.excluded.seq,
+        )
+        async with self.sessions.begin() as session:
+            inserted = await session.execute(
+                insert(audit_events)
+                .values(entry.model_dump())
+                .on_conflict_do_nothing(index_elements=[audit_events.c.case_id, audit_events.c.seq])
+            )
+            await session.execute(upsert)
+        log.info(
+            "case event recorded",
+            case_id=entry.case_id,
+            seq=entry.seq,
+            type=entry.type,
+            stage=entry.stage_after,
+            duplicate=inserted.rowcount == 0,  # type: ignore[attr-defined]
+        )

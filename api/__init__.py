@@ -1,0 +1,1 @@
+"""The HTTP API: thin routers that parse, ask the case desk, and map answers to statuses."""

@@ -1,0 +1,41 @@
+"""The FastAPI application: routers, problem+json errors, request ids bound to every log line."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from fastapi import FastAPI, Request, Response
+
+from api import cases, health, problems
+from api.services import Services
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="Global Alliance Case Desk",
+        version="0.1.0",
+        description="Cases of METI's Global Alliance scheme: filing, review, matching, fund decision.",
+    )
+    app.state.services = services
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(cases.router)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request_id
+        log.info("request", method=request.method, path=request.url.path, status=response.status_code,
+                 ms=round((time.perf_counter() - started) * 1000, 1))
+        return response
+
+    return app

@@ -1,0 +1,145 @@
+"""The case desk as the API sees it: file cases and take actions through Temporal, read PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import select
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from api.problems import Problem, refusal_problem, validation_problem
+from api.services import Services
+from domain.audit import AuditEntry
+from domain.model import Action, Actor, CaseState, FilingRequest
+from domain.payloads import parse_payload
+from domain.rules import Refusal, RefusalKind, allowed_actions, can_see, check
+from infra.tables import audit_events, cases
+from workflows.case import CaseWorkflow
+from workflows.contracts import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
+
+log = structlog.get_logger(__name__)
+IDEMPOTENCY_NAMESPACE = uuid.UUID("b0b5a3f2-1c55-4c9e-8d1e-3d8a4c7e2f60")
+
+
+def not_found() -> Problem:
+    return Problem(404, "Case not found", "no such case", "urn:case-desk:not_visible")
+
+
+def case_id_for(actor: Actor, idempotency_key: str | None) -> str:
+    """The same caller with the same Idempotency-Key always names the same case."""
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{actor.id}:{idempotency_key}"))
+
+
+def _problem_from_update_failure(error: WorkflowUpdateFailedError) -> Problem:
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        details = cause.details[0]
+        if isinstance(details, dict) and details.get("kind") in RefusalKind.__members__.values():
+            if details["kind"] == RefusalKind.INVALID and "errors" in details:
+                return validation_problem(details["errors"], "Invalid payload")
+            refusal = Refusal.model_validate(details)
+            return refusal_problem(refusal, [])
+    raise error
+
+
+class CaseDesk:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def load(self, case_id: str, viewer: Actor) -> CaseState:
+        """The case from the read model, or 404 when it does not exist or the viewer may not see it."""
+        try:
+            uuid.UUID(case_id)
+        except ValueError:
+            raise not_found() from None
+        async with self.services.sessions() as session:
+            snapshot = await session.scalar(select(cases.c.snapshot).where(cases.c.id == case_id))
+        if snapshot is None:
+            raise not_found()
+        state = CaseState.model_validate(snapshot)
+        if not can_see(state, viewer):
+            raise not_found()
+        return state
+
+    async def file(self, actor: Actor, request: FilingRequest, idempotency_key: str | None) -> CaseState:
+        case_id = case_id_for(actor, idempotency_key)
+        structlog.contextvars.bind_contextvars(case_id=case_id, workflow_id=workflow_id(case_id))
+        if idempotency_key is not None:
+            try:
+                return await self.load(case_id, actor)
+            except Problem:
+                pass
+        operation = WithStartWorkflowOperation(
+            CaseWorkflow.run,
+            CaseInput(case_id=case_id),
+            id=workflow_id(case_id),
+            task_queue=self.services.settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        try:
+            state: CaseState = await self.services.temporal.execute_update_with_start_workflow(
+                FILE_UPDATE,
+                FilingCommand(actor=actor, request=request),
+                start_workflow_operation=operation,
+                id=FILE_UPDATE_ID,
+                result_type=CaseState,
+            )
+        except WorkflowAlreadyStartedError:  # the same key after the case closed: it is that case
+            return await self.load(case_id, actor)
+        except WorkflowUpdateFailedError as error:
+            raise _problem_from_update_failure(error) from None
+        log.info("case filed", reference=state.reference)
+        return state
+
+    async def act(self, case_id: str, actor: Actor, action_name: str, raw: dict[str, Any]) -> CaseState:
+        state = await self.load(case_id, actor)
+        structlog.contextvars.bind_contextvars(case_id=case_id, workflow_id=workflow_id(case_id))
+        if action_name not in Action.__members__.values():
+            raise Problem(404, "No such action", f"there is no action {action_name!r}", "urn:case-desk:no_action")
+        action = Action(action_name)
+        try:
+            payload = parse_payload(action, raw)
+        except ValidationError as error:
+            raise validation_problem([dict(e) for e in error.errors(include_url=False)], "Invalid payload") from None
+        if (refusal := check(state, actor, action, payload)) is not None:
+            raise refusal_problem(refusal, [str(a) for a in allowed_actions(state, actor)])
+        handle = self.services.temporal.get_workflow_handle(workflow_id(case_id))
+        try:
+            updated: CaseState = await handle.execute_update(
+                action_name, ActionCommand(actor=actor, payload=raw), result_type=CaseState
+            )
+        except WorkflowUpdateFailedError as error:
+            problem = _problem_from_update_failure(error)
+            if problem.status == 409:  # the case moved on between our read and the workflow's decision
+                fresh = await self.load(case_id, actor)
+                problem.extra |= {"stage": fresh.stage, "allowed_actions": allowed_actions(fresh, actor)}
+            raise problem from None
+        log.info("action taken", action=action_name, stage=updated.stage)
+        return updated
+
+    async def history(self, case_id: str, viewer: Actor) -> list[AuditEntry]:
+        await self.load(case_id, viewer)
+        async with self.services.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(audit_events).where(audit_events.c.case_id == case_id).order_by(audit_events.c.seq)
+                )
+            ).mappings()
+            return [AuditEntry.model_validate(dict(row)) for row in rows]
+
+    async def list(self, viewer: Actor, stage: str | None, limit: int) -> list[CaseState]:
+        query = select(cases.c.snapshot).order_by(cases.c.created_at.desc(), cases.c.id).limit(limit * 4 + 50)
+        if stage:
+            query = query.where(cases.c.stage == stage)
+        async with self.services.sessions() as session:
+            snapshots = (await session.scalars(query)).all()
+        states = [CaseState.model_validate(s) for s in snapshots]
+        return [s for s in states if can_see(s, viewer)][:limit]

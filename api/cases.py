@@ -1,0 +1,63 @@
+"""Case routes: file, list, read, act, history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query
+from fastapi.responses import JSONResponse
+
+from api.case_desk import CaseDesk
+from api.deps import CurrentActor, ServicesDep
+from api.problems import Problem
+from domain.model import FilingRequest, Role, Stage
+from domain.views import case_view, history_view
+
+router = APIRouter(prefix="/api/cases", tags=["cases"])
+
+
+@router.post("", status_code=201, summary="File a request (applicant, or coordinator on its behalf)")
+async def file_case(
+    request: FilingRequest,
+    actor: CurrentActor,
+    services: ServicesDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    if actor.role not in (Role.APPLICANT, Role.COORDINATOR):
+        raise Problem(403, "Not allowed", f"a {actor.role} may not file a case", "urn:case-desk:forbidden")
+    state = await CaseDesk(services).file(actor, request, idempotency_key)
+    return JSONResponse(case_view(state, actor), status_code=201)
+
+
+@router.get("", summary="Cases the caller may see, newest first")
+async def list_cases(
+    actor: CurrentActor,
+    services: ServicesDep,
+    stage: Stage | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    states = await CaseDesk(services).list(actor, stage, limit)
+    return {"items": [case_view(s, actor) for s in states]}
+
+
+@router.get("/{case_id}", summary="One case, with the actions the caller may take now")
+async def get_case(case_id: str, actor: CurrentActor, services: ServicesDep) -> dict[str, Any]:
+    return case_view(await CaseDesk(services).load(case_id, actor), actor)
+
+
+@router.post("/{case_id}/actions/{action}", summary="Take an action of the case lifecycle")
+async def take_action(
+    case_id: str,
+    action: str,
+    actor: CurrentActor,
+    services: ServicesDep,
+    payload: Annotated[dict[str, Any] | None, Body()] = None,
+) -> dict[str, Any]:
+    state = await CaseDesk(services).act(case_id, actor, action, payload or {})
+    return case_view(state, actor)
+
+
+@router.get("/{case_id}/history", summary="The case's audit events, oldest first")
+async def history(case_id: str, actor: CurrentActor, services: ServicesDep) -> dict[str, Any]:
+    entries = await CaseDesk(services).history(case_id, actor)
+    return {"events": history_view(entries, actor)}

@@ -1,0 +1,70 @@
+"""Errors as RFC 9457 problem documents; every error the API returns goes through here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.rules import Refusal, RefusalKind
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+STATUS_OF_REFUSAL = {
+    RefusalKind.NOT_VISIBLE: 404,
+    RefusalKind.FORBIDDEN: 403,
+    RefusalKind.ILLEGAL_STAGE: 409,
+    RefusalKind.INVALID: 422,
+}
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.type, self.extra = status, title, detail, type_, extra
+
+    def response(self) -> JSONResponse:
+        body = {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail, **self.extra}
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        return JSONResponse(body, status_code=self.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def refusal_problem(refusal: Refusal, allowed: list[str]) -> Problem:
+    status = STATUS_OF_REFUSAL[refusal.kind]
+    titles = {404: "Case not found", 403: "Not allowed", 409: "Not possible in this stage", 422: "Invalid payload"}
+    extra: dict[str, Any] = {"action": refusal.action}
+    if status != 404:
+        extra |= {"stage": refusal.stage, "allowed_actions": allowed}
+    return Problem(status, titles[status], refusal.detail, f"urn:case-desk:{refusal.kind}", **extra)
+
+
+def validation_problem(errors: list[dict[str, Any]], title: str = "Invalid request") -> Problem:
+    cleaned = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+    detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in cleaned) or title
+    return Problem(422, title, detail, "urn:case-desk:invalid", errors=cleaned)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def on_problem(_: Request, exc: Problem) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_problem(list(exc.errors())).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
+        title = titles.get(exc.status_code, "HTTP error")
+        return Problem(exc.status_code, title, str(exc.detail)).response()
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return Problem(500, "Internal error", "the server failed; the request id is in the logs").response()

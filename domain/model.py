@@ -1,0 +1,221 @@
+"""The vocabulary of a case: stages, actions, outcomes, roles, offices, and the case itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+
+
+class Stage(StrEnum):
+    SCREENING = "screening"
+    AWAITING_APPLICANT_INFO = "awaiting_applicant_info"
+    OFFICE_REVIEW = "office_review"
+    MATCHING = "matching"
+    FUND_CONSIDERATION = "fund_consideration"
+    INVESTMENT_DECISION = "investment_decision"
+    CLOSED = "closed"
+
+
+class Action(StrEnum):
+    REQUEST_INFO = "request_info"
+    PROVIDE_INFO = "provide_info"
+    REJECT = "reject"
+    RELAY = "relay"
+    ACCEPT_CASE = "accept_case"
+    DECLINE_CASE = "decline_case"
+    RUN_MATCHING = "run_matching"
+    SHORTLIST = "shortlist"
+    RECORD_RESPONSE = "record_response"
+    SELECT_PARTNER = "select_partner"
+    CLOSE_NO_MATCH = "close_no_match"
+    PROPOSE_INVESTMENT = "propose_investment"
+    CONCLUDE_WITHOUT_FUND = "conclude_without_fund"
+    APPROVE_INVESTMENT = "approve_investment"
+    DECLINE_INVESTMENT = "decline_investment"
+    RETURN_PROPOSAL = "return_proposal"
+    WITHDRAW = "withdraw"
+    ADD_NOTE = "add_note"
+    REASSIGN = "reassign"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+class Outcome(StrEnum):
+    ALLIANCE_FORMED_WITH_FUND = "alliance_formed_with_fund"
+    ALLIANCE_FORMED = "alliance_formed"
+    REJECTED_AT_SCREENING = "rejected_at_screening"
+    DECLINED_BY_OFFICES = "declined_by_offices"
+    NO_MATCH = "no_match"
+    INVESTMENT_DECLINED = "investment_declined"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class Role(StrEnum):
+    APPLICANT = "applicant"
+    COORDINATOR = "coordinator"
+    OFFICE_OFFICER = "office_officer"
+    OFFICE_MANAGER = "office_manager"
+    FUND_COMMITTEE = "fund_committee"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    SYSTEM = "system"
+
+
+class Office(StrEnum):
+    SME_SUPPORT_JAPAN = "sme_support_japan"
+    SHOKO_CHUKIN_BANK = "shoko_chukin_bank"
+    SBIC = "sbic"
+
+
+JETRO = "jetro"
+FUND = "sme_growth_fund"
+OVERSIGHT = "oversight"
+OPERATOR = "operator"
+
+# The organisation each staff role belongs to; offices are the three office codes.
+ROLE_ORGS: dict[Role, frozenset[str]] = {
+    Role.COORDINATOR: frozenset({JETRO}),
+    Role.OFFICE_OFFICER: frozenset(Office),
+    Role.OFFICE_MANAGER: frozenset(Office),
+    Role.FUND_COMMITTEE: frozenset({FUND}),
+    Role.AUDITOR: frozenset({OVERSIGHT}),
+    Role.ADMIN: frozenset({OPERATOR}),
+}
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Actor(Frozen):
+    """The person (or `system`) taking an action; set by the API from the token, never from the body."""
+
+    id: str
+    name: str
+    role: Role
+    org: str
+
+
+SYSTEM_ACTOR = Actor(id="system", name="system", role=Role.SYSTEM, org="system")
+
+
+class Company(Frozen):
+    name: str = Field(min_length=1, max_length=200)
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    industry: str = Field(min_length=1, max_length=200)
+    website: HttpUrl | None = None
+    description: str = Field(min_length=1, max_length=5000)
+
+
+class Contact(Frozen):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    language: Literal["en", "ja"] = "en"
+
+
+AllianceType = Literal["capital_alliance", "joint_investment", "fund_lp", "business_tieup"]
+
+
+class Seeking(Frozen):
+    technologies: list[str] = Field(min_length=1, max_length=20)
+    industries: list[str] = Field(default_factory=list, description="JSIC division letters")
+    prefectures: list[str] = Field(default_factory=list)
+    alliance_types: list[AllianceType] = Field(min_length=1)
+
+
+class Ticket(Frozen):
+    min: int = Field(ge=0)
+    max: int = Field(gt=0)
+
+
+class FilingRequest(Frozen):
+    """What a foreign company asks for; the body of `POST /api/cases`."""
+
+    company: Company
+    contact: Contact
+    seeking: Seeking
+    ticket_jpy: Ticket
+    offers: str = Field(min_length=1, max_length=5000)
+    on_behalf_of: str | None = Field(
+        None, description="The applicant company's code, when a coordinator files on its behalf."
+    )
+
+
+class Review(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CLOSED = "closed"
+
+
+class OfficeReview(Frozen):
+    office: Office
+    review: Review = Review.PENDING
+    note: str = ""
+
+
+class Candidate(Frozen):
+    sme_id: str
+    name: str
+    score: float
+    factors: dict[str, float]
+    reason: str
+
+
+class SmeResponse(Frozen):
+    sme_id: str
+    interested: bool
+    note: str = ""
+
+
+class Proposal(Frozen):
+    route: Literal["fund_lp", "co_investment"]
+    amount_jpy: int
+    rationale: str
+    proposed_by: Actor
+
+
+class Note(Frozen):
+    text: str
+    by: Actor
+    at: datetime
+
+
+class CaseState(Frozen):
+    """Everything the workflow knows about one case; also the read model's snapshot."""
+
+    id: str
+    reference: str
+    stage: Stage
+    outcome: Outcome | None = None
+    request: FilingRequest
+    applicant_org: str
+    filed_by: Actor
+    offices: list[OfficeReview] = Field(default_factory=list)
+    lead_office: Office | None = None
+    assignee: str | None = None
+    questions: list[str] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)
+    shortlist: list[str] = Field(default_factory=list)
+    responses: list[SmeResponse] = Field(default_factory=list)
+    partners: list[str] = Field(default_factory=list)
+    proposal: Proposal | None = None
+    notes: list[Note] = Field(default_factory=list)
+    paused: bool = False
+    due_at: datetime | None = None
+    overdue: bool = False
+    escalation_level: int = 0
+    created_at: datetime
+    updated_at: datetime
+    seq: int = 0
+    last_hash: str
+
+    def review_of(self, office: str) -> OfficeReview | None:
+        return next((r for r in self.offices if r.office == office), None)
+
+    def interested_smes(self) -> set[str]:
+        return {r.sme_id for r in self.responses if r.interested}

@@ -1,0 +1,202 @@
+"""Who may take which action, in which stage — the single place these rules are written.
+
+`check` answers with a `Refusal` a person can read, or None when the action may go ahead. The API,
+the workflow's Update validators and `allowed_actions` all ask it, so they never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.model import Action, Actor, CaseState, Outcome, Review, Role, Stage
+from domain.payloads import Payload, RecordResponse, SmeIds
+
+OPEN_STAGES = frozenset(Stage) - {Stage.CLOSED}
+STAFF = frozenset({Role.COORDINATOR, Role.OFFICE_OFFICER, Role.OFFICE_MANAGER, Role.FUND_COMMITTEE})
+OFFICE_STAFF = frozenset({Role.OFFICE_OFFICER, Role.OFFICE_MANAGER})
+CASE_MANAGERS = frozenset({Role.COORDINATOR, Role.OFFICE_MANAGER})
+
+
+class RefusalKind(StrEnum):
+    NOT_VISIBLE = "not_visible"  # 404: the caller may not know the case exists
+    FORBIDDEN = "forbidden"  # 403: the caller may see the case but not take this action
+    ILLEGAL_STAGE = "illegal_stage"  # 409: nobody may take this action in the case's stage
+    INVALID = "invalid"  # 422: the payload does not fit the case
+
+
+class Refusal(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: RefusalKind
+    action: str
+    stage: Stage
+    detail: str
+
+
+# Who may ever take each action, and in which stages it is legal.
+ACTION_ROLES: dict[Action, frozenset[Role]] = {
+    Action.REQUEST_INFO: frozenset({Role.COORDINATOR}),
+    Action.PROVIDE_INFO: frozenset({Role.APPLICANT}),
+    Action.REJECT: frozenset({Role.COORDINATOR}),
+    Action.RELAY: frozenset({Role.COORDINATOR}),
+    Action.ACCEPT_CASE: OFFICE_STAFF,
+    Action.DECLINE_CASE: OFFICE_STAFF,
+    Action.RUN_MATCHING: OFFICE_STAFF,
+    Action.SHORTLIST: OFFICE_STAFF,
+    Action.RECORD_RESPONSE: OFFICE_STAFF,
+    Action.SELECT_PARTNER: OFFICE_STAFF,
+    Action.CLOSE_NO_MATCH: OFFICE_STAFF,
+    Action.PROPOSE_INVESTMENT: OFFICE_STAFF,
+    Action.CONCLUDE_WITHOUT_FUND: OFFICE_STAFF,
+    Action.APPROVE_INVESTMENT: frozenset({Role.FUND_COMMITTEE}),
+    Action.DECLINE_INVESTMENT: frozenset({Role.FUND_COMMITTEE}),
+    Action.RETURN_PROPOSAL: frozenset({Role.FUND_COMMITTEE}),
+    Action.WITHDRAW: frozenset({Role.APPLICANT}),
+    Action.ADD_NOTE: STAFF,
+    Action.REASSIGN: CASE_MANAGERS,
+    Action.PAUSE: CASE_MANAGERS,
+    Action.RESUME: CASE_MANAGERS,
+}
+
+ACTION_STAGES: dict[Action, frozenset[Stage]] = {
+    Action.REQUEST_INFO: frozenset({Stage.SCREENING}),
+    Action.PROVIDE_INFO: frozenset({Stage.AWAITING_APPLICANT_INFO}),
+    Action.REJECT: frozenset({Stage.SCREENING}),
+    Action.RELAY: frozenset({Stage.SCREENING}),
+    Action.ACCEPT_CASE: frozenset({Stage.OFFICE_REVIEW}),
+    Action.DECLINE_CASE: frozenset({Stage.OFFICE_REVIEW}),
+    Action.RUN_MATCHING: frozenset({Stage.MATCHING}),
+    Action.SHORTLIST: frozenset({Stage.MATCHING}),
+    Action.RECORD_RESPONSE: frozenset({Stage.MATCHING}),
+    Action.SELECT_PARTNER: frozenset({Stage.MATCHING}),
+    Action.CLOSE_NO_MATCH: frozenset({Stage.MATCHING}),
+    Action.PROPOSE_INVESTMENT: frozenset({Stage.FUND_CONSIDERATION}),
+    Action.CONCLUDE_WITHOUT_FUND: frozenset({Stage.FUND_CONSIDERATION}),
+    Action.APPROVE_INVESTMENT: frozenset({Stage.INVESTMENT_DECISION}),
+    Action.DECLINE_INVESTMENT: frozenset({Stage.INVESTMENT_DECISION}),
+    Action.RETURN_PROPOSAL: frozenset({Stage.INVESTMENT_DECISION}),
+    Action.WITHDRAW: OPEN_STAGES,
+    Action.ADD_NOTE: OPEN_STAGES,
+    Action.REASSIGN: OPEN_STAGES,
+    Action.PAUSE: OPEN_STAGES,
+    Action.RESUME: OPEN_STAGES,
+}
+
+LEAD_OFFICE_ACTIONS = frozenset(
+    {
+        Action.RUN_MATCHING,
+        Action.SHORTLIST,
+        Action.RECORD_RESPONSE,
+        Action.SELECT_PARTNER,
+        Action.CLOSE_NO_MATCH,
+        Action.PROPOSE_INVESTMENT,
+        Action.CONCLUDE_WITHOUT_FUND,
+    }
+)
+FUND_OUTCOMES = frozenset({Outcome.ALLIANCE_FORMED_WITH_FUND, Outcome.INVESTMENT_DECLINED})
+
+
+def can_see(state: CaseState, actor: Actor) -> bool:
+    """Whether the caller may know the case exists at all."""
+    match actor.role:
+        case Role.COORDINATOR | Role.AUDITOR | Role.SYSTEM:
+            return True
+        case Role.APPLICANT:
+            return state.applicant_org == actor.org
+        case Role.OFFICE_OFFICER | Role.OFFICE_MANAGER:
+            return state.review_of(actor.org) is not None
+        case Role.FUND_COMMITTEE:
+            return state.proposal is not None or state.outcome in FUND_OUTCOMES
+        case _:
+            return False
+
+
+def _who_refusal(state: CaseState, actor: Actor, action: Action) -> str | None:
+    """Office scoping and four-eyes: the caller's role may take the action, but may this caller?"""
+    if action in LEAD_OFFICE_ACTIONS and actor.org != state.lead_office:
+        return f"only the lead office ({state.lead_office}) may {action}"
+    if action in (Action.REASSIGN, Action.PAUSE, Action.RESUME) and actor.role == Role.OFFICE_MANAGER:
+        if actor.org != state.lead_office:
+            return f"only a manager of the lead office or a coordinator may {action}"
+    if action == Action.APPROVE_INVESTMENT and state.proposal and state.proposal.proposed_by.id == actor.id:
+        return "four-eyes: the person who prepared the proposal may not approve it"
+    return None
+
+
+def _state_refusal(state: CaseState, actor: Actor, action: Action) -> str | None:
+    """Conditions inside a stage that make an action pointless or contradictory (409)."""
+    if action in (Action.ACCEPT_CASE, Action.DECLINE_CASE):
+        review = state.review_of(actor.org)
+        if review is not None and review.review != Review.PENDING:
+            return f"the review of {actor.org} is already {review.review}"
+    if action == Action.PAUSE and state.paused:
+        return "the case is already paused"
+    if action == Action.RESUME and not state.paused:
+        return "the case is not paused"
+    return None
+
+
+def _membership(wanted: list[str], allowed: set[str], what: str) -> str | None:
+    missing = [sme for sme in wanted if sme not in allowed]
+    return f"not {what}: {', '.join(missing)}" if missing else None
+
+
+PayloadCheck = Callable[[CaseState, Payload], str | None]
+
+
+def _shortlist(state: CaseState, payload: Payload) -> str | None:
+    assert isinstance(payload, SmeIds)
+    return _membership(payload.sme_ids, {c.sme_id for c in state.candidates}, "among the candidates")
+
+
+def _response(state: CaseState, payload: Payload) -> str | None:
+    assert isinstance(payload, RecordResponse)
+    return _membership([payload.sme_id], set(state.shortlist), "on the shortlist")
+
+
+def _partners(state: CaseState, payload: Payload) -> str | None:
+    assert isinstance(payload, SmeIds)
+    return _membership(payload.sme_ids, state.interested_smes(), "SMEs that said they are interested")
+
+
+PAYLOAD_CHECKS: dict[Action, PayloadCheck] = {
+    Action.SHORTLIST: _shortlist,
+    Action.RECORD_RESPONSE: _response,
+    Action.SELECT_PARTNER: _partners,
+}
+
+
+def check(state: CaseState, actor: Actor, action: Action, payload: Payload | None = None) -> Refusal | None:
+    """Refuse the action with a reason, or return None when `actor` may take it now.
+
+    Order matters: a caller who may not see the case learns nothing (404); a role that may never take
+    the action is told so (403); an action out of stage is a conflict with the case (409); the
+    payload is checked against the case last (422).
+    """
+
+    def refuse(kind: RefusalKind, detail: str) -> Refusal:
+        return Refusal(kind=kind, action=action, stage=state.stage, detail=detail)
+
+    if not can_see(state, actor):
+        return refuse(RefusalKind.NOT_VISIBLE, "no such case")
+    if actor.role not in ACTION_ROLES[action]:
+        return refuse(RefusalKind.FORBIDDEN, f"a {actor.role} may not {action}")
+    if state.stage not in ACTION_STAGES[action]:
+        where = "the case is closed" if state.stage == Stage.CLOSED else f"the case is in {state.stage}"
+        return refuse(RefusalKind.ILLEGAL_STAGE, f"{action} is not possible: {where}")
+    if (reason := _who_refusal(state, actor, action)) is not None:
+        return refuse(RefusalKind.FORBIDDEN, reason)
+    if (reason := _state_refusal(state, actor, action)) is not None:
+        return refuse(RefusalKind.ILLEGAL_STAGE, reason)
+    if payload is not None and (payload_check := PAYLOAD_CHECKS.get(action)) is not None:
+        if (reason := payload_check(state, payload)) is not None:
+            return refuse(RefusalKind.INVALID, reason)
+    return None
+
+
+def allowed_actions(state: CaseState, actor: Actor) -> list[Action]:
+    """The actions the caller may take now, in the order of DESIGN §3."""
+    return [action for action in Action if check(state, actor, action) is None]

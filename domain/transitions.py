@@ -1,0 +1,152 @@
+"""What each accepted action does to a case. Pure: the same inputs always give the same case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from domain.audit import GENESIS_HASH
+from domain.model import (
+    Action,
+    Actor,
+    Candidate,
+    CaseState,
+    FilingRequest,
+    Note,
+    OfficeReview,
+    Outcome,
+    Proposal,
+    Review,
+    Role,
+    SmeResponse,
+    Stage,
+)
+from domain.payloads import (
+    AddNote,
+    NoteOnly,
+    Payload,
+    ProposeInvestment,
+    RecordResponse,
+    Relay,
+)
+from domain.reference import case_reference
+
+
+def new_case(case_id: str, request: FilingRequest, actor: Actor, at: datetime) -> CaseState:
+    """The case as it stands the moment it is filed (before its `filed` event is recorded)."""
+    applicant_org = actor.org if actor.role == Role.APPLICANT else request.on_behalf_of
+    if not applicant_org:
+        raise ValueError("a coordinator filing for a company must name it in on_behalf_of")
+    return CaseState(
+        id=case_id,
+        reference=case_reference(case_id, at),
+        stage=Stage.SCREENING,
+        request=request,
+        applicant_org=applicant_org,
+        filed_by=actor,
+        created_at=at,
+        updated_at=at,
+        last_hash=GENESIS_HASH,
+    )
+
+
+Change = dict[str, Any]
+Effect = Callable[[CaseState, Actor, Any, datetime], Change]
+
+
+def _close(outcome: Outcome) -> Effect:
+    return lambda state, actor, payload, at: {"stage": Stage.CLOSED, "outcome": outcome}
+
+
+def _relay(state: CaseState, actor: Actor, payload: Relay, at: datetime) -> Change:
+    return {"stage": Stage.OFFICE_REVIEW, "offices": [OfficeReview(office=o) for o in payload.offices]}
+
+
+def _review(state: CaseState, office: str, review: Review, note: str, others: Review | None) -> Change:
+    def updated(r: OfficeReview) -> OfficeReview:
+        if r.office == office:
+            return r.model_copy(update={"review": review, "note": note})
+        if others is not None and r.review == Review.PENDING:
+            return r.model_copy(update={"review": others})
+        return r
+
+    return {"offices": [updated(r) for r in state.offices]}
+
+
+def _accept(state: CaseState, actor: Actor, payload: NoteOnly, at: datetime) -> Change:
+    change = _review(state, actor.org, Review.ACCEPTED, payload.note, others=Review.CLOSED)
+    return {**change, "stage": Stage.MATCHING, "lead_office": actor.org, "assignee": actor.name}
+
+
+def _decline(state: CaseState, actor: Actor, payload: Any, at: datetime) -> Change:
+    change = _review(state, actor.org, Review.DECLINED, payload.reason, others=None)
+    if all(r.review == Review.DECLINED for r in change["offices"]):
+        change |= {"stage": Stage.CLOSED, "outcome": Outcome.DECLINED_BY_OFFICES}
+    return change
+
+
+def _record_response(state: CaseState, actor: Actor, payload: RecordResponse, at: datetime) -> Change:
+    others = [r for r in state.responses if r.sme_id != payload.sme_id]
+    answer = SmeResponse(sme_id=payload.sme_id, interested=payload.interested, note=payload.note)
+    return {"responses": [*others, answer]}
+
+
+def _propose(state: CaseState, actor: Actor, payload: ProposeInvestment, at: datetime) -> Change:
+    proposal = Proposal(
+        route=payload.route, amount_jpy=payload.amount_jpy, rationale=payload.rationale, proposed_by=actor
+    )
+    return {"stage": Stage.INVESTMENT_DECISION, "proposal": proposal}
+
+
+def _note(state: CaseState, actor: Actor, payload: AddNote, at: datetime) -> Change:
+    return {"notes": [*state.notes, Note(text=payload.text, by=actor, at=at)]}
+
+
+EFFECTS: dict[Action, Effect] = {
+    Action.REQUEST_INFO: lambda s, a, p, at: {"stage": Stage.AWAITING_APPLICANT_INFO, "questions": p.questions},
+    Action.PROVIDE_INFO: lambda s, a, p, at: {"stage": Stage.SCREENING, "questions": []},
+    Action.REJECT: _close(Outcome.REJECTED_AT_SCREENING),
+    Action.RELAY: _relay,
+    Action.ACCEPT_CASE: _accept,
+    Action.DECLINE_CASE: _decline,
+    Action.RUN_MATCHING: lambda s, a, p, at: {},  # candidates arrive with the matching result
+    Action.SHORTLIST: lambda s, a, p, at: {"shortlist": list(dict.fromkeys([*s.shortlist, *p.sme_ids]))},
+    Action.RECORD_RESPONSE: _record_response,
+    Action.SELECT_PARTNER: lambda s, a, p, at: {"stage": Stage.FUND_CONSIDERATION, "partners": p.sme_ids},
+    Action.CLOSE_NO_MATCH: _close(Outcome.NO_MATCH),
+    Action.PROPOSE_INVESTMENT: _propose,
+    Action.CONCLUDE_WITHOUT_FUND: _close(Outcome.ALLIANCE_FORMED),
+    Action.APPROVE_INVESTMENT: _close(Outcome.ALLIANCE_FORMED_WITH_FUND),
+    Action.DECLINE_INVESTMENT: _close(Outcome.INVESTMENT_DECLINED),
+    Action.RETURN_PROPOSAL: lambda s, a, p, at: {"stage": Stage.FUND_CONSIDERATION},
+    Action.WITHDRAW: _close(Outcome.WITHDRAWN),
+    Action.ADD_NOTE: _note,
+    Action.REASSIGN: lambda s, a, p, at: {"assignee": p.assignee},
+    Action.PAUSE: lambda s, a, p, at: {"paused": True},
+    Action.RESUME: lambda s, a, p, at: {"paused": False},
+}
+
+
+def apply(
+    state: CaseState,
+    actor: Actor,
+    action: Action,
+    payload: Payload,
+    at: datetime,
+    candidates: list[Candidate] | None = None,
+) -> CaseState:
+    """The case after `action`; the caller has already had it approved by `rules.check`."""
+    change = EFFECTS[action](state, actor, payload, at)
+    if candidates is not None:
+        change["candidates"] = candidates
+    return state.model_copy(update={**change, "updated_at": at})
+
+
+def event_payload(action: Action, payload: Payload, candidates: list[Candidate] | None) -> dict[str, Any]:
+    """What the audit event records of an action: its payload, and the candidates matching produced."""
+    recorded = payload.model_dump(mode="json")
+    if candidates is not None:
+        recorded["candidates"] = [c.model_dump(mode="json") for c in candidates]
+    return recorded
+

@@ -1,0 +1,1 @@
+"""Adapters and wiring: settings, database, Temporal client, embedded stack, logging, command line."""

@@ -1,0 +1,81 @@
+"""Wire the parts once: database (migrated), Temporal client, worker, API; with one-line start-up errors."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from api.app import create_app
+from api.services import Services
+from infra import migrate
+from infra.db import create_engine, session_factory
+from infra.processes import StartupError
+from infra.settings import Settings
+from infra.temporal import connect
+from workers.case_worker import build_worker
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url.replace("+asyncpg", ""))
+    return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
+
+
+async def open_database(settings: Settings, *, run_migrations: bool) -> AsyncEngine:
+    engine = create_engine(settings)
+    try:
+        if run_migrations:
+            await asyncio.wait_for(migrate.upgrade(engine), 60)
+        else:
+            async with engine.connect():
+                pass
+    except (OSError, OperationalError, DBAPIError, TimeoutError) as error:
+        await engine.dispose()
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise StartupError(
+            f"cannot reach the database at {_where(settings.effective_database_url)}: {reason}"
+        ) from None
+    return engine
+
+
+async def open_temporal(settings: Settings) -> Client:
+    try:
+        return await asyncio.wait_for(connect(settings), 20)
+    except (RuntimeError, TimeoutError, OSError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise StartupError(
+            f"cannot reach Temporal at {settings.effective_temporal_address}: {reason}"
+        ) from None
+
+
+@dataclass
+class Parts:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    temporal: Client
+
+    def services(self) -> Services:
+        return Services(self.settings, self.engine, self.sessions, self.temporal)
+
+    def app(self) -> FastAPI:
+        return create_app(self.services())
+
+    def worker(self) -> Worker:
+        return build_worker(self.temporal, self.settings.temporal_task_queue, self.sessions)
+
+
+async def open_parts(settings: Settings, *, run_migrations: bool) -> Parts:
+    engine = await open_database(settings, run_migrations=run_migrations)
+    try:
+        temporal = await open_temporal(settings)
+    except StartupError:
+        await engine.dispose()
+        raise
+    return Parts(settings, engine, session_factory(engine), temporal)

@@ -1,0 +1,131 @@
+"""The `alliance` command line (DESIGN §7)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from domain.model import Role
+from domain.people import resolve_org
+from infra.bootstrap import open_database, open_parts
+from infra.logging import configure_logging
+from infra.processes import StartupError
+from infra.serving import api_server, serve_until_stopped, stop_event
+from infra.settings import Settings
+from infra.users import NewUser, add_user
+
+app = typer.Typer(help="Global Alliance Case Desk", no_args_is_help=True, add_completion=False)
+users_app = typer.Typer(help="Manage users and their tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a command; a start-up problem is one clear line and exit status 1, not a traceback."""
+    try:
+        asyncio.run(coroutine)
+    except StartupError as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def run() -> None:
+    """The whole product: embedded PostgreSQL and Temporal (unless configured), worker, API."""
+    from infra.product import run_product
+
+    _run(run_product(_settings(), console))
+
+
+@app.command()
+def worker() -> None:
+    """A case worker on the configured Temporal and database."""
+
+    async def main() -> None:
+        settings = _settings()
+        parts = await open_parts(settings, run_migrations=False)
+        console.print(f"worker polling {settings.temporal_task_queue!r} on {settings.effective_temporal_address}")
+        try:
+            await serve_until_stopped(stop_event(), None, parts.worker())
+        finally:
+            await parts.engine.dispose()
+
+    _run(main())
+
+
+@app.command()
+def api() -> None:
+    """The HTTP API on the configured Temporal and database."""
+
+    async def main() -> None:
+        settings = _settings()
+        parts = await open_parts(settings, run_migrations=False)
+        console.print(f"API on http://{settings.api_host}:{settings.api_port}")
+        try:
+            await serve_until_stopped(stop_event(), api_server(parts.app(), settings.api_host, settings.api_port), None)
+        finally:
+            await parts.engine.dispose()
+
+    _run(main())
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+
+    async def main() -> None:
+        engine = await open_database(_settings(), run_migrations=True)
+        await engine.dispose()
+        console.print("[green]✓[/] database schema is up to date")
+
+    _run(main())
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Option(help="The person's name.")],
+    role: Annotated[Role, typer.Option(help="One of the roles of DESIGN §2.")],
+    org: Annotated[str | None, typer.Option(help="Office or body code; the company's code for applicants.")] = None,
+    email: Annotated[str | None, typer.Option(help="Where notifications go.")] = None,
+    language: Annotated[str, typer.Option(help="en or ja.")] = "en",
+) -> None:
+    """Create a user; its bearer token is the last line printed."""
+    try:
+        resolved = resolve_org(role, org)
+    except ValueError as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(2) from None
+
+    async def main() -> None:
+        from infra.db import session_factory
+
+        settings = _settings()
+        engine = await open_database(settings, run_migrations=False)
+        try:
+            user_id, token = await add_user(
+                session_factory(engine), NewUser(name, role, resolved, email, language),
+                settings.token_pepper.get_secret_value(),
+            )
+        finally:
+            await engine.dispose()
+        console.print(f"created {role} {name!r} of {resolved} (id {user_id})")
+        sys.stdout.write(token + "\n")
+
+    _run(main())
+
+
+def main() -> None:
+    app()

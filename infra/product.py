@@ -1,0 +1,78 @@
+"""`alliance run`: the whole product on this machine, on real parts, stopped cleanly by Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from rich.console import Console
+
+from infra.bootstrap import Parts, open_parts
+from infra.embedded_postgres import ensure_database, start_postgres
+from infra.embedded_temporal import start_temporal
+from infra.processes import ChildProcess, require_free_port
+from infra.serving import api_server, serve_until_stopped, stop_event
+from infra.settings import EMBEDDED_DATABASE, Settings
+from infra.users import ensure_demo_users
+
+log = structlog.get_logger(__name__)
+
+
+async def start_embedded(settings: Settings, console: Console, children: list[ChildProcess]) -> None:
+    """Start what is not configured to live elsewhere; every process started is added to `children`."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.uses_embedded_database:
+        with console.status("starting PostgreSQL…"):
+            children.append(start_postgres(settings.data_dir, settings.embedded_postgres_port))
+            await ensure_database(settings.embedded_postgres_port, EMBEDDED_DATABASE)
+        console.print(f"[green]✓[/] PostgreSQL      127.0.0.1:{settings.embedded_postgres_port} "
+                      f"(data in {settings.data_dir.resolve() / 'postgres'})")
+    if settings.uses_embedded_temporal:
+        with console.status("starting the Temporal dev server…"):
+            children.append(start_temporal(settings.data_dir, settings.temporal_port, settings.temporal_ui_port,
+                                           settings.temporal_namespace))
+        console.print(f"[green]✓[/] Temporal        {settings.effective_temporal_address} "
+                      f"(data in {settings.data_dir.resolve() / 'temporal.db'})")
+
+
+def print_ready(console: Console, settings: Settings, demo: list[tuple[str, str, str]]) -> None:
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    console.print(f"[green]✓[/] API             {base}   (OpenAPI docs: {base}/docs, health: {base}/health)")
+    if settings.uses_embedded_temporal:
+        console.print(f"[green]✓[/] Temporal UI     http://127.0.0.1:{settings.temporal_ui_port}")
+    console.print("\n[bold]Demo users[/] (send `Authorization: Bearer <token>`):")
+    for role, org, token in demo:
+        console.print(f"  {role:<15} {org:<18} {token}", soft_wrap=True, highlight=False)
+    console.print(f"\n[bold]Case Desk is running.[/] Server logs: {settings.data_dir.resolve()}/*.log. "
+                  "Press Ctrl-C to stop.")
+
+
+async def run_product(settings: Settings, console: Console) -> None:
+    require_free_port(settings.api_host, settings.api_port, "the API", "API_PORT")
+    children: list[ChildProcess] = []
+    parts: Parts | None = None
+    stop = stop_event()
+    try:
+        await start_embedded(settings, console, children)
+        with console.status("migrating and connecting…"):
+            parts = await open_parts(settings, run_migrations=True)
+        demo = await ensure_demo_users(parts.sessions, settings.token_pepper.get_secret_value())
+        console.print("[green]✓[/] Database migrated; worker on task queue "
+                      f"{settings.temporal_task_queue!r}")
+        server = api_server(parts.app(), settings.api_host, settings.api_port)
+        rows = [(str(user.role), user.org, token) for user, token in demo]
+
+        async def ready() -> None:
+            print_ready(console, settings, rows)
+
+        await serve_until_stopped(stop, server, parts.worker(), on_ready=ready)
+        console.print("stopping…")
+    finally:
+        if parts is not None:
+            await parts.engine.dispose()
+        for child in reversed(children):
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(child.stop)
+        if children:
+            console.print("[green]✓[/] stopped: " + ", ".join(c.name for c in children))

@@ -1,0 +1,66 @@
+"""One settings class for the whole product; every field is documented in the README's settings table."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_DATABASE = "alliance"
+
+
+class Settings(BaseSettings):
+    """Read from the environment (and `.env`); names are the upper-case field names."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".alliance"), description="Where the embedded stack keeps its state.")
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL URL (postgresql+asyncpg://...). Unset: the embedded PostgreSQL is used.",
+    )
+    db_pool_size: int = Field(10, ge=1, description="Connections kept open per process.")
+    db_max_overflow: int = Field(10, ge=0, description="Extra connections allowed under load.")
+    embedded_postgres_port: int = Field(
+        55432, ge=1, le=65535, description="Port of the embedded PostgreSQL on 127.0.0.1."
+    )
+    temporal_address: str | None = Field(
+        None, description="Temporal frontend host:port. Unset: the embedded dev server is started."
+    )
+    temporal_namespace: str = Field("default", description="Temporal namespace.")
+    temporal_task_queue: str = Field("case-desk", description="Task queue of the case workers.")
+    temporal_port: int = Field(7233, ge=1, le=65535, description="Port of the embedded Temporal dev server.")
+    temporal_ui_port: int = Field(8233, ge=1, le=65535, description="Port of the embedded Temporal web UI.")
+    api_host: str = Field("127.0.0.1", description="Address the API and console listen on.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port the API and console listen on.")
+    log_format: Literal["console", "json"] = Field("console", description="`console` in dev, `json` in prod.")
+    log_level: str = Field("INFO", description="Lowest level logged.")
+    token_pepper: SecretStr = Field(
+        SecretStr("dev-pepper-change-me"),
+        description="Secret mixed into token hashes; set your own outside development.",
+    )
+    activity_timeout_seconds: float = Field(30.0, gt=0, description="Start-to-close timeout of activities.")
+
+    @cached_property
+    def embedded_database_url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.embedded_postgres_port}/{EMBEDDED_DATABASE}"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database the product talks to: the configured one, else the embedded one."""
+        return self.database_url or self.embedded_database_url
+
+    @property
+    def effective_temporal_address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def uses_embedded_temporal(self) -> bool:
+        return self.temporal_address is None

@@ -1,0 +1,85 @@
+"""The relational schema, as SQLAlchemy Core tables (migrations in `infra/migrations` create them)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("org", String(64), nullable=False),
+    Column("email", Text),
+    Column("language", String(2), nullable=False, server_default="en"),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("reference", String(32), nullable=False, unique=True),
+    Column("stage", String(32), nullable=False, index=True),
+    Column("outcome", String(32)),
+    Column("applicant_org", String(64), nullable=False, index=True),
+    Column("company_name", Text, nullable=False),
+    Column("offices", ARRAY(String(32)), nullable=False, server_default="{}"),
+    Column("lead_office", String(32)),
+    Column("assignee", Text),
+    Column("due_at", DateTime(timezone=True)),
+    Column("overdue", Boolean, nullable=False, server_default="false"),
+    Column("escalation_level", Integer, nullable=False, server_default="0"),
+    Column("paused", Boolean, nullable=False, server_default="false"),
+    Column("seq", Integer, nullable=False),
+    Column("snapshot", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("case_id", UUID(as_uuid=False), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("actor", JSONB, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("stage_before", String(32)),
+    Column("stage_after", String(32), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("hash", name="uq_audit_events_hash"),
+)
+
+smes = Table(
+    "smes",
+    metadata,
+    Column("id", String(13), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("name_ja", Text, nullable=False),
+    Column("prefecture", String(16), nullable=False),
+    Column("industries", ARRAY(String(4)), nullable=False, server_default="{}"),
+    Column("employees", Integer, nullable=False),
+    Column("technologies", Text, nullable=False),
+    Column("consent", Boolean, nullable=False, server_default="true"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,100 @@
+"""People and their bearer tokens. Tokens are stored only as peppered SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.model import FUND, JETRO, OPERATOR, OVERSIGHT, Actor, Office, Role
+from infra.tables import users
+
+USER_NAMESPACE = uuid.UUID("6f1c2f4e-5a1b-4d43-9a57-2f3f0c5b9e11")
+
+
+@dataclass(frozen=True)
+class NewUser:
+    name: str
+    role: Role
+    org: str
+    email: str | None = None
+    language: str = "en"
+
+
+DEMO_USERS: tuple[NewUser, ...] = (
+    NewUser("Anna Schmidt (Acme GmbH)", Role.APPLICANT, "acme-gmbh", "anna@acme.example", "en"),
+    NewUser("Kenji Sato (JETRO)", Role.COORDINATOR, JETRO, "sato@jetro.example", "ja"),
+    *(NewUser(f"Officer of {office}", Role.OFFICE_OFFICER, office, f"officer@{office}.example") for office in Office),
+    *(NewUser(f"Manager of {office}", Role.OFFICE_MANAGER, office, f"manager@{office}.example") for office in Office),
+    NewUser("Yuki Tanaka (Fund committee)", Role.FUND_COMMITTEE, FUND, "tanaka@fund.example", "ja"),
+    NewUser("Aiko Mori (Auditor)", Role.AUDITOR, OVERSIGHT, "mori@audit.example", "ja"),
+    NewUser("Operator", Role.ADMIN, OPERATOR, "ops@desk.example"),
+)
+
+
+def hash_token(token: str, pepper: str) -> str:
+    return hmac.new(pepper.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def demo_token(user: NewUser, pepper: str) -> str:
+    """Demo tokens are derived from the pepper, so they can be printed at every start yet never stored."""
+    digest = hmac.new(pepper.encode(), f"demo:{user.role}:{user.org}".encode(), hashlib.sha256).hexdigest()
+    return f"demo-{user.role}-{digest[:24]}"
+
+
+async def add_user(
+    sessions: async_sessionmaker[AsyncSession],
+    user: NewUser,
+    pepper: str,
+    *,
+    token: str | None = None,
+    user_id: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[str, str]:
+    """Create the user (idempotent for a given id) and return its id and bearer token."""
+    token = token or secrets.token_urlsafe(32)
+    user_id = user_id or str(uuid.uuid4())
+    async with sessions.begin() as session:
+        await session.execute(
+            insert(users)
+            .values(
+                id=user_id, name=user.name, role=user.role, org=user.org, email=user.email,
+                language=user.language, token_hash=hash_token(token, pepper), created_at=datetime.now(UTC),
+                expires_at=expires_at,
+            )
+            .on_conflict_do_nothing(index_elements=[users.c.id])
+        )
+    return user_id, token
+
+
+async def ensure_demo_users(
+    sessions: async_sessionmaker[AsyncSession], pepper: str
+) -> list[tuple[NewUser, str]]:
+    """One demo user per role and organisation; the same tokens at every start."""
+    issued = []
+    for user in DEMO_USERS:
+        token = demo_token(user, pepper)
+        await add_user(sessions, user, pepper, token=token, user_id=str(uuid.uuid5(USER_NAMESPACE, token)))
+        issued.append((user, token))
+    return issued
+
+
+async def actor_for_token(sessions: async_sessionmaker[AsyncSession], token: str, pepper: str) -> Actor | None:
+    """The person a valid (known, unexpired, unrevoked) token belongs to."""
+    query = select(users.c.id, users.c.name, users.c.role, users.c.org).where(
+        users.c.token_hash == hash_token(token, pepper),
+        users.c.revoked_at.is_(None),
+        or_(users.c.expires_at.is_(None), users.c.expires_at > func.now()),
+    )
+    async with sessions() as session:
+        row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    return Actor(id=row.id, name=row.name, role=Role(row.role), org=row.org)

@@ -1,0 +1,1 @@
+"""Building workers from the list of workflows and activities."""

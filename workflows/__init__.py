@@ -1,0 +1,1 @@
+"""Temporal workflows: they orchestrate; the rules live in `domain`."""

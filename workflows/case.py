@@ -1,0 +1,169 @@
+"""One durable workflow per case (`case-<id>`): every action is an Update, the snapshot a Query."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from domain.audit import make_entry
+    from domain.model import Action, Actor, Candidate, CaseState, Stage
+    from domain.payloads import MatchingCriteria, Payload, parse_payload
+    from domain.rules import Refusal, check
+    from domain.transitions import apply, event_payload, new_case
+    from workflows import search_attributes as sa
+    from workflows.contracts import (
+        FILE_UPDATE,
+        FIND_CANDIDATES,
+        RECORD_EVENT,
+        ActionCommand,
+        CaseInput,
+        FilingCommand,
+        FindCandidates,
+        RecordEvent,
+    )
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
+
+
+def refused(refusal: Refusal) -> ApplicationError:
+    return ApplicationError(refusal.detail, refusal.model_dump(mode="json"), type=refusal.kind, non_retryable=True)
+
+
+def invalid(action: str, error: ValidationError | ValueError) -> ApplicationError:
+    errors = error.errors(include_url=False) if isinstance(error, ValidationError) else [{"msg": str(error)}]
+    details = {"kind": "invalid", "action": action, "errors": [{**e, "ctx": None} for e in errors]}
+    return ApplicationError(f"invalid payload for {action}", details, type="invalid", non_retryable=True)
+
+
+@workflow.defn(name="Case")
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, inp: CaseInput) -> None:
+        self.case_id = inp.case_id
+        self.history_limit = inp.history_limit
+        self.state: CaseState | None = inp.state
+        self.lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, inp: CaseInput) -> str | None:
+        await workflow.wait_condition(self._should_stop_run)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert self.state is not None
+        if self.state.stage == Stage.CLOSED:
+            return self.state.outcome
+        workflow.continue_as_new(CaseInput(case_id=self.case_id, state=self.state, history_limit=self.history_limit))
+
+    def _should_stop_run(self) -> bool:
+        if self.state is None:
+            return False
+        info = workflow.info()
+        long = info.get_current_history_length() >= self.history_limit or info.is_continue_as_new_suggested()
+        return self.state.stage == Stage.CLOSED or long
+
+    @workflow.query
+    def snapshot(self) -> CaseState | None:
+        return self.state
+
+    # -- filing -----------------------------------------------------------------------------------
+
+    @workflow.update(name=FILE_UPDATE)
+    async def file(self, command: FilingCommand) -> CaseState:
+        async with self.lock:
+            if self.state is None:
+                try:
+                    draft = new_case(self.case_id, command.request, command.actor, workflow.now())
+                except ValueError as error:
+                    raise invalid("file", error) from None
+                await self._record("filed", command.actor, draft, draft, command.request.model_dump(mode="json"))
+            assert self.state is not None
+            return self.state
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    @workflow.update(dynamic=True)
+    async def act(self, name: str, args: Sequence[RawValue]) -> CaseState:
+        async with self.lock:
+            # Another Update may have changed the case since validation: decide again under the lock.
+            action, actor, payload = self._decide(name, args)
+            assert self.state is not None
+            candidates = await self._find_candidates(payload) if action == Action.RUN_MATCHING else None
+            after = apply(self.state, actor, action, payload, workflow.now(), candidates)
+            await self._record(action, actor, self.state, after, event_payload(action, payload, candidates))
+            return self.state
+
+    @act.validator
+    def validate_act(self, name: str, args: Sequence[RawValue]) -> None:
+        self._decide(name, args)
+
+    def _decide(self, name: str, args: Sequence[RawValue]) -> tuple[Action, Actor, Payload]:
+        """Parse and judge an action against the current case; raise what refuses it."""
+        if name not in Action.__members__.values():
+            raise ApplicationError(f"unknown action {name}", type="unknown_action", non_retryable=True)
+        action = Action(name)
+        if self.state is None:
+            raise ApplicationError("the case is not filed yet", type="not_filed", non_retryable=True)
+        if len(args) != 1:
+            raise ApplicationError("an action takes one argument", type="invalid", non_retryable=True)
+        command = workflow.payload_converter().from_payload(args[0].payload, ActionCommand)
+        try:
+            payload = parse_payload(action, command.payload)
+        except ValidationError as error:
+            raise invalid(action, error) from None
+        if (refusal := check(self.state, command.actor, action, payload)) is not None:
+            raise refused(refusal)
+        return action, command.actor, payload
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    async def _find_candidates(self, criteria: Payload) -> list[Candidate]:
+        assert self.state is not None and isinstance(criteria, MatchingCriteria)
+        candidates: list[Candidate] = await workflow.execute_activity(
+            FIND_CANDIDATES,
+            FindCandidates(seeking=self.state.request.seeking, criteria=criteria),
+            result_type=list[Candidate],
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        return candidates
+
+    async def _record(
+        self, event_type: str, actor: Actor, before: CaseState, after: CaseState, payload: dict[str, Any]
+    ) -> None:
+        """Write the event and the refreshed read model (one activity, one transaction), then adopt it."""
+        entry = make_entry(
+            case_id=self.case_id,
+            seq=before.seq + 1,
+            type=event_type,
+            actor=actor.model_dump(mode="json"),
+            at=after.updated_at,
+            stage_before=before.stage if before.seq else None,
+            stage_after=after.stage,
+            payload=payload,
+            prev_hash=before.last_hash,
+        )
+        recorded = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
+        await workflow.execute_activity(
+            RECORD_EVENT,
+            RecordEvent(entry=entry, state=recorded),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self.state = recorded
+        workflow.upsert_search_attributes(
+            [
+                sa.CASE_STAGE.value_set(recorded.stage),
+                sa.CASE_OUTCOME.value_set(recorded.outcome or ""),
+                sa.CASE_OFFICES.value_set([r.office for r in recorded.offices]),
+                sa.CASE_REFERENCE.value_set(recorded.reference),
+            ]
+        )
