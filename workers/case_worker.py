@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.matching import Matching
 from activities.records import CaseRecords
@@ -19,4 +20,12 @@ def build_worker(client: Client, task_queue: str, sessions: async_sessionmaker[A
         task_queue=task_queue,
         workflows=[CaseWorkflow],
         activities=[records.record_event, matching.find_candidates],
+        workflow_runner=workflow_runner(),
+    )
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox, told that pydantic's lazily imported e-mail validation is safe to share."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "dns")
     )

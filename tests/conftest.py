@@ -1,0 +1,115 @@
+"""Real parts for every test: PostgreSQL (embedded, or TEST_DATABASE_URL) and Temporal's test server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.services import Services
+from domain.model import Role
+from infra import migrate
+from infra.db import create_engine, session_factory
+from infra.embedded_postgres import start_postgres
+from infra.settings import Settings
+from infra.temporal import ensure_search_attributes
+from infra.users import ensure_demo_users
+from tests.support import TEST_SERVER, free_port, with_database
+from workers.case_worker import build_worker
+
+PEPPER = "test-pepper"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server URL: the one named by TEST_DATABASE_URL, else an embedded PostgreSQL of our own."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    port = free_port()
+    process = start_postgres(Path(tmp_path_factory.mktemp("pg")), port)
+    yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+    process.stop()
+
+
+async def create_database(server_url: str) -> str:
+    name = f"alliance_test_{uuid.uuid4().hex[:10]}"
+    url = make_url(server_url)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
+    )
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(server_url, name)
+
+
+@pytest.fixture
+async def empty_database(postgres_server: str) -> str:
+    return await create_database(postgres_server)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(token_pepper=PEPPER, temporal_task_queue=f"test-{uuid.uuid4()}")  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def engine(postgres_server: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    url = await create_database(postgres_server)
+    engine = create_engine(settings, url)
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+async def tokens(sessions: async_sessionmaker[AsyncSession]) -> dict[tuple[Role, str], str]:
+    issued = await ensure_demo_users(sessions, PEPPER)
+    return {(user.role, user.org): token for user, token in issued}
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping test server per test (a shared one stops skipping)."""
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
+    ) as env:
+        await ensure_search_attributes(env.client, "default")
+        yield env
+
+
+@pytest.fixture
+async def temporal(env: WorkflowEnvironment, settings: Settings,
+                   sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Client]:
+    """The test server's client, with a case worker polling the task queue."""
+    async with build_worker(env.client, settings.temporal_task_queue, sessions):
+        yield env.client
+
+
+@pytest.fixture
+async def http(
+    temporal: Client, settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app over ASGI, wired to real PostgreSQL and the Temporal test server."""
+    app = create_app(Services(settings, engine, sessions, temporal))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as client:
+        yield client

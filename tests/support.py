@@ -1,0 +1,65 @@
+"""Shared test material: a realistic filing, the demo people, and small helpers."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from domain.model import FUND, JETRO, OVERSIGHT, Office, Role
+
+BIN = Path(sys.executable).parent
+TEST_SERVER = BIN / "temporal-test-server"
+DEV_SERVER = BIN / "temporal"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def filing(company: str = "Acme GmbH", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "company": {
+            "name": company,
+            "country": "DE",
+            "industry": "Industrial automation",
+            "website": "https://acme.example",
+            "description": "Builds assembly robots for automotive suppliers.",
+        },
+        "contact": {"name": "Anna Schmidt", "email": "anna@acme.example", "language": "en"},
+        "seeking": {
+            "technologies": ["precision machining", "sensors"],
+            "industries": ["E"],
+            "prefectures": [],
+            "alliance_types": ["capital_alliance", "fund_lp"],
+        },
+        "ticket_jpy": {"min": 50_000_000, "max": 500_000_000},
+        "offers": "Sales channels in the EU and a service network in Germany.",
+    }
+    body.update(overrides)
+    return body
+
+
+# (role, org) of every demo person the tests act as.
+APPLICANT = (Role.APPLICANT, "acme-gmbh")
+COORDINATOR = (Role.COORDINATOR, JETRO)
+FUND_MEMBER = (Role.FUND_COMMITTEE, FUND)
+AUDITOR = (Role.AUDITOR, OVERSIGHT)
+
+
+def officer(office: Office) -> tuple[Role, str]:
+    return (Role.OFFICE_OFFICER, office)
+
+
+def manager(office: Office) -> tuple[Role, str]:
+    return (Role.OFFICE_MANAGER, office)

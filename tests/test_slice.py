@@ -1,0 +1,88 @@
+"""The thinnest slice through every layer: HTTP → Temporal → activity → PostgreSQL and back."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.model import Role
+from infra.tables import audit_events, cases
+from tests.support import APPLICANT, filing
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_filing_starts_the_case_workflow_and_records_it(
+    http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], sessions: async_sessionmaker[AsyncSession],
+    temporal: object,
+) -> None:
+    created = await http.post("/api/cases", json=filing(), headers=auth(tokens[APPLICANT]))
+    assert created.status_code == 201, created.text
+    case = created.json()
+    assert case["stage"] == "screening"
+    assert case["reference"].startswith("GA-")
+    assert case["allowed_actions"] == ["withdraw"]
+
+    read = await http.get(f"/api/cases/{case['id']}", headers=auth(tokens[APPLICANT]))
+    assert read.status_code == 200
+    assert read.json()["company"]["name"] == "Acme GmbH"
+
+    async with sessions() as session:
+        row = (await session.execute(select(cases).where(cases.c.id == case["id"]))).mappings().one()
+        events = (await session.execute(select(audit_events).where(audit_events.c.case_id == case["id"]))).all()
+    assert row["stage"] == "screening" and row["applicant_org"] == "acme-gmbh"
+    assert [(e.seq, e.type, e.stage_after) for e in events] == [(1, "filed", "screening")]
+
+
+async def test_the_workflow_is_named_after_the_case(
+    http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], temporal: object,
+) -> None:
+    from temporalio.client import Client
+
+    assert isinstance(temporal, Client)
+    case = (await http.post("/api/cases", json=filing(), headers=auth(tokens[APPLICANT]))).json()
+    description = await temporal.get_workflow_handle(f"case-{case['id']}").describe()
+    assert description.workflow_type == "Case"
+
+
+async def test_the_audit_trail_refuses_update_and_delete(
+    http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    case = (await http.post("/api/cases", json=filing(), headers=auth(tokens[APPLICANT]))).json()
+    for statement in ("UPDATE audit_events SET type = 'forged' WHERE case_id = :id",
+                      "DELETE FROM audit_events WHERE case_id = :id"):
+        async with sessions() as session:
+            try:
+                await session.execute(text(statement), {"id": case["id"]})
+                await session.commit()
+            except Exception as error:
+                assert "append-only" in str(error)
+            else:
+                raise AssertionError(f"{statement} was allowed")
+    history = await http.get(f"/api/cases/{case['id']}/history", headers=auth(tokens[APPLICANT]))
+    assert [e["type"] for e in history.json()["events"]] == ["filed"]
+
+
+async def test_health_reports_database_and_temporal(http: httpx.AsyncClient) -> None:
+    response = await http.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "up", "temporal": "up"}
+
+
+async def test_requests_without_a_valid_token_are_refused(http: httpx.AsyncClient) -> None:
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic eDp5"}):
+        response = await http.get("/api/cases", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_unknown_case_is_a_problem_404(
+    http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str]
+) -> None:
+    for case_id in ("00000000-0000-0000-0000-000000000000", "not-a-uuid"):
+        response = await http.get(f"/api/cases/{case_id}", headers=auth(tokens[APPLICANT]))
+        assert response.status_code == 404
+        assert response.json()["title"] == "Case not found"
