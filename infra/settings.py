@@ -6,10 +6,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_DATABASE = "alliance"
+DEV_PEPPER = "dev-pepper-change-me"
 
 
 class Settings(BaseSettings):
@@ -39,10 +40,18 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = Field("console", description="`console` in dev, `json` in prod.")
     log_level: str = Field("INFO", description="Lowest level logged.")
     token_pepper: SecretStr = Field(
-        SecretStr("dev-pepper-change-me"),
+        SecretStr(DEV_PEPPER),
         description="Secret mixed into token hashes; set your own outside development.",
     )
-    activity_timeout_seconds: float = Field(30.0, gt=0, description="Start-to-close timeout of activities.")
+    environment: Literal["development", "production"] = Field(
+        "development", description="`production` refuses the development token pepper."
+    )
+
+    @model_validator(mode="after")
+    def no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and self.token_pepper.get_secret_value() == DEV_PEPPER:
+            raise ValueError("TOKEN_PEPPER must be set to a secret of your own in production")
+        return self
 
     @cached_property
     def embedded_database_url(self) -> str:

@@ -31,6 +31,13 @@ from workers.case_worker import build_worker
 PEPPER = "test-pepper"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that touches PostgreSQL is a storage test (CI runs those on both servers)."""
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.storage)
+
+
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A server URL: the one named by TEST_DATABASE_URL, else an embedded PostgreSQL of our own."""
