@@ -25,6 +25,7 @@ from infra.embedded_postgres import start_postgres
 from infra.settings import Settings
 from infra.temporal import ensure_search_attributes
 from infra.users import ensure_demo_users
+from tests.desk import Desk, seed_registry
 from tests.support import TEST_SERVER, free_port, with_database
 from workers.case_worker import build_worker
 
@@ -120,3 +121,10 @@ async def http(
     app = create_app(Services(settings, engine, sessions, temporal))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as client:
         yield client
+
+
+@pytest.fixture
+async def desk(http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str],
+               sessions: async_sessionmaker[AsyncSession]) -> Desk:
+    await seed_registry(sessions)
+    return Desk(http, tokens)

@@ -1,0 +1,73 @@
+"""A case officer's-eye client for tests: act as a demo person, take actions, read cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.model import Role
+from infra.tables import smes
+from tests.support import filing
+
+Person = tuple[Role, str]
+
+REGISTRY = [
+    ("1010001000006", "Aichi Precision Works", "愛知精密工業", "Aichi", ["E"], 120, "precision machining; sensors; CNC"),
+    ("1010001000014", "Osaka Sensor Labs", "大阪センサー研究所", "Osaka", ["E"], 45, "sensors; MEMS; signal processing"),
+    ("1010001000022", "Niigata Surface Tech", "新潟表面技術", "Niigata", ["E"], 80, "surface treatment; plating"),
+    ("1010001000030", "Kyoto Biomaterials", "京都バイオマテリアル", "Kyoto", ["E"], 30, "biomaterials; precision machining"),
+]
+
+
+async def seed_registry(sessions: async_sessionmaker[AsyncSession]) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        {"id": i, "name": n, "name_ja": j, "prefecture": p, "industries": ind, "employees": e,
+         "technologies": t, "consent": True, "updated_at": now}
+        for i, n, j, p, ind, e, t in REGISTRY
+    ]
+    async with sessions.begin() as session:
+        await session.execute(insert(smes).values(rows).on_conflict_do_nothing())
+
+
+@dataclass
+class Desk:
+    http: httpx.AsyncClient
+    tokens: dict[Person, str]
+
+    def headers(self, person: Person) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[person]}"}
+
+    async def file(self, person: Person, **overrides: Any) -> dict[str, Any]:
+        response = await self.http.post("/api/cases", json=filing(**overrides), headers=self.headers(person))
+        assert response.status_code == 201, response.text
+        case: dict[str, Any] = response.json()
+        return case
+
+    async def act(self, case: dict[str, Any] | str, action: str, person: Person, **payload: Any) -> httpx.Response:
+        case_id = case if isinstance(case, str) else case["id"]
+        return await self.http.post(
+            f"/api/cases/{case_id}/actions/{action}", json=payload, headers=self.headers(person)
+        )
+
+    async def ok(self, case: dict[str, Any] | str, action: str, person: Person, **payload: Any) -> dict[str, Any]:
+        response = await self.act(case, action, person, **payload)
+        assert response.status_code == 200, f"{action}: {response.status_code} {response.text}"
+        updated: dict[str, Any] = response.json()
+        return updated
+
+    async def get(self, case: dict[str, Any] | str, person: Person) -> httpx.Response:
+        case_id = case if isinstance(case, str) else case["id"]
+        return await self.http.get(f"/api/cases/{case_id}", headers=self.headers(person))
+
+    async def history(self, case: dict[str, Any] | str, person: Person) -> list[dict[str, Any]]:
+        case_id = case if isinstance(case, str) else case["id"]
+        response = await self.http.get(f"/api/cases/{case_id}/history", headers=self.headers(person))
+        assert response.status_code == 200, response.text
+        events: list[dict[str, Any]] = response.json()["events"]
+        return events
