@@ -1,0 +1,106 @@
+"""A long case stays healthy (continue-as-new carries everything over), and a retried activity writes once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.testing import ActivityEnvironment
+
+from activities.records import CaseRecords
+from domain.audit import AuditEntry, first_broken, make_entry
+from domain.model import Actor, CaseState, FilingRequest, Role
+from domain.transitions import new_case
+from infra.settings import Settings
+from infra.tables import audit_events, cases
+from tests.support import filing
+from workflows.case import CaseWorkflow
+from workflows.contracts import ActionCommand, CaseInput, FilingCommand, RecordEvent, workflow_id
+
+APPLICANT = Actor(id="a1", name="Anna", role=Role.APPLICANT, org="acme-gmbh")
+COORDINATOR = Actor(id="c1", name="Kenji", role=Role.COORDINATOR, org="jetro")
+
+
+async def entries(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[AuditEntry]:
+    async with sessions() as session:
+        rows = (await session.execute(
+            select(audit_events).where(audit_events.c.case_id == case_id).order_by(audit_events.c.seq)
+        )).mappings()
+        return [AuditEntry.model_validate(dict(row)) for row in rows]
+
+
+async def test_a_long_case_continues_as_new_with_its_state(
+    temporal: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    case_id = str(uuid.uuid4())
+    start = WithStartWorkflowOperation(
+        CaseWorkflow.run, CaseInput(case_id=case_id, history_limit=40), id=workflow_id(case_id),
+        task_queue=settings.temporal_task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    await temporal.execute_update_with_start_workflow(
+        CaseWorkflow.file, FilingCommand(actor=APPLICANT, request=FilingRequest.model_validate(filing())),
+        start_workflow_operation=start, id="file",
+    )
+    handle = temporal.get_workflow_handle(workflow_id(case_id))
+    first_run = (await handle.describe()).run_id
+    for n in range(25):
+        await handle.execute_update(
+            "add_note", ActionCommand(actor=COORDINATOR, payload={"text": f"note {n}"}), result_type=CaseState
+        )
+    closed = await handle.execute_update(
+        "reject", ActionCommand(actor=COORDINATOR, payload={"reason": "done"}), result_type=CaseState
+    )
+
+    assert (await handle.describe()).run_id != first_run
+    first_history = await temporal.get_workflow_handle(workflow_id(case_id), run_id=first_run).fetch_history()
+    assert first_history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    assert [n.text for n in closed.notes] == [f"note {n}" for n in range(25)]
+    assert closed.seq == 27 and closed.outcome == "rejected_at_screening"
+    assert await handle.result() == "rejected_at_screening"
+    trail = await entries(sessions, case_id)
+    assert [e.seq for e in trail] == list(range(1, 28)) and first_broken(trail) is None
+
+
+async def test_a_retried_activity_writes_once(sessions: async_sessionmaker[AsyncSession]) -> None:
+    case_id = str(uuid.uuid4())
+    draft = new_case(case_id, FilingRequest.model_validate(filing()), APPLICANT, datetime.now(UTC))
+    entry = make_entry(case_id=case_id, seq=1, type="filed", actor=APPLICANT.model_dump(mode="json"),
+                       at=draft.created_at, stage_before=None, stage_after=draft.stage, payload={},
+                       prev_hash=draft.last_hash)
+    recorded = draft.model_copy(update={"seq": 1, "last_hash": entry.hash})
+    record = CaseRecords(sessions).record_event
+    env = ActivityEnvironment()
+    for _ in range(3):
+        await env.run(record, RecordEvent(entry=entry, state=recorded))
+
+    assert [e.hash for e in await entries(sessions, case_id)] == [entry.hash]
+    async with sessions() as session:
+        assert await session.scalar(select(cases.c.seq).where(cases.c.id == case_id)) == 1
+
+
+async def test_an_older_retry_never_rewinds_the_read_model(sessions: async_sessionmaker[AsyncSession]) -> None:
+    case_id = str(uuid.uuid4())
+    draft = new_case(case_id, FilingRequest.model_validate(filing()), APPLICANT, datetime.now(UTC))
+    first = make_entry(case_id=case_id, seq=1, type="filed", actor=APPLICANT.model_dump(mode="json"),
+                       at=draft.created_at, stage_before=None, stage_after="screening", payload={},
+                       prev_hash=draft.last_hash)
+    second = make_entry(case_id=case_id, seq=2, type="reject", actor=COORDINATOR.model_dump(mode="json"),
+                        at=draft.created_at, stage_before="screening", stage_after="closed",
+                        payload={"reason": "x"}, prev_hash=first.hash)
+    at_one = draft.model_copy(update={"seq": 1, "last_hash": first.hash})
+    at_two = draft.model_copy(update={"seq": 2, "last_hash": second.hash, "stage": "closed"})
+    record = CaseRecords(sessions).record_event
+    env = ActivityEnvironment()
+    await env.run(record, RecordEvent(entry=first, state=at_one))
+    await env.run(record, RecordEvent(entry=second, state=at_two))
+    await env.run(record, RecordEvent(entry=first, state=at_one))  # a late retry of the first
+
+    async with sessions() as session:
+        row = (await session.execute(select(cases.c.seq, cases.c.stage).where(cases.c.id == case_id))).one()
+    assert tuple(row) == (2, "closed")
+    assert first_broken(await entries(sessions, case_id)) is None

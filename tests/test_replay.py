@@ -1,0 +1,88 @@
+"""Determinism: stored histories of representative cases replay against the current workflow code.
+
+A change to the workflow that alters its commands must be guarded by `workflow.patched`; without it,
+these replays fail CI. `RECORD_HISTORIES=1 pytest tests/test_replay.py` re-records the stored ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.desk import Desk
+from tests.support import APPLICANT, COORDINATOR, FUND_MEMBER, manager, officer
+from tests.test_lifecycle import SBIC, SCB, SJ, to_investment_decision, to_matching
+from workers.case_worker import workflow_runner
+from workflows.case import CaseWorkflow
+from workflows.contracts import workflow_id
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+def replayer() -> Replayer:
+    return Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter,
+                    workflow_runner=workflow_runner())
+
+
+async def funded(desk: Desk) -> dict[str, Any]:
+    case = await to_investment_decision(desk)
+    await desk.ok(case, "return_proposal", FUND_MEMBER, comments="smaller ticket")
+    await desk.ok(case, "propose_investment", officer(SBIC), route="fund_lp",
+                  amount_jpy=90_000_000, rationale="revised")
+    await desk.ok(case, "approve_investment", FUND_MEMBER)
+    return case
+
+
+async def declined(desk: Desk) -> dict[str, Any]:
+    case = await desk.file(APPLICANT)
+    await desk.ok(case, "request_info", COORDINATOR, questions=["Which markets?"])
+    await desk.ok(case, "provide_info", APPLICANT, answer="EU")
+    await desk.ok(case, "relay", COORDINATOR, offices=[SJ, SCB])
+    await desk.ok(case, "decline_case", officer(SJ), reason="capacity")
+    await desk.ok(case, "decline_case", officer(SCB), reason="field")
+    return case
+
+
+async def withdrawn_while_paused(desk: Desk) -> dict[str, Any]:
+    case = await to_matching(desk)
+    await desk.ok(case, "add_note", officer(SBIC), text="internal")
+    await desk.ok(case, "pause", manager(SBIC), reason="patent search")
+    await desk.ok(case, "withdraw", APPLICANT, reason="strategy")
+    return case
+
+
+SCENARIOS: dict[str, Callable[[Desk], Awaitable[dict[str, Any]]]] = {
+    "funded_after_return": funded,
+    "declined_after_questions": declined,
+    "withdrawn_while_paused": withdrawn_while_paused,
+}
+
+
+def test_stored_histories_exist_for_every_scenario() -> None:
+    assert {p.stem for p in HISTORIES.glob("*.json")} == set(SCENARIOS)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_stored_history_replays(name: str) -> None:
+    path = HISTORIES / f"{name}.json"
+    history = WorkflowHistory.from_json(f"case-{name}", path.read_text())
+    result = await replayer().replay_workflow(history)
+    assert result.replay_failure is None
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_a_case_run_now_replays(name: str, desk: Desk, temporal: Client) -> None:
+    case = await SCENARIOS[name](desk)
+    history = await temporal.get_workflow_handle(workflow_id(case["id"])).fetch_history()
+    result = await replayer().replay_workflow(history)
+    assert result.replay_failure is None
+    if os.environ.get("RECORD_HISTORIES"):
+        (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
