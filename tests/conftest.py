@@ -26,8 +26,9 @@ from infra.settings import Settings
 from infra.temporal import ensure_search_attributes
 from infra.users import ensure_demo_users
 from tests.desk import Desk, seed_registry
-from tests.support import TEST_SERVER, free_port, with_database
+from tests.support import DEV_SERVER, TEST_SERVER, free_port, with_database
 from workers.case_worker import build_worker
+from workflows import search_attributes
 
 PEPPER = "test-pepper"
 
@@ -95,9 +96,31 @@ async def tokens(sessions: async_sessionmaker[AsyncSession]) -> dict[tuple[Role,
     return {(user.role, user.org): token for user, token in issued}
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test module that sets WORKFLOW_ENVIRONMENTS runs on each server it names."""
+    servers = getattr(metafunc.module, "WORKFLOW_ENVIRONMENTS", None)
+    if servers and "env" in metafunc.fixturenames:
+        metafunc.parametrize("env", servers, indirect=True)
+
+
+@pytest.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (the kind `alliance run` starts), shared: it has no clock to skip."""
+    async with await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(DEV_SERVER),
+        search_attributes=list(search_attributes.ALL),
+        dev_server_log_level="error",
+    ) as env:
+        yield env
+
+
 @pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A fresh time-skipping test server per test (a shared one stops skipping)."""
+async def env(request: pytest.FixtureRequest, dev_server: WorkflowEnvironment) -> AsyncIterator[WorkflowEnvironment]:
+    """By default a fresh time-skipping test server per test (a shared one stops skipping)."""
+    if getattr(request, "param", "time-skipping") == "local":
+        yield dev_server
+        return
     async with await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
     ) as env:

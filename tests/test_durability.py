@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.records import CaseRecords
 from domain.audit import AuditEntry, first_broken, make_entry
-from domain.model import Actor, CaseState, FilingRequest, Role
+from domain.model import Actor, CaseState, FilingRequest, Role, Stage
 from domain.transitions import new_case
 from infra.settings import Settings
 from infra.tables import audit_events, cases
@@ -93,7 +93,7 @@ async def test_an_older_retry_never_rewinds_the_read_model(sessions: async_sessi
                         at=draft.created_at, stage_before="screening", stage_after="closed",
                         payload={"reason": "x"}, prev_hash=first.hash)
     at_one = draft.model_copy(update={"seq": 1, "last_hash": first.hash})
-    at_two = draft.model_copy(update={"seq": 2, "last_hash": second.hash, "stage": "closed"})
+    at_two = draft.model_copy(update={"seq": 2, "last_hash": second.hash, "stage": Stage.CLOSED})
     record = CaseRecords(sessions).record_event
     env = ActivityEnvironment()
     await env.run(record, RecordEvent(entry=first, state=at_one))

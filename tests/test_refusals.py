@@ -18,6 +18,9 @@ from tests.support import APPLICANT, AUDITOR, COORDINATOR, FUND_MEMBER, officer
 from tests.test_lifecycle import SBIC, SJ, to_investment_decision, to_matching
 from workflows.contracts import ActionCommand, workflow_id
 
+# Updates and refusals behave a little differently on the two servers: prove both.
+WORKFLOW_ENVIRONMENTS = ("time-skipping", "local")
+
 WORKFLOW_TASK_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
