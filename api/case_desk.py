@@ -99,7 +99,9 @@ class CaseDesk:
         log.info("case filed", reference=state.reference)
         return state
 
-    async def act(self, case_id: str, actor: Actor, action_name: str, raw: dict[str, Any]) -> CaseState:
+    async def act(
+        self, case_id: str, actor: Actor, action_name: str, raw: dict[str, Any], idempotency_key: str | None = None
+    ) -> CaseState:
         state = await self.load(case_id, actor)
         structlog.contextvars.bind_contextvars(case_id=case_id, workflow_id=workflow_id(case_id))
         if action_name not in Action.__members__.values():
@@ -113,8 +115,10 @@ class CaseDesk:
             raise refusal_problem(refusal, [str(a) for a in allowed_actions(state, actor)])
         handle = self.services.temporal.get_workflow_handle(workflow_id(case_id))
         try:
+            # The same Idempotency-Key names the same Update: Temporal applies it once, however often sent.
+            update_id = f"{actor.id}:{idempotency_key}" if idempotency_key else None
             updated: CaseState = await handle.execute_update(
-                action_name, ActionCommand(actor=actor, payload=raw), result_type=CaseState
+                action_name, ActionCommand(actor=actor, payload=raw), id=update_id, result_type=CaseState
             )
         except WorkflowUpdateFailedError as error:
             problem = _problem_from_update_failure(error)

@@ -52,8 +52,9 @@ async def take_action(
     actor: CurrentActor,
     services: ServicesDep,
     payload: Annotated[dict[str, Any] | None, Body()] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
-    state = await CaseDesk(services).act(case_id, actor, action, payload or {})
+    state = await CaseDesk(services).act(case_id, actor, action, payload or {}, idempotency_key)
     return case_view(state, actor)
 
 

@@ -8,7 +8,9 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError
 
 from domain.rules import Refusal, RefusalKind
 
@@ -63,6 +65,21 @@ def install(app: FastAPI) -> None:
         titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
         title = titles.get(exc.status_code, "HTTP error")
         return Problem(exc.status_code, title, str(exc.detail)).response()
+
+    @app.exception_handler(RPCError)
+    async def on_temporal_unavailable(_: Request, exc: RPCError) -> JSONResponse:
+        log.warning("temporal unavailable", error=str(exc))
+        return Problem(503, "Temporarily unavailable", "the workflow engine did not answer; try again shortly",
+                       "urn:case-desk:unavailable").response()
+
+    @app.exception_handler(DBAPIError)
+    async def on_database_unavailable(_: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated and not isinstance(exc, OperationalError):
+            log.exception("database error")
+            return Problem(500, "Internal error", "the server failed; the request id is in the logs").response()
+        log.warning("database unavailable", error=str(exc.orig))
+        return Problem(503, "Temporarily unavailable", "the database did not answer; try again shortly",
+                       "urn:case-desk:unavailable").response()
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
