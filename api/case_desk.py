@@ -19,6 +19,7 @@ from domain.model import Action, Actor, CaseState, FilingRequest
 from domain.payloads import parse_payload
 from domain.rules import Refusal, RefusalKind, allowed_actions, can_see, check
 from infra.tables import audit_events, cases
+from infra.visibility import visible_to
 from workflows.case import CaseWorkflow
 from workflows.contracts import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
 
@@ -140,10 +141,14 @@ class CaseDesk:
             return [AuditEntry.model_validate(dict(row)) for row in rows]
 
     async def list(self, viewer: Actor, stage: str | None, limit: int) -> list[CaseState]:
-        query = select(cases.c.snapshot).order_by(cases.c.created_at.desc(), cases.c.id).limit(limit * 4 + 50)
+        query = (
+            select(cases.c.snapshot)
+            .where(visible_to(viewer))
+            .order_by(cases.c.created_at.desc(), cases.c.id)
+            .limit(limit)
+        )
         if stage:
             query = query.where(cases.c.stage == stage)
         async with self.services.sessions() as session:
             snapshots = (await session.scalars(query)).all()
-        states = [CaseState.model_validate(s) for s in snapshots]
-        return [s for s in states if can_see(s, viewer)][:limit]
+        return [CaseState.model_validate(s) for s in snapshots]

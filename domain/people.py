@@ -7,7 +7,7 @@ import re
 from domain.model import ROLE_ORGS, Role
 
 APPLICANT_ORG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
-RESERVED_ORGS = frozenset().union(*ROLE_ORGS.values())
+RESERVED_ORGS = frozenset({"system"}).union(*ROLE_ORGS.values())
 
 
 def resolve_org(role: Role, org: str | None) -> str:
@@ -22,5 +22,6 @@ def resolve_org(role: Role, org: str | None) -> str:
     if org is None and len(allowed) == 1:
         return next(iter(allowed))
     if org not in allowed:
-        raise ValueError(f"a {role} belongs to one of: {', '.join(sorted(allowed))}")
+        article = "an" if role.value[0] in "aeiou" else "a"
+        raise ValueError(f"{article} {role} belongs to one of: {', '.join(sorted(allowed))}")
     return org

@@ -131,11 +131,11 @@ def _state_refusal(state: CaseState, actor: Actor, action: Action) -> str | None
     if action in (Action.ACCEPT_CASE, Action.DECLINE_CASE):
         review = state.review_of(actor.org)
         if review is not None and review.review != Review.PENDING:
-            return f"the review of {actor.org} is already {review.review}"
+            return f"{action} is not possible: the review of {actor.org} is already {review.review}"
     if action == Action.PAUSE and state.paused:
-        return "the case is already paused"
+        return f"{action} is not possible: the case is already paused"
     if action == Action.RESUME and not state.paused:
-        return "the case is not paused"
+        return f"{action} is not possible: the case is not paused"
     return None
 
 

@@ -14,6 +14,7 @@ from domain.model import (
     CaseState,
     FilingRequest,
     Note,
+    Office,
     OfficeReview,
     Outcome,
     Proposal,
@@ -56,7 +57,7 @@ Effect = Callable[[CaseState, Actor, Any, datetime], Change]
 
 
 def _close(outcome: Outcome) -> Effect:
-    return lambda state, actor, payload, at: {"stage": Stage.CLOSED, "outcome": outcome}
+    return lambda state, actor, payload, at: {"stage": Stage.CLOSED, "outcome": outcome, "paused": False}
 
 
 def _relay(state: CaseState, actor: Actor, payload: Relay, at: datetime) -> Change:
@@ -76,13 +77,13 @@ def _review(state: CaseState, office: str, review: Review, note: str, others: Re
 
 def _accept(state: CaseState, actor: Actor, payload: NoteOnly, at: datetime) -> Change:
     change = _review(state, actor.org, Review.ACCEPTED, payload.note, others=Review.CLOSED)
-    return {**change, "stage": Stage.MATCHING, "lead_office": actor.org, "assignee": actor.name}
+    return {**change, "stage": Stage.MATCHING, "lead_office": Office(actor.org), "assignee": actor.name}
 
 
 def _decline(state: CaseState, actor: Actor, payload: Any, at: datetime) -> Change:
     change = _review(state, actor.org, Review.DECLINED, payload.reason, others=None)
     if all(r.review == Review.DECLINED for r in change["offices"]):
-        change |= {"stage": Stage.CLOSED, "outcome": Outcome.DECLINED_BY_OFFICES}
+        change |= {"stage": Stage.CLOSED, "outcome": Outcome.DECLINED_BY_OFFICES, "paused": False}
     return change
 
 

@@ -9,6 +9,7 @@ import pwd
 import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import asyncpg
@@ -81,7 +82,23 @@ def start_postgres(data_dir: Path, port: int) -> ChildProcess:
         stop_signal=signal.SIGINT,  # fast shutdown: roll back open transactions, checkpoint, exit
     )
     wait_for_port(HOST, port, 30, process)
+    _wait_until_accepting(port, process)
     return process
+
+
+def _wait_until_accepting(port: int, process: ChildProcess, timeout: float = 30) -> None:
+    """The port opens before recovery ends; wait until the server says it accepts connections."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready = subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_isready"), "-q", "-h", HOST, "-p", str(port)], check=False
+        )
+        if ready.returncode == 0:
+            return
+        if process.popen.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise StartupError(f"the embedded PostgreSQL never accepted connections; see {process.log_path}")
 
 
 async def ensure_database(port: int, name: str) -> None:

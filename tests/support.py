@@ -28,6 +28,7 @@ def with_database(url: str, name: str) -> str:
 
 
 def filing(company: str = "Acme GmbH", **overrides: Any) -> dict[str, Any]:
+    """A filing by a German automation maker; `company` is its name, other keywords replace whole fields."""
     body: dict[str, Any] = {
         "company": {
             "name": company,

@@ -1,0 +1,163 @@
+"""Pure tests of the audit hash chain (domain.audit) and of who belongs to which organisation (domain.people)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from domain.audit import GENESIS_HASH, AuditEntry, canonical_time, first_broken, hashed_fields, make_entry
+from domain.model import FUND, JETRO, OPERATOR, OVERSIGHT, Office, Role
+from domain.people import resolve_org
+
+JST = timezone(timedelta(hours=9))
+CASE_ID = "5b1f0c3e-8d2a-4c6b-9f4e-2a7d1e0b9c11"
+T0 = datetime(2026, 4, 6, 9, 0, 0, 123456, tzinfo=JST)
+EVENTS: list[tuple[str, str | None, str, dict[str, Any]]] = [
+    ("filed", None, "screening", {"company": "Acme GmbH"}),
+    ("relay", "screening", "office_review", {"offices": ["sbic", "sme_support_japan"], "note": ""}),
+    ("accept_case", "office_review", "matching", {"note": "We take it."}),
+]
+
+
+def entry(seq: int, prev_hash: str, at: datetime = T0) -> AuditEntry:
+    kind, before, after, payload = EVENTS[seq - 1]
+    return make_entry(
+        case_id=CASE_ID, seq=seq, type=kind, actor={"id": "u-1", "role": "coordinator", "org": JETRO},
+        at=at + timedelta(minutes=seq), stage_before=before, stage_after=after, payload=payload,
+        prev_hash=prev_hash,
+    )
+
+
+def chain() -> list[AuditEntry]:
+    entries: list[AuditEntry] = []
+    for seq in range(1, len(EVENTS) + 1):
+        entries.append(entry(seq, entries[-1].hash if entries else GENESIS_HASH))
+    return entries
+
+
+def test_an_untouched_chain_is_intact() -> None:
+    entries = chain()
+    assert first_broken(entries) is None
+    assert entries[0].prev_hash == GENESIS_HASH
+    assert [e.prev_hash for e in entries[1:]] == [e.hash for e in entries[:-1]]
+    assert all(len(e.hash) == 64 and e.hash != GENESIS_HASH for e in entries)
+
+
+def test_an_empty_chain_is_intact() -> None:
+    assert first_broken([]) is None
+
+
+def test_changing_the_payload_of_entry_2_breaks_the_chain_at_2() -> None:
+    entries = chain()
+    entries[1] = entries[1].model_copy(update={"payload": {"offices": ["sbic"], "note": ""}})
+    assert first_broken(entries) == 2
+
+
+@pytest.mark.parametrize(
+    "update",
+    [{"type": "reject"}, {"stage_after": "closed"}, {"actor": {"id": "u-2", "role": "coordinator", "org": JETRO}},
+     {"at": T0 + timedelta(days=1)}, {"at": T0 + timedelta(minutes=2, microseconds=1)}],
+    ids=["type", "stage_after", "actor", "at", "at-by-a-microsecond"],
+)
+def test_changing_any_hashed_field_of_entry_2_breaks_the_chain_at_2(update: dict[str, Any]) -> None:
+    entries = chain()
+    entries[1] = entries[1].model_copy(update=update)
+    assert first_broken(entries) == 2
+
+
+def test_a_removed_or_reordered_entry_is_found() -> None:
+    entries = chain()
+    assert first_broken([entries[0], entries[2]]) == 3
+    assert first_broken([entries[1], entries[0], entries[2]]) == 2
+
+
+def test_a_rehashed_entry_still_breaks_the_link_to_the_next() -> None:
+    entries = chain()
+    forged = make_entry(**{**entries[1].model_dump(exclude={"hash"}), "payload": {"offices": ["sbic"], "note": ""}})
+    assert first_broken([entries[0], forged, entries[2]]) == 3
+
+
+def test_entries_hash_differently_for_a_different_prev_hash() -> None:
+    assert entry(1, GENESIS_HASH).hash != entry(1, "f" * 64).hash
+    assert entry(1, GENESIS_HASH).hash == entry(1, GENESIS_HASH).hash
+
+
+def test_the_hash_covers_the_payload_as_json_will_store_it() -> None:
+    at = datetime(2026, 4, 6, tzinfo=UTC)
+    made = make_entry(case_id=CASE_ID, seq=1, type="filed", actor={"id": "u-1"}, at=at, stage_before=None,
+                      stage_after="screening", payload={"when": at, "n": (1, 2)}, prev_hash=GENESIS_HASH)
+    assert made.payload == {"when": "2026-04-06 00:00:00+00:00", "n": [1, 2]}
+    assert first_broken([made]) is None
+
+
+@pytest.mark.parametrize(
+    "at",
+    [T0, datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC), datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=JST),
+     datetime(2026, 4, 6, 9, 0, tzinfo=UTC)],
+    ids=["jst-123456", "utc-000001", "jst-999999", "utc-whole-second"],
+)
+def test_canonical_time_round_trips_microseconds(at: datetime) -> None:
+    text = canonical_time(at)
+    assert text.endswith("+00:00")
+    assert text[-13:-6] == f".{at.microsecond:06d}"
+    back = datetime.fromisoformat(text)
+    assert back == at and back.microsecond == at.microsecond
+    assert canonical_time(back) == text
+
+
+def test_the_same_instant_in_another_zone_hashes_the_same() -> None:
+    one = entry(1, GENESIS_HASH, at=T0)
+    other = entry(1, GENESIS_HASH, at=T0.astimezone(UTC))
+    assert hashed_fields(one) == hashed_fields(other) and one.hash == other.hash
+
+
+# --- people.resolve_org -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "org"),
+    [(Role.COORDINATOR, JETRO), (Role.FUND_COMMITTEE, FUND), (Role.AUDITOR, OVERSIGHT), (Role.ADMIN, OPERATOR)],
+    ids=str,
+)
+def test_single_org_roles_default_to_their_org(role: Role, org: str) -> None:
+    assert resolve_org(role, None) == org
+    assert resolve_org(role, org) == org
+
+
+@pytest.mark.parametrize("office", list(Office), ids=str)
+@pytest.mark.parametrize("role", [Role.OFFICE_OFFICER, Role.OFFICE_MANAGER], ids=str)
+def test_office_staff_belong_to_the_office_they_name(role: Role, office: Office) -> None:
+    assert resolve_org(role, office) == office
+
+
+@pytest.mark.parametrize("org", ["acme-gmbh", "globex_inc", "a1"])
+def test_an_applicant_keeps_its_company_code(org: str) -> None:
+    assert resolve_org(Role.APPLICANT, org) == org
+
+
+REFUSED: list[tuple[str, Role, str | None, list[str]]] = [
+    ("officer-without-office", Role.OFFICE_OFFICER, None, ["sbic", "shoko_chukin_bank", "sme_support_japan"]),
+    ("manager-of-jetro", Role.OFFICE_MANAGER, JETRO, ["sbic", "shoko_chukin_bank", "sme_support_japan"]),
+    ("coordinator-of-an-office", Role.COORDINATOR, "sbic", [JETRO]),
+    ("fund-of-jetro", Role.FUND_COMMITTEE, JETRO, [FUND]),
+    ("auditor-elsewhere", Role.AUDITOR, "acme-gmbh", [OVERSIGHT]),
+    ("admin-elsewhere", Role.ADMIN, JETRO, [OPERATOR]),
+    ("applicant-without-org", Role.APPLICANT, None, ["--org", "company"]),
+    ("applicant-upper-case", Role.APPLICANT, "Acme", ["lower-case"]),
+    ("applicant-one-char", Role.APPLICANT, "a", ["company"]),
+    ("applicant-as-jetro", Role.APPLICANT, JETRO, ["company"]),
+    ("applicant-as-an-office", Role.APPLICANT, "sbic", ["company"]),
+    ("applicant-as-the-fund", Role.APPLICANT, FUND, ["company"]),
+    ("system", Role.SYSTEM, "system", ["system"]),
+]
+
+
+@pytest.mark.parametrize(("role", "org", "words"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+def test_wrong_orgs_are_refused_with_a_readable_message(role: Role, org: str | None, words: list[str]) -> None:
+    with pytest.raises(ValueError, match=r"\w+ \w+") as refused:
+        resolve_org(role, org)
+    message = str(refused.value)
+    assert all(word in message for word in words), message
+    assert "Role." not in message and "frozenset" not in message, message
