@@ -22,7 +22,7 @@ from infra.users import NewUser, add_user
 app = typer.Typer(help="Global Alliance Case Desk", no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="Manage users and their tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> Settings:

@@ -50,7 +50,7 @@ async def serve_until_stopped(
             if any(t.done() for t in tasks):
                 break
             await asyncio.sleep(0.05)
-    if on_ready is not None and not any(t.done() for t in tasks):
+    if on_ready is not None and not stop.is_set() and not any(t.done() for t in tasks):
         await on_ready()
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -73,7 +73,7 @@ async def empty_database(postgres_server: str) -> str:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(token_pepper=PEPPER, temporal_task_queue=f"test-{uuid.uuid4()}")  # type: ignore[arg-type]
+    return Settings(token_pepper=PEPPER, temporal_task_queue=f"test-{uuid.uuid4()}")
 
 
 @pytest.fixture(scope="session")

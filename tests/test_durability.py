@@ -20,7 +20,7 @@ from infra.settings import Settings
 from infra.tables import audit_events, cases
 from tests.support import filing
 from workflows.case import CaseWorkflow
-from workflows.contracts import ActionCommand, CaseInput, FilingCommand, RecordEvent, workflow_id
+from workflows.contracts import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, RecordEvent, workflow_id
 
 APPLICANT = Actor(id="a1", name="Anna", role=Role.APPLICANT, org="acme-gmbh")
 COORDINATOR = Actor(id="c1", name="Kenji", role=Role.COORDINATOR, org="jetro")
@@ -43,8 +43,8 @@ async def test_a_long_case_continues_as_new_with_its_state(
         task_queue=settings.temporal_task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     await temporal.execute_update_with_start_workflow(
-        CaseWorkflow.file, FilingCommand(actor=APPLICANT, request=FilingRequest.model_validate(filing())),
-        start_workflow_operation=start, id="file",
+        FILE_UPDATE, FilingCommand(actor=APPLICANT, request=FilingRequest.model_validate(filing())),
+        start_workflow_operation=start, id="file", result_type=CaseState,
     )
     handle = temporal.get_workflow_handle(workflow_id(case_id))
     first_run = (await handle.describe()).run_id

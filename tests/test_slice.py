@@ -86,3 +86,18 @@ async def test_an_unknown_case_is_a_problem_404(
         response = await http.get(f"/api/cases/{case_id}", headers=auth(tokens[APPLICANT]))
         assert response.status_code == 404
         assert response.json()["title"] == "Case not found"
+
+
+async def test_filing_twice_with_the_same_idempotency_key_gives_one_case(
+    http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    headers = {**auth(tokens[APPLICANT]), "Idempotency-Key": "filing-7f3a"}
+    first = await http.post("/api/cases", json=filing(), headers=headers)
+    again = await http.post("/api/cases", json=filing(), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    async with sessions() as session:
+        events = (await session.execute(select(audit_events).where(audit_events.c.case_id == first.json()["id"]))).all()
+    assert len(events) == 1
+    other = await http.post("/api/cases", json=filing(), headers={**headers, "Idempotency-Key": "filing-8b1c"})
+    assert other.json()["id"] != first.json()["id"]
