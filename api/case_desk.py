@@ -79,7 +79,7 @@ class CaseDesk:
                 pass
         operation = WithStartWorkflowOperation(
             CaseWorkflow.run,
-            CaseInput(case_id=case_id),
+            CaseInput(case_id=case_id, service_levels=self.services.settings.service_levels()),
             id=workflow_id(case_id),
             task_queue=self.services.settings.temporal_task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -140,15 +140,19 @@ class CaseDesk:
             ).mappings()
             return [AuditEntry.model_validate(dict(row)) for row in rows]
 
-    async def list(self, viewer: Actor, stage: str | None, limit: int) -> list[CaseState]:
-        query = (
-            select(cases.c.snapshot)
-            .where(visible_to(viewer))
-            .order_by(cases.c.created_at.desc(), cases.c.id)
-            .limit(limit)
-        )
+    async def list(
+        self, viewer: Actor, *, stage: str | None = None, overdue: bool | None = None, sort: str = "-created",
+        limit: int = 50,
+    ) -> list[CaseState]:
+        order = {
+            "-created": (cases.c.created_at.desc(), cases.c.id),
+            "due": (cases.c.due_at.asc().nulls_last(), cases.c.id),
+        }[sort]
+        query = select(cases.c.snapshot).where(visible_to(viewer)).order_by(*order).limit(limit)
         if stage:
             query = query.where(cases.c.stage == stage)
+        if overdue is not None:
+            query = query.where(cases.c.overdue.is_(overdue))
         async with self.services.sessions() as session:
             snapshots = (await session.scalars(query)).all()
         return [CaseState.model_validate(s) for s in snapshots]

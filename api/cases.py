@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse
@@ -34,9 +34,13 @@ async def list_cases(
     actor: CurrentActor,
     services: ServicesDep,
     stage: Stage | None = None,
+    overdue: bool | None = None,
+    sort: Annotated[Literal["-created", "due"], Query(description="`-created`: newest first; `due`: soonest due")] = (
+        "-created"
+    ),
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    states = await CaseDesk(services).list(actor, stage, limit)
+    states = await CaseDesk(services).list(actor, stage=stage, overdue=overdue, sort=sort, limit=limit)
     return {"items": [case_view(s, actor) for s in states]}
 
 

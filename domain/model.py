@@ -185,6 +185,31 @@ class Note(Frozen):
     at: datetime
 
 
+class Milestone(StrEnum):
+    REMINDER = "reminder"
+    ESCALATION_1 = "escalation_1"
+    ESCALATION_2 = "escalation_2"
+    EXPIRY = "expiry"
+
+
+class Moment(Frozen):
+    milestone: Milestone
+    at: datetime
+
+
+class Clock(Frozen):
+    stage: Stage
+    limit_days: int
+    started_at: datetime
+    moments: list[Moment]
+    fired: list[Milestone] = Field(default_factory=list)
+    paused_at: datetime | None = None
+
+    @property
+    def due_at(self) -> datetime:
+        return next(m.at for m in self.moments if m.milestone in (Milestone.ESCALATION_1, Milestone.EXPIRY))
+
+
 class CaseState(Frozen):
     """Everything the workflow knows about one case; also the read model's snapshot."""
 
@@ -206,6 +231,8 @@ class CaseState(Frozen):
     proposal: Proposal | None = None
     notes: list[Note] = Field(default_factory=list)
     paused: bool = False
+    service_levels: dict[Stage, int] = Field(default_factory=dict)
+    clock: Clock | None = None
     due_at: datetime | None = None
     overdue: bool = False
     escalation_level: int = 0

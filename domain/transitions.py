@@ -32,14 +32,17 @@ from domain.payloads import (
     Relay,
 )
 from domain.reference import case_reference
+from domain.service_levels import DEFAULT_SERVICE_LEVELS, pause_clock, restart_clock, resume_clock, with_clock
 
 
-def new_case(case_id: str, request: FilingRequest, actor: Actor, at: datetime) -> CaseState:
+def new_case(
+    case_id: str, request: FilingRequest, actor: Actor, at: datetime, levels: dict[Stage, int] | None = None
+) -> CaseState:
     """The case as it stands the moment it is filed (before its `filed` event is recorded)."""
     applicant_org = actor.org if actor.role == Role.APPLICANT else request.on_behalf_of
     if not applicant_org:
         raise ValueError("a coordinator filing for a company must name it in on_behalf_of")
-    return CaseState(
+    filed = CaseState(
         id=case_id,
         reference=case_reference(case_id, at),
         stage=Stage.SCREENING,
@@ -49,7 +52,9 @@ def new_case(case_id: str, request: FilingRequest, actor: Actor, at: datetime) -
         created_at=at,
         updated_at=at,
         last_hash=GENESIS_HASH,
+        service_levels=DEFAULT_SERVICE_LEVELS if levels is None else levels,
     )
+    return restart_clock(filed, at)
 
 
 Change = dict[str, Any]
@@ -141,7 +146,14 @@ def apply(
     change = EFFECTS[action](state, actor, payload, at)
     if candidates is not None:
         change["candidates"] = candidates
-    return state.model_copy(update={**change, "updated_at": at})
+    after = state.model_copy(update={**change, "updated_at": at})
+    if after.stage != state.stage:
+        return restart_clock(after, at)
+    if action == Action.PAUSE:
+        return with_clock(after, pause_clock(after.clock, at))
+    if action == Action.RESUME:
+        return with_clock(after, resume_clock(after.clock, at))
+    return after
 
 
 def event_payload(action: Action, payload: Payload, candidates: list[Candidate] | None) -> dict[str, Any]:

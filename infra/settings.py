@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.model import Stage
+
 EMBEDDED_DATABASE = "alliance"
 DEV_PEPPER = "dev-pepper-change-me"
 
@@ -43,6 +45,11 @@ class Settings(BaseSettings):
         SecretStr(DEV_PEPPER),
         description="Secret mixed into token hashes; set your own outside development.",
     )
+    sla_screening_days: int = Field(5, ge=1, description="Business days JETRO has to screen a case.")
+    sla_applicant_answer_days: int = Field(20, ge=1, description="Business days an applicant has to answer.")
+    sla_office_review_days: int = Field(10, ge=1, description="Business days the offices have to review.")
+    sla_matching_days: int = Field(15, ge=1, description="Business days the lead office has for matching.")
+    sla_investment_decision_days: int = Field(20, ge=1, description="Business days the Fund has to decide.")
     environment: Literal["development", "production"] = Field(
         "development", description="`production` refuses the development token pepper."
     )
@@ -65,6 +72,16 @@ class Settings(BaseSettings):
     @property
     def effective_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    def service_levels(self) -> dict[Stage, int]:
+        """Business days per waiting stage (DESIGN §4)."""
+        return {
+            Stage.SCREENING: self.sla_screening_days,
+            Stage.AWAITING_APPLICANT_INFO: self.sla_applicant_answer_days,
+            Stage.OFFICE_REVIEW: self.sla_office_review_days,
+            Stage.MATCHING: self.sla_matching_days,
+            Stage.INVESTMENT_DECISION: self.sla_investment_decision_days,
+        }
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -27,5 +27,5 @@ def build_worker(client: Client, task_queue: str, sessions: async_sessionmaker[A
 def workflow_runner() -> SandboxedWorkflowRunner:
     """The sandbox, told that pydantic's lazily imported e-mail validation is safe to share."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "dns")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "dns", "holidays")
     )

@@ -15,9 +15,10 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from domain.audit import make_entry
-    from domain.model import Action, Actor, Candidate, CaseState, Stage
+    from domain.model import SYSTEM_ACTOR, Action, Actor, Candidate, CaseState, Stage
     from domain.payloads import MatchingCriteria, Payload, parse_payload
     from domain.rules import Refusal, check
+    from domain.service_levels import fire, next_moment
     from domain.transitions import apply, event_payload, new_case
     from workflows import search_attributes as sa
     from workflows.contracts import (
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         RecordEvent,
     )
 
+SERVICE_LEVEL_TIMERS = "service-level-timers"
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
 
@@ -51,17 +53,46 @@ class CaseWorkflow:
     def __init__(self, inp: CaseInput) -> None:
         self.case_id = inp.case_id
         self.history_limit = inp.history_limit
+        self.service_levels = inp.service_levels
         self.state: CaseState | None = inp.state
         self.lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, inp: CaseInput) -> str | None:
-        await workflow.wait_condition(self._should_stop_run)
+        await workflow.wait_condition(lambda: self.state is not None)
+        while not self._should_stop_run():
+            await self._wait_for_next_moment()
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self.state is not None
         if self.state.stage == Stage.CLOSED:
             return self.state.outcome
-        workflow.continue_as_new(CaseInput(case_id=self.case_id, state=self.state, history_limit=self.history_limit))
+        workflow.continue_as_new(
+            CaseInput(case_id=self.case_id, state=self.state, history_limit=self.history_limit,
+                      service_levels=self.service_levels)
+        )
+
+    async def _wait_for_next_moment(self) -> None:
+        """Sleep until the clock's next moment, or until an action changes the case, whichever is first."""
+        assert self.state is not None
+        seen = self.state.seq
+        # Cases started before service-level timers existed keep waiting without them.
+        moment = next_moment(self.state.clock) if workflow.patched(SERVICE_LEVEL_TIMERS) else None
+        timeout = None if moment is None else (moment.at - workflow.now()).total_seconds()
+        if timeout is None or timeout > 0:
+            try:
+                await workflow.wait_condition(
+                    lambda: (self.state is not None and self.state.seq != seen) or self._should_stop_run(),
+                    timeout=timeout,
+                    timeout_summary=f"{moment.milestone} of {self.state.stage}" if moment else None,
+                )
+                return
+            except TimeoutError:
+                pass
+        if moment is not None:
+            async with self.lock:
+                if self.state.seq == seen:  # nobody acted while we waited for the lock
+                    after, event_type, payload = fire(self.state, moment, workflow.now())
+                    await self._record(event_type, SYSTEM_ACTOR, self.state, after, payload)
 
     def _should_stop_run(self) -> bool:
         if self.state is None:
@@ -81,7 +112,9 @@ class CaseWorkflow:
         async with self.lock:
             if self.state is None:
                 try:
-                    draft = new_case(self.case_id, command.request, command.actor, workflow.now())
+                    draft = new_case(
+                        self.case_id, command.request, command.actor, workflow.now(), self.service_levels
+                    )
                 except ValueError as error:
                     raise invalid("file", error) from None
                 await self._record("filed", command.actor, draft, draft, command.request.model_dump(mode="json"))
@@ -165,5 +198,8 @@ class CaseWorkflow:
                 sa.CASE_OUTCOME.value_set(recorded.outcome or ""),
                 sa.CASE_OFFICES.value_set([r.office for r in recorded.offices]),
                 sa.CASE_REFERENCE.value_set(recorded.reference),
+                sa.CASE_DUE_AT.value_set(recorded.due_at) if recorded.due_at else sa.CASE_DUE_AT.value_unset(),
+                sa.CASE_OVERDUE.value_set(recorded.overdue),
+                sa.CASE_ESCALATION.value_set(recorded.escalation_level),
             ]
         )

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.audit import AuditEntry
-from domain.model import Actor, CaseState, FilingRequest, Seeking
+from domain.model import Actor, CaseState, FilingRequest, Seeking, Stage
 from domain.payloads import MatchingCriteria
 
 RECORD_EVENT = "record_event"
@@ -28,6 +28,7 @@ class CaseInput(Contract):
     case_id: str
     state: CaseState | None = None
     history_limit: int = Field(2000, description="Continue as new once the history is this long.")
+    service_levels: dict[Stage, int] | None = Field(None, description="Business days per waiting stage.")
 
 
 class FilingCommand(Contract):

@@ -1,0 +1,1 @@
+"""Benchmarks of the case desk against bare Temporal workflows."""

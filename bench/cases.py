@@ -1,0 +1,534 @@
+"""Benchmark: cases driven from filing to `alliance_formed_with_fund`, against bare Temporal workflows.
+
+Real parts: an embedded PostgreSQL (migrated, with a small SME registry) and a Temporal dev server, both
+started in a temporary folder and stopped at the end. The case worker is the product's `build_worker`
+(SDK defaults: 100 workflow-task slots, 100 activity slots, 5 pollers each, 1000 cached workflows); the
+bare worker uses the same settings and sandbox. Each case takes 9 Updates (filing by update-with-start,
+then 8 actions) and 10 activities (9 `record_event`, 1 `find_candidates`); each bare workflow takes the
+same, with no-op activities.
+
+    python -m bench.cases --cases 500 --concurrency 50
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import Interceptor as ClientInterceptor
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Worker
+from temporalio.worker import Interceptor as WorkerInterceptor
+
+from bench.bare import BARE_WORKFLOW, BareWorkflow, noop
+from bench.bare import FILE_UPDATE as BARE_FILE_UPDATE
+from domain.model import FUND, JETRO, Actor, CaseState, FilingRequest, Office, Outcome, Role
+from infra import migrate
+from infra.db import create_engine, session_factory
+from infra.embedded_postgres import HOST as PG_HOST
+from infra.embedded_postgres import ensure_database, start_postgres
+from infra.embedded_temporal import temporal_binary
+from infra.logging import configure_logging
+from infra.processes import ChildProcess
+from infra.settings import Settings
+from infra.tables import audit_events, smes
+from workers.case_worker import build_worker, workflow_runner
+from workflows import search_attributes as sa
+from workflows.case import CaseWorkflow
+from workflows.contracts import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
+
+DATABASE = "alliance_bench"
+UPDATES_PER_CASE = 9
+ACTIVITIES_PER_CASE = 10
+
+APPLICANT = Actor(id="bench-applicant", name="Anna Schmidt (Acme GmbH)", role=Role.APPLICANT, org="acme-gmbh")
+COORDINATOR = Actor(id="bench-coordinator", name="Kenji Sato (JETRO)", role=Role.COORDINATOR, org=JETRO)
+OFFICER = Actor(id="bench-officer", name="Officer of SBIC", role=Role.OFFICE_OFFICER, org=Office.SBIC)
+FUND_MEMBER = Actor(id="bench-fund", name="Yuki Tanaka (Fund committee)", role=Role.FUND_COMMITTEE, org=FUND)
+
+REQUEST = FilingRequest.model_validate(
+    {
+        "company": {
+            "name": "Acme GmbH",
+            "country": "DE",
+            "industry": "Industrial automation",
+            "website": "https://acme.example",
+            "description": "Builds assembly robots for automotive suppliers.",
+        },
+        "contact": {"name": "Anna Schmidt", "email": "anna@acme.example", "language": "en"},
+        "seeking": {
+            "technologies": ["precision machining", "sensors"],
+            "industries": ["E"],
+            "prefectures": [],
+            "alliance_types": ["capital_alliance", "fund_lp"],
+        },
+        "ticket_jpy": {"min": 50_000_000, "max": 500_000_000},
+        "offers": "Sales channels in the EU and a service network in Germany.",
+    }
+)
+
+# (corporate number, name, name in Japanese, prefecture, JSIC divisions, employees, technologies)
+REGISTRY: list[tuple[str, str, str, str, list[str], int, str]] = [
+    ("2010001000005", "Hamamatsu Motion Parts", "浜松モーション部品", "Shizuoka", ["E"], 210,
+     "precision machining; servo motors; sensors"),
+    ("2010001000013", "Sendai Optics Lab", "仙台光学研究所", "Miyagi", ["E"], 35, "optical sensors; lasers"),
+    ("2010001000021", "Kobe Coating Works", "神戸コーティング", "Hyogo", ["E"], 90, "surface treatment; coatings"),
+    ("2010001000039", "Nagano Micro Devices", "長野マイクロデバイス", "Nagano", ["E"], 60,
+     "MEMS; sensors; precision machining"),
+    ("2010001000047", "Fukuoka Robotics", "福岡ロボティクス", "Fukuoka", ["E"], 140, "robot arms; control software"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# -- measurement ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ActivityTimes:
+    run: list[float] = field(default_factory=list)  # seconds inside the activity
+    wait: list[float] = field(default_factory=list)  # seconds from scheduled to started (server clock)
+
+
+class ActivityTimer(ClientInterceptor, WorkerInterceptor):
+    """On the client, so every worker built from that client times its activities."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[str, ActivityTimes] = defaultdict(ActivityTimes)
+
+    def reset(self) -> None:
+        self.by_type.clear()
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _TimedActivity(next, self)
+
+
+class _TimedActivity(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, timer: ActivityTimer) -> None:
+        super().__init__(next)
+        self.timer = timer
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        times = self.timer.by_type[info.activity_type]
+        if info.started_time is not None and info.current_attempt_scheduled_time is not None:
+            times.wait.append((info.started_time - info.current_attempt_scheduled_time).total_seconds())
+        started = time.perf_counter()
+        try:
+            return await super().execute_activity(input)
+        finally:
+            times.run.append(time.perf_counter() - started)
+
+
+@dataclass
+class Phase:
+    label: str
+    workflows: int = 0
+    wall: float = 0.0
+    updates: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # name -> seconds
+    activities: dict[str, ActivityTimes] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process tree during the phase
+    loop_lag: list[float] = field(default_factory=list)  # how late a 10 ms sleep on the event loop woke up
+
+    @property
+    def rate(self) -> float:
+        return self.workflows / self.wall if self.wall else 0.0
+
+    @property
+    def all_updates(self) -> list[float]:
+        return [t for times in self.updates.values() for t in times]
+
+    def timed(self, name: str) -> _Stopwatch:
+        return _Stopwatch(self.updates[name])
+
+
+class _Stopwatch:
+    def __init__(self, into: list[float]) -> None:
+        self.into = into
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        self.into.append(time.perf_counter() - self.started)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (0 < p <= 100)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))
+    return ordered[int(rank) - 1]
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_table() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command, CPU seconds so far) for every process we can read."""
+    table: dict[int, tuple[int, str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            raw = (entry / "stat").read_text()
+            command = raw[raw.index("(") + 1 : raw.rindex(")")]
+            fields = raw[raw.rindex(")") + 2 :].split()
+            table[int(entry.name)] = (int(fields[1]), command, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return table
+
+
+def cpu_by_process_tree() -> dict[str, float]:
+    """CPU seconds used so far by this process, and by each child process together with its descendants."""
+    table = _proc_table()
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, (ppid, _, _) in table.items():
+        children[ppid].append(pid)
+
+    def tree(pid: int) -> float:
+        return table[pid][2] + sum(tree(child) for child in children[pid])
+
+    me = os.getpid()
+    usage = {"bench (python)": table[me][2] if me in table else 0.0}
+    for child in children[me]:
+        name = table[child][1]
+        usage[name] = usage.get(name, 0.0) + tree(child)
+    return usage
+
+
+# -- the two kinds of workflow ----------------------------------------------------------------------
+
+Drive = Callable[[Phase], Awaitable[None]]
+
+
+def case_driver(client: Client, task_queue: str) -> Drive:
+    async def drive(phase: Phase) -> None:
+        case_id = str(uuid.uuid4())
+        operation = WithStartWorkflowOperation(
+            CaseWorkflow.run,
+            CaseInput(case_id=case_id),
+            id=workflow_id(case_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        with phase.timed("file"):
+            await client.execute_update_with_start_workflow(
+                FILE_UPDATE,
+                FilingCommand(actor=APPLICANT, request=REQUEST),
+                start_workflow_operation=operation,
+                id=FILE_UPDATE_ID,
+                result_type=CaseState,
+            )
+        handle = client.get_workflow_handle(workflow_id(case_id))
+
+        async def act(action: str, actor: Actor, **payload: Any) -> CaseState:
+            with phase.timed(action):
+                state: CaseState = await handle.execute_update(
+                    action, ActionCommand(actor=actor, payload=payload), result_type=CaseState
+                )
+            return state
+
+        await act("relay", COORDINATOR, offices=[Office.SME_SUPPORT_JAPAN, Office.SBIC], note="strong tech fit")
+        await act("accept_case", OFFICER, note="we take it")
+        matched = await act("run_matching", OFFICER, limit=5)
+        best = matched.candidates[0].sme_id
+        await act("shortlist", OFFICER, sme_ids=[best])
+        await act("record_response", OFFICER, sme_id=best, interested=True, note="keen")
+        await act("select_partner", OFFICER, sme_ids=[best])
+        await act("propose_investment", OFFICER, route="co_investment", amount_jpy=200_000_000,
+                  rationale="opens EU channels")
+        closed = await act("approve_investment", FUND_MEMBER, note="approved")
+        if closed.outcome != Outcome.ALLIANCE_FORMED_WITH_FUND:
+            raise RuntimeError(f"case {case_id} ended as {closed.outcome}, not alliance_formed_with_fund")
+
+    return drive
+
+
+BARE_ACTIONS = ("relay", "accept_case", "run_matching", "shortlist", "record_response", "select_partner",
+                "propose_investment", "approve_investment")
+
+
+def bare_driver(client: Client, task_queue: str) -> Drive:
+    async def drive(phase: Phase) -> None:
+        wf_id = f"bare-{uuid.uuid4()}"
+        operation: WithStartWorkflowOperation[Any, int] = WithStartWorkflowOperation(
+            BARE_WORKFLOW,
+            UPDATES_PER_CASE,
+            id=wf_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            result_type=int,
+        )
+        with phase.timed("file"):
+            await client.execute_update_with_start_workflow(
+                BARE_FILE_UPDATE, start_workflow_operation=operation, id=BARE_FILE_UPDATE, result_type=int
+            )
+        handle = client.get_workflow_handle(wf_id)
+        done = 1
+        for action in BARE_ACTIONS:
+            with phase.timed(action):
+                done = await handle.execute_update(action, result_type=int)
+        if done != UPDATES_PER_CASE:
+            raise RuntimeError(f"bare workflow {wf_id} counted {done} Updates")
+
+    return drive
+
+
+async def run_phase(
+    phase: Phase, drive: Drive, total: int, concurrency: int, progress: Progress, timer: ActivityTimer
+) -> Phase:
+    """Drive `total` workflows, `concurrency` at a time; each lane takes the next one when it is done."""
+    task = progress.add_task(phase.label, total=total)
+    remaining: Iterator[int] = iter(range(total))
+
+    async def lane() -> None:
+        for _ in remaining:
+            await drive(phase)
+            phase.workflows += 1
+            progress.advance(task)
+
+    async def watch_loop(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            phase.loop_lag.append(time.perf_counter() - before - 0.01)
+
+    timer.reset()
+    cpu_before = cpu_by_process_tree()
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_loop(stop))
+    started = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(concurrency, total)):
+            group.create_task(lane())
+    phase.wall = time.perf_counter() - started
+    stop.set()
+    await watcher
+    phase.cpu = {name: used - cpu_before.get(name, 0.0) for name, used in cpu_by_process_tree().items()}
+    phase.activities = dict(timer.by_type)
+    return phase
+
+
+# -- set-up of the real parts -----------------------------------------------------------------------
+
+
+async def seed_registry(sessions: async_sessionmaker[AsyncSession]) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        {"id": i, "name": n, "name_ja": j, "prefecture": p, "industries": ind, "employees": e,
+         "technologies": t, "consent": True, "updated_at": now}
+        for i, n, j, p, ind, e, t in REGISTRY
+    ]
+    async with sessions.begin() as session:
+        await session.execute(insert(smes).values(rows).on_conflict_do_nothing())
+
+
+async def count_events(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.scalar(select(func.count()).select_from(audit_events))) or 0)
+
+
+def bare_worker(client: Client, task_queue: str) -> Worker:
+    """The same worker settings and sandbox as the case worker, with the bare workflow and activity."""
+    return Worker(
+        client, task_queue=task_queue, workflows=[BareWorkflow], activities=[noop], workflow_runner=workflow_runner()
+    )
+
+
+@dataclass
+class Results:
+    cases: Phase
+    bare: Phase
+    events: int
+    pool: str
+
+
+async def benchmark(total: int, concurrency: int, warmup: int, console: Console) -> Results:
+    settings = Settings()
+    timer = ActivityTimer()
+    children: list[ChildProcess] = []
+    engine: AsyncEngine | None = None
+    env: WorkflowEnvironment | None = None
+    with tempfile.TemporaryDirectory(prefix="alliance-bench-", ignore_cleanup_errors=True) as tmp:
+        try:
+            with console.status("starting PostgreSQL…"):
+                port = free_port()
+                children.append(await asyncio.to_thread(start_postgres, Path(tmp), port))
+                await ensure_database(port, DATABASE)
+                engine = create_engine(settings, f"postgresql+asyncpg://postgres@{PG_HOST}:{port}/{DATABASE}")
+                await migrate.upgrade(engine)
+                sessions = session_factory(engine)
+                await seed_registry(sessions)
+            console.print(f"[green]✓[/] PostgreSQL on {PG_HOST}:{port}, migrated, {len(REGISTRY)} SMEs")
+            with console.status("starting the Temporal dev server…"):
+                env = await WorkflowEnvironment.start_local(
+                    data_converter=pydantic_data_converter,
+                    search_attributes=sa.ALL,
+                    dev_server_existing_path=temporal_binary(),
+                )
+                config = env.client.config()
+                config["interceptors"] = [timer]
+                client = Client(**config)
+            console.print("[green]✓[/] Temporal dev server (in-memory)")
+
+            with Progress(
+                TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=console,
+            ) as progress:
+                queue = f"bench-cases-{uuid.uuid4().hex[:8]}"
+                async with build_worker(client, queue, sessions):
+                    drive = case_driver(client, queue)
+                    if warmup:
+                        await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)
+                    cases = await run_phase(Phase("case desk"), drive, total, concurrency, progress, timer)
+                queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
+                async with bare_worker(client, queue):
+                    drive = bare_driver(client, queue)
+                    if warmup:
+                        await run_phase(Phase("bare (warm-up)"), drive, warmup, concurrency, progress, timer)
+                    bare = await run_phase(Phase("bare"), drive, total, concurrency, progress, timer)
+            events = await count_events(engine)
+            pool = f"{settings.db_pool_size}+{settings.db_max_overflow}"
+            return Results(cases, bare, events, pool)
+        finally:
+            if env is not None:
+                with contextlib.suppress(Exception):
+                    await env.shutdown()
+            if engine is not None:
+                await engine.dispose()
+            for child in reversed(children):
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(child.stop)
+
+
+# -- report -----------------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def report(results: Results, total: int, concurrency: int, warmup: int, console: Console) -> None:
+    cases, bare = results.cases, results.bare
+    expected = (total + warmup) * UPDATES_PER_CASE
+    console.print(
+        f"\n{total} workflows of each kind, {concurrency} at a time ({warmup} warm-up each, not counted); "
+        f"{UPDATES_PER_CASE} Updates and {ACTIVITIES_PER_CASE} activities per workflow. "
+        f"Audit events written: {results.events} (expected {expected}). DB pool {results.pool}."
+    )
+    table = Table(title="Case desk vs bare Temporal")
+    table.add_column("")
+    table.add_column("case desk", justify="right")
+    table.add_column("bare", justify="right")
+    table.add_column("case desk / bare", justify="right")
+    table.add_row("workflows/s", f"{cases.rate:.1f}", f"{bare.rate:.1f}", f"{cases.rate / bare.rate:.2f}")
+    table.add_row("wall time s", f"{cases.wall:.1f}", f"{bare.wall:.1f}", f"{cases.wall / bare.wall:.2f}")
+    for label, p in (("Update p50 ms", 50.0), ("Update p99 ms", 99.0)):
+        a, b = percentile(cases.all_updates, p), percentile(bare.all_updates, p)
+        table.add_row(label, ms(a), ms(b), f"{a / b:.2f}")
+    a, b = mean(cases.all_updates), mean(bare.all_updates)
+    table.add_row("Update mean ms", ms(a), ms(b), f"{a / b:.2f}")
+    console.print(table)
+
+    steps = Table(title="Where time goes: Update round trip by step (p50 / p99 ms)")
+    steps.add_column("Update")
+    steps.add_column("case desk", justify="right")
+    steps.add_column("bare", justify="right")
+    for name in ("file", *BARE_ACTIONS):
+        here, there = cases.updates[name], bare.updates[name]
+        steps.add_row(name, f"{ms(percentile(here, 50))} / {ms(percentile(here, 99))}",
+                      f"{ms(percentile(there, 50))} / {ms(percentile(there, 99))}")
+    console.print(steps)
+
+    acts = Table(title="Activities (measured in the worker)")
+    for column in ("activity", "run", "count", "mean ms", "p50 ms", "p99 ms", "sched→start mean ms"):
+        acts.add_column(column, justify="left" if column in ("activity", "run") else "right")
+    for phase in (cases, bare):
+        for name, times in sorted(phase.activities.items()):
+            acts.add_row(name, phase.label, str(len(times.run)), ms(mean(times.run)), ms(percentile(times.run, 50)),
+                         ms(percentile(times.run, 99)), ms(mean(times.wait)))
+    console.print(acts)
+
+    cpu = Table(title="CPU seconds used during each run (other work on the machine not shown)")
+    cpu.add_column("process (with its children)")
+    cpu.add_column("case desk", justify="right")
+    cpu.add_column("bare", justify="right")
+    for name in sorted(set(cases.cpu) | set(bare.cpu)):
+        cpu.add_row(name, f"{cases.cpu.get(name, 0.0):.1f}", f"{bare.cpu.get(name, 0.0):.1f}")
+    cpu.add_row("wall seconds", f"{cases.wall:.1f}", f"{bare.wall:.1f}")
+    cpu.add_row("event-loop lag mean / p99 ms", f"{ms(mean(cases.loop_lag))} / {ms(percentile(cases.loop_lag, 99))}",
+                f"{ms(mean(bare.loop_lag))} / {ms(percentile(bare.loop_lag, 99))}")
+    cpu.add_row("CPU cores on this machine", str(os.cpu_count()), str(os.cpu_count()))
+    console.print(cpu)
+    update_total = sum(cases.all_updates) / max(cases.workflows, 1)
+    activity_total = sum(sum(t.run) for t in cases.activities.values()) / max(cases.workflows, 1)
+    console.print(
+        f"Per case: {ms(update_total)} ms of Update round trips, of which {ms(activity_total)} ms inside "
+        f"activities ({activity_total / update_total:.0%})." if update_total else ""
+    )
+
+
+def main(
+    cases: Annotated[int, typer.Option("--cases", min=1, help="Workflows of each kind.")] = 500,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Workflows in flight at a time.")] = 50,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Uncounted workflows of each kind first.")] = 20,
+    log_level: Annotated[str, typer.Option("--log-level", help="Product log level during the run.")] = "WARNING",
+) -> None:
+    """File cases and drive each to alliance_formed_with_fund; the same with bare workflows; compare."""
+    console = Console()
+    if not console.is_terminal:
+        console.width = 120
+    configure_logging("console", log_level)
+    try:
+        results = asyncio.run(benchmark(cases, concurrency, warmup, console))
+    except Exception as error:  # one readable line instead of a task group's tracebacks
+        leaves = list(leaf_errors(error))
+        first = leaves[0]
+        console.print(f"[red]benchmark failed[/] ({len(leaves)} error(s)); first: {type(first).__name__}: {first}"
+                      + (f" (cause: {first.__cause__!r})" if first.__cause__ else ""))
+        raise typer.Exit(1) from None
+    report(results, cases, concurrency, warmup, console)
+
+
+def leaf_errors(error: BaseException) -> Iterator[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from leaf_errors(inner)
+    else:
+        yield error
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,72 @@
+"""The Japanese business-day clock service levels are counted on.
+
+Closed: Saturdays, Sundays, Japanese public holidays (the `holidays` package) and the 29 Dec – 3 Jan
+closure that Japanese public bodies observe. Days are Tokyo days; Japan keeps no daylight saving, so a
+fixed +09:00 offset is exact (and needs no time-zone database inside a workflow sandbox).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+import holidays
+
+TOKYO = timezone(timedelta(hours=9), "JST")
+
+
+# Read once at import: building a holiday set reads translation files, which a workflow may not do.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+PUBLIC_HOLIDAYS: frozenset[date] = frozenset(holidays.country_holidays("JP", years=range(FIRST_YEAR, LAST_YEAR + 1)))
+
+
+def _public_holidays(year: int) -> frozenset[date]:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"the business calendar covers {FIRST_YEAR}-{LAST_YEAR}, not {year}")
+    return PUBLIC_HOLIDAYS
+
+
+def is_year_end_closure(day: date) -> bool:
+    return (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3)
+
+
+def is_business_day(day: date) -> bool:
+    return day.weekday() < 5 and not is_year_end_closure(day) and day not in _public_holidays(day.year)
+
+
+def tokyo_day(at: datetime) -> date:
+    return at.astimezone(TOKYO).date()
+
+
+def next_business_day(day: date) -> date:
+    day += timedelta(days=1)
+    while not is_business_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def add_business_days(at: datetime, n: int) -> datetime:
+    """The same Tokyo time of day, N business days later (N whole days, not N×24 hours).
+
+    Counting starts on the day after `at`, so an instant on a closed day counts from the next open one.
+    """
+    if n < 0:
+        raise ValueError("n must not be negative")
+    local = at.astimezone(TOKYO)
+    day = local.date()
+    for _ in range(n):
+        day = next_business_day(day)
+    return datetime.combine(day, local.timetz()).astimezone(at.tzinfo)
+
+
+def business_days_between(start: datetime, end: datetime) -> int:
+    """Business days d with start's Tokyo day < d <= end's Tokyo day (0 when end is not later)."""
+    first, last = tokyo_day(start), tokyo_day(end)
+    count, day = 0, first
+    while day < last:
+        day += timedelta(days=1)
+        count += is_business_day(day)
+    return count
+
+
+def start_of_tokyo_day(day: date) -> datetime:
+    return datetime.combine(day, time(0), TOKYO)
