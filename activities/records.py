@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import structlog
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from infra.tables import audit_events, cases
+from activities.outbox import write_outbox
+from infra.tables import audit_events, cases, notifications
 from workflows.contracts import RECORD_EVENT, RecordEvent
 
 log = structlog.get_logger(__name__)
@@ -18,8 +20,12 @@ class CaseRecords:
         self.sessions = sessions
 
     @activity.defn(name=RECORD_EVENT)
-    async def record_event(self, command: RecordEvent) -> None:
-        """Idempotent: the event's key is (case, seq), and the read model only ever moves forward."""
+    async def record_event(self, command: RecordEvent) -> int:
+        """Idempotent: the event's key is (case, seq), and the read model only ever moves forward.
+
+        The e-mails the event causes go into the outbox in the same transaction; returns how many of the
+        case's e-mails are waiting to be sent.
+        """
         entry, state = command.entry, command.state
         snapshot = state.model_dump(mode="json")
         row = {
@@ -54,6 +60,11 @@ class CaseRecords:
                 .on_conflict_do_nothing(index_elements=[audit_events.c.case_id, audit_events.c.seq])
             )
             await session.execute(upsert)
+            if command.notice is not None:
+                await write_outbox(session, entry, state, command.notice)
+            waiting = await session.scalar(
+                select(func.count()).where(notifications.c.case_id == state.id, notifications.c.sent_at.is_(None))
+            )
         log.info(
             "case event recorded",
             case_id=entry.case_id,
@@ -62,3 +73,4 @@ class CaseRecords:
             stage=entry.stage_after,
             duplicate=inserted.rowcount == 0,  # type: ignore[attr-defined]
         )
+        return int(waiting or 0)

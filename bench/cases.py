@@ -42,6 +42,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Worker
 from temporalio.worker import Interceptor as WorkerInterceptor
 
+from activities.mail import SmtpSettings
 from bench.bare import BARE_WORKFLOW, BareWorkflow, noop
 from bench.bare import FILE_UPDATE as BARE_FILE_UPDATE
 from domain.model import FUND, JETRO, Actor, CaseState, FilingRequest, Office, Outcome, Role
@@ -51,6 +52,7 @@ from infra.embedded_postgres import HOST as PG_HOST
 from infra.embedded_postgres import ensure_database, start_postgres
 from infra.embedded_temporal import temporal_binary
 from infra.logging import configure_logging
+from infra.mail_sink import start_sink
 from infra.processes import ChildProcess
 from infra.settings import Settings
 from infra.tables import audit_events, smes
@@ -385,7 +387,8 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
         try:
             with console.status("starting PostgreSQL…"):
                 port = free_port()
-                children.append(await asyncio.to_thread(start_postgres, Path(tmp), port))
+                # Started from this thread: the server is tied to its parent thread's life (PDEATHSIG).
+                children.append(start_postgres(Path(tmp), port))
                 await ensure_database(port, DATABASE)
                 engine = create_engine(settings, f"postgresql+asyncpg://postgres@{PG_HOST}:{port}/{DATABASE}")
                 await migrate.upgrade(engine)
@@ -408,11 +411,15 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
                 console=console,
             ) as progress:
                 queue = f"bench-cases-{uuid.uuid4().hex[:8]}"
-                async with build_worker(client, queue, sessions):
+                mail_port = free_port()
+                sink = start_sink(Path(tmp) / "mail", mail_port)
+                smtp = SmtpSettings(host="127.0.0.1", port=mail_port, sender="bench@localhost")
+                async with build_worker(client, queue, sessions, smtp):
                     drive = case_driver(client, queue)
                     if warmup:
                         await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)
                     cases = await run_phase(Phase("case desk"), drive, total, concurrency, progress, timer)
+                sink.stop()
                 queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
                 async with bare_worker(client, queue):
                     drive = bare_driver(client, queue)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.mail import SmtpSettings
 from api.app import create_app
 from api.services import Services
 from infra import migrate
@@ -49,9 +50,19 @@ async def open_temporal(settings: Settings) -> Client:
         return await asyncio.wait_for(connect(settings), 20)
     except (RuntimeError, TimeoutError, OSError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise StartupError(
-            f"cannot reach Temporal at {settings.effective_temporal_address}: {reason}"
-        ) from None
+        raise StartupError(f"cannot reach Temporal at {settings.effective_temporal_address}: {reason}") from None
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings:
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpSettings(
+        host=settings.effective_smtp_host,
+        port=settings.smtp_port,
+        sender=settings.mail_from,
+        username=settings.smtp_username,
+        password=password,
+        starttls=settings.smtp_starttls,
+    )
 
 
 @dataclass
@@ -68,7 +79,9 @@ class Parts:
         return create_app(self.services())
 
     def worker(self) -> Worker:
-        return build_worker(self.temporal, self.settings.temporal_task_queue, self.sessions)
+        return build_worker(
+            self.temporal, self.settings.temporal_task_queue, self.sessions, smtp_settings(self.settings)
+        )
 
 
 async def open_parts(settings: Settings, *, run_migrations: bool) -> Parts:

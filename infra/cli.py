@@ -22,6 +22,8 @@ from infra.users import NewUser, add_user
 app = typer.Typer(help="Global Alliance Case Desk", no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="Manage users and their tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+mail_app = typer.Typer(help="The local mail sink of `alliance run`.", no_args_is_help=True)
+app.add_typer(mail_app, name="mail")
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -125,6 +127,24 @@ def users_add(
         sys.stdout.write(token + "\n")
 
     _run(main())
+
+
+@mail_app.command("list")
+def mail_list(
+    show: Annotated[bool, typer.Option("--show", help="Print each message's text too.")] = False,
+) -> None:
+    """The e-mails the local sink has received, oldest first."""
+    from infra.mail_sink import kept_messages
+    from infra.product import mail_folder
+
+    messages = kept_messages(mail_folder(Settings()))
+    if not messages:
+        console.print("no mail yet")
+    for message in messages:
+        when = message.received.isoformat(timespec="seconds") if message.received else "-"
+        sys.stdout.write(f"{when}  {message.to}  {message.subject}\n")
+        if show:
+            sys.stdout.write(message.body.rstrip() + "\n\n")
 
 
 def main() -> None:

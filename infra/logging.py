@@ -60,7 +60,7 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "uvicorn.error", "alembic", "asyncio", "httpx"):
+    for noisy in ("uvicorn.access", "uvicorn.error", "alembic", "asyncio", "httpx", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

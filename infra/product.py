@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import structlog
+from aiosmtpd.controller import Controller
 from rich.console import Console
 
 from infra.bootstrap import Parts, open_parts
 from infra.embedded_postgres import ensure_database, start_postgres
 from infra.embedded_temporal import start_temporal
+from infra.mail_sink import start_sink
 from infra.processes import ChildProcess, require_free_port
 from infra.serving import api_server, serve_until_stopped, stop_event
 from infra.settings import EMBEDDED_DATABASE, Settings
 from infra.users import ensure_demo_users
 
 log = structlog.get_logger(__name__)
+
+
+def mail_folder(settings: Settings) -> Path:
+    return settings.data_dir / "mail"
 
 
 async def start_embedded(settings: Settings, console: Console, children: list[ChildProcess]) -> None:
@@ -50,8 +57,11 @@ def print_ready(console: Console, settings: Settings, demo: list[tuple[str, str,
 
 async def run_product(settings: Settings, console: Console) -> None:
     require_free_port(settings.api_host, settings.api_port, "the API", "API_PORT")
+    if settings.uses_mail_sink:
+        require_free_port("127.0.0.1", settings.smtp_port, "the local mail sink", "SMTP_PORT")
     children: list[ChildProcess] = []
     parts: Parts | None = None
+    sink: Controller | None = None
     stop = stop_event()
     try:
         await start_embedded(settings, console, children)
@@ -60,6 +70,10 @@ async def run_product(settings: Settings, console: Console) -> None:
         demo = await ensure_demo_users(parts.sessions, settings.token_pepper.get_secret_value())
         console.print("[green]✓[/] Database migrated; worker on task queue "
                       f"{settings.temporal_task_queue!r}")
+        if settings.uses_mail_sink:
+            sink = start_sink(mail_folder(settings), settings.smtp_port)
+            console.print(f"[green]✓[/] Mail sink       smtp://127.0.0.1:{settings.smtp_port} "
+                          f"(kept in {mail_folder(settings).resolve()}; `alliance mail list`)")
         server = api_server(parts.app(), settings.api_host, settings.api_port)
         rows = [(str(user.role), user.org, token) for user, token in demo]
 
@@ -69,6 +83,8 @@ async def run_product(settings: Settings, console: Console) -> None:
         await serve_until_stopped(stop, server, parts.worker(), on_ready=ready)
         console.print("stopping…")
     finally:
+        if sink is not None:
+            sink.stop()
         if parts is not None:
             await parts.engine.dispose()
         for child in reversed(children):

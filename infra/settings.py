@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     sla_office_review_days: int = Field(10, ge=1, description="Business days the offices have to review.")
     sla_matching_days: int = Field(15, ge=1, description="Business days the lead office has for matching.")
     sla_investment_decision_days: int = Field(20, ge=1, description="Business days the Fund has to decide.")
+    smtp_host: str | None = Field(
+        None, description="SMTP server for notifications. Unset: `alliance run` starts a local mail sink."
+    )
+    smtp_port: int = Field(8025, ge=1, le=65535, description="SMTP port (also the local mail sink's).")
+    smtp_username: str | None = Field(None, description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    mail_from: str = Field("Global Alliance Case Desk <case-desk@localhost>", description="Sender of notifications.")
     environment: Literal["development", "production"] = Field(
         "development", description="`production` refuses the development token pepper."
     )
@@ -82,6 +90,14 @@ class Settings(BaseSettings):
             Stage.MATCHING: self.sla_matching_days,
             Stage.INVESTMENT_DECISION: self.sla_investment_decision_days,
         }
+
+    @property
+    def uses_mail_sink(self) -> bool:
+        return self.smtp_host is None
+
+    @property
+    def effective_smtp_host(self) -> str:
+        return self.smtp_host or "127.0.0.1"
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -83,3 +83,21 @@ smes = Table(
     Column("consent", Boolean, nullable=False, server_default="true"),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("case_id", UUID(as_uuid=False), nullable=False, index=True),
+    Column("seq", Integer, nullable=False),
+    Column("template", String(32), nullable=False),
+    Column("recipient_name", Text, nullable=False),
+    Column("recipient_email", Text, nullable=False),
+    Column("language", String(2), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+)

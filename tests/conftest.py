@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -20,8 +22,10 @@ from api.app import create_app
 from api.services import Services
 from domain.model import Role
 from infra import migrate
+from infra.bootstrap import smtp_settings
 from infra.db import create_engine, session_factory
 from infra.embedded_postgres import start_postgres
+from infra.mail_sink import KeepMessages, start_sink
 from infra.settings import Settings
 from infra.temporal import ensure_search_attributes
 from infra.users import ensure_demo_users
@@ -73,7 +77,37 @@ async def empty_database(postgres_server: str) -> str:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(token_pepper=PEPPER, temporal_task_queue=f"test-{uuid.uuid4()}")
+    return Settings(token_pepper=PEPPER, temporal_task_queue=f"test-{uuid.uuid4()}", smtp_port=free_port(),
+                    smtp_host="127.0.0.1")
+
+
+@dataclass
+class MailSink:
+    """A real SMTP server (aiosmtpd) that keeps what it receives; it can be stopped and started again."""
+
+    handler: KeepMessages
+    port: int
+    controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = start_sink(self.handler.folder, self.port, handler=self.handler)
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def folder(self) -> Path:
+        return self.handler.folder
+
+
+@pytest.fixture(scope="session")
+def mail_sink(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSink]:
+    sink = MailSink(KeepMessages(Path(tmp_path_factory.mktemp("mail"))), settings.smtp_port)
+    sink.start()
+    yield sink
+    sink.stop()
 
 
 @pytest.fixture(scope="session")
@@ -130,9 +164,9 @@ async def env(request: pytest.FixtureRequest, dev_server: WorkflowEnvironment) -
 
 @pytest.fixture
 async def temporal(env: WorkflowEnvironment, settings: Settings,
-                   sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Client]:
-    """The test server's client, with a case worker polling the task queue."""
-    async with build_worker(env.client, settings.temporal_task_queue, sessions):
+                   sessions: async_sessionmaker[AsyncSession], mail_sink: MailSink) -> AsyncIterator[Client]:
+    """The test server's client, with a case worker polling the task queue (and mail going to the sink)."""
+    async with build_worker(env.client, settings.temporal_task_queue, sessions, smtp_settings(settings)):
         yield env.client
 
 

@@ -22,8 +22,8 @@ async def test_upgrade_to_head_then_down_to_base_and_up_again(empty_database: st
     engine = create_engine(settings, empty_database)
     try:
         await migrate.upgrade(engine)
-        assert await migrate.current_revision(engine) == "0002"
-        assert {"users", "cases", "audit_events", "smes"} <= await _tables(empty_database, settings)
+        assert await migrate.current_revision(engine) == "0003"
+        assert {"users", "cases", "audit_events", "smes", "notifications"} <= await _tables(empty_database, settings)
 
         await migrate.downgrade(engine, "base")
         assert await migrate.current_revision(engine) is None
@@ -44,6 +44,6 @@ async def test_upgrade_is_idempotent(empty_database: str, settings: Settings) ->
     try:
         await migrate.upgrade(engine)
         await migrate.upgrade(engine)
-        assert await migrate.current_revision(engine) == "0002"
+        assert await migrate.current_revision(engine) == "0003"
     finally:
         await engine.dispose()

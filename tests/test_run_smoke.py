@@ -51,6 +51,7 @@ def product_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         TEMPORAL_PORT=str(free_port()),
         TEMPORAL_UI_PORT=str(free_port()),
         EMBEDDED_POSTGRES_PORT=str(free_port()),
+        SMTP_PORT=str(free_port()),
     )
     env.update(overrides)
     return env

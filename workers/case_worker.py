@@ -7,19 +7,23 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.mail import MailCourier, SmtpSettings
 from activities.matching import Matching
 from activities.records import CaseRecords
 from workflows.case import CaseWorkflow
 
 
-def build_worker(client: Client, task_queue: str, sessions: async_sessionmaker[AsyncSession]) -> Worker:
+def build_worker(
+    client: Client, task_queue: str, sessions: async_sessionmaker[AsyncSession], smtp: SmtpSettings
+) -> Worker:
     records = CaseRecords(sessions)
     matching = Matching(sessions)
+    courier = MailCourier(sessions, smtp)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[CaseWorkflow],
-        activities=[records.record_event, matching.find_candidates],
+        activities=[records.record_event, matching.find_candidates, courier.deliver_mail],
         workflow_runner=workflow_runner(),
     )
 

@@ -16,12 +16,14 @@ with workflow.unsafe.imports_passed_through():
 
     from domain.audit import make_entry
     from domain.model import SYSTEM_ACTOR, Action, Actor, Candidate, CaseState, Stage
+    from domain.notifications import notice
     from domain.payloads import MatchingCriteria, Payload, parse_payload
     from domain.rules import Refusal, check
     from domain.service_levels import fire, next_moment
     from domain.transitions import apply, event_payload, new_case
     from workflows import search_attributes as sa
     from workflows.contracts import (
+        DELIVER_MAIL,
         FILE_UPDATE,
         FIND_CANDIDATES,
         RECORD_EVENT,
@@ -33,7 +35,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SERVICE_LEVEL_TIMERS = "service-level-timers"
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_TIMEOUT = timedelta(seconds=10)
+MAIL_TIMEOUT = timedelta(seconds=60)
+MAIL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2,
+                         maximum_interval=timedelta(minutes=5))
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
 
 
@@ -56,20 +61,37 @@ class CaseWorkflow:
         self.service_levels = inp.service_levels
         self.state: CaseState | None = inp.state
         self.lock = asyncio.Lock()
+        self.mail_waiting = inp.mail_waiting
+        self.delivering = False
 
     @workflow.run
     async def run(self, inp: CaseInput) -> str | None:
         await workflow.wait_condition(lambda: self.state is not None)
+        courier = asyncio.create_task(self._courier())
         while not self._should_stop_run():
             await self._wait_for_next_moment()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(lambda: not self.mail_waiting and not self.delivering)
+        courier.cancel()
         assert self.state is not None
         if self.state.stage == Stage.CLOSED:
             return self.state.outcome
         workflow.continue_as_new(
             CaseInput(case_id=self.case_id, state=self.state, history_limit=self.history_limit,
-                      service_levels=self.service_levels)
+                      service_levels=self.service_levels, mail_waiting=self.mail_waiting)
         )
+
+    async def _courier(self) -> None:
+        """Deliver the case's e-mails whenever recording left some waiting; retried until SMTP takes them."""
+        while True:
+            await workflow.wait_condition(lambda: self.mail_waiting)
+            self.mail_waiting, self.delivering = False, True
+            try:
+                await workflow.execute_activity(
+                    DELIVER_MAIL, self.case_id, start_to_close_timeout=MAIL_TIMEOUT, retry_policy=MAIL_RETRY
+                )
+            finally:
+                self.delivering = False
 
     async def _wait_for_next_moment(self) -> None:
         """Sleep until the clock's next moment, or until an action changes the case, whichever is first."""
@@ -185,13 +207,16 @@ class CaseWorkflow:
             prev_hash=before.last_hash,
         )
         recorded = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
-        await workflow.execute_activity(
+        waiting = await workflow.execute_activity(
             RECORD_EVENT,
-            RecordEvent(entry=entry, state=recorded),
+            RecordEvent(entry=entry, state=recorded, notice=notice(event_type, before, recorded, payload)),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
+            result_type=int | None,  # type: ignore[arg-type]
         )
         self.state = recorded
+        if waiting:
+            self.mail_waiting = True
         workflow.upsert_search_attributes(
             [
                 sa.CASE_STAGE.value_set(recorded.stage),

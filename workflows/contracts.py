@@ -8,10 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.audit import AuditEntry
 from domain.model import Actor, CaseState, FilingRequest, Seeking, Stage
+from domain.notifications import Notice
 from domain.payloads import MatchingCriteria
 
 RECORD_EVENT = "record_event"
 FIND_CANDIDATES = "find_candidates"
+DELIVER_MAIL = "deliver_mail"
 FILE_UPDATE = "file"
 FILE_UPDATE_ID = "file"
 
@@ -29,6 +31,7 @@ class CaseInput(Contract):
     state: CaseState | None = None
     history_limit: int = Field(2000, description="Continue as new once the history is this long.")
     service_levels: dict[Stage, int] | None = Field(None, description="Business days per waiting stage.")
+    mail_waiting: bool = Field(False, description="E-mails recorded but not yet delivered by the last run.")
 
 
 class FilingCommand(Contract):
@@ -44,6 +47,7 @@ class ActionCommand(Contract):
 class RecordEvent(Contract):
     entry: AuditEntry
     state: CaseState
+    notice: Notice | None = None
 
 
 class FindCandidates(Contract):

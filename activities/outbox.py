@@ -1,0 +1,55 @@
+"""Turn an event's notice into outbox rows: one per person, in their language, keyed deterministically."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.audit import AuditEntry
+from domain.model import CaseState
+from domain.notifications import APPLICANT_CONTACT, Audience, Notice, render
+from infra.tables import notifications, users
+
+OUTBOX_NAMESPACE = uuid.UUID("0d6f1f6e-2b7b-4f0e-9c39-3f8b7a4e5d21")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    email: str
+    language: str
+
+
+async def recipients(session: AsyncSession, state: CaseState, audience: Audience) -> list[Recipient]:
+    if audience.role == APPLICANT_CONTACT:
+        contact = state.request.contact
+        return [Recipient(contact.name, str(contact.email), contact.language)]
+    rows = await session.execute(
+        select(users.c.name, users.c.email, users.c.language).where(
+            users.c.role == audience.role, users.c.org == audience.org,
+            users.c.email.is_not(None), users.c.revoked_at.is_(None),
+        ).order_by(users.c.email)
+    )
+    return [Recipient(r.name, r.email, r.language) for r in rows]
+
+
+async def write_outbox(session: AsyncSession, entry: AuditEntry, state: CaseState, notice: Notice) -> None:
+    people: dict[str, Recipient] = {}
+    for audience in notice.audiences:
+        for person in await recipients(session, state, audience):
+            people.setdefault(person.email.lower(), person)
+    rows = []
+    for email, person in people.items():
+        subject, body = render(notice.template, person.language, state, entry.payload)
+        rows.append({
+            "id": str(uuid.uuid5(OUTBOX_NAMESPACE, f"{entry.case_id}:{entry.seq}:{email}")),
+            "case_id": entry.case_id, "seq": entry.seq, "template": notice.template,
+            "recipient_name": person.name, "recipient_email": person.email, "language": person.language,
+            "subject": subject, "body": body, "created_at": entry.at,
+        })
+    if rows:
+        await session.execute(insert(notifications).values(rows).on_conflict_do_nothing())
