@@ -38,6 +38,21 @@ def _make_traversable(path: Path) -> None:
         parent.chmod(mode | stat.S_IXOTH | stat.S_IXGRP)
 
 
+def _open_binaries_to(user: str | None) -> None:
+    """Let the unprivileged server user reach and run the wheel's binaries, wherever the venv lives."""
+    if user is None:
+        return
+    install = POSTGRES_BIN_PATH.parent
+    _make_traversable(install)
+    for path in [install, *install.rglob("*")]:
+        mode = path.stat().st_mode
+        wanted = mode | stat.S_IRGRP | stat.S_IROTH
+        if path.is_dir() or mode & stat.S_IXUSR:
+            wanted |= stat.S_IXGRP | stat.S_IXOTH
+        if wanted != mode:
+            path.chmod(wanted)
+
+
 def _initdb(pgdata: Path, user: str | None) -> None:
     pgdata.mkdir(parents=True, exist_ok=True)
     if user is not None:
@@ -63,6 +78,7 @@ def start_postgres(data_dir: Path, port: int) -> ChildProcess:
     pgdata = data_dir / "postgres"
     user = service_user(SERVICE_USER)
     require_free_port(HOST, port, "the embedded PostgreSQL", "EMBEDDED_POSTGRES_PORT")
+    _open_binaries_to(user)
     if not (pgdata / "PG_VERSION").exists():
         _initdb(pgdata, user)
     socket_dir = data_dir / "run"
