@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.model import Role
 from domain.people import resolve_org
 from infra.bootstrap import open_database, open_parts
+from infra.db import session_factory
 from infra.logging import configure_logging
 from infra.processes import StartupError
 from infra.serving import api_server, serve_until_stopped, stop_event
 from infra.settings import Settings
-from infra.users import NewUser, add_user
+from infra.users import NewUser, add_user, list_users, revoke_user
 
 app = typer.Typer(help="Global Alliance Case Desk", no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="Manage users and their tokens.", no_args_is_help=True)
@@ -31,6 +35,20 @@ def _settings() -> Settings:
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     return settings
+
+
+def _with_database(command: Callable[[Settings, async_sessionmaker[AsyncSession]], Awaitable[None]]) -> None:
+    """Run a command that needs only the database (it works beside a running `alliance run`)."""
+
+    async def main() -> None:
+        settings = _settings()
+        engine = await open_database(settings, run_migrations=False)
+        try:
+            await command(settings, session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    _run(main())
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -107,26 +125,52 @@ def users_add(
     """Create a user; its bearer token is the last line printed."""
     try:
         resolved = resolve_org(role, org)
+        if language not in ("en", "ja"):
+            raise ValueError("--language is en or ja")
     except ValueError as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(2) from None
 
-    async def main() -> None:
-        from infra.db import session_factory
-
-        settings = _settings()
-        engine = await open_database(settings, run_migrations=False)
-        try:
-            user_id, token = await add_user(
-                session_factory(engine), NewUser(name, role, resolved, email, language),
-                settings.token_pepper.get_secret_value(),
-            )
-        finally:
-            await engine.dispose()
-        console.print(f"created {role} {name!r} of {resolved} (id {user_id})")
+    async def main(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        expires = datetime.now(UTC) + timedelta(days=settings.token_ttl_days) if settings.token_ttl_days else None
+        user_id, token = await add_user(
+            sessions, NewUser(name, role, resolved, email, language), settings.token_pepper.get_secret_value(),
+            expires_at=expires,
+        )
+        until = f", token valid until {expires:%Y-%m-%d}" if expires else ""
+        console.print(f"created {role} {name!r} of {resolved} (id {user_id}{until})")
         sys.stdout.write(token + "\n")
 
-    _run(main())
+    _with_database(main)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every user: role, organisation, e-mail, and whether the token still works."""
+
+    async def main(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        table = Table("id", "name", "role", "org", "email", "lang", "token")
+        now = datetime.now(UTC)
+        for user in await list_users(sessions):
+            state = ("revoked" if user.revoked_at else "expired" if user.expires_at and user.expires_at <= now
+                     else f"valid until {user.expires_at:%Y-%m-%d}" if user.expires_at else "valid")
+            table.add_row(user.id, user.name, user.role, user.org, user.email or "-", user.language, state)
+        Console(soft_wrap=True).print(table)
+
+    _with_database(main)
+
+
+@users_app.command("revoke")
+def users_revoke(user_id: Annotated[str, typer.Argument(help="The id `users add` or `users list` printed.")]) -> None:
+    """Revoke a user's token at once (the running API refuses it from the next request)."""
+
+    async def main(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        if not await revoke_user(sessions, user_id):
+            console.print(f"[red]error:[/] no user {user_id} with a token that still works")
+            raise typer.Exit(1)
+        console.print(f"revoked {user_id}")
+
+    _with_database(main)
 
 
 @mail_app.command("list")

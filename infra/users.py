@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -98,3 +98,34 @@ async def actor_for_token(sessions: async_sessionmaker[AsyncSession], token: str
     if row is None:
         return None
     return Actor(id=row.id, name=row.name, role=Role(row.role), org=row.org)
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: str
+    name: str
+    role: str
+    org: str
+    email: str | None
+    language: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+async def list_users(sessions: async_sessionmaker[AsyncSession]) -> list[UserRecord]:
+    query = select(
+        users.c.id, users.c.name, users.c.role, users.c.org, users.c.email, users.c.language,
+        users.c.created_at, users.c.expires_at, users.c.revoked_at,
+    ).order_by(users.c.role, users.c.org, users.c.name)
+    async with sessions() as session:
+        return [UserRecord(**row) for row in (await session.execute(query)).mappings()]
+
+
+async def revoke_user(sessions: async_sessionmaker[AsyncSession], user_id: str) -> bool:
+    """Revoke the user's token from now on; False when there is no such (unrevoked) user."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(users).where(users.c.id == user_id, users.c.revoked_at.is_(None)).values(revoked_at=func.now())
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
