@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 
 from api import cases, health, problems
+from api.limits import BodySizeLimit
 from api.services import Services
 
 log = structlog.get_logger(__name__)
@@ -25,6 +26,7 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     app.include_router(cases.router)
+    app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -7,11 +7,12 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Numeric, literal, select, tuple_
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from api.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
 from api.problems import Problem, refusal_problem, validation_problem
 from api.services import Services
 from domain.audit import AuditEntry
@@ -140,19 +141,19 @@ class CaseDesk:
             ).mappings()
             return [AuditEntry.model_validate(dict(row)) for row in rows]
 
-    async def list(
-        self, viewer: Actor, *, stage: str | None = None, overdue: bool | None = None, sort: str = "-created",
-        limit: int = 50,
-    ) -> list[CaseState]:
-        order = {
-            "-created": (cases.c.created_at.desc(), cases.c.id),
-            "due": (cases.c.due_at.asc().nulls_last(), cases.c.id),
-        }[sort]
-        query = select(cases.c.snapshot).where(visible_to(viewer)).order_by(*order).limit(limit)
-        if stage:
-            query = query.where(cases.c.stage == stage)
-        if overdue is not None:
-            query = query.where(cases.c.overdue.is_(overdue))
+    async def list(self, viewer: Actor, filters: CaseFilters) -> tuple[list[CaseState], str | None]:
+        """One page of the cases the viewer may see, and the cursor of the next page (None at the end)."""
+        key = sort_key(filters.sort)
+        query = select(cases.c.snapshot, key.label("sort_key")).where(visible_to(viewer), *filters.conditions())
+        if filters.cursor is not None:
+            after_key, after_id = decode_cursor(filters.cursor)
+            query = query.where(
+                tuple_(key, cases.c.id) > tuple_(literal(after_key, Numeric()), literal(after_id, cases.c.id.type))
+            )
+        query = query.order_by(key, cases.c.id).limit(filters.limit + 1)
         async with self.services.sessions() as session:
-            snapshots = (await session.scalars(query)).all()
-        return [CaseState.model_validate(s) for s in snapshots]
+            rows = (await session.execute(query)).all()
+        page = rows[: filters.limit]
+        more = len(rows) > filters.limit
+        next_cursor = encode_cursor(page[-1].sort_key, page[-1].snapshot["id"]) if more and page else None
+        return [CaseState.model_validate(r.snapshot) for r in page], next_cursor

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse
 
 from api.case_desk import CaseDesk
 from api.deps import CurrentActor, ServicesDep
+from api.listing import CaseFilters, Sort
 from api.problems import Problem
-from domain.model import FilingRequest, Role, Stage
+from domain.model import FilingRequest, Office, Outcome, Role, Stage
 from domain.views import case_view, history_view
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -29,19 +30,22 @@ async def file_case(
     return JSONResponse(case_view(state, actor), status_code=201)
 
 
-@router.get("", summary="Cases the caller may see, newest first")
+@router.get("", summary="Cases the caller may see, a page at a time")
 async def list_cases(
     actor: CurrentActor,
     services: ServicesDep,
     stage: Stage | None = None,
+    office: Office | None = None,
+    outcome: Outcome | None = None,
     overdue: bool | None = None,
-    sort: Annotated[Literal["-created", "due"], Query(description="`-created`: newest first; `due`: soonest due")] = (
-        "-created"
-    ),
+    q: Annotated[str | None, Query(max_length=200, description="Part of the company name or reference")] = None,
+    sort: Annotated[Sort, Query(description="`-created`: newest first; `due`: soonest due first")] = "-created",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the page before")] = None,
 ) -> dict[str, Any]:
-    states = await CaseDesk(services).list(actor, stage=stage, overdue=overdue, sort=sort, limit=limit)
-    return {"items": [case_view(s, actor) for s in states]}
+    filters = CaseFilters(stage, office, outcome, overdue, q, sort, limit, cursor)
+    states, next_cursor = await CaseDesk(services).list(actor, filters)
+    return {"items": [case_view(s, actor) for s in states], "next_cursor": next_cursor}
 
 
 @router.get("/{case_id}", summary="One case, with the actions the caller may take now")

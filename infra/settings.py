@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     mail_from: str = Field("Global Alliance Case Desk <case-desk@localhost>", description="Sender of notifications.")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body the API accepts.")
     token_ttl_days: int = Field(365, ge=0, description="Days a token from `users add` stays valid; 0: no expiry.")
     environment: Literal["development", "production"] = Field(
         "development", description="`production` refuses the development token pepper."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from domain.model import Office, Role
@@ -46,3 +47,39 @@ async def test_applicants_never_see_internal_matters(desk: Desk) -> None:
     assert seen["proposal"]["rationale"] is None
     staff: dict[str, Any] = (await desk.get(case, COORDINATOR)).json()
     assert staff["notes"][0]["text"] == "CFO seemed hesitant" and staff["candidates"][0]["score"] > 0
+
+
+async def test_filters_search_and_cursor_pages_are_stable(desk: Desk) -> None:
+    marker = f"Pager {uuid.uuid4().hex[:6]}"
+    filed = [await desk.file(COORDINATOR, company=f"{marker} {n}", on_behalf_of="pager-co") for n in range(7)]
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        query = f"/api/cases?q={marker}&limit=3" + (f"&cursor={cursor}" if cursor else "")
+        page = (await desk.http.get(query, headers=desk.headers(COORDINATOR))).json()
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [c["id"] for c in reversed(filed)]  # newest first, each exactly once
+
+    by_reference = (await desk.http.get(f"/api/cases?q={filed[2]['reference'].lower()}",
+                                        headers=desk.headers(COORDINATOR))).json()["items"]
+    assert [c["id"] for c in by_reference] == [filed[2]["id"]]
+    await desk.ok(filed[0], "relay", COORDINATOR, offices=[SBIC])
+    in_review = (await desk.http.get(f"/api/cases?q={marker}&stage=office_review&office={SBIC}",
+                                     headers=desk.headers(COORDINATOR))).json()["items"]
+    assert [c["id"] for c in in_review] == [filed[0]["id"]]
+    by_due = (await desk.http.get(f"/api/cases?q={marker}&sort=due", headers=desk.headers(COORDINATOR))).json()
+    dues = [c["due_at"] for c in by_due["items"]]
+    assert dues == sorted(dues)
+    for bad in ("cursor=nonsense", "limit=0", "sort=sideways", "stage=limbo", "overdue=perhaps"):
+        response = await desk.http.get(f"/api/cases?{bad}", headers=desk.headers(COORDINATOR))
+        assert response.status_code == 422, bad
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_wildcards_in_a_search_are_taken_literally(desk: Desk) -> None:
+    response = await desk.http.get("/api/cases?q=%25", headers=desk.headers(COORDINATOR))
+    assert response.status_code == 200
+    assert all("%" in c["company"]["name"] or "%" in c["reference"] for c in response.json()["items"])

@@ -1,0 +1,72 @@
+"""Filters, stable orders and opaque cursors for `GET /api/cases`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, DateTime, func, literal, or_
+
+from api.problems import Problem
+from domain.model import Office, Outcome, Stage
+from infra.tables import cases
+
+Sort = Literal["-created", "due"]
+FAR_FUTURE = datetime.fromisoformat("9999-12-31T00:00:00+00:00")
+
+
+def sort_key(sort: Sort) -> ColumnElement[Any]:
+    """A numeric, ascending key for every order, so one keyset condition serves them all (ties: case id)."""
+    if sort == "due":  # soonest due first, cases without a due date last
+        return func.extract("epoch", func.coalesce(cases.c.due_at, literal(FAR_FUTURE, DateTime(timezone=True))))
+    return -func.extract("epoch", cases.c.created_at)  # newest first
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    stage: Stage | None = None
+    office: Office | None = None
+    outcome: Outcome | None = None
+    overdue: bool | None = None
+    q: str | None = None
+    sort: Sort = "-created"
+    limit: int = 50
+    cursor: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.stage:
+            found.append(cases.c.stage == self.stage)
+        if self.office:
+            found.append(cases.c.offices.contains([str(self.office)]))
+        if self.outcome:
+            found.append(cases.c.outcome == self.outcome)
+        if self.overdue is not None:
+            found.append(cases.c.overdue.is_(self.overdue))
+        if self.q:
+            escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            found.append(
+                or_(cases.c.company_name.ilike(pattern, escape="\\"), cases.c.reference.ilike(pattern, escape="\\"))
+            )
+        return found
+
+
+def encode_cursor(key: Decimal, case_id: str) -> str:
+    raw = json.dumps([str(key), case_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Decimal, str]:
+    try:
+        key, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return Decimal(key), str(uuid.UUID(case_id))
+    except (ValueError, TypeError, ArithmeticError) as error:
+        raise Problem(
+            422, "Invalid cursor", "the cursor is not one this API gave out", "urn:case-desk:invalid"
+        ) from error
