@@ -57,22 +57,33 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process.stop()
 
 
-async def create_database(server_url: str) -> str:
-    name = f"alliance_test_{uuid.uuid4().hex[:10]}"
+async def _on_server(server_url: str, statement: str) -> None:
     url = make_url(server_url)
     conn = await asyncpg.connect(
         host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
     )
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(statement)
     finally:
         await conn.close()
+
+
+async def create_database(server_url: str) -> str:
+    """A database of its own for a test (or the session), on the server under test."""
+    name = f"alliance_test_{uuid.uuid4().hex[:10]}"
+    await _on_server(server_url, f'CREATE DATABASE "{name}"')
     return with_database(server_url, name)
 
 
+async def drop_database(server_url: str, url: str) -> None:
+    await _on_server(server_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
 @pytest.fixture
-async def empty_database(postgres_server: str) -> str:
-    return await create_database(postgres_server)
+async def empty_database(postgres_server: str) -> AsyncIterator[str]:
+    url = await create_database(postgres_server)
+    yield url
+    await drop_database(postgres_server, url)
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +128,7 @@ async def engine(postgres_server: str, settings: Settings) -> AsyncIterator[Asyn
     await migrate.upgrade(engine)
     yield engine
     await engine.dispose()
+    await drop_database(postgres_server, url)
 
 
 @pytest.fixture(scope="session")
