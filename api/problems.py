@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from domain.rules import Refusal, RefusalKind
@@ -66,11 +67,26 @@ def install(app: FastAPI) -> None:
         title = titles.get(exc.status_code, "HTTP error")
         return Problem(exc.status_code, title, str(exc.detail)).response()
 
+    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    async def on_update_timeout(_: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
+        log.warning("update timed out", error=str(exc))
+        return Problem(
+            503,
+            "Temporarily unavailable",
+            "the case did not answer in time; the action may still be applied. Reload the case, or "
+            "send it again with the same Idempotency-Key to apply it at most once",
+            "urn:case-desk:unavailable",
+        ).response()
+
     @app.exception_handler(RPCError)
     async def on_temporal_unavailable(_: Request, exc: RPCError) -> JSONResponse:
         log.warning("temporal unavailable", error=str(exc))
-        return Problem(503, "Temporarily unavailable", "the workflow engine did not answer; try again shortly",
-                       "urn:case-desk:unavailable").response()
+        return Problem(
+            503,
+            "Temporarily unavailable",
+            "the workflow engine did not answer; try again shortly",
+            "urn:case-desk:unavailable",
+        ).response()
 
     @app.exception_handler(DBAPIError)
     async def on_database_unavailable(_: Request, exc: DBAPIError) -> JSONResponse:
@@ -78,8 +94,12 @@ def install(app: FastAPI) -> None:
             log.exception("database error")
             return Problem(500, "Internal error", "the server failed; the request id is in the logs").response()
         log.warning("database unavailable", error=str(exc.orig))
-        return Problem(503, "Temporarily unavailable", "the database did not answer; try again shortly",
-                       "urn:case-desk:unavailable").response()
+        return Problem(
+            503,
+            "Temporarily unavailable",
+            "the database did not answer; try again shortly",
+            "urn:case-desk:unavailable",
+        ).response()
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -63,7 +63,7 @@ from workflows.contracts import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, Case
 
 DATABASE = "alliance_bench"
 UPDATES_PER_CASE = 9
-ACTIVITIES_PER_CASE = 10
+ACTIVITIES_PER_CASE = 13  # 9 record_event, 1 find_candidates, 3 deliver_mail
 
 APPLICANT = Actor(id="bench-applicant", name="Anna Schmidt (Acme GmbH)", role=Role.APPLICANT, org="acme-gmbh")
 COORDINATOR = Actor(id="bench-coordinator", name="Kenji Sato (JETRO)", role=Role.COORDINATOR, org=JETRO)

@@ -28,7 +28,7 @@ def case_view(state: CaseState, viewer: Actor) -> dict[str, Any]:
             for c in state.candidates
             if c.sme_id in state.shortlist
         ]
-        data["responses"] = [r for r in data["responses"] if r["interested"]]
+        data["responses"] = [{**r, "note": ""} for r in data["responses"] if r["interested"]]
         data["offices"] = [{"office": r["office"], "review": r["review"], "note": ""} for r in data["offices"]]
         if data["proposal"]:
             data["proposal"] = {**data["proposal"], "rationale": None, "proposed_by": None}

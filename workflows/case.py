@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SERVICE_LEVEL_TIMERS = "service-level-timers"
-ACTIVITY_TIMEOUT = timedelta(seconds=10)
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
 MAIL_TIMEOUT = timedelta(seconds=60)
 MAIL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2,
                          maximum_interval=timedelta(minutes=5))
@@ -114,6 +114,7 @@ class CaseWorkflow:
             async with self.lock:
                 if self.state.seq == seen:  # nobody acted while we waited for the lock
                     after, event_type, payload = fire(self.state, moment, workflow.now())
+                    workflow.logger.info("service level %s in %s", moment.milestone, self.state.stage)
                     await self._record(event_type, SYSTEM_ACTOR, self.state, after, payload)
 
     def _should_stop_run(self) -> bool:
