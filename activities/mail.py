@@ -12,7 +12,7 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from infra.tables import notifications
@@ -37,8 +37,8 @@ def message_id(notification_id: str) -> str:
 
 
 class MailCourier:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], smtp: SmtpSettings) -> None:
-        self.sessions = sessions
+    def __init__(self, engine: AsyncEngine, smtp: SmtpSettings) -> None:
+        self.engine = engine
         self.smtp = smtp
 
     def _message(self, row: dict[str, object]) -> EmailMessage:
@@ -54,8 +54,8 @@ class MailCourier:
 
     async def _send_next(self, case_id: str) -> bool:
         """Send one unsent e-mail of the case; False when there is none left."""
-        async with self.sessions.begin() as session:
-            row = (await session.execute(
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(
                 select(notifications)
                 .where(notifications.c.case_id == case_id, notifications.c.sent_at.is_(None))
                 .order_by(notifications.c.seq, notifications.c.recipient_email)
@@ -73,7 +73,7 @@ class MailCourier:
             except (aiosmtplib.SMTPException, OSError) as error:
                 log.warning("mail not sent; will retry", notification=row["id"], error=str(error))
                 raise
-            await session.execute(
+            await conn.execute(
                 update(notifications).where(notifications.c.id == row["id"])
                 .values(sent_at=datetime.now(UTC), attempts=notifications.c.attempts + 1)
             )

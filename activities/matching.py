@@ -6,7 +6,7 @@ The activity's contract (`FindCandidates` → list of `Candidate`) is what the f
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from domain.model import Candidate
@@ -16,8 +16,8 @@ from workflows.contracts import FIND_CANDIDATES, FindCandidates
 
 
 class Matching:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
 
     @activity.defn(name=FIND_CANDIDATES)
     async def find_candidates(self, command: FindCandidates) -> list[Candidate]:
@@ -33,8 +33,8 @@ class Matching:
             query = query.where(smes.c.employees >= criteria.min_employees)
         if criteria.max_employees is not None:
             query = query.where(smes.c.employees <= criteria.max_employees)
-        async with self.sessions() as session:
-            rows = (await session.execute(query)).mappings().all()
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
         scored = [score_sme(dict(row), seeking.technologies) for row in rows]
         ranked = sorted((c for c in scored if c.score > 0), key=lambda c: (-c.score, c.sme_id))
         return ranked[: criteria.limit]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.audit import AuditEntry
 from domain.model import CaseState
@@ -24,11 +24,11 @@ class Recipient:
     language: str
 
 
-async def recipients(session: AsyncSession, state: CaseState, audience: Audience) -> list[Recipient]:
+async def recipients(conn: AsyncConnection, state: CaseState, audience: Audience) -> list[Recipient]:
     if audience.role == APPLICANT_CONTACT:
         contact = state.request.contact
         return [Recipient(contact.name, str(contact.email), contact.language)]
-    rows = await session.execute(
+    rows = await conn.execute(
         select(users.c.name, users.c.email, users.c.language).where(
             users.c.role == audience.role, users.c.org == audience.org,
             users.c.email.is_not(None), users.c.revoked_at.is_(None),
@@ -37,10 +37,10 @@ async def recipients(session: AsyncSession, state: CaseState, audience: Audience
     return [Recipient(r.name, r.email, r.language) for r in rows]
 
 
-async def write_outbox(session: AsyncSession, entry: AuditEntry, state: CaseState, notice: Notice) -> None:
+async def write_outbox(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice) -> None:
     people: dict[str, Recipient] = {}
     for audience in notice.audiences:
-        for person in await recipients(session, state, audience):
+        for person in await recipients(conn, state, audience):
             people.setdefault(person.email.lower(), person)
     rows = []
     for email, person in people.items():
@@ -52,4 +52,4 @@ async def write_outbox(session: AsyncSession, entry: AuditEntry, state: CaseStat
             "subject": subject, "body": body, "created_at": entry.at,
         })
     if rows:
-        await session.execute(insert(notifications).values(rows).on_conflict_do_nothing())
+        await conn.execute(insert(notifications).values(rows).on_conflict_do_nothing())

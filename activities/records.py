@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from activities.outbox import write_outbox
@@ -16,15 +16,15 @@ log = structlog.get_logger(__name__)
 
 
 class CaseRecords:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
 
     @activity.defn(name=RECORD_EVENT)
     async def record_event(self, command: RecordEvent) -> int:
         """Idempotent: the event's key is (case, seq), and the read model only ever moves forward.
 
         The e-mails the event causes go into the outbox in the same transaction; returns how many of the
-        case's e-mails are waiting to be sent.
+        event's e-mails are waiting to be sent (the workflow's courier then delivers them).
         """
         entry, state = command.entry, command.state
         snapshot = state.model_dump(mode="json")
@@ -53,24 +53,29 @@ class CaseRecords:
             set_={k: upsert.excluded[k] for k in row if k not in ("id", "created_at")},
             where=cases.c.seq < upsert.excluded.seq,
         )
-        async with self.sessions.begin() as session:
-            inserted = await session.execute(
+        async with self.engine.begin() as conn:
+            inserted = await conn.execute(
                 insert(audit_events)
                 .values(entry.model_dump())
                 .on_conflict_do_nothing(index_elements=[audit_events.c.case_id, audit_events.c.seq])
             )
-            await session.execute(upsert)
+            await conn.execute(upsert)
+            waiting: int | None = 0
             if command.notice is not None:
-                await write_outbox(session, entry, state, command.notice)
-            waiting = await session.scalar(
-                select(func.count()).where(notifications.c.case_id == state.id, notifications.c.sent_at.is_(None))
-            )
+                await write_outbox(conn, entry, state, command.notice)
+                # Counted, not taken from the insert: a retry after a lost result must still report them.
+                waiting = await conn.scalar(
+                    select(func.count()).where(
+                        notifications.c.case_id == state.id, notifications.c.seq == entry.seq,
+                        notifications.c.sent_at.is_(None),
+                    )
+                )
         log.info(
             "case event recorded",
             case_id=entry.case_id,
             seq=entry.seq,
             type=entry.type,
             stage=entry.stage_after,
-            duplicate=inserted.rowcount == 0,  # type: ignore[attr-defined]
+            duplicate=inserted.rowcount == 0,
         )
         return int(waiting or 0)

@@ -414,7 +414,7 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
                 mail_port = free_port()
                 sink = start_sink(Path(tmp) / "mail", mail_port)
                 smtp = SmtpSettings(host="127.0.0.1", port=mail_port, sender="bench@localhost")
-                async with build_worker(client, queue, sessions, smtp):
+                async with build_worker(client, queue, engine, smtp):
                     drive = case_driver(client, queue)
                     if warmup:
                         await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)

@@ -12,7 +12,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         url or settings.effective_database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        pool_recycle=1800,  # connections that die are invalidated on first use; no ping on every checkout
     )
 
 

@@ -176,9 +176,9 @@ async def env(request: pytest.FixtureRequest, dev_server: WorkflowEnvironment) -
 
 @pytest.fixture
 async def temporal(env: WorkflowEnvironment, settings: Settings,
-                   sessions: async_sessionmaker[AsyncSession], mail_sink: MailSink) -> AsyncIterator[Client]:
+                   engine: AsyncEngine, mail_sink: MailSink) -> AsyncIterator[Client]:
     """The test server's client, with a case worker polling the task queue (and mail going to the sink)."""
-    async with build_worker(env.client, settings.temporal_task_queue, sessions, smtp_settings(settings)):
+    async with build_worker(env.client, settings.temporal_task_queue, engine, smtp_settings(settings)):
         yield env.client
 
 

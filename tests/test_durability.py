@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -65,14 +65,16 @@ async def test_a_long_case_continues_as_new_with_its_state(
     assert [e.seq for e in trail] == list(range(1, 28)) and first_broken(trail) is None
 
 
-async def test_a_retried_activity_writes_once(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_a_retried_activity_writes_once(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     case_id = str(uuid.uuid4())
     draft = new_case(case_id, FilingRequest.model_validate(filing()), APPLICANT, datetime.now(UTC))
     entry = make_entry(case_id=case_id, seq=1, type="filed", actor=APPLICANT.model_dump(mode="json"),
                        at=draft.created_at, stage_before=None, stage_after=draft.stage, payload={},
                        prev_hash=draft.last_hash)
     recorded = draft.model_copy(update={"seq": 1, "last_hash": entry.hash})
-    record = CaseRecords(sessions).record_event
+    record = CaseRecords(engine).record_event
     env = ActivityEnvironment()
     for _ in range(3):
         await env.run(record, RecordEvent(entry=entry, state=recorded))
@@ -82,7 +84,9 @@ async def test_a_retried_activity_writes_once(sessions: async_sessionmaker[Async
         assert await session.scalar(select(cases.c.seq).where(cases.c.id == case_id)) == 1
 
 
-async def test_an_older_retry_never_rewinds_the_read_model(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_an_older_retry_never_rewinds_the_read_model(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     case_id = str(uuid.uuid4())
     draft = new_case(case_id, FilingRequest.model_validate(filing()), APPLICANT, datetime.now(UTC))
     first = make_entry(case_id=case_id, seq=1, type="filed", actor=APPLICANT.model_dump(mode="json"),
@@ -93,7 +97,7 @@ async def test_an_older_retry_never_rewinds_the_read_model(sessions: async_sessi
                         payload={"reason": "x"}, prev_hash=first.hash)
     at_one = draft.model_copy(update={"seq": 1, "last_hash": first.hash})
     at_two = draft.model_copy(update={"seq": 2, "last_hash": second.hash, "stage": Stage.CLOSED})
-    record = CaseRecords(sessions).record_event
+    record = CaseRecords(engine).record_event
     env = ActivityEnvironment()
     await env.run(record, RecordEvent(entry=first, state=at_one))
     await env.run(record, RecordEvent(entry=second, state=at_two))

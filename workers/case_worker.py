@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -14,11 +14,11 @@ from workflows.case import CaseWorkflow
 
 
 def build_worker(
-    client: Client, task_queue: str, sessions: async_sessionmaker[AsyncSession], smtp: SmtpSettings
+    client: Client, task_queue: str, engine: AsyncEngine, smtp: SmtpSettings
 ) -> Worker:
-    records = CaseRecords(sessions)
-    matching = Matching(sessions)
-    courier = MailCourier(sessions, smtp)
+    records = CaseRecords(engine)
+    matching = Matching(engine)
+    courier = MailCourier(engine, smtp)
     return Worker(
         client,
         task_queue=task_queue,

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SERVICE_LEVEL_TIMERS = "service-level-timers"
+QUIET_COMMANDS = "timers-and-search-attributes-only-when-changed"
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 MAIL_TIMEOUT = timedelta(seconds=60)
 MAIL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2,
@@ -63,6 +64,7 @@ class CaseWorkflow:
         self.lock = asyncio.Lock()
         self.mail_waiting = inp.mail_waiting
         self.delivering = False
+        self.indexed: tuple[object, ...] | None = None
 
     @workflow.run
     async def run(self, inp: CaseInput) -> str | None:
@@ -99,11 +101,18 @@ class CaseWorkflow:
         seen = self.state.seq
         # Cases started before service-level timers existed keep waiting without them.
         moment = next_moment(self.state.clock) if workflow.patched(SERVICE_LEVEL_TIMERS) else None
+        # Newer cases keep their timer through actions that leave the next moment where it was.
+        keep_timer = workflow.patched(QUIET_COMMANDS)
+
+        def moved() -> bool:
+            assert self.state is not None
+            return next_moment(self.state.clock) != moment if keep_timer else self.state.seq != seen
+
         timeout = None if moment is None else (moment.at - workflow.now()).total_seconds()
         if timeout is None or timeout > 0:
             try:
                 await workflow.wait_condition(
-                    lambda: (self.state is not None and self.state.seq != seen) or self._should_stop_run(),
+                    lambda: moved() or self._should_stop_run(),
                     timeout=timeout,
                     timeout_summary=f"{moment.milestone} of {self.state.stage}" if moment else None,
                 )
@@ -218,6 +227,15 @@ class CaseWorkflow:
         self.state = recorded
         if waiting:
             self.mail_waiting = True
+        self._index(recorded)
+
+    def _index(self, recorded: CaseState) -> None:
+        """Keep the case's search attributes current; newer cases only send them when they change."""
+        indexed = (recorded.stage, recorded.outcome, tuple(r.office for r in recorded.offices), recorded.due_at,
+                   recorded.overdue, recorded.escalation_level)
+        if workflow.patched(QUIET_COMMANDS) and indexed == self.indexed:
+            return
+        self.indexed = indexed
         workflow.upsert_search_attributes(
             [
                 sa.CASE_STAGE.value_set(recorded.stage),
