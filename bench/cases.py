@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -52,8 +53,7 @@ from infra.embedded_postgres import HOST as PG_HOST
 from infra.embedded_postgres import ensure_database, start_postgres
 from infra.embedded_temporal import temporal_binary
 from infra.logging import configure_logging
-from infra.mail_sink import start_sink
-from infra.processes import ChildProcess
+from infra.processes import ChildProcess, wait_for_port
 from infra.settings import Settings
 from infra.tables import audit_events, smes
 from workers.case_worker import build_worker, workflow_runner
@@ -411,15 +411,22 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
                 console=console,
             ) as progress:
                 queue = f"bench-cases-{uuid.uuid4().hex[:8]}"
+                # The mail server is the outside world: a sink in a process of its own, as in production.
                 mail_port = free_port()
-                sink = start_sink(Path(tmp) / "mail", mail_port)
+                sink = ChildProcess.start(
+                    "mail sink",
+                    [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{mail_port}",
+                     "-c", "aiosmtpd.handlers.Sink"],
+                    Path(tmp) / "mail.log",
+                )
+                wait_for_port("127.0.0.1", mail_port, 30, sink)
                 smtp = SmtpSettings(host="127.0.0.1", port=mail_port, sender="bench@localhost")
                 async with build_worker(client, queue, engine, smtp):
                     drive = case_driver(client, queue)
                     if warmup:
                         await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)
                     cases = await run_phase(Phase("case desk"), drive, total, concurrency, progress, timer)
-                sink.stop()
+                await asyncio.to_thread(sink.stop)
                 queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
                 async with bare_worker(client, queue):
                     drive = bare_driver(client, queue)
