@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.outbox import write_outbox
 from infra.tables import audit_events, cases, notifications
@@ -26,7 +30,7 @@ class CaseRecords:
         The e-mails the event causes go into the outbox in the same transaction; returns how many of the
         event's e-mails are waiting to be sent (the workflow's courier then delivers them).
         """
-        entry, state = command.entry, command.state
+        state = command.state
         snapshot = state.model_dump(mode="json")
         row = {
             "id": state.id,
@@ -53,6 +57,16 @@ class CaseRecords:
             set_={k: upsert.excluded[k] for k in row if k not in ("id", "created_at")},
             where=cases.c.seq < upsert.excluded.seq,
         )
+        try:
+            waiting = await self._write(command, upsert)
+        except DataError as error:  # retrying cannot help: refuse the action instead of hanging the case
+            raise ApplicationError(
+                f"the database cannot store this event: {error.orig}", type="unstorable", non_retryable=True
+            ) from error
+        return int(waiting or 0)
+
+    async def _write(self, command: RecordEvent, upsert: Any) -> int | None:
+        entry, state = command.entry, command.state
         async with self.engine.begin() as conn:
             inserted = await conn.execute(
                 insert(audit_events)
@@ -71,11 +85,7 @@ class CaseRecords:
                     )
                 )
         log.info(
-            "case event recorded",
-            case_id=entry.case_id,
-            seq=entry.seq,
-            type=entry.type,
-            stage=entry.stage_after,
+            "case event recorded", case_id=entry.case_id, seq=entry.seq, type=entry.type, stage=entry.stage_after,
             duplicate=inserted.rowcount == 0,
         )
-        return int(waiting or 0)
+        return waiting

@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
 
 from api import cases, health, problems
+from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
 from api.services import Services
 
@@ -40,4 +43,15 @@ def create_app(services: Services) -> FastAPI:
                  ms=round((time.perf_counter() - started) * 1000, 1))
         return response
 
+    def openapi() -> dict[str, Any]:
+        """The generated document, with the problem-details schema every error response refers to."""
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {})["ProblemDocument"] = (
+                ProblemDocument.model_json_schema()
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

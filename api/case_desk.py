@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import Numeric, literal, select, tuple_
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 from api.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
 from api.problems import Problem, refusal_problem, validation_problem
@@ -41,6 +41,10 @@ def case_id_for(actor: Actor, idempotency_key: str | None) -> str:
 
 def _problem_from_update_failure(error: WorkflowUpdateFailedError) -> Problem:
     cause = error.cause
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError) and cause.type == "unstorable":
+        return Problem(422, "Invalid payload", str(cause.message), "urn:case-desk:invalid")
     if isinstance(cause, ApplicationError) and cause.details:
         details = cause.details[0]
         if isinstance(details, dict) and details.get("kind") in RefusalKind.__members__.values():

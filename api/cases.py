@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query
+from fastapi import APIRouter, Body, Header, Path, Query
 from fastapi.responses import JSONResponse
 
 from api.case_desk import CaseDesk
 from api.deps import CurrentActor, ServicesDep
+from api.examples import OPENAPI_EXAMPLES, problems
 from api.listing import CaseFilters, Sort
-from api.problems import Problem
-from domain.model import FilingRequest, Office, Outcome, Role, Stage
+from api.problems import Problem, validation_problem
+from domain.model import Action, FilingRequest, Office, Outcome, Role, Stage
+from domain.transitions import applicant_org_of
 from domain.views import case_view, history_view
 
-router = APIRouter(prefix="/api/cases", tags=["cases"])
+router = APIRouter(
+    prefix="/api/cases", tags=["cases"], responses=problems(401, 403, 404, 409, 413, 422, 503)
+)
 
 
 @router.post("", status_code=201, summary="File a request (applicant, or coordinator on its behalf)")
@@ -26,6 +30,11 @@ async def file_case(
 ) -> JSONResponse:
     if actor.role not in (Role.APPLICANT, Role.COORDINATOR):
         raise Problem(403, "Not allowed", f"a {actor.role} may not file a case", "urn:case-desk:forbidden")
+    try:
+        applicant_org_of(actor, request)
+    except ValueError as error:
+        raise validation_problem([{"loc": ["body", "on_behalf_of"], "msg": str(error), "type": "value_error"}],
+                                 "Invalid filing") from None
     state = await CaseDesk(services).file(actor, request, idempotency_key)
     return JSONResponse(case_view(state, actor), status_code=201)
 
@@ -38,7 +47,9 @@ async def list_cases(
     office: Office | None = None,
     outcome: Outcome | None = None,
     overdue: bool | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="Part of the company name or reference")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="Part of the company name or reference")
+    ] = None,
     sort: Annotated[Sort, Query(description="`-created`: newest first; `due`: soonest due first")] = "-created",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the page before")] = None,
@@ -56,10 +67,14 @@ async def get_case(case_id: str, actor: CurrentActor, services: ServicesDep) -> 
 @router.post("/{case_id}/actions/{action}", summary="Take an action of the case lifecycle")
 async def take_action(
     case_id: str,
-    action: str,
+    action: Annotated[str, Path(description="The action's name (DESIGN §3)",
+                                json_schema_extra={"enum": [a.value for a in Action]})],
     actor: CurrentActor,
     services: ServicesDep,
-    payload: Annotated[dict[str, Any] | None, Body()] = None,
+    payload: Annotated[
+        dict[str, Any] | None,
+        Body(description="The action's payload; see the examples, one per action", openapi_examples=OPENAPI_EXAMPLES),
+    ] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     state = await CaseDesk(services).act(case_id, actor, action, payload or {}, idempotency_key)

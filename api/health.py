@@ -29,7 +29,11 @@ async def _temporal_ok(services: ServicesDep) -> bool:
         return False
 
 
-@router.get("/health", summary="Database and Temporal reachability (no token needed)")
+@router.get(
+    "/health",
+    summary="Database and Temporal reachability (no token needed)",
+    responses={503: {"description": "The database or Temporal is down"}},
+)
 async def health(services: ServicesDep) -> JSONResponse:
     database, temporal = await asyncio.gather(_database_ok(services), _temporal_ok(services))
     ok = database and temporal

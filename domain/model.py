@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, model_validator
 
 
 class Stage(StrEnum):
@@ -91,6 +91,30 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def refuse_nul(data: Any) -> Any:
+    """Text with a NUL character cannot be stored (PostgreSQL refuses it): refuse it at the door."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            raise ValueError("text may not contain the NUL character (\\u0000)")
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            refuse_nul(key)
+            refuse_nul(value)
+    elif isinstance(data, list | tuple):
+        for value in data:
+            refuse_nul(value)
+    return data
+
+
+class Input(Frozen):
+    """A model people fill in: validated strictly, NUL characters refused anywhere inside."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return refuse_nul(data)
+
+
 class Actor(Frozen):
     """The person (or `system`) taking an action; set by the API from the token, never from the body."""
 
@@ -132,7 +156,7 @@ class Ticket(Frozen):
     max: int = Field(gt=0)
 
 
-class FilingRequest(Frozen):
+class FilingRequest(Input):
     """What a foreign company asks for; the body of `POST /api/cases`."""
 
     company: Company

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from domain.model import Action, Office
+from domain.model import Action, Input, Office
 
 Text = Annotated[str, Field(min_length=1, max_length=5000)]
 OptionalText = Annotated[str, Field(max_length=5000)]
 SmeId = Annotated[str, Field(min_length=1, max_length=13)]
 
 
-class Payload(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Payload(Input):
+    """The payload of an action."""
 
 
 class RequestInfo(Payload):

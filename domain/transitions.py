@@ -31,17 +31,29 @@ from domain.payloads import (
     RecordResponse,
     Relay,
 )
+from domain.people import APPLICANT_ORG, RESERVED_ORGS
 from domain.reference import case_reference
 from domain.service_levels import DEFAULT_SERVICE_LEVELS, pause_clock, restart_clock, resume_clock, with_clock
+
+
+def applicant_org_of(actor: Actor, request: FilingRequest) -> str:
+    """Whose case this is: the applicant's own company, or the one a coordinator files for."""
+    if actor.role == Role.APPLICANT:
+        return actor.org
+    if actor.role != Role.COORDINATOR:
+        raise ValueError(f"a {actor.role} may not file a case")
+    if not request.on_behalf_of:
+        raise ValueError("a coordinator filing for a company must name it in on_behalf_of")
+    if not APPLICANT_ORG.match(request.on_behalf_of) or request.on_behalf_of in RESERVED_ORGS:
+        raise ValueError("on_behalf_of is the company's code: lower-case letters, digits, - or _")
+    return request.on_behalf_of
 
 
 def new_case(
     case_id: str, request: FilingRequest, actor: Actor, at: datetime, levels: dict[Stage, int] | None = None
 ) -> CaseState:
     """The case as it stands the moment it is filed (before its `filed` event is recorded)."""
-    applicant_org = actor.org if actor.role == Role.APPLICANT else request.on_behalf_of
-    if not applicant_org:
-        raise ValueError("a coordinator filing for a company must name it in on_behalf_of")
+    applicant_org = applicant_org_of(actor, request)
     filed = CaseState(
         id=case_id,
         reference=case_reference(case_id, at),

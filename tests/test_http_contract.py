@@ -55,3 +55,19 @@ async def test_only_applicants_and_coordinators_file(
     for person in tokens:
         response = await http.post("/api/cases", json=filing(on_behalf_of="acme-gmbh"), headers=auth(tokens, person))
         assert response.status_code == (201 if person[0] in (Role.APPLICANT, Role.COORDINATOR) else 403), person
+
+
+async def test_nul_characters_are_refused_everywhere_a_person_types(
+    http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str]
+) -> None:
+    bad = filing(offers="channels\u0000in the EU")
+    filed = await http.post("/api/cases", json=bad, headers=auth(tokens, APPLICANT))
+    assert filed.status_code == 422 and "NUL" in filed.json()["detail"]
+    case = (await http.post("/api/cases", json=filing(), headers=auth(tokens, APPLICANT))).json()
+    noted = await http.post(f"/api/cases/{case['id']}/actions/request_info", json={"questions": ["a\u0000b"]},
+                            headers=auth(tokens, COORDINATOR))
+    assert noted.status_code == 422 and "NUL" in noted.json()["detail"]
+    searched = await http.get("/api/cases?q=a%00b", headers=auth(tokens, COORDINATOR))
+    assert searched.status_code == 422
+    history = (await http.get(f"/api/cases/{case['id']}/history", headers=auth(tokens, COORDINATOR))).json()
+    assert [e["type"] for e in history["events"]] == ["filed"]

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
 SERVICE_LEVEL_TIMERS = "service-level-timers"
 QUIET_COMMANDS = "timers-and-search-attributes-only-when-changed"
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+FILING_GRACE = timedelta(minutes=10)
 MAIL_TIMEOUT = timedelta(seconds=60)
 MAIL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2,
                          maximum_interval=timedelta(minutes=5))
@@ -68,7 +69,10 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, inp: CaseInput) -> str | None:
-        await workflow.wait_condition(lambda: self.state is not None)
+        try:  # a start whose filing was refused leaves nothing behind
+            await workflow.wait_condition(lambda: self.state is not None, timeout=FILING_GRACE)
+        except TimeoutError:
+            return None
         courier = asyncio.create_task(self._courier())
         while not self._should_stop_run():
             await self._wait_for_next_moment()

@@ -1,0 +1,32 @@
+"""The OpenAPI document: an example for every action that the rules accept, problems documented."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from api.examples import ACTION_EXAMPLES
+from domain.model import Action
+from domain.payloads import parse_payload
+
+
+def test_every_action_has_an_example_the_rules_accept() -> None:
+    assert set(ACTION_EXAMPLES) == set(Action)
+    for action, example in ACTION_EXAMPLES.items():
+        parse_payload(action, example)  # raises if the documentation drifted from the payload model
+
+
+async def test_the_document_lists_every_action_and_its_problems(http: httpx.AsyncClient) -> None:
+    response = await http.get("/openapi.json")
+    assert response.status_code == 200
+    doc: dict[str, Any] = response.json()
+    operation = doc["paths"]["/api/cases/{case_id}/actions/{action}"]["post"]
+    examples = operation["requestBody"]["content"]["application/json"]["examples"]
+    assert set(examples) == {a.value for a in Action}
+    action_param = next(p for p in operation["parameters"] if p["name"] == "action")
+    assert set(action_param["schema"]["enum"]) == {a.value for a in Action}
+    for status in ("401", "403", "404", "409", "422"):
+        assert "application/problem+json" in operation["responses"][status]["content"]
+    assert "ProblemDocument" in doc["components"]["schemas"]
+    assert (await http.get("/docs")).status_code == 200
