@@ -15,11 +15,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from api.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
 from api.problems import Problem, refusal_problem, validation_problem
 from api.services import Services
-from domain.audit import AuditEntry
-from domain.model import Action, Actor, CaseState, FilingRequest
+from domain.audit import AuditEntry, ChainReport, verify_chain
+from domain.model import Action, Actor, CaseState, FilingRequest, Role
 from domain.payloads import parse_payload
 from domain.rules import Refusal, RefusalKind, allowed_actions, can_see, check
-from infra.tables import audit_events, cases
+from infra.audit_trail import stored_entries
+from infra.tables import cases
 from infra.visibility import visible_to
 from workflows.case import CaseWorkflow
 from workflows.contracts import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
@@ -135,15 +136,16 @@ class CaseDesk:
         log.info("action taken", action=action_name, stage=updated.stage)
         return updated
 
+    async def verify(self, case_id: str, viewer: Actor) -> ChainReport:
+        """Recompute the case's hash chain from the stored events (staff and auditors only)."""
+        if viewer.role == Role.APPLICANT:
+            await self.load(case_id, viewer)
+            raise Problem(403, "Not allowed", "verification is for staff and auditors", "urn:case-desk:forbidden")
+        return verify_chain(await self.history(case_id, viewer))
+
     async def history(self, case_id: str, viewer: Actor) -> list[AuditEntry]:
         await self.load(case_id, viewer)
-        async with self.services.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(audit_events).where(audit_events.c.case_id == case_id).order_by(audit_events.c.seq)
-                )
-            ).mappings()
-            return [AuditEntry.model_validate(dict(row)) for row in rows]
+        return await stored_entries(self.services.sessions, case_id)
 
     async def list(self, viewer: Actor, filters: CaseFilters) -> tuple[list[CaseState], str | None]:
         """One page of the cases the viewer may see, and the cursor of the next page (None at the end)."""

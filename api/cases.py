@@ -12,6 +12,7 @@ from api.deps import CurrentActor, ServicesDep
 from api.examples import OPENAPI_EXAMPLES, problems
 from api.listing import CaseFilters, Sort
 from api.problems import Problem, validation_problem
+from domain.audit import ChainReport
 from domain.model import Action, FilingRequest, Office, Outcome, Role, Stage
 from domain.transitions import applicant_org_of
 from domain.views import case_view, history_view
@@ -79,6 +80,11 @@ async def take_action(
 ) -> dict[str, Any]:
     state = await CaseDesk(services).act(case_id, actor, action, payload or {}, idempotency_key)
     return case_view(state, actor)
+
+
+@router.get("/{case_id}/history/verify", summary="Recompute the case's hash chain: intact, or where it breaks")
+async def verify_history(case_id: str, actor: CurrentActor, services: ServicesDep) -> ChainReport:
+    return await CaseDesk(services).verify(case_id, actor)
 
 
 @router.get("/{case_id}/history", summary="The case's audit events, oldest first")

@@ -74,13 +74,31 @@ def make_entry(
     return draft.model_copy(update={"hash": chain_hash(prev_hash, hashed_fields(draft))})
 
 
-def first_broken(entries: list[AuditEntry]) -> int | None:
-    """The seq of the first event whose link or hash does not hold, or None when the chain is intact."""
+class ChainReport(BaseModel):
+    """What a verifier found: intact, or the first event that breaks the chain and why."""
+
+    valid: bool
+    events: int
+    first_broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify_chain(entries: list[AuditEntry]) -> ChainReport:
     prev = GENESIS_HASH
     for expected_seq, entry in enumerate(entries, start=1):
-        if entry.seq != expected_seq or entry.prev_hash != prev:
-            return entry.seq
-        if chain_hash(prev, hashed_fields(entry)) != entry.hash:
-            return entry.seq
+        reason = None
+        if entry.seq != expected_seq:
+            reason = f"expected event {expected_seq} here: an event is missing or out of order"
+        elif entry.prev_hash != prev:
+            reason = "its prev_hash is not the hash of the event before it"
+        elif chain_hash(prev, hashed_fields(entry)) != entry.hash:
+            reason = "its content does not match its hash: the event was altered"
+        if reason is not None:
+            return ChainReport(valid=False, events=len(entries), first_broken_seq=entry.seq, reason=reason)
         prev = entry.hash
-    return None
+    return ChainReport(valid=True, events=len(entries))
+
+
+def first_broken(entries: list[AuditEntry]) -> int | None:
+    """The seq of the first event whose link or hash does not hold, or None when the chain is intact."""
+    return verify_chain(entries).first_broken_seq

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.audit import verify_chain
 from domain.model import Role
 from domain.people import resolve_org
 from infra.bootstrap import open_database, open_parts
@@ -28,6 +29,8 @@ users_app = typer.Typer(help="Manage users and their tokens.", no_args_is_help=T
 app.add_typer(users_app, name="users")
 mail_app = typer.Typer(help="The local mail sink of `alliance run`.", no_args_is_help=True)
 app.add_typer(mail_app, name="mail")
+audit_app = typer.Typer(help="Check the audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -189,6 +192,33 @@ def mail_list(
         sys.stdout.write(f"{when}  {message.to}  {message.subject}\n")
         if show:
             sys.stdout.write(message.body.rstrip() + "\n\n")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    case: Annotated[str | None, typer.Option(help="One case id; omit for every case.")] = None,
+) -> None:
+    """Recompute every case's hash chain (with a progress bar); exit 1 if any chain is broken."""
+    from rich.progress import Progress
+
+    from infra.audit_trail import case_ids, stored_entries
+
+    async def main(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        ids = [case] if case else await case_ids(sessions)
+        broken = 0
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("verifying", total=len(ids))
+            for case_id in ids:
+                report = verify_chain(await stored_entries(sessions, case_id))
+                if not report.valid:
+                    broken += 1
+                    console.print(f"[red]broken[/] {case_id}: event {report.first_broken_seq}: {report.reason}")
+                progress.advance(task)
+        console.print(f"{len(ids)} case(s) verified, {broken} broken")
+        if broken:
+            raise typer.Exit(1)
+
+    _with_database(main)
 
 
 def main() -> None:

@@ -30,20 +30,20 @@ CALLERS = {
     "auditor": AUDITOR,
     "admin": (Role.ADMIN, "operator"),
 }
-ENDPOINTS = ["list cases", "file a case", "read the case", "read its history", "add_note", "run_matching",
-             "relay", "withdraw"]
+ENDPOINTS = ["list cases", "file a case", "read the case", "read its history", "verify its history", "add_note",
+             "run_matching", "relay", "withdraw"]
 # One row per caller, one status per endpoint, in the order of ENDPOINTS.
 MATRIX: dict[str, tuple[int, ...]] = {
-    "applicant (own company)":   (200, 201, 200, 200, 403, 403, 403, 200),
-    "applicant (other company)": (200, 201, 404, 404, 404, 404, 404, 404),
-    "coordinator":               (200, 201, 200, 200, 200, 403, 409, 403),
-    "officer (own office)":      (200, 403, 200, 200, 200, 200, 403, 403),
-    "officer (other office)":    (200, 403, 404, 404, 404, 404, 404, 404),
-    "manager (own office)":      (200, 403, 200, 200, 200, 200, 403, 403),
-    "manager (other office)":    (200, 403, 404, 404, 404, 404, 404, 404),
-    "fund committee":            (200, 403, 404, 404, 404, 404, 404, 404),
-    "auditor":                   (200, 403, 200, 200, 403, 403, 403, 403),
-    "admin":                     (200, 403, 404, 404, 404, 404, 404, 404),
+    "applicant (own company)":   (200, 201, 200, 200, 403, 403, 403, 403, 200),
+    "applicant (other company)": (200, 201, 404, 404, 404, 404, 404, 404, 404),
+    "coordinator":               (200, 201, 200, 200, 200, 200, 403, 409, 403),
+    "officer (own office)":      (200, 403, 200, 200, 200, 200, 200, 403, 403),
+    "officer (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404),
+    "manager (own office)":      (200, 403, 200, 200, 200, 200, 200, 403, 403),
+    "manager (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404),
+    "fund committee":            (200, 403, 404, 404, 404, 404, 404, 404, 404),
+    "auditor":                   (200, 403, 200, 200, 200, 403, 403, 403, 403),
+    "admin":                     (200, 403, 404, 404, 404, 404, 404, 404, 404),
 }
 PAYLOADS: dict[str, dict[str, Any]] = {
     "add_note": {"text": "checked"}, "run_matching": {}, "relay": {"offices": [SJ]}, "withdraw": {"reason": "x"},
@@ -69,6 +69,8 @@ async def call(desk: Desk, endpoint: str, person: tuple[Role, str], case_id: str
             return (await desk.get(case_id, person)).status_code
         case "read its history":
             return (await desk.http.get(f"/api/cases/{case_id}/history", headers=headers)).status_code
+        case "verify its history":
+            return (await desk.http.get(f"/api/cases/{case_id}/history/verify", headers=headers)).status_code
         case action:
             return (await desk.act(case_id, action, person, **PAYLOADS[action])).status_code
 

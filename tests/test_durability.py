@@ -13,11 +13,12 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import ActivityEnvironment
 
 from activities.records import CaseRecords
-from domain.audit import AuditEntry, first_broken, make_entry
+from domain.audit import first_broken, make_entry
 from domain.model import Actor, CaseState, FilingRequest, Role, Stage
 from domain.transitions import new_case
+from infra.audit_trail import stored_entries
 from infra.settings import Settings
-from infra.tables import audit_events, cases
+from infra.tables import cases
 from tests.support import filing
 from workflows.case import CaseWorkflow
 from workflows.contracts import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, RecordEvent, workflow_id
@@ -26,12 +27,7 @@ APPLICANT = Actor(id="a1", name="Anna", role=Role.APPLICANT, org="acme-gmbh")
 COORDINATOR = Actor(id="c1", name="Kenji", role=Role.COORDINATOR, org="jetro")
 
 
-async def entries(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[AuditEntry]:
-    async with sessions() as session:
-        rows = (await session.execute(
-            select(audit_events).where(audit_events.c.case_id == case_id).order_by(audit_events.c.seq)
-        )).mappings()
-        return [AuditEntry.model_validate(dict(row)) for row in rows]
+entries = stored_entries
 
 
 async def test_a_long_case_continues_as_new_with_its_state(
