@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -36,8 +37,10 @@ async def test_verification_finds_the_event_changed_behind_our_back(desk: Desk, 
     assert "altered" in broken["reason"]
 
     env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False), "COLUMNS": "200"}
-    cli = subprocess.run([str(Path(sys.executable).parent / "alliance"), "audit", "verify"], env=env,
-                         capture_output=True, text=True, timeout=60, check=False)
+    cli = await asyncio.to_thread(
+        subprocess.run, [str(Path(sys.executable).parent / "alliance"), "audit", "verify"], env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
     assert cli.returncode == 1, cli.stderr
     assert f"broken {case['id']}: event 2" in cli.stderr
     assert " 1 broken" in cli.stderr
