@@ -52,6 +52,10 @@ def validation_problem(errors: list[dict[str, Any]], title: str = "Invalid reque
     return Problem(422, title, detail, "urn:case-desk:invalid", errors=cleaned)
 
 
+def unavailable(detail: str) -> JSONResponse:
+    return Problem(503, "Temporarily unavailable", detail, "urn:case-desk:unavailable").response()
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def on_problem(_: Request, exc: Problem) -> JSONResponse:
@@ -70,23 +74,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
     async def on_update_timeout(_: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
         log.warning("update timed out", error=str(exc))
-        return Problem(
-            503,
-            "Temporarily unavailable",
+        return unavailable(
             "the case did not answer in time; the action may still be applied. Reload the case, or "
-            "send it again with the same Idempotency-Key to apply it at most once",
-            "urn:case-desk:unavailable",
-        ).response()
+            "send it again with the same Idempotency-Key to apply it at most once"
+        )
 
     @app.exception_handler(RPCError)
     async def on_temporal_unavailable(_: Request, exc: RPCError) -> JSONResponse:
         log.warning("temporal unavailable", error=str(exc))
-        return Problem(
-            503,
-            "Temporarily unavailable",
-            "the workflow engine did not answer; try again shortly",
-            "urn:case-desk:unavailable",
-        ).response()
+        return unavailable("the workflow engine did not answer; try again shortly")
 
     @app.exception_handler(DBAPIError)
     async def on_database_unavailable(_: Request, exc: DBAPIError) -> JSONResponse:
@@ -94,12 +90,7 @@ def install(app: FastAPI) -> None:
             log.exception("database error")
             return Problem(500, "Internal error", "the server failed; the request id is in the logs").response()
         log.warning("database unavailable", error=str(exc.orig))
-        return Problem(
-            503,
-            "Temporarily unavailable",
-            "the database did not answer; try again shortly",
-            "urn:case-desk:unavailable",
-        ).response()
+        return unavailable("the database did not answer; try again shortly")
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:

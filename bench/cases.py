@@ -54,6 +54,7 @@ from infra.embedded_postgres import ensure_database, start_postgres
 from infra.embedded_temporal import temporal_binary
 from infra.logging import configure_logging
 from infra.processes import ChildProcess, wait_for_port
+from infra.samples import sample_filing
 from infra.settings import Settings
 from infra.tables import audit_events, smes
 from workers.case_worker import build_worker, workflow_runner
@@ -70,26 +71,7 @@ COORDINATOR = Actor(id="bench-coordinator", name="Kenji Sato (JETRO)", role=Role
 OFFICER = Actor(id="bench-officer", name="Officer of SBIC", role=Role.OFFICE_OFFICER, org=Office.SBIC)
 FUND_MEMBER = Actor(id="bench-fund", name="Yuki Tanaka (Fund committee)", role=Role.FUND_COMMITTEE, org=FUND)
 
-REQUEST = FilingRequest.model_validate(
-    {
-        "company": {
-            "name": "Acme GmbH",
-            "country": "DE",
-            "industry": "Industrial automation",
-            "website": "https://acme.example",
-            "description": "Builds assembly robots for automotive suppliers.",
-        },
-        "contact": {"name": "Anna Schmidt", "email": "anna@acme.example", "language": "en"},
-        "seeking": {
-            "technologies": ["precision machining", "sensors"],
-            "industries": ["E"],
-            "prefectures": [],
-            "alliance_types": ["capital_alliance", "fund_lp"],
-        },
-        "ticket_jpy": {"min": 50_000_000, "max": 500_000_000},
-        "offers": "Sales channels in the EU and a service network in Germany.",
-    }
-)
+REQUEST = FilingRequest.model_validate(sample_filing())
 
 # (corporate number, name, name in Japanese, prefecture, JSIC divisions, employees, technologies)
 REGISTRY: list[tuple[str, str, str, str, list[str], int, str]] = [

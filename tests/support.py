@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from domain.model import FUND, JETRO, OVERSIGHT, Office, Role
+from infra.samples import sample_filing
 
 BIN = Path(sys.executable).parent
 TEST_SERVER = BIN / "temporal-test-server"
@@ -29,24 +30,8 @@ def with_database(url: str, name: str) -> str:
 
 def filing(company: str = "Acme GmbH", **overrides: Any) -> dict[str, Any]:
     """A filing by a German automation maker; `company` is its name, other keywords replace whole fields."""
-    body: dict[str, Any] = {
-        "company": {
-            "name": company,
-            "country": "DE",
-            "industry": "Industrial automation",
-            "website": "https://acme.example",
-            "description": "Builds assembly robots for automotive suppliers.",
-        },
-        "contact": {"name": "Anna Schmidt", "email": "anna@acme.example", "language": "en"},
-        "seeking": {
-            "technologies": ["precision machining", "sensors"],
-            "industries": ["E"],
-            "prefectures": [],
-            "alliance_types": ["capital_alliance", "fund_lp"],
-        },
-        "ticket_jpy": {"min": 50_000_000, "max": 500_000_000},
-        "offers": "Sales channels in the EU and a service network in Germany.",
-    }
+    body = sample_filing()
+    body["company"]["name"] = company
     body.update(overrides)
     return body
 
