@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint bench bench-http clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -25,6 +25,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.cases $(BENCH_ARGS)
+
+bench-http: $(STAMP)
+	$(BIN)/python -m bench.http_actions $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .alliance .pytest_cache .mypy_cache .ruff_cache

@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Generator
+from datetime import timedelta
 
 import uvicorn
 from fastapi import FastAPI
 from temporalio.worker import Worker
+
+SHUTDOWN_GRACE = timedelta(seconds=10)
 
 
 class QuietServer(uvicorn.Server):
@@ -21,7 +24,10 @@ class QuietServer(uvicorn.Server):
 
 
 def api_server(app: FastAPI, host: str, port: int) -> QuietServer:
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE.total_seconds()),
+    )
     return QuietServer(config)
 
 
@@ -54,11 +60,16 @@ async def serve_until_stopped(
         await on_ready()
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
     if server is not None:
         server.should_exit = True
     if worker is not None and worker.is_running:
-        await worker.shutdown()
-    stopper.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(worker.shutdown(), SHUTDOWN_GRACE.total_seconds() + 5)
+    # Whatever still hangs (a request waiting on a case that cannot answer) is cut off, not waited for.
+    _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE.total_seconds())
+    for task in pending:
+        task.cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -25,6 +27,7 @@ def build_worker(
         workflows=[CaseWorkflow],
         activities=[records.record_event, matching.find_candidates, courier.deliver_mail],
         workflow_runner=workflow_runner(),
+        graceful_shutdown_timeout=timedelta(seconds=10),  # running activities get this long, then are cancelled
     )
 
 

@@ -1,0 +1,411 @@
+"""Benchmark: officer action latency over HTTP, against the bare Temporal Update round trip, in one run.
+
+Real parts, as in `bench.cases`: an embedded PostgreSQL (migrated, a few SMEs, the demo users), a mail sink
+in a process of its own, a Temporal dev server, and the product's case worker. The product's API is served
+by uvicorn on a free port inside this process. Each of `--concurrency` officers (an asyncio task with an
+HTTP client of its own) takes case after case from filing to `alliance_formed_with_fund`: the applicant
+files (`POST /api/cases`), then 8 actions (`POST /api/cases/{id}/actions/{action}`) by the coordinator, the
+SBIC officer and the fund committee. Each action's HTTP round trip is timed.
+
+Then, in the same run, as many bare workflows (`bench.bare`) on a queue of their own, driven by the same
+number of tasks through the Temporal client: each action's `execute_update` is timed. Filing is timed on
+both sides but kept out of the comparison.
+
+    python -m bench.http_actions --cases 200 --concurrency 20
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from fastapi import FastAPI
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import (
+    Client,
+    OutboundInterceptor,
+    StartWorkflowUpdateInput,
+    StartWorkflowUpdateWithStartInput,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+)
+from temporalio.client import Interceptor as ClientInterceptor
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.services import Services
+from bench.cases import (
+    APPLICANT,
+    BARE_ACTIONS,
+    COORDINATOR,
+    DATABASE,
+    FUND_MEMBER,
+    OFFICER,
+    REGISTRY,
+    REQUEST,
+    UPDATES_PER_CASE,
+    ActivityTimer,
+    Drive,
+    Phase,
+    bare_driver,
+    bare_worker,
+    count_events,
+    free_port,
+    leaf_errors,
+    mean,
+    ms,
+    percentile,
+    run_phase,
+    seed_registry,
+)
+from domain.model import Actor, Office, Outcome
+from infra import migrate
+from infra.bootstrap import smtp_settings
+from infra.db import create_engine, session_factory
+from infra.embedded_postgres import HOST as PG_HOST
+from infra.embedded_postgres import ensure_database, start_postgres
+from infra.embedded_temporal import temporal_binary
+from infra.logging import configure_logging
+from infra.processes import ChildProcess, wait_for_port
+from infra.serving import QuietServer, api_server
+from infra.settings import Settings
+from infra.users import ensure_demo_users
+from workers.case_worker import build_worker
+from workflows import search_attributes as sa
+
+PEPPER = "bench-pepper"
+API_HOST = "127.0.0.1"
+HTTP_TIMEOUT = httpx.Timeout(120.0)  # a slow action is a measurement, not a failure
+FILING = REQUEST.model_dump(mode="json", exclude_none=True)
+ACTIONS = BARE_ACTIONS  # the 8 actions after filing: the same names on both sides
+
+
+# -- measurement ------------------------------------------------------------------------------------
+
+
+class UpdateTimer(ClientInterceptor):
+    """Times the Temporal Updates the API sends (start and wait for completion), by Update name."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, list[float]] = defaultdict(list)
+
+    def reset(self) -> None:
+        self.by_name.clear()
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _TimedUpdates(next, self)
+
+
+class _TimedUpdates(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, timer: UpdateTimer) -> None:
+        super().__init__(next)
+        self.timer = timer
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
+        return await self._timed(input.update, input.wait_for_stage, super().start_workflow_update(input))
+
+    async def start_update_with_start_workflow(
+        self, input: StartWorkflowUpdateWithStartInput
+    ) -> WorkflowUpdateHandle[Any]:
+        update = input.update_workflow_input
+        return await self._timed(update.update, update.wait_for_stage, super().start_update_with_start_workflow(input))
+
+    async def _timed(
+        self, name: str, stage: WorkflowUpdateStage, call: Awaitable[WorkflowUpdateHandle[Any]]
+    ) -> WorkflowUpdateHandle[Any]:
+        """With COMPLETED (execute_update), the call returns when the Update is done, its result known."""
+        if stage != WorkflowUpdateStage.COMPLETED:
+            return await call
+        started = time.perf_counter()
+        try:
+            return await call
+        finally:
+            self.timer.by_name[name].append(time.perf_counter() - started)
+
+
+def actions_of(phase: Phase) -> list[float]:
+    return [t for name in ACTIONS for t in phase.updates[name]]
+
+
+# -- officers over HTTP -----------------------------------------------------------------------------
+
+
+class Officers:
+    """One HTTP client per officer: each lane (asyncio task) gets its own on its first case."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.clients: dict[asyncio.Task[Any], httpx.AsyncClient] = {}
+
+    def client(self) -> httpx.AsyncClient:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("an officer drives cases from a task")
+        if task not in self.clients:
+            self.clients[task] = httpx.AsyncClient(base_url=self.base_url, timeout=HTTP_TIMEOUT)
+        return self.clients[task]
+
+    async def aclose(self) -> None:
+        for client in self.clients.values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        self.clients.clear()
+
+
+def expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
+    if response.status_code != status:
+        raise RuntimeError(f"{what}: HTTP {response.status_code} {response.text[:300]}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def http_driver(officers: Officers, tokens: dict[tuple[str, str], str]) -> Drive:
+    def headers(actor: Actor) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[(actor.role, actor.org)]}"}
+
+    async def drive(phase: Phase) -> None:
+        http = officers.client()
+        with phase.timed("file"):
+            response = await http.post("/api/cases", json=FILING, headers=headers(APPLICANT))
+        case_id = expect(response, 201, "file")["id"]
+
+        async def act(action: str, actor: Actor, **payload: Any) -> dict[str, Any]:
+            with phase.timed(action):
+                response = await http.post(f"/api/cases/{case_id}/actions/{action}", json=payload,
+                                           headers=headers(actor))
+            return expect(response, 200, action)
+
+        await act("relay", COORDINATOR, offices=[Office.SME_SUPPORT_JAPAN, Office.SBIC], note="strong tech fit")
+        await act("accept_case", OFFICER, note="we take it")
+        matched = await act("run_matching", OFFICER, limit=5)
+        best = matched["candidates"][0]["sme_id"]
+        await act("shortlist", OFFICER, sme_ids=[best])
+        await act("record_response", OFFICER, sme_id=best, interested=True, note="keen")
+        await act("select_partner", OFFICER, sme_ids=[best])
+        await act("propose_investment", OFFICER, route="co_investment", amount_jpy=200_000_000,
+                  rationale="opens EU channels")
+        closed = await act("approve_investment", FUND_MEMBER, note="approved")
+        if closed["outcome"] != Outcome.ALLIANCE_FORMED_WITH_FUND:
+            raise RuntimeError(f"case {case_id} ended as {closed['outcome']}, not alliance_formed_with_fund")
+
+    return drive
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI, port: int) -> AsyncIterator[QuietServer]:
+    """The API on API_HOST:port, served by uvicorn in this event loop until the block ends."""
+    server = api_server(app, API_HOST, port)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                raise RuntimeError(f"the API server stopped during start-up ({task.exception()!r})")
+            await asyncio.sleep(0.05)
+        yield server
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception, SystemExit):  # uvicorn exits with SystemExit when it cannot bind
+            await asyncio.wait_for(task, 15)
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    http: Phase
+    bare: Phase
+    in_api: dict[str, list[float]] = field(default_factory=dict)  # Update name -> seconds, inside the API
+    events: int = 0
+    pool: str = ""
+
+
+async def benchmark(total: int, concurrency: int, warmup: int, console: Console) -> Results:
+    activities = ActivityTimer()  # run_phase wants one; it also times the activities of both workers
+    updates = UpdateTimer()
+    children: list[ChildProcess] = []
+    engine: AsyncEngine | None = None
+    env: WorkflowEnvironment | None = None
+    with tempfile.TemporaryDirectory(prefix="alliance-bench-http-", ignore_cleanup_errors=True) as tmp:
+        try:
+            mail_port = free_port()
+            settings = Settings(
+                token_pepper=PEPPER,
+                temporal_task_queue=f"bench-http-{uuid.uuid4().hex[:8]}",
+                smtp_host="127.0.0.1",
+                smtp_port=mail_port,
+                mail_from="bench@localhost",
+            )
+            with console.status("starting PostgreSQL…"):
+                pg_port = free_port()
+                # Started from this thread: the server is tied to its parent thread's life (PDEATHSIG).
+                children.append(start_postgres(Path(tmp), pg_port))
+                await ensure_database(pg_port, DATABASE)
+                engine = create_engine(settings, f"postgresql+asyncpg://postgres@{PG_HOST}:{pg_port}/{DATABASE}")
+                await migrate.upgrade(engine)
+                sessions = session_factory(engine)
+                await seed_registry(sessions)
+                issued = await ensure_demo_users(sessions, PEPPER)
+                tokens: dict[tuple[str, str], str] = {(user.role, user.org): token for user, token in issued}
+            console.print(f"[green]✓[/] PostgreSQL on {PG_HOST}:{pg_port}, migrated, {len(REGISTRY)} SMEs, "
+                          f"{len(tokens)} demo users")
+            with console.status("starting the Temporal dev server…"):
+                env = await WorkflowEnvironment.start_local(
+                    data_converter=pydantic_data_converter,
+                    search_attributes=sa.ALL,
+                    dev_server_existing_path=temporal_binary(),
+                )
+                config = env.client.config()
+                config["interceptors"] = [activities, updates]
+                client = Client(**config)
+            console.print("[green]✓[/] Temporal dev server (in-memory)")
+            # The mail server is the outside world: a sink in a process of its own, as in production.
+            sink = ChildProcess.start(
+                "mail sink",
+                [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{mail_port}",
+                 "-c", "aiosmtpd.handlers.Sink"],
+                Path(tmp) / "mail.log",
+            )
+            children.append(sink)
+            await asyncio.to_thread(wait_for_port, "127.0.0.1", mail_port, 30, sink)
+
+            with Progress(
+                TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=console,
+            ) as progress:
+                api_port = free_port()
+                app = create_app(Services(settings, engine, sessions, client))
+                officers = Officers(f"http://{API_HOST}:{api_port}")
+                try:
+                    async with (
+                        build_worker(client, settings.temporal_task_queue, engine, smtp_settings(settings)),
+                        serving(app, api_port),
+                    ):
+                        progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}, case worker")
+                        drive = http_driver(officers, tokens)
+                        if warmup:
+                            await run_phase(Phase("HTTP (warm-up)"), drive, warmup, concurrency, progress,
+                                            activities)
+                        updates.reset()
+                        http = await run_phase(Phase("HTTP officers"), drive, total, concurrency, progress,
+                                               activities)
+                        in_api = {name: list(times) for name, times in updates.by_name.items()}
+                finally:
+                    await officers.aclose()
+                await asyncio.to_thread(sink.stop)
+
+                queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
+                async with bare_worker(client, queue):
+                    drive = bare_driver(client, queue)
+                    if warmup:
+                        await run_phase(Phase("bare (warm-up)"), drive, warmup, concurrency, progress, activities)
+                    bare = await run_phase(Phase("bare Updates"), drive, total, concurrency, progress, activities)
+            events = await count_events(engine)
+            return Results(http, bare, in_api, events, f"{settings.db_pool_size}+{settings.db_max_overflow}")
+        finally:
+            if env is not None:
+                with contextlib.suppress(Exception):
+                    await env.shutdown()
+            if engine is not None:
+                await engine.dispose()
+            for child in reversed(children):
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(child.stop)
+
+
+# -- report -----------------------------------------------------------------------------------------
+
+
+def report(results: Results, total: int, concurrency: int, warmup: int, console: Console) -> None:
+    http, bare = results.http, results.bare
+    here, there = actions_of(http), actions_of(bare)
+    inside = [t for name in ACTIONS for t in results.in_api.get(name, [])]
+    expected = (total + warmup) * UPDATES_PER_CASE
+    console.print(
+        f"\n{total} cases over HTTP and {total} bare workflows, {concurrency} at a time ({warmup} warm-up each, "
+        f"not counted); {len(ACTIONS)} timed actions each (filing timed apart). Audit events written: "
+        f"{results.events} (expected {expected}). DB pool {results.pool}. CPU cores: {os.cpu_count()}."
+    )
+    table = Table(title="Officer action over HTTP vs bare Temporal Update")
+    table.add_column("")
+    table.add_column("HTTP action", justify="right")
+    table.add_column("bare Update", justify="right")
+    table.add_column("HTTP / bare", justify="right")
+    table.add_column("of which Update in API", justify="right")
+    for label, p in (("p50 ms", 50.0), ("p99 ms", 99.0)):
+        a, b = percentile(here, p), percentile(there, p)
+        table.add_row(label, ms(a), ms(b), f"{a / b:.2f}", ms(percentile(inside, p)))
+    a, b = mean(here), mean(there)
+    table.add_row("mean ms", ms(a), ms(b), f"{a / b:.2f}", ms(mean(inside)))
+    a, b = len(here) / http.wall, len(there) / bare.wall
+    table.add_row("actions/s", f"{a:.1f}", f"{b:.1f}", f"{a / b:.2f}", "")
+    table.add_row("cases/s", f"{http.rate:.2f}", f"{bare.rate:.2f}", f"{http.rate / bare.rate:.2f}", "")
+    table.add_row("samples", str(len(here)), str(len(there)), "", str(len(inside)))
+    console.print(table)
+
+    steps = Table(title="By action (p50 / p99 ms)")
+    steps.add_column("action")
+    steps.add_column("HTTP", justify="right")
+    steps.add_column("Update in API", justify="right")
+    steps.add_column("bare Update", justify="right")
+
+    def p50_p99(values: list[float]) -> str:
+        return f"{ms(percentile(values, 50))} / {ms(percentile(values, 99))}"
+
+    for name in ("file", *ACTIONS):
+        steps.add_row(name, p50_p99(http.updates[name]), p50_p99(results.in_api.get(name, [])),
+                      p50_p99(bare.updates[name]))
+    console.print(steps)
+
+    cpu = Table(title="CPU seconds used during each run (other work on the machine not shown)")
+    cpu.add_column("process (with its children)")
+    cpu.add_column("HTTP", justify="right")
+    cpu.add_column("bare", justify="right")
+    for name in sorted(set(http.cpu) | set(bare.cpu)):
+        cpu.add_row(name, f"{http.cpu.get(name, 0.0):.1f}", f"{bare.cpu.get(name, 0.0):.1f}")
+    cpu.add_row("wall seconds", f"{http.wall:.1f}", f"{bare.wall:.1f}")
+    cpu.add_row("event-loop lag mean / p99 ms", f"{ms(mean(http.loop_lag))} / {ms(percentile(http.loop_lag, 99))}",
+                f"{ms(mean(bare.loop_lag))} / {ms(percentile(bare.loop_lag, 99))}")
+    console.print(cpu)
+
+
+def main(
+    cases: Annotated[int, typer.Option("--cases", min=1, help="Cases over HTTP, and as many bare workflows.")] = 200,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Officers (and bare drivers).")] = 20,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Uncounted cases of each kind first.")] = 20,
+    log_level: Annotated[str, typer.Option("--log-level", help="Product log level during the run.")] = "WARNING",
+) -> None:
+    """Officers drive cases through the HTTP API; bare workflows take as many Updates; compare the latencies."""
+    console = Console()
+    if not console.is_terminal:
+        console.width = 120
+    configure_logging("console", log_level)
+    try:
+        results = asyncio.run(benchmark(cases, concurrency, warmup, console))
+    except Exception as error:  # one readable line instead of a task group's tracebacks
+        leaves = list(leaf_errors(error))
+        first = leaves[0]
+        console.print(f"[red]benchmark failed[/] ({len(leaves)} error(s)); first: {type(first).__name__}: {first}"
+                      + (f" (cause: {first.__cause__!r})" if first.__cause__ else ""))
+        raise typer.Exit(1) from None
+    report(results, cases, concurrency, warmup, console)
+
+
+if __name__ == "__main__":
+    typer.run(main)
