@@ -23,7 +23,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,7 +31,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation
@@ -54,9 +52,9 @@ from infra.embedded_postgres import ensure_database, start_postgres
 from infra.embedded_temporal import temporal_binary
 from infra.logging import configure_logging
 from infra.processes import ChildProcess, wait_for_port
-from infra.samples import sample_filing
+from infra.samples import DEMO_SMES, sample_filing, seed_demo_smes
 from infra.settings import Settings
-from infra.tables import audit_events, smes
+from infra.tables import audit_events
 from workers.case_worker import build_worker, workflow_runner
 from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
@@ -74,15 +72,7 @@ FUND_MEMBER = Actor(id="bench-fund", name="Yuki Tanaka (Fund committee)", role=R
 REQUEST = FilingRequest.model_validate(sample_filing())
 
 # (corporate number, name, name in Japanese, prefecture, JSIC divisions, employees, technologies)
-REGISTRY: list[tuple[str, str, str, str, list[str], int, str]] = [
-    ("2010001000005", "Hamamatsu Motion Parts", "浜松モーション部品", "Shizuoka", ["E"], 210,
-     "precision machining; servo motors; sensors"),
-    ("2010001000013", "Sendai Optics Lab", "仙台光学研究所", "Miyagi", ["E"], 35, "optical sensors; lasers"),
-    ("2010001000021", "Kobe Coating Works", "神戸コーティング", "Hyogo", ["E"], 90, "surface treatment; coatings"),
-    ("2010001000039", "Nagano Micro Devices", "長野マイクロデバイス", "Nagano", ["E"], 60,
-     "MEMS; sensors; precision machining"),
-    ("2010001000047", "Fukuoka Robotics", "福岡ロボティクス", "Fukuoka", ["E"], 140, "robot arms; control software"),
-]
+REGISTRY = DEMO_SMES
 
 
 def free_port() -> int:
@@ -329,14 +319,9 @@ async def run_phase(
 
 
 async def seed_registry(sessions: async_sessionmaker[AsyncSession]) -> None:
-    now = datetime.now(UTC)
-    rows = [
-        {"id": i, "name": n, "name_ja": j, "prefecture": p, "industries": ind, "employees": e,
-         "technologies": t, "consent": True, "updated_at": now}
-        for i, n, j, p, ind, e, t in REGISTRY
-    ]
-    async with sessions.begin() as session:
-        await session.execute(insert(smes).values(rows).on_conflict_do_nothing())
+    bind = sessions.kw["bind"]
+    assert isinstance(bind, AsyncEngine)
+    await seed_demo_smes(bind)
 
 
 async def count_events(engine: AsyncEngine) -> int:

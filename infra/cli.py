@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -192,6 +193,25 @@ def mail_list(
         sys.stdout.write(f"{when}  {message.to}  {message.subject}\n")
         if show:
             sys.stdout.write(message.body.rstrip() + "\n\n")
+
+
+@app.command()
+def demo(
+    url: Annotated[str | None, typer.Option(help="The API's address; default: this machine's `alliance run`.")] = None,
+) -> None:
+    """Drive one sample case through every stage over HTTP (as each demo user) and print its timeline."""
+    from infra.demo import DemoError, run_demo
+
+    settings = _settings()
+    base = url or f"http://{settings.api_host}:{settings.api_port}"
+
+    async def main() -> None:
+        try:
+            await run_demo(base, settings.token_pepper.get_secret_value(), Console(soft_wrap=True))
+        except (DemoError, httpx.TransportError) as error:
+            raise StartupError(f"the demo stopped: {error} (is `alliance run` running at {base}?)") from None
+
+    _run(main())
 
 
 @audit_app.command("verify")

@@ -15,6 +15,7 @@ from infra.embedded_postgres import ensure_database, start_postgres
 from infra.embedded_temporal import start_temporal
 from infra.mail_sink import start_sink
 from infra.processes import ChildProcess, require_free_port
+from infra.samples import seed_demo_smes
 from infra.serving import api_server, serve_until_stopped, stop_event
 from infra.settings import EMBEDDED_DATABASE, Settings
 from infra.users import ensure_demo_users
@@ -68,6 +69,8 @@ async def run_product(settings: Settings, console: Console) -> None:
         with console.status("migrating and connecting…"):
             parts = await open_parts(settings, run_migrations=True)
         demo = await ensure_demo_users(parts.sessions, settings.token_pepper.get_secret_value())
+        if await seed_demo_smes(parts.engine):
+            console.print("[green]✓[/] Seeded the demo SME registry")
         console.print("[green]✓[/] Database migrated; worker on task queue "
                       f"{settings.temporal_task_queue!r}")
         if settings.uses_mail_sink:

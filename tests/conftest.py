@@ -26,10 +26,11 @@ from infra.bootstrap import smtp_settings
 from infra.db import create_engine, session_factory
 from infra.embedded_postgres import start_postgres
 from infra.mail_sink import KeepMessages, start_sink
+from infra.samples import seed_demo_smes
 from infra.settings import Settings
 from infra.temporal import ensure_search_attributes
 from infra.users import ensure_demo_users
-from tests.desk import Desk, seed_registry
+from tests.desk import Desk
 from tests.support import DEV_SERVER, TEST_SERVER, free_port, with_database
 from workers.case_worker import build_worker
 from workflows import search_attributes
@@ -193,7 +194,6 @@ async def http(
 
 
 @pytest.fixture
-async def desk(http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str],
-               sessions: async_sessionmaker[AsyncSession]) -> Desk:
-    await seed_registry(sessions)
+async def desk(http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], engine: AsyncEngine) -> Desk:
+    await seed_demo_smes(engine)
     return Desk(http, tokens)

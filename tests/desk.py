@@ -3,69 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.model import Role
-from infra.tables import smes
 from tests.support import filing
 
 Person = tuple[Role, str]
-
-REGISTRY = [
-    (
-        "1010001000006",
-        "Aichi Precision Works",
-        "愛知精密工業",
-        "Aichi",
-        ["E"],
-        120,
-        "precision machining; sensors; CNC",
-    ),
-    (
-        "1010001000014",
-        "Osaka Sensor Labs",
-        "大阪センサー研究所",
-        "Osaka",
-        ["E"],
-        45,
-        "sensors; MEMS; signal processing",
-    ),
-    ("1010001000022", "Niigata Surface Tech", "新潟表面技術", "Niigata", ["E"], 80, "surface treatment; plating"),
-    (
-        "1010001000030",
-        "Kyoto Biomaterials",
-        "京都バイオマテリアル",
-        "Kyoto",
-        ["E"],
-        30,
-        "biomaterials; precision machining",
-    ),
-]
-
-
-async def seed_registry(sessions: async_sessionmaker[AsyncSession]) -> None:
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "id": i,
-            "name": n,
-            "name_ja": j,
-            "prefecture": p,
-            "industries": ind,
-            "employees": e,
-            "technologies": t,
-            "consent": True,
-            "updated_at": now,
-        }
-        for i, n, j, p, ind, e, t in REGISTRY
-    ]
-    async with sessions.begin() as session:
-        await session.execute(insert(smes).values(rows).on_conflict_do_nothing())
 
 
 @dataclass

@@ -265,7 +265,7 @@ def test_run_starts_answers_health_and_stops_clean_then_finds_the_case_again(
     stop_and_check_nothing_is_left(second, "SIGINT", data_dir)
 
 
-def test_users_add_in_a_second_terminal_gives_a_token_the_running_api_accepts(
+def test_users_add_and_demo_in_a_second_terminal_work_against_the_running_product(
     tmp_path: Path, launch: Launcher
 ) -> None:
     env = product_env(tmp_path)
@@ -281,6 +281,12 @@ def test_users_add_in_a_second_terminal_gives_a_token_the_running_api_accepts(
         assert http.get("/api/cases", headers=auth("not-a-token")).status_code == 401
         listed = http.get("/api/cases", headers=auth(token))
     assert listed.status_code == 200, listed.text
+
+    demo = launch(["demo"], env, "demo")
+    assert demo.wait(120) == 0, demo.describe()
+    shown = demo.output()
+    assert "approve_investment" in shown and "alliance_formed_with_fund" in shown, shown
+    assert "audit chain: intact" in shown, shown
 
     stop_and_check_nothing_is_left(run, "SIGTERM", Path(env["DATA_DIR"]))
 
