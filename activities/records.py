@@ -67,13 +67,21 @@ class CaseRecords:
 
     async def _write(self, command: RecordEvent, upsert: Any) -> int | None:
         entry, state = command.entry, command.state
+        event = (
+            insert(audit_events)
+            .values(entry.model_dump())
+            .on_conflict_do_nothing(index_elements=[audit_events.c.case_id, audit_events.c.seq])
+            .returning(audit_events.c.seq)
+            .cte("event")
+        )
+        model = upsert.returning(cases.c.id).cte("model")
+        # One round trip writes both (PostgreSQL runs every data-modifying CTE); it answers how many of each.
+        both = select(
+            select(func.count()).select_from(event).scalar_subquery(),
+            select(func.count()).select_from(model).scalar_subquery(),
+        )
         async with self.engine.begin() as conn:
-            inserted = await conn.execute(
-                insert(audit_events)
-                .values(entry.model_dump())
-                .on_conflict_do_nothing(index_elements=[audit_events.c.case_id, audit_events.c.seq])
-            )
-            await conn.execute(upsert)
+            inserted, _ = (await conn.execute(both)).one()
             waiting: int | None = 0
             if command.notice is not None:
                 await write_outbox(conn, entry, state, command.notice)
@@ -86,6 +94,6 @@ class CaseRecords:
                 )
         log.info(
             "case event recorded", case_id=entry.case_id, seq=entry.seq, type=entry.type, stage=entry.stage_after,
-            duplicate=inserted.rowcount == 0,
+            duplicate=inserted == 0,
         )
         return waiting
