@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -488,12 +488,21 @@ def main(
     log_level: Annotated[str, typer.Option("--log-level", help="Product log level during the run.")] = "WARNING",
 ) -> None:
     """File cases and drive each to alliance_formed_with_fund; the same with bare workflows; compare."""
+    run_and_report(benchmark, report, cases, concurrency, warmup, log_level)
+
+
+def run_and_report(
+    benchmark: Callable[[int, int, int, Console], Coroutine[Any, Any, Any]],
+    report: Callable[[Any, int, int, int, Console], None],
+    cases: int, concurrency: int, warmup: int, log_level: str,
+) -> None:
+    """Run a benchmark and print its report; a failure is one readable line and exit status 1."""
     console = Console()
     if not console.is_terminal:
         console.width = 120
     configure_logging("console", log_level)
     try:
-        results = asyncio.run(benchmark(cases, concurrency, warmup, console))
+        results: Any = asyncio.run(benchmark(cases, concurrency, warmup, console))
     except Exception as error:  # one readable line instead of a task group's tracebacks
         leaves = list(leaf_errors(error))
         first = leaves[0]

@@ -67,10 +67,10 @@ from bench.cases import (
     bare_worker,
     count_events,
     free_port,
-    leaf_errors,
     mean,
     ms,
     percentile,
+    run_and_report,
     run_phase,
     seed_registry,
 )
@@ -81,7 +81,6 @@ from infra.db import create_engine, session_factory
 from infra.embedded_postgres import HOST as PG_HOST
 from infra.embedded_postgres import ensure_database, start_postgres
 from infra.embedded_temporal import temporal_binary
-from infra.logging import configure_logging
 from infra.processes import ChildProcess, wait_for_port
 from infra.serving import QuietServer, api_server
 from infra.settings import Settings
@@ -392,19 +391,7 @@ def main(
     log_level: Annotated[str, typer.Option("--log-level", help="Product log level during the run.")] = "WARNING",
 ) -> None:
     """Officers drive cases through the HTTP API; bare workflows take as many Updates; compare the latencies."""
-    console = Console()
-    if not console.is_terminal:
-        console.width = 120
-    configure_logging("console", log_level)
-    try:
-        results = asyncio.run(benchmark(cases, concurrency, warmup, console))
-    except Exception as error:  # one readable line instead of a task group's tracebacks
-        leaves = list(leaf_errors(error))
-        first = leaves[0]
-        console.print(f"[red]benchmark failed[/] ({len(leaves)} error(s)); first: {type(first).__name__}: {first}"
-                      + (f" (cause: {first.__cause__!r})" if first.__cause__ else ""))
-        raise typer.Exit(1) from None
-    report(results, cases, concurrency, warmup, console)
+    run_and_report(benchmark, report, cases, concurrency, warmup, log_level)
 
 
 if __name__ == "__main__":
