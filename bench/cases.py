@@ -15,9 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
-import sys
-import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -31,32 +28,25 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Worker
 from temporalio.worker import Interceptor as WorkerInterceptor
 
 from activities.mail import SmtpSettings
 from bench.bare import BARE_WORKFLOW, BareWorkflow, noop
 from bench.bare import FILE_UPDATE as BARE_FILE_UPDATE
+from bench.stack import bench_stack
 from domain.model import FUND, JETRO, Actor, CaseState, FilingRequest, Office, Outcome, Role
-from infra import migrate
-from infra.db import create_engine, session_factory
-from infra.embedded_postgres import HOST as PG_HOST
-from infra.embedded_postgres import ensure_database, start_postgres
-from infra.embedded_temporal import temporal_binary
 from infra.logging import configure_logging
-from infra.processes import ChildProcess, wait_for_port
-from infra.samples import DEMO_SMES, sample_filing, seed_demo_smes
+from infra.processes import free_port
+from infra.samples import sample_filing
 from infra.settings import Settings
 from infra.tables import audit_events
 from workers.case_worker import build_worker, workflow_runner
-from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
 from workflows.contracts import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
 
@@ -72,14 +62,8 @@ FUND_MEMBER = Actor(id="bench-fund", name="Yuki Tanaka (Fund committee)", role=R
 REQUEST = FilingRequest.model_validate(sample_filing())
 
 # (corporate number, name, name in Japanese, prefecture, JSIC divisions, employees, technologies)
-REGISTRY = DEMO_SMES
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # -- measurement ------------------------------------------------------------------------------------
@@ -318,12 +302,6 @@ async def run_phase(
 # -- set-up of the real parts -----------------------------------------------------------------------
 
 
-async def seed_registry(sessions: async_sessionmaker[AsyncSession]) -> None:
-    bind = sessions.kw["bind"]
-    assert isinstance(bind, AsyncEngine)
-    await seed_demo_smes(bind)
-
-
 async def count_events(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return int((await conn.scalar(select(func.count()).select_from(audit_events))) or 0)
@@ -347,71 +325,28 @@ class Results:
 async def benchmark(total: int, concurrency: int, warmup: int, console: Console) -> Results:
     settings = Settings()
     timer = ActivityTimer()
-    children: list[ChildProcess] = []
-    engine: AsyncEngine | None = None
-    env: WorkflowEnvironment | None = None
-    with tempfile.TemporaryDirectory(prefix="alliance-bench-", ignore_cleanup_errors=True) as tmp:
-        try:
-            with console.status("starting PostgreSQL…"):
-                port = free_port()
-                # Started from this thread: the server is tied to its parent thread's life (PDEATHSIG).
-                children.append(start_postgres(Path(tmp), port))
-                await ensure_database(port, DATABASE)
-                engine = create_engine(settings, f"postgresql+asyncpg://postgres@{PG_HOST}:{port}/{DATABASE}")
-                await migrate.upgrade(engine)
-                sessions = session_factory(engine)
-                await seed_registry(sessions)
-            console.print(f"[green]✓[/] PostgreSQL on {PG_HOST}:{port}, migrated, {len(REGISTRY)} SMEs")
-            with console.status("starting the Temporal dev server…"):
-                env = await WorkflowEnvironment.start_local(
-                    data_converter=pydantic_data_converter,
-                    search_attributes=sa.ALL,
-                    dev_server_existing_path=temporal_binary(),
-                )
-                config = env.client.config()
-                config["interceptors"] = [timer]
-                client = Client(**config)
-            console.print("[green]✓[/] Temporal dev server (in-memory)")
-
-            with Progress(
-                TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=console,
-            ) as progress:
-                queue = f"bench-cases-{uuid.uuid4().hex[:8]}"
-                # The mail server is the outside world: a sink in a process of its own, as in production.
-                mail_port = free_port()
-                sink = ChildProcess.start(
-                    "mail sink",
-                    [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{mail_port}",
-                     "-c", "aiosmtpd.handlers.Sink"],
-                    Path(tmp) / "mail.log",
-                )
-                wait_for_port("127.0.0.1", mail_port, 30, sink)
-                smtp = SmtpSettings(host="127.0.0.1", port=mail_port, sender="bench@localhost")
-                async with build_worker(client, queue, engine, smtp):
-                    drive = case_driver(client, queue)
-                    if warmup:
-                        await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)
-                    cases = await run_phase(Phase("case desk"), drive, total, concurrency, progress, timer)
-                await asyncio.to_thread(sink.stop)
-                queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
-                async with bare_worker(client, queue):
-                    drive = bare_driver(client, queue)
-                    if warmup:
-                        await run_phase(Phase("bare (warm-up)"), drive, warmup, concurrency, progress, timer)
-                    bare = await run_phase(Phase("bare"), drive, total, concurrency, progress, timer)
-            events = await count_events(engine)
-            pool = f"{settings.db_pool_size}+{settings.db_max_overflow}"
-            return Results(cases, bare, events, pool)
-        finally:
-            if env is not None:
-                with contextlib.suppress(Exception):
-                    await env.shutdown()
-            if engine is not None:
-                await engine.dispose()
-            for child in reversed(children):
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(child.stop)
+    async with bench_stack(console, settings, free_port(), [timer]) as stack:
+        client = stack.client
+        smtp = SmtpSettings(host="127.0.0.1", port=stack.mail_port, sender="bench@localhost")
+        with Progress(
+            TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            queue = f"bench-cases-{uuid.uuid4().hex[:8]}"
+            async with build_worker(client, queue, stack.engine, smtp):
+                drive = case_driver(client, queue)
+                if warmup:
+                    await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)
+                cases = await run_phase(Phase("case desk"), drive, total, concurrency, progress, timer)
+            await stack.stop_mail()
+            queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
+            async with bare_worker(client, queue):
+                drive = bare_driver(client, queue)
+                if warmup:
+                    await run_phase(Phase("bare (warm-up)"), drive, warmup, concurrency, progress, timer)
+                bare = await run_phase(Phase("bare"), drive, total, concurrency, progress, timer)
+        events = await count_events(stack.engine)
+        return Results(cases, bare, events, f"{settings.db_pool_size}+{settings.db_max_overflow}")
 
 
 # -- report -----------------------------------------------------------------------------------------

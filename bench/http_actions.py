@@ -19,14 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sys
-import tempfile
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -35,18 +32,14 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.client import (
-    Client,
     OutboundInterceptor,
     StartWorkflowUpdateInput,
     StartWorkflowUpdateWithStartInput,
     WorkflowUpdateHandle,
     WorkflowUpdateStage,
 )
-from temporalio.client import Interceptor as ClientInterceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.services import Services
@@ -54,10 +47,8 @@ from bench.cases import (
     APPLICANT,
     BARE_ACTIONS,
     COORDINATOR,
-    DATABASE,
     FUND_MEMBER,
     OFFICER,
-    REGISTRY,
     REQUEST,
     UPDATES_PER_CASE,
     ActivityTimer,
@@ -66,27 +57,20 @@ from bench.cases import (
     bare_driver,
     bare_worker,
     count_events,
-    free_port,
     mean,
     ms,
     percentile,
     run_and_report,
     run_phase,
-    seed_registry,
 )
+from bench.stack import bench_stack
 from domain.model import Actor, Office, Outcome
-from infra import migrate
 from infra.bootstrap import smtp_settings
-from infra.db import create_engine, session_factory
-from infra.embedded_postgres import HOST as PG_HOST
-from infra.embedded_postgres import ensure_database, start_postgres
-from infra.embedded_temporal import temporal_binary
-from infra.processes import ChildProcess, wait_for_port
+from infra.processes import free_port
 from infra.serving import QuietServer, api_server
 from infra.settings import Settings
 from infra.users import ensure_demo_users
 from workers.case_worker import build_worker
-from workflows import search_attributes as sa
 
 PEPPER = "bench-pepper"
 API_HOST = "127.0.0.1"
@@ -238,94 +222,49 @@ class Results:
 async def benchmark(total: int, concurrency: int, warmup: int, console: Console) -> Results:
     activities = ActivityTimer()  # run_phase wants one; it also times the activities of both workers
     updates = UpdateTimer()
-    children: list[ChildProcess] = []
-    engine: AsyncEngine | None = None
-    env: WorkflowEnvironment | None = None
-    with tempfile.TemporaryDirectory(prefix="alliance-bench-http-", ignore_cleanup_errors=True) as tmp:
-        try:
-            mail_port = free_port()
-            settings = Settings(
-                token_pepper=PEPPER,
-                temporal_task_queue=f"bench-http-{uuid.uuid4().hex[:8]}",
-                smtp_host="127.0.0.1",
-                smtp_port=mail_port,
-                mail_from="bench@localhost",
-            )
-            with console.status("starting PostgreSQL…"):
-                pg_port = free_port()
-                # Started from this thread: the server is tied to its parent thread's life (PDEATHSIG).
-                children.append(start_postgres(Path(tmp), pg_port))
-                await ensure_database(pg_port, DATABASE)
-                engine = create_engine(settings, f"postgresql+asyncpg://postgres@{PG_HOST}:{pg_port}/{DATABASE}")
-                await migrate.upgrade(engine)
-                sessions = session_factory(engine)
-                await seed_registry(sessions)
-                issued = await ensure_demo_users(sessions, PEPPER)
-                tokens: dict[tuple[str, str], str] = {(user.role, user.org): token for user, token in issued}
-            console.print(f"[green]✓[/] PostgreSQL on {PG_HOST}:{pg_port}, migrated, {len(REGISTRY)} SMEs, "
-                          f"{len(tokens)} demo users")
-            with console.status("starting the Temporal dev server…"):
-                env = await WorkflowEnvironment.start_local(
-                    data_converter=pydantic_data_converter,
-                    search_attributes=sa.ALL,
-                    dev_server_existing_path=temporal_binary(),
-                )
-                config = env.client.config()
-                config["interceptors"] = [activities, updates]
-                client = Client(**config)
-            console.print("[green]✓[/] Temporal dev server (in-memory)")
-            # The mail server is the outside world: a sink in a process of its own, as in production.
-            sink = ChildProcess.start(
-                "mail sink",
-                [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{mail_port}",
-                 "-c", "aiosmtpd.handlers.Sink"],
-                Path(tmp) / "mail.log",
-            )
-            children.append(sink)
-            await asyncio.to_thread(wait_for_port, "127.0.0.1", mail_port, 30, sink)
-
-            with Progress(
-                TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=console,
-            ) as progress:
-                api_port = free_port()
-                app = create_app(Services(settings, engine, sessions, client))
-                officers = Officers(f"http://{API_HOST}:{api_port}")
-                try:
-                    async with (
-                        build_worker(client, settings.temporal_task_queue, engine, smtp_settings(settings)),
-                        serving(app, api_port),
-                    ):
-                        progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}, case worker")
-                        drive = http_driver(officers, tokens)
-                        if warmup:
-                            await run_phase(Phase("HTTP (warm-up)"), drive, warmup, concurrency, progress,
-                                            activities)
-                        updates.reset()
-                        http = await run_phase(Phase("HTTP officers"), drive, total, concurrency, progress,
-                                               activities)
-                        in_api = {name: list(times) for name, times in updates.by_name.items()}
-                finally:
-                    await officers.aclose()
-                await asyncio.to_thread(sink.stop)
-
-                queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
-                async with bare_worker(client, queue):
-                    drive = bare_driver(client, queue)
+    mail_port = free_port()
+    settings = Settings(
+        token_pepper=PEPPER,
+        temporal_task_queue=f"bench-http-{uuid.uuid4().hex[:8]}",
+        smtp_host="127.0.0.1",
+        smtp_port=mail_port,
+        mail_from="bench@localhost",
+    )
+    async with bench_stack(console, settings, mail_port, [activities, updates]) as stack:
+        client, engine, sessions = stack.client, stack.engine, stack.sessions
+        issued = await ensure_demo_users(sessions, PEPPER)
+        tokens: dict[tuple[str, str], str] = {(user.role, user.org): token for user, token in issued}
+        with Progress(
+            TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            api_port = free_port()
+            app = create_app(Services(settings, engine, sessions, client))
+            officers = Officers(f"http://{API_HOST}:{api_port}")
+            try:
+                async with (
+                    build_worker(client, settings.temporal_task_queue, engine, smtp_settings(settings)),
+                    serving(app, api_port),
+                ):
+                    progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}, case worker")
+                    drive = http_driver(officers, tokens)
                     if warmup:
-                        await run_phase(Phase("bare (warm-up)"), drive, warmup, concurrency, progress, activities)
-                    bare = await run_phase(Phase("bare Updates"), drive, total, concurrency, progress, activities)
-            events = await count_events(engine)
-            return Results(http, bare, in_api, events, f"{settings.db_pool_size}+{settings.db_max_overflow}")
-        finally:
-            if env is not None:
-                with contextlib.suppress(Exception):
-                    await env.shutdown()
-            if engine is not None:
-                await engine.dispose()
-            for child in reversed(children):
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(child.stop)
+                        await run_phase(Phase("HTTP (warm-up)"), drive, warmup, concurrency, progress, activities)
+                    updates.reset()
+                    http = await run_phase(Phase("HTTP officers"), drive, total, concurrency, progress, activities)
+                    in_api = {name: list(times) for name, times in updates.by_name.items()}
+            finally:
+                await officers.aclose()
+            await stack.stop_mail()
+
+            queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
+            async with bare_worker(client, queue):
+                drive = bare_driver(client, queue)
+                if warmup:
+                    await run_phase(Phase("bare (warm-up)"), drive, warmup, concurrency, progress, activities)
+                bare = await run_phase(Phase("bare Updates"), drive, total, concurrency, progress, activities)
+        events = await count_events(engine)
+        return Results(http, bare, in_api, events, f"{settings.db_pool_size}+{settings.db_max_overflow}")
 
 
 # -- report -----------------------------------------------------------------------------------------

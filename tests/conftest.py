@@ -26,12 +26,13 @@ from infra.bootstrap import smtp_settings
 from infra.db import create_engine, session_factory
 from infra.embedded_postgres import start_postgres
 from infra.mail_sink import KeepMessages, start_sink
+from infra.processes import free_port
 from infra.samples import seed_demo_smes
 from infra.settings import Settings
 from infra.temporal import ensure_search_attributes
 from infra.users import ensure_demo_users
 from tests.desk import Desk
-from tests.support import DEV_SERVER, TEST_SERVER, free_port, with_database
+from tests.support import DEV_SERVER, TEST_SERVER, with_database
 from workers.case_worker import build_worker
 from workflows import search_attributes
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,6 @@ TEST_SERVER = BIN / "temporal-test-server"
 DEV_SERVER = BIN / "temporal"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def with_database(url: str, name: str) -> str:

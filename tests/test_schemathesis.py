@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from domain.model import Role
+from infra.processes import free_port
 from infra.users import DEMO_USERS, demo_token
-from tests.support import free_port
 
 pytestmark = pytest.mark.slow
 PEPPER = "schemathesis-pepper"

@@ -80,6 +80,9 @@ async def test_filters_search_and_cursor_pages_are_stable(desk: Desk) -> None:
 
 
 async def test_wildcards_in_a_search_are_taken_literally(desk: Desk) -> None:
-    response = await desk.http.get("/api/cases?q=%25", headers=desk.headers(COORDINATOR))
-    assert response.status_code == 200
-    assert all("%" in c["company"]["name"] or "%" in c["reference"] for c in response.json()["items"])
+    plain = await desk.file(COORDINATOR, company="Plain Name KK", on_behalf_of="plain-kk")
+    odd = await desk.file(COORDINATOR, company="100%_Odd Ltd", on_behalf_of="odd-ltd")
+    for q, must, must_not in (("%25", odd, plain), ("_", odd, plain), ("0%25_O", odd, plain)):
+        response = await desk.http.get(f"/api/cases?q={q}&limit=200", headers=desk.headers(COORDINATOR))
+        ids = {c["id"] for c in response.json()["items"]}
+        assert must["id"] in ids and plain["id"] not in ids and must_not["id"] not in ids, q

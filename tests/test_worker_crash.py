@@ -38,9 +38,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.audit import AuditEntry, first_broken
 from domain.model import JETRO, Actor, CaseState, FilingRequest, Office, Role
+from infra.processes import free_port
 from infra.settings import Settings
 from infra.tables import audit_events, cases
-from tests.support import DEV_SERVER, filing, free_port
+from tests.support import DEV_SERVER, filing
 from workflows import search_attributes
 from workflows.case import CaseWorkflow
 from workflows.contracts import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
