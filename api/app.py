@@ -11,7 +11,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
-from api import cases, health, problems
+from api import cases, health, problems, smes
 from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
 from api.services import Services
@@ -29,7 +29,12 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     app.include_router(cases.router)
-    app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
+    app.include_router(smes.router)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=services.settings.max_body_bytes,
+        larger={smes.IMPORT_PATH: services.settings.max_import_bytes},
+    )
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

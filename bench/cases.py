@@ -61,10 +61,6 @@ FUND_MEMBER = Actor(id="bench-fund", name="Yuki Tanaka (Fund committee)", role=R
 
 REQUEST = FilingRequest.model_validate(sample_filing())
 
-# (corporate number, name, name in Japanese, prefecture, JSIC divisions, employees, technologies)
-
-
-
 
 # -- measurement ------------------------------------------------------------------------------------
 

@@ -144,11 +144,25 @@ class Contact(Frozen):
 AllianceType = Literal["capital_alliance", "joint_investment", "fund_lp", "business_tieup"]
 
 
+class EmployeeRange(Frozen):
+    """The company size a foreign partner looks for, in employees."""
+
+    min: int = Field(0, ge=0)
+    max: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def ordered(self) -> EmployeeRange:
+        if self.min > self.max:
+            raise ValueError("min may not exceed max")
+        return self
+
+
 class Seeking(Frozen):
     technologies: list[str] = Field(min_length=1, max_length=20)
     industries: list[str] = Field(default_factory=list, description="JSIC division letters")
     prefectures: list[str] = Field(default_factory=list)
     alliance_types: list[AllianceType] = Field(min_length=1)
+    employees: EmployeeRange | None = Field(None, description="Preferred company size (a ranking factor).")
 
 
 class Ticket(Frozen):

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from domain.geography import JSIC_DIVISIONS, PREFECTURE_BY_NAME
 from domain.model import Action, Input, Office
 
 Text = Annotated[str, Field(min_length=1, max_length=5000)]
@@ -48,11 +49,33 @@ class NoteOnly(Payload):
 
 
 class MatchingCriteria(Payload):
-    industries: list[str] | None = None
-    prefectures: list[str] | None = None
+    """The officer's criteria: each one narrows the SMEs considered, none ever adds one."""
+
+    industries: list[str] | None = Field(None, description="Only SMEs in one of these JSIC divisions.")
+    prefectures: list[str] | None = Field(None, description="Only SMEs in one of these prefectures.")
     min_employees: int | None = Field(None, ge=0)
     max_employees: int | None = Field(None, ge=0)
+    certifications: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        None, max_length=10, description="Only SMEs holding all of these certifications."
+    )
+    overseas_interest: bool = Field(False, description="Only SMEs that have said they want to go abroad.")
     limit: int = Field(20, ge=1, le=100)
+
+    @field_validator("industries")
+    @classmethod
+    def jsic_divisions(cls, value: list[str] | None) -> list[str] | None:
+        unknown = [item for item in value or [] if item not in JSIC_DIVISIONS]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a JSIC division letter (A–T)")
+        return value
+
+    @field_validator("prefectures")
+    @classmethod
+    def prefectures_of_japan(cls, value: list[str] | None) -> list[str] | None:
+        unknown = [item for item in value or [] if item not in PREFECTURE_BY_NAME]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a prefecture (use the English name, e.g. Aichi)")
+        return value
 
 
 class SmeIds(Payload):

@@ -18,6 +18,10 @@ OPEN_STAGES = frozenset(Stage) - {Stage.CLOSED}
 STAFF = frozenset({Role.COORDINATOR, Role.OFFICE_OFFICER, Role.OFFICE_MANAGER, Role.FUND_COMMITTEE})
 OFFICE_STAFF = frozenset({Role.OFFICE_OFFICER, Role.OFFICE_MANAGER})
 CASE_MANAGERS = frozenset({Role.COORDINATOR, Role.OFFICE_MANAGER})
+REGISTRY_READERS = STAFF | {Role.AUDITOR, Role.ADMIN}
+"""Who may look SMEs up: staff and oversight; never an applicant, who learns of an SME only once it agrees."""
+REGISTRY_KEEPERS = frozenset({Role.OFFICE_MANAGER, Role.ADMIN})
+"""Who may import into the SME registry."""
 
 
 class RefusalKind(StrEnum):

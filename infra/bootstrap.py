@@ -80,7 +80,11 @@ class Parts:
 
     def worker(self) -> Worker:
         return build_worker(
-            self.temporal, self.settings.temporal_task_queue, self.engine, smtp_settings(self.settings)
+            self.temporal,
+            self.settings.temporal_task_queue,
+            self.engine,
+            smtp_settings(self.settings),
+            self.settings.match_weights,
         )
 
 

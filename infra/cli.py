@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
@@ -18,8 +16,8 @@ from domain.audit import verify_chain
 from domain.model import Role
 from domain.people import resolve_org
 from infra.bootstrap import open_database, open_parts
-from infra.db import session_factory
-from infra.logging import configure_logging
+from infra.cli_registry import seed_smes_command, smes_app
+from infra.cli_support import _run, _settings, _with_database, console
 from infra.processes import StartupError
 from infra.serving import api_server, serve_until_stopped, stop_event
 from infra.settings import Settings
@@ -32,40 +30,8 @@ mail_app = typer.Typer(help="The local mail sink of `alliance run`.", no_args_is
 app.add_typer(mail_app, name="mail")
 audit_app = typer.Typer(help="Check the audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
-console = Console(stderr=True, soft_wrap=True)
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    return settings
-
-
-def _with_database(command: Callable[[Settings, async_sessionmaker[AsyncSession]], Awaitable[None]]) -> None:
-    """Run a command that needs only the database (it works beside a running `alliance run`)."""
-
-    async def main() -> None:
-        settings = _settings()
-        engine = await open_database(settings, run_migrations=False)
-        try:
-            await command(settings, session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    _run(main())
-
-
-def _run(coroutine: Coroutine[Any, Any, None]) -> None:
-    """Run a command; a start-up problem is one clear line and exit status 1, not a traceback."""
-    try:
-        asyncio.run(coroutine)
-    except StartupError as error:
-        console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-
-
+app.add_typer(smes_app, name="smes")
+app.command("seed-smes")(seed_smes_command)
 @app.command()
 def run() -> None:
     """The whole product: embedded PostgreSQL and Temporal (unless configured), worker, API."""

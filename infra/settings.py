@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.matching import MatchWeights
 from domain.model import Stage
 
 EMBEDDED_DATABASE = "alliance"
@@ -58,6 +59,14 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     mail_from: str = Field("Global Alliance Case Desk <case-desk@localhost>", description="Sender of notifications.")
+    match_weight_technology_fit: float = Field(0.5, ge=0, description="Weight of technology fit in a match score.")
+    match_weight_industry: float = Field(0.15, ge=0, description="Weight of a shared JSIC division.")
+    match_weight_region: float = Field(0.1, ge=0, description="Weight of the sought prefecture (or its region).")
+    match_weight_size_fit: float = Field(0.1, ge=0, description="Weight of the wanted company size.")
+    match_weight_readiness: float = Field(
+        0.15, ge=0, description="Weight of readiness (overseas interest, certifications, a current entry)."
+    )
+    max_import_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest CSV `POST /api/smes/import` accepts.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body the API accepts.")
     token_ttl_days: int = Field(365, ge=0, description="Days a token from `users add` stays valid; 0: no expiry.")
     environment: Literal["development", "production"] = Field(
@@ -68,7 +77,18 @@ class Settings(BaseSettings):
     def no_placeholder_secrets_in_production(self) -> Settings:
         if self.environment == "production" and self.token_pepper.get_secret_value() == DEV_PEPPER:
             raise ValueError("TOKEN_PEPPER must be set to a secret of your own in production")
+        self.match_weights.normalised()  # at least one weight must count
         return self
+
+    @property
+    def match_weights(self) -> MatchWeights:
+        return MatchWeights(
+            technology_fit=self.match_weight_technology_fit,
+            industry=self.match_weight_industry,
+            region=self.match_weight_region,
+            size_fit=self.match_weight_size_fit,
+            readiness=self.match_weight_readiness,
+        )
 
     @cached_property
     def embedded_database_url(self) -> str:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
+    Computed,
     DateTime,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 
 metadata = MetaData()
 
@@ -82,6 +85,12 @@ smes = Table(
     Column("technologies", Text, nullable=False),
     Column("consent", Boolean, nullable=False, server_default="true"),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("city", Text, nullable=False, server_default=""),
+    Column("capital_jpy", BigInteger, nullable=False, server_default="0"),
+    Column("founded", SmallInteger),
+    Column("certifications", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("overseas_interest", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("search", TSVECTOR, Computed("to_tsvector('english'::regconfig, technologies)", persisted=True)),
 )
 
 notifications = Table(

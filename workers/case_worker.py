@@ -12,14 +12,15 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.mail import MailCourier, SmtpSettings
 from activities.matching import Matching
 from activities.records import CaseRecords
+from domain.matching import MatchWeights
 from workflows.case import CaseWorkflow
 
 
 def build_worker(
-    client: Client, task_queue: str, engine: AsyncEngine, smtp: SmtpSettings
+    client: Client, task_queue: str, engine: AsyncEngine, smtp: SmtpSettings, weights: MatchWeights | None = None
 ) -> Worker:
     records = CaseRecords(engine)
-    matching = Matching(engine)
+    matching = Matching(engine, weights)
     courier = MailCourier(engine, smtp)
     return Worker(
         client,

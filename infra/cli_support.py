@@ -1,0 +1,54 @@
+"""What every `alliance` command shares: settings, a database for the command's life, clean failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import typer
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from infra.bootstrap import open_database
+from infra.db import session_factory
+from infra.logging import configure_logging
+from infra.processes import StartupError
+from infra.settings import Settings
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _with_engine(command: Callable[[Settings, AsyncEngine], Awaitable[None]]) -> None:
+    """Run a command that needs only the database (it works beside a running `alliance run`)."""
+
+    async def main() -> None:
+        settings = _settings()
+        engine = await open_database(settings, run_migrations=False)
+        try:
+            await command(settings, engine)
+        finally:
+            await engine.dispose()
+
+    _run(main())
+
+
+def _with_database(command: Callable[[Settings, async_sessionmaker[AsyncSession]], Awaitable[None]]) -> None:
+    _with_engine(lambda settings, engine: command(settings, session_factory(engine)))
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a command; a start-up problem is one clear line and exit status 1, not a traceback."""
+    try:
+        asyncio.run(coroutine)
+    except StartupError as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
