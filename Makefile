@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-http clean
+.PHONY: run test lint bench bench-http bench-matching clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -28,6 +28,9 @@ bench: $(STAMP)
 
 bench-http: $(STAMP)
 	$(BIN)/python -m bench.http_actions $(BENCH_ARGS)
+
+bench-matching: $(STAMP)
+	$(BIN)/python -m bench.matching $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .alliance .pytest_cache .mypy_cache .ruff_cache

@@ -39,7 +39,7 @@ class Matching:
                 ),
                 {"names": missing},
             )
-            self._words.update({name: (phrase, list(words)) for name, phrase, words in rows.tuples()})
+            self._words.update({name: (phrase, list(words)) for name, phrase, words in rows})
         generic = set(self._words[GENERIC_WORDS][1])
         sought = []
         for name in technologies:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -91,7 +92,9 @@ async def import_smes(request: Request, actor: CurrentActor, services: ServicesD
                       "urn:case-desk:invalid", errors=[]) from None
     if "\x00" in content:
         raise Problem(422, "Invalid CSV", "the file contains the NUL character", "urn:case-desk:invalid", errors=[])
-    outcome = await import_registry_csv(services.engine, content.splitlines(keepends=True), datetime.now(UTC))
+    # newline="" as the csv module asks (and the CLI does): str.splitlines would also break lines at form
+    # feeds, U+0085 or U+2028 inside a cell, splitting rows and miscounting every later line number.
+    outcome = await import_registry_csv(services.engine, io.StringIO(content, newline=""), datetime.now(UTC))
     if outcome.problems:
         errors = [{"line": p.line, "column": p.column, "message": p.message} for p in outcome.problems]
         first = outcome.problems[0]

@@ -202,15 +202,18 @@ def read_registry_csv(lines: Iterable[str], max_problems: int = 1000) -> Registr
             for name, cell in zip(header, row, strict=True)
             if cell.strip() or name in REQUIRED_COLUMNS
         }
+        # A repeated number is told even when either row has other problems, so one reading lists them all.
+        number = cells["corporate_number"]
+        earlier = first_line.setdefault(number, line) if corporate_number_problem(number) is None else line
         try:
             record = SmeRecord.model_validate(cells)
         except ValidationError as error:
             problems += _cell_problems(line, error)
-            continue
-        if (earlier := first_line.setdefault(record.corporate_number, line)) != line:
+            record = None
+        if earlier != line:
             problems.append(RowProblem(line, "corporate_number", f"already on line {earlier}"))
-            continue
-        records.append(record)
+        elif record is not None:
+            records.append(record)
     if not records and not problems:
         problems.append(RowProblem(2, None, "the file has no rows after its header"))
     return RegistryFile([] if problems else records, problems[:max_problems])

@@ -120,7 +120,7 @@ def _filters(criteria: MatchingCriteria) -> list[ColumnElement[bool]]:
     """The officer's criteria narrow the field; they never add to it."""
     filters: list[ColumnElement[bool]] = [smes.c.consent.is_(True)]
     if criteria.industries:
-        filters.append(smes.c.industries.overlap(cast(criteria.industries, ARRAY(Text))))
+        filters.append(smes.c.industries.overlap(criteria.industries))
     if criteria.prefectures:
         filters.append(smes.c.prefecture.in_(criteria.prefectures))
     if criteria.min_employees is not None:

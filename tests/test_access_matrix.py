@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.corporate_number import with_check_digit
 from domain.model import Office, Role
 from infra.users import NewUser, add_user
 from tests.conftest import PEPPER
@@ -31,23 +32,28 @@ CALLERS = {
     "admin": (Role.ADMIN, "operator"),
 }
 ENDPOINTS = ["list cases", "file a case", "read the case", "read its history", "verify its history", "add_note",
-             "run_matching", "relay", "withdraw"]
+             "run_matching", "relay", "withdraw", "search the registry", "import into the registry"]
 # One row per caller, one status per endpoint, in the order of ENDPOINTS.
 MATRIX: dict[str, tuple[int, ...]] = {
-    "applicant (own company)":   (200, 201, 200, 200, 403, 403, 403, 403, 200),
-    "applicant (other company)": (200, 201, 404, 404, 404, 404, 404, 404, 404),
-    "coordinator":               (200, 201, 200, 200, 200, 200, 403, 409, 403),
-    "officer (own office)":      (200, 403, 200, 200, 200, 200, 200, 403, 403),
-    "officer (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404),
-    "manager (own office)":      (200, 403, 200, 200, 200, 200, 200, 403, 403),
-    "manager (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404),
-    "fund committee":            (200, 403, 404, 404, 404, 404, 404, 404, 404),
-    "auditor":                   (200, 403, 200, 200, 200, 403, 403, 403, 403),
-    "admin":                     (200, 403, 404, 404, 404, 404, 404, 404, 404),
+    "applicant (own company)":   (200, 201, 200, 200, 403, 403, 403, 403, 200, 403, 403),
+    "applicant (other company)": (200, 201, 404, 404, 404, 404, 404, 404, 404, 403, 403),
+    "coordinator":               (200, 201, 200, 200, 200, 200, 403, 409, 403, 200, 403),
+    "officer (own office)":      (200, 403, 200, 200, 200, 200, 200, 403, 403, 200, 403),
+    "officer (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404, 200, 403),
+    "manager (own office)":      (200, 403, 200, 200, 200, 200, 200, 403, 403, 200, 200),
+    "manager (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404, 200, 200),
+    "fund committee":            (200, 403, 404, 404, 404, 404, 404, 404, 404, 200, 403),
+    "auditor":                   (200, 403, 200, 200, 200, 403, 403, 403, 403, 200, 403),
+    "admin":                     (200, 403, 404, 404, 404, 404, 404, 404, 404, 200, 200),
 }
 PAYLOADS: dict[str, dict[str, Any]] = {
     "add_note": {"text": "checked"}, "run_matching": {}, "relay": {"offices": [SJ]}, "withdraw": {"reason": "x"},
 }
+# One SME of this test's own (never a demo SME): whoever may import it adds it, or updates it to the same.
+REGISTRY_CSV = (
+    "corporate_number,name,name_ja,prefecture,industries,employees,technologies,consent\n"
+    f"{with_check_digit('970000000001')},Access Matrix Seiki,アクセス精機,Aichi,E,10,sensors,yes\n"
+).encode()
 
 
 @pytest.fixture
@@ -71,6 +77,11 @@ async def call(desk: Desk, endpoint: str, person: tuple[Role, str], case_id: str
             return (await desk.http.get(f"/api/cases/{case_id}/history", headers=headers)).status_code
         case "verify its history":
             return (await desk.http.get(f"/api/cases/{case_id}/history/verify", headers=headers)).status_code
+        case "search the registry":
+            return (await desk.http.get("/api/smes", headers=headers)).status_code
+        case "import into the registry":
+            csv_headers = {**headers, "content-type": "text/csv"}
+            return (await desk.http.post("/api/smes/import", content=REGISTRY_CSV, headers=csv_headers)).status_code
         case action:
             return (await desk.act(case_id, action, person, **PAYLOADS[action])).status_code
 

@@ -1,0 +1,236 @@
+"""The matching engine on real PostgreSQL: the ranking properties an officer relies on.
+
+Each test gets a registry of its own (a fresh database), so what it asserts depends on nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from activities.matching import Matching
+from domain import matching
+from domain.corporate_number import with_check_digit
+from domain.geography import PREFECTURES
+from domain.matching import MatchWeights
+from domain.model import Candidate, EmployeeRange, Seeking
+from domain.payloads import MatchingCriteria
+from infra import migrate
+from infra.db import create_engine
+from infra.settings import Settings
+from infra.sme_generator import TECHNOLOGY_AREAS
+from infra.sme_registry import seed_smes, store_smes
+from workflows.contracts import FindCandidates
+
+NOW = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+@pytest.fixture
+async def registry(empty_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings, empty_database)
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+def sme(serial: int, technologies: str, **overrides: Any) -> dict[str, Any]:
+    """An SME equal to every other made here but for what the test changes."""
+    row: dict[str, Any] = {
+        "id": with_check_digit(f"990001{serial:06d}"),
+        "name": f"Test SME {serial}",
+        "name_ja": f"テスト中小企業{serial}",
+        "prefecture": "Aichi",
+        "city": "Nagoya",
+        "industries": ["E"],
+        "employees": 100,
+        "capital_jpy": 50_000_000,
+        "founded": 1980,
+        "technologies": technologies,
+        "certifications": ["ISO 9001"],
+        "overseas_interest": ["Europe"],
+        "consent": True,
+        "updated_at": NOW - timedelta(days=30),
+    }
+    return row | overrides
+
+
+async def put(engine: AsyncEngine, *rows: dict[str, Any]) -> None:
+    async with engine.begin() as conn:
+        await store_smes(conn, rows, on_existing="update")
+
+
+def seeking(*technologies: str, **overrides: Any) -> Seeking:
+    return Seeking(technologies=list(technologies), alliance_types=["capital_alliance"], **overrides)
+
+
+async def rank(
+    engine: AsyncEngine, wanted: Seeking, weights: MatchWeights | None = None, **criteria: Any
+) -> list[Candidate]:
+    command = FindCandidates(seeking=wanted, criteria=MatchingCriteria(**({"limit": 100} | criteria)))
+    return await Matching(engine, weights).rank(command, NOW)
+
+
+def ids(candidates: list[Candidate]) -> list[str]:
+    return [c.sme_id for c in candidates]
+
+
+async def test_an_exact_technology_match_outranks_a_partial_one(registry: AsyncEngine) -> None:
+    exact, partial, unrelated = sme(1, "power electronics"), sme(2, "power steering; electronics"), sme(3, "brewing")
+    await put(registry, partial, exact, unrelated)
+    found = await rank(registry, seeking("power electronics"))
+    assert ids(found) == [exact["id"], partial["id"]]
+    assert found[0].factors["technology_fit"] == 1.0
+    assert 0 < found[1].factors["technology_fit"] <= matching.PARTIAL
+    assert found[0].reason.startswith("power electronics match 1 of 1 sought technologies")
+    assert "power electronics in part" in found[1].reason
+
+
+async def test_more_sought_technologies_matched_ranks_higher_and_the_reason_says_which(registry: AsyncEngine) -> None:
+    both, one = sme(1, "precision machining; sensors; CNC"), sme(2, "sensors")
+    await put(registry, one, both)
+    found = await rank(registry, seeking("precision machining", "sensors", "MEMS"))
+    assert ids(found) == [both["id"], one["id"]]
+    assert found[0].reason == (
+        "precision machining + sensors match 2 of 3 sought technologies; Aichi; 100 employees; ISO 9001"
+    )
+    assert found[0].factors["technology_fit"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+async def test_smes_without_consent_are_never_proposed(registry: AsyncEngine) -> None:
+    willing, unwilling = sme(1, "sensors; lasers"), sme(2, "sensors", consent=False)
+    await put(registry, willing, unwilling)
+    assert ids(await rank(registry, seeking("sensors"))) == [willing["id"]]
+
+
+async def test_ties_are_ordered_by_corporate_number_every_time(registry: AsyncEngine) -> None:
+    twins = [sme(serial, "surface treatment") for serial in (7, 3, 5)]
+    await put(registry, *twins)
+    first = await rank(registry, seeking("surface treatment"))
+    assert len({c.score for c in first}) == 1
+    assert ids(first) == sorted(t["id"] for t in twins)
+    assert ids(await rank(registry, seeking("surface treatment"))) == ids(first)
+
+
+async def test_each_factor_counts_as_its_definition_says(registry: AsyncEngine) -> None:
+    """Industry, region, size and readiness change the rank exactly as `domain.matching` defines them."""
+    best = sme(1, "welding")
+    other_division = sme(2, "welding", industries=["D"])
+    nearby = sme(3, "welding", prefecture="Gifu")  # Chubu, like Aichi
+    far = sme(4, "welding", prefecture="Okinawa")
+    too_big = sme(5, "welding", employees=800)
+    not_ready = sme(6, "welding", overseas_interest=[], certifications=[], updated_at=NOW - timedelta(days=900))
+    await put(registry, best, other_division, nearby, far, too_big, not_ready)
+    wanted = seeking("welding", industries=["E"], prefectures=["Aichi"], employees=EmployeeRange(min=10, max=200))
+    found = {c.sme_id: c for c in await rank(registry, wanted)}
+    assert found[best["id"]].score == 1.0
+    assert found[other_division["id"]].factors["industry"] == 0.0
+    assert found[nearby["id"]].factors["region"] == matching.SAME_REGION
+    assert found[far["id"]].factors["region"] == 0.0
+    assert found[too_big["id"]].factors["size_fit"] == pytest.approx(matching.size_fit(800, wanted.employees), abs=1e-4)
+    assert found[not_ready["id"]].factors["readiness"] == 0.0
+    assert max(found.values(), key=lambda c: (c.score, c.sme_id)).sme_id == best["id"]
+
+
+async def test_weights_come_from_settings(registry: AsyncEngine) -> None:
+    """With all the weight on region, the SME in the sought prefecture wins over a better technology fit."""
+    in_place, better_tech = sme(1, "sensors", prefecture="Osaka"), sme(2, "sensors; MEMS")
+    await put(registry, in_place, better_tech)
+    wanted = seeking("sensors", "MEMS", prefectures=["Osaka"])
+    assert ids(await rank(registry, wanted))[0] == better_tech["id"]
+    only_region = MatchWeights(technology_fit=0, industry=0, region=1, size_fit=0, readiness=0)
+    assert ids(await rank(registry, wanted, only_region))[0] == in_place["id"]
+
+
+# -- over a generated registry ------------------------------------------------------------------------
+
+TECHNOLOGIES = sorted(t for area in TECHNOLOGY_AREAS.values() for t in area)
+CRITERIA = st.fixed_dictionaries(
+    {},
+    optional={
+        "industries": st.lists(st.sampled_from("DEGIL"), min_size=1, max_size=2, unique=True),
+        "prefectures": st.lists(st.sampled_from([p.name for p in PREFECTURES[:20]]), min_size=1, max_size=8),
+        "min_employees": st.integers(0, 300),
+        "max_employees": st.integers(50, 3000),
+        "certifications": st.sampled_from([["ISO 9001"], ["ISO 14001"], ["ISO 9001", "ISO 14001"]]),
+        "overseas_interest": st.booleans(),
+    },
+)
+
+
+@pytest.fixture
+async def generated(registry: AsyncEngine) -> AsyncEngine:
+    async with registry.begin() as conn:
+        await seed_smes(conn, 1500, seed=7, now=NOW)
+    return registry
+
+
+def _narrower(wide: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`wide` with `extra` added as further conditions (list criteria intersected, bounds tightened)."""
+    narrow = dict(wide)
+    for key, value in extra.items():
+        if key in ("industries", "prefectures") and key in wide:
+            narrow[key] = [v for v in wide[key] if v in value] or wide[key][:1]
+        elif key == "min_employees":
+            narrow[key] = max(value, wide.get(key, 0))
+        elif key == "max_employees":
+            narrow[key] = min(value, wide.get(key, value))
+        elif key == "certifications":
+            narrow[key] = sorted(set(value) | set(wide.get(key, [])))
+        elif key == "overseas_interest":
+            narrow[key] = value or wide.get(key, False)
+        else:
+            narrow[key] = value
+    return narrow
+
+
+@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    technologies=st.lists(st.sampled_from(TECHNOLOGIES), min_size=1, max_size=2, unique=True),
+    wide=CRITERIA,
+    extra=CRITERIA,
+)
+async def test_narrowing_criteria_never_adds_candidates(
+    generated: AsyncEngine, technologies: list[str], wide: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    wanted = seeking(*technologies)
+    everyone = await rank(generated, wanted, limit=100, **wide)
+    assume(len(everyone) < 100)  # the whole field must fit on one page for "never adds" to be checkable
+    narrowed = await rank(generated, wanted, limit=100, **_narrower(wide, extra))
+    assert set(ids(narrowed)) <= set(ids(everyone))
+    scores = {c.sme_id: c.score for c in everyone}
+    assert all(c.score == scores[c.sme_id] for c in narrowed), "narrowing changes who is in, not their scores"
+
+
+async def test_sql_factors_agree_with_their_definitions(generated: AsyncEngine) -> None:
+    """Every factor the database computes is the one `domain.matching` defines, and so is the score."""
+    wanted = seeking(
+        "precision machining", "sensors", "food processing",
+        industries=["E", "I"], prefectures=["Aichi", "Osaka"], employees=EmployeeRange(min=20, max=150),
+    )
+    weights = MatchWeights()
+    found = await rank(generated, wanted, weights)
+    assert found, "a 1,500-SME registry has SMEs for these technologies"
+    async with generated.connect() as conn:
+        rows = {r["id"]: r for r in (await conn.execute(text("SELECT * FROM smes"))).mappings()}
+    for candidate in found:
+        row = rows[candidate.sme_id]
+        assert row["consent"]
+        expected = {
+            "technology_fit": candidate.factors["technology_fit"],
+            "industry": matching.industry_fit(row["industries"], wanted.industries),
+            "region": matching.region_fit(row["prefecture"], wanted.prefectures),
+            "size_fit": matching.size_fit(row["employees"], wanted.employees),
+            "readiness": matching.readiness(row["overseas_interest"], row["certifications"], row["updated_at"], NOW),
+        }
+        assert candidate.factors == pytest.approx(expected, abs=1e-4)
+        assert candidate.score == pytest.approx(matching.combined_score(expected, weights), abs=1e-4)
+        assert f"{row['employees']} employees" in candidate.reason and row["prefecture"] in candidate.reason
+    assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
