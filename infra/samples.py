@@ -125,7 +125,7 @@ DEMO_SMES: list[tuple[str, str, str, str, str, int, int, str, list[str], list[st
         [],
     ),
     (
-        "2010001000039",
+        "1010001000039",
         "Nagano Micro Devices",
         "長野マイクロデバイス",
         "Nagano",
@@ -137,7 +137,7 @@ DEMO_SMES: list[tuple[str, str, str, str, str, int, int, str, list[str], list[st
         ["Europe"],
     ),
     (
-        "2010001000047",
+        "1010001000047",
         "Fukuoka Robotics",
         "福岡ロボティクス",
         "Fukuoka",

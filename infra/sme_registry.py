@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import ColumnElement, Select, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, any_, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.sme_registry import RowProblem, read_registry_csv
@@ -102,7 +102,7 @@ def search_query(search: RegistrySearch) -> Select[Any]:
     if search.prefecture:
         conditions.append(smes.c.prefecture == search.prefecture)
     if search.industry:
-        conditions.append(smes.c.industries.any(search.industry))
+        conditions.append(literal(search.industry) == any_(smes.c.industries))
     if search.technology:
         conditions.append(smes.c.search.op("@@")(func.plainto_tsquery("english", search.technology)))
     if search.consent is not None:

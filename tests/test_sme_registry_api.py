@@ -384,8 +384,8 @@ async def test_paging_walks_every_demo_sme_exactly_once(desk: Desk) -> None:
 
 @pytest.mark.parametrize(
     ("params", "parameter"),
-    [({"prefecture": "Atlantis"}, "prefecture"), ({"industry": "Z"}, "industry"), ({"limit": 0}, "limit"), ({"limit": 201}, "limit"),
-     ({"consent": "perhaps"}, "consent"), ({"q": "a\x00b"}, "q")],
+    [({"prefecture": "Atlantis"}, "prefecture"), ({"industry": "Z"}, "industry"), ({"limit": 0}, "limit"),
+     ({"limit": 201}, "limit"), ({"consent": "perhaps"}, "consent"), ({"q": "a\x00b"}, "q")],
 )
 async def test_a_bad_search_parameter_is_a_problem_naming_it(
     desk: Desk, params: dict[str, Any], parameter: str

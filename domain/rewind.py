@@ -1,0 +1,57 @@
+"""A case as it stood at any moment, rebuilt from its audit events alone.
+
+The audit trail is the record an auditor trusts (its hash chain proves it whole), so "what did the case
+look like on 3 March" is answered from it, not from the workflow: each event is applied again with the
+same pure transitions the workflow used, at the time the event records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from domain.audit import AuditEntry
+from domain.model import Action, Actor, Candidate, CaseState, FilingRequest, Stage
+from domain.payloads import parse_payload
+from domain.service_levels import fire, next_moment
+from domain.transitions import apply, new_case
+
+
+class RewindError(ValueError):
+    """The events cannot be replayed (out of order, or an event the rules cannot produce)."""
+
+
+def _replay(state: CaseState | None, entry: AuditEntry, levels: dict[Stage, int]) -> CaseState:
+    actor = Actor.model_validate(entry.actor)
+    if entry.type == "filed":
+        return new_case(entry.case_id, FilingRequest.model_validate(entry.payload), actor, entry.at, levels)
+    if state is None:
+        raise RewindError(f"event {entry.seq} ({entry.type}) comes before the case was filed")
+    if entry.type in Action.__members__.values():
+        action = Action(entry.type)
+        raw = {key: value for key, value in entry.payload.items() if key != "candidates"}
+        found = entry.payload.get("candidates")
+        candidates = [Candidate.model_validate(c) for c in found] if found is not None else None
+        return apply(state, actor, action, parse_payload(action, raw), entry.at, candidates)
+    moment = next_moment(state.clock)
+    if moment is None:
+        raise RewindError(f"event {entry.seq} ({entry.type}) has no service-level moment to come from")
+    after, event_type, _ = fire(state, moment, entry.at)
+    if event_type != entry.type:
+        raise RewindError(f"event {entry.seq} is {entry.type!r} but the case's clock says {event_type!r}")
+    return after
+
+
+def rewind(entries: Iterable[AuditEntry], levels: dict[Stage, int], as_of: datetime) -> CaseState | None:
+    """The case after every event recorded at or before `as_of` (None: not filed yet).
+
+    `levels` are the service levels the case was filed with (they never change in a case's life).
+    """
+    state: CaseState | None = None
+    for entry in entries:
+        if entry.at > as_of:
+            break
+        if state is not None and entry.seq != state.seq + 1:
+            raise RewindError(f"event {entry.seq} follows event {state.seq}")
+        state = _replay(state, entry, levels).model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
+    return state
