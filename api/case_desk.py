@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -18,6 +19,7 @@ from api.services import Services
 from domain.audit import AuditEntry, ChainReport, verify_chain
 from domain.model import Action, Actor, CaseState, FilingRequest, Role
 from domain.payloads import parse_payload
+from domain.rewind import RewindError, rewind
 from domain.rules import Refusal, RefusalKind, allowed_actions, can_see, check
 from infra.audit_trail import stored_entries
 from infra.tables import cases
@@ -142,6 +144,20 @@ class CaseDesk:
             await self.load(case_id, viewer)
             raise Problem(403, "Not allowed", "verification is for staff and auditors", "urn:case-desk:forbidden")
         return verify_chain(await self.history(case_id, viewer))
+
+    async def as_of(self, case_id: str, viewer: Actor, when: datetime) -> CaseState:
+        """The case as it stood at `when`, rebuilt from its audit events (404 if not filed by then)."""
+        current = await self.load(case_id, viewer)
+        entries = await stored_entries(self.services.sessions, case_id)
+        try:
+            past = rewind(entries, current.service_levels, when)
+        except RewindError as error:
+            log.error("audit trail cannot be replayed", error=str(error))
+            raise Problem(409, "History cannot be replayed", str(error), "urn:case-desk:unreplayable") from None
+        if past is None:
+            raise Problem(404, "Case not found", f"the case had not been filed at {when.isoformat()}",
+                          "urn:case-desk:not_found")
+        return past
 
     async def history(self, case_id: str, viewer: Actor) -> list[AuditEntry]:
         await self.load(case_id, viewer)

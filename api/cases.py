@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query
@@ -60,9 +61,26 @@ async def list_cases(
     return {"items": [case_view(s, actor) for s in states], "next_cursor": next_cursor}
 
 
-@router.get("/{case_id}", summary="One case, with the actions the caller may take now")
-async def get_case(case_id: str, actor: CurrentActor, services: ServicesDep) -> dict[str, Any]:
-    return case_view(await CaseDesk(services).load(case_id, actor), actor)
+@router.get("/{case_id}", summary="One case, with the actions the caller may take now (or as it stood at `as_of`)")
+async def get_case(
+    case_id: str,
+    actor: CurrentActor,
+    services: ServicesDep,
+    as_of: Annotated[
+        datetime | None,
+        Query(description="An ISO 8601 time with its offset: the case rebuilt from its audit events as it stood then"),
+    ] = None,
+) -> dict[str, Any]:
+    desk = CaseDesk(services)
+    if as_of is None:
+        return case_view(await desk.load(case_id, actor), actor)
+    if as_of.tzinfo is None:
+        raise validation_problem(
+            [{"loc": ["query", "as_of"], "msg": "give the time with its offset, e.g. 2026-03-03T09:00:00+09:00",
+              "type": "value_error"}]
+        )
+    view = case_view(await desk.as_of(case_id, actor, as_of), actor)
+    return view | {"allowed_actions": [], "as_of": as_of.isoformat()}
 
 
 @router.post("/{case_id}/actions/{action}", summary="Take an action of the case lifecycle")
