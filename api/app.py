@@ -11,7 +11,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
-from api import audit, cases, health, problems, smes
+from api import audit, audit_export, cases, health, problems, smes
 from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
 from api.services import Services
@@ -31,6 +31,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(smes.router)
     app.include_router(audit.router)
+    app.include_router(audit_export.router)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=services.settings.max_body_bytes,

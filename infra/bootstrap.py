@@ -18,6 +18,7 @@ from api.services import Services
 from infra import migrate
 from infra.db import create_engine, session_factory
 from infra.processes import StartupError
+from infra.schedules import ensure_verification_schedule
 from infra.settings import Settings
 from infra.temporal import connect
 from workers.case_worker import build_worker
@@ -77,6 +78,12 @@ class Parts:
 
     def app(self) -> FastAPI:
         return create_app(self.services())
+
+    async def keep_schedules(self) -> None:
+        """The Schedules this installation runs (idempotent: every worker and `alliance run` call it)."""
+        await ensure_verification_schedule(
+            self.temporal, self.settings.audit_verification_cron, self.settings.temporal_task_queue
+        )
 
     def worker(self) -> Worker:
         return build_worker(

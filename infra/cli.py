@@ -47,6 +47,7 @@ def worker() -> None:
     async def main() -> None:
         settings = _settings()
         parts = await open_parts(settings, run_migrations=False)
+        await parts.keep_schedules()
         console.print(f"worker polling {settings.temporal_task_queue!r} on {settings.effective_temporal_address}")
         try:
             await serve_until_stopped(stop_event(), None, parts.worker())
@@ -183,8 +184,12 @@ def demo(
 @audit_app.command("verify")
 def audit_verify(
     case: Annotated[str | None, typer.Option(help="One case id; omit for every case.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every chain, the oversight chain too (the default).")] = False,
 ) -> None:
     """Recompute every case's hash chain (with a progress bar); exit 1 if any chain is broken."""
+    if case and every:
+        console.print("[red]error:[/] give --case or --all, not both")
+        raise typer.Exit(2)
     from rich.progress import Progress
 
     from infra.audit_trail import case_ids, stored_entries

@@ -68,6 +68,7 @@ async def run_product(settings: Settings, console: Console) -> None:
         await start_embedded(settings, console, children)
         with console.status("migrating and connecting…"):
             parts = await open_parts(settings, run_migrations=True)
+        await parts.keep_schedules()
         demo = await ensure_demo_users(parts.sessions, settings.token_pepper.get_secret_value())
         if await seed_demo_smes(parts.engine):
             console.print("[green]✓[/] Seeded the demo SME registry")

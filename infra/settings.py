@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     match_weight_readiness: float = Field(
         0.15, ge=0, description="Weight of readiness (overseas interest, certifications, a current entry)."
     )
+    audit_verification_cron: str = Field(
+        "30 2 * * *",
+        description="When (cron, Tokyo time) the whole audit trail is verified; empty: never (no Schedule).",
+    )
     max_import_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest CSV `POST /api/smes/import` accepts.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body the API accepts.")
     token_ttl_days: int = Field(365, ge=0, description="Days a token from `users add` stays valid; 0: no expiry.")

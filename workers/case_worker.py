@@ -12,8 +12,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.mail import MailCourier, SmtpSettings
 from activities.matching import Matching
 from activities.records import CaseRecords
+from activities.verification import AuditVerification
 from domain.matching import MatchWeights
 from workflows.case import CaseWorkflow
+from workflows.verification import AuditVerificationWorkflow
 
 
 def build_worker(
@@ -22,11 +24,17 @@ def build_worker(
     records = CaseRecords(engine)
     matching = Matching(engine, weights)
     courier = MailCourier(engine, smtp)
+    verification = AuditVerification(engine)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[CaseWorkflow],
-        activities=[records.record_event, matching.find_candidates, courier.deliver_mail],
+        workflows=[CaseWorkflow, AuditVerificationWorkflow],
+        activities=[
+            records.record_event,
+            matching.find_candidates,
+            courier.deliver_mail,
+            verification.verify_audit_trail,
+        ],
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),  # running activities get this long, then are cancelled
     )

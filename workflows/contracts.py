@@ -14,6 +14,8 @@ from domain.payloads import MatchingCriteria
 RECORD_EVENT = "record_event"
 FIND_CANDIDATES = "find_candidates"
 DELIVER_MAIL = "deliver_mail"
+VERIFY_AUDIT_TRAIL = "verify_audit_trail"
+AUDIT_VERIFICATION_SCHEDULE = "audit-verification"
 FILE_UPDATE = "file"
 FILE_UPDATE_ID = "file"
 

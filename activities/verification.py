@@ -1,0 +1,115 @@
+"""The nightly verification as an activity: check every chain, record the result, tell the auditors.
+
+Idempotent: the result is recorded once per verification run (a retry finds its own event and returns it),
+and the auditors' e-mails are keyed by that event, so a retry never mails twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from temporalio import activity
+
+from activities.outbox import OUTBOX_NAMESPACE
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry, verify_chain
+from domain.model import OVERSIGHT, SYSTEM_ACTOR, Role
+from domain.verification import (
+    OVERSIGHT_CHAIN,
+    OVERSIGHT_STAGE,
+    VERIFIED_EVENT,
+    BrokenChain,
+    VerificationSummary,
+    verification_mail,
+)
+from infra.audit_trail import case_ids, stored_entries
+from infra.db import session_factory
+from infra.tables import audit_events, notifications, users
+from workflows.contracts import VERIFY_AUDIT_TRAIL
+
+log = structlog.get_logger(__name__)
+
+
+class AuditVerification:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def check_every_chain(self, run: str) -> VerificationSummary:
+        sessions = session_factory(self.engine)
+        chains = events = 0
+        broken: list[BrokenChain] = []
+        for case_id in await case_ids(sessions):
+            entries = await stored_entries(sessions, case_id)
+            report = verify_chain(entries)
+            chains, events = chains + 1, events + len(entries)
+            if not report.valid:
+                broken.append(BrokenChain(case_id=case_id, first_broken_seq=report.first_broken_seq,
+                                          reason=report.reason))
+            if activity.in_activity():
+                activity.heartbeat(chains)
+        return VerificationSummary(run=run, chains=chains, events=events, broken=broken)
+
+    @activity.defn(name=VERIFY_AUDIT_TRAIL)
+    async def verify_audit_trail(self, run: str) -> VerificationSummary:
+        """Verify the whole trail once for `run`, record the outcome in the oversight chain, mail if broken."""
+        summary = await self.check_every_chain(run)
+        async with self.engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"), {"chain": OVERSIGHT_CHAIN})
+            recorded = await _recorded(conn, run)
+            if recorded is not None:
+                return VerificationSummary.model_validate(recorded.payload)
+            entry = await _append(conn, summary)
+            if not summary.intact:
+                await _tell_auditors(conn, entry, summary)
+        log.info("audit trail verified", run=run, chains=summary.chains, events=summary.events,
+                 broken=len(summary.broken))
+        return summary
+
+
+async def _recorded(conn: AsyncConnection, run: str) -> AuditEntry | None:
+    row = (await conn.execute(
+        select(audit_events).where(audit_events.c.case_id == OVERSIGHT_CHAIN,
+                                   audit_events.c.payload["run"].astext == run)
+    )).mappings().first()
+    return AuditEntry.model_validate(dict(row)) if row else None
+
+
+async def _append(conn: AsyncConnection, summary: VerificationSummary) -> AuditEntry:
+    last = (await conn.execute(
+        select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == OVERSIGHT_CHAIN)
+        .order_by(audit_events.c.seq.desc()).limit(1)
+    )).first()
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    entry = make_entry(
+        case_id=OVERSIGHT_CHAIN, seq=seq + 1, type=VERIFIED_EVENT, actor=SYSTEM_ACTOR.model_dump(mode="json"),
+        at=datetime.now(UTC), stage_before=None, stage_after=OVERSIGHT_STAGE,
+        payload=summary.model_dump(mode="json"), prev_hash=prev_hash,
+    )
+    await conn.execute(insert(audit_events).values(**entry.model_dump()))
+    return entry
+
+
+async def _tell_auditors(conn: AsyncConnection, entry: AuditEntry, summary: VerificationSummary) -> None:
+    auditors = (await conn.execute(
+        select(users.c.name, users.c.email, users.c.language).where(
+            users.c.role == Role.AUDITOR, users.c.org == OVERSIGHT, users.c.email.is_not(None),
+            users.c.revoked_at.is_(None),
+        ).order_by(users.c.email)
+    )).all()
+    rows = []
+    for person in auditors:
+        subject, body = verification_mail(person.language, summary)
+        rows.append({
+            "id": str(uuid.uuid5(OUTBOX_NAMESPACE, f"{entry.case_id}:{entry.seq}:{person.email.lower()}")),
+            "case_id": entry.case_id, "seq": entry.seq, "template": "audit_broken",
+            "recipient_name": person.name, "recipient_email": person.email, "language": person.language,
+            "subject": subject, "body": body, "created_at": entry.at,
+        })
+    if rows:
+        await conn.execute(insert(notifications).values(rows).on_conflict_do_nothing())
+
+

@@ -1,0 +1,294 @@
+"""The audit trail exported in a standard form (JSON Lines or CSV), ending with a manifest.
+
+The export streams through one server-side cursor (`yield_per`), so it runs in constant memory however
+many events it holds; the events come ordered by (at, case_id, seq).
+
+Why a manifest: an auditor takes the file away and must be able to tell, on their own machine and without
+us, whether it is whole. The manifest is the last line and carries the count of events, the filters, the
+first and last event times and the sha256 of every byte before it. A cut-off download lacks the manifest
+(or its count and digest no longer hold); an edited byte changes the digest. Each event also keeps its own
+`hash` and `prev_hash`, so `check_export` recomputes every event's hash from its content: an event edited
+by someone who also rewrote the manifest still shows, and the hashes can be compared with the ones
+`GET /api/cases/{id}/history/verify` holds.
+
+The two forms:
+
+* `jsonl` (`application/x-ndjson`): one JSON object per event, each line ending in `\\n`, with the fields
+  case_id, seq, type, actor, at (ISO 8601, UTC, microseconds), stage_before, stage_after, payload,
+  prev_hash, hash. The last line is `{"manifest": {...}}`.
+* `csv` (`text/csv`, RFC 4180, lines ending in `\\r\\n`): a header row with the same columns, then one row
+  per event; actor and payload are compact JSON text, an empty stage_before is none (the filing). The last
+  line is `#manifest,` followed by the very same `{"manifest": {...}}` JSON, unquoted: it is not a CSV
+  record, so drop it before reading the rows (e.g. `pandas.read_csv(..., comment="#")`); a row never
+  starts with `#` (every row starts with a case id).
+
+The manifest: `{"manifest": {"format", "count", "since", "until", "case", "office", "first_at", "last_at",
+"sha256", "generated_at"}}`. `since` (inclusive) and `until` (exclusive) bound `at` and are null when not
+given; `first_at`/`last_at` are the first and last event's `at` (null when empty); `generated_at` is when
+the export began (the cursor reads the trail as it stood then).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import structlog
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.audit import AuditEntry, canonical_time, chain_hash, hashed_fields
+from infra.tables import audit_events, cases
+
+log = structlog.get_logger(__name__)
+
+ExportFormat = Literal["jsonl", "csv"]
+FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv")
+MEDIA_TYPES: dict[ExportFormat, str] = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
+COLUMNS = ("case_id", "seq", "type", "actor", "at", "stage_before", "stage_after", "payload", "prev_hash", "hash")
+CSV_MANIFEST_PREFIX = b"#manifest,"
+JSONL_MANIFEST_PREFIX = b'{"manifest":'
+ROWS_PER_FETCH = 2_000
+CHUNK_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """Which events: `since` ≤ at < `until`, of one case, or of the cases relayed to one office."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    case: str | None = None
+    office: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.since is not None:
+            found.append(audit_events.c.at >= self.since)
+        if self.until is not None:
+            found.append(audit_events.c.at < self.until)
+        if self.case is not None:
+            found.append(audit_events.c.case_id == self.case)
+        if self.office is not None:
+            relayed = select(cases.c.id).where(cases.c.snapshot["offices"].contains([{"office": self.office}]))
+            found.append(audit_events.c.case_id.in_(relayed))
+        return found
+
+
+def export_query(filters: ExportFilter) -> Select[Any]:
+    columns = [audit_events.c[name] for name in COLUMNS]
+    order = (audit_events.c.at, audit_events.c.case_id, audit_events.c.seq)
+    return select(*columns).where(*filters.conditions()).order_by(*order)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _time(at: datetime | None) -> str | None:
+    return None if at is None else canonical_time(at)
+
+
+@dataclass
+class _Writer:
+    """Turns rows into one format's bytes, keeping the count, the digest and the first and last times."""
+
+    format: ExportFormat
+    digest: Any = field(default_factory=hashlib.sha256)
+    count: int = 0
+    first_at: str | None = None
+    last_at: str | None = None
+
+    def header(self) -> bytes:
+        if self.format == "jsonl":
+            return b""
+        return self._seal((",".join(COLUMNS) + "\r\n").encode())
+
+    def rows(self, rows: Any) -> bytes:
+        text = io.StringIO()
+        if self.format == "jsonl":
+            for row in rows:
+                at = canonical_time(row.at)
+                text.write(_json({
+                    "case_id": row.case_id, "seq": row.seq, "type": row.type, "actor": row.actor, "at": at,
+                    "stage_before": row.stage_before, "stage_after": row.stage_after, "payload": row.payload,
+                    "prev_hash": row.prev_hash, "hash": row.hash,
+                }))
+                text.write("\n")
+                self._saw(at)
+        else:
+            writer = csv.writer(text, lineterminator="\r\n")
+            for row in rows:
+                at = canonical_time(row.at)
+                writer.writerow((row.case_id, row.seq, row.type, _json(row.actor), at, row.stage_before or "",
+                                 row.stage_after, _json(row.payload), row.prev_hash, row.hash))
+                self._saw(at)
+        return self._seal(text.getvalue().encode())
+
+    def manifest(self, filters: ExportFilter, generated_at: datetime) -> bytes:
+        body = {"manifest": {
+            "format": self.format, "count": self.count, "since": _time(filters.since), "until": _time(filters.until),
+            "case": filters.case, "office": filters.office, "first_at": self.first_at, "last_at": self.last_at,
+            "sha256": self.digest.hexdigest(), "generated_at": canonical_time(generated_at),
+        }}
+        line = _json(body)
+        if self.format == "jsonl":
+            return (line + "\n").encode()
+        return CSV_MANIFEST_PREFIX + (line + "\r\n").encode()
+
+    def _saw(self, at: str) -> None:
+        self.count += 1
+        if self.first_at is None:
+            self.first_at = at
+        self.last_at = at
+
+    def _seal(self, data: bytes) -> bytes:
+        self.digest.update(data)
+        return data
+
+
+async def export_audit(
+    engine: AsyncEngine, format: ExportFormat, filters: ExportFilter, *, rows_per_fetch: int = ROWS_PER_FETCH
+) -> AsyncGenerator[bytes, None]:
+    """The export as chunks of bytes, the manifest last; memory stays flat whatever the size.
+
+    The first chunk comes only once the query runs, so a caller that awaits it before answering turns a
+    database failure into an error response instead of a cut-off download.
+    """
+    generated_at = datetime.now(UTC)
+    writer = _Writer(format)
+    pending = [writer.header()]
+    size = 0
+    query = export_query(filters).execution_options(yield_per=rows_per_fetch)
+    async with engine.connect() as conn:
+        result = await conn.stream(query)
+        async for rows in result.partitions():
+            pending.append(writer.rows(rows))
+            size += len(pending[-1])
+            if size >= CHUNK_BYTES:
+                yield b"".join(pending)
+                pending, size = [], 0
+    pending.append(writer.manifest(filters, generated_at))
+    yield b"".join(pending)
+    log.info("audit exported", format=format, events=writer.count, since=_time(filters.since),
+             until=_time(filters.until), case=filters.case, office=filters.office)
+
+
+# -- checking an export ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManifestCheck:
+    """Whether an export is whole and unaltered: `count` events read, and `why` not when it is not."""
+
+    ok: bool
+    count: int
+    why: str | None = None
+    manifest: dict[str, Any] | None = None
+
+
+def _fail(why: str, count: int = 0, manifest: dict[str, Any] | None = None) -> ManifestCheck:
+    return ManifestCheck(ok=False, count=count, why=why, manifest=manifest)
+
+
+def _events(body: bytes, format: ExportFormat) -> list[dict[str, Any]]:
+    """The events of an export's body (everything before the manifest); ValueError when unreadable."""
+    if format == "jsonl":
+        lines = body.split(b"\n")
+        if lines[-1] != b"":
+            raise ValueError("the last event line is incomplete")
+        events = []
+        for number, line in enumerate(lines[:-1], start=1):
+            event = json.loads(line)
+            if not isinstance(event, dict) or set(event) != set(COLUMNS):
+                raise ValueError(f"line {number} is not an audit event")
+            events.append(event)
+        return events
+    rows = csv.reader(io.StringIO(body.decode(), newline=""))
+    if tuple(next(rows, ())) != COLUMNS:
+        raise ValueError(f"the header row is not {','.join(COLUMNS)}")
+    events = []
+    for number, row in enumerate(rows, start=2):
+        if len(row) != len(COLUMNS):
+            raise ValueError(f"row {number} has {len(row)} cells, not {len(COLUMNS)}")
+        cells = dict(zip(COLUMNS, row, strict=True))
+        events.append(cells | {"seq": int(cells["seq"]), "actor": json.loads(cells["actor"]),
+                               "payload": json.loads(cells["payload"]), "stage_before": cells["stage_before"] or None})
+    return events
+
+
+def check_export(content: bytes) -> ManifestCheck:
+    """Check an export as its receiver would: whole (manifest present, count and sha256 hold) and unaltered.
+
+    Pure, so auditors can run it on a downloaded file (`check_export(Path(f).read_bytes())`). Beyond the
+    manifest it recomputes each event's hash from its content and checks that consecutive events of a case
+    link up, that events are in (at, case_id, seq) order, inside the stated period, and that `first_at` and
+    `last_at` agree.
+    """
+    if not content.endswith(b"\n"):
+        return _fail("truncated: the export does not end with a complete manifest line")
+    start = content.rfind(b"\n", 0, len(content) - 1) + 1
+    body, last = content[:start], content[start:].rstrip(b"\r\n")
+    format: ExportFormat
+    if last.startswith(CSV_MANIFEST_PREFIX):
+        format, last = "csv", last[len(CSV_MANIFEST_PREFIX):]
+    elif last.startswith(JSONL_MANIFEST_PREFIX):
+        format = "jsonl"
+    else:
+        return _fail("truncated: the last line is not a manifest")
+    try:
+        manifest = json.loads(last)["manifest"]
+        expected_count, expected_digest = int(manifest["count"]), str(manifest["sha256"])
+    except (ValueError, KeyError, TypeError):
+        return _fail("the manifest line is not a readable manifest")
+    if manifest.get("format") != format:
+        return _fail(f"the manifest says {manifest.get('format')!r} but the file is {format}", manifest=manifest)
+    if hashlib.sha256(body).hexdigest() != expected_digest:
+        return _fail("altered or truncated: the sha256 of the content is not the manifest's", manifest=manifest)
+    try:
+        events = _events(body, format)
+    except (ValueError, UnicodeDecodeError) as error:
+        return _fail(f"unreadable: {error}", manifest=manifest)
+    if len(events) != expected_count:
+        return _fail(f"{len(events)} events, but the manifest counts {expected_count}", len(events), manifest)
+    if (why := _why_events_do_not_hold(events, manifest)) is not None:
+        return _fail(why, len(events), manifest)
+    return ManifestCheck(ok=True, count=len(events), manifest=manifest)
+
+
+def _why_events_do_not_hold(events: list[dict[str, Any]], manifest: dict[str, Any]) -> str | None:
+    since = manifest.get("since")
+    until = manifest.get("until")
+    last_of_case: dict[str, tuple[int, str]] = {}
+    previous_key: tuple[datetime, str, int] | None = None
+    for event in events:
+        name = f"event {event['seq']} of case {event['case_id']}"
+        try:
+            entry = AuditEntry.model_validate(event)
+        except ValueError:
+            return f"{name} is not a well-formed audit event"
+        if canonical_time(entry.at) != event["at"]:
+            return f"{name}: its time is not in the export's form (UTC, microseconds)"
+        if chain_hash(entry.prev_hash, hashed_fields(entry)) != entry.hash:
+            return f"altered: {name} does not match its hash"
+        before = last_of_case.get(entry.case_id)
+        if before is not None and before[0] + 1 == entry.seq and before[1] != entry.prev_hash:
+            return f"altered: {name} does not link to the event before it"
+        last_of_case[entry.case_id] = (entry.seq, entry.hash)
+        key = (entry.at, entry.case_id, entry.seq)
+        if previous_key is not None and key <= previous_key:
+            return f"{name} is out of (at, case_id, seq) order"
+        previous_key = key
+        if (since is not None and event["at"] < since) or (until is not None and event["at"] >= until):
+            return f"{name} lies outside the exported period"
+    first_at = events[0]["at"] if events else None
+    last_at = events[-1]["at"] if events else None
+    if (manifest.get("first_at"), manifest.get("last_at")) != (first_at, last_at):
+        return "the manifest's first_at and last_at are not the first and last event's times"
+    return None
