@@ -13,6 +13,13 @@ GENESIS_HASH = "0" * 64
 
 
 class AuditEntry(BaseModel):
+    """One event of a case's chain.
+
+    From hash version 2 on, personal data (the applicant's contact) is kept apart in `personal`: the hash
+    covers only its salted digest, so after the retention period the data and its salt can be erased
+    (redacted) and the chain still verifies, while nothing about the erased data can be learnt back.
+    """
+
     model_config = ConfigDict(frozen=True)
 
     case_id: str
@@ -25,6 +32,20 @@ class AuditEntry(BaseModel):
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+    hash_version: int = 1
+    personal: dict[str, Any] | None = None
+    personal_salt: str | None = None
+    personal_digest: str | None = None
+
+    @property
+    def redacted(self) -> bool:
+        return self.personal_digest is not None and self.personal is None
+
+    def full_payload(self) -> dict[str, Any]:
+        """The payload as the event was recorded, with its personal data (or the redaction marks) back in."""
+        if self.personal_digest is None:
+            return self.payload
+        return {**self.payload, **(self.personal if self.personal is not None else redacted_personal(self.payload))}
 
 
 def canonical_time(at: datetime) -> str:
@@ -41,7 +62,7 @@ def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:
 
 def hashed_fields(entry: AuditEntry) -> dict[str, Any]:
     """The fields the hash covers, exactly as a verifier rebuilds them from a stored row."""
-    return {
+    fields = {
         "case_id": entry.case_id,
         "seq": entry.seq,
         "type": entry.type,
@@ -51,6 +72,30 @@ def hashed_fields(entry: AuditEntry) -> dict[str, Any]:
         "stage_after": entry.stage_after,
         "payload": entry.payload,
     }
+    if entry.hash_version >= 2:
+        fields["personal_digest"] = entry.personal_digest
+    return fields
+
+
+# The personal data an event may carry: the applicant's contact person, given at filing.
+PERSONAL_KEYS = frozenset({"contact"})
+REDACTED = "[redacted]"
+
+
+def personal_digest(salt: str, personal: dict[str, Any]) -> str:
+    return hashlib.sha256((salt + canonical_json(personal)).encode()).hexdigest()
+
+
+def split_personal(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The payload without its personal data, and that data (None when it carries none)."""
+    personal = {key: payload[key] for key in PERSONAL_KEYS if key in payload}
+    return {k: v for k, v in payload.items() if k not in PERSONAL_KEYS}, personal or None
+
+
+def redacted_personal(payload: dict[str, Any]) -> dict[str, Any]:
+    """What stands in for erased personal data: the same shape, nothing of the person."""
+    del payload
+    return {"contact": {"name": REDACTED, "email": "redacted@redacted.example", "language": "en"}}
 
 
 def make_entry(
@@ -64,14 +109,31 @@ def make_entry(
     stage_after: str,
     payload: dict[str, Any],
     prev_hash: str,
+    salt: str | None = None,
 ) -> AuditEntry:
+    """A chained event. With a `salt` (random, kept only until redaction) it is of hash version 2: its
+    personal data is kept apart and only its salted digest is hashed."""
     # Round-trip the payload through JSON so the hash covers exactly what storage will hold.
     payload = json.loads(canonical_json(payload))
+    personal: dict[str, Any] | None = None
+    version, digest = 1, None
+    if salt is not None:
+        version = 2
+        payload, personal = split_personal(payload)
+        digest = personal_digest(salt, personal) if personal is not None else None
     draft = AuditEntry(
         case_id=case_id, seq=seq, type=type, actor=actor, at=at, stage_before=stage_before,
-        stage_after=stage_after, payload=payload, prev_hash=prev_hash, hash="",
+        stage_after=stage_after, payload=payload, prev_hash=prev_hash, hash="", hash_version=version,
+        personal=personal, personal_salt=salt if personal is not None else None, personal_digest=digest,
     )
     return draft.model_copy(update={"hash": chain_hash(prev_hash, hashed_fields(draft))})
+
+
+def redact(entry: AuditEntry) -> AuditEntry:
+    """The event with its personal data and salt erased; its hash (over the digest) still holds."""
+    if entry.personal is None:
+        return entry
+    return entry.model_copy(update={"personal": None, "personal_salt": None})
 
 
 class ChainReport(BaseModel):
@@ -83,8 +145,13 @@ class ChainReport(BaseModel):
     reason: str | None = None
 
 
+REDACTION_EVENT = "personal_data_redacted"
+"""The event that records the erasure of a case's personal data (after the retention period)."""
+
+
 def verify_chain(entries: list[AuditEntry]) -> ChainReport:
     prev = GENESIS_HASH
+    redactions = [entry.seq for entry in entries if entry.type == REDACTION_EVENT]
     for expected_seq, entry in enumerate(entries, start=1):
         reason = None
         if entry.seq != expected_seq:
@@ -93,6 +160,12 @@ def verify_chain(entries: list[AuditEntry]) -> ChainReport:
             reason = "its prev_hash is not the hash of the event before it"
         elif chain_hash(prev, hashed_fields(entry)) != entry.hash:
             reason = "its content does not match its hash: the event was altered"
+        elif entry.personal is not None and (
+            entry.personal_salt is None or personal_digest(entry.personal_salt, entry.personal) != entry.personal_digest
+        ):
+            reason = "its personal data does not match its digest: the personal data was altered"
+        elif entry.redacted and not any(seq > entry.seq for seq in redactions):
+            reason = "its personal data was erased, but no redaction is recorded after it"
         if reason is not None:
             return ChainReport(valid=False, events=len(entries), first_broken_seq=entry.seq, reason=reason)
         prev = entry.hash

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from domain.audit import AuditEntry
-from domain.model import Action, Actor, Candidate, CaseState, FilingRequest, Stage
+from domain.audit import REDACTION_EVENT, AuditEntry, redacted_personal
+from domain.model import Action, Actor, Candidate, CaseState, Contact, FilingRequest, Stage
 from domain.payloads import parse_payload
 from domain.service_levels import fire, next_moment
 from domain.transitions import apply, new_case
@@ -24,13 +24,18 @@ class RewindError(ValueError):
 def _replay(state: CaseState | None, entry: AuditEntry, levels: dict[Stage, int]) -> CaseState:
     actor = Actor.model_validate(entry.actor)
     if entry.type == "filed":
-        return new_case(entry.case_id, FilingRequest.model_validate(entry.payload), actor, entry.at, levels)
+        return new_case(entry.case_id, FilingRequest.model_validate(entry.full_payload()), actor, entry.at, levels)
     if state is None:
         raise RewindError(f"event {entry.seq} ({entry.type}) comes before the case was filed")
+    if entry.type == REDACTION_EVENT:
+        contact = redacted_personal(entry.payload)["contact"]
+        request = state.request.model_copy(update={"contact": Contact.model_validate(contact)})
+        return state.model_copy(update={"request": request, "updated_at": entry.at})
     if entry.type in Action.__members__.values():
         action = Action(entry.type)
-        raw = {key: value for key, value in entry.payload.items() if key != "candidates"}
-        found = entry.payload.get("candidates")
+        recorded = entry.full_payload()
+        raw = {key: value for key, value in recorded.items() if key != "candidates"}
+        found = recorded.get("candidates")
         candidates = [Candidate.model_validate(c) for c in found] if found is not None else None
         return apply(state, actor, action, parse_payload(action, raw), entry.at, candidates)
     moment = next_moment(state.clock)

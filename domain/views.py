@@ -46,8 +46,14 @@ APPLICANT_EVENTS = frozenset(
 APPLICANT_PAYLOADS = frozenset({"filed", "request_info", "provide_info", "withdraw"})
 
 
+def _event(entry: AuditEntry) -> dict[str, Any]:
+    """An event as stored, so that anyone can recompute its hash; personal data (hash version 2) is in
+    `personal` beside the payload, until it is redacted."""
+    return entry.model_dump(mode="json") | {"redacted": entry.redacted}
+
+
 def history_view(entries: list[AuditEntry], viewer: Actor) -> list[dict[str, Any]]:
-    events = [e.model_dump(mode="json") for e in entries]
+    events = [_event(e) for e in entries]
     if viewer.role != Role.APPLICANT:
         return events
     shown = []

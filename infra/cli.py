@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.audit import verify_chain
 from domain.model import Role
 from domain.people import resolve_org
 from infra.bootstrap import open_database, open_parts
 from infra.cli_registry import seed_smes_command, smes_app
-from infra.cli_support import _run, _settings, _with_database, console
+from infra.cli_support import _run, _settings, _with_database, _with_engine, console
 from infra.processes import StartupError
 from infra.serving import api_server, serve_until_stopped, stop_event
 from infra.settings import Settings
@@ -210,6 +211,33 @@ def audit_verify(
             raise typer.Exit(1)
 
     _with_database(main)
+
+
+@audit_app.command("archive")
+def audit_archive(
+    to: Annotated[Path, typer.Option(help="Where each archived case's export (JSON Lines) is written.")] = Path(
+        "archive"
+    ),
+    older_than_years: Annotated[
+        int | None, typer.Option(min=0, help="Closed longer than this (default: RETENTION_YEARS).")
+    ] = None,
+) -> None:
+    """Archive closed cases past retention: export, verify, then erase their personal contact data."""
+    from infra.retention import archive_closed_cases
+
+    async def main(settings: Settings, engine: AsyncEngine) -> None:
+        years = settings.retention_years if older_than_years is None else older_than_years
+        now = datetime.now(UTC)
+        report = await archive_closed_cases(engine, now - timedelta(days=round(365.25 * years)), to, years, now)
+        for case_id in report.archived:
+            console.print(f"[green]archived[/] {case_id} → {to / f'case-{case_id}.jsonl'}")
+        for case_id, why in report.refused.items():
+            console.print(f"[red]not archived[/] {case_id}: {why}")
+        console.print(f"{len(report.archived)} case(s) archived, {len(report.refused)} refused")
+        if report.refused:
+            raise typer.Exit(1)
+
+    _with_engine(main)
 
 
 def main() -> None:

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         "30 2 * * *",
         description="When (cron, Tokyo time) the whole audit trail is verified; empty: never (no Schedule).",
     )
+    retention_years: int = Field(
+        10, ge=1, description="Years a closed case keeps its personal data before `alliance audit archive` erases it."
+    )
     max_import_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest CSV `POST /api/smes/import` accepts.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body the API accepts.")
     token_ttl_days: int = Field(365, ge=0, description="Days a token from `users add` stays valid; 0: no expiry.")

@@ -7,7 +7,19 @@ from typing import Any
 
 import pytest
 
-from domain.audit import GENESIS_HASH, AuditEntry, canonical_time, first_broken, hashed_fields, make_entry
+from domain.audit import (
+    GENESIS_HASH,
+    REDACTED,
+    REDACTION_EVENT,
+    AuditEntry,
+    canonical_time,
+    first_broken,
+    hashed_fields,
+    make_entry,
+    personal_digest,
+    redact,
+    verify_chain,
+)
 from domain.model import FUND, JETRO, OPERATOR, OVERSIGHT, Office, Role
 from domain.people import resolve_org
 
@@ -75,7 +87,8 @@ def test_a_removed_or_reordered_entry_is_found() -> None:
 
 def test_a_rehashed_entry_still_breaks_the_link_to_the_next() -> None:
     entries = chain()
-    forged = make_entry(**{**entries[1].model_dump(exclude={"hash"}), "payload": {"offices": ["sbic"], "note": ""}})
+    kept = entries[1].model_dump(exclude={"hash", "hash_version", "personal", "personal_salt", "personal_digest"})
+    forged = make_entry(**{**kept, "payload": {"offices": ["sbic"], "note": ""}})
     assert first_broken([entries[0], forged, entries[2]]) == 3
 
 
@@ -161,3 +174,60 @@ def test_wrong_orgs_are_refused_with_a_readable_message(role: Role, org: str | N
     message = str(refused.value)
     assert all(word in message for word in words), message
     assert "Role." not in message and "frozenset" not in message, message
+
+
+# -- hash version 2: personal data kept apart, erasable -----------------------------------------------
+
+CONTACT = {"contact": {"name": "Anna Schmidt", "email": "anna@acme.example", "language": "en"}}
+
+
+def salted_chain() -> list[AuditEntry]:
+    """filed (with a contact), relay, then the recorded redaction, each of hash version 2."""
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("filed", {"company": "Acme GmbH", **CONTACT}), ("relay", {"offices": ["sbic"]}),
+        (REDACTION_EVENT, {"events": [1]}),
+    ]
+    entries: list[AuditEntry] = []
+    for seq, (kind, payload) in enumerate(steps, start=1):
+        entries.append(make_entry(
+            case_id=CASE_ID, seq=seq, type=kind, actor={"id": "u-1"}, at=T0 + timedelta(minutes=seq),
+            stage_before=None, stage_after="screening", payload=payload,
+            prev_hash=entries[-1].hash if entries else GENESIS_HASH, salt=f"{seq:032x}",
+        ))
+    return entries
+
+
+def test_personal_data_is_kept_apart_and_only_its_salted_digest_is_hashed() -> None:
+    filed = salted_chain()[0]
+    assert filed.hash_version == 2 and filed.payload == {"company": "Acme GmbH"} and filed.personal == CONTACT
+    assert filed.full_payload() == {"company": "Acme GmbH", **CONTACT}
+    assert "anna@acme.example" not in str(hashed_fields(filed))
+    assert filed.personal_digest == personal_digest(filed.personal_salt or "", CONTACT)
+
+
+def test_a_recorded_redaction_keeps_the_chain_intact() -> None:
+    entries = salted_chain()
+    redacted = [redact(entries[0]), *entries[1:]]
+    assert redacted[0].redacted and redacted[0].personal is None and redacted[0].personal_salt is None
+    assert first_broken(redacted) is None
+    assert redacted[0].full_payload()["contact"]["name"] == REDACTED
+
+
+def test_an_erasure_without_a_recorded_redaction_breaks_the_chain() -> None:
+    entries = salted_chain()[:2]
+    report = verify_chain([redact(entries[0]), entries[1]])
+    assert (report.valid, report.first_broken_seq) == (False, 1)
+    assert "no redaction is recorded" in (report.reason or "")
+
+
+def test_altered_personal_data_breaks_the_chain_at_its_event() -> None:
+    entries = salted_chain()
+    forged = entries[0].model_copy(update={"personal": {"contact": {**CONTACT["contact"], "name": "Eve"}}})
+    report = verify_chain([forged, *entries[1:]])
+    assert (report.valid, report.first_broken_seq) == (False, 1)
+    assert "personal data" in (report.reason or "")
+
+
+def test_version_1_entries_still_verify_as_before() -> None:
+    assert all(e.hash_version == 1 and e.personal_digest is None for e in chain())
+    assert first_broken(chain()) is None

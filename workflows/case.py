@@ -219,6 +219,7 @@ class CaseWorkflow:
             stage_after=after.stage,
             payload=payload,
             prev_hash=before.last_hash,
+            salt=workflow.uuid4().hex,  # keeps personal data erasable later (hash version 2)
         )
         recorded = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
         waiting = await workflow.execute_activity(

@@ -1,0 +1,113 @@
+"""Retention: closed cases older than the retention period are archived — exported, verified, and their
+personal contact data erased — with the erasure itself recorded as an audit event.
+
+Order matters: the export is written (and its manifest checked) and the chain verified before anything is
+erased, so what leaves the database first exists, whole, outside it. The erasure and its audit event are
+one transaction; the append-only guard lets exactly this change through (see migration 0005).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, verify_chain
+from domain.model import SYSTEM_ACTOR, CaseState, Stage
+from domain.rewind import rewind
+from infra.audit_export import ExportFilter, check_export, export_audit
+from infra.audit_trail import stored_entries
+from infra.db import session_factory
+from infra.tables import audit_events, cases, notifications
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ArchiveReport:
+    archived: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+async def due_for_archiving(engine: AsyncEngine, closed_before: datetime) -> list[str]:
+    """Closed cases last changed before `closed_before` that still hold personal data."""
+    holding = select(audit_events.c.case_id).where(audit_events.c.personal.is_not(None))
+    query = (
+        select(cases.c.id)
+        .where(cases.c.snapshot["stage"].astext == Stage.CLOSED, cases.c.updated_at < closed_before,
+               cases.c.id.in_(holding))
+        .order_by(cases.c.id)
+    )
+    async with engine.connect() as conn:
+        return [str(case_id) for case_id in (await conn.scalars(query)).all()]
+
+
+async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retention_years: int, now: datetime) -> str:
+    """Export, verify and redact one closed case; the path of its export. Raises ValueError to refuse."""
+    sessions = session_factory(engine)
+    entries = await stored_entries(sessions, case_id)
+    report = verify_chain(entries)
+    if not report.valid:
+        raise ValueError(f"its chain is broken at event {report.first_broken_seq}: {report.reason}")
+    content = b"".join([chunk async for chunk in export_audit(engine, "jsonl", ExportFilter(case=case_id))])
+    path = folder / f"case-{case_id}.jsonl"
+    await asyncio.to_thread(_write, path, content)
+    exported = check_export(content)
+    if not exported.ok or exported.count != len(entries):
+        raise ValueError(f"its export does not check: {exported.why}")
+    erased = [entry.seq for entry in entries if entry.personal is not None]
+    async with engine.begin() as conn:
+        snapshot = (await conn.execute(
+            select(cases.c.snapshot).where(cases.c.id == case_id).with_for_update()
+        )).scalar_one()
+        state = CaseState.model_validate(snapshot)
+        event = make_entry(
+            case_id=case_id, seq=entries[-1].seq + 1, type=REDACTION_EVENT, actor=SYSTEM_ACTOR.model_dump(mode="json"),
+            at=now, stage_before=state.stage, stage_after=state.stage,
+            payload={"reason": "retention", "retention_years": retention_years, "events": erased,
+                     "export_sha256": exported.manifest.get("sha256") if exported.manifest else None},
+            prev_hash=entries[-1].hash,
+        )
+        await conn.execute(
+            update(audit_events).where(audit_events.c.case_id == case_id, audit_events.c.personal.is_not(None))
+            .values(personal=None, personal_salt=None)
+        )
+        await conn.execute(insert(audit_events).values(**event.model_dump()))
+        after = rewind([redact(e) for e in entries] + [event], state.service_levels, now)
+        assert after is not None
+        await conn.execute(update(cases).where(cases.c.id == case_id).values(
+            snapshot=after.model_dump(mode="json"), updated_at=now
+        ))
+        contact = state.request.contact
+        await conn.execute(
+            update(notifications).where(notifications.c.case_id == case_id,
+                                        notifications.c.recipient_email == str(contact.email))
+            .values(recipient_name=REDACTED, recipient_email=REDACTED, subject=REDACTED, body=REDACTED)
+        )
+    log.info("case archived", case_id=case_id, redacted_events=erased, export=str(path))
+    return str(path)
+
+
+def _write(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+async def archive_closed_cases(
+    engine: AsyncEngine, closed_before: datetime, folder: Path, retention_years: int, now: datetime
+) -> ArchiveReport:
+    report = ArchiveReport()
+    for case_id in await due_for_archiving(engine, closed_before):
+        try:
+            await archive_case(engine, case_id, folder, retention_years, now)
+            report.archived.append(case_id)
+        except ValueError as error:
+            report.refused[case_id] = str(error)
+            log.warning("case not archived", case_id=case_id, reason=str(error))
+    return report
