@@ -3,7 +3,42 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
+from api.case_desk import CaseDesk
+from api.deps import CurrentActor, ServicesDep
 from api.examples import problems
+from api.problems import Problem
+from domain.crosscheck import Difference
+from domain.model import Role
+from infra.crosscheck import HistoryUnavailable, crosscheck_case
 
 router = APIRouter(tags=["audit"], responses=problems(401, 403, 404, 422, 503))
+
+
+class CrosscheckReport(BaseModel):
+    """Whether every accepted Update of the case left exactly one audit event, and every such event has one."""
+
+    consistent: bool
+    updates: int = Field(description="Updates the case's workflow accepted, over all its runs")
+    events: int = Field(description="The case's audit events that Updates record (timer events not counted)")
+    differences: list[Difference] = Field(description="Oldest first; empty when consistent")
+
+
+@router.get(
+    "/api/cases/{case_id}/history/crosscheck",
+    summary="Compare the audit trail with the workflow history: one event per accepted Update, and back",
+    responses=problems(409),
+)
+async def crosscheck(case_id: str, actor: CurrentActor, services: ServicesDep) -> CrosscheckReport:
+    """Who may: as for `/history/verify` — staff and auditors; an applicant learns only that it may not."""
+    desk = CaseDesk(services)
+    await desk.load(case_id, actor)  # 404 before 403: an invisible case does not leak its existence
+    if actor.role == Role.APPLICANT:
+        raise Problem(403, "Not allowed", "cross-checking is for staff and auditors", "urn:case-desk:forbidden")
+    try:
+        report = await crosscheck_case(services.temporal, services.sessions, case_id)
+    except HistoryUnavailable as error:
+        raise Problem(409, "Workflow history unavailable", str(error), "urn:case-desk:history_unavailable") from None
+    return CrosscheckReport(consistent=report.consistent, updates=report.updates, events=report.events,
+                            differences=list(report.differences))

@@ -120,7 +120,10 @@ class CaseDesk:
             payload = parse_payload(action, raw)
         except ValidationError as error:
             raise validation_problem([dict(e) for e in error.errors(include_url=False)], "Invalid payload") from None
-        if (refusal := check(state, actor, action, payload)) is not None:
+        refusal = check(state, actor, action, payload)
+        # With an Idempotency-Key the refusal may only mean the action was already applied (a retry after a
+        # lost answer): Temporal then returns that Update's result, and the workflow refuses anything else.
+        if refusal is not None and (idempotency_key is None or refusal.kind == RefusalKind.NOT_VISIBLE):
             raise refusal_problem(refusal, [str(a) for a in allowed_actions(state, actor)])
         handle = self.services.temporal.get_workflow_handle(workflow_id(case_id))
         try:

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from domain.audit import AuditEntry
+from domain.audit import REDACTION_EVENT, AuditEntry
 
-SYSTEM_EVENTS = frozenset({"reminder", "escalation", "expired"})
+SYSTEM_EVENTS = frozenset({"reminder", "escalation", "expired", REDACTION_EVENT})
+"""Events no Update causes: the service-level timers' and the retention job's erasure of personal data."""
 FILE_UPDATE = "file"
 FILED_EVENT = "filed"
 
@@ -50,8 +51,9 @@ class Difference:
     """One place where the two sides disagree.
 
     `side` says which side has something the other lacks: `audit` an event without an Update, `workflow` an
-    Update without its event. `seq` is the audit event's seq, or the seq the Update reported; `position` is the
-    Update's place (from 1) among all accepted Updates of the case.
+    Update without its event. `seq` is the audit event's seq, or the seq the Update reported; `type` the
+    event's type, or the one the Update should have recorded (`filed` for `file`); `position` is the Update's
+    place (from 1) among all accepted Updates of the case.
     """
 
     side: Side
@@ -66,6 +68,8 @@ class Difference:
 
 @dataclass(frozen=True)
 class Crosscheck:
+    """All accepted Updates and all Update events counted, and what did not pair up."""
+
     updates: int
     events: int
     differences: tuple[Difference, ...] = field(default_factory=tuple)

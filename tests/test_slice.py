@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.model import Role
 from infra.tables import audit_events, cases
-from tests.support import APPLICANT, filing
+from tests.desk import Desk
+from tests.support import APPLICANT, COORDINATOR, filing
 
 
 def auth(token: str) -> dict[str, str]:
@@ -101,3 +102,19 @@ async def test_filing_twice_with_the_same_idempotency_key_gives_one_case(
     assert len(events) == 1
     other = await http.post("/api/cases", json=filing(), headers={**headers, "Idempotency-Key": "filing-8b1c"})
     assert other.json()["id"] != first.json()["id"]
+
+
+async def test_an_action_retried_with_its_idempotency_key_after_it_was_applied_gets_the_same_answer(
+    desk: Desk,
+) -> None:
+    """A client whose answer was lost retries: it gets the result it missed, and the action counts once."""
+    case = await desk.file(APPLICANT)
+    headers = {**desk.headers(COORDINATOR), "Idempotency-Key": "relay-2b7e"}
+    url = f"/api/cases/{case['id']}/actions/relay"
+    first = await desk.http.post(url, json={"offices": ["sbic"]}, headers=headers)
+    again = await desk.http.post(url, json={"offices": ["sbic"]}, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert [e["type"] for e in await desk.history(case, COORDINATOR)] == ["filed", "relay"]
+    other = await desk.http.post(url, json={"offices": ["sbic"]}, headers={**headers, "Idempotency-Key": "relay-9c"})
+    assert other.status_code == 409, "a new key for an action no longer possible is refused as ever"
