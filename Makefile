@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-http bench-matching clean
+.PHONY: run test lint bench bench-http bench-matching bench-audit clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -31,6 +31,9 @@ bench-http: $(STAMP)
 
 bench-matching: $(STAMP)
 	$(BIN)/python -m bench.matching $(BENCH_ARGS)
+
+bench-audit: $(STAMP)
+	$(BIN)/python -m bench.audit $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .alliance .pytest_cache .mypy_cache .ruff_cache

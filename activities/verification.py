@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
 from activities.outbox import OUTBOX_NAMESPACE
-from domain.audit import GENESIS_HASH, AuditEntry, make_entry, verify_chain
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry
 from domain.model import OVERSIGHT, SYSTEM_ACTOR, Role
 from domain.verification import (
     OVERSIGHT_CHAIN,
@@ -26,7 +26,7 @@ from domain.verification import (
     VerificationSummary,
     verification_mail,
 )
-from infra.audit_trail import case_ids, stored_entries
+from infra.audit_trail import verify_every_chain
 from infra.db import session_factory
 from infra.tables import audit_events, notifications, users
 from workflows.contracts import VERIFY_AUDIT_TRAIL
@@ -39,17 +39,14 @@ class AuditVerification:
         self.engine = engine
 
     async def check_every_chain(self, run: str) -> VerificationSummary:
-        sessions = session_factory(self.engine)
         chains = events = 0
         broken: list[BrokenChain] = []
-        for case_id in await case_ids(sessions):
-            entries = await stored_entries(sessions, case_id)
-            report = verify_chain(entries)
-            chains, events = chains + 1, events + len(entries)
+        async for case_id, report in verify_every_chain(session_factory(self.engine)):
+            chains, events = chains + 1, events + report.events
             if not report.valid:
                 broken.append(BrokenChain(case_id=case_id, first_broken_seq=report.first_broken_seq,
                                           reason=report.reason))
-            if activity.in_activity():
+            if activity.in_activity() and chains % 1000 == 0:
                 activity.heartbeat(chains)
         return VerificationSummary(run=run, chains=chains, events=events, broken=broken)
 

@@ -11,19 +11,22 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
-from api import audit, audit_export, cases, health, problems, smes
+from api import audit, audit_export, cases, health, metrics, problems, smes
 from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
 from api.services import Services
+from infra.observability import Tracing, fastapi_telemetry, setup_tracing
 
 log = structlog.get_logger(__name__)
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(services: Services, *, tracing: Tracing | None = None) -> FastAPI:
+    """`tracing` defaults to what settings ask for (OTEL_EXPORTER_OTLP_ENDPOINT; unset: no request spans)."""
     app = FastAPI(
         title="Global Alliance Case Desk",
         version="0.1.0",
         description="Cases of METI's Global Alliance scheme: filing, review, matching, fund decision.",
+        telemetry=fastapi_telemetry(tracing or setup_tracing(services.settings)),
     )
     app.state.services = services
     problems.install(app)
@@ -49,6 +52,8 @@ def create_app(services: Services) -> FastAPI:
         log.info("request", method=request.method, path=request.url.path, status=response.status_code,
                  ms=round((time.perf_counter() - started) * 1000, 1))
         return response
+
+    metrics.install(app)  # outermost, so it times everything above, refusals included
 
     def openapi() -> dict[str, Any]:
         """The generated document, with the problem-details schema every error response refers to."""

@@ -10,10 +10,8 @@ import csv
 import io
 import random
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,14 +21,11 @@ from rich.table import Table
 from sqlalchemy import text
 
 from activities.matching import Matching
+from bench.stack import bench_database
 from domain.geography import PREFECTURES
 from domain.model import EmployeeRange, Seeking
 from domain.payloads import MatchingCriteria
 from domain.sme_registry import COLUMNS
-from infra import migrate
-from infra.db import create_engine
-from infra.embedded_postgres import HOST, ensure_database, start_postgres
-from infra.processes import free_port
 from infra.settings import Settings
 from infra.sme_generator import TECHNOLOGY_AREAS, generate_smes
 from infra.sme_registry import import_registry_csv, seed_smes
@@ -78,61 +73,50 @@ async def run(smes: int, imported: int, queries: int) -> None:
     now = datetime.now(UTC)
     settings = Settings()
     table = Table("measure", "value")
-    with tempfile.TemporaryDirectory(prefix="alliance-bench-", ignore_cleanup_errors=True) as tmp:
-        port = free_port()
-        with console.status("starting PostgreSQL…"):
-            postgres = start_postgres(Path(tmp), port)
-        try:
-            await ensure_database(port, "alliance_bench")
-            engine = create_engine(settings, f"postgresql+asyncpg://postgres@{HOST}:{port}/alliance_bench")
-            await migrate.upgrade(engine)
+    async with bench_database(console, settings) as engine:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"seeding {smes:,} SMEs", total=smes)
+            started = time.perf_counter()
+            async with engine.begin() as conn:
+                await seed_smes(conn, smes, seed=1, now=now, progress=lambda n: progress.advance(task, n))
+            seeded = time.perf_counter() - started
+        table.add_row("seed-smes", f"{smes:,} rows in {seeded:.1f} s = {smes / seeded:,.0f} rows/s")
 
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task(f"seeding {smes:,} SMEs", total=smes)
+        content = registry_csv(imported, seed=2, now=now)
+        for label in ("import (new SMEs)", "import again (all updates)"):
+            started = time.perf_counter()
+            outcome = await import_registry_csv(engine, content.splitlines(keepends=True), now)
+            took = time.perf_counter() - started
+            assert not outcome.problems, outcome.problems[:3]
+            table.add_row(label, f"{imported:,} rows in {took:.1f} s = {imported / took:,.0f} rows/s")
+
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE smes"))
+            total = (await conn.execute(text("SELECT count(*) FROM smes"))).scalar_one()
+
+        matching = Matching(engine, settings.match_weights)
+        rng = random.Random(42)
+        for _ in range(20):  # warm the pool and the caches
+            await matching.rank(request(rng), now)
+        latencies: list[float] = []
+        found: list[int] = []
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"{queries} matching requests", total=queries)
+            for _ in range(queries):
+                command = request(rng)
                 started = time.perf_counter()
-                async with engine.begin() as conn:
-                    await seed_smes(conn, smes, seed=1, now=now, progress=lambda n: progress.advance(task, n))
-                seeded = time.perf_counter() - started
-            table.add_row("seed-smes", f"{smes:,} rows in {seeded:.1f} s = {smes / seeded:,.0f} rows/s")
-
-            content = registry_csv(imported, seed=2, now=now)
-            for label in ("import (new SMEs)", "import again (all updates)"):
-                started = time.perf_counter()
-                outcome = await import_registry_csv(engine, content.splitlines(keepends=True), now)
-                took = time.perf_counter() - started
-                assert not outcome.problems, outcome.problems[:3]
-                table.add_row(label, f"{imported:,} rows in {took:.1f} s = {imported / took:,.0f} rows/s")
-
-            async with engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text("VACUUM ANALYZE smes"))
-                total = (await conn.execute(text("SELECT count(*) FROM smes"))).scalar_one()
-
-            matching = Matching(engine, settings.match_weights)
-            rng = random.Random(42)
-            for _ in range(20):  # warm the pool and the caches
-                await matching.rank(request(rng), now)
-            latencies: list[float] = []
-            found: list[int] = []
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task(f"{queries} matching requests", total=queries)
-                for _ in range(queries):
-                    command = request(rng)
-                    started = time.perf_counter()
-                    candidates = await matching.rank(command, now)
-                    latencies.append(time.perf_counter() - started)
-                    found.append(len(candidates))
-                    progress.advance(task)
-            table.add_row("registry", f"{total:,} SMEs")
-            table.add_row(
-                "matching latency",
-                f"p50 {ms(latencies, 50):.1f} ms, p90 {ms(latencies, 90):.1f} ms, p99 {ms(latencies, 99):.1f} ms "
-                f"({queries} requests, top 20)",
-            )
-            table.add_row("candidates per request", f"median {statistics.median(found):.0f}")
-            await engine.dispose()
-        finally:
-            await asyncio.to_thread(postgres.stop)
+                candidates = await matching.rank(command, now)
+                latencies.append(time.perf_counter() - started)
+                found.append(len(candidates))
+                progress.advance(task)
+        table.add_row("registry", f"{total:,} SMEs")
+        table.add_row(
+            "matching latency",
+            f"p50 {ms(latencies, 50):.1f} ms, p90 {ms(latencies, 90):.1f} ms, p99 {ms(latencies, 99):.1f} ms "
+            f"({queries} requests, top 20)",
+        )
+        table.add_row("candidates per request", f"median {statistics.median(found):.0f}")
     console.print(table)
 
 

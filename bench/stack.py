@@ -92,3 +92,22 @@ async def bench_stack(
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(child.stop)
 
+
+
+@contextlib.asynccontextmanager
+async def bench_database(console: Console, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """Only PostgreSQL (embedded, migrated, empty), for the benches that need no workflow."""
+    with tempfile.TemporaryDirectory(prefix="alliance-bench-", ignore_cleanup_errors=True) as tmp:
+        port = free_port()
+        with console.status("starting PostgreSQL…"):
+            postgres = start_postgres(Path(tmp), port)
+        try:
+            await ensure_database(port, DATABASE)
+            engine = create_engine(settings, f"postgresql+asyncpg://postgres@{PG_HOST}:{port}/{DATABASE}")
+            try:
+                await migrate.upgrade(engine)
+                yield engine
+            finally:
+                await engine.dispose()
+        finally:
+            await asyncio.to_thread(postgres.stop)

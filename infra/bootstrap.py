@@ -21,7 +21,7 @@ from infra.processes import StartupError
 from infra.schedules import ensure_verification_schedule
 from infra.settings import Settings
 from infra.temporal import connect
-from workers.case_worker import build_worker
+from workers.case_worker import WorkerTuning, build_worker
 
 
 def _where(url: str) -> str:
@@ -49,6 +49,8 @@ async def open_database(settings: Settings, *, run_migrations: bool) -> AsyncEng
 async def open_temporal(settings: Settings) -> Client:
     try:
         return await asyncio.wait_for(connect(settings), 20)
+    except StartupError:  # already one clear line (e.g. a TLS file that is not there)
+        raise
     except (RuntimeError, TimeoutError, OSError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise StartupError(f"cannot reach Temporal at {settings.effective_temporal_address}: {reason}") from None
@@ -63,6 +65,14 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
         username=settings.smtp_username,
         password=password,
         starttls=settings.smtp_starttls,
+    )
+
+
+def worker_tuning(settings: Settings) -> WorkerTuning:
+    return WorkerTuning(
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
 
 
@@ -92,6 +102,7 @@ class Parts:
             self.engine,
             smtp_settings(self.settings),
             self.settings.match_weights,
+            tuning=worker_tuning(self.settings),
         )
 
 

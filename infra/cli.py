@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.audit import verify_chain
+from domain.audit import ChainReport, verify_chain
 from domain.model import Role
 from domain.people import resolve_org
 from infra.bootstrap import open_database, open_parts
@@ -193,20 +194,27 @@ def audit_verify(
         raise typer.Exit(2)
     from rich.progress import Progress
 
-    from infra.audit_trail import case_ids, stored_entries
+    from infra.audit_trail import case_ids, stored_entries, verify_every_chain
+
+    async def reports(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[tuple[str, ChainReport]]:
+        if case:
+            yield case, verify_chain(await stored_entries(sessions, case))
+            return
+        async for found in verify_every_chain(sessions):  # one cursor for the whole trail
+            yield found
 
     async def main(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
-        ids = [case] if case else await case_ids(sessions)
-        broken = 0
+        total = 1 if case else len(await case_ids(sessions))
+        checked = broken = 0
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("verifying", total=len(ids))
-            for case_id in ids:
-                report = verify_chain(await stored_entries(sessions, case_id))
+            task = progress.add_task("verifying", total=total)
+            async for case_id, report in reports(sessions):
+                checked += 1
                 if not report.valid:
                     broken += 1
                     console.print(f"[red]broken[/] {case_id}: event {report.first_broken_seq}: {report.reason}")
                 progress.advance(task)
-        console.print(f"{len(ids)} case(s) verified, {broken} broken")
+        console.print(f"{checked} case(s) verified, {broken} broken")
         if broken:
             raise typer.Exit(1)
 

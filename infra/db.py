@@ -12,7 +12,9 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         url or settings.effective_database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_recycle=1800,  # connections that die are invalidated on first use; no ping on every checkout
+        pool_timeout=settings.db_pool_timeout,
+        # Replaced before a proxy or managed server drops them idle; dead ones are invalidated on first use (no ping).
+        pool_recycle=settings.db_pool_recycle or -1,  # SQLAlchemy: -1 never recycles, 0 would recycle every checkout
     )
 
 

@@ -1,7 +1,7 @@
 """structlog configuration: readable console lines in dev, JSON in production.
 
 Every line carries what is bound in context variables (request id, case id, workflow id) and, inside
-an activity, the Temporal workflow id, run id and attempt.
+an activity, the case id (from its workflow id), the Temporal workflow id, run id and attempt.
 """
 
 from __future__ import annotations
@@ -14,11 +14,15 @@ import structlog
 from structlog.types import EventDict, WrappedLogger
 from temporalio import activity
 
+CASE_WORKFLOW_PREFIX = "case-"  # workflows.contracts.workflow_id: a case's workflow id is `case-<case id>`
+
 
 def add_temporal_context(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
-    """Inside an activity, name the workflow and attempt it serves."""
+    """Inside an activity, name the case, workflow and attempt it serves."""
     if activity.in_activity():
         info = activity.info()
+        if info.workflow_id and info.workflow_id.startswith(CASE_WORKFLOW_PREFIX):
+            event.setdefault("case_id", info.workflow_id.removeprefix(CASE_WORKFLOW_PREFIX))
         event.setdefault("workflow_id", info.workflow_id)
         event.setdefault("run_id", info.workflow_run_id)
         event.setdefault("activity", info.activity_type)

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,7 +37,9 @@ class ArchiveReport:
 
 async def due_for_archiving(engine: AsyncEngine, closed_before: datetime) -> list[str]:
     """Closed cases last changed before `closed_before` that still hold personal data."""
-    holding = select(audit_events.c.case_id).where(audit_events.c.personal.is_not(None))
+    holding = select(audit_events.c.case_id).where(
+        audit_events.c.personal_digest.is_not(None), audit_events.c.personal.is_not(None)
+    )
     query = (
         select(cases.c.id)
         .where(cases.c.snapshot["stage"].astext == Stage.CLOSED, cases.c.updated_at < closed_before,
@@ -75,8 +77,9 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
             prev_hash=entries[-1].hash,
         )
         await conn.execute(
-            update(audit_events).where(audit_events.c.case_id == case_id, audit_events.c.personal.is_not(None))
-            .values(personal=None, personal_salt=None)
+            update(audit_events).where(audit_events.c.case_id == case_id, audit_events.c.personal_digest.is_not(None),
+                                       audit_events.c.personal.is_not(None))
+            .values(personal=null(), personal_salt=None)
         )
         await conn.execute(insert(audit_events).values(**event.model_dump()))
         after = rewind([redact(e) for e in entries] + [event], state.service_levels, now)

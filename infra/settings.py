@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, ge=1, description="Connections kept open per process.")
     db_max_overflow: int = Field(10, ge=0, description="Extra connections allowed under load.")
+    db_pool_timeout: float = Field(
+        30, gt=0, description="Seconds a request waits for a free pooled connection before failing."
+    )
+    db_pool_recycle: int = Field(
+        1800,
+        ge=0,
+        description="Seconds after which a pooled connection is replaced (stay below proxy idle cut-offs); 0: never.",
+    )
     embedded_postgres_port: int = Field(
         55432, ge=1, le=65535, description="Port of the embedded PostgreSQL on 127.0.0.1."
     )
@@ -38,10 +46,36 @@ class Settings(BaseSettings):
     temporal_task_queue: str = Field("case-desk", description="Task queue of the case workers.")
     temporal_port: int = Field(7233, ge=1, le=65535, description="Port of the embedded Temporal dev server.")
     temporal_ui_port: int = Field(8233, ge=1, le=65535, description="Port of the embedded Temporal web UI.")
+    temporal_tls: bool = Field(
+        False, description="Talk TLS to Temporal (system CA roots unless TEMPORAL_TLS_CA); implied by the TLS files."
+    )
+    temporal_tls_cert: Path | None = Field(None, description="Client certificate (PEM file) for mutual TLS.")
+    temporal_tls_key: Path | None = Field(None, description="Private key (PEM file) of TEMPORAL_TLS_CERT.")
+    temporal_tls_ca: Path | None = Field(
+        None, description="CA (PEM file) the Temporal server's certificate is checked against."
+    )
+    temporal_tls_server_name: str | None = Field(
+        None, description="Name expected in the server's certificate (SNI), when it differs from the address."
+    )
+    temporal_api_key: SecretStr | None = Field(None, description="Temporal Cloud API key; implies TLS.")
+    worker_max_concurrent_activities: int = Field(100, ge=1, description="Activities one worker runs at once.")
+    worker_max_concurrent_workflow_tasks: int = Field(
+        100, ge=2, description="Workflow tasks one worker runs at once (Temporal needs at least 2)."
+    )
+    worker_max_cached_workflows: int = Field(
+        1000, ge=0, description="Workflows one worker keeps in memory (sticky cache); 0: replay every task."
+    )
     api_host: str = Field("127.0.0.1", description="Address the API and console listen on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port the API and console listen on.")
     log_format: Literal["console", "json"] = Field("console", description="`console` in dev, `json` in prod.")
     log_level: str = Field("INFO", description="Lowest level logged.")
+    worker_metrics_address: str | None = Field(
+        None, description="host:port where a worker serves the Temporal SDK's Prometheus metrics; unset: off."
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP collector traces go to (e.g. http://collector:4318); unset: no tracing."
+    )
+    otel_service_name: str = Field("case-desk", description="Service name on every span.")
     token_pepper: SecretStr = Field(
         SecretStr(DEV_PEPPER),
         description="Secret mixed into token hashes; set your own outside development.",
@@ -85,6 +119,13 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.token_pepper.get_secret_value() == DEV_PEPPER:
             raise ValueError("TOKEN_PEPPER must be set to a secret of your own in production")
         self.match_weights.normalised()  # at least one weight must count
+        return self
+
+    @model_validator(mode="after")
+    def client_certificate_comes_with_its_key(self) -> Settings:
+        """Half a key pair would only fail later, inside the TLS handshake, with a far less helpful message."""
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both (mutual TLS) or neither")
         return self
 
     @property

@@ -71,7 +71,7 @@ audit_events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("hash_version", SmallInteger, nullable=False, server_default="1"),
-    Column("personal", JSONB),
+    Column("personal", JSONB(none_as_null=True)),  # None is SQL NULL: "no personal data", not JSON null
     Column("personal_salt", String(64)),
     Column("personal_digest", String(64)),
     UniqueConstraint("hash", name="uq_audit_events_hash"),

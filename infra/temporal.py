@@ -1,13 +1,19 @@
-"""The Temporal client every process uses: pydantic payloads, settings-driven address and namespace."""
+"""The Temporal client every process uses: pydantic payloads; address, namespace, TLS and API key from settings."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import TypedDict
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from infra.observability import Tracing, setup_tracing, worker_runtime
+from infra.processes import StartupError
 from infra.settings import Settings
 from workflows.search_attributes import DEV_SERVER_TYPES
 
@@ -20,11 +26,53 @@ KIND = {
 }
 
 
-async def connect(settings: Settings) -> Client:
+class ConnectOptions(TypedDict):
+    """The keyword arguments of `Client.connect` that settings decide (besides the address)."""
+
+    namespace: str
+    api_key: str | None
+    tls: bool | TLSConfig
+
+
+def _read(setting: str, path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise StartupError(f"{setting}: cannot read {path}: {error.strerror or error}") from None
+
+
+def connect_options(settings: Settings) -> ConnectOptions:
+    """TLS and API key from settings, kept apart from `connect` so they can be checked without a server.
+
+    The embedded dev server speaks plain gRPC, so TLS settings apply only to a configured TEMPORAL_ADDRESS.
+    A missing or unreadable TLS file is a `StartupError` naming its setting.
+    """
+    if settings.uses_embedded_temporal:
+        return ConnectOptions(namespace=settings.temporal_namespace, api_key=None, tls=False)
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    cert = _read("TEMPORAL_TLS_CERT", settings.temporal_tls_cert)
+    key = _read("TEMPORAL_TLS_KEY", settings.temporal_tls_key)
+    ca = _read("TEMPORAL_TLS_CA", settings.temporal_tls_ca)
+    tls: bool | TLSConfig = bool(settings.temporal_tls or api_key)
+    if cert or key or ca or settings.temporal_tls_server_name:
+        tls = TLSConfig(
+            client_cert=cert, client_private_key=key, server_root_ca_cert=ca, domain=settings.temporal_tls_server_name
+        )
+    return ConnectOptions(namespace=settings.temporal_namespace, api_key=api_key or None, tls=tls)
+
+
+async def connect(settings: Settings, *, runtime: Runtime | None = None, tracing: Tracing | None = None) -> Client:
+    """`runtime` and `tracing` default to what settings ask for (WORKER_METRICS_ADDRESS, OTEL_EXPORTER_OTLP_ENDPOINT):
+    workers built from this client then report the SDK's metrics there, and trace what they run."""
+    tracing = tracing or setup_tracing(settings)
     return await Client.connect(
         settings.effective_temporal_address,
-        namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        interceptors=[tracing.interceptor] if tracing else [],
+        runtime=runtime or worker_runtime(settings),
+        **connect_options(settings),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,9 +19,25 @@ from workflows.case import CaseWorkflow
 from workflows.verification import AuditVerificationWorkflow
 
 
+@dataclass(frozen=True)
+class WorkerTuning:
+    """How much one worker process takes on at once; several smaller workers scale out, one big one scales up."""
+
+    max_concurrent_activities: int = 100
+    max_concurrent_workflow_tasks: int = 100
+    max_cached_workflows: int = 1000  # sticky cache: workflows kept in memory, so a new task needs no replay
+
+
 def build_worker(
-    client: Client, task_queue: str, engine: AsyncEngine, smtp: SmtpSettings, weights: MatchWeights | None = None
+    client: Client,
+    task_queue: str,
+    engine: AsyncEngine,
+    smtp: SmtpSettings,
+    weights: MatchWeights | None = None,
+    *,
+    tuning: WorkerTuning | None = None,
 ) -> Worker:
+    tuning = tuning or WorkerTuning()
     records = CaseRecords(engine)
     matching = Matching(engine, weights)
     courier = MailCourier(engine, smtp)
@@ -37,6 +54,9 @@ def build_worker(
         ],
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),  # running activities get this long, then are cancelled
+        max_concurrent_activities=tuning.max_concurrent_activities,
+        max_concurrent_workflow_tasks=tuning.max_concurrent_workflow_tasks,
+        max_cached_workflows=tuning.max_cached_workflows,
     )
 
 

@@ -1,0 +1,140 @@
+"""`GET /metrics`: Prometheus text — request latency by route template, and case counts read at scrape time.
+
+Like `/health` it needs no token: it shows counts only, never case data. Keep it on an internal network.
+Each app has a registry of its own, so several apps in one process (tests) never share or collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from time import perf_counter
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.deps import ServicesDep
+from domain.model import Stage
+from infra.tables import cases
+
+log = structlog.get_logger(__name__)
+router = APIRouter(tags=["operations"])
+
+REQUEST_DURATION = "casedesk_http_request_duration_seconds"
+UNMATCHED = "unmatched"  # the route label of requests no route took (404s, bodies refused before routing)
+ESCALATION_LEVELS = (1, 2)
+COUNT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class CaseTally:
+    by_stage: dict[str, int]
+    overdue: int
+    escalated: dict[int, int]
+
+
+async def tally_cases(engine: AsyncEngine) -> CaseTally:
+    """Every case gauge from one grouped query; overdue and escalated count open cases only."""
+    open_case = cases.c.stage != Stage.CLOSED.value
+    query = select(
+        cases.c.stage,
+        func.count(),
+        func.count().filter(cases.c.overdue & open_case),
+        *(func.count().filter((cases.c.escalation_level == level) & open_case) for level in ESCALATION_LEVELS),
+    ).group_by(cases.c.stage)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    by_stage = {stage.value: 0 for stage in Stage} | {row[0]: int(row[1]) for row in rows}
+    escalated = {level: sum(int(row[3 + i]) for row in rows) for i, level in enumerate(ESCALATION_LEVELS)}
+    return CaseTally(by_stage, sum(int(row[2]) for row in rows), escalated)
+
+
+class CaseGauges(Collector):
+    """Yields the tally the scrape just read (a collector cannot await the database itself)."""
+
+    def __init__(self) -> None:
+        self.tally: CaseTally | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.tally is None:
+            return
+        by_stage = GaugeMetricFamily("casedesk_cases", "Cases by stage.", labels=["stage"])
+        for stage, count in sorted(self.tally.by_stage.items()):
+            by_stage.add_metric([stage], count)
+        yield by_stage
+        yield GaugeMetricFamily("casedesk_cases_overdue", "Open cases past their due date.", value=self.tally.overdue)
+        escalated = GaugeMetricFamily("casedesk_cases_escalated", "Open cases by escalation level.", labels=["level"])
+        for level, count in self.tally.escalated.items():
+            escalated.add_metric([str(level)], count)
+        yield escalated
+
+
+class AppMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Histogram(
+            REQUEST_DURATION, "HTTP request latency by method, route template and status.",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        self.cases = CaseGauges()
+        self.registry.register(self.cases)
+
+
+class RequestTimer:
+    """Times every HTTP request, labelled by the route's template (`/api/cases/{case_id}`), never the raw path,
+    so case ids cannot blow up the number of series."""
+
+    def __init__(self, app: ASGIApp, histogram: Histogram) -> None:
+        self.app = app
+        self.histogram = histogram
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # what the client gets when the app raises before answering
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        started = perf_counter()
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED  # the router sets it on the same scope
+            self.histogram.labels(scope["method"], route, str(status)).observe(perf_counter() - started)
+
+
+def install(app: FastAPI) -> None:
+    """The route and the request timer, on a registry of this app's own (call after the other middleware)."""
+    metrics = AppMetrics()
+    app.state.metrics = metrics
+    app.include_router(router)
+    app.add_middleware(RequestTimer, histogram=metrics.requests)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics: request latency, cases by stage, overdue and escalated (no token needed)",
+    response_class=PlainTextResponse,
+)
+async def prometheus_metrics(request: Request, services: ServicesDep) -> Response:
+    metrics: AppMetrics = request.app.state.metrics
+    try:
+        tally: CaseTally | None = await asyncio.wait_for(tally_cases(services.engine), COUNT_TIMEOUT)
+    except Exception as error:  # the request metrics are still worth a scrape when the database is away
+        log.warning("case gauges unavailable", error=str(error) or type(error).__name__)
+        tally = None
+    metrics.cases.tally = tally  # then rendered at once: no await in between, so no other scrape interleaves
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
