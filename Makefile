@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-http bench-matching bench-audit clean
+.PHONY: run test lint bench bench-http bench-matching bench-audit bench-scale clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -34,6 +34,9 @@ bench-matching: $(STAMP)
 
 bench-audit: $(STAMP)
 	$(BIN)/python -m bench.audit $(BENCH_ARGS)
+
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .alliance .pytest_cache .mypy_cache .ruff_cache
