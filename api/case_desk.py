@@ -12,6 +12,7 @@ from sqlalchemy import Numeric, literal, select, tuple_
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from api.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
 from api.problems import Problem, refusal_problem, validation_problem
@@ -48,6 +49,11 @@ def _problem_from_update_failure(error: WorkflowUpdateFailedError) -> Problem:
         cause = cause.cause
     if isinstance(cause, ApplicationError) and cause.type == "unstorable":
         return Problem(422, "Invalid payload", str(cause.message), "urn:case-desk:invalid")
+    if isinstance(cause, ApplicationError) and cause.type == "not_filed":
+        # The read model can be a moment ahead of the workflow (the filing is stored, the workflow has not yet
+        # taken in that result; seconds when its worker died). Nothing was applied; the same action shortly will be.
+        return Problem(503, "Temporarily unavailable", "the case is still being filed; send the action again shortly",
+                       "urn:case-desk:unavailable")
     if isinstance(cause, ApplicationError) and cause.details:
         details = cause.details[0]
         if isinstance(details, dict) and details.get("kind") in RefusalKind.__members__.values():
@@ -132,6 +138,11 @@ class CaseDesk:
             updated: CaseState = await handle.execute_update(
                 action_name, ActionCommand(actor=actor, payload=raw), id=update_id, result_type=CaseState
             )
+        except RPCError:
+            if refusal is None:
+                raise
+            # The workflow has ended (a closed case): no Update reaches it, so the refusal stands as it was.
+            raise refusal_problem(refusal, [str(a) for a in allowed_actions(state, actor)]) from None
         except WorkflowUpdateFailedError as error:
             problem = _problem_from_update_failure(error)
             if problem.status == 409:  # the case moved on between our read and the workflow's decision

@@ -47,6 +47,7 @@ async def start_embedded(settings: Settings, console: Console, children: list[Ch
 def print_ready(console: Console, settings: Settings, demo: list[tuple[str, str, str]]) -> None:
     base = f"http://{settings.api_host}:{settings.api_port}"
     console.print(f"[green]✓[/] API             {base}   (OpenAPI docs: {base}/docs, health: {base}/health)")
+    console.print(f"[green]✓[/] Console         {base}/   (web console: sign in with a demo user's token below)")
     if settings.uses_embedded_temporal:
         console.print(f"[green]✓[/] Temporal UI     http://127.0.0.1:{settings.temporal_ui_port}")
     console.print("\n[bold]Demo users[/] (send `Authorization: Bearer <token>`):")

@@ -118,3 +118,12 @@ async def test_an_action_retried_with_its_idempotency_key_after_it_was_applied_g
     assert [e["type"] for e in await desk.history(case, COORDINATOR)] == ["filed", "relay"]
     other = await desk.http.post(url, json={"offices": ["sbic"]}, headers={**headers, "Idempotency-Key": "relay-9c"})
     assert other.status_code == 409, "a new key for an action no longer possible is refused as ever"
+
+
+async def test_an_idempotency_key_on_a_closed_case_is_refused_as_the_action_would_be(desk: Desk) -> None:
+    case = await desk.file(APPLICANT)
+    await desk.ok(case, "withdraw", APPLICANT, reason="changed plans")
+    late = await desk.http.post(f"/api/cases/{case['id']}/actions/add_note", json={"text": "too late"},
+                                headers={**desk.headers(COORDINATOR), "Idempotency-Key": "note-after-close"})
+    assert late.status_code == 409, late.text
+    assert late.json()["stage"] == "closed"

@@ -1,0 +1,81 @@
+"""Oversight pages: the auditor's view (histories, whether each chain verifies, export links) and the dashboard
+(SVG charts drawn on the server). Verification and export are the API's own code, run as the signed-in user."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api import audit_export
+from api.case_desk import CaseDesk
+from api.console.charts import bar_chart
+from api.console.figures import dashboard_figures
+from api.console.render import error_page, page
+from api.console.session import ViewerDep, services_of
+from api.listing import CaseFilters
+from api.problems import Problem
+from domain.model import Role
+from domain.views import case_view, history_view
+
+router = APIRouter(include_in_schema=False)
+AUDIT_PAGE = 50
+
+
+@router.get("/audit")
+async def audit(request: Request, viewer: ViewerDep, cursor: str | None = None) -> Response:
+    """Auditors: the cases, newest first, each with whether its hash chain verifies now."""
+    if viewer.actor.role != Role.AUDITOR:
+        return error_page(request, viewer, Problem(403, "Not allowed", "the audit view is for auditors"))
+    desk = CaseDesk(services_of(request))
+    try:
+        states, next_cursor = await desk.list(viewer.actor, CaseFilters(limit=AUDIT_PAGE, cursor=cursor))
+    except Problem as problem:
+        return error_page(request, viewer, problem)
+    rows = [(state, await desk.verify(state.id, viewer.actor)) for state in states]
+    return page(request, "audit.html", viewer, rows=rows, next_cursor=next_cursor)
+
+
+@router.get("/cases/{case_id}/audit")
+async def case_audit(request: Request, case_id: str, viewer: ViewerDep) -> Response:
+    """One case's every event with its hashes, and whether the chain verifies (staff and auditors)."""
+    desk = CaseDesk(services_of(request))
+    try:
+        state = await desk.load(case_id, viewer.actor)
+        report = await desk.verify(case_id, viewer.actor)
+        events = history_view(await desk.history(case_id, viewer.actor), viewer.actor)
+    except Problem as problem:
+        return error_page(request, viewer, problem)
+    return page(request, "case_audit.html", viewer, case=case_view(state, viewer.actor), report=report,
+                events=events, may_export=viewer.actor.role == Role.AUDITOR)
+
+
+@router.get("/audit/export")
+async def export(
+    request: Request, viewer: ViewerDep, format: str = "jsonl", case: str | None = None, office: str | None = None,
+) -> Response:
+    """The API's export (`GET /api/audit/export`), for the signed-in auditor: a link in a browser downloads it."""
+    try:
+        return await audit_export.export(viewer.actor, services_of(request), format, None, None, case, office)
+    except Problem as problem:
+        return error_page(request, viewer, problem)
+
+
+@router.get("/dashboard")
+async def dashboard(request: Request, viewer: ViewerDep) -> Response:
+    if viewer.actor.role in (Role.APPLICANT, Role.ADMIN):
+        return error_page(request, viewer, Problem(403, "Not allowed", "the dashboard is for staff and auditors"))
+    t = viewer.t
+    figures = await dashboard_figures(services_of(request).sessions, viewer.actor)
+    per_stage = [(t.code("stage", stage), float(count)) for stage, count in figures.per_stage]
+    medians = [(t.code("stage", stage), days) for stage, days in figures.median_days]
+    breaches = [(t.code("org", org), float(count)) for org, count in figures.breaches]
+    empty = t("dash.no_data")
+    charts = [
+        ("per-stage", t("dash.per_stage"), bar_chart("per-stage", t("dash.per_stage"), per_stage, empty=empty),
+         per_stage, "col.count"),
+        ("median", t("dash.median"), bar_chart("median", t("dash.median"), medians, empty=empty),
+         medians, "col.median_days"),
+        ("breaches", t("dash.breaches"), bar_chart("breaches", t("dash.breaches"), breaches, empty=empty),
+         breaches, "col.count"),
+    ]
+    return page(request, "dashboard.html", viewer, charts=charts)

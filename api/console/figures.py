@@ -1,0 +1,71 @@
+"""The dashboard's numbers, counted by PostgreSQL over the cases the viewer may see (`infra.visibility`),
+so a dashboard never counts a case its viewer could not open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.model import Actor, Stage
+from infra.tables import audit_events, cases
+from infra.visibility import visible_to
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class Figures:
+    per_stage: list[tuple[str, int]]
+    """(stage, cases now in it), in lifecycle order, stages without cases left out."""
+    median_days: list[tuple[str, float]]
+    """(stage, median days a case spent in it), over stays that ended."""
+    breaches: list[tuple[str, int]]
+    """(who the case waited on, escalations to level 1): each one a missed deadline."""
+
+
+def _in_order(rows: dict[str, float]) -> list[tuple[str, float]]:
+    return [(str(stage), rows[stage]) for stage in Stage if stage in rows]
+
+
+async def dashboard_figures(sessions: async_sessionmaker[AsyncSession], viewer: Actor) -> Figures:
+    visible = select(cases.c.id).where(visible_to(viewer))
+    per_stage = select(cases.c.stage, func.count()).where(visible_to(viewer)).group_by(cases.c.stage)
+
+    moves = (
+        select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.at,
+               audit_events.c.stage_after.label("stage"))
+        .where(audit_events.c.stage_before.is_distinct_from(audit_events.c.stage_after),
+               audit_events.c.case_id.in_(visible))
+        .subquery()
+    )
+    stays = select(
+        moves.c.stage,
+        moves.c.at.label("entered"),
+        func.lead(moves.c.at).over(partition_by=moves.c.case_id, order_by=moves.c.seq).label("left"),
+    ).subquery()
+    medians = (
+        select(stays.c.stage,
+               func.percentile_cont(0.5).within_group(func.extract("epoch", stays.c.left - stays.c.entered)))
+        .where(stays.c.left.is_not(None), stays.c.stage != Stage.CLOSED)
+        .group_by(stays.c.stage)
+    )
+
+    waited_on = (
+        select(func.jsonb_array_elements_text(audit_events.c.payload["waiting_on"]).label("org"))
+        .where(audit_events.c.type == "escalation", audit_events.c.payload["level"].astext == "1",
+               audit_events.c.case_id.in_(visible))
+        .subquery()
+    )
+    breaches = select(waited_on.c.org, func.count()).group_by(waited_on.c.org).order_by(func.count().desc(),
+                                                                                     waited_on.c.org)
+    async with sessions() as session:
+        stage_counts = {row[0]: float(row[1]) for row in (await session.execute(per_stage)).all()}
+        median_rows = {row[0]: float(row[1]) / DAY for row in (await session.execute(medians)).all()}
+        breach_rows = [(str(row[0]), int(row[1])) for row in (await session.execute(breaches)).all()]
+    return Figures(
+        per_stage=[(stage, int(count)) for stage, count in _in_order(stage_counts)],
+        median_days=_in_order(median_rows),
+        breaches=breach_rows,
+    )

@@ -1,0 +1,218 @@
+"""The web console's pages at `/`: sign-in, my work, case lists, the late cases of an office, dev mail.
+
+Pages are rendered on the server and work without JavaScript. Every read and every action goes through
+`CaseDesk`, as the JSON API's do, so the console shows and allows exactly what the API would.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from api.case_desk import CaseDesk
+from api.console import audit_pages, case_pages
+from api.console.i18n import LANG_COOKIE, LANGUAGES
+from api.console.render import TEMPLATES, error_page, home_of, is_development, page
+from api.console.session import (
+    CSRF_FIELD,
+    SIGNIN_COOKIE,
+    CsrfRefused,
+    SignInRequired,
+    ViewerDep,
+    checked_form,
+    current_viewer,
+    end_session,
+    keep_signin_nonce,
+    pepper_of,
+    safe_next,
+    same,
+    services_of,
+    signin_csrf_token,
+    signin_nonce,
+    start_session,
+)
+from api.listing import CaseFilters
+from api.problems import Problem
+from domain.model import Actor, CaseState, Office, Role, Stage
+from domain.service_levels import waiting_on
+from infra.settings import DEV_PEPPER
+from infra.users import DEMO_USERS, actor_for_token, demo_token
+
+router = APIRouter(include_in_schema=False)
+STATIC = TEMPLATES.parent / "static"
+STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(css|js|svg)$")
+PAGE_SIZE = 50
+
+
+def install(app: FastAPI) -> None:
+    """Add the console to the app: its pages, and how a missing session or CSRF token is answered."""
+    app.include_router(router)
+
+    @app.exception_handler(SignInRequired)
+    async def to_sign_in(_: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(f"/signin?next={quote(exc.next_path, safe='')}", status_code=303)
+
+    @app.exception_handler(CsrfRefused)
+    async def refuse(request: Request, _: CsrfRefused) -> Response:
+        return page(request, "error.html", None, status=403, message_key="csrf.refused")
+
+
+def forbidden() -> Problem:
+    return Problem(403, "Not allowed", "this page is not for your role", "urn:case-desk:forbidden")
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    try:
+        viewer = await current_viewer(request)
+    except SignInRequired:
+        return RedirectResponse("/signin", status_code=303)
+    return RedirectResponse(home_of(viewer.actor.role), status_code=303)
+
+
+def _demo_people(request: Request) -> list[tuple[str, str, str]]:
+    """(role, org, token) of the demo users, offered only where their tokens are no secret anyway: in
+    development with the development pepper, which anyone can read in the source."""
+    if not is_development(request) or pepper_of(request) != DEV_PEPPER:
+        return []
+    return [(str(u.role), u.org, demo_token(u, DEV_PEPPER)) for u in DEMO_USERS]
+
+
+def _signin_page(request: Request, *, next_path: str, error: bool = False) -> HTMLResponse:
+    nonce = signin_nonce(request)
+    response = page(request, "signin.html", None, status=401 if error else 200,
+                    here=f"/signin?next={quote(safe_next(next_path), safe='')}",
+                    next_path=safe_next(next_path),
+                    signin_csrf=signin_csrf_token(pepper_of(request), nonce), error=error,
+                    demo=_demo_people(request))
+    keep_signin_nonce(response, request, nonce)
+    return response
+
+
+@router.get("/signin")
+async def signin_form(request: Request, next: str = "/") -> Response:
+    return _signin_page(request, next_path=next)
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    form = await request.form()
+    nonce = request.cookies.get(SIGNIN_COOKIE)
+    if not nonce or not same(form.get(CSRF_FIELD), signin_csrf_token(pepper_of(request), nonce)):
+        raise CsrfRefused()
+    token = str(form.get("token") or "").strip()
+    services = services_of(request)
+    actor = await actor_for_token(services.sessions, token, pepper_of(request)) if token else None
+    if actor is None:
+        return _signin_page(request, next_path=str(form.get("next") or "/"), error=True)
+    wanted = safe_next(form.get("next"))
+    response = RedirectResponse(home_of(actor.role) if wanted == "/" else wanted, status_code=303)
+    start_session(response, request, token)
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request, viewer: ViewerDep) -> Response:
+    await checked_form(request, viewer)
+    response = RedirectResponse("/signin", status_code=303)
+    end_session(response, request)
+    return response
+
+
+@router.get("/lang/{code}")
+async def switch_language(request: Request, code: str, next: str = "/") -> Response:
+    if code not in LANGUAGES:
+        return error_page(request, None, Problem(404, "Not found", f"no language {code!r}"))
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(LANG_COOKIE, code, max_age=365 * 86_400, httponly=True, samesite="lax", path="/",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    path = STATIC / name
+    if not STATIC_NAME.fullmatch(name) or not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
+def waits_on(state: CaseState, actor: Actor) -> bool:
+    """Whether the case waits on this person's organisation now (or, for an applicant, on the applicant)."""
+    who = waiting_on(state)
+    return ("applicant" in who) if actor.role == Role.APPLICANT else actor.org in who
+
+
+async def open_cases_by_due(desk: CaseDesk, actor: Actor, pages: int = 10) -> list[CaseState]:
+    """The open cases the person may see, soonest due first: closed ones have no due date and sort last,
+    so reading stops at the first closed case (or after `pages` pages of 200)."""
+    found: list[CaseState] = []
+    cursor = None
+    for _ in range(pages):
+        page_of, cursor = await desk.list(actor, CaseFilters(sort="due", limit=200, cursor=cursor))
+        found += [s for s in page_of if s.stage != Stage.CLOSED]
+        if cursor is None or any(s.stage == Stage.CLOSED for s in page_of):
+            break
+    return found
+
+
+@router.get("/work")
+async def work(request: Request, viewer: ViewerDep) -> Response:
+    desk = CaseDesk(services_of(request))
+    waiting = [s for s in await open_cases_by_due(desk, viewer.actor) if waits_on(s, viewer.actor)]
+    shown = {s.id for s in waiting}
+    recent, _ = await desk.list(viewer.actor, CaseFilters(sort="-created", limit=PAGE_SIZE))
+    others = [s for s in recent if s.id not in shown]
+    return page(request, "work.html", viewer, waiting=waiting, others=others)
+
+
+@router.get("/cases")
+async def cases(
+    request: Request,
+    viewer: ViewerDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    stage: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    chosen = Stage(stage) if stage is not None and stage in Stage.__members__.values() else None
+    filters = CaseFilters(stage=chosen, q=(q or "").replace("\x00", "") or None, cursor=cursor or None,
+                          limit=PAGE_SIZE)
+    try:
+        states, next_cursor = await CaseDesk(services_of(request)).list(viewer.actor, filters)
+    except Problem as problem:
+        return error_page(request, viewer, problem)
+    return page(request, "cases.html", viewer, states=states, next_cursor=next_cursor, q=q or "",
+                stage=chosen.value if chosen else "", stages=list(Stage))
+
+
+@router.get("/late")
+async def late(request: Request, viewer: ViewerDep) -> Response:
+    """The manager's view: overdue (and so escalated) open cases of their office; JETRO sees every office's."""
+    actor = viewer.actor
+    if actor.role not in (Role.OFFICE_MANAGER, Role.COORDINATOR):
+        return error_page(request, viewer, forbidden())
+    office = Office(actor.org) if actor.role == Role.OFFICE_MANAGER else None
+    states, _ = await CaseDesk(services_of(request)).list(
+        actor, CaseFilters(office=office, overdue=True, sort="due", limit=200)
+    )
+    return page(request, "late.html", viewer, states=[s for s in states if s.stage != Stage.CLOSED])
+
+
+@router.get("/mail")
+async def mail(request: Request, viewer: ViewerDep) -> Response:
+    """In development only: what the local mail sink of `alliance run` kept."""
+    if not is_development(request):
+        return error_page(request, viewer, Problem(404, "Not found", "no such page"))
+    from infra.mail_sink import kept_messages
+    from infra.product import mail_folder  # here: infra.product wires the whole app, this module included
+
+    messages = kept_messages(mail_folder(services_of(request).settings))
+    return page(request, "mail.html", viewer, messages=list(reversed(messages)))
+
+
+router.include_router(case_pages.router)
+router.include_router(audit_pages.router)
