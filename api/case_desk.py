@@ -12,7 +12,7 @@ from sqlalchemy import Numeric, literal, select, tuple_
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
 from api.problems import Problem, refusal_problem, validation_problem
@@ -138,8 +138,10 @@ class CaseDesk:
             updated: CaseState = await handle.execute_update(
                 action_name, ActionCommand(actor=actor, payload=raw), id=update_id, result_type=CaseState
             )
-        except RPCError:
-            if refusal is None:
+        except RPCError as error:
+            # Only NOT_FOUND ("workflow execution already completed") says the case has ended; a transient error
+            # (Temporal restarting) must stay a 503, or a retry of an action already applied would read as a 409.
+            if refusal is None or error.status != RPCStatusCode.NOT_FOUND:
                 raise
             # The workflow has ended (a closed case): no Update reaches it, so the refusal stands as it was.
             raise refusal_problem(refusal, [str(a) for a in allowed_actions(state, actor)]) from None

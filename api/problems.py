@@ -18,6 +18,7 @@ from domain.rules import Refusal, RefusalKind
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
 STATUS_OF_REFUSAL = {
     RefusalKind.NOT_VISIBLE: 404,
     RefusalKind.FORBIDDEN: 403,
@@ -86,10 +87,20 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def on_database_unavailable(_: Request, exc: DBAPIError) -> JSONResponse:
-        if not exc.connection_invalidated and not isinstance(exc, OperationalError):
+        # SQLSTATE classes 08 (connection exception), 53 (insufficient resources) and 57 (operator intervention:
+        # shutting down, starting up) mean the server cannot serve now, whatever exception class carries them.
+        transient = str(getattr(exc.orig, "sqlstate", None) or "")[:2] in UNAVAILABLE_SQLSTATE_CLASSES
+        if not exc.connection_invalidated and not isinstance(exc, OperationalError) and not transient:
             log.exception("database error")
             return Problem(500, "Internal error", "the server failed; the request id is in the logs").response()
         log.warning("database unavailable", error=str(exc.orig))
+        return unavailable("the database did not answer; try again shortly")
+
+    @app.exception_handler(ConnectionError)
+    async def on_connection_refused(_: Request, exc: ConnectionError) -> JSONResponse:
+        # A new connection to a PostgreSQL that is down fails in asyncpg's connect with ConnectionRefusedError,
+        # which SQLAlchemy passes on unwrapped (it is no DBAPIError): the same 503, not an internal error.
+        log.warning("database unavailable", error=str(exc))
         return unavailable("the database did not answer; try again shortly")
 
     @app.exception_handler(Exception)
