@@ -21,7 +21,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -464,6 +464,28 @@ class Driver:
     async def drive_all(self, runs: list[CaseRun]) -> list[CaseRun]:
         """Every case at once (the gate lets `cases_at_once` of them move at a time)."""
         return list(await asyncio.gather(*(self.drive(run) for run in runs)))
+
+    async def drive_with_fault(
+        self, runs: list[CaseRun], moment: asyncio.Event, fault: Callable[[], Awaitable[None]], limit: float
+    ) -> tuple[int, float]:
+        """Drive every case; when `moment` comes, strike with `fault`. Returns the requests in flight when it
+        struck and the seconds the whole drive took; the fault never outlives the drive."""
+
+        async def strike() -> int:
+            await moment.wait()
+            in_flight = self.in_flight
+            await fault()
+            return in_flight
+
+        started = time.monotonic()
+        striking = asyncio.create_task(strike())
+        try:
+            async with asyncio.timeout(limit):
+                await self.drive_all(runs)
+                in_flight = await striking
+        finally:
+            striking.cancel()
+        return in_flight, time.monotonic() - started
 
 
 async def problems_with(cluster: Cluster, driver: Driver, runs: list[CaseRun], via: Member) -> list[str]:

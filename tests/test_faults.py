@@ -48,22 +48,7 @@ async def drive_through(cluster: Cluster, label: str, fault: Callable[[], Awaita
     runs = plan_cases(CASES, label)
     async with Driver(cluster.apis, cluster.tokens, cases_at_once=CASES, timeout=TIMEOUT) as driver:
         under_way = driver.after(actions=CASES + CASES // 3)
-
-        async def at_the_right_moment() -> int:
-            await under_way.wait()
-            in_flight = driver.in_flight
-            await fault()
-            return in_flight
-
-        started = time.monotonic()
-        faulting = asyncio.create_task(at_the_right_moment())
-        try:
-            async with asyncio.timeout(TIMEOUT):
-                await driver.drive_all(runs)
-                in_flight = await faulting
-        finally:  # a fault never left running past its test
-            faulting.cancel()
-        elapsed = time.monotonic() - started
+        in_flight, elapsed = await driver.drive_with_fault(runs, under_way, fault, TIMEOUT)
         assert all(m.alive for m in cluster.members), f"a product process gave up: {cluster.describe()}"
         problems = await problems_with(cluster, driver, runs, via=cluster.apis[-1])
         assert not problems, "\n".join(problems[:30]) + f"\n({len(problems)} problems; {cluster.describe()})"

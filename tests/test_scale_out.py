@@ -9,8 +9,6 @@ with the same Idempotency-Key never count twice), and every hash chain must hold
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -33,24 +31,13 @@ async def test_three_workers_two_apis_lose_one_of_each_and_finish_every_case(tmp
         runs = plan_cases(CASES, "Scale", MIX)
         victim_worker, victim_api = cluster.workers[0], cluster.apis[0]
         async with Driver(cluster.apis, cluster.tokens, cases_at_once=CASES_AT_ONCE, timeout=TIMEOUT) as driver:
-            third = driver.after(cases=CASES // 3)
 
-            async def kill_one_of_each() -> int:
-                await third.wait()
-                in_flight = driver.in_flight
+            async def kill_one_of_each() -> None:
                 await cluster.kill(victim_worker)
                 await cluster.kill(victim_api)
-                return in_flight
 
-            started = time.monotonic()
-            chaos = asyncio.create_task(kill_one_of_each())
-            try:
-                async with asyncio.timeout(TIMEOUT):
-                    await driver.drive_all(runs)
-                    in_flight_at_kill = await chaos
-            finally:
-                chaos.cancel()
-            elapsed = time.monotonic() - started
+            third = driver.after(cases=CASES // 3)
+            in_flight_at_kill, elapsed = await driver.drive_with_fault(runs, third, kill_one_of_each, TIMEOUT)
 
             survivors = [m for m in cluster.members if m not in (victim_worker, victim_api)]
             assert all(m.alive for m in survivors), cluster.describe()
