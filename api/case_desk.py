@@ -167,7 +167,7 @@ class CaseDesk:
         entries = await stored_entries(self.services.sessions, case_id)
         try:
             past = rewind(entries, current.service_levels, when)
-        except RewindError as error:
+        except (RewindError, ValueError) as error:  # ValueError: an event today's rules cannot read back
             log.error("audit trail cannot be replayed", error=str(error))
             raise Problem(409, "History cannot be replayed", str(error), "urn:case-desk:unreplayable") from None
         if past is None:

@@ -151,7 +151,11 @@ REDACTION_EVENT = "personal_data_redacted"
 
 def verify_chain(entries: list[AuditEntry]) -> ChainReport:
     prev = GENESIS_HASH
-    redactions = [entry.seq for entry in entries if entry.type == REDACTION_EVENT]
+    # The events each recorded redaction names (only earlier ones): an erasure must be one of them.
+    covered = {
+        seq for entry in entries if entry.type == REDACTION_EVENT
+        for seq in entry.payload.get("events", []) if isinstance(seq, int) and seq < entry.seq
+    }
     for expected_seq, entry in enumerate(entries, start=1):
         reason = None
         if entry.seq != expected_seq:
@@ -164,7 +168,7 @@ def verify_chain(entries: list[AuditEntry]) -> ChainReport:
             entry.personal_salt is None or personal_digest(entry.personal_salt, entry.personal) != entry.personal_digest
         ):
             reason = "its personal data does not match its digest: the personal data was altered"
-        elif entry.redacted and not any(seq > entry.seq for seq in redactions):
+        elif entry.redacted and entry.seq not in covered:
             reason = "its personal data was erased, but no redaction is recorded after it"
         if reason is not None:
             return ChainReport(valid=False, events=len(entries), first_broken_seq=entry.seq, reason=reason)

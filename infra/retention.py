@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 from sqlalchemy import null, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, verify_chain
@@ -69,6 +70,12 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
             select(cases.c.snapshot).where(cases.c.id == case_id).with_for_update()
         )).scalar_one()
         state = CaseState.model_validate(snapshot)
+        last = (await conn.execute(
+            select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == case_id)
+            .order_by(audit_events.c.seq.desc()).limit(1)
+        )).one()
+        if (last.seq, last.hash) != (entries[-1].seq, entries[-1].hash):
+            raise ValueError("its trail grew while it was being archived; archive it again")
         event = make_entry(
             case_id=case_id, seq=entries[-1].seq + 1, type=REDACTION_EVENT, actor=SYSTEM_ACTOR.model_dump(mode="json"),
             at=now, stage_before=state.stage, stage_after=state.stage,
@@ -110,7 +117,7 @@ async def archive_closed_cases(
         try:
             await archive_case(engine, case_id, folder, retention_years, now)
             report.archived.append(case_id)
-        except ValueError as error:
+        except (ValueError, IntegrityError) as error:  # IntegrityError: another archiver got there first
             report.refused[case_id] = str(error)
             log.warning("case not archived", case_id=case_id, reason=str(error))
     return report

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
 
 SERVICE_LEVEL_TIMERS = "service-level-timers"
 QUIET_COMMANDS = "timers-and-search-attributes-only-when-changed"
+PERSONAL_DATA_SALT = "personal-data-salt"
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 FILING_GRACE = timedelta(minutes=10)
 MAIL_TIMEOUT = timedelta(seconds=60)
@@ -219,7 +220,8 @@ class CaseWorkflow:
             stage_after=after.stage,
             payload=payload,
             prev_hash=before.last_hash,
-            salt=workflow.uuid4().hex,  # keeps personal data erasable later (hash version 2)
+            # Hash version 2 keeps personal data erasable later; events recorded before it keep version 1.
+            salt=workflow.uuid4().hex if workflow.patched(PERSONAL_DATA_SALT) else None,
         )
         recorded = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
         waiting = await workflow.execute_activity(

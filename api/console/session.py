@@ -114,7 +114,11 @@ async def checked_form(request: Request, viewer: Viewer) -> FormData:
 
 
 def _is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Secure cookies over https, and always in production: behind a TLS-terminating proxy the app itself
+    may see plain http, and the cookie holds the bearer token."""
+    services = getattr(request.app.state, "services", None)
+    production = services is not None and services.settings.environment == "production"
+    return production or request.url.scheme == "https"
 
 
 def start_session(response: Response, request: Request, token: str) -> None:
