@@ -14,24 +14,10 @@ import pytest
 from domain.corporate_number import corporate_number_problem
 from domain.geography import JSIC_DIVISIONS, PREFECTURE_BY_NAME, PREFECTURES, REGIONS, region_of
 from infra.sme_generator import CERTIFICATIONS, OVERSEAS_MARKETS, TECHNOLOGY_AREAS, generate_smes
+from infra.sme_registry import STORED_COLUMNS
 
 NOW = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
-KEYS = {
-    "id",
-    "name",
-    "name_ja",
-    "prefecture",
-    "city",
-    "industries",
-    "employees",
-    "capital_jpy",
-    "founded",
-    "technologies",
-    "certifications",
-    "overseas_interest",
-    "consent",
-    "updated_at",
-}
+KEYS = set(STORED_COLUMNS)  # every generated row is exactly what the registry stores
 KNOWN_TECHNOLOGIES = {tech for techs in TECHNOLOGY_AREAS.values() for tech in techs}
 
 
