@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
+from contracts.activities import DELIVER_MAIL
 from infra.tables import notifications
-from workflows.contracts import DELIVER_MAIL
 
 log = structlog.get_logger(__name__)
 

@@ -14,10 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
+from contracts.activities import FIND_CANDIDATES, FindCandidates
 from domain.matching import FACTORS, GENERIC_WORDS, Explanation, MatchWeights
 from domain.model import Candidate
 from infra.candidate_query import SoughtTechnology, candidate_query
-from workflows.contracts import FIND_CANDIDATES, FindCandidates
 
 log = structlog.get_logger()
 

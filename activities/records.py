@@ -13,8 +13,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.outbox import write_outbox
+from contracts.activities import RECORD_EVENT, RecordEvent
 from infra.tables import audit_events, cases, notifications
-from workflows.contracts import RECORD_EVENT, RecordEvent
 
 log = structlog.get_logger(__name__)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
 from activities.outbox import OUTBOX_NAMESPACE
+from contracts.activities import VERIFY_AUDIT_TRAIL
 from domain.audit import GENESIS_HASH, AuditEntry, make_entry
 from domain.model import OVERSIGHT, SYSTEM_ACTOR, Role
 from domain.verification import (
@@ -29,7 +30,6 @@ from domain.verification import (
 from infra.audit_trail import verify_every_chain
 from infra.db import session_factory
 from infra.tables import audit_events, notifications, users
-from workflows.contracts import VERIFY_AUDIT_TRAIL
 
 log = structlog.get_logger(__name__)
 

@@ -15,8 +15,8 @@ from api import audit, audit_export, cases, health, metrics, problems, smes
 from api.console import routes as console
 from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
-from api.services import Services
 from infra.observability import Tracing, fastapi_telemetry, setup_tracing
+from services.context import Services
 
 log = structlog.get_logger(__name__)
 

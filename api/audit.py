@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.case_desk import CaseDesk
 from api.deps import CurrentActor, ServicesDep
 from api.examples import problems
 from api.problems import Problem
 from domain.crosscheck import Difference
 from domain.model import Role
-from infra.crosscheck import HistoryUnavailable, crosscheck_case
+from services.case_desk import CaseDesk
+from services.crosscheck import crosscheck_case
 
 router = APIRouter(tags=["audit"], responses=problems(401, 403, 404, 422, 503))
 
@@ -36,9 +36,6 @@ async def crosscheck(case_id: str, actor: CurrentActor, services: ServicesDep) -
     await desk.load(case_id, actor)  # 404 before 403: an invisible case does not leak its existence
     if actor.role == Role.APPLICANT:
         raise Problem(403, "Not allowed", "cross-checking is for staff and auditors", "urn:case-desk:forbidden")
-    try:
-        report = await crosscheck_case(services.temporal, services.sessions, case_id)
-    except HistoryUnavailable as error:
-        raise Problem(409, "Workflow history unavailable", str(error), "urn:case-desk:history_unavailable") from None
+    report = await crosscheck_case(services.temporal, services.sessions, case_id)
     return CrosscheckReport(consistent=report.consistent, updates=report.updates, events=report.events,
                             differences=list(report.differences))

@@ -8,15 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Query
 from fastapi.responses import JSONResponse
 
-from api.case_desk import CaseDesk
 from api.deps import CurrentActor, ServicesDep
 from api.examples import OPENAPI_EXAMPLES, problems
-from api.listing import CaseFilters, Sort
 from api.problems import Problem, validation_problem
 from domain.audit import ChainReport
 from domain.model import Action, FilingRequest, Office, Outcome, Role, Stage
 from domain.transitions import applicant_org_of
 from domain.views import case_view, history_view
+from services.case_desk import CaseDesk
+from services.listing import CaseFilters, Sort
 
 router = APIRouter(
     prefix="/api/cases", tags=["cases"], responses=problems(401, 403, 404, 409, 413, 422, 503)

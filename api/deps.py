@@ -8,9 +8,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem
-from api.services import Services
 from domain.model import Actor
 from infra.users import actor_for_token
+from services.context import Services
 
 bearer = HTTPBearer(auto_error=False, description="A token from `alliance users add` or the demo users.")
 

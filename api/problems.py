@@ -13,6 +13,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from domain.errors import (
+    BadCursor,
+    CaseNotFound,
+    DeskError,
+    Forbidden,
+    HistoryUnavailable,
+    InvalidInput,
+    NoSuchAction,
+    NotFiledYet,
+    Refused,
+    StillFiling,
+    Unreplayable,
+)
 from domain.rules import Refusal, RefusalKind
 
 log = structlog.get_logger(__name__)
@@ -53,6 +66,37 @@ def validation_problem(errors: list[dict[str, Any]], title: str = "Invalid reque
     return Problem(422, title, detail, "urn:case-desk:invalid", errors=cleaned)
 
 
+def problem_of(error: DeskError) -> Problem:
+    """The one mapping of the services' domain errors to HTTP (the API and the console both use it)."""
+    match error:
+        case Refused():
+            problem = refusal_problem(error.refusal, error.allowed)
+            if problem.status != 404:
+                problem.extra["stage"] = error.stage
+            return problem
+        case InvalidInput() if error.errors or error.detail == error.title:
+            return validation_problem(error.errors, error.title)
+        case InvalidInput():
+            return Problem(422, error.title, error.detail, "urn:case-desk:invalid")
+        case CaseNotFound():
+            return Problem(404, "Case not found", error.detail, "urn:case-desk:not_visible")
+        case NotFiledYet():
+            return Problem(404, "Case not found", error.detail, "urn:case-desk:not_found")
+        case NoSuchAction():
+            return Problem(404, "No such action", error.detail, "urn:case-desk:no_action")
+        case Forbidden():
+            return Problem(403, "Not allowed", error.detail, "urn:case-desk:forbidden")
+        case BadCursor():
+            return Problem(422, "Invalid cursor", error.detail, "urn:case-desk:invalid")
+        case StillFiling():
+            return Problem(503, "Temporarily unavailable", error.detail, "urn:case-desk:unavailable")
+        case Unreplayable():
+            return Problem(409, "History cannot be replayed", error.detail, "urn:case-desk:unreplayable")
+        case HistoryUnavailable():
+            return Problem(409, "Workflow history unavailable", error.detail, "urn:case-desk:history_unavailable")
+    raise TypeError(f"no HTTP mapping for {type(error).__name__}")  # a new error class must be mapped here
+
+
 def unavailable(detail: str) -> JSONResponse:
     return Problem(503, "Temporarily unavailable", detail, "urn:case-desk:unavailable").response()
 
@@ -61,6 +105,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def on_problem(_: Request, exc: Problem) -> JSONResponse:
         return exc.response()
+
+    @app.exception_handler(DeskError)
+    async def on_desk_error(_: Request, exc: DeskError) -> JSONResponse:
+        return problem_of(exc).response()
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:

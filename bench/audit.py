@@ -32,11 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.stack import bench_database
 from domain.audit import GENESIS_HASH, make_entry, verify_chain
 from domain.model import FUND, JETRO, Office, Role
+from domain.samples import sample_filing
 from infra.audit_export import ExportFilter, ExportFormat, export_audit
 from infra.audit_trail import case_ids, stored_entries, verify_every_chain
 from infra.db import session_factory
 from infra.logging import configure_logging
-from infra.samples import sample_filing
 from infra.settings import Settings
 
 console = Console()

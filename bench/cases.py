@@ -40,15 +40,15 @@ from activities.mail import SmtpSettings
 from bench.bare import BARE_WORKFLOW, BareWorkflow, noop
 from bench.bare import FILE_UPDATE as BARE_FILE_UPDATE
 from bench.stack import bench_stack
+from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
 from domain.model import FUND, JETRO, Actor, CaseState, FilingRequest, Office, Outcome, Role
+from domain.samples import sample_filing
 from infra.logging import configure_logging
-from infra.processes import free_port
-from infra.samples import sample_filing
 from infra.settings import Settings
+from infra.startup import free_port
 from infra.tables import audit_events
 from workers.case_worker import build_worker, workflow_runner
 from workflows.case import CaseWorkflow
-from workflows.contracts import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
 
 DATABASE = "alliance_bench"
 UPDATES_PER_CASE = 9

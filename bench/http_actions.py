@@ -42,7 +42,8 @@ from temporalio.client import (
 )
 
 from api.app import create_app
-from api.services import Services
+from app.bootstrap import smtp_settings
+from app.serving import QuietServer, api_server
 from bench.cases import (
     APPLICANT,
     BARE_ACTIONS,
@@ -65,11 +66,10 @@ from bench.cases import (
 )
 from bench.stack import bench_stack
 from domain.model import Actor, Office, Outcome
-from infra.bootstrap import smtp_settings
-from infra.processes import free_port
-from infra.serving import QuietServer, api_server
 from infra.settings import Settings
+from infra.startup import free_port
 from infra.users import ensure_demo_users
+from services.context import Services
 from workers.case_worker import build_worker
 
 PEPPER = "bench-pepper"

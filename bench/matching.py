@@ -21,15 +21,15 @@ from rich.table import Table
 from sqlalchemy import text
 
 from activities.matching import Matching
+from app.sme_generator import TECHNOLOGY_AREAS, generate_smes, seed_smes
 from bench.stack import bench_database
+from contracts.activities import FindCandidates
 from domain.geography import PREFECTURES
 from domain.model import EmployeeRange, Seeking
 from domain.payloads import MatchingCriteria
 from domain.sme_registry import COLUMNS
 from infra.settings import Settings
-from infra.sme_generator import TECHNOLOGY_AREAS, generate_smes
-from infra.sme_registry import import_registry_csv, seed_smes
-from workflows.contracts import FindCandidates
+from infra.sme_registry import import_registry_csv
 
 console = Console()
 TECHNOLOGIES = sorted(t for area in TECHNOLOGY_AREAS.values() for t in area)

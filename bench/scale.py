@@ -23,13 +23,14 @@ from rich.table import Table
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
+from app.processes import ChildProcess
 from bench.cases import APPLICANT, REQUEST, ActivityTimer, Phase, case_driver, run_phase
 from bench.stack import Stack, bench_stack
+from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, CaseInput, FilingCommand, workflow_id
 from domain.model import CaseState
-from infra.processes import ChildProcess, free_port
 from infra.settings import Settings
+from infra.startup import free_port
 from workflows.case import CaseWorkflow
-from workflows.contracts import FILE_UPDATE, FILE_UPDATE_ID, CaseInput, FilingCommand, workflow_id
 
 console = Console()
 ALLIANCE = str(Path(sys.executable).parent / "alliance")

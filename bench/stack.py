@@ -18,15 +18,17 @@ from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from app.embedded_postgres import HOST as PG_HOST
+from app.embedded_postgres import ensure_database, start_postgres
+from app.embedded_temporal import temporal_binary
+from app.processes import ChildProcess, wait_for_port
+from contracts import search_attributes as sa
+from domain.samples import DEMO_SMES
 from infra import migrate
 from infra.db import create_engine, session_factory
-from infra.embedded_postgres import HOST as PG_HOST
-from infra.embedded_postgres import ensure_database, start_postgres
-from infra.embedded_temporal import temporal_binary
-from infra.processes import ChildProcess, free_port, wait_for_port
-from infra.samples import DEMO_SMES, seed_demo_smes
 from infra.settings import Settings
-from workflows import search_attributes as sa
+from infra.sme_registry import seed_demo_smes
+from infra.startup import free_port
 
 DATABASE = "alliance_bench"
 

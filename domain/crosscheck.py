@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from domain.audit import REDACTION_EVENT, AuditEntry
+from domain import events
+from domain.audit import AuditEntry
 
-SYSTEM_EVENTS = frozenset({"reminder", "escalation", "expired", REDACTION_EVENT})
-"""Events no Update causes: the service-level timers' and the retention job's erasure of personal data."""
-FILE_UPDATE = "file"
-FILED_EVENT = "filed"
+FILE_UPDATE = events.FILE
+FILED_EVENT = events.FILED
+SYSTEM_EVENTS = events.SYSTEM_EVENTS
 
 Side = Literal["audit", "workflow"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain import events
 from domain.calendar import tokyo_day
 from domain.model import FUND, JETRO, CaseState, Frozen, Role
 from domain.service_levels import waiting_on
@@ -53,7 +54,7 @@ CLOSING = frozenset(
         "approve_investment",
         "decline_investment",
         "withdraw",
-        "expired",
+        events.EXPIRED,
     }
 )
 
@@ -62,9 +63,9 @@ def audiences(event_type: str, before: CaseState, after: CaseState, payload: dic
     """Who hears of this event (an empty list for events nobody needs an e-mail about)."""
     lead = [str(after.lead_office)] if after.lead_office else []
     match event_type:
-        case "reminder":
+        case events.REMINDER:
             return _staff_of(waiting_on(before))
-        case "escalation":
+        case events.ESCALATION:
             if payload.get("to") == JETRO:
                 return [Audience(role=Role.COORDINATOR, org=JETRO)]
             return _staff_of(waiting_on(before), managers=True)
@@ -95,19 +96,19 @@ def notice(event_type: str, before: CaseState, after: CaseState, payload: dict[s
 
 
 TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
-    ("reminder", "en"): (
+    (events.REMINDER, "en"): (
         "Reminder: {reference} is waiting for you",
         "Case {reference} ({company}) has been waiting in {stage}. It is due on {due_date}.",
     ),
-    ("reminder", "ja"): (
+    (events.REMINDER, "ja"): (
         "【リマインダー】{reference} の対応をお願いします",
         "案件 {reference}（{company}）は「{stage}」で対応待ちです。期限は {due_date} です。",
     ),
-    ("escalation", "en"): (
+    (events.ESCALATION, "en"): (
         "Escalation (level {level}): {reference} is overdue",
         "Case {reference} ({company}) passed its due date of {due_date} in {stage}.",
     ),
-    ("escalation", "ja"): (
+    (events.ESCALATION, "ja"): (
         "【エスカレーション レベル{level}】{reference} が期限を過ぎています",
         "案件 {reference}（{company}）は「{stage}」の期限 {due_date} を過ぎています。",
     ),

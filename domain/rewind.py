@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from domain import events
 from domain.audit import REDACTION_EVENT, AuditEntry, redacted_personal
 from domain.model import Action, Actor, Candidate, CaseState, Contact, FilingRequest, Stage
 from domain.payloads import parse_payload
@@ -23,7 +24,7 @@ class RewindError(ValueError):
 
 def _replay(state: CaseState | None, entry: AuditEntry, levels: dict[Stage, int]) -> CaseState:
     actor = Actor.model_validate(entry.actor)
-    if entry.type == "filed":
+    if entry.type == events.FILED:
         return new_case(entry.case_id, FilingRequest.model_validate(entry.full_payload()), actor, entry.at, levels)
     if state is None:
         raise RewindError(f"event {entry.seq} ({entry.type}) comes before the case was filed")

@@ -13,6 +13,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from domain import events
 from domain.calendar import add_business_days, business_days_between
 from domain.model import FUND, JETRO, CaseState, Clock, Milestone, Moment, Outcome, Review, Stage
 
@@ -111,14 +112,14 @@ def fire(state: CaseState, moment: Moment, at: datetime) -> tuple[CaseState, str
     updated = state.model_copy(update={"clock": clock, "updated_at": at})
     match moment.milestone:
         case Milestone.REMINDER:
-            return updated, "reminder", base
+            return updated, events.REMINDER, base
         case Milestone.ESCALATION_1 | Milestone.ESCALATION_2:
             level = 1 if moment.milestone == Milestone.ESCALATION_1 else 2
             escalated = updated.model_copy(update={"overdue": True, "escalation_level": level})
-            return escalated, "escalation", {**base, "level": level, "to": escalation_target(state.stage, level)}
+            return escalated, events.ESCALATION, {**base, "level": level, "to": escalation_target(state.stage, level)}
         case Milestone.EXPIRY:
             expired = updated.model_copy(
                 update={"stage": Stage.CLOSED, "outcome": Outcome.EXPIRED, "paused": False, "clock": None,
                         "due_at": None, "overdue": False}
             )
-            return expired, "expired", base
+            return expired, events.EXPIRED, base

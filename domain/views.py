@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain import events
 from domain.audit import AuditEntry
 from domain.model import Actor, CaseState, Role
 from domain.rules import allowed_actions
@@ -39,11 +40,11 @@ def case_view(state: CaseState, viewer: Actor) -> dict[str, Any]:
 
 # What an applicant may read of its own case's history: the outward-facing steps, never internal ones.
 APPLICANT_EVENTS = frozenset(
-    {"filed", "request_info", "provide_info", "reject", "relay", "accept_case", "select_partner",
+    {events.FILED, "request_info", "provide_info", "reject", "relay", "accept_case", "select_partner",
      "close_no_match", "conclude_without_fund", "approve_investment", "decline_investment", "withdraw",
-     "expired"}
+     events.EXPIRED}
 )
-APPLICANT_PAYLOADS = frozenset({"filed", "request_info", "provide_info", "withdraw"})
+APPLICANT_PAYLOADS = frozenset({events.FILED, "request_info", "provide_info", "withdraw"})
 
 
 def _event(entry: AuditEntry) -> dict[str, Any]:

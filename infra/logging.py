@@ -14,7 +14,7 @@ import structlog
 from structlog.types import EventDict, WrappedLogger
 from temporalio import activity
 
-CASE_WORKFLOW_PREFIX = "case-"  # workflows.contracts.workflow_id: a case's workflow id is `case-<case id>`
+CASE_WORKFLOW_PREFIX = "case-"  # contracts.case.workflow_id: a case's workflow id is `case-<case id>`
 
 
 def add_temporal_context(_: WrappedLogger, __: str, event: EventDict) -> EventDict:

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from infra.processes import require_free_port
+from infra.startup import require_free_port
 
 
 class KeepMessages:

@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from infra.processes import StartupError
 from infra.settings import Settings
+from infra.startup import StartupError
 
 _runtimes: dict[str, Runtime] = {}
 _tracings: dict[tuple[str, str], Tracing] = {}

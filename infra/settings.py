@@ -129,6 +129,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def mail_dir(self) -> Path:
+        """Where the local mail sink of `alliance run` keeps each message it receives."""
+        return self.data_dir / "mail"
+
+    @property
     def match_weights(self) -> MatchWeights:
         return MatchWeights(
             technology_fit=self.match_weight_technology_fit,

@@ -7,18 +7,18 @@ counts of new and updated SMEs come from the same statement.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from itertools import islice
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
 from sqlalchemy import ColumnElement, Select, any_, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.samples import demo_sme_rows
 from domain.sme_registry import RowProblem, read_registry_csv
-from infra.sme_generator import generate_smes
 from infra.tables import smes
 
 STORED_COLUMNS = (
@@ -117,25 +117,6 @@ async def count_smes(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(smes))).scalar_one())
 
 
-async def seed_smes(
-    conn: AsyncConnection,
-    count: int,
-    *,
-    seed: int,
-    now: datetime,
-    batch: int = 10_000,
-    progress: Callable[[int], None] = lambda done: None,
-) -> StoreResult:
-    """Add a generated registry of `count` SMEs (deterministic for a seed); existing SMEs are kept."""
-    rows = generate_smes(count, seed=seed, now=now)
-    added = 0
-    while chunk := list(islice(rows, batch)):
-        result = await store_smes(conn, chunk, on_existing="keep")
-        added += result.added
-        progress(len(chunk))
-    return StoreResult(added, 0)
-
-
 @dataclass(frozen=True)
 class ImportOutcome:
     """An import either applied every row (`problems` empty) or none of them."""
@@ -154,3 +135,10 @@ async def import_registry_csv(engine: AsyncEngine, lines: Iterable[str], now: da
         result = await store_smes(conn, (record.as_row(now) for record in read.records), on_existing="update")
     log.info("registry.imported", added=result.added, updated=result.updated)
     return ImportOutcome(result.added, result.updated, [])
+
+
+async def seed_demo_smes(engine: AsyncEngine) -> int:
+    """Add the demo SMEs that are missing (idempotent); how many the registry had none of."""
+    async with engine.begin() as conn:
+        result = await conn.execute(insert(smes).values(demo_sme_rows(datetime.now(UTC))).on_conflict_do_nothing())
+    return int(result.rowcount or 0)

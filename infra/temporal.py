@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TypedDict
 
@@ -13,9 +14,8 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from infra.observability import Tracing, setup_tracing, worker_runtime
-from infra.processes import StartupError
 from infra.settings import Settings
-from workflows.search_attributes import DEV_SERVER_TYPES
+from infra.startup import StartupError
 
 KIND = {
     "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -76,8 +76,9 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None, tracing
     )
 
 
-async def ensure_search_attributes(client: Client, namespace: str) -> None:
-    """Register the case search attributes the workflows upsert (servers other than the dev server)."""
+async def ensure_search_attributes(client: Client, namespace: str, types: Mapping[str, str]) -> None:
+    """Register search attributes, `{name: type as the dev server spells it}`, that the server lacks (servers
+    other than the dev server, which takes them as flags; `contracts.search_attributes.DEV_SERVER_TYPES`)."""
     try:
         listed = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=namespace)
@@ -87,7 +88,7 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
         if error.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping test server cannot list
             raise
         existing = set()
-    missing = {name: KIND[kind] for name, kind in DEV_SERVER_TYPES.items() if name not in existing}
+    missing = {name: KIND[kind] for name, kind in types.items() if name not in existing}
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)

@@ -32,14 +32,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.embedded_postgres import ensure_database, start_postgres
+from app.embedded_temporal import start_temporal
+from app.processes import ChildProcess, wait_for_port
 from domain.audit import verify_chain
 from domain.model import Office
 from infra.audit_trail import stored_entries
-from infra.embedded_postgres import ensure_database, start_postgres
-from infra.embedded_temporal import start_temporal
-from infra.processes import ChildProcess, free_port, wait_for_port
-from infra.samples import seed_demo_smes
 from infra.settings import EMBEDDED_DATABASE, Settings
+from infra.sme_registry import seed_demo_smes
+from infra.startup import free_port
 from infra.tables import cases
 from infra.users import ensure_demo_users
 from tests.desk import Person

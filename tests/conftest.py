@@ -19,22 +19,23 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.services import Services
+from app.bootstrap import smtp_settings
+from app.embedded_postgres import start_postgres
+from contracts import search_attributes
+from contracts.search_attributes import DEV_SERVER_TYPES
 from domain.model import Role
 from infra import migrate
-from infra.bootstrap import smtp_settings
 from infra.db import create_engine, session_factory
-from infra.embedded_postgres import start_postgres
 from infra.mail_sink import KeepMessages, start_sink
-from infra.processes import free_port
-from infra.samples import seed_demo_smes
 from infra.settings import Settings
+from infra.sme_registry import seed_demo_smes
+from infra.startup import free_port
 from infra.temporal import ensure_search_attributes
 from infra.users import ensure_demo_users
+from services.context import Services
 from tests.desk import Desk
 from tests.support import DEV_SERVER, TEST_SERVER, with_database
 from workers.case_worker import build_worker
-from workflows import search_attributes
 
 PEPPER = "test-pepper"
 
@@ -172,7 +173,7 @@ async def env(request: pytest.FixtureRequest, dev_server: WorkflowEnvironment) -
     async with await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
     ) as env:
-        await ensure_search_attributes(env.client, "default")
+        await ensure_search_attributes(env.client, "default", DEV_SERVER_TYPES)
         yield env
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from domain.model import FUND, JETRO, OVERSIGHT, Office, Role
-from infra.samples import sample_filing
+from domain.samples import sample_filing
 
 BIN = Path(sys.executable).parent
 TEST_SERVER = BIN / "temporal-test-server"

@@ -27,12 +27,12 @@ from api.console.forms import form_fields, parse_form
 from api.console.i18n import Translator
 from api.console.labels_en import EN
 from api.console.labels_ja import JA
-from api.services import Services
 from domain.model import Action, Actor, CaseState, FilingRequest, Office, Role
 from domain.payloads import ACTION_PAYLOADS, parse_payload
 from domain.transitions import new_case
 from infra.settings import DEV_PEPPER, Settings
 from infra.users import DEMO_USERS
+from services.context import Services
 from tests.desk import Desk, Person
 from tests.support import APPLICANT, AUDITOR, COORDINATOR, FUND_MEMBER, filing, manager, officer
 from tests.test_lifecycle import SBIC, SJ, to_fund_consideration, to_matching

@@ -21,11 +21,11 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.console.i18n import Translator
-from api.services import Services
-from infra.processes import free_port
-from infra.samples import seed_demo_smes
-from infra.serving import QuietServer
+from app.serving import QuietServer
 from infra.settings import Settings
+from infra.sme_registry import seed_demo_smes
+from infra.startup import free_port
+from services.context import Services
 from tests.desk import Desk, Person
 from tests.support import APPLICANT, AUDITOR, COORDINATOR, FUND_MEMBER, officer
 from tests.test_lifecycle import SBIC, to_investment_decision

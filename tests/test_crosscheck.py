@@ -19,17 +19,18 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import ActivityEnvironment
 
 from activities.records import CaseRecords
+from contracts.activities import RecordEvent
+from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, workflow_id
 from domain.audit import make_entry
 from domain.crosscheck import UpdateOutcome
 from domain.model import Actor, CaseState, FilingRequest, Office, Role
 from domain.transitions import new_case
-from infra.crosscheck import accepted_updates
 from infra.settings import Settings
+from services.crosscheck import accepted_updates
 from tests.desk import Desk, Person
 from tests.support import APPLICANT, AUDITOR, COORDINATOR, filing, officer
 from tests.test_lifecycle import to_matching
 from workflows.case import CaseWorkflow
-from workflows.contracts import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, RecordEvent, workflow_id
 
 # Updates are kept a little differently by the two servers: prove both.
 WORKFLOW_ENVIRONMENTS = ("time-skipping", "local")

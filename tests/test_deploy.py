@@ -19,9 +19,9 @@ import typer.core
 import typer.main
 import yaml
 
-from infra.cli import app
+from app.cli import app
+from contracts.search_attributes import DEV_SERVER_TYPES
 from infra.settings import Settings
-from workflows.search_attributes import DEV_SERVER_TYPES
 
 DEPLOY = Path(__file__).parent.parent / "infra" / "deploy"
 SETTINGS = {name.upper() for name in Settings.model_fields}

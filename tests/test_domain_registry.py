@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.corporate_number import check_digit, corporate_number_problem, with_check_digit
+from domain.samples import DEMO_SMES
 from domain.sme_registry import COLUMNS, REQUIRED_COLUMNS, RowProblem, read_registry_csv
-from infra.samples import DEMO_SMES
 
 HEADER = "corporate_number,name,name_ja,prefecture,industries,employees,technologies,consent"
 FIRST = with_check_digit("990100000001")

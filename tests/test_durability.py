@@ -13,6 +13,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import ActivityEnvironment
 
 from activities.records import CaseRecords
+from contracts.activities import RecordEvent
+from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, workflow_id
 from domain.audit import first_broken, make_entry
 from domain.model import Actor, CaseState, FilingRequest, Role, Stage
 from domain.transitions import new_case
@@ -21,7 +23,6 @@ from infra.settings import Settings
 from infra.tables import cases
 from tests.support import filing
 from workflows.case import CaseWorkflow
-from workflows.contracts import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, RecordEvent, workflow_id
 
 APPLICANT = Actor(id="a1", name="Anna", role=Role.APPLICANT, org="acme-gmbh")
 COORDINATOR = Actor(id="c1", name="Kenji", role=Role.COORDINATOR, org="jetro")

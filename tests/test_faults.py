@@ -19,15 +19,15 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.case_desk import case_id_for
+from contracts.case import workflow_id
 from domain.audit import verify_chain
 from domain.model import Actor, Role
 from infra.audit_trail import stored_entries
 from infra.tables import cases
 from infra.users import USER_NAMESPACE
+from services.case_desk import case_id_for
 from tests.cluster import Cluster, Driver, plan_cases, problems_with, running_cluster, summary
 from tests.support import APPLICANT, filing
-from workflows.contracts import workflow_id
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

@@ -17,6 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.matching import Matching
+from app.sme_generator import TECHNOLOGY_AREAS, seed_smes
+from contracts.activities import FindCandidates
 from domain import matching
 from domain.corporate_number import with_check_digit
 from domain.geography import PREFECTURES
@@ -26,9 +28,7 @@ from domain.payloads import MatchingCriteria
 from infra import migrate
 from infra.db import create_engine
 from infra.settings import Settings
-from infra.sme_generator import TECHNOLOGY_AREAS
-from infra.sme_registry import seed_smes, store_smes
-from workflows.contracts import FindCandidates
+from infra.sme_registry import store_smes
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 

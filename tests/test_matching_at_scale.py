@@ -15,14 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
-from api.case_desk import CaseDesk
-from api.services import Services
+from app.bootstrap import smtp_settings
+from app.sme_generator import seed_smes
 from domain.model import JETRO, Actor, FilingRequest, Office, Role
 from infra import migrate
-from infra.bootstrap import smtp_settings
 from infra.db import create_engine, session_factory
 from infra.settings import Settings
-from infra.sme_registry import seed_smes
+from services.case_desk import CaseDesk
+from services.context import Services
 from tests.conftest import MailSink
 from tests.support import filing
 from workers.case_worker import build_worker

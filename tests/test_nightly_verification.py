@@ -18,20 +18,20 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from app.bootstrap import smtp_settings
+from app.schedules import ensure_verification_schedule
+from contracts.case import AUDIT_VERIFICATION_SCHEDULE
 from domain.audit import GENESIS_HASH, make_entry, verify_chain
 from domain.model import OVERSIGHT, Role
 from domain.verification import OVERSIGHT_CHAIN, VERIFIED_EVENT, VerificationSummary
 from infra import migrate
 from infra.audit_trail import stored_entries
-from infra.bootstrap import smtp_settings
 from infra.db import create_engine, session_factory
-from infra.schedules import ensure_verification_schedule
 from infra.settings import Settings
 from infra.tables import audit_events
 from infra.users import NewUser, add_user
 from tests.conftest import PEPPER, MailSink
 from workers.case_worker import build_worker
-from workflows.contracts import AUDIT_VERIFICATION_SCHEDULE
 
 
 @pytest.fixture

@@ -22,16 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.services import Services
+from app.bootstrap import smtp_settings
 from domain.model import Office, Role, Stage
-from infra.bootstrap import smtp_settings
 from infra.logging import configure_logging
 from infra.observability import setup_tracing, worker_runtime
-from infra.processes import StartupError, free_port
-from infra.samples import seed_demo_smes
 from infra.settings import Settings
+from infra.sme_registry import seed_demo_smes
+from infra.startup import StartupError, free_port
 from infra.tables import cases
 from infra.temporal import connect
+from services.context import Services
 from tests.conftest import MailSink
 from tests.desk import Desk
 from tests.support import APPLICANT, COORDINATOR, filing

@@ -10,10 +10,10 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy.pool import QueuePool
 from temporalio.service import TLSConfig
 
-from infra.bootstrap import open_temporal, worker_tuning
+from app.bootstrap import open_temporal, worker_tuning
 from infra.db import create_engine
-from infra.processes import StartupError
 from infra.settings import Settings
+from infra.startup import StartupError
 from infra.temporal import connect_options
 from workers import case_worker
 from workers.case_worker import WorkerTuning

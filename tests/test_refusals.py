@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError
 
+from contracts.case import ActionCommand, workflow_id
 from domain.model import Actor, Office, Role
 from infra.tables import audit_events
 from tests.desk import Desk
 from tests.support import APPLICANT, AUDITOR, COORDINATOR, FUND_MEMBER, officer
 from tests.test_lifecycle import SBIC, SJ, to_investment_decision, to_matching
-from workflows.contracts import ActionCommand, workflow_id
 
 # Updates and refusals behave a little differently on the two servers: prove both.
 WORKFLOW_ENVIRONMENTS = ("time-skipping", "local")

@@ -17,12 +17,12 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from contracts.case import workflow_id
 from tests.desk import Desk
 from tests.support import APPLICANT, COORDINATOR, FUND_MEMBER, manager, officer
 from tests.test_lifecycle import SBIC, SCB, SJ, to_investment_decision, to_matching
 from workers.case_worker import workflow_runner
 from workflows.case import CaseWorkflow
-from workflows.contracts import workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
 

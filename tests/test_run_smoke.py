@@ -25,8 +25,8 @@ import httpx
 import psutil
 import pytest
 
-from infra.processes import free_port
 from infra.settings import Settings
+from infra.startup import free_port
 from tests.support import filing
 
 pytestmark = pytest.mark.slow

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from domain.model import Role
-from infra.processes import free_port
+from infra.startup import free_port
 from infra.users import DEMO_USERS, demo_token
 
 pytestmark = pytest.mark.slow

@@ -13,12 +13,12 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from contracts import search_attributes as sa
+from contracts.case import workflow_id
 from domain.calendar import TOKYO, add_business_days, business_days_between, tokyo_day
 from tests.desk import Desk
 from tests.support import APPLICANT, COORDINATOR, officer
 from tests.test_lifecycle import SBIC, SJ
-from workflows import search_attributes as sa
-from workflows.contracts import workflow_id
 
 # Office review (10 business days) starting on a Monday before the year-end closure:
 # (start, reminder at 5, escalation 1 at 10, escalation 2 at 15 business days).

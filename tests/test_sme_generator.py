@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from app.sme_generator import CERTIFICATIONS, OVERSEAS_MARKETS, TECHNOLOGY_AREAS, generate_smes
 from domain.corporate_number import corporate_number_problem
 from domain.geography import JSIC_DIVISIONS, PREFECTURE_BY_NAME, PREFECTURES, REGIONS, region_of
-from infra.sme_generator import CERTIFICATIONS, OVERSEAS_MARKETS, TECHNOLOGY_AREAS, generate_smes
 from infra.sme_registry import STORED_COLUMNS
 
 NOW = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)

@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
-from api.services import Services
 from domain.corporate_number import with_check_digit
 from domain.model import Office, Role
-from infra.samples import DEMO_SMES
+from domain.samples import DEMO_SMES
 from infra.settings import Settings
+from services.context import Services
 from tests.desk import Desk
 from tests.support import APPLICANT, AUDITOR, COORDINATOR, FUND_MEMBER, manager, officer
 

@@ -36,15 +36,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from contracts import search_attributes
+from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
 from domain.audit import AuditEntry, first_broken
 from domain.model import JETRO, Actor, CaseState, FilingRequest, Office, Role
-from infra.processes import free_port
 from infra.settings import Settings
+from infra.startup import free_port
 from infra.tables import audit_events, cases
 from tests.support import DEV_SERVER, filing
-from workflows import search_attributes
 from workflows.case import CaseWorkflow
-from workflows.contracts import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
 
 pytestmark = pytest.mark.slow
 

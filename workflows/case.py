@@ -14,6 +14,11 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    from contracts import search_attributes as sa
+    from contracts.activities import FindCandidates, RecordEvent, deliver_mail, find_candidates, record_event
+    from contracts.case import CASE_WORKFLOW, FILE_UPDATE, ActionCommand, CaseInput, FilingCommand
+    from contracts.errors import INVALID, NOT_FILED, UNKNOWN_ACTION
+    from domain import events
     from domain.audit import make_entry
     from domain.model import SYSTEM_ACTOR, Action, Actor, Candidate, CaseState, Stage
     from domain.notifications import notice
@@ -21,18 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.rules import Refusal, check
     from domain.service_levels import fire, next_moment
     from domain.transitions import apply, event_payload, new_case
-    from workflows import search_attributes as sa
-    from workflows.contracts import (
-        DELIVER_MAIL,
-        FILE_UPDATE,
-        FIND_CANDIDATES,
-        RECORD_EVENT,
-        ActionCommand,
-        CaseInput,
-        FilingCommand,
-        FindCandidates,
-        RecordEvent,
-    )
 
 SERVICE_LEVEL_TIMERS = "service-level-timers"
 QUIET_COMMANDS = "timers-and-search-attributes-only-when-changed"
@@ -51,11 +44,11 @@ def refused(refusal: Refusal) -> ApplicationError:
 
 def invalid(action: str, error: ValidationError | ValueError) -> ApplicationError:
     errors = error.errors(include_url=False) if isinstance(error, ValidationError) else [{"msg": str(error)}]
-    details = {"kind": "invalid", "action": action, "errors": [{**e, "ctx": None} for e in errors]}
-    return ApplicationError(f"invalid payload for {action}", details, type="invalid", non_retryable=True)
+    details = {"kind": INVALID, "action": action, "errors": [{**e, "ctx": None} for e in errors]}
+    return ApplicationError(f"invalid payload for {action}", details, type=INVALID, non_retryable=True)
 
 
-@workflow.defn(name="Case")
+@workflow.defn(name=CASE_WORKFLOW)
 class CaseWorkflow:
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
@@ -95,7 +88,7 @@ class CaseWorkflow:
             self.mail_waiting, self.delivering = False, True
             try:
                 await workflow.execute_activity(
-                    DELIVER_MAIL, self.case_id, start_to_close_timeout=MAIL_TIMEOUT, retry_policy=MAIL_RETRY
+                    deliver_mail, self.case_id, start_to_close_timeout=MAIL_TIMEOUT, retry_policy=MAIL_RETRY
                 )
             finally:
                 self.delivering = False
@@ -154,7 +147,7 @@ class CaseWorkflow:
                     )
                 except ValueError as error:
                     raise invalid("file", error) from None
-                await self._record("filed", command.actor, draft, draft, command.request.model_dump(mode="json"))
+                await self._record(events.FILED, command.actor, draft, draft, command.request.model_dump(mode="json"))
             assert self.state is not None
             return self.state
 
@@ -178,12 +171,12 @@ class CaseWorkflow:
     def _decide(self, name: str, args: Sequence[RawValue]) -> tuple[Action, Actor, Payload]:
         """Parse and judge an action against the current case; raise what refuses it."""
         if name not in Action.__members__.values():
-            raise ApplicationError(f"unknown action {name}", type="unknown_action", non_retryable=True)
+            raise ApplicationError(f"unknown action {name}", type=UNKNOWN_ACTION, non_retryable=True)
         action = Action(name)
         if self.state is None:
-            raise ApplicationError("the case is not filed yet", type="not_filed", non_retryable=True)
+            raise ApplicationError("the case is not filed yet", type=NOT_FILED, non_retryable=True)
         if len(args) != 1:
-            raise ApplicationError("an action takes one argument", type="invalid", non_retryable=True)
+            raise ApplicationError("an action takes one argument", type=INVALID, non_retryable=True)
         command = workflow.payload_converter().from_payload(args[0].payload, ActionCommand)
         try:
             payload = parse_payload(action, command.payload)
@@ -197,14 +190,12 @@ class CaseWorkflow:
 
     async def _find_candidates(self, criteria: Payload) -> list[Candidate]:
         assert self.state is not None and isinstance(criteria, MatchingCriteria)
-        candidates: list[Candidate] = await workflow.execute_activity(
-            FIND_CANDIDATES,
+        return await workflow.execute_activity(
+            find_candidates,
             FindCandidates(seeking=self.state.request.seeking, criteria=criteria),
-            result_type=list[Candidate],
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
-        return candidates
 
     async def _record(
         self, event_type: str, actor: Actor, before: CaseState, after: CaseState, payload: dict[str, Any]
@@ -225,11 +216,10 @@ class CaseWorkflow:
         )
         recorded = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
         waiting = await workflow.execute_activity(
-            RECORD_EVENT,
+            record_event,
             RecordEvent(entry=entry, state=recorded, notice=notice(event_type, before, recorded, payload)),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
-            result_type=int | None,  # type: ignore[arg-type]
         )
         self.state = recorded
         if waiting:

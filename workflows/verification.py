@@ -12,28 +12,28 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from contracts.activities import deliver_mail, verify_audit_trail
+    from contracts.case import AUDIT_VERIFICATION_WORKFLOW
     from domain.verification import OVERSIGHT_CHAIN, VerificationSummary
-    from workflows.contracts import DELIVER_MAIL, VERIFY_AUDIT_TRAIL
 
 MAIL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2,
                          maximum_interval=timedelta(minutes=5))
 
 
-@workflow.defn(name="AuditVerification")
+@workflow.defn(name=AUDIT_VERIFICATION_WORKFLOW)
 class AuditVerificationWorkflow:
     @workflow.run
     async def run(self) -> VerificationSummary:
         info = workflow.info()
-        summary: VerificationSummary = await workflow.execute_activity(
-            VERIFY_AUDIT_TRAIL,
+        summary = await workflow.execute_activity(
+            verify_audit_trail,
             f"{info.workflow_id}/{info.run_id}",
-            result_type=VerificationSummary,
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(minutes=2),
             retry_policy=RetryPolicy(maximum_attempts=5),
         )
         if not summary.intact:
             await workflow.execute_activity(
-                DELIVER_MAIL, OVERSIGHT_CHAIN, start_to_close_timeout=timedelta(minutes=1), retry_policy=MAIL_RETRY
+                deliver_mail, OVERSIGHT_CHAIN, start_to_close_timeout=timedelta(minutes=1), retry_policy=MAIL_RETRY
             )
         return summary

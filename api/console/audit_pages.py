@@ -7,15 +7,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api import audit_export
-from api.case_desk import CaseDesk
 from api.console.charts import bar_chart
 from api.console.figures import dashboard_figures
 from api.console.render import error_page, page
 from api.console.session import ViewerDep, services_of
-from api.listing import CaseFilters
-from api.problems import Problem
+from api.problems import Problem, problem_of
+from domain.errors import DeskError
 from domain.model import Role
 from domain.views import case_view, history_view
+from services.case_desk import CaseDesk
+from services.listing import CaseFilters
 
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 50
@@ -29,7 +30,8 @@ async def audit(request: Request, viewer: ViewerDep, cursor: str | None = None) 
     desk = CaseDesk(services_of(request))
     try:
         states, next_cursor = await desk.list(viewer.actor, CaseFilters(limit=AUDIT_PAGE, cursor=cursor))
-    except Problem as problem:
+    except DeskError as error:
+        problem = problem_of(error)
         return error_page(request, viewer, problem)
     rows = [(state, await desk.verify(state.id, viewer.actor)) for state in states]
     return page(request, "audit.html", viewer, rows=rows, next_cursor=next_cursor)
@@ -43,7 +45,8 @@ async def case_audit(request: Request, case_id: str, viewer: ViewerDep) -> Respo
         state = await desk.load(case_id, viewer.actor)
         report = await desk.verify(case_id, viewer.actor)
         events = history_view(await desk.history(case_id, viewer.actor), viewer.actor)
-    except Problem as problem:
+    except DeskError as error:
+        problem = problem_of(error)
         return error_page(request, viewer, problem)
     return page(request, "case_audit.html", viewer, case=case_view(state, viewer.actor), report=report,
                 events=events, may_export=viewer.actor.role == Role.AUDITOR)

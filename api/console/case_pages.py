@@ -10,16 +10,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.case_desk import CaseDesk
 from api.console import filing
 from api.console.forms import ActionForm, action_forms, parse_form, refused_form
 from api.console.render import error_page, page
 from api.console.session import Viewer, ViewerDep, checked_form, services_of
-from api.problems import Problem, validation_problem
+from api.problems import Problem, problem_of
+from domain.errors import DeskError, InvalidInput
 from domain.model import Action, CaseState, FilingRequest, Role
 from domain.rules import check
 from domain.transitions import applicant_org_of
 from domain.views import case_view, history_view
+from services.case_desk import CaseDesk
 
 router = APIRouter(include_in_schema=False)
 FILERS = frozenset({Role.APPLICANT, Role.COORDINATOR})
@@ -70,12 +71,13 @@ async def file_case(request: Request, viewer: ViewerDep) -> Response:
             filing_request = FilingRequest.model_validate(body)
             applicant_org_of(actor, filing_request)
         except ValidationError as error:
-            raise validation_problem([dict(e) for e in error.errors(include_url=False)], "Invalid filing") from None
+            raise InvalidInput([dict(e) for e in error.errors(include_url=False)], "Invalid filing") from None
         except ValueError as error:
-            raise validation_problem([{"loc": ["on_behalf_of"], "msg": str(error)}], "Invalid filing") from None
+            raise InvalidInput([{"loc": ["on_behalf_of"], "msg": str(error)}], "Invalid filing") from None
         key = str(form.get("idempotency_key") or "") or None
         state = await CaseDesk(services_of(request)).file(actor, filing_request, key)
-    except Problem as problem:
+    except DeskError as error:
+        problem = problem_of(error)
         by_field, general = filing.errors_of(problem)
         return page(request, "new_case.html", viewer, status=problem.status if problem.status < 500 else 409,
                     groups=filing.groups(actor, viewer.t), values=filing.typed(form), errors=by_field,
@@ -88,7 +90,8 @@ async def file_case(request: Request, viewer: ViewerDep) -> Response:
 async def case(request: Request, case_id: str, viewer: ViewerDep) -> Response:
     try:
         state = await CaseDesk(services_of(request)).load(case_id, viewer.actor)
-    except Problem as problem:
+    except DeskError as error:
+        problem = problem_of(error)
         return error_page(request, viewer, problem)
     return await case_page(request, viewer, state)
 
@@ -105,17 +108,20 @@ async def take_action(request: Request, case_id: str, action: str, viewer: Viewe
     payload: dict[str, Any] = parse_form(chosen, form)
     try:
         state = await desk.load(case_id, viewer.actor)
-    except Problem as unseen:
+    except DeskError as error:
+        unseen = problem_of(error)
         return error_page(request, viewer, unseen)
     # The form's Idempotency-Key only for an action the rules allow now: with a key, `CaseDesk.act` leaves a
     # refusal to the workflow, and a closed case's workflow has finished (the answer would be a 503).
     key = (str(form.get("idempotency_key") or "") or None) if check(state, viewer.actor, chosen) is None else None
     try:
         await desk.act(case_id, viewer.actor, action, payload, key)
-    except Problem as problem:
+    except DeskError as error:
+        problem = problem_of(error)
         try:
             state = await desk.load(case_id, viewer.actor)
-        except Problem as unseen:
+        except DeskError as error:
+            unseen = problem_of(error)
             return error_page(request, viewer, unseen)
         failed = refused_form(chosen, state, viewer.actor, viewer.t, form, problem)
         return await case_page(request, viewer, state, failed=failed,

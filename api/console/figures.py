@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain import events
 from domain.model import Actor, Stage
 from infra.tables import audit_events, cases
 from infra.visibility import visible_to
@@ -54,7 +55,7 @@ async def dashboard_figures(sessions: async_sessionmaker[AsyncSession], viewer: 
 
     waited_on = (
         select(func.jsonb_array_elements_text(audit_events.c.payload["waiting_on"]).label("org"))
-        .where(audit_events.c.type == "escalation", audit_events.c.payload["level"].astext == "1",
+        .where(audit_events.c.type == events.ESCALATION, audit_events.c.payload["level"].astext == "1",
                audit_events.c.case_id.in_(visible))
         .subquery()
     )

@@ -10,7 +10,7 @@ from api.console.forms import Choice, FormField, FormValues
 from api.console.i18n import Translator
 from api.problems import Problem
 from domain.model import Actor, AllianceType, Role
-from infra.samples import sample_filing
+from domain.samples import sample_filing
 
 Path = tuple[str, ...]
 

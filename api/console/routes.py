@@ -13,7 +13,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from api.case_desk import CaseDesk
 from api.console import audit_pages, case_pages
 from api.console.i18n import LANG_COOKIE, LANGUAGES
 from api.console.render import TEMPLATES, error_page, home_of, is_development, page
@@ -35,12 +34,15 @@ from api.console.session import (
     signin_nonce,
     start_session,
 )
-from api.listing import CaseFilters
-from api.problems import Problem
+from api.problems import Problem, problem_of
+from domain.errors import DeskError
 from domain.model import Actor, CaseState, Office, Role, Stage
 from domain.service_levels import waiting_on
+from infra.mail_sink import kept_messages
 from infra.settings import DEV_PEPPER
 from infra.users import DEMO_USERS, actor_for_token, demo_token
+from services.case_desk import CaseDesk
+from services.listing import CaseFilters
 
 router = APIRouter(include_in_schema=False)
 STATIC = TEMPLATES.parent / "static"
@@ -183,7 +185,8 @@ async def cases(
                           limit=PAGE_SIZE)
     try:
         states, next_cursor = await CaseDesk(services_of(request)).list(viewer.actor, filters)
-    except Problem as problem:
+    except DeskError as error:
+        problem = problem_of(error)
         return error_page(request, viewer, problem)
     return page(request, "cases.html", viewer, states=states, next_cursor=next_cursor, q=q or "",
                 stage=chosen.value if chosen else "", stages=list(Stage))
@@ -207,10 +210,7 @@ async def mail(request: Request, viewer: ViewerDep) -> Response:
     """In development only: what the local mail sink of `alliance run` kept."""
     if not is_development(request):
         return error_page(request, viewer, Problem(404, "Not found", "no such page"))
-    from infra.mail_sink import kept_messages
-    from infra.product import mail_folder  # here: infra.product wires the whole app, this module included
-
-    messages = kept_messages(mail_folder(services_of(request).settings))
+    messages = kept_messages(services_of(request).settings.mail_dir)
     return page(request, "mail.html", viewer, messages=list(reversed(messages)))
 
 

@@ -21,10 +21,10 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from api.console.i18n import LANG_COOKIE, Translator, choose_language
-from api.services import Services
 from domain.model import Actor
 from infra.tables import users
 from infra.users import actor_for_token
+from services.context import Services
 
 SESSION_COOKIE = "casedesk_session"
 SIGNIN_COOKIE = "casedesk_signin"

@@ -14,15 +14,18 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import accumulate, combinations
+from itertools import accumulate, combinations, islice
 from statistics import NormalDist
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from domain.corporate_number import with_check_digit
 from domain.geography import PREFECTURES
+from infra.sme_registry import StoreResult, store_smes
 
 MAX_ROWS = 900_000
 """Serials run 100000..999999, so at most this many rows get distinct corporate numbers."""
@@ -471,3 +474,22 @@ def _rows(count: int, rng: random.Random, now: datetime) -> Iterator[dict[str, A
             "consent": draw() < 0.85,
             "updated_at": now - timedelta(seconds=int(draw() * _UPDATE_WINDOW_SECONDS)),
         }
+
+
+async def seed_smes(
+    conn: AsyncConnection,
+    count: int,
+    *,
+    seed: int,
+    now: datetime,
+    batch: int = 10_000,
+    progress: Callable[[int], None] = lambda done: None,
+) -> StoreResult:
+    """Add a generated registry of `count` SMEs (deterministic for a seed); existing SMEs are kept."""
+    rows = generate_smes(count, seed=seed, now=now)
+    added = 0
+    while chunk := list(islice(rows, batch)):
+        result = await store_smes(conn, chunk, on_existing="keep")
+        added += result.added
+        progress(len(chunk))
+    return StoreResult(added, 0)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, DateTime, func, literal, or_
 
-from api.problems import Problem
+from domain.errors import BadCursor
 from domain.model import Office, Outcome, Stage
 from infra.tables import cases
 
@@ -67,6 +67,4 @@ def decode_cursor(cursor: str) -> tuple[Decimal, str]:
         key, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return Decimal(key), str(uuid.UUID(case_id))
     except (ValueError, TypeError, ArithmeticError) as error:
-        raise Problem(
-            422, "Invalid cursor", "the cursor is not one this API gave out", "urn:case-desk:invalid"
-        ) from error
+        raise BadCursor() from error

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from infra.tables import smes
 
 _SAMPLE_FILING: dict[str, Any] = {
     "company": {
@@ -172,10 +167,3 @@ def demo_sme_rows(now: datetime) -> list[dict[str, Any]]:
         }
         for number, name, name_ja, prefecture, city, employees, capital, technologies, certs, overseas in DEMO_SMES
     ]
-
-
-async def seed_demo_smes(engine: AsyncEngine) -> int:
-    """Add the demo SMEs that are missing (idempotent); how many the registry had none of."""
-    async with engine.begin() as conn:
-        result = await conn.execute(insert(smes).values(demo_sme_rows(datetime.now(UTC))).on_conflict_do_nothing())
-    return int(result.rowcount or 0)

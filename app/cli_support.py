@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from infra.bootstrap import open_database
+from app.bootstrap import open_database
 from infra.db import session_factory
 from infra.logging import configure_logging
-from infra.processes import StartupError
 from infra.settings import Settings
+from infra.startup import StartupError
 
 console = Console(stderr=True, soft_wrap=True)
 

@@ -14,13 +14,13 @@ from temporalio.worker import Worker
 
 from activities.mail import SmtpSettings
 from api.app import create_app
-from api.services import Services
+from app.schedules import ensure_verification_schedule
 from infra import migrate
 from infra.db import create_engine, session_factory
-from infra.processes import StartupError
-from infra.schedules import ensure_verification_schedule
 from infra.settings import Settings
+from infra.startup import StartupError
 from infra.temporal import connect
+from services.context import Services
 from workers.case_worker import WorkerTuning, build_worker
 
 

@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
 
 import structlog
 from aiosmtpd.controller import Controller
 from rich.console import Console
 
-from infra.bootstrap import Parts, open_parts
-from infra.embedded_postgres import ensure_database, start_postgres
-from infra.embedded_temporal import start_temporal
+from app.bootstrap import Parts, open_parts
+from app.embedded_postgres import ensure_database, start_postgres
+from app.embedded_temporal import start_temporal
+from app.processes import ChildProcess
+from app.serving import api_server, serve_until_stopped, stop_event
 from infra.mail_sink import start_sink
-from infra.processes import ChildProcess, require_free_port
-from infra.samples import seed_demo_smes
-from infra.serving import api_server, serve_until_stopped, stop_event
 from infra.settings import EMBEDDED_DATABASE, Settings
+from infra.sme_registry import seed_demo_smes
+from infra.startup import require_free_port
 from infra.users import ensure_demo_users
 
 log = structlog.get_logger(__name__)
-
-
-def mail_folder(settings: Settings) -> Path:
-    return settings.data_dir / "mail"
 
 
 async def start_embedded(settings: Settings, console: Console, children: list[ChildProcess]) -> None:
@@ -76,9 +72,9 @@ async def run_product(settings: Settings, console: Console) -> None:
         console.print("[green]✓[/] Database migrated; worker on task queue "
                       f"{settings.temporal_task_queue!r}")
         if settings.uses_mail_sink:
-            sink = start_sink(mail_folder(settings), settings.smtp_port)
+            sink = start_sink(settings.mail_dir, settings.smtp_port)
             console.print(f"[green]✓[/] Mail sink       smtp://127.0.0.1:{settings.smtp_port} "
-                          f"(kept in {mail_folder(settings).resolve()}; `alliance mail list`)")
+                          f"(kept in {settings.mail_dir.resolve()}; `alliance mail list`)")
         server = api_server(parts.app(), settings.api_host, settings.api_port)
         rows = [(str(user.role), user.org, token) for user, token in demo]
 

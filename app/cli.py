@@ -14,15 +14,15 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.bootstrap import open_database, open_parts
+from app.cli_registry import seed_smes_command, smes_app
+from app.cli_support import _run, _settings, _with_database, _with_engine, console
+from app.serving import api_server, serve_until_stopped, stop_event
 from domain.audit import ChainReport, verify_chain
 from domain.model import Role
 from domain.people import resolve_org
-from infra.bootstrap import open_database, open_parts
-from infra.cli_registry import seed_smes_command, smes_app
-from infra.cli_support import _run, _settings, _with_database, _with_engine, console
-from infra.processes import StartupError
-from infra.serving import api_server, serve_until_stopped, stop_event
 from infra.settings import Settings
+from infra.startup import StartupError
 from infra.users import NewUser, add_user, list_users, revoke_user
 
 app = typer.Typer(help="Global Alliance Case Desk", no_args_is_help=True, add_completion=False)
@@ -37,7 +37,7 @@ app.command("seed-smes")(seed_smes_command)
 @app.command()
 def run() -> None:
     """The whole product: embedded PostgreSQL and Temporal (unless configured), worker, API."""
-    from infra.product import run_product
+    from app.product import run_product
 
     _run(run_product(_settings(), console))
 
@@ -152,9 +152,8 @@ def mail_list(
 ) -> None:
     """The e-mails the local sink has received, oldest first."""
     from infra.mail_sink import kept_messages
-    from infra.product import mail_folder
 
-    messages = kept_messages(mail_folder(Settings()))
+    messages = kept_messages(Settings().mail_dir)
     if not messages:
         console.print("no mail yet")
     for message in messages:
@@ -169,7 +168,7 @@ def demo(
     url: Annotated[str | None, typer.Option(help="The API's address; default: this machine's `alliance run`.")] = None,
 ) -> None:
     """Drive one sample case through every stage over HTTP (as each demo user) and print its timeline."""
-    from infra.demo import DemoError, run_demo
+    from app.demo import DemoError, run_demo
 
     settings = _settings()
     base = url or f"http://{settings.api_host}:{settings.api_port}"

@@ -15,20 +15,17 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.case import workflow_id
 from domain.audit import AuditEntry
 from domain.crosscheck import AcceptedUpdate, Crosscheck, UpdateOutcome, compare
+from domain.errors import HistoryUnavailable
 from infra.audit_trail import stored_entries
-from workflows.contracts import workflow_id
 
 log = structlog.get_logger(__name__)
 
 ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
 COMPLETED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
 READ_ATTEMPTS = 5
-
-
-class HistoryUnavailable(Exception):
-    """Temporal no longer has (or never had) the case's workflow, e.g. after the namespace's retention."""
 
 
 async def run_histories(client: Client, workflow: str) -> list[tuple[str, WorkflowHistory]]:

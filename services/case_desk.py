@@ -1,4 +1,7 @@
-"""The case desk as the API sees it: file cases and take actions through Temporal, read PostgreSQL."""
+"""The case desk's use cases: file cases and take actions through Temporal, read the cases from PostgreSQL.
+
+Every refusal is a `domain.errors` error; the API and the console map them to what their callers see.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +17,28 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
-from api.problems import Problem, refusal_problem, validation_problem
-from api.services import Services
+from contracts.case import (
+    CASE_WORKFLOW,
+    FILE_UPDATE,
+    FILE_UPDATE_ID,
+    ActionCommand,
+    CaseInput,
+    FilingCommand,
+    workflow_id,
+)
+from contracts.errors import NOT_FILED, UNSTORABLE
 from domain.audit import AuditEntry, ChainReport, verify_chain
+from domain.errors import (
+    CaseNotFound,
+    DeskError,
+    Forbidden,
+    InvalidInput,
+    NoSuchAction,
+    NotFiledYet,
+    Refused,
+    StillFiling,
+    Unreplayable,
+)
 from domain.model import Action, Actor, CaseState, FilingRequest, Role
 from domain.payloads import parse_payload
 from domain.rewind import RewindError, rewind
@@ -25,15 +46,11 @@ from domain.rules import Refusal, RefusalKind, allowed_actions, can_see, check
 from infra.audit_trail import stored_entries
 from infra.tables import cases
 from infra.visibility import visible_to
-from workflows.case import CaseWorkflow
-from workflows.contracts import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
+from services.context import Services
+from services.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
 
 log = structlog.get_logger(__name__)
 IDEMPOTENCY_NAMESPACE = uuid.UUID("b0b5a3f2-1c55-4c9e-8d1e-3d8a4c7e2f60")
-
-
-def not_found() -> Problem:
-    return Problem(404, "Case not found", "no such case", "urn:case-desk:not_visible")
 
 
 def case_id_for(actor: Actor, idempotency_key: str | None) -> str:
@@ -43,24 +60,24 @@ def case_id_for(actor: Actor, idempotency_key: str | None) -> str:
     return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{actor.id}:{idempotency_key}"))
 
 
-def _problem_from_update_failure(error: WorkflowUpdateFailedError) -> Problem:
+def _error_from_update_failure(error: WorkflowUpdateFailedError) -> DeskError:
+    """What the workflow's refusal of an Update means for the caller (re-raises what it does not know)."""
     cause = error.cause
     while isinstance(cause, ActivityError) and cause.cause is not None:
         cause = cause.cause
-    if isinstance(cause, ApplicationError) and cause.type == "unstorable":
-        return Problem(422, "Invalid payload", str(cause.message), "urn:case-desk:invalid")
-    if isinstance(cause, ApplicationError) and cause.type == "not_filed":
+    if isinstance(cause, ApplicationError) and cause.type == UNSTORABLE:
+        return InvalidInput([], "Invalid payload", str(cause.message))
+    if isinstance(cause, ApplicationError) and cause.type == NOT_FILED:
         # The read model can be a moment ahead of the workflow (the filing is stored, the workflow has not yet
         # taken in that result; seconds when its worker died). Nothing was applied; the same action shortly will be.
-        return Problem(503, "Temporarily unavailable", "the case is still being filed; send the action again shortly",
-                       "urn:case-desk:unavailable")
+        return StillFiling()
     if isinstance(cause, ApplicationError) and cause.details:
         details = cause.details[0]
         if isinstance(details, dict) and details.get("kind") in RefusalKind.__members__.values():
             if details["kind"] == RefusalKind.INVALID and "errors" in details:
-                return validation_problem(details["errors"], "Invalid payload")
+                return InvalidInput(details["errors"], "Invalid payload")
             refusal = Refusal.model_validate(details)
-            return refusal_problem(refusal, [])
+            return Refused(refusal, [])
     raise error
 
 
@@ -69,18 +86,18 @@ class CaseDesk:
         self.services = services
 
     async def load(self, case_id: str, viewer: Actor) -> CaseState:
-        """The case from the read model, or 404 when it does not exist or the viewer may not see it."""
+        """The case from the read model; `CaseNotFound` when it does not exist or the viewer may not see it."""
         try:
             uuid.UUID(case_id)
         except ValueError:
-            raise not_found() from None
+            raise CaseNotFound() from None
         async with self.services.sessions() as session:
             snapshot = await session.scalar(select(cases.c.snapshot).where(cases.c.id == case_id))
         if snapshot is None:
-            raise not_found()
+            raise CaseNotFound()
         state = CaseState.model_validate(snapshot)
         if not can_see(state, viewer):
-            raise not_found()
+            raise CaseNotFound()
         return state
 
     async def file(self, actor: Actor, request: FilingRequest, idempotency_key: str | None) -> CaseState:
@@ -89,10 +106,10 @@ class CaseDesk:
         if idempotency_key is not None:
             try:
                 return await self.load(case_id, actor)
-            except Problem:
+            except CaseNotFound:
                 pass
-        operation = WithStartWorkflowOperation(
-            CaseWorkflow.run,
+        operation: WithStartWorkflowOperation[Any, None] = WithStartWorkflowOperation(
+            CASE_WORKFLOW,
             CaseInput(case_id=case_id, service_levels=self.services.settings.service_levels()),
             id=workflow_id(case_id),
             task_queue=self.services.settings.temporal_task_queue,
@@ -110,7 +127,7 @@ class CaseDesk:
         except WorkflowAlreadyStartedError:  # the same key after the case closed: it is that case
             return await self.load(case_id, actor)
         except WorkflowUpdateFailedError as error:
-            raise _problem_from_update_failure(error) from None
+            raise _error_from_update_failure(error) from None
         log.info("case filed", reference=state.reference)
         return state
 
@@ -120,17 +137,17 @@ class CaseDesk:
         state = await self.load(case_id, actor)
         structlog.contextvars.bind_contextvars(case_id=case_id, workflow_id=workflow_id(case_id))
         if action_name not in Action.__members__.values():
-            raise Problem(404, "No such action", f"there is no action {action_name!r}", "urn:case-desk:no_action")
+            raise NoSuchAction(action_name)
         action = Action(action_name)
         try:
             payload = parse_payload(action, raw)
         except ValidationError as error:
-            raise validation_problem([dict(e) for e in error.errors(include_url=False)], "Invalid payload") from None
+            raise InvalidInput([dict(e) for e in error.errors(include_url=False)], "Invalid payload") from None
         refusal = check(state, actor, action, payload)
         # With an Idempotency-Key the refusal may only mean the action was already applied (a retry after a
         # lost answer): Temporal then returns that Update's result, and the workflow refuses anything else.
         if refusal is not None and (idempotency_key is None or refusal.kind == RefusalKind.NOT_VISIBLE):
-            raise refusal_problem(refusal, [str(a) for a in allowed_actions(state, actor)])
+            raise Refused(refusal, allowed_actions(state, actor))
         handle = self.services.temporal.get_workflow_handle(workflow_id(case_id))
         try:
             # The same Idempotency-Key names the same Update: Temporal applies it once, however often sent.
@@ -144,13 +161,14 @@ class CaseDesk:
             if refusal is None or error.status != RPCStatusCode.NOT_FOUND:
                 raise
             # The workflow has ended (a closed case): no Update reaches it, so the refusal stands as it was.
-            raise refusal_problem(refusal, [str(a) for a in allowed_actions(state, actor)]) from None
+            raise Refused(refusal, allowed_actions(state, actor)) from None
         except WorkflowUpdateFailedError as error:
-            problem = _problem_from_update_failure(error)
-            if problem.status == 409:  # the case moved on between our read and the workflow's decision
+            failure = _error_from_update_failure(error)
+            if isinstance(failure, Refused) and failure.refusal.kind == RefusalKind.ILLEGAL_STAGE:
+                # the case moved on between our read and the workflow's decision
                 fresh = await self.load(case_id, actor)
-                problem.extra |= {"stage": fresh.stage, "allowed_actions": allowed_actions(fresh, actor)}
-            raise problem from None
+                failure = Refused(failure.refusal, allowed_actions(fresh, actor), stage=fresh.stage)
+            raise failure from None
         log.info("action taken", action=action_name, stage=updated.stage)
         return updated
 
@@ -158,7 +176,7 @@ class CaseDesk:
         """Recompute the case's hash chain from the stored events (staff and auditors only)."""
         if viewer.role == Role.APPLICANT:
             await self.load(case_id, viewer)
-            raise Problem(403, "Not allowed", "verification is for staff and auditors", "urn:case-desk:forbidden")
+            raise Forbidden("verification is for staff and auditors")
         return verify_chain(await self.history(case_id, viewer))
 
     async def as_of(self, case_id: str, viewer: Actor, when: datetime) -> CaseState:
@@ -169,10 +187,9 @@ class CaseDesk:
             past = rewind(entries, current.service_levels, when)
         except (RewindError, ValueError) as error:  # ValueError: an event today's rules cannot read back
             log.error("audit trail cannot be replayed", error=str(error))
-            raise Problem(409, "History cannot be replayed", str(error), "urn:case-desk:unreplayable") from None
+            raise Unreplayable(str(error)) from None
         if past is None:
-            raise Problem(404, "Case not found", f"the case had not been filed at {when.isoformat()}",
-                          "urn:case-desk:not_found")
+            raise NotFiledYet(f"the case had not been filed at {when.isoformat()}")
         return past
 
     async def history(self, case_id: str, viewer: Actor) -> list[AuditEntry]:

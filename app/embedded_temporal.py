@@ -6,8 +6,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from infra.processes import ChildProcess, StartupError, require_free_port, wait_for_port
-from workflows.search_attributes import DEV_SERVER_TYPES
+from app.processes import ChildProcess, wait_for_port
+from contracts.search_attributes import DEV_SERVER_TYPES
+from infra.startup import StartupError, require_free_port
 
 HOST = "127.0.0.1"
 

@@ -16,7 +16,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.contracts import AUDIT_VERIFICATION_SCHEDULE
+from contracts.case import AUDIT_VERIFICATION_SCHEDULE
 from workflows.verification import AuditVerificationWorkflow
 
 log = structlog.get_logger(__name__)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import asyncpg
 
-from infra.processes import ChildProcess, StartupError, require_free_port, service_user, wait_for_port
+from app.processes import ChildProcess, service_user, wait_for_port
+from infra.startup import StartupError, require_free_port
 
 HOST = "127.0.0.1"
 

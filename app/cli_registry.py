@@ -11,10 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from infra.cli_support import _with_engine, console
+from app.cli_support import _with_engine, console
+from app.sme_generator import MAX_ROWS, seed_smes
 from infra.settings import Settings
-from infra.sme_generator import MAX_ROWS
-from infra.sme_registry import count_smes, import_registry_csv, seed_smes
+from infra.sme_registry import count_smes, import_registry_csv
 
 smes_app = typer.Typer(help="The SME registry.", no_args_is_help=True)
 

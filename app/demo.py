@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from domain.model import FUND, JETRO, Office, Role
-from infra.samples import sample_filing
+from domain.samples import sample_filing
 from infra.users import DEMO_USERS, demo_token
 
 

@@ -1,4 +1,4 @@
-"""What passes between the API, the case workflow and its activities (names and payload models)."""
+"""The case workflow's contract with its callers: its name and id, its Updates and their payloads."""
 
 from __future__ import annotations
 
@@ -6,18 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.audit import AuditEntry
-from domain.model import Actor, CaseState, FilingRequest, Seeking, Stage
-from domain.notifications import Notice
-from domain.payloads import MatchingCriteria
+from domain import events
+from domain.model import Actor, CaseState, FilingRequest, Stage
 
-RECORD_EVENT = "record_event"
-FIND_CANDIDATES = "find_candidates"
-DELIVER_MAIL = "deliver_mail"
-VERIFY_AUDIT_TRAIL = "verify_audit_trail"
+CASE_WORKFLOW = "Case"
+AUDIT_VERIFICATION_WORKFLOW = "AuditVerification"
 AUDIT_VERIFICATION_SCHEDULE = "audit-verification"
-FILE_UPDATE = "file"
+FILE_UPDATE = events.FILE
+"""The Update that files a case; every other Update is named after its `domain.model.Action`."""
 FILE_UPDATE_ID = "file"
+"""The filing Update's id: a repeated filing is the same Update, applied once."""
 
 
 def workflow_id(case_id: str) -> str:
@@ -25,6 +23,8 @@ def workflow_id(case_id: str) -> str:
 
 
 class Contract(BaseModel):
+    """Every message that crosses Temporal is immutable."""
+
     model_config = ConfigDict(frozen=True)
 
 
@@ -44,14 +44,3 @@ class FilingCommand(Contract):
 class ActionCommand(Contract):
     actor: Actor
     payload: dict[str, Any] = Field(default_factory=dict)
-
-
-class RecordEvent(Contract):
-    entry: AuditEntry
-    state: CaseState
-    notice: Notice | None = None
-
-
-class FindCandidates(Contract):
-    seeking: Seeking
-    criteria: MatchingCriteria

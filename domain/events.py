@@ -1,0 +1,23 @@
+"""Names of the audit events that are not actions, and of the filing step.
+
+Every action of `domain.model.Action` records an event named after it; besides those, a case's trail holds its
+filing (`FILED`, recorded by the `FILE` step), the service-level timers' events and the retention job's erasure
+of personal data. Each name is written here once; the workflow, the activities, the views, the notifications
+and the cross-check all use these.
+"""
+
+from __future__ import annotations
+
+from domain.audit import REDACTION_EVENT
+
+FILE = "file"
+"""The step that files a case (the workflow's filing Update carries this name)."""
+FILED = "filed"
+"""The event the filing records."""
+REMINDER = "reminder"
+ESCALATION = "escalation"
+EXPIRED = "expired"
+REDACTION = REDACTION_EVENT
+
+SYSTEM_EVENTS = frozenset({REMINDER, ESCALATION, EXPIRED, REDACTION})
+"""Events no action causes: the service-level timers' and the retention job's erasure of personal data."""
