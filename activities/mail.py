@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
+from activities.failures import classified
 from contracts.activities import DELIVER_MAIL
 from infra.tables import notifications
 
@@ -81,6 +82,7 @@ class MailCourier:
         return True
 
     @activity.defn(name=DELIVER_MAIL)
+    @classified(DELIVER_MAIL)
     async def deliver_mail(self, case_id: str) -> int:
         """Send every unsent e-mail of the case; raises (and is retried with backoff) while SMTP is down."""
         sent = 0

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
+from activities.failures import classified
 from activities.outbox import OUTBOX_NAMESPACE
 from contracts.activities import VERIFY_AUDIT_TRAIL
 from domain.audit import GENESIS_HASH, AuditEntry, make_entry
@@ -51,6 +52,7 @@ class AuditVerification:
         return VerificationSummary(run=run, chains=chains, events=events, broken=broken)
 
     @activity.defn(name=VERIFY_AUDIT_TRAIL)
+    @classified(VERIFY_AUDIT_TRAIL)
     async def verify_audit_trail(self, run: str) -> VerificationSummary:
         """Verify the whole trail once for `run`, record the outcome in the oversight chain, mail if broken."""
         summary = await self.check_every_chain(run)

@@ -23,6 +23,7 @@ from domain.errors import (
     NoSuchAction,
     NotFiledYet,
     Refused,
+    StepFailed,
     StillFiling,
     Unreplayable,
 )
@@ -88,6 +89,8 @@ def problem_of(error: DeskError) -> Problem:
             return Problem(403, "Not allowed", error.detail, "urn:case-desk:forbidden")
         case BadCursor():
             return Problem(422, "Invalid cursor", error.detail, "urn:case-desk:invalid")
+        case StepFailed():
+            return Problem(422, "The step failed", error.detail, "urn:case-desk:step_failed", step=error.step)
         case StillFiling():
             return Problem(503, "Temporarily unavailable", error.detail, "urn:case-desk:unavailable")
         case Unreplayable():

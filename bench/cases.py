@@ -40,7 +40,7 @@ from activities.mail import SmtpSettings
 from bench.bare import BARE_WORKFLOW, BareWorkflow, noop
 from bench.bare import FILE_UPDATE as BARE_FILE_UPDATE
 from bench.stack import bench_stack
-from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, workflow_id
+from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
 from domain.model import FUND, JETRO, Actor, CaseState, FilingRequest, Office, Outcome, Role
 from domain.samples import sample_filing
 from infra.logging import configure_logging
@@ -203,29 +203,32 @@ def case_driver(client: Client, task_queue: str) -> Drive:
                 FilingCommand(actor=APPLICANT, request=REQUEST),
                 start_workflow_operation=operation,
                 id=FILE_UPDATE_ID,
-                result_type=CaseState,
+                result_type=Receipt,
             )
         handle = client.get_workflow_handle(workflow_id(case_id))
 
-        async def act(action: str, actor: Actor, **payload: Any) -> CaseState:
+        async def act(action: str, actor: Actor, **payload: Any) -> Receipt:
             with phase.timed(action):
-                state: CaseState = await handle.execute_update(
-                    action, ActionCommand(actor=actor, payload=payload), result_type=CaseState
+                receipt: Receipt = await handle.execute_update(
+                    action, ActionCommand(actor=actor, payload=payload), result_type=Receipt
                 )
-            return state
+            return receipt
 
         await act("relay", COORDINATOR, offices=[Office.SME_SUPPORT_JAPAN, Office.SBIC], note="strong tech fit")
         await act("accept_case", OFFICER, note="we take it")
-        matched = await act("run_matching", OFFICER, limit=5)
+        await act("run_matching", OFFICER, limit=5)
+        matched: CaseState | None = await handle.query(CaseWorkflow.snapshot)
+        assert matched is not None
         best = matched.candidates[0].sme_id
         await act("shortlist", OFFICER, sme_ids=[best])
         await act("record_response", OFFICER, sme_id=best, interested=True, note="keen")
         await act("select_partner", OFFICER, sme_ids=[best])
         await act("propose_investment", OFFICER, route="co_investment", amount_jpy=200_000_000,
                   rationale="opens EU channels")
-        closed = await act("approve_investment", FUND_MEMBER, note="approved")
-        if closed.outcome != Outcome.ALLIANCE_FORMED_WITH_FUND:
-            raise RuntimeError(f"case {case_id} ended as {closed.outcome}, not alliance_formed_with_fund")
+        await act("approve_investment", FUND_MEMBER, note="approved")
+        outcome = await handle.result()
+        if outcome != Outcome.ALLIANCE_FORMED_WITH_FUND:
+            raise RuntimeError(f"case {case_id} ended as {outcome}, not alliance_formed_with_fund")
 
     return drive
 

@@ -26,8 +26,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from app.processes import ChildProcess
 from bench.cases import APPLICANT, REQUEST, ActivityTimer, Phase, case_driver, run_phase
 from bench.stack import Stack, bench_stack
-from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, CaseInput, FilingCommand, workflow_id
-from domain.model import CaseState
+from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, CaseInput, FilingCommand, Receipt, workflow_id
 from infra.settings import Settings
 from infra.startup import free_port
 from workflows.case import CaseWorkflow
@@ -76,7 +75,7 @@ async def file_open_cases(client: Client, queue: str, count: int, concurrency: i
             )
             await client.execute_update_with_start_workflow(
                 FILE_UPDATE, FilingCommand(actor=APPLICANT, request=REQUEST), start_workflow_operation=operation,
-                id=FILE_UPDATE_ID, result_type=CaseState,
+                id=FILE_UPDATE_ID, result_type=Receipt,
             )
             progress.advance(task)
 

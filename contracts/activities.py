@@ -7,6 +7,9 @@ workflow sandbox must not load). The worker registers the implementations, which
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from temporalio import activity
 
 from contracts.case import Contract
@@ -20,6 +23,8 @@ RECORD_EVENT = "record_event"
 FIND_CANDIDATES = "find_candidates"
 DELIVER_MAIL = "deliver_mail"
 VERIFY_AUDIT_TRAIL = "verify_audit_trail"
+RECORD_CASE_EVENT = "record_case_event"
+RANK_CANDIDATES = "rank_candidates"
 
 
 class RecordEvent(Contract):
@@ -31,6 +36,49 @@ class RecordEvent(Contract):
 class FindCandidates(Contract):
     seeking: Seeking
     criteria: MatchingCriteria
+
+
+class EventHeader(Contract):
+    """Everything of an audit event but its payload and hashes; the recording activity completes it."""
+
+    case_id: str
+    seq: int
+    type: str
+    actor: dict[str, str]
+    at: datetime
+    stage_before: str | None
+    stage_after: str
+    prev_hash: str
+    salt: str | None = None
+
+
+class RecordCaseEvent(Contract):
+    """Record one event of a case whose workflow keeps its free text as references (`domain.texts`).
+
+    `payload` and `state` carry references; the activity puts the texts back (from `case_texts`), and, for
+    `run_matching`, the ranked candidates kept under `candidates_ref`, before it writes the event (hashing
+    the words as typed), the read model and the outbox in one transaction.
+    """
+
+    header: EventHeader
+    payload: dict[str, Any]
+    state: CaseState
+    candidates_ref: str | None = None
+
+
+class Recorded(Contract):
+    """The recorded event's hash (the next event's `prev_hash`) and how many of its e-mails wait."""
+
+    hash: str
+    waiting: int = 0
+
+
+class Ranked(Contract):
+    """The ranked candidates by id and score (`domain.texts.bound_candidates`), their full rows kept in
+    PostgreSQL under `ref` for the recording step."""
+
+    candidates: list[Candidate]
+    ref: str
 
 
 
@@ -62,3 +110,17 @@ async def deliver_mail(case_id: str) -> int:
 async def verify_audit_trail(run: str) -> VerificationSummary:
     """Verify every chain and record the result once per run (`activities.verification.AuditVerification`)."""
     raise NotImplementedError(VERIFY_AUDIT_TRAIL)
+
+
+@activity.defn(name=RECORD_CASE_EVENT)
+async def record_case_event(command: RecordCaseEvent) -> Recorded:
+    """Complete, hash and store the event with the texts put back, with the read model and the outbox, in one
+    transaction; idempotent by (case, seq) (`activities.records.CaseRecords`)."""
+    raise NotImplementedError(RECORD_CASE_EVENT)
+
+
+@activity.defn(name=RANK_CANDIDATES)
+async def rank_candidates(command: FindCandidates) -> Ranked:
+    """Rank the registry for a request and keep the full candidates for the recording step
+    (`activities.candidates.CandidateRanking`)."""
+    raise NotImplementedError(RANK_CANDIDATES)

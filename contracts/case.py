@@ -44,3 +44,11 @@ class FilingCommand(Contract):
 class ActionCommand(Contract):
     actor: Actor
     payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class Receipt(Contract):
+    """What an Update answers: the case's seq and stage right after recording. The caller reads the case
+    itself from the read model; the whole case never crosses Temporal as an Update result."""
+
+    seq: int
+    stage: Stage

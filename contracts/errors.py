@@ -16,3 +16,6 @@ UNKNOWN_ACTION = "unknown_action"
 """An Update named after no action."""
 UNSTORABLE = "unstorable"
 """The database refused the event as data (e.g. a value out of range): nothing was recorded."""
+STEP_FAILED = "step_failed"
+"""A step (an activity) failed for good — an input it cannot handle, or a bug — after its bounded attempts
+(details: `{"step", "error", "attempts"}`); nothing was recorded and the case is as it was."""

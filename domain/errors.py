@@ -76,6 +76,16 @@ class BadCursor(DeskError):
         super().__init__("the cursor is not one this API gave out")
 
 
+class StepFailed(DeskError):
+    """A step of the action (matching, recording) failed for good: nothing was recorded, the case is as it
+    was and still open to every other action; operators see the failure as an incident."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(f"{step} could not be completed, so the action was not taken and the case is unchanged; "
+                         "the failure is reported to the operators (incidents)")
+        self.step = step
+
+
 class Unreplayable(DeskError):
     """The audit trail holds an event today's rules cannot read back."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, model_validator
 
@@ -157,8 +157,11 @@ class EmployeeRange(Frozen):
         return self
 
 
+Technology = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class Seeking(Frozen):
-    technologies: list[str] = Field(min_length=1, max_length=20)
+    technologies: list[Technology] = Field(min_length=1, max_length=20)
     industries: list[str] = Field(default_factory=list, description="JSIC division letters")
     prefectures: list[str] = Field(default_factory=list)
     alliance_types: list[AllianceType] = Field(min_length=1)
@@ -248,6 +251,10 @@ class Clock(Frozen):
         return next(m.at for m in self.moments if m.milestone in (Milestone.ESCALATION_1, Milestone.EXPIRY))
 
 
+NOTES_KEPT = 20
+"""A case keeps its latest notes; all of them stay in its audit trail, however many there are."""
+
+
 class CaseState(Frozen):
     """Everything the workflow knows about one case; also the read model's snapshot."""
 
@@ -267,7 +274,8 @@ class CaseState(Frozen):
     responses: list[SmeResponse] = Field(default_factory=list)
     partners: list[str] = Field(default_factory=list)
     proposal: Proposal | None = None
-    notes: list[Note] = Field(default_factory=list)
+    notes: list[Note] = Field(default_factory=list, description=f"The latest {NOTES_KEPT} internal notes.")
+    notes_total: int = Field(0, description="Internal notes ever added (every one is in the history).")
     paused: bool = False
     service_levels: dict[Stage, int] = Field(default_factory=dict)
     clock: Clock | None = None

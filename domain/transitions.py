@@ -8,6 +8,7 @@ from typing import Any
 
 from domain.audit import GENESIS_HASH
 from domain.model import (
+    NOTES_KEPT,
     Action,
     Actor,
     Candidate,
@@ -118,7 +119,8 @@ def _propose(state: CaseState, actor: Actor, payload: ProposeInvestment, at: dat
 
 
 def _note(state: CaseState, actor: Actor, payload: AddNote, at: datetime) -> Change:
-    return {"notes": [*state.notes, Note(text=payload.text, by=actor, at=at)]}
+    latest = [*state.notes, Note(text=payload.text, by=actor, at=at)][-NOTES_KEPT:]
+    return {"notes": latest, "notes_total": max(state.notes_total, len(state.notes)) + 1}
 
 
 EFFECTS: dict[Action, Effect] = {

@@ -15,7 +15,7 @@ from domain.rules import allowed_actions
 
 
 def case_view(state: CaseState, viewer: Actor) -> dict[str, Any]:
-    data = state.model_dump(mode="json", exclude={"last_hash", "seq", "notes", "filed_by"})
+    data = state.model_dump(mode="json", exclude={"last_hash", "seq", "notes", "notes_total", "filed_by"})
     data["company"] = data["request"]["company"]
     data["allowed_actions"] = [str(a) for a in allowed_actions(state, viewer)]
     data["proposal"] = (
@@ -35,6 +35,7 @@ def case_view(state: CaseState, viewer: Actor) -> dict[str, Any]:
             data["proposal"] = {**data["proposal"], "rationale": None, "proposed_by": None}
     else:
         data["notes"] = [note.model_dump(mode="json") for note in state.notes]
+        data["notes_total"] = max(state.notes_total, len(state.notes))
     return data
 
 

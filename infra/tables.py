@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     Computed,
     DateTime,
+    Index,
     Integer,
     MetaData,
     SmallInteger,
@@ -15,6 +16,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 
@@ -114,3 +117,32 @@ notifications = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
 )
+
+case_texts = Table(
+    "case_texts",
+    metadata,
+    Column("case_id", UUID(as_uuid=False), primary_key=True),
+    Column("ref", String(32), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+"""Free text of a case that travels through Temporal as a reference (`domain.texts`); written by the service
+before the workflow hears of it, read back by the recording activity."""
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("workflow_id", Text, nullable=False),
+    Column("case_id", UUID(as_uuid=False)),
+    Column("step", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("first_failure_at", DateTime(timezone=True), nullable=False),
+    Column("last_failure_at", DateTime(timezone=True), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Index("incidents_open", "workflow_id", "step", unique=True, postgresql_where=text("resolved_at IS NULL")),
+)
+"""Steps that keep failing (found by the failing activity itself, or by the scan of Temporal's pending
+activities and workflow tasks); open while `resolved_at` is NULL."""

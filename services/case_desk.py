@@ -24,9 +24,10 @@ from contracts.case import (
     ActionCommand,
     CaseInput,
     FilingCommand,
+    Receipt,
     workflow_id,
 )
-from contracts.errors import NOT_FILED, UNSTORABLE
+from contracts.errors import NOT_FILED, STEP_FAILED, UNSTORABLE
 from domain.audit import AuditEntry, ChainReport, verify_chain
 from domain.errors import (
     CaseNotFound,
@@ -36,6 +37,7 @@ from domain.errors import (
     NoSuchAction,
     NotFiledYet,
     Refused,
+    StepFailed,
     StillFiling,
     Unreplayable,
 )
@@ -43,8 +45,10 @@ from domain.model import Action, Actor, CaseState, FilingRequest, Role
 from domain.payloads import parse_payload
 from domain.rewind import RewindError, rewind
 from domain.rules import Refusal, RefusalKind, allowed_actions, can_see, check
+from domain.texts import Texts, bound_payload, bound_request
 from infra.audit_trail import stored_entries
 from infra.tables import cases
+from infra.texts import keep_texts
 from infra.visibility import visible_to
 from services.context import Services
 from services.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
@@ -67,6 +71,9 @@ def _error_from_update_failure(error: WorkflowUpdateFailedError) -> DeskError:
         cause = cause.cause
     if isinstance(cause, ApplicationError) and cause.type == UNSTORABLE:
         return InvalidInput([], "Invalid payload", str(cause.message))
+    if isinstance(cause, ApplicationError) and cause.type == STEP_FAILED:
+        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        return StepFailed(str(details.get("step") or "a step"))
     if isinstance(cause, ApplicationError) and cause.type == NOT_FILED:
         # The read model can be a moment ahead of the workflow (the filing is stored, the workflow has not yet
         # taken in that result; seconds when its worker died). Nothing was applied; the same action shortly will be.
@@ -116,20 +123,29 @@ class CaseDesk:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
+        bounded, texts = bound_request(request.model_dump(mode="json"))
+        await self._keep(case_id, texts)
         try:
-            state: CaseState = await self.services.temporal.execute_update_with_start_workflow(
+            await self.services.temporal.execute_update_with_start_workflow(
                 FILE_UPDATE,
-                FilingCommand(actor=actor, request=request),
+                FilingCommand(actor=actor, request=FilingRequest.model_validate(bounded)),
                 start_workflow_operation=operation,
                 id=FILE_UPDATE_ID,
-                result_type=CaseState,
+                result_type=Receipt,
             )
         except WorkflowAlreadyStartedError:  # the same key after the case closed: it is that case
             return await self.load(case_id, actor)
         except WorkflowUpdateFailedError as error:
             raise _error_from_update_failure(error) from None
+        state = await self.load(case_id, actor)  # recorded before the Update answered
         log.info("case filed", reference=state.reference)
         return state
+
+    async def _keep(self, case_id: str, texts: Texts) -> None:
+        """Keep the free text of what is about to be sent to the case's workflow, which gets references."""
+        if texts:
+            async with self.services.engine.begin() as conn:
+                await keep_texts(conn, case_id, texts)
 
     async def act(
         self, case_id: str, actor: Actor, action_name: str, raw: dict[str, Any], idempotency_key: str | None = None
@@ -149,11 +165,13 @@ class CaseDesk:
         if refusal is not None and (idempotency_key is None or refusal.kind == RefusalKind.NOT_VISIBLE):
             raise Refused(refusal, allowed_actions(state, actor))
         handle = self.services.temporal.get_workflow_handle(workflow_id(case_id))
+        bounded, texts = bound_payload(action, payload.model_dump(mode="json"))
+        await self._keep(case_id, texts)
         try:
             # The same Idempotency-Key names the same Update: Temporal applies it once, however often sent.
             update_id = f"{actor.id}:{idempotency_key}" if idempotency_key else None
-            updated: CaseState = await handle.execute_update(
-                action_name, ActionCommand(actor=actor, payload=raw), id=update_id, result_type=CaseState
+            receipt = await handle.execute_update(
+                action_name, ActionCommand(actor=actor, payload=bounded), id=update_id, result_type=Receipt
             )
         except RPCError as error:
             # Only NOT_FOUND ("workflow execution already completed") says the case has ended; a transient error
@@ -169,8 +187,8 @@ class CaseDesk:
                 fresh = await self.load(case_id, actor)
                 failure = Refused(failure.refusal, allowed_actions(fresh, actor), stage=fresh.stage)
             raise failure from None
-        log.info("action taken", action=action_name, stage=updated.stage)
-        return updated
+        log.info("action taken", action=action_name, stage=receipt.stage, seq=receipt.seq)
+        return await self.load(case_id, actor)  # recorded before the Update answered
 
     async def verify(self, case_id: str, viewer: Actor) -> ChainReport:
         """Recompute the case's hash chain from the stored events (staff and auditors only)."""

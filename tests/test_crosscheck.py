@@ -20,10 +20,10 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.records import CaseRecords
 from contracts.activities import RecordEvent
-from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, workflow_id
+from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
 from domain.audit import make_entry
 from domain.crosscheck import UpdateOutcome
-from domain.model import Actor, CaseState, FilingRequest, Office, Role
+from domain.model import Actor, FilingRequest, Office, Role
 from domain.transitions import new_case
 from infra.settings import Settings
 from services.crosscheck import accepted_updates
@@ -79,7 +79,7 @@ async def test_a_case_driven_through_actions_is_consistent(desk: Desk, temporal:
     jetro = Actor(id="c1", name="Kenji", role=Role.COORDINATOR, org="jetro")
     for _ in range(2):  # the same Update id again, straight to Temporal: answered from the first, not applied
         noted = await handle.execute_update("add_note", ActionCommand(actor=jetro, payload={"text": "call Monday"}),
-                                            id="note-once", result_type=CaseState)
+                                            id="note-once", result_type=Receipt)
         assert noted.seq == 4
     await desk.ok(case, "pause", COORDINATOR, reason="patent search")
     await desk.ok(case, "resume", COORDINATOR)
@@ -153,7 +153,7 @@ async def test_a_failed_filing_and_a_repeated_one_leave_no_event(
     handle = temporal.get_workflow_handle(workflow_id(case_id))
     for update_id in ("file-1", "file-2"):
         await handle.execute_update(FILE_UPDATE, FilingCommand(actor=applicant, request=request), id=update_id,
-                                    result_type=CaseState)
+                                    result_type=Receipt)
 
     updates = await accepted_updates(temporal, workflow_id(case_id))
     assert [(u.update_id, u.outcome, u.seq) for u in updates] == [
@@ -191,12 +191,12 @@ async def test_every_run_of_a_case_that_continued_as_new_is_read(
     )
     await temporal.execute_update_with_start_workflow(
         FILE_UPDATE, FilingCommand(actor=applicant, request=FilingRequest.model_validate(filing())),
-        start_workflow_operation=start, id="file", result_type=CaseState,
+        start_workflow_operation=start, id="file", result_type=Receipt,
     )
     handle = temporal.get_workflow_handle(workflow_id(case_id))
     for n in range(25):
         await handle.execute_update("add_note", ActionCommand(actor=jetro, payload={"text": f"note {n}"}),
-                                    result_type=CaseState)
+                                    result_type=Receipt)
 
     updates = await accepted_updates(temporal, workflow_id(case_id))
     assert len({u.run_id for u in updates}) >= 2

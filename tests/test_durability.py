@@ -14,9 +14,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.records import CaseRecords
 from contracts.activities import RecordEvent
-from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, workflow_id
+from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
 from domain.audit import first_broken, make_entry
-from domain.model import Actor, CaseState, FilingRequest, Role, Stage
+from domain.model import NOTES_KEPT, Actor, CaseState, FilingRequest, Role, Stage
 from domain.transitions import new_case
 from infra.audit_trail import stored_entries
 from infra.settings import Settings
@@ -41,22 +41,25 @@ async def test_a_long_case_continues_as_new_with_its_state(
     )
     await temporal.execute_update_with_start_workflow(
         FILE_UPDATE, FilingCommand(actor=APPLICANT, request=FilingRequest.model_validate(filing())),
-        start_workflow_operation=start, id="file", result_type=CaseState,
+        start_workflow_operation=start, id="file", result_type=Receipt,
     )
     handle = temporal.get_workflow_handle(workflow_id(case_id))
     first_run = (await handle.describe()).run_id
     for n in range(25):
         await handle.execute_update(
-            "add_note", ActionCommand(actor=COORDINATOR, payload={"text": f"note {n}"}), result_type=CaseState
+            "add_note", ActionCommand(actor=COORDINATOR, payload={"text": f"note {n}"}), result_type=Receipt
         )
     closed = await handle.execute_update(
-        "reject", ActionCommand(actor=COORDINATOR, payload={"reason": "done"}), result_type=CaseState
+        "reject", ActionCommand(actor=COORDINATOR, payload={"reason": "done"}), result_type=Receipt
     )
 
     first_history = await temporal.get_workflow_handle(workflow_id(case_id), run_id=first_run).fetch_history()
     assert first_history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-    assert [n.text for n in closed.notes] == [f"note {n}" for n in range(25)]
-    assert closed.seq == 27 and closed.outcome == "rejected_at_screening"
+    assert closed.seq == 27 and closed.stage == Stage.CLOSED
+    async with sessions() as session:  # the read model: the latest notes in words, and how many there were
+        case = CaseState.model_validate(await session.scalar(select(cases.c.snapshot).where(cases.c.id == case_id)))
+    assert [n.text for n in case.notes] == [f"note {n}" for n in range(25 - NOTES_KEPT, 25)]
+    assert case.notes_total == 25 and case.outcome == "rejected_at_screening"
     assert await handle.result() == "rejected_at_screening"
     trail = await entries(sessions, case_id)
     assert [e.seq for e in trail] == list(range(1, 28)) and first_broken(trail) is None

@@ -10,6 +10,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.candidates import CandidateRanking
 from activities.mail import MailCourier, SmtpSettings
 from activities.matching import Matching
 from activities.records import CaseRecords
@@ -40,6 +41,7 @@ def build_worker(
     tuning = tuning or WorkerTuning()
     records = CaseRecords(engine)
     matching = Matching(engine, weights)
+    ranking = CandidateRanking(engine, matching)
     courier = MailCourier(engine, smtp)
     verification = AuditVerification(engine)
     return Worker(
@@ -47,8 +49,10 @@ def build_worker(
         task_queue=task_queue,
         workflows=[CaseWorkflow, AuditVerificationWorkflow],
         activities=[
-            records.record_event,
-            matching.find_candidates,
+            records.record_case_event,
+            ranking.rank_candidates,
+            records.record_event,  # cases recorded before their free text left the workflow
+            matching.find_candidates,  # likewise
             courier.deliver_mail,
             verification.verify_audit_trail,
         ],

@@ -9,14 +9,24 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from contracts import search_attributes as sa
-    from contracts.activities import FindCandidates, RecordEvent, deliver_mail, find_candidates, record_event
-    from contracts.case import CASE_WORKFLOW, FILE_UPDATE, ActionCommand, CaseInput, FilingCommand
+    from contracts.activities import (
+        EventHeader,
+        FindCandidates,
+        RecordCaseEvent,
+        RecordEvent,
+        deliver_mail,
+        find_candidates,
+        rank_candidates,
+        record_case_event,
+        record_event,
+    )
+    from contracts.case import CASE_WORKFLOW, FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, Receipt
     from contracts.errors import INVALID, NOT_FILED, UNKNOWN_ACTION
     from domain import events
     from domain.audit import make_entry
@@ -30,6 +40,9 @@ with workflow.unsafe.imports_passed_through():
 SERVICE_LEVEL_TIMERS = "service-level-timers"
 QUIET_COMMANDS = "timers-and-search-attributes-only-when-changed"
 PERSONAL_DATA_SALT = "personal-data-salt"
+BOUNDED_CASE = "bounded-case-state"  # free text as references, candidates by id, hashing in the activity
+STEP_FAILURES = "steps-fail-cleanly"  # a timer's step that fails for good waits, instead of failing the case
+STEP_BACKOFF = timedelta(hours=1)
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 FILING_GRACE = timedelta(minutes=10)
 MAIL_TIMEOUT = timedelta(seconds=60)
@@ -60,6 +73,7 @@ class CaseWorkflow:
         self.mail_waiting = inp.mail_waiting
         self.delivering = False
         self.indexed: tuple[object, ...] | None = None
+        self.retry_requested = False
 
     @workflow.run
     async def run(self, inp: CaseInput) -> str | None:
@@ -82,7 +96,8 @@ class CaseWorkflow:
         )
 
     async def _courier(self) -> None:
-        """Deliver the case's e-mails whenever recording left some waiting; retried until SMTP takes them."""
+        """Deliver the case's e-mails whenever recording left some waiting; a transient failure is retried
+        until SMTP takes them, a permanent one leaves them in the outbox (with their error) and the case goes on."""
         while True:
             await workflow.wait_condition(lambda: self.mail_waiting)
             self.mail_waiting, self.delivering = False, True
@@ -90,6 +105,8 @@ class CaseWorkflow:
                 await workflow.execute_activity(
                     deliver_mail, self.case_id, start_to_close_timeout=MAIL_TIMEOUT, retry_policy=MAIL_RETRY
                 )
+            except ActivityError as error:
+                workflow.logger.error("mail delivery failed for good: %s", _cause(error))
             finally:
                 self.delivering = False
 
@@ -122,7 +139,21 @@ class CaseWorkflow:
                 if self.state.seq == seen:  # nobody acted while we waited for the lock
                     after, event_type, payload = fire(self.state, moment, workflow.now())
                     workflow.logger.info("service level %s in %s", moment.milestone, self.state.stage)
-                    await self._record(event_type, SYSTEM_ACTOR, self.state, after, payload)
+                    try:
+                        await self._record(event_type, SYSTEM_ACTOR, self.state, after, payload)
+                    except ActivityError as error:
+                        if not workflow.patched(STEP_FAILURES):
+                            raise
+                        failed = error
+                    else:
+                        return
+            # Recording the timer's event failed for good (an incident says so): try again after a while, or
+            # as soon as an operator asks (`alliance incidents retry`) or someone acts on the case.
+            workflow.logger.error("service level %s not recorded: %s", moment.milestone, _cause(failed))
+            self.retry_requested = False
+            await workflow.wait_condition(lambda: self.retry_requested or self._should_stop_run()
+                                          or (self.state is not None and self.state.seq != seen),
+                                          timeout=STEP_BACKOFF)
 
     def _should_stop_run(self) -> bool:
         if self.state is None:
@@ -133,12 +164,22 @@ class CaseWorkflow:
 
     @workflow.query
     def snapshot(self) -> CaseState | None:
+        """The case as the workflow holds it (free text as references: the read model has the words)."""
         return self.state
+
+    @workflow.signal
+    def retry_steps(self) -> None:
+        """An operator fixed the cause of a failing step: try it again now."""
+        self.retry_requested = True
+
+    def _receipt(self) -> Receipt:
+        assert self.state is not None
+        return Receipt(seq=self.state.seq, stage=self.state.stage)
 
     # -- filing -----------------------------------------------------------------------------------
 
     @workflow.update(name=FILE_UPDATE)
-    async def file(self, command: FilingCommand) -> CaseState:
+    async def file(self, command: FilingCommand) -> Receipt:
         async with self.lock:
             if self.state is None:
                 try:
@@ -148,21 +189,23 @@ class CaseWorkflow:
                 except ValueError as error:
                     raise invalid("file", error) from None
                 await self._record(events.FILED, command.actor, draft, draft, command.request.model_dump(mode="json"))
-            assert self.state is not None
-            return self.state
+            return self._receipt()
 
     # -- actions ----------------------------------------------------------------------------------
 
     @workflow.update(dynamic=True)
-    async def act(self, name: str, args: Sequence[RawValue]) -> CaseState:
+    async def act(self, name: str, args: Sequence[RawValue]) -> Receipt:
         async with self.lock:
             # Another Update may have changed the case since validation: decide again under the lock.
             action, actor, payload = self._decide(name, args)
             assert self.state is not None
-            candidates = await self._find_candidates(payload) if action == Action.RUN_MATCHING else None
+            candidates, ranking = (
+                await self._find_candidates(payload) if action == Action.RUN_MATCHING else (None, None)
+            )
             after = apply(self.state, actor, action, payload, workflow.now(), candidates)
-            await self._record(action, actor, self.state, after, event_payload(action, payload, candidates))
-            return self.state
+            await self._record(action, actor, self.state, after, event_payload(action, payload, candidates),
+                               ranking)
+            return self._receipt()
 
     @act.validator
     def validate_act(self, name: str, args: Sequence[RawValue]) -> None:
@@ -188,19 +231,41 @@ class CaseWorkflow:
 
     # -- steps ------------------------------------------------------------------------------------
 
-    async def _find_candidates(self, criteria: Payload) -> list[Candidate]:
+    async def _find_candidates(self, criteria: Payload) -> tuple[list[Candidate], str | None]:
+        """The ranked candidates (by id and score only, and where the full ranking is kept, for newer cases)."""
         assert self.state is not None and isinstance(criteria, MatchingCriteria)
-        return await workflow.execute_activity(
-            find_candidates,
-            FindCandidates(seeking=self.state.request.seeking, criteria=criteria),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+        command = FindCandidates(seeking=self.state.request.seeking, criteria=criteria)
+        if workflow.patched(BOUNDED_CASE):
+            ranked = await workflow.execute_activity(
+                rank_candidates, command, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+            )
+            return ranked.candidates, ranked.ref
+        legacy = await workflow.execute_activity(
+            find_candidates, command, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
         )
+        return legacy, None
 
     async def _record(
-        self, event_type: str, actor: Actor, before: CaseState, after: CaseState, payload: dict[str, Any]
+        self, event_type: str, actor: Actor, before: CaseState, after: CaseState, payload: dict[str, Any],
+        ranking: str | None = None,
     ) -> None:
         """Write the event and the refreshed read model (one activity, one transaction), then adopt it."""
+        if workflow.patched(BOUNDED_CASE):
+            header = EventHeader(
+                case_id=self.case_id, seq=before.seq + 1, type=event_type, actor=actor.model_dump(mode="json"),
+                at=after.updated_at, stage_before=before.stage if before.seq else None, stage_after=after.stage,
+                prev_hash=before.last_hash,
+                salt=workflow.uuid4().hex if workflow.patched(PERSONAL_DATA_SALT) else None,
+            )
+            numbered = after.model_copy(update={"seq": header.seq})
+            stored = await workflow.execute_activity(
+                record_case_event,
+                RecordCaseEvent(header=header, payload=payload, state=numbered, candidates_ref=ranking),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+            self._adopt(numbered.model_copy(update={"last_hash": stored.hash}), stored.waiting)
+            return
         entry = make_entry(
             case_id=self.case_id,
             seq=before.seq + 1,
@@ -221,6 +286,9 @@ class CaseWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
+        self._adopt(recorded, waiting)
+
+    def _adopt(self, recorded: CaseState, waiting: int) -> None:
         self.state = recorded
         if waiting:
             self.mail_waiting = True
@@ -244,3 +312,10 @@ class CaseWorkflow:
                 sa.CASE_ESCALATION.value_set(recorded.escalation_level),
             ]
         )
+
+
+def _cause(error: BaseException) -> str:
+    """The innermost failure's message, for a log line."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return str(error)[:500]

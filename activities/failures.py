@@ -1,0 +1,131 @@
+"""Steps that fail cleanly: each error is transient (retried with backoff) or permanent (stopped after a few
+attempts), and a step that keeps failing is an incident an operator can see.
+
+Temporal retries an activity for ever by default, so one deterministic failure (a `RecursionError`, a value
+the database refuses) used to wedge its case silently. Every activity of the case desk runs inside
+`classified`: a transient error (the database or the mail server unreachable, a timeout, a serialization
+failure or deadlock, a server restarting) is raised as it is and retried; anything else is permanent: after
+`PERMANENT_ATTEMPTS` attempts it is raised as a non-retryable `ApplicationError` of type `step_failed`, so
+the Update that caused it answers with a clear problem and the case stays as it was, open to other actions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from contracts.errors import STEP_FAILED
+from infra.tables import incidents
+
+log = structlog.get_logger(__name__)
+
+PERMANENT_ATTEMPTS = 3
+"""A permanent error is tried this many times (it may yet be a transient one in disguise), then stops."""
+ERROR_SUMMARY_CHARS = 500
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, operator intervention
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})  # serialization failure, deadlock, lock timeout
+CASE_WORKFLOW_PREFIX = "case-"
+
+
+def is_transient(error: BaseException) -> bool:
+    """Would the same attempt, tried again later, probably succeed?"""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    if isinstance(error, DBAPIError):
+        state = str(getattr(error.orig, "sqlstate", None) or "")
+        return error.connection_invalidated or state in TRANSIENT_SQLSTATES or state[:2] in TRANSIENT_SQLSTATE_CLASSES
+    if isinstance(error, UnicodeError):  # a ValueError, but no retry will ever encode it
+        return False
+    return isinstance(error, ConnectionError | TimeoutError | OSError)
+
+
+def summary_of(error: BaseException) -> str:
+    """One bounded line naming the error (never a traceback)."""
+    text = f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
+    return text if len(text) <= ERROR_SUMMARY_CHARS else text[: ERROR_SUMMARY_CHARS - 1] + "…"
+
+
+class HasEngine(Protocol):
+    engine: AsyncEngine
+
+
+Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
+
+
+async def note_failure(engine: AsyncEngine, step: str, kind: str, error: str) -> None:
+    """Open (or bring up to date) the incident of this activity's step; never fails the activity itself."""
+    info = activity.info()
+    now = datetime.now(UTC)
+    workflow_id = info.workflow_id or ""
+    case_id = workflow_id.removeprefix(CASE_WORKFLOW_PREFIX) if workflow_id.startswith(CASE_WORKFLOW_PREFIX) else None
+    row = {"id": str(uuid.uuid4()), "workflow_id": workflow_id, "case_id": case_id, "step": step,
+           "kind": kind, "attempts": info.attempt, "first_failure_at": now, "last_failure_at": now, "error": error}
+    statement = insert(incidents).values(row)
+    statement = statement.on_conflict_do_update(
+        index_elements=[incidents.c.workflow_id, incidents.c.step],
+        index_where=incidents.c.resolved_at.is_(None),
+        set_={"kind": kind, "attempts": info.attempt, "last_failure_at": now, "error": error},
+    )
+    with contextlib.suppress(Exception):  # the database may be what is failing
+        async with engine.begin() as conn:
+            await conn.execute(statement)
+
+
+async def note_recovery(engine: AsyncEngine, step: str) -> None:
+    """The step succeeded after failing: its open incident is resolved."""
+    info = activity.info()
+    with contextlib.suppress(Exception):
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(incidents)
+                .where(incidents.c.workflow_id == info.workflow_id, incidents.c.step == step,
+                       incidents.c.resolved_at.is_(None))
+                .values(resolved_at=datetime.now(UTC))
+            )
+
+
+def classified(step: str) -> Callable[[Method], Method]:
+    """Run an activity method of an object with an `engine` so that its failures are classified and seen."""
+
+    def decorate(method: Method) -> Method:
+        @functools.wraps(method)
+        async def run(self: HasEngine, *args: Any) -> Any:
+            attempt = activity.info().attempt
+            try:
+                result = await method(self, *args)
+            except ApplicationError as error:  # already decided by the step (e.g. `unstorable`)
+                if not error.non_retryable:
+                    await note_failure(self.engine, step, "transient", summary_of(error))
+                raise
+            except Exception as error:
+                summary = summary_of(error)
+                if is_transient(error):
+                    log.warning("step failed, will retry", step=step, error=summary)
+                    await note_failure(self.engine, step, "transient", summary)
+                    raise
+                final = attempt >= PERMANENT_ATTEMPTS
+                log.error("step failed", step=step, error=summary, final=final)
+                await note_failure(self.engine, step, "permanent", summary)
+                raise ApplicationError(
+                    f"{step} failed: {summary}", {"step": step, "error": summary, "attempts": attempt},
+                    type=STEP_FAILED, non_retryable=final,
+                ) from None
+            if attempt > 1:
+                await note_recovery(self.engine, step)
+            return result
+
+        return run  # type: ignore[return-value]
+
+    return decorate
