@@ -134,26 +134,34 @@ class CaseWorkflow:
                 return
             except TimeoutError:
                 pass
-        if moment is not None:
-            async with self.lock:
-                if self.state.seq == seen:  # nobody acted while we waited for the lock
-                    after, event_type, payload = fire(self.state, moment, workflow.now())
-                    workflow.logger.info("service level %s in %s", moment.milestone, self.state.stage)
-                    try:
-                        await self._record(event_type, SYSTEM_ACTOR, self.state, after, payload)
-                    except ActivityError as error:
-                        if not workflow.patched(STEP_FAILURES):
-                            raise
-                        failed = error
-                    else:
-                        return
-            # Recording the timer's event failed for good (an incident says so): try again after a while, or
-            # as soon as an operator asks (`alliance incidents retry`) or someone acts on the case.
-            workflow.logger.error("service level %s not recorded: %s", moment.milestone, _cause(failed))
-            self.retry_requested = False
-            await workflow.wait_condition(lambda: self.retry_requested or self._should_stop_run()
-                                          or (self.state is not None and self.state.seq != seen),
-                                          timeout=STEP_BACKOFF)
+        if moment is None:
+            return
+        async with self.lock:
+            if self.state.seq != seen:  # somebody acted while we waited for the lock
+                return
+            after, event_type, payload = fire(self.state, moment, workflow.now())
+            workflow.logger.info("service level %s in %s", moment.milestone, self.state.stage)
+            try:
+                await self._record(event_type, SYSTEM_ACTOR, self.state, after, payload)
+                return
+            except ActivityError as error:
+                if not workflow.patched(STEP_FAILURES):
+                    raise
+                failed = error
+        # Recording the timer's event failed for good (an incident says so): try again after a while, or as
+        # soon as an operator asks (`alliance incidents retry`) or someone acts on the case.
+        workflow.logger.error("service level %s not recorded: %s", moment.milestone, _cause(failed))
+        self.retry_requested = False
+        try:
+            await workflow.wait_condition(
+                lambda: self.retry_requested or self._should_stop_run() or self._seq() != seen,
+                timeout=STEP_BACKOFF, timeout_summary="retry of a failed step",
+            )
+        except TimeoutError:
+            pass
+
+    def _seq(self) -> int:
+        return self.state.seq if self.state is not None else 0
 
     def _should_stop_run(self) -> bool:
         if self.state is None:

@@ -1,0 +1,86 @@
+"""No input the API accepts can wedge a case: what crosses Temporal stays small however wordy the case.
+
+Reproduces issue 22's "notes until the case is too big" (about the 100th note of 5,000 four-byte characters
+used to answer 503, `withdraw` 500, and the read model and the workflow disagreed) and keeps the kind
+checked: every payload in every run of the case's history is under 64 KiB.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+from temporalio.client import Client
+
+from contracts.case import workflow_id
+from services.crosscheck import run_histories
+from tests.desk import Desk
+from tests.support import APPLICANT, COORDINATOR, officer
+from tests.test_lifecycle import SBIC, to_matching
+
+PAYLOAD_BOUND = 64 * 1024
+LONGEST_NOTE = "𠮷" * 5000  # the longest note the API takes, in four-byte characters: 20,000 bytes of UTF-8
+
+
+def payload_sizes(node: Any) -> Iterator[int]:
+    """The size in bytes of every Temporal payload in a history as JSON (`{"metadata": …, "data": base64}`)."""
+    if isinstance(node, dict):
+        if "metadata" in node and isinstance(node.get("data"), str):
+            yield len(base64.b64decode(node["data"]))
+        for value in node.values():
+            yield from payload_sizes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from payload_sizes(value)
+
+
+async def largest_payload(client: Client, case_id: str) -> tuple[int, int]:
+    """The largest payload (bytes) in any run of the case's workflow, and how many runs it had."""
+    runs = await run_histories(client, workflow_id(case_id))
+    return max(size for _, history in runs for size in payload_sizes(history.to_json_dict())), len(runs)
+
+
+async def test_a_hundred_and_twenty_longest_notes_leave_the_case_moving(desk: Desk, temporal: Client) -> None:
+    case = await to_matching(desk)
+    for n in range(120):
+        noted = await desk.ok(case, "add_note", officer(SBIC), text=LONGEST_NOTE)
+        assert noted["notes_total"] == n + 1
+    seen = (await desk.get(case, officer(SBIC))).json()
+    assert [note["text"] for note in seen["notes"]] == [LONGEST_NOTE] * 20  # the latest, in words
+    notes = [e for e in await desk.history(case, officer(SBIC)) if e["type"] == "add_note"]
+    assert len(notes) == 120 and all(e["payload"]["text"] == LONGEST_NOTE for e in notes)
+
+    closed = await desk.ok(case, "withdraw", APPLICANT, reason="strategy changed " + "𠮷" * 4000)
+    assert (closed["stage"], closed["outcome"]) == ("closed", "withdrawn")
+    handle = temporal.get_workflow_handle(workflow_id(case["id"]))
+    assert await handle.result() == "withdrawn"  # the workflow agrees with the read model
+    largest, runs = await largest_payload(temporal, case["id"])
+    assert largest < PAYLOAD_BOUND, f"a payload of {largest} bytes crossed Temporal"
+    assert runs < 10  # it continued as new for its history's length, not in a loop
+
+
+async def test_a_filing_at_every_limit_is_recorded_in_words_and_crosses_temporal_small(
+    desk: Desk, temporal: Client
+) -> None:
+    wordy: dict[str, Any] = {
+        "company": {"name": "𠮷" * 200, "country": "JP", "industry": "ש" * 200, "description": "🙂" * 5000},
+        "contact": {"name": "e\u0301" * 100, "email": "anna@acme.example"},
+        "seeking": {"technologies": [f"{n} " + "𠮷" * 190 for n in range(20)], "industries": ["E"],
+                    "prefectures": [], "alliance_types": ["capital_alliance"]},
+        "ticket_jpy": {"min": 1, "max": 2},
+        "offers": "𠮷" * 5000,
+    }
+    response = await desk.http.post("/api/cases", json=wordy, headers=desk.headers(APPLICANT))
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert case["company"]["description"] == "🙂" * 5000 and case["request"]["offers"] == "𠮷" * 5000
+    questions = [f"{n:02}?" + "q" * 4997 for n in range(20)]  # 20 of the longest: 100 KB, within the body limit
+    await desk.ok(case, "request_info", COORDINATOR, questions=questions)
+    asked = (await desk.get(case, APPLICANT)).json()
+    assert asked["questions"] == questions
+    await desk.ok(case, "provide_info", APPLICANT, answer="🙂" * 5000)
+    filed = (await desk.history(case, COORDINATOR))[0]
+    assert filed["payload"]["offers"] == "𠮷" * 5000  # the audit trail holds the words, hashed as typed
+    largest, _ = await largest_payload(temporal, case["id"])
+    assert largest < PAYLOAD_BOUND, f"a payload of {largest} bytes crossed Temporal"
