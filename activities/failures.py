@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 import structlog
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from contracts.errors import STEP_FAILED
-from infra.tables import incidents
+from infra.incidents import note_failure, note_recovery
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +32,6 @@ PERMANENT_ATTEMPTS = 3
 ERROR_SUMMARY_CHARS = 500
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, operator intervention
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})  # serialization failure, deadlock, lock timeout
-CASE_WORKFLOW_PREFIX = "case-"
 
 
 def is_transient(error: BaseException) -> bool:
@@ -64,36 +59,16 @@ class HasEngine(Protocol):
 Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
 
 
-async def note_failure(engine: AsyncEngine, step: str, kind: str, error: str) -> None:
+async def _note_failure(engine: AsyncEngine, step: str, kind: str, error: str) -> None:
     """Open (or bring up to date) the incident of this activity's step; never fails the activity itself."""
     info = activity.info()
-    now = datetime.now(UTC)
-    workflow_id = info.workflow_id or ""
-    case_id = workflow_id.removeprefix(CASE_WORKFLOW_PREFIX) if workflow_id.startswith(CASE_WORKFLOW_PREFIX) else None
-    row = {"id": str(uuid.uuid4()), "workflow_id": workflow_id, "case_id": case_id, "step": step,
-           "kind": kind, "attempts": info.attempt, "first_failure_at": now, "last_failure_at": now, "error": error}
-    statement = insert(incidents).values(row)
-    statement = statement.on_conflict_do_update(
-        index_elements=[incidents.c.workflow_id, incidents.c.step],
-        index_where=incidents.c.resolved_at.is_(None),
-        set_={"kind": kind, "attempts": info.attempt, "last_failure_at": now, "error": error},
-    )
     with contextlib.suppress(Exception):  # the database may be what is failing
-        async with engine.begin() as conn:
-            await conn.execute(statement)
+        await note_failure(engine, info.workflow_id or "", step, kind, info.attempt, error)
 
 
-async def note_recovery(engine: AsyncEngine, step: str) -> None:
-    """The step succeeded after failing: its open incident is resolved."""
-    info = activity.info()
+async def _note_recovery(engine: AsyncEngine, step: str) -> None:
     with contextlib.suppress(Exception):
-        async with engine.begin() as conn:
-            await conn.execute(
-                update(incidents)
-                .where(incidents.c.workflow_id == info.workflow_id, incidents.c.step == step,
-                       incidents.c.resolved_at.is_(None))
-                .values(resolved_at=datetime.now(UTC))
-            )
+        await note_recovery(engine, activity.info().workflow_id or "", step)
 
 
 def classified(step: str) -> Callable[[Method], Method]:
@@ -107,23 +82,23 @@ def classified(step: str) -> Callable[[Method], Method]:
                 result = await method(self, *args)
             except ApplicationError as error:  # already decided by the step (e.g. `unstorable`)
                 if not error.non_retryable:
-                    await note_failure(self.engine, step, "transient", summary_of(error))
+                    await _note_failure(self.engine, step, "transient", summary_of(error))
                 raise
             except Exception as error:
                 summary = summary_of(error)
                 if is_transient(error):
                     log.warning("step failed, will retry", step=step, error=summary)
-                    await note_failure(self.engine, step, "transient", summary)
+                    await _note_failure(self.engine, step, "transient", summary)
                     raise
                 final = attempt >= PERMANENT_ATTEMPTS
                 log.error("step failed", step=step, error=summary, final=final)
-                await note_failure(self.engine, step, "permanent", summary)
+                await _note_failure(self.engine, step, "permanent", summary)
                 raise ApplicationError(
                     f"{step} failed: {summary}", {"step": step, "error": summary, "attempts": attempt},
                     type=STEP_FAILED, non_retryable=final,
                 ) from None
             if attempt > 1:
-                await note_recovery(self.engine, step)
+                await _note_recovery(self.engine, step)
             return result
 
         return run  # type: ignore[return-value]

@@ -11,7 +11,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
-from api import audit, audit_export, cases, health, metrics, problems, smes
+from api import audit, audit_export, cases, health, metrics, operations, problems, smes
 from api.console import routes as console
 from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
@@ -36,6 +36,7 @@ def create_app(services: Services, *, tracing: Tracing | None = None) -> FastAPI
     app.include_router(smes.router)
     app.include_router(audit.router)
     app.include_router(audit_export.router)
+    app.include_router(operations.router)
     console.install(app)  # the web console's pages at `/` (not in the OpenAPI document)
     app.add_middleware(
         BodySizeLimit,

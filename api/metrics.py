@@ -15,7 +15,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import ServicesDep
 from domain.model import Stage
 from infra.tables import cases
+from services.incidents import IncidentTally, tally_incidents
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["operations"])
@@ -77,6 +78,27 @@ class CaseGauges(Collector):
         yield escalated
 
 
+class IncidentGauges(Collector):
+    """Open incidents by step, and step failures ever recorded by step and kind (from PostgreSQL, so every
+    worker's failures count, not only this process's)."""
+
+    def __init__(self) -> None:
+        self.tally: IncidentTally | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.tally is None:
+            return
+        open_now = GaugeMetricFamily("casedesk_incidents", "Open incidents (stuck steps) by step.", labels=["step"])
+        for step, count in sorted(self.tally.open_by_step.items()):
+            open_now.add_metric([step], count)
+        yield open_now
+        failures = CounterMetricFamily("casedesk_step_failures", "Failed attempts of steps, by step and kind.",
+                                       labels=["step", "kind"])
+        for (step, kind), count in sorted(self.tally.failures.items()):
+            failures.add_metric([step, kind], count)
+        yield failures
+
+
 class AppMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -86,6 +108,8 @@ class AppMetrics:
         )
         self.cases = CaseGauges()
         self.registry.register(self.cases)
+        self.incidents = IncidentGauges()
+        self.registry.register(self.incidents)
 
 
 class RequestTimer:
@@ -136,5 +160,11 @@ async def prometheus_metrics(request: Request, services: ServicesDep) -> Respons
     except Exception as error:  # the request metrics are still worth a scrape when the database is away
         log.warning("case gauges unavailable", error=str(error) or type(error).__name__)
         tally = None
-    metrics.cases.tally = tally  # then rendered at once: no await in between, so no other scrape interleaves
+    try:
+        incidents: IncidentTally | None = await asyncio.wait_for(tally_incidents(services.engine), COUNT_TIMEOUT)
+    except Exception as error:
+        log.warning("incident gauges unavailable", error=str(error) or type(error).__name__)
+        incidents = None
+    # then rendered at once: no await in between, so no other scrape interleaves
+    metrics.cases.tally, metrics.incidents.tally = tally, incidents
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -20,6 +20,7 @@ from infra.db import create_engine, session_factory
 from infra.settings import Settings
 from infra.startup import StartupError
 from infra.temporal import connect
+from services import incidents
 from services.context import Services
 from workers.case_worker import WorkerTuning, build_worker
 
@@ -94,6 +95,11 @@ class Parts:
         await ensure_verification_schedule(
             self.temporal, self.settings.audit_verification_cron, self.settings.temporal_task_queue
         )
+
+    async def watch_incidents(self, stop: asyncio.Event) -> None:
+        """Scan Temporal for stuck case steps every `INCIDENT_SCAN_SECONDS` until `stop` (workers run this)."""
+        if self.settings.incident_scan_seconds > 0:
+            await incidents.watch(self.temporal, self.engine, self.settings.incident_scan_seconds, stop)
 
     def worker(self) -> Worker:
         return build_worker(

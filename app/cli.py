@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bootstrap import open_database, open_parts
+from app.cli_incidents import incidents_app
 from app.cli_registry import seed_smes_command, smes_app
 from app.cli_support import _run, _settings, _with_database, _with_engine, console
 from app.serving import api_server, serve_until_stopped, stop_event
@@ -33,6 +35,7 @@ app.add_typer(mail_app, name="mail")
 audit_app = typer.Typer(help="Check the audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(smes_app, name="smes")
+app.add_typer(incidents_app, name="incidents")
 app.command("seed-smes")(seed_smes_command)
 @app.command()
 def run() -> None:
@@ -51,9 +54,13 @@ def worker() -> None:
         parts = await open_parts(settings, run_migrations=False)
         await parts.keep_schedules()
         console.print(f"worker polling {settings.temporal_task_queue!r} on {settings.effective_temporal_address}")
+        stop = stop_event()
+        watcher = asyncio.create_task(parts.watch_incidents(stop))
         try:
-            await serve_until_stopped(stop_event(), None, parts.worker())
+            await serve_until_stopped(stop, None, parts.worker())
         finally:
+            stop.set()
+            await watcher
             await parts.engine.dispose()
 
     _run(main())

@@ -81,7 +81,12 @@ async def run_product(settings: Settings, console: Console) -> None:
         async def ready() -> None:
             print_ready(console, settings, rows)
 
-        await serve_until_stopped(stop, server, parts.worker(), on_ready=ready)
+        watcher = asyncio.create_task(parts.watch_incidents(stop))
+        try:
+            await serve_until_stopped(stop, server, parts.worker(), on_ready=ready)
+        finally:
+            stop.set()
+            await watcher
         console.print("stopping…")
     finally:
         if sink is not None:

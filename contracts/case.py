@@ -16,6 +16,8 @@ FILE_UPDATE = events.FILE
 """The Update that files a case; every other Update is named after its `domain.model.Action`."""
 FILE_UPDATE_ID = "file"
 """The filing Update's id: a repeated filing is the same Update, applied once."""
+RETRY_STEPS_SIGNAL = "retry_steps"
+"""Asks a case's workflow to try a failed step again now (an operator fixed its cause)."""
 
 
 def workflow_id(case_id: str) -> str:

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
         "30 2 * * *",
         description="When (cron, Tokyo time) the whole audit trail is verified; empty: never (no Schedule).",
     )
+    incident_scan_seconds: float = Field(
+        60.0, ge=0, description="How often a worker scans Temporal for stuck case steps (incidents); 0: never."
+    )
     retention_years: int = Field(
         10, ge=1, description="Years a closed case keeps its personal data before `alliance audit archive` erases it."
     )

@@ -138,6 +138,7 @@ incidents = Table(
     Column("step", Text, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
+    Column("failures", Integer, nullable=False, server_default="1"),
     Column("first_failure_at", DateTime(timezone=True), nullable=False),
     Column("last_failure_at", DateTime(timezone=True), nullable=False),
     Column("error", Text, nullable=False),

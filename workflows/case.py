@@ -26,7 +26,15 @@ with workflow.unsafe.imports_passed_through():
         record_case_event,
         record_event,
     )
-    from contracts.case import CASE_WORKFLOW, FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, Receipt
+    from contracts.case import (
+        CASE_WORKFLOW,
+        FILE_UPDATE,
+        RETRY_STEPS_SIGNAL,
+        ActionCommand,
+        CaseInput,
+        FilingCommand,
+        Receipt,
+    )
     from contracts.errors import INVALID, NOT_FILED, UNKNOWN_ACTION
     from domain import events
     from domain.audit import make_entry
@@ -175,7 +183,7 @@ class CaseWorkflow:
         """The case as the workflow holds it (free text as references: the read model has the words)."""
         return self.state
 
-    @workflow.signal
+    @workflow.signal(name=RETRY_STEPS_SIGNAL)
     def retry_steps(self) -> None:
         """An operator fixed the cause of a failing step: try it again now."""
         self.retry_requested = True

@@ -14,6 +14,21 @@ EN: dict[str, str] = {
     "nav.office": "Late cases",
     "nav.audit": "Audit",
     "nav.dashboard": "Dashboard",
+    "nav.incidents": "Incidents",
+    "incidents.title": "Incidents",
+    "incidents.intro": (
+        "Steps of cases that keep failing (or failed for good), the most recent failure first. "
+        "Once the cause is fixed: `alliance incidents retry CASE_ID`."
+    ),
+    "incidents.none": "No incident: every case is moving.",
+    "incidents.caption": "Open incidents",
+    "incidents.case": "Case",
+    "incidents.step": "Step",
+    "incidents.kind": "Kind",
+    "incidents.attempts": "Attempts",
+    "incidents.first": "First failure",
+    "incidents.last": "Last failure",
+    "incidents.error": "Error",
     "nav.mail": "Mail (dev)",
     "nav.language": "Language",
     "nav.signed_in_as": "Signed in as",

@@ -12,6 +12,21 @@ JA: dict[str, str] = {
     "nav.office": "遅延案件",
     "nav.audit": "監査",
     "nav.dashboard": "ダッシュボード",
+    "nav.incidents": "インシデント",
+    "incidents.title": "インシデント",
+    "incidents.intro": (
+        "失敗を繰り返している（または失敗が確定した）案件の処理。新しい順。"
+        "原因を直したら `alliance incidents retry CASE_ID` を実行してください。"
+    ),
+    "incidents.none": "インシデントはありません。すべての案件が進んでいます。",
+    "incidents.caption": "未解決のインシデント",
+    "incidents.case": "案件",
+    "incidents.step": "処理",
+    "incidents.kind": "種類",
+    "incidents.attempts": "試行回数",
+    "incidents.first": "最初の失敗",
+    "incidents.last": "最後の失敗",
+    "incidents.error": "エラー",
     "nav.mail": "メール（開発用）",
     "nav.language": "言語",
     "nav.signed_in_as": "ログイン中",

@@ -42,6 +42,7 @@ from infra.mail_sink import kept_messages
 from infra.settings import DEV_PEPPER
 from infra.users import DEMO_USERS, actor_for_token, demo_token
 from services.case_desk import CaseDesk
+from services.incidents import open_incidents
 from services.listing import CaseFilters
 
 router = APIRouter(include_in_schema=False)
@@ -190,6 +191,15 @@ async def cases(
         return error_page(request, viewer, problem)
     return page(request, "cases.html", viewer, states=states, next_cursor=next_cursor, q=q or "",
                 stage=chosen.value if chosen else "", stages=list(Stage))
+
+
+@router.get("/incidents")
+async def incidents_page(request: Request, viewer: ViewerDep) -> Response:
+    """Operators: the steps of cases that keep failing (`GET /api/operations/incidents`)."""
+    if viewer.actor.role != Role.ADMIN:
+        return error_page(request, viewer, forbidden())
+    found = await open_incidents(services_of(request).engine)
+    return page(request, "incidents.html", viewer, incidents=found)
 
 
 @router.get("/late")

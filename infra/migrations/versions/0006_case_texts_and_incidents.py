@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("step", sa.Text, nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("failures", sa.Integer, nullable=False, server_default="1"),
         sa.Column("first_failure_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("error", sa.Text, nullable=False),

@@ -1,0 +1,132 @@
+"""Incidents as PostgreSQL keeps them: a step of a workflow that keeps failing, open until it succeeds or an
+operator retries it. Written by failing activities themselves (`activities.failures`) and by the scan of
+Temporal's pending activities and workflow tasks (`activities.incidents`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from infra.tables import incidents
+
+CASE_WORKFLOW_PREFIX = "case-"
+SCANNED_KINDS = ("retrying", "workflow_task")
+"""Kinds the scan finds (and resolves when Temporal no longer shows them); the others come from activities."""
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One failing step: `kind` is `permanent` or `transient` (reported by the step), `retrying` (Temporal
+    shows the activity still retrying) or `workflow_task` (the workflow's own code fails)."""
+
+    workflow_id: str
+    case_id: str | None
+    step: str
+    kind: str
+    attempts: int
+    first_failure_at: datetime
+    last_failure_at: datetime
+    error: str
+
+
+def case_of(workflow_id: str) -> str | None:
+    return workflow_id.removeprefix(CASE_WORKFLOW_PREFIX) if workflow_id.startswith(CASE_WORKFLOW_PREFIX) else None
+
+
+async def open_incidents(engine: AsyncEngine, case_id: str | None = None) -> list[Incident]:
+    """Open incidents, the most recent failure first."""
+    query = select(incidents).where(incidents.c.resolved_at.is_(None)).order_by(incidents.c.last_failure_at.desc())
+    if case_id is not None:
+        query = query.where(incidents.c.case_id == case_id)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [Incident(r["workflow_id"], r["case_id"], r["step"], r["kind"], r["attempts"], r["first_failure_at"],
+                     r["last_failure_at"], r["error"]) for r in rows]
+
+
+async def note_failure(engine: AsyncEngine, workflow_id: str, step: str, kind: str, attempts: int,
+                       error: str) -> None:
+    """A step failed (again): open its incident, or bring the open one up to date and count the failure."""
+    now = datetime.now(UTC)
+    row = {"id": str(uuid.uuid4()), "workflow_id": workflow_id, "case_id": case_of(workflow_id), "step": step,
+           "kind": kind, "attempts": attempts, "first_failure_at": now, "last_failure_at": now, "error": error}
+    statement = insert(incidents).values(row)
+    async with engine.begin() as conn:
+        await conn.execute(statement.on_conflict_do_update(
+            index_elements=[incidents.c.workflow_id, incidents.c.step],
+            index_where=incidents.c.resolved_at.is_(None),
+            set_={"kind": kind, "attempts": attempts, "last_failure_at": now, "error": error,
+                  "failures": incidents.c.failures + 1},
+        ))
+
+
+async def note_recovery(engine: AsyncEngine, workflow_id: str, step: str) -> None:
+    """The step succeeded after failing: its open incident is resolved."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(incidents)
+            .where(incidents.c.workflow_id == workflow_id, incidents.c.step == step, incidents.c.resolved_at.is_(None))
+            .values(resolved_at=datetime.now(UTC))
+        )
+
+
+async def keep_scanned(engine: AsyncEngine, found: Iterable[Incident]) -> None:
+    """Open or update what a scan found; resolve the scanned incidents Temporal no longer shows."""
+    now = datetime.now(UTC)
+    seen = list(found)
+    async with engine.begin() as conn:
+        for incident in seen:
+            row = {"id": str(uuid.uuid4()), "workflow_id": incident.workflow_id, "case_id": incident.case_id,
+                   "step": incident.step, "kind": incident.kind, "attempts": incident.attempts,
+                   "first_failure_at": incident.first_failure_at, "last_failure_at": incident.last_failure_at,
+                   "error": incident.error}
+            statement = insert(incidents).values(row)
+            await conn.execute(statement.on_conflict_do_update(
+                index_elements=[incidents.c.workflow_id, incidents.c.step],
+                index_where=incidents.c.resolved_at.is_(None),
+                set_={"attempts": func.greatest(incidents.c.attempts, incident.attempts),
+                      "last_failure_at": func.greatest(incidents.c.last_failure_at, incident.last_failure_at),
+                      "error": incident.error},
+            ))
+        keys = [(i.workflow_id, i.step) for i in seen]
+        stale = update(incidents).where(incidents.c.resolved_at.is_(None), incidents.c.kind.in_(SCANNED_KINDS))
+        if keys:
+            stale = stale.where(tuple_(incidents.c.workflow_id, incidents.c.step).not_in(keys))
+        await conn.execute(stale.values(resolved_at=now))
+
+
+async def resolve_incidents(engine: AsyncEngine, case_id: str) -> int:
+    """An operator fixed the cause and retried: the case's open incidents are resolved; how many."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(incidents).where(incidents.c.case_id == case_id, incidents.c.resolved_at.is_(None))
+            .values(resolved_at=datetime.now(UTC))
+        )
+    return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class IncidentTally:
+    open_by_step: dict[str, int]
+    failures: dict[tuple[str, str], int]
+
+
+async def tally_incidents(engine: AsyncEngine) -> IncidentTally:
+    """Open incidents by step, and failures ever recorded by (step, kind) — for `/metrics`."""
+    async with engine.connect() as conn:
+        open_rows = await conn.execute(
+            select(incidents.c.step, func.count()).where(incidents.c.resolved_at.is_(None))
+            .group_by(incidents.c.step)
+        )
+        failure_rows = await conn.execute(
+            select(incidents.c.step, incidents.c.kind, func.sum(incidents.c.failures))
+            .group_by(incidents.c.step, incidents.c.kind)
+        )
+        return IncidentTally({step: int(n) for step, n in open_rows},
+                             {(step, kind): int(n or 0) for step, kind, n in failure_rows})
