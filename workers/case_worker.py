@@ -37,10 +37,12 @@ def build_worker(
     weights: MatchWeights | None = None,
     *,
     tuning: WorkerTuning | None = None,
+    matching: Matching | None = None,
 ) -> Worker:
+    """The worker of both workflows and every activity; `matching` replaces the engine's ranking (tests)."""
     tuning = tuning or WorkerTuning()
     records = CaseRecords(engine)
-    matching = Matching(engine, weights)
+    matching = matching or Matching(engine, weights)
     ranking = CandidateRanking(engine, matching)
     courier = MailCourier(engine, smtp)
     verification = AuditVerification(engine)
