@@ -120,13 +120,13 @@ async def test_one_request_is_one_trace_through_the_workflow_and_its_activity(
     assert request.attributes is not None and request.attributes["http.route"] == "/api/cases"
     in_trace = [s for s in spans if s.context is not None and s.context.trace_id == request.context.trace_id]
     names = {s.name for s in in_trace}
-    assert {"StartUpdateWithStartWorkflow:Case", "RunWorkflow:Case", "RunActivity:record_event"} <= names, names
+    assert {"StartUpdateWithStartWorkflow:Case", "RunWorkflow:Case", "RunActivity:record_case_event"} <= names, names
     parent_of = {s.context.span_id: s.parent.span_id for s in in_trace if s.context is not None and s.parent}
     span_id = next(s.context.span_id for s in in_trace if s.name.startswith("RunActivity") and s.context)
     while span_id in parent_of:  # activity → workflow's StartActivity → Temporal client call → … → the request
         span_id = parent_of[span_id]
     assert span_id == request.context.span_id
-    activity = next(s for s in in_trace if s.name == "RunActivity:record_event")
+    activity = next(s for s in in_trace if s.name == "RunActivity:record_case_event")
     assert activity.attributes is not None and activity.attributes["temporalWorkflowID"] == f"case-{case['id']}"
 
 
