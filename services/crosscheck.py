@@ -56,7 +56,8 @@ async def run_histories(client: Client, workflow: str) -> list[tuple[str, Workfl
 
 
 async def _reported_seq(client: Client, outcome: Outcome) -> int | None:
-    """The case's seq in an Update's result (a CaseState), or None when the result says none."""
+    """The case's seq in an Update's result (a `Receipt`; a whole CaseState before bounded case state), or None
+    when the result says none."""
     if not outcome.success.payloads:
         return None
     try:
