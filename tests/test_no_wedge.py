@@ -16,7 +16,7 @@ from temporalio.client import Client
 from contracts.case import workflow_id
 from services.crosscheck import run_histories
 from tests.desk import Desk
-from tests.support import APPLICANT, COORDINATOR, officer
+from tests.support import APPLICANT, COORDINATOR, manager, officer
 from tests.test_lifecycle import SBIC, to_matching
 
 PAYLOAD_BOUND = 64 * 1024
@@ -84,3 +84,21 @@ async def test_a_filing_at_every_limit_is_recorded_in_words_and_crosses_temporal
     assert filed["payload"]["offers"] == "𠮷" * 5000  # the audit trail holds the words, hashed as typed
     largest, _ = await largest_payload(temporal, case["id"])
     assert largest < PAYLOAD_BOUND, f"a payload of {largest} bytes crossed Temporal"
+
+
+async def test_two_thousand_longest_notes_and_the_case_still_answers_and_withdraws(
+    desk: Desk, temporal: Client
+) -> None:
+    case = await to_matching(desk)
+    for _ in range(2000):
+        await desk.ok(case, "add_note", officer(SBIC), text=LONGEST_NOTE)
+    seen = (await desk.get(case, officer(SBIC))).json()
+    assert seen["notes_total"] == 2000 and len(seen["notes"]) == 20
+    answered = await desk.ok(case, "reassign", manager(SBIC), assignee="Hanako Suzuki")
+    assert answered["assignee"] == "Hanako Suzuki"
+    closed = await desk.ok(case, "withdraw", APPLICANT, reason="strategy changed")
+    assert closed["outcome"] == "withdrawn"
+    assert await temporal.get_workflow_handle(workflow_id(case["id"])).result() == "withdrawn"
+    largest, runs = await largest_payload(temporal, case["id"])
+    assert largest < PAYLOAD_BOUND, f"a payload of {largest} bytes crossed Temporal"
+    assert runs < 2000 // 50  # continued as new for its length only
