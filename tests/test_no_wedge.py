@@ -16,8 +16,8 @@ from temporalio.client import Client
 from contracts.case import workflow_id
 from services.crosscheck import run_histories
 from tests.desk import Desk
-from tests.support import APPLICANT, COORDINATOR, manager, officer
-from tests.test_lifecycle import SBIC, to_matching
+from tests.support import APPLICANT, COORDINATOR, FUND_MEMBER, filing, manager, officer
+from tests.test_lifecycle import SBIC, SJ, to_matching
 
 PAYLOAD_BOUND = 64 * 1024
 LONGEST_NOTE = "𠮷" * 5000  # the longest note the API takes, in four-byte characters: 20,000 bytes of UTF-8
@@ -102,3 +102,54 @@ async def test_two_thousand_longest_notes_and_the_case_still_answers_and_withdra
     largest, runs = await largest_payload(temporal, case["id"])
     assert largest < PAYLOAD_BOUND, f"a payload of {largest} bytes crossed Temporal"
     assert runs < 2000 // 50  # continued as new for its length only
+
+
+SCRIPTS = ("𠮷野家", "שָׁלוֹם", "مرحبا", "e\u0301te\u0301", "🙂👍🏽", "ｻｸﾗ", "naïve", "Ωμέγα", "\u202eevil\u202c", "x")
+
+
+def hostile(length: int, seed: int = 0) -> str:
+    """Valid but hostile text of exactly `length` characters: many distinct words in many scripts, emoji,
+    combining marks, right-to-left and bidi-override characters, four-byte characters."""
+    words: list[str] = []
+    n = seed
+    while sum(len(w) + 1 for w in words) < length:
+        words.append(f"{SCRIPTS[n % len(SCRIPTS)]}{n}")
+        n += 1
+    return " ".join(words)[:length]
+
+
+async def test_a_case_with_every_text_at_its_limit_goes_through_every_stage(desk: Desk, temporal: Client) -> None:
+    body = filing()
+    body["company"]["description"] = hostile(5000, 1)
+    body["offers"] = hostile(5000, 2)
+    body["seeking"]["technologies"] = ["precision machining", *(hostile(200, 10 * n) for n in range(19))]
+    response = await desk.http.post("/api/cases", json=body, headers=desk.headers(APPLICANT))
+    assert response.status_code == 201, response.text
+    case = response.json()
+    ascii_long = [f"{n:02} " + " ".join(f"word{n}x{k}" for k in range(600))[:4997] for n in range(20)]
+    await desk.ok(case, "request_info", COORDINATOR, questions=ascii_long)
+    await desk.ok(case, "provide_info", APPLICANT, answer=hostile(5000, 3))
+    await desk.ok(case, "relay", COORDINATOR, offices=[SJ, SBIC], note=hostile(5000, 4))
+    await desk.ok(case, "accept_case", officer(SBIC), note=hostile(5000, 5))
+    await desk.ok(case, "pause", manager(SBIC), reason=hostile(5000, 6))
+    await desk.ok(case, "resume", manager(SBIC), note=hostile(5000, 7))
+    matched = await desk.ok(case, "run_matching", officer(SBIC), limit=100)
+    best = matched["candidates"][0]["sme_id"]
+    await desk.ok(case, "shortlist", officer(SBIC), sme_ids=[c["sme_id"] for c in matched["candidates"]])
+    await desk.ok(case, "record_response", officer(SBIC), sme_id=best, interested=True, note=hostile(5000, 8))
+    await desk.ok(case, "select_partner", officer(SBIC), sme_ids=[best])
+    await desk.ok(case, "propose_investment", officer(SBIC), route="fund_lp", amount_jpy=90_000_000,
+                  rationale=hostile(5000, 9))
+    await desk.ok(case, "return_proposal", FUND_MEMBER, comments=hostile(5000, 10))
+    await desk.ok(case, "propose_investment", officer(SBIC), route="co_investment", amount_jpy=80_000_000,
+                  rationale=hostile(5000, 11))
+    closed = await desk.ok(case, "approve_investment", FUND_MEMBER, note=hostile(5000, 12))
+    assert closed["outcome"] == "alliance_formed_with_fund"
+    assert closed["request"]["offers"] == hostile(5000, 2)  # the words as typed, back from PostgreSQL
+    history = await desk.history(case, COORDINATOR)
+    assert history[-1]["payload"]["note"] == hostile(5000, 12)
+    assert (await desk.http.get(f"/api/cases/{case['id']}/history/verify",
+                                headers=desk.headers(COORDINATOR))).json()["valid"] is True
+    assert await temporal.get_workflow_handle(workflow_id(case["id"])).result() == "alliance_formed_with_fund"
+    largest, _ = await largest_payload(temporal, case["id"])
+    assert largest < PAYLOAD_BOUND, f"a payload of {largest} bytes crossed Temporal"
