@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentActor, ServicesDep
+from api.deps import ServicesDep, require_on_case
 from api.examples import problems
-from api.problems import Problem
 from domain.crosscheck import Difference
-from domain.model import Role
-from services.case_desk import CaseDesk
+from domain.rules import STAFF_AND_AUDITORS
 from services.crosscheck import crosscheck_case
 
 router = APIRouter(tags=["audit"], responses=problems(401, 403, 404, 422, 503))
@@ -29,13 +27,10 @@ class CrosscheckReport(BaseModel):
     "/api/cases/{case_id}/history/crosscheck",
     summary="Compare the audit trail with the workflow history: one event per accepted Update, and back",
     responses=problems(409),
+    dependencies=[Depends(require_on_case(STAFF_AND_AUDITORS, "cross-checking is for staff and auditors"))],
 )
-async def crosscheck(case_id: str, actor: CurrentActor, services: ServicesDep) -> CrosscheckReport:
+async def crosscheck(case_id: str, services: ServicesDep) -> CrosscheckReport:
     """Who may: as for `/history/verify` — staff and auditors; an applicant learns only that it may not."""
-    desk = CaseDesk(services)
-    await desk.load(case_id, actor)  # 404 before 403: an invisible case does not leak its existence
-    if actor.role == Role.APPLICANT:
-        raise Problem(403, "Not allowed", "cross-checking is for staff and auditors", "urn:case-desk:forbidden")
     report = await crosscheck_case(services.temporal, services.sessions, case_id)
     return CrosscheckReport(consistent=report.consistent, updates=report.updates, events=report.events,
                             differences=list(report.differences))

@@ -11,16 +11,19 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import CurrentActor, ServicesDep
+from api.deps import ServicesDep, require
 from api.examples import problems
 from api.problems import Problem
-from domain.model import Office, Role
+from domain.model import Office
+from domain.rules import AUDITORS
 from infra.audit_export import FORMATS, MEDIA_TYPES, ExportFilter, ExportFormat, export_audit
+from services.context import Services
 
 router = APIRouter(tags=["audit"])
+REFUSAL = "a {role} may not export the audit trail; auditors may"
 
 _STREAM = {"schema": {"type": "string"}}
 _EXPORTED: dict[int | str, dict[str, Any]] = {
@@ -86,9 +89,9 @@ async def _then(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterato
     summary="Export the audit trail (auditors): JSON Lines or CSV, ending with a manifest",
     response_class=StreamingResponse,
     responses={**_EXPORTED, **problems(401, 403, 422, 503)},
+    dependencies=[Depends(require(AUDITORS, REFUSAL))],
 )
 async def export(
-    actor: CurrentActor,
     services: ServicesDep,
     format: Annotated[str, Query(description="`jsonl` (one JSON object per line) or `csv`")] = "jsonl",
     since: Annotated[
@@ -103,9 +106,13 @@ async def export(
                           json_schema_extra={"enum": [o.value for o in Office]}),
     ] = None,
 ) -> StreamingResponse:
-    if actor.role != Role.AUDITOR:
-        raise Problem(403, "Not allowed", f"a {actor.role} may not export the audit trail; auditors may",
-                      "urn:case-desk:forbidden")
+    return await download(services, format, since, until, case, office)
+
+
+async def download(
+    services: Services, format: str, since: str | None, until: str | None, case: str | None, office: str | None
+) -> StreamingResponse:
+    """The export as a download, its parameters checked first (its callers gate the role: auditors only)."""
     if format not in FORMATS:
         raise _bad_query("format", f"{format!r} is not an export format ({', '.join(FORMATS)})")
     chosen: ExportFormat = "csv" if format == "csv" else "jsonl"

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Query
+from fastapi import APIRouter, Body, Depends, Header, Path, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import CurrentActor, ServicesDep
+from api.deps import CurrentActor, ServicesDep, require, require_on_case
 from api.examples import OPENAPI_EXAMPLES, problems
-from api.problems import Problem, validation_problem
+from api.problems import validation_problem
 from domain.audit import ChainReport
-from domain.model import Action, FilingRequest, Office, Outcome, Role, Stage
+from domain.model import Action, FilingRequest, Office, Outcome, Stage
+from domain.rules import FILERS, STAFF_AND_AUDITORS
 from domain.transitions import applicant_org_of
-from domain.views import case_view, history_view
+from domain.views import CaseHistory, CasePage, CaseView, case_view, history_view
 from services.case_desk import CaseDesk
 from services.listing import CaseFilters, Sort
 
@@ -23,25 +24,35 @@ router = APIRouter(
 )
 
 
-@router.post("", status_code=201, summary="File a request (applicant, or coordinator on its behalf)")
+def as_sent(view: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    """A view exactly as `domain.views` built it: the route's `response_model` documents its shape (tests
+    validate real answers against it) but does not re-serialize it."""
+    return JSONResponse(view, status_code=status_code)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="File a request (applicant, or coordinator on its behalf)",
+    response_model=CaseView,
+    dependencies=[Depends(require(FILERS, "a {role} may not file a case"))],
+)
 async def file_case(
     request: FilingRequest,
     actor: CurrentActor,
     services: ServicesDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
-    if actor.role not in (Role.APPLICANT, Role.COORDINATOR):
-        raise Problem(403, "Not allowed", f"a {actor.role} may not file a case", "urn:case-desk:forbidden")
     try:
         applicant_org_of(actor, request)
     except ValueError as error:
         raise validation_problem([{"loc": ["body", "on_behalf_of"], "msg": str(error), "type": "value_error"}],
                                  "Invalid filing") from None
     state = await CaseDesk(services).file(actor, request, idempotency_key)
-    return JSONResponse(case_view(state, actor), status_code=201)
+    return as_sent(case_view(state, actor), status_code=201)
 
 
-@router.get("", summary="Cases the caller may see, a page at a time")
+@router.get("", summary="Cases the caller may see, a page at a time", response_model=CasePage)
 async def list_cases(
     actor: CurrentActor,
     services: ServicesDep,
@@ -55,13 +66,17 @@ async def list_cases(
     sort: Annotated[Sort, Query(description="`-created`: newest first; `due`: soonest due first")] = "-created",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the page before")] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     filters = CaseFilters(stage, office, outcome, overdue, q, sort, limit, cursor)
     states, next_cursor = await CaseDesk(services).list(actor, filters)
-    return {"items": [case_view(s, actor) for s in states], "next_cursor": next_cursor}
+    return as_sent({"items": [case_view(s, actor) for s in states], "next_cursor": next_cursor})
 
 
-@router.get("/{case_id}", summary="One case, with the actions the caller may take now (or as it stood at `as_of`)")
+@router.get(
+    "/{case_id}",
+    summary="One case, with the actions the caller may take now (or as it stood at `as_of`)",
+    response_model=CaseView,
+)
 async def get_case(
     case_id: str,
     actor: CurrentActor,
@@ -70,23 +85,23 @@ async def get_case(
         datetime | None,
         Query(description="An ISO 8601 time with its offset: the case rebuilt from its audit events as it stood then"),
     ] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     desk = CaseDesk(services)
     if as_of is None:
-        return case_view(await desk.load(case_id, actor), actor)
+        return as_sent(case_view(await desk.load(case_id, actor), actor))
     if as_of.tzinfo is None:
         raise validation_problem(
             [{"loc": ["query", "as_of"], "msg": "give the time with its offset, e.g. 2026-03-03T09:00:00+09:00",
               "type": "value_error"}]
         )
     view = case_view(await desk.as_of(case_id, actor, as_of), actor)
-    return view | {"allowed_actions": [], "as_of": as_of.isoformat()}
+    return as_sent(view | {"allowed_actions": [], "as_of": as_of.isoformat()})
 
 
-@router.post("/{case_id}/actions/{action}", summary="Take an action of the case lifecycle")
+@router.post("/{case_id}/actions/{action}", summary="Take an action of the case lifecycle", response_model=CaseView)
 async def take_action(
     case_id: str,
-    action: Annotated[str, Path(description="The action's name (DESIGN §3)",
+    action: Annotated[str, Path(description="The action's name (docs/DESIGN.md §3)",
                                 json_schema_extra={"enum": [a.value for a in Action]})],
     actor: CurrentActor,
     services: ServicesDep,
@@ -95,17 +110,21 @@ async def take_action(
         Body(description="The action's payload; see the examples, one per action", openapi_examples=OPENAPI_EXAMPLES),
     ] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     state = await CaseDesk(services).act(case_id, actor, action, payload or {}, idempotency_key)
-    return case_view(state, actor)
+    return as_sent(case_view(state, actor))
 
 
-@router.get("/{case_id}/history/verify", summary="Recompute the case's hash chain: intact, or where it breaks")
+@router.get(
+    "/{case_id}/history/verify",
+    summary="Recompute the case's hash chain: intact, or where it breaks",
+    dependencies=[Depends(require_on_case(STAFF_AND_AUDITORS, "verification is for staff and auditors"))],
+)
 async def verify_history(case_id: str, actor: CurrentActor, services: ServicesDep) -> ChainReport:
     return await CaseDesk(services).verify(case_id, actor)
 
 
-@router.get("/{case_id}/history", summary="The case's audit events, oldest first")
-async def history(case_id: str, actor: CurrentActor, services: ServicesDep) -> dict[str, Any]:
+@router.get("/{case_id}/history", summary="The case's audit events, oldest first", response_model=CaseHistory)
+async def history(case_id: str, actor: CurrentActor, services: ServicesDep) -> JSONResponse:
     entries = await CaseDesk(services).history(case_id, actor)
-    return {"events": history_view(entries, actor)}
+    return as_sent({"events": history_view(entries, actor)})

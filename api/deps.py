@@ -1,15 +1,22 @@
-"""Dependencies every route declares: the services and the authenticated caller."""
+"""Dependencies every route declares: the services, the authenticated caller, and the role gates.
+
+A route says who may call it on its decorator, `dependencies=[Depends(require(FILERS, "..."))]`, with the named
+role sets of `domain.rules`; a refusal is the domain error `Forbidden`, mapped to 403 by `api.problems`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem
-from domain.model import Actor
+from domain.errors import Forbidden
+from domain.model import Actor, Role
 from infra.users import actor_for_token
+from services.case_desk import CaseDesk
 from services.context import Services
 
 bearer = HTTPBearer(auto_error=False, description="A token from `alliance users add` or the demo users.")
@@ -38,3 +45,32 @@ async def current_actor(
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def refused(actor: Actor, roles: frozenset[Role], refusal: str) -> Forbidden | None:
+    """`Forbidden` with the refusal (`{role}` in it names the caller's role) unless the role is one of `roles`."""
+    return None if actor.role in roles else Forbidden(refusal.format(role=actor.role))
+
+
+def require(roles: frozenset[Role], refusal: str) -> Callable[..., Awaitable[Actor]]:
+    """A route's role gate: the caller, when their role is one of `roles` (a named set of `domain.rules`)."""
+
+    async def gate(actor: CurrentActor) -> Actor:
+        if (error := refused(actor, roles, refusal)) is not None:
+            raise error
+        return actor
+
+    return gate
+
+
+def require_on_case(roles: frozenset[Role], refusal: str) -> Callable[..., Awaitable[Actor]]:
+    """The role gate of a route under `/api/cases/{case_id}`: the case is loaded first, so a caller who may not
+    see it gets 404 whatever their role (an invisible case does not leak its existence), and only then 403."""
+
+    async def gate(case_id: str, actor: CurrentActor, services: ServicesDep) -> Actor:
+        await CaseDesk(services).load(case_id, actor)
+        if (error := refused(actor, roles, refusal)) is not None:
+            raise error
+        return actor
+
+    return gate

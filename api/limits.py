@@ -1,12 +1,11 @@
-"""Refuse request bodies over the configured size with a 413 problem, before any of it is parsed."""
+"""Refuse request bodies over the configured size with a 413 problem (`api.problems.too_large`), before any of
+it is parsed."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM_JSON
+from api.problems import too_large
 
 
 class BodyTooLarge(Exception):
@@ -28,7 +27,7 @@ class BodySizeLimit:
         max_bytes = self.larger.get(scope["path"], self.default_max)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            await self._refuse(send, max_bytes)
+            await self._refuse(scope, receive, send, max_bytes)
             return
         seen = 0
 
@@ -44,22 +43,7 @@ class BodySizeLimit:
         try:
             await self.app(scope, counted, send)
         except BodyTooLarge:
-            await self._refuse(send, max_bytes)
+            await self._refuse(scope, receive, send, max_bytes)
 
-    async def _refuse(self, send: Send, max_bytes: int) -> None:
-        body = json.dumps(
-            {
-                "type": "urn:case-desk:too_large",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"request bodies here may be at most {max_bytes} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+        await too_large(max_bytes).response()(scope, receive, send)

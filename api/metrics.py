@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
 from time import perf_counter
 
 import structlog
@@ -17,45 +16,18 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import ServicesDep
-from domain.model import Stage
-from infra.tables import cases
 from services.incidents import IncidentTally, tally_incidents
+from services.read_model import CaseTally, tally_cases
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["operations"])
 
 REQUEST_DURATION = "casedesk_http_request_duration_seconds"
 UNMATCHED = "unmatched"  # the route label of requests no route took (404s, bodies refused before routing)
-ESCALATION_LEVELS = (1, 2)
 COUNT_TIMEOUT = 5.0
-
-
-@dataclass(frozen=True)
-class CaseTally:
-    by_stage: dict[str, int]
-    overdue: int
-    escalated: dict[int, int]
-
-
-async def tally_cases(engine: AsyncEngine) -> CaseTally:
-    """Every case gauge from one grouped query; overdue and escalated count open cases only."""
-    open_case = cases.c.stage != Stage.CLOSED.value
-    query = select(
-        cases.c.stage,
-        func.count(),
-        func.count().filter(cases.c.overdue & open_case),
-        *(func.count().filter((cases.c.escalation_level == level) & open_case) for level in ESCALATION_LEVELS),
-    ).group_by(cases.c.stage)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    by_stage = {stage.value: 0 for stage in Stage} | {row[0]: int(row[1]) for row in rows}
-    escalated = {level: sum(int(row[3 + i]) for row in rows) for i, level in enumerate(ESCALATION_LEVELS)}
-    return CaseTally(by_stage, sum(int(row[2]) for row in rows), escalated)
 
 
 class CaseGauges(Collector):
@@ -156,7 +128,7 @@ def install(app: FastAPI) -> None:
 async def prometheus_metrics(request: Request, services: ServicesDep) -> Response:
     metrics: AppMetrics = request.app.state.metrics
     try:
-        tally: CaseTally | None = await asyncio.wait_for(tally_cases(services.engine), COUNT_TIMEOUT)
+        tally: CaseTally | None = await asyncio.wait_for(tally_cases(services), COUNT_TIMEOUT)
     except Exception as error:  # the request metrics are still worth a scrape when the database is away
         log.warning("case gauges unavailable", error=str(error) or type(error).__name__)
         tally = None

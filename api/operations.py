@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentActor, ServicesDep
+from api.deps import ServicesDep, require
 from api.examples import problems
-from domain.errors import Forbidden
-from domain.model import Role
+from domain.rules import OPERATORS
 from services.incidents import open_incidents
 
 router = APIRouter(tags=["operations"], responses=problems(401, 403))
@@ -33,9 +32,11 @@ class IncidentList(BaseModel):
     incidents: list[IncidentView]
 
 
-@router.get("/api/operations/incidents", summary="Open incidents: steps of cases that keep failing (admins)")
-async def incidents(actor: CurrentActor, services: ServicesDep) -> IncidentList:
-    if actor.role != Role.ADMIN:
-        raise Forbidden("incidents are for operators (admins)")
+@router.get(
+    "/api/operations/incidents",
+    summary="Open incidents: steps of cases that keep failing (admins)",
+    dependencies=[Depends(require(OPERATORS, "incidents are for operators (admins), not a {role}"))],
+)
+async def incidents(services: ServicesDep) -> IncidentList:
     found = await open_incidents(services.engine)
     return IncidentList(incidents=[IncidentView(**vars(i)) for i in found])

@@ -1,4 +1,10 @@
-"""Errors as RFC 9457 problem documents; every error the API returns goes through here."""
+"""Errors as RFC 9457 problem documents; every error the API returns goes through here.
+
+`problem_of` maps the services' domain errors (`domain.errors`) to HTTP once (the console shows the same
+problems as pages); the exception handlers below answer everything else, and the body-size limit
+(`api.limits`), which refuses before any route runs, answers with `too_large`. Only `/health` reports its own
+503 (a status report, not a problem).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
@@ -28,11 +33,11 @@ from domain.errors import (
     Unreplayable,
 )
 from domain.rules import Refusal, RefusalKind
+from services.availability import DatabaseError, database_unavailable
 
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
 STATUS_OF_REFUSAL = {
     RefusalKind.NOT_VISIBLE: 404,
     RefusalKind.FORBIDDEN: 403,
@@ -100,6 +105,11 @@ def problem_of(error: DeskError) -> Problem:
     raise TypeError(f"no HTTP mapping for {type(error).__name__}")  # a new error class must be mapped here
 
 
+def too_large(max_bytes: int) -> Problem:
+    return Problem(413, "Request body too large", f"request bodies here may be at most {max_bytes} bytes",
+                   "urn:case-desk:too_large")
+
+
 def unavailable(detail: str) -> JSONResponse:
     return Problem(503, "Temporarily unavailable", detail, "urn:case-desk:unavailable").response()
 
@@ -136,12 +146,9 @@ def install(app: FastAPI) -> None:
         log.warning("temporal unavailable", error=str(exc))
         return unavailable("the workflow engine did not answer; try again shortly")
 
-    @app.exception_handler(DBAPIError)
-    async def on_database_unavailable(_: Request, exc: DBAPIError) -> JSONResponse:
-        # SQLSTATE classes 08 (connection exception), 53 (insufficient resources) and 57 (operator intervention:
-        # shutting down, starting up) mean the server cannot serve now, whatever exception class carries them.
-        transient = str(getattr(exc.orig, "sqlstate", None) or "")[:2] in UNAVAILABLE_SQLSTATE_CLASSES
-        if not exc.connection_invalidated and not isinstance(exc, OperationalError) and not transient:
+    @app.exception_handler(DatabaseError)
+    async def on_database_unavailable(_: Request, exc: DatabaseError) -> JSONResponse:
+        if not database_unavailable(exc):
             log.exception("database error")
             return Problem(500, "Internal error", "the server failed; the request id is in the logs").response()
         log.warning("database unavailable", error=str(exc.orig))

@@ -2,40 +2,28 @@
 
 from __future__ import annotations
 
-import io
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
-from api.deps import CurrentActor, ServicesDep
+from api.deps import ServicesDep, require
 from api.examples import problems
 from api.problems import Problem
 from domain.geography import JSIC_DIVISIONS, PREFECTURE_BY_NAME
-from domain.model import Actor, Role
 from domain.rules import REGISTRY_KEEPERS, REGISTRY_READERS
 from domain.sme_registry import COLUMNS
-from infra.sme_registry import RegistrySearch, import_registry_csv, search_query
+from services import registry
 
 IMPORT_PATH = "/api/smes/import"
 router = APIRouter(prefix="/api/smes", tags=["sme registry"], responses=problems(401, 403, 413, 422, 503))
 
 
-def _require(actor: Actor, roles: frozenset[Role], what: str) -> None:
-    if actor.role not in roles:
-        raise Problem(403, "Not allowed", f"a {actor.role} may not {what}", "urn:case-desk:forbidden")
-
-
-def _sme_view(row: Any) -> dict[str, Any]:
-    sme = dict(row)
-    sme["corporate_number"] = sme.pop("id")
-    sme["updated_at"] = sme["updated_at"].isoformat()
-    return sme
-
-
-@router.get("", summary="Search the SME registry (staff and oversight)")
+@router.get(
+    "",
+    summary="Search the SME registry (staff and oversight)",
+    dependencies=[Depends(require(REGISTRY_READERS, "a {role} may not search the SME registry"))],
+)
 async def search_smes(
-    actor: CurrentActor,
     services: ServicesDep,
     q: Annotated[
         str | None,
@@ -50,16 +38,15 @@ async def search_smes(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=13, description="`next_cursor` of the page before")] = None,
 ) -> dict[str, Any]:
-    _require(actor, REGISTRY_READERS, "search the SME registry")
     if prefecture is not None and prefecture not in PREFECTURE_BY_NAME:
         raise _bad_query("prefecture", f"{prefecture!r} is not a prefecture (use the English name, e.g. Aichi)")
     if industry is not None and industry not in JSIC_DIVISIONS:
         raise _bad_query("industry", f"{industry!r} is not a JSIC division letter (A–T)")
-    search = RegistrySearch(q, prefecture, industry, technology, consent, limit + 1, cursor)
-    async with services.engine.connect() as conn:
-        rows = (await conn.execute(search_query(search))).mappings().all()
-    items = [_sme_view(row) for row in rows[:limit]]
-    return {"items": items, "next_cursor": items[-1]["corporate_number"] if len(rows) > limit else None}
+    items, next_cursor = await registry.search_smes(
+        services, q=q, prefecture=prefecture, industry=industry, technology=technology, consent=consent,
+        limit=limit, cursor=cursor,
+    )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 def _bad_query(name: str, message: str) -> Problem:
@@ -77,9 +64,9 @@ def _bad_query(name: str, message: str) -> Problem:
             "description": f"UTF-8 CSV with a header row; columns: {', '.join(COLUMNS)}. Lists separated by `;`.",
         }
     },
+    dependencies=[Depends(require(REGISTRY_KEEPERS, "a {role} may not import into the SME registry"))],
 )
-async def import_smes(request: Request, actor: CurrentActor, services: ServicesDep) -> dict[str, Any]:
-    _require(actor, REGISTRY_KEEPERS, "import into the SME registry")
+async def import_smes(request: Request, services: ServicesDep) -> dict[str, Any]:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ("text/csv", "text/plain"):
         raise Problem(415, "Unsupported media type", "send the registry as `Content-Type: text/csv`",
@@ -92,9 +79,7 @@ async def import_smes(request: Request, actor: CurrentActor, services: ServicesD
                       "urn:case-desk:invalid", errors=[]) from None
     if "\x00" in content:
         raise Problem(422, "Invalid CSV", "the file contains the NUL character", "urn:case-desk:invalid", errors=[])
-    # newline="" as the csv module asks (and the CLI does): str.splitlines would also break lines at form
-    # feeds, U+0085 or U+2028 inside a cell, splitting rows and miscounting every later line number.
-    outcome = await import_registry_csv(services.engine, io.StringIO(content, newline=""), datetime.now(UTC))
+    outcome = await registry.import_registry(services, content)
     if outcome.problems:
         errors = [{"line": p.line, "column": p.column, "message": p.message} for p in outcome.problems]
         first = outcome.problems[0]

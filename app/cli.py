@@ -1,4 +1,4 @@
-"""The `alliance` command line (DESIGN §7)."""
+"""The `alliance` command line (docs/DESIGN.md §7)."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def migrate() -> None:
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Option(help="The person's name.")],
-    role: Annotated[Role, typer.Option(help="One of the roles of DESIGN §2.")],
+    role: Annotated[Role, typer.Option(help="One of the roles of docs/DESIGN.md §2.")],
     org: Annotated[str | None, typer.Option(help="Office or body code; the company's code for applicants.")] = None,
     email: Annotated[str | None, typer.Option(help="Where notifications go.")] = None,
     language: Annotated[str, typer.Option(help="en or ja.")] = "en",

@@ -7,7 +7,7 @@ fixed +09:00 offset is exact (and needs no time-zone database inside a workflow 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import holidays
 
@@ -66,7 +66,3 @@ def business_days_between(start: datetime, end: datetime) -> int:
         day += timedelta(days=1)
         count += is_business_day(day)
     return count
-
-
-def start_of_tokyo_day(day: date) -> datetime:
-    return datetime.combine(day, time(0), TOKYO)

@@ -1,4 +1,4 @@
-"""Who is told what, in which words (DESIGN §4, issue: notifications).
+"""Who is told what, in which words (docs/DESIGN.md §4, issue: notifications).
 
 An accepted event names its audiences; the recording activity turns audiences into people (users with
 an e-mail, and the applicant's contact) and writes one outbox row each. Applicants hear only about their

@@ -1,4 +1,4 @@
-"""The payload of each action (DESIGN §3), validated before anything is decided or recorded."""
+"""The payload of each action (docs/DESIGN.md §3), validated before anything is decided or recorded."""
 
 from __future__ import annotations
 

@@ -15,13 +15,26 @@ from domain.model import Action, Actor, CaseState, Outcome, Review, Role, Stage
 from domain.payloads import Payload, RecordResponse, SmeIds
 
 OPEN_STAGES = frozenset(Stage) - {Stage.CLOSED}
+
+# Named role sets: the action table below and every gate outside it (`api.deps.require`) use these, so who may
+# do what is written once.
 STAFF = frozenset({Role.COORDINATOR, Role.OFFICE_OFFICER, Role.OFFICE_MANAGER, Role.FUND_COMMITTEE})
+"""The people who work cases (docs/DESIGN.md §2): JETRO, the offices and the Fund."""
 OFFICE_STAFF = frozenset({Role.OFFICE_OFFICER, Role.OFFICE_MANAGER})
 CASE_MANAGERS = frozenset({Role.COORDINATOR, Role.OFFICE_MANAGER})
-REGISTRY_READERS = STAFF | {Role.AUDITOR, Role.ADMIN}
+"""Who reassigns, pauses and resumes cases, receives escalations, and so watches the late cases."""
+FILERS = frozenset({Role.APPLICANT, Role.COORDINATOR})
+"""Who may file a case: an applicant for its own company, a coordinator on an applicant's behalf."""
+AUDITORS = frozenset({Role.AUDITOR})
+"""Who may export the audit trail (and has the auditor's view of every case)."""
+STAFF_AND_AUDITORS = STAFF | AUDITORS
+"""Who may verify and cross-check a case's trail and read the dashboard: never an applicant (nor an admin)."""
+REGISTRY_READERS = STAFF | AUDITORS | {Role.ADMIN}
 """Who may look SMEs up: staff and oversight; never an applicant, who learns of an SME only once it agrees."""
 REGISTRY_KEEPERS = frozenset({Role.OFFICE_MANAGER, Role.ADMIN})
 """Who may import into the SME registry."""
+OPERATORS = frozenset({Role.ADMIN})
+"""Who sees the operation of the system (incidents of stuck cases): the operator's admins."""
 
 
 class RefusalKind(StrEnum):
@@ -202,5 +215,5 @@ def check(state: CaseState, actor: Actor, action: Action, payload: Payload | Non
 
 
 def allowed_actions(state: CaseState, actor: Actor) -> list[Action]:
-    """The actions the caller may take now, in the order of DESIGN §3."""
+    """The actions the caller may take now, in the order of docs/DESIGN.md §3."""
     return [action for action in Action if check(state, actor, action) is None]

@@ -1,4 +1,4 @@
-"""Service levels (DESIGN §4): when a waiting case is reminded, escalated, or expires.
+"""Service levels (docs/DESIGN.md §4): when a waiting case is reminded, escalated, or expires.
 
 A clock starts when a case enters a stage that waits on people. At half the limit the assignee is
 reminded; at the limit the case is escalated to level 1 (the office manager; JETRO for screening); at
@@ -17,7 +17,7 @@ from domain import events
 from domain.calendar import add_business_days, business_days_between
 from domain.model import FUND, JETRO, CaseState, Clock, Milestone, Moment, Outcome, Review, Stage
 
-# Business days each waiting stage may take, by default (DESIGN §4).
+# Business days each waiting stage may take, by default (docs/DESIGN.md §4).
 DEFAULT_SERVICE_LEVELS: dict[Stage, int] = {
     Stage.SCREENING: 5,
     Stage.OFFICE_REVIEW: 10,

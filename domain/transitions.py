@@ -34,15 +34,20 @@ from domain.payloads import (
 )
 from domain.people import APPLICANT_ORG, RESERVED_ORGS
 from domain.reference import case_reference
+from domain.rules import FILERS
 from domain.service_levels import DEFAULT_SERVICE_LEVELS, pause_clock, restart_clock, resume_clock, with_clock
 
 
 def applicant_org_of(actor: Actor, request: FilingRequest) -> str:
-    """Whose case this is: the applicant's own company, or the one a coordinator files for."""
+    """Whose case this is: the applicant's own company, or the one a coordinator files for.
+
+    Who may file at all is `domain.rules.FILERS`, the set the API and the console gate filing with (403); this
+    check only stands behind them, for the workflow.
+    """
+    if actor.role not in FILERS:
+        raise ValueError(f"a {actor.role} may not file a case")
     if actor.role == Role.APPLICANT:
         return actor.org
-    if actor.role != Role.COORDINATOR:
-        raise ValueError(f"a {actor.role} may not file a case")
     if not request.on_behalf_of:
         raise ValueError("a coordinator filing for a company must name it in on_behalf_of")
     if not APPLICANT_ORG.match(request.on_behalf_of) or request.on_behalf_of in RESERVED_ORGS:

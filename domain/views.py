@@ -6,16 +6,38 @@ name of a candidate SME that has not said it is interested.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain import events
 from domain.audit import AuditEntry
-from domain.model import Actor, CaseState, Role
+from domain.model import (
+    NOTES_KEPT,
+    Action,
+    Actor,
+    CaseState,
+    Clock,
+    Company,
+    FilingRequest,
+    Note,
+    Office,
+    OfficeReview,
+    Outcome,
+    Role,
+    SmeResponse,
+    Stage,
+)
 from domain.rules import allowed_actions
+
+HIDDEN = frozenset({"last_hash", "seq", "notes", "notes_total", "filed_by"})
+"""`CaseState` fields no caller is shown as they are (notes and their count are added back for staff)."""
 
 
 def case_view(state: CaseState, viewer: Actor) -> dict[str, Any]:
-    data = state.model_dump(mode="json", exclude={"last_hash", "seq", "notes", "notes_total", "filed_by"})
+    """The case as `viewer` may see it (its shape: `CaseView`)."""
+    data = state.model_dump(mode="json", exclude=set(HIDDEN))
     data["company"] = data["request"]["company"]
     data["allowed_actions"] = [str(a) for a in allowed_actions(state, viewer)]
     data["proposal"] = (
@@ -55,6 +77,7 @@ def _event(entry: AuditEntry) -> dict[str, Any]:
 
 
 def history_view(entries: list[AuditEntry], viewer: Actor) -> list[dict[str, Any]]:
+    """The events `viewer` may read, oldest first (each one's shape: `HistoryEvent`)."""
     events = [_event(e) for e in entries]
     if viewer.role != Role.APPLICANT:
         return events
@@ -69,3 +92,102 @@ def history_view(entries: list[AuditEntry], viewer: Actor) -> list[dict[str, Any
              "payload": event["payload"] if event["type"] in APPLICANT_PAYLOADS else {}}
         )
     return shown
+
+
+# The shapes of the views above, for the API's `response_model`s and so its OpenAPI document. The views stay
+# plain dicts (what they return is what is sent, byte for byte); tests validate real answers against these
+# models, which forbid unknown keys, so the two cannot drift apart.
+
+
+class View(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CandidateView(View):
+    """A matched SME; an applicant sees only shortlisted ones, named once they said they are interested."""
+
+    sme_id: str
+    name: str | None
+    score: float | None = Field(description="None for an applicant")
+    factors: dict[str, float] = Field(description="Empty for an applicant")
+    reason: str | None = Field(description="None for an applicant")
+
+
+class ProposalView(View):
+    route: Literal["fund_lp", "co_investment"]
+    amount_jpy: int
+    rationale: str | None = Field(description="None for an applicant")
+    proposed_by: str | None = Field(description="The proposer's name; None for an applicant")
+
+
+class CaseView(View):
+    """A case as the caller may see it (`case_view`), with the actions the caller may take now."""
+
+    id: str
+    reference: str
+    stage: Stage
+    outcome: Outcome | None
+    request: FilingRequest
+    applicant_org: str
+    offices: list[OfficeReview] = Field(description="One review per office the case was relayed to")
+    lead_office: Office | None
+    assignee: str | None
+    questions: list[str]
+    candidates: list[CandidateView]
+    shortlist: list[str]
+    responses: list[SmeResponse] = Field(description="An applicant sees only the interested ones, without notes")
+    partners: list[str]
+    proposal: ProposalView | None
+    paused: bool
+    service_levels: dict[Stage, int] = Field(description="Business days each waiting stage may take")
+    clock: Clock | None
+    due_at: datetime | None
+    overdue: bool
+    escalation_level: int
+    created_at: datetime
+    updated_at: datetime
+    company: Company
+    allowed_actions: list[Action] = Field(description="What the caller may do now, in lifecycle order")
+    notes: list[Note] | None = Field(
+        None, description=f"The latest {NOTES_KEPT} internal notes: staff and auditors only (absent otherwise)"
+    )
+    notes_total: int | None = Field(
+        None, description="Internal notes ever added, all in the history: staff and auditors only (absent otherwise)"
+    )
+    as_of: str | None = Field(
+        None, description="The time asked for, when the case is shown as it stood then (absent otherwise)"
+    )
+
+
+class CasePage(View):
+    """A page of `GET /api/cases`."""
+
+    items: list[CaseView]
+    next_cursor: str | None = Field(description="Give it as `cursor` for the next page; None on the last")
+
+
+class HistoryEvent(View):
+    """An audit event as stored, so anyone can recompute its hash (`history_view`; applicants see fewer events,
+    and of staff only their role and organisation)."""
+
+    case_id: str
+    seq: int
+    type: str = Field(description="The action's name, or filed, reminder, escalation, expired, …")
+    actor: dict[str, str] = Field(description="id, name, role, org (an applicant sees role and org of staff)")
+    at: datetime
+    stage_before: str | None
+    stage_after: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+    hash_version: int
+    personal: dict[str, Any] | None = Field(description="Personal data kept beside the payload (hash version 2)")
+    personal_salt: str | None
+    personal_digest: str | None
+    redacted: bool = Field(description="Whether the personal data was erased (the chain still verifies)")
+
+
+class CaseHistory(View):
+    """`GET /api/cases/{id}/history`."""
+
+    events: list[HistoryEvent]

@@ -160,7 +160,7 @@ class Settings(BaseSettings):
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
 
     def service_levels(self) -> dict[Stage, int]:
-        """Business days per waiting stage (DESIGN §4)."""
+        """Business days per waiting stage (docs/DESIGN.md §4)."""
         return {
             Stage.SCREENING: self.sla_screening_days,
             Stage.AWAITING_APPLICANT_INFO: self.sla_applicant_answer_days,

@@ -1,6 +1,6 @@
-"""Pure tests of domain.rules and domain.payloads against DESIGN §2-3.
+"""Pure tests of domain.rules and domain.payloads against docs/DESIGN.md §2-3.
 
-The expected tables below are written out from DESIGN, not read from rules.py, so these tests fail when
+The expected tables below are written out from docs/DESIGN.md, not read from rules.py, so these tests fail when
 rules.py drifts from the design.
 """
 
@@ -44,7 +44,7 @@ OPEN = frozenset(Stage) - {Stage.CLOSED}
 LEAD_OFFICE_ACTIONS = frozenset({A.RUN_MATCHING, A.SHORTLIST, A.RECORD_RESPONSE, A.SELECT_PARTNER,
                                  A.CLOSE_NO_MATCH, A.PROPOSE_INVESTMENT, A.CONCLUDE_WITHOUT_FUND})
 
-# DESIGN §3, column "stage".
+# docs/DESIGN.md §3, column "stage".
 DESIGN_STAGES: dict[Action, frozenset[Stage]] = {
     A.REQUEST_INFO: frozenset({Stage.SCREENING}),
     A.PROVIDE_INFO: frozenset({Stage.AWAITING_APPLICANT_INFO}),
@@ -75,7 +75,7 @@ def design_legal(action: Action, stage: Stage, is_paused: bool) -> bool:
     return stage in DESIGN_STAGES[action]
 
 
-# DESIGN §2-3, column "who": the roles that may ever take each action.
+# docs/DESIGN.md §2-3, column "who": the roles that may ever take each action.
 OFFICE_ROLES = frozenset({Role.OFFICE_OFFICER, Role.OFFICE_MANAGER})
 STAFF = frozenset({Role.COORDINATOR, Role.FUND_COMMITTEE}) | OFFICE_ROLES
 DESIGN_ROLES: dict[Action, frozenset[Role]] = {
@@ -98,7 +98,7 @@ DESIGN_ROLES: dict[Action, frozenset[Role]] = {
 
 
 def design_sees(state: CaseState, actor: Actor) -> bool:
-    """DESIGN §2: who may know a case exists."""
+    """docs/DESIGN.md §2: who may know a case exists."""
     match actor.role:
         case Role.APPLICANT:
             return actor.org == state.applicant_org

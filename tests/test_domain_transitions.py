@@ -1,4 +1,4 @@
-"""Pure tests of domain.transitions (and what domain.views shows): genuine cases walked through DESIGN §3.
+"""Pure tests of domain.transitions (and what domain.views shows): genuine cases walked through docs/DESIGN.md §3.
 
 The builders here are shared with test_domain_rules.py: every state is reached by `rules.check` approving
 and `transitions.apply` applying each step, as the workflow would.
@@ -150,7 +150,7 @@ def build(stage: Stage, is_paused: bool = False) -> CaseState:
     return paused(STAGE_STATES[stage]())
 
 
-# --- every outcome of DESIGN §3 is reached ---------------------------------------------------------------
+# --- every outcome of docs/DESIGN.md §3 is reached ---------------------------------------------------------------
 
 OUTCOME_PATHS: dict[Outcome, Callable[[], CaseState]] = {
     Outcome.ALLIANCE_FORMED_WITH_FUND: closed_with_fund,

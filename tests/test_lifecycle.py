@@ -1,4 +1,4 @@
-"""Every outcome of DESIGN §3 reached end to end through HTTP, with an intact audit chain."""
+"""Every outcome of docs/DESIGN.md §3 reached end to end through HTTP, with an intact audit chain."""
 
 from __future__ import annotations
 

@@ -3,30 +3,33 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api import audit_export
 from api.console.charts import bar_chart
-from api.console.figures import dashboard_figures
 from api.console.render import error_page, page
-from api.console.session import ViewerDep, services_of
+from api.console.session import Viewer, ViewerDep, require_viewer, services_of
 from api.problems import Problem, problem_of
 from domain.errors import DeskError
-from domain.model import Role
+from domain.rules import AUDITORS, STAFF_AND_AUDITORS
 from domain.views import case_view, history_view
 from services.case_desk import CaseDesk
 from services.listing import CaseFilters
+from services.read_model import dashboard_figures
 
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 50
+Auditor = Annotated[Viewer, Depends(require_viewer(AUDITORS, "the audit view is for auditors"))]
+Exporter = Annotated[Viewer, Depends(require_viewer(AUDITORS, audit_export.REFUSAL))]
+Overseer = Annotated[Viewer, Depends(require_viewer(STAFF_AND_AUDITORS, "the dashboard is for staff and auditors"))]
 
 
 @router.get("/audit")
-async def audit(request: Request, viewer: ViewerDep, cursor: str | None = None) -> Response:
+async def audit(request: Request, viewer: Auditor, cursor: str | None = None) -> Response:
     """Auditors: the cases, newest first, each with whether its hash chain verifies now."""
-    if viewer.actor.role != Role.AUDITOR:
-        return error_page(request, viewer, Problem(403, "Not allowed", "the audit view is for auditors"))
     desk = CaseDesk(services_of(request))
     try:
         states, next_cursor = await desk.list(viewer.actor, CaseFilters(limit=AUDIT_PAGE, cursor=cursor))
@@ -49,26 +52,24 @@ async def case_audit(request: Request, case_id: str, viewer: ViewerDep) -> Respo
         problem = problem_of(error)
         return error_page(request, viewer, problem)
     return page(request, "case_audit.html", viewer, case=case_view(state, viewer.actor), report=report,
-                events=events, may_export=viewer.actor.role == Role.AUDITOR)
+                events=events, may_export=viewer.actor.role in AUDITORS)
 
 
 @router.get("/audit/export")
 async def export(
-    request: Request, viewer: ViewerDep, format: str = "jsonl", case: str | None = None, office: str | None = None,
+    request: Request, viewer: Exporter, format: str = "jsonl", case: str | None = None, office: str | None = None,
 ) -> Response:
     """The API's export (`GET /api/audit/export`), for the signed-in auditor: a link in a browser downloads it."""
     try:
-        return await audit_export.export(viewer.actor, services_of(request), format, None, None, case, office)
+        return await audit_export.download(services_of(request), format, None, None, case, office)
     except Problem as problem:
         return error_page(request, viewer, problem)
 
 
 @router.get("/dashboard")
-async def dashboard(request: Request, viewer: ViewerDep) -> Response:
-    if viewer.actor.role in (Role.APPLICANT, Role.ADMIN):
-        return error_page(request, viewer, Problem(403, "Not allowed", "the dashboard is for staff and auditors"))
+async def dashboard(request: Request, viewer: Overseer) -> Response:
     t = viewer.t
-    figures = await dashboard_figures(services_of(request).sessions, viewer.actor)
+    figures = await dashboard_figures(services_of(request), viewer.actor)
     per_stage = [(t.code("stage", stage), float(count)) for stage, count in figures.per_stage]
     medians = [(t.code("stage", stage), days) for stage, days in figures.median_days]
     breaches = [(t.code("org", org), float(count)) for org, count in figures.breaches]

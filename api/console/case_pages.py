@@ -4,26 +4,27 @@ action from it, and filing a request. Everything goes through `CaseDesk`, like t
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.console import filing
 from api.console.forms import ActionForm, action_forms, parse_form, refused_form
 from api.console.render import error_page, page
-from api.console.session import Viewer, ViewerDep, checked_form, services_of
+from api.console.session import Viewer, ViewerDep, checked_form, require_viewer, services_of
 from api.problems import Problem, problem_of
 from domain.errors import DeskError, InvalidInput
-from domain.model import Action, CaseState, FilingRequest, Role
-from domain.rules import check
+from domain.model import Action, CaseState, FilingRequest
+from domain.rules import FILERS, STAFF_AND_AUDITORS, check
 from domain.transitions import applicant_org_of
 from domain.views import case_view, history_view
 from services.case_desk import CaseDesk
 
 router = APIRouter(include_in_schema=False)
-FILERS = frozenset({Role.APPLICANT, Role.COORDINATOR})
+Filer = Annotated[Viewer, Depends(require_viewer(FILERS, "a {role} may not file a case"))]
+"""The viewer of the filing pages: whoever may file a case, as for `POST /api/cases`."""
 
 
 def fresh_key() -> str:
@@ -45,26 +46,22 @@ async def case_page(
         stray=failed if failed is not None and failed.action not in allowed else None,
         done=done if done in Action.__members__.values() else None,
         filed=request.query_params.get("filed") == "1",
-        may_audit=actor.role not in (Role.APPLICANT, Role.ADMIN), fresh_key=fresh_key, here=f"/cases/{state.id}",
+        may_audit=actor.role in STAFF_AND_AUDITORS, fresh_key=fresh_key, here=f"/cases/{state.id}",
     )
 
 
 # /cases/new comes before /cases/{case_id}, which would otherwise take "new" for a case id.
 @router.get("/cases/new")
-async def new_case(request: Request, viewer: ViewerDep, sample: bool = False) -> Response:
-    if viewer.actor.role not in FILERS:
-        return error_page(request, viewer, Problem(403, "Not allowed", f"a {viewer.actor.role} may not file a case"))
+async def new_case(request: Request, viewer: Filer, sample: bool = False) -> Response:
     values = filing.sample_values(viewer.actor) if sample else filing.empty_values()
     return page(request, "new_case.html", viewer, groups=filing.groups(viewer.actor, viewer.t), values=values,
                 errors={}, problem=None, key=fresh_key())
 
 
 @router.post("/cases/new")
-async def file_case(request: Request, viewer: ViewerDep) -> Response:
+async def file_case(request: Request, viewer: Filer) -> Response:
     form = await checked_form(request, viewer)
     actor = viewer.actor
-    if actor.role not in FILERS:
-        return error_page(request, viewer, Problem(403, "Not allowed", f"a {actor.role} may not file a case"))
     body = filing.parse(form, actor)
     try:
         try:

@@ -10,7 +10,7 @@ import re
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from api.console import audit_pages, case_pages
@@ -20,13 +20,16 @@ from api.console.session import (
     CSRF_FIELD,
     SIGNIN_COOKIE,
     CsrfRefused,
+    PageRefused,
     SignInRequired,
+    Viewer,
     ViewerDep,
     checked_form,
     current_viewer,
     end_session,
     keep_signin_nonce,
     pepper_of,
+    require_viewer,
     safe_next,
     same,
     services_of,
@@ -37,6 +40,7 @@ from api.console.session import (
 from api.problems import Problem, problem_of
 from domain.errors import DeskError
 from domain.model import Actor, CaseState, Office, Role, Stage
+from domain.rules import CASE_MANAGERS, OPERATORS
 from domain.service_levels import waiting_on
 from infra.mail_sink import kept_messages
 from infra.settings import DEV_PEPPER
@@ -49,6 +53,10 @@ router = APIRouter(include_in_schema=False)
 STATIC = TEMPLATES.parent / "static"
 STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(css|js|svg)$")
 PAGE_SIZE = 50
+CaseManager = Annotated[Viewer, Depends(require_viewer(CASE_MANAGERS, "this page is not for your role"))]
+"""The viewer of the late cases: an office manager (their office's) or a coordinator (every office's)."""
+Operator = Annotated[Viewer, Depends(require_viewer(OPERATORS, "this page is not for your role"))]
+"""The viewer of the incidents: an admin."""
 
 
 def install(app: FastAPI) -> None:
@@ -63,9 +71,9 @@ def install(app: FastAPI) -> None:
     async def refuse(request: Request, _: CsrfRefused) -> Response:
         return page(request, "error.html", None, status=403, message_key="csrf.refused")
 
-
-def forbidden() -> Problem:
-    return Problem(403, "Not allowed", "this page is not for your role", "urn:case-desk:forbidden")
+    @app.exception_handler(PageRefused)
+    async def not_for_this_role(request: Request, exc: PageRefused) -> Response:
+        return error_page(request, exc.viewer, exc.problem)
 
 
 @router.get("/")
@@ -194,20 +202,16 @@ async def cases(
 
 
 @router.get("/incidents")
-async def incidents_page(request: Request, viewer: ViewerDep) -> Response:
+async def incidents_page(request: Request, viewer: Operator) -> Response:
     """Operators: the steps of cases that keep failing (`GET /api/operations/incidents`)."""
-    if viewer.actor.role != Role.ADMIN:
-        return error_page(request, viewer, forbidden())
     found = await open_incidents(services_of(request).engine)
     return page(request, "incidents.html", viewer, incidents=found)
 
 
 @router.get("/late")
-async def late(request: Request, viewer: ViewerDep) -> Response:
+async def late(request: Request, viewer: CaseManager) -> Response:
     """The manager's view: overdue (and so escalated) open cases of their office; JETRO sees every office's."""
     actor = viewer.actor
-    if actor.role not in (Role.OFFICE_MANAGER, Role.COORDINATOR):
-        return error_page(request, viewer, forbidden())
     office = Office(actor.org) if actor.role == Role.OFFICE_MANAGER else None
     states, _ = await CaseDesk(services_of(request)).list(
         actor, CaseFilters(office=office, overdue=True, sort="due", limit=200)

@@ -13,18 +13,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from api.console.i18n import LANG_COOKIE, Translator, choose_language
-from domain.model import Actor
-from infra.tables import users
+from api.deps import refused
+from api.problems import Problem, problem_of
+from domain.model import Actor, Role
 from infra.users import actor_for_token
 from services.context import Services
+from services.read_model import user_language
 
 SESSION_COOKIE = "casedesk_session"
 SIGNIN_COOKIE = "casedesk_signin"
@@ -82,12 +84,6 @@ class Viewer:
         return Translator(self.language)
 
 
-async def _user_language(services: Services, user_id: str) -> str | None:
-    async with services.sessions() as session:
-        language = await session.scalar(select(users.c.language).where(users.c.id == user_id))
-    return str(language) if language else None
-
-
 async def current_viewer(request: Request) -> Viewer:
     """The signed-in viewer, or `SignInRequired` (the page they wanted goes along, to come back to)."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -97,12 +93,33 @@ async def current_viewer(request: Request) -> Viewer:
     if token is None or actor is None:
         wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(wanted if request.method == "GET" else "/")
-    language = choose_language(request.cookies.get(LANG_COOKIE), await _user_language(services, actor.id))
+    language = choose_language(request.cookies.get(LANG_COOKIE), await user_language(services, actor.id))
     return Viewer(actor=actor, language=language, csrf=csrf_token(pepper, token))
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 """A page's signed-in viewer (a request without a valid session is sent to sign in)."""
+
+
+class PageRefused(Exception):
+    """The viewer's role may not open the page: the console answers with its error page, as the problem says."""
+
+    def __init__(self, viewer: Viewer, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.viewer = viewer
+        self.problem = problem
+
+
+def require_viewer(roles: frozenset[Role], refusal: str) -> Callable[..., Awaitable[Viewer]]:
+    """A page's role gate, the console's `api.deps.require`: the signed-in viewer when their role is one of
+    `roles` (a named set of `domain.rules`), else `PageRefused` with `refusal` (`{role}` names their role)."""
+
+    async def gate(viewer: ViewerDep) -> Viewer:
+        if (error := refused(viewer.actor, roles, refusal)) is not None:
+            raise PageRefused(viewer, problem_of(error))
+        return viewer
+
+    return gate
 
 
 async def checked_form(request: Request, viewer: Viewer) -> FormData:

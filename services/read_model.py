@@ -1,19 +1,24 @@
-"""The dashboard's numbers, counted by PostgreSQL over the cases the viewer may see (`infra.visibility`),
-so a dashboard never counts a case its viewer could not open."""
+"""Read-model queries the faces show: the dashboard's figures, case counts for `/metrics`, a person's language.
+
+Each reads PostgreSQL and changes nothing. Whatever a viewer is shown is counted over the cases that viewer may
+see (`infra.visibility`, the SQL form of `domain.rules.can_see`), so no figure counts a case its viewer could
+not open; `/metrics` counts every case, and shows counts only.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import events
 from domain.model import Actor, Stage
-from infra.tables import audit_events, cases
+from infra.tables import audit_events, cases, users
 from infra.visibility import visible_to
+from services.context import Services
 
 DAY = 86_400.0
+ESCALATION_LEVELS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,8 @@ def _in_order(rows: dict[str, float]) -> list[tuple[str, float]]:
     return [(str(stage), rows[stage]) for stage in Stage if stage in rows]
 
 
-async def dashboard_figures(sessions: async_sessionmaker[AsyncSession], viewer: Actor) -> Figures:
+async def dashboard_figures(services: Services, viewer: Actor) -> Figures:
+    """The dashboard's numbers, counted by PostgreSQL over the cases the viewer may see."""
     visible = select(cases.c.id).where(visible_to(viewer))
     per_stage = select(cases.c.stage, func.count()).where(visible_to(viewer)).group_by(cases.c.stage)
 
@@ -61,7 +67,7 @@ async def dashboard_figures(sessions: async_sessionmaker[AsyncSession], viewer: 
     )
     breaches = select(waited_on.c.org, func.count()).group_by(waited_on.c.org).order_by(func.count().desc(),
                                                                                      waited_on.c.org)
-    async with sessions() as session:
+    async with services.sessions() as session:
         stage_counts = {row[0]: float(row[1]) for row in (await session.execute(per_stage)).all()}
         median_rows = {row[0]: float(row[1]) / DAY for row in (await session.execute(medians)).all()}
         breach_rows = [(str(row[0]), int(row[1])) for row in (await session.execute(breaches)).all()]
@@ -70,3 +76,33 @@ async def dashboard_figures(sessions: async_sessionmaker[AsyncSession], viewer: 
         median_days=_in_order(median_rows),
         breaches=breach_rows,
     )
+
+
+@dataclass(frozen=True)
+class CaseTally:
+    by_stage: dict[str, int]
+    overdue: int
+    escalated: dict[int, int]
+
+
+async def tally_cases(services: Services) -> CaseTally:
+    """Every case gauge from one grouped query; overdue and escalated count open cases only."""
+    open_case = cases.c.stage != Stage.CLOSED.value
+    query = select(
+        cases.c.stage,
+        func.count(),
+        func.count().filter(cases.c.overdue & open_case),
+        *(func.count().filter((cases.c.escalation_level == level) & open_case) for level in ESCALATION_LEVELS),
+    ).group_by(cases.c.stage)
+    async with services.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    by_stage = {stage.value: 0 for stage in Stage} | {row[0]: int(row[1]) for row in rows}
+    escalated = {level: sum(int(row[3 + i]) for row in rows) for i, level in enumerate(ESCALATION_LEVELS)}
+    return CaseTally(by_stage, sum(int(row[2]) for row in rows), escalated)
+
+
+async def user_language(services: Services, user_id: str) -> str | None:
+    """The language a person chose for what we send them (`en`, `ja`), or None when they chose none."""
+    async with services.sessions() as session:
+        language = await session.scalar(select(users.c.language).where(users.c.id == user_id))
+    return str(language) if language else None

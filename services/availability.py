@@ -1,0 +1,41 @@
+"""Whether the plumbing answers: the health probes, and which database failures mean "not now" (a 503 to try
+again shortly) rather than a fault of ours (a 500)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from services.context import Services
+
+PROBE_TIMEOUT = 3.0
+UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+
+DatabaseError = DBAPIError
+"""What the database driver raises, wrapped by SQLAlchemy: `database_unavailable` says which kind it is."""
+
+
+def database_unavailable(error: DatabaseError) -> bool:
+    """Whether the database cannot serve now (a transient outage), as opposed to a statement that failed."""
+    # SQLSTATE classes 08 (connection exception), 53 (insufficient resources) and 57 (operator intervention:
+    # shutting down, starting up) mean the server cannot serve now, whatever exception class carries them.
+    transient = str(getattr(error.orig, "sqlstate", None) or "")[:2] in UNAVAILABLE_SQLSTATE_CLASSES
+    return error.connection_invalidated or isinstance(error, OperationalError) or transient
+
+
+async def database_up(services: Services) -> bool:
+    try:
+        async with services.engine.connect() as conn:
+            await asyncio.wait_for(conn.execute(text("SELECT 1")), PROBE_TIMEOUT)
+        return True
+    except Exception:
+        return False
+
+
+async def temporal_up(services: Services) -> bool:
+    try:
+        return await asyncio.wait_for(services.temporal.service_client.check_health(), PROBE_TIMEOUT)
+    except Exception:
+        return False

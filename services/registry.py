@@ -1,0 +1,43 @@
+"""The SME registry's use cases: look companies up a page at a time, and import a registry CSV (all rows or none)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from infra.sme_registry import ImportOutcome, RegistrySearch, import_registry_csv, search_query
+from services.context import Services
+
+
+def _sme_view(row: Any) -> dict[str, Any]:
+    sme = dict(row)
+    sme["corporate_number"] = sme.pop("id")
+    sme["updated_at"] = sme["updated_at"].isoformat()
+    return sme
+
+
+async def search_smes(
+    services: Services,
+    *,
+    q: str | None = None,
+    prefecture: str | None = None,
+    industry: str | None = None,
+    technology: str | None = None,
+    consent: bool | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of matching SMEs in corporate-number order, and the cursor of the next (None at the end)."""
+    search = RegistrySearch(q, prefecture, industry, technology, consent, limit + 1, cursor)
+    async with services.engine.connect() as conn:
+        rows = (await conn.execute(search_query(search))).mappings().all()
+    items = [_sme_view(row) for row in rows[:limit]]
+    return items, items[-1]["corporate_number"] if len(rows) > limit else None
+
+
+async def import_registry(services: Services, content: str) -> ImportOutcome:
+    """Import a registry CSV's text: every row, or none when any row has a problem (`ImportOutcome.problems`)."""
+    # newline="" as the csv module asks (and the CLI does): str.splitlines would also break lines at form
+    # feeds, U+0085 or U+2028 inside a cell, splitting rows and miscounting every later line number.
+    return await import_registry_csv(services.engine, io.StringIO(content, newline=""), datetime.now(UTC))
