@@ -11,9 +11,8 @@ from activities.failures import classified
 from activities.matching import Matching
 from contracts.activities import RANK_CANDIDATES, FindCandidates, Ranked
 from domain.texts import bound_candidates_of, ref_of
+from domain.workflow_ids import case_of_workflow
 from infra.texts import keep_texts
-
-CASE_WORKFLOW_PREFIX = "case-"
 
 
 class CandidateRanking:
@@ -30,5 +29,5 @@ class CandidateRanking:
         kept = json.dumps([c.model_dump(mode="json") for c in candidates], ensure_ascii=False, sort_keys=True)
         ref = ref_of(kept)
         async with self.engine.begin() as conn:
-            await keep_texts(conn, (info.workflow_id or "").removeprefix(CASE_WORKFLOW_PREFIX), {ref: kept})
+            await keep_texts(conn, case_of_workflow(info.workflow_id) or "", {ref: kept})
         return Ranked(candidates=bound_candidates_of(candidates), ref=ref)

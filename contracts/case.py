@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain import events
 from domain.model import Actor, CaseState, FilingRequest, Stage
+from domain.workflow_ids import case_workflow_id
 
 CASE_WORKFLOW = "Case"
 AUDIT_VERIFICATION_WORKFLOW = "AuditVerification"
@@ -21,7 +22,8 @@ RETRY_STEPS_SIGNAL = "retry_steps"
 
 
 def workflow_id(case_id: str) -> str:
-    return f"case-{case_id}"
+    """The id of the case's workflow (`domain.workflow_ids`)."""
+    return case_workflow_id(case_id)
 
 
 class Contract(BaseModel):

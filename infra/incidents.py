@@ -13,9 +13,9 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.workflow_ids import case_of_workflow
 from infra.tables import incidents
 
-CASE_WORKFLOW_PREFIX = "case-"
 SCANNED_KINDS = ("retrying", "workflow_task")
 """Kinds the scan finds (and resolves when Temporal no longer shows them); the others come from activities."""
 
@@ -35,10 +35,6 @@ class Incident:
     error: str
 
 
-def case_of(workflow_id: str) -> str | None:
-    return workflow_id.removeprefix(CASE_WORKFLOW_PREFIX) if workflow_id.startswith(CASE_WORKFLOW_PREFIX) else None
-
-
 async def open_incidents(engine: AsyncEngine, case_id: str | None = None) -> list[Incident]:
     """Open incidents, the most recent failure first."""
     query = select(incidents).where(incidents.c.resolved_at.is_(None)).order_by(incidents.c.last_failure_at.desc())
@@ -54,7 +50,7 @@ async def note_failure(engine: AsyncEngine, workflow_id: str, step: str, kind: s
                        error: str) -> None:
     """A step failed (again): open its incident, or bring the open one up to date and count the failure."""
     now = datetime.now(UTC)
-    row = {"id": str(uuid.uuid4()), "workflow_id": workflow_id, "case_id": case_of(workflow_id), "step": step,
+    row = {"id": str(uuid.uuid4()), "workflow_id": workflow_id, "case_id": case_of_workflow(workflow_id), "step": step,
            "kind": kind, "attempts": attempts, "first_failure_at": now, "last_failure_at": now, "error": error}
     statement = insert(incidents).values(row)
     async with engine.begin() as conn:

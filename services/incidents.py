@@ -19,10 +19,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.case import CASE_WORKFLOW, RETRY_STEPS_SIGNAL, workflow_id
+from domain.workflow_ids import case_of_workflow
 from infra.incidents import (
     Incident,
     IncidentTally,
-    case_of,
     keep_scanned,
     open_incidents,
     resolve_incidents,
@@ -61,12 +61,12 @@ async def _stuck_steps(client: Client, workflow: str) -> list[Incident]:
     for pending in described.pending_activities:
         if pending.attempt >= RETRYING_ATTEMPTS:
             message = pending.last_failure.message[:ERROR_CHARS] or "retrying"
-            found.append(Incident(workflow, case_of(workflow), pending.activity_type.name, "retrying",
+            found.append(Incident(workflow, case_of_workflow(workflow), pending.activity_type.name, "retrying",
                                   pending.attempt, _when(pending.scheduled_time, now),
                                   _when(pending.last_attempt_complete_time, now), message))
     task = described.pending_workflow_task
     if task.attempt >= WORKFLOW_TASK_ATTEMPTS:
-        found.append(Incident(workflow, case_of(workflow), "workflow_task", "workflow_task", task.attempt,
+        found.append(Incident(workflow, case_of_workflow(workflow), "workflow_task", "workflow_task", task.attempt,
                               _when(task.original_scheduled_time, now), _when(task.scheduled_time, now),
                               f"the workflow's task failed {task.attempt - 1} time(s); see the worker's log"))
     return found
