@@ -16,12 +16,13 @@ from temporalio.exceptions import ApplicationError
 from activities.failures import classified
 from activities.outbox import write_outbox
 from contracts.activities import RECORD_CASE_EVENT, RECORD_EVENT, RecordCaseEvent, Recorded, RecordEvent
-from contracts.errors import UNSTORABLE
+from contracts.errors import KEY_USED, UNSTORABLE
 from domain import events
 from domain.audit import AuditEntry, make_entry
 from domain.model import Candidate, CaseState
 from domain.notifications import Notice, notice
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
+from infra.idempotency import claim_key
 from infra.tables import audit_events, cases, notifications
 from infra.texts import kept_texts
 
@@ -88,6 +89,14 @@ class CaseRecords:
                 after = after.model_copy(update={"candidates": ranked})
             elif before is not None:
                 after = _with_candidate_details(after, before)
+            if command.claim is not None:
+                action = events.FILE if header.type == events.FILED else header.type
+                earlier = await claim_key(conn, command.claim, header.case_id, action, header.seq)
+                if earlier is not None:  # raising rolls the transaction back: nothing of this event is written
+                    raise ApplicationError(
+                        f"the Idempotency-Key was used for {earlier.action} (event {earlier.seq}) already",
+                        earlier.model_dump(), type=KEY_USED, non_retryable=True,
+                    )
             entry = make_entry(**header.model_dump(), payload=payload)
             after = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
             told = notice(header.type, before or after, after, payload)

@@ -25,6 +25,7 @@ from domain.errors import (
     Forbidden,
     HistoryUnavailable,
     InvalidInput,
+    KeyReused,
     NoSuchAction,
     NotFiledYet,
     Refused,
@@ -94,6 +95,10 @@ def problem_of(error: DeskError) -> Problem:
             return Problem(403, "Not allowed", error.detail, "urn:case-desk:forbidden")
         case BadCursor():
             return Problem(422, "Invalid cursor", error.detail, "urn:case-desk:invalid")
+        case KeyReused():
+            first = {"case_id": error.first.case_id, "action": error.first.action}
+            return Problem(422, "Idempotency-Key reused", error.detail, "urn:case-desk:idempotency_key_reused",
+                           first_used_for=first)
         case StepFailed():
             return Problem(422, "The step failed", error.detail, "urn:case-desk:step_failed", step=error.step)
         case StillFiling():

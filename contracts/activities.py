@@ -14,6 +14,7 @@ from temporalio import activity
 
 from contracts.case import Contract
 from domain.audit import AuditEntry
+from domain.idempotency import KeyClaim
 from domain.model import Candidate, CaseState, Seeking
 from domain.notifications import Notice
 from domain.payloads import MatchingCriteria
@@ -64,6 +65,7 @@ class RecordCaseEvent(Contract):
     payload: dict[str, Any]
     state: CaseState
     candidates_ref: str | None = None
+    claim: KeyClaim | None = None
 
 
 class Recorded(Contract):

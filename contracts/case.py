@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain import events
+from domain.idempotency import KeyClaim
 from domain.model import Actor, CaseState, FilingRequest, Stage
 from domain.workflow_ids import case_workflow_id
 
@@ -43,11 +44,13 @@ class CaseInput(Contract):
 class FilingCommand(Contract):
     actor: Actor
     request: FilingRequest
+    claim: KeyClaim | None = Field(None, description="The caller's Idempotency-Key, bound when the event is recorded")
 
 
 class ActionCommand(Contract):
     actor: Actor
     payload: dict[str, Any] = Field(default_factory=dict)
+    claim: KeyClaim | None = Field(None, description="The caller's Idempotency-Key, bound when the event is recorded")
 
 
 class Receipt(Contract):

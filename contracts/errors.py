@@ -19,3 +19,6 @@ UNSTORABLE = "unstorable"
 STEP_FAILED = "step_failed"
 """A step (an activity) failed for good — an input it cannot handle, or a bug — after its bounded attempts
 (details: `{"step", "error", "attempts"}`); nothing was recorded and the case is as it was."""
+KEY_USED = "idempotency_key_used"
+"""The Idempotency-Key was already bound to another event (details: its `domain.idempotency.KeyUse`); nothing
+was recorded."""

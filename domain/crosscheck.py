@@ -163,6 +163,21 @@ def compare(updates: Sequence[AcceptedUpdate], entries: Sequence[AuditEntry]) ->
             missing(item, f"{_describe(item.update)} accepted and completed, but no {item.type} audit event "
                           f"after event {low} accounts for it")
 
+    # An Idempotency-Key names one Update id; Temporal de-duplicates ids within a run only, so the same id
+    # completed in two runs is one request applied twice.
+    completed: dict[str, list[AcceptedUpdate]] = {}
+    for update in updates:
+        if update.outcome == UpdateOutcome.COMPLETED and update.name != FILE_UPDATE:
+            completed.setdefault(update.update_id, []).append(update)
+    for update_id, runs in completed.items():
+        if len({u.run_id for u in runs}) > 1:
+            first = runs[0]
+            differences.append(Difference(
+                "workflow", runs[-1].seq, event_type_of(first.name),
+                f"{_describe(first)} was applied {len(runs)} times, once in each of runs "
+                f"{', '.join(str(u.run_id) for u in runs)}", None, first.name, update_id, runs[-1].run_id,
+            ))
+
     for event in events:
         if event.seq not in claimed:
             differences.append(Difference("audit", event.seq, event.type,

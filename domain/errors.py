@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from domain.idempotency import FILING, KeyUse
 from domain.rules import Refusal
 
 
@@ -84,6 +85,16 @@ class StepFailed(DeskError):
         super().__init__(f"{step} could not be completed, so the action was not taken and the case is unchanged; "
                          "the failure is reported to the operators (incidents)")
         self.step = step
+
+
+class KeyReused(DeskError):
+    """An Idempotency-Key sent again with a different request than the one it was first used for."""
+
+    def __init__(self, first: KeyUse) -> None:
+        action = "filing the case" if first.action == FILING else first.action
+        super().__init__(f"this Idempotency-Key was first used for {action} on case {first.case_id}; "
+                         "a different request needs a new key")
+        self.first = first
 
 
 class Unreplayable(DeskError):

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
         "30 2 * * *",
         description="When (cron, Tokyo time) the whole audit trail is verified; empty: never (no Schedule).",
     )
+    idempotency_ttl_hours: int = Field(
+        168, ge=1, le=24 * 366,
+        description="How long an Idempotency-Key is remembered (bound to its request) before it is forgotten.",
+    )
     incident_scan_seconds: float = Field(
         60.0, ge=0, description="How often a worker scans Temporal for stuck case steps (incidents); 0: never."
     )

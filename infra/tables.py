@@ -147,3 +147,18 @@ incidents = Table(
 )
 """Steps that keep failing (found by the failing activity itself, or by the scan of Temporal's pending
 activities and workflow tasks); open while `resolved_at` is NULL."""
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("caller_id", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("case_id", UUID(as_uuid=False), nullable=False),
+    Column("action", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+"""Each Idempotency-Key a caller used: what it was sent with (fingerprint: case, action, payload) and the audit
+event it produced; written in the same transaction as that event, forgotten after `IDEMPOTENCY_TTL_HOURS`."""

@@ -15,7 +15,6 @@ from sqlalchemy import Numeric, literal, select, tuple_
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.case import (
     CASE_WORKFLOW,
@@ -27,13 +26,14 @@ from contracts.case import (
     Receipt,
     workflow_id,
 )
-from contracts.errors import NOT_FILED, STEP_FAILED, UNSTORABLE
+from contracts.errors import KEY_USED, NOT_FILED, STEP_FAILED, UNSTORABLE
 from domain.audit import AuditEntry, ChainReport, verify_chain
 from domain.errors import (
     CaseNotFound,
     DeskError,
     Forbidden,
     InvalidInput,
+    KeyReused,
     NoSuchAction,
     NotFiledYet,
     Refused,
@@ -41,6 +41,7 @@ from domain.errors import (
     StillFiling,
     Unreplayable,
 )
+from domain.idempotency import FILING, KeyClaim, KeyUse
 from domain.model import Action, Actor, CaseState, FilingRequest, Role
 from domain.payloads import parse_payload
 from domain.rewind import RewindError, rewind
@@ -51,6 +52,7 @@ from infra.tables import cases
 from infra.texts import keep_texts
 from infra.visibility import visible_to
 from services.context import Services
+from services.idempotency import claim_for, earlier_use
 from services.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
 
 log = structlog.get_logger(__name__)
@@ -74,6 +76,8 @@ def _error_from_update_failure(error: WorkflowUpdateFailedError) -> DeskError:
     if isinstance(cause, ApplicationError) and cause.type == STEP_FAILED:
         details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         return StepFailed(str(details.get("step") or "a step"))
+    if isinstance(cause, ApplicationError) and cause.type == KEY_USED and cause.details:
+        return KeyReused(KeyUse.model_validate(cause.details[0]))
     if isinstance(cause, ApplicationError) and cause.type == NOT_FILED:
         # The read model can be a moment ahead of the workflow (the filing is stored, the workflow has not yet
         # taken in that result; seconds when its worker died). Nothing was applied; the same action shortly will be.
@@ -110,11 +114,10 @@ class CaseDesk:
     async def file(self, actor: Actor, request: FilingRequest, idempotency_key: str | None) -> CaseState:
         case_id = case_id_for(actor, idempotency_key)
         structlog.contextvars.bind_contextvars(case_id=case_id, workflow_id=workflow_id(case_id))
-        if idempotency_key is not None:
-            try:
-                return await self.load(case_id, actor)
-            except CaseNotFound:
-                pass
+        body = request.model_dump(mode="json")
+        claim = claim_for(self.services, actor, idempotency_key, case_id, FILING, body)
+        if await earlier_use(self.services, claim) is not None:  # this very filing, recorded already
+            return await self.load(case_id, actor)
         operation: WithStartWorkflowOperation[Any, None] = WithStartWorkflowOperation(
             CASE_WORKFLOW,
             CaseInput(case_id=case_id, service_levels=self.services.settings.service_levels()),
@@ -123,12 +126,12 @@ class CaseDesk:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
-        bounded, texts = bound_request(request.model_dump(mode="json"))
+        bounded, texts = bound_request(body)
         await self._keep(case_id, texts)
         try:
             await self.services.temporal.execute_update_with_start_workflow(
                 FILE_UPDATE,
-                FilingCommand(actor=actor, request=FilingRequest.model_validate(bounded)),
+                FilingCommand(actor=actor, request=FilingRequest.model_validate(bounded), claim=claim),
                 start_workflow_operation=operation,
                 id=FILE_UPDATE_ID,
                 result_type=Receipt,
@@ -136,7 +139,8 @@ class CaseDesk:
         except WorkflowAlreadyStartedError:  # the same key after the case closed: it is that case
             return await self.load(case_id, actor)
         except WorkflowUpdateFailedError as error:
-            raise _error_from_update_failure(error) from None
+            await self._unless_applied(_error_from_update_failure(error), claim)
+        await earlier_use(self.services, claim)  # a different filing that raced this one with the same key
         state = await self.load(case_id, actor)  # recorded before the Update answered
         log.info("case filed", reference=state.reference)
         return state
@@ -159,36 +163,45 @@ class CaseDesk:
             payload = parse_payload(action, raw)
         except ValidationError as error:
             raise InvalidInput([dict(e) for e in error.errors(include_url=False)], "Invalid payload") from None
+        sent = payload.model_dump(mode="json")
+        claim = claim_for(self.services, actor, idempotency_key, case_id, action, sent)
         refusal = check(state, actor, action, payload)
-        # With an Idempotency-Key the refusal may only mean the action was already applied (a retry after a
-        # lost answer): Temporal then returns that Update's result, and the workflow refuses anything else.
-        if refusal is not None and (idempotency_key is None or refusal.kind == RefusalKind.NOT_VISIBLE):
+        if await earlier_use(self.services, claim) is not None:
+            # This very request was applied already: answered again, unless the caller may not take the action
+            # at all (its stage has moved on since, by this request itself, so legality is not asked again).
+            if refusal is not None and refusal.kind in (RefusalKind.NOT_VISIBLE, RefusalKind.FORBIDDEN):
+                raise Refused(refusal, allowed_actions(state, actor))
+            return state
+        if refusal is not None:  # with or without a key: a key never masks a refusal
             raise Refused(refusal, allowed_actions(state, actor))
         handle = self.services.temporal.get_workflow_handle(workflow_id(case_id))
-        bounded, texts = bound_payload(action, payload.model_dump(mode="json"))
+        bounded, texts = bound_payload(action, sent)
         await self._keep(case_id, texts)
         try:
-            # The same Idempotency-Key names the same Update: Temporal applies it once, however often sent.
+            # In flight or done in this run, the same key is the same Update (Temporal answers it once); done in
+            # an earlier run, the recording step finds the key taken and nothing is applied twice.
             update_id = f"{actor.id}:{idempotency_key}" if idempotency_key else None
             receipt = await handle.execute_update(
-                action_name, ActionCommand(actor=actor, payload=bounded), id=update_id, result_type=Receipt
+                action_name, ActionCommand(actor=actor, payload=bounded, claim=claim), id=update_id,
+                result_type=Receipt,
             )
-        except RPCError as error:
-            # Only NOT_FOUND ("workflow execution already completed") says the case has ended; a transient error
-            # (Temporal restarting) must stay a 503, or a retry of an action already applied would read as a 409.
-            if refusal is None or error.status != RPCStatusCode.NOT_FOUND:
-                raise
-            # The workflow has ended (a closed case): no Update reaches it, so the refusal stands as it was.
-            raise Refused(refusal, allowed_actions(state, actor)) from None
         except WorkflowUpdateFailedError as error:
             failure = _error_from_update_failure(error)
             if isinstance(failure, Refused) and failure.refusal.kind == RefusalKind.ILLEGAL_STAGE:
                 # the case moved on between our read and the workflow's decision
                 fresh = await self.load(case_id, actor)
                 failure = Refused(failure.refusal, allowed_actions(fresh, actor), stage=fresh.stage)
-            raise failure from None
+            await self._unless_applied(failure, claim)
+            return await self.load(case_id, actor)
+        await earlier_use(self.services, claim)  # another request with this key, answered by Temporal as one
         log.info("action taken", action=action_name, stage=receipt.stage, seq=receipt.seq)
         return await self.load(case_id, actor)  # recorded before the Update answered
+
+    async def _unless_applied(self, failure: DeskError, claim: KeyClaim | None) -> None:
+        """Raise the failure, unless it only says that this very keyed request was applied before."""
+        if isinstance(failure, KeyReused) and claim is not None and failure.first.fingerprint == claim.fingerprint:
+            return
+        raise failure
 
     async def verify(self, case_id: str, viewer: Actor) -> ChainReport:
         """Recompute the case's hash chain from the stored events (staff and auditors only)."""

@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.case import CASE_WORKFLOW, RETRY_STEPS_SIGNAL, workflow_id
 from domain.workflow_ids import case_of_workflow
+from infra.idempotency import forget_expired_keys
 from infra.incidents import (
     Incident,
     IncidentTally,
@@ -89,10 +90,12 @@ async def scan(client: Client, engine: AsyncEngine) -> list[Incident]:
 
 
 async def watch(client: Client, engine: AsyncEngine, every: float, stop: asyncio.Event) -> None:
-    """Scan every `every` seconds until `stop` is set; a failed scan is logged and tried at the next turn."""
+    """Every `every` seconds until `stop` is set: scan for incidents, and forget expired Idempotency-Keys.
+    A failed turn is logged and tried again at the next."""
     while not stop.is_set():
         try:
             await scan(client, engine)
+            await forget_expired_keys(engine)
         except Exception as error:  # the watch must outlive a Temporal or database outage
             log.warning("incident scan failed", error=str(error)[:ERROR_CHARS])
         try:

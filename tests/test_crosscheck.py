@@ -64,7 +64,7 @@ async def noted_case(desk: Desk) -> dict[str, Any]:
 
 async def test_a_case_driven_through_actions_is_consistent(desk: Desk, temporal: Client) -> None:
     case = await desk.file(APPLICANT)
-    retry = {**desk.headers(COORDINATOR), "Idempotency-Key": "relay-once"}
+    retry = {**desk.headers(COORDINATOR), "Idempotency-Key": f"relay-once-{case['id']}"}
     url = f"/api/cases/{case['id']}/actions/relay"
     # A client retrying while its first try is still in flight: the same key is the same Update.
     tries = await asyncio.gather(*(desk.http.post(url, json={"offices": [SJ, SBIC]}, headers=retry)

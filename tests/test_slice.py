@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -92,7 +94,7 @@ async def test_an_unknown_case_is_a_problem_404(
 async def test_filing_twice_with_the_same_idempotency_key_gives_one_case(
     http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    headers = {**auth(tokens[APPLICANT]), "Idempotency-Key": "filing-7f3a"}
+    headers = {**auth(tokens[APPLICANT]), "Idempotency-Key": f"filing-7f3a-{uuid.uuid4()}"}
     first = await http.post("/api/cases", json=filing(), headers=headers)
     again = await http.post("/api/cases", json=filing(), headers=headers)
     assert first.status_code == again.status_code == 201
@@ -100,7 +102,8 @@ async def test_filing_twice_with_the_same_idempotency_key_gives_one_case(
     async with sessions() as session:
         events = (await session.execute(select(audit_events).where(audit_events.c.case_id == first.json()["id"]))).all()
     assert len(events) == 1
-    other = await http.post("/api/cases", json=filing(), headers={**headers, "Idempotency-Key": "filing-8b1c"})
+    other_key = {**headers, "Idempotency-Key": f"filing-8b1c-{uuid.uuid4()}"}
+    other = await http.post("/api/cases", json=filing(), headers=other_key)
     assert other.json()["id"] != first.json()["id"]
 
 
@@ -109,14 +112,15 @@ async def test_an_action_retried_with_its_idempotency_key_after_it_was_applied_g
 ) -> None:
     """A client whose answer was lost retries: it gets the result it missed, and the action counts once."""
     case = await desk.file(APPLICANT)
-    headers = {**desk.headers(COORDINATOR), "Idempotency-Key": "relay-2b7e"}
+    headers = {**desk.headers(COORDINATOR), "Idempotency-Key": f"relay-2b7e-{uuid.uuid4()}"}
     url = f"/api/cases/{case['id']}/actions/relay"
     first = await desk.http.post(url, json={"offices": ["sbic"]}, headers=headers)
     again = await desk.http.post(url, json={"offices": ["sbic"]}, headers=headers)
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
     assert [e["type"] for e in await desk.history(case, COORDINATOR)] == ["filed", "relay"]
-    other = await desk.http.post(url, json={"offices": ["sbic"]}, headers={**headers, "Idempotency-Key": "relay-9c"})
+    other_key = {**headers, "Idempotency-Key": f"relay-9c-{uuid.uuid4()}"}
+    other = await desk.http.post(url, json={"offices": ["sbic"]}, headers=other_key)
     assert other.status_code == 409, "a new key for an action no longer possible is refused as ever"
 
 
@@ -124,6 +128,7 @@ async def test_an_idempotency_key_on_a_closed_case_is_refused_as_the_action_woul
     case = await desk.file(APPLICANT)
     await desk.ok(case, "withdraw", APPLICANT, reason="changed plans")
     late = await desk.http.post(f"/api/cases/{case['id']}/actions/add_note", json={"text": "too late"},
-                                headers={**desk.headers(COORDINATOR), "Idempotency-Key": "note-after-close"})
+                                headers={**desk.headers(COORDINATOR),
+                                         "Idempotency-Key": f"note-after-close-{uuid.uuid4()}"})
     assert late.status_code == 409, late.text
     assert late.json()["stage"] == "closed"

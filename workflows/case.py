@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.errors import INVALID, NOT_FILED, UNKNOWN_ACTION
     from domain import events
     from domain.audit import make_entry
+    from domain.idempotency import KeyClaim
     from domain.model import SYSTEM_ACTOR, Action, Actor, Candidate, CaseState, Stage
     from domain.notifications import notice
     from domain.payloads import MatchingCriteria, Payload, parse_payload
@@ -204,7 +205,8 @@ class CaseWorkflow:
                     )
                 except ValueError as error:
                     raise invalid("file", error) from None
-                await self._record(events.FILED, command.actor, draft, draft, command.request.model_dump(mode="json"))
+                await self._record(events.FILED, command.actor, draft, draft,
+                                   command.request.model_dump(mode="json"), claim=command.claim)
             return self._receipt()
 
     # -- actions ----------------------------------------------------------------------------------
@@ -213,21 +215,22 @@ class CaseWorkflow:
     async def act(self, name: str, args: Sequence[RawValue]) -> Receipt:
         async with self.lock:
             # Another Update may have changed the case since validation: decide again under the lock.
-            action, actor, payload = self._decide(name, args)
+            action, command, payload = self._decide(name, args)
+            actor = command.actor
             assert self.state is not None
             candidates, ranking = (
                 await self._find_candidates(payload) if action == Action.RUN_MATCHING else (None, None)
             )
             after = apply(self.state, actor, action, payload, workflow.now(), candidates)
             await self._record(action, actor, self.state, after, event_payload(action, payload, candidates),
-                               ranking)
+                               ranking, claim=command.claim)
             return self._receipt()
 
     @act.validator
     def validate_act(self, name: str, args: Sequence[RawValue]) -> None:
         self._decide(name, args)
 
-    def _decide(self, name: str, args: Sequence[RawValue]) -> tuple[Action, Actor, Payload]:
+    def _decide(self, name: str, args: Sequence[RawValue]) -> tuple[Action, ActionCommand, Payload]:
         """Parse and judge an action against the current case; raise what refuses it."""
         if name not in Action.__members__.values():
             raise ApplicationError(f"unknown action {name}", type=UNKNOWN_ACTION, non_retryable=True)
@@ -243,7 +246,7 @@ class CaseWorkflow:
             raise invalid(action, error) from None
         if (refusal := check(self.state, command.actor, action, payload)) is not None:
             raise refused(refusal)
-        return action, command.actor, payload
+        return action, command, payload
 
     # -- steps ------------------------------------------------------------------------------------
 
@@ -263,7 +266,7 @@ class CaseWorkflow:
 
     async def _record(
         self, event_type: str, actor: Actor, before: CaseState, after: CaseState, payload: dict[str, Any],
-        ranking: str | None = None,
+        ranking: str | None = None, *, claim: KeyClaim | None = None,
     ) -> None:
         """Write the event and the refreshed read model (one activity, one transaction), then adopt it."""
         if workflow.patched(BOUNDED_CASE):
@@ -276,7 +279,7 @@ class CaseWorkflow:
             numbered = after.model_copy(update={"seq": header.seq})
             stored = await workflow.execute_activity(
                 record_case_event,
-                RecordCaseEvent(header=header, payload=payload, state=numbered, candidates_ref=ranking),
+                RecordCaseEvent(header=header, payload=payload, state=numbered, candidates_ref=ranking, claim=claim),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
             )

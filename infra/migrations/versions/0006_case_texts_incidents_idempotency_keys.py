@@ -1,4 +1,5 @@
-"""Free text kept apart from what crosses Temporal (`case_texts`), and incidents of steps that keep failing.
+"""Free text kept apart from what crosses Temporal (`case_texts`), incidents of steps that keep failing, and
+the Idempotency-Keys callers used (`idempotency_keys`).
 
 Revision ID: 0006
 Revises: 0005
@@ -38,9 +39,23 @@ def upgrade() -> None:
     )
     op.create_index("incidents_open", "incidents", ["workflow_id", "step"], unique=True,
                     postgresql_where=sa.text("resolved_at IS NULL"))
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("caller_id", sa.Text, primary_key=True),
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("case_id", UUID(as_uuid=False), nullable=False),
+        sa.Column("action", sa.Text, nullable=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_idempotency_keys_expires_at", table_name="idempotency_keys")
+    op.drop_table("idempotency_keys")
     op.drop_index("incidents_open", table_name="incidents")
     op.drop_table("incidents")
     op.drop_table("case_texts")

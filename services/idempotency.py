@@ -1,0 +1,39 @@
+"""Idempotency-Keys as the case desk honours them (the IETF Idempotency-Key header draft, where it fits).
+
+A key belongs to its caller and is bound, by the step that records the event, to the request it came with
+(`domain.idempotency.fingerprint`). Sent again with the same request it is answered, applied once, whether
+the first is still in flight, done, or done before a continue-as-new; with a different request it is refused
+(`KeyReused`); after `IDEMPOTENCY_TTL_HOURS` it is forgotten.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.errors import KeyReused
+from domain.idempotency import KeyClaim, KeyUse, fingerprint
+from domain.model import Actor
+from infra.idempotency import key_use
+from services.context import Services
+
+
+def claim_for(services: Services, actor: Actor, key: str | None, case_id: str, action: str,
+              payload: dict[str, Any]) -> KeyClaim | None:
+    """The claim a keyed request makes (None without a key)."""
+    if key is None:
+        return None
+    expires = datetime.now(UTC) + timedelta(hours=services.settings.idempotency_ttl_hours)
+    return KeyClaim(caller_id=actor.id, key=key, fingerprint=fingerprint(case_id, action, payload),
+                    expires_at=expires)
+
+
+async def earlier_use(services: Services, claim: KeyClaim | None) -> KeyUse | None:
+    """What the key was used for already, when it was, and for this very request; `KeyReused` when it was
+    used for another."""
+    if claim is None:
+        return None
+    use = await key_use(services.engine, claim.caller_id, claim.key)
+    if use is not None and use.fingerprint != claim.fingerprint:
+        raise KeyReused(use)
+    return use
