@@ -166,11 +166,11 @@ class CaseDesk:
         sent = payload.model_dump(mode="json")
         claim = claim_for(self.services, actor, idempotency_key, case_id, action, sent)
         refusal = check(state, actor, action, payload)
+        if refusal is not None and refusal.kind in (RefusalKind.NOT_VISIBLE, RefusalKind.FORBIDDEN):
+            raise Refused(refusal, allowed_actions(state, actor))  # who may act is asked before any key
         if await earlier_use(self.services, claim) is not None:
-            # This very request was applied already: answered again, unless the caller may not take the action
-            # at all (its stage has moved on since, by this request itself, so legality is not asked again).
-            if refusal is not None and refusal.kind in (RefusalKind.NOT_VISIBLE, RefusalKind.FORBIDDEN):
-                raise Refused(refusal, allowed_actions(state, actor))
+            # This very request was applied already: answered again (the case has moved on since, by this
+            # request itself, so whether it is legal in the stage is not asked again).
             return state
         if refusal is not None:  # with or without a key: a key never masks a refusal
             raise Refused(refusal, allowed_actions(state, actor))
