@@ -1,17 +1,16 @@
-"""Real parts for every test: PostgreSQL (embedded, or TEST_DATABASE_URL) and Temporal's test server."""
+"""Real parts for the integration and e2e tests (unit tests use none): PostgreSQL (embedded, or
+TEST_DATABASE_URL) and Temporal's test server; the people and scenarios are in tests/helpers."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -26,18 +25,17 @@ from contracts.search_attributes import DEV_SERVER_TYPES
 from domain.model import Role
 from infra import migrate
 from infra.db import create_engine, session_factory
-from infra.mail_sink import KeepMessages, start_sink
+from infra.mail_sink import KeepMessages
 from infra.settings import Settings
 from infra.sme_registry import seed_demo_smes
 from infra.startup import free_port
 from infra.temporal import ensure_search_attributes
 from infra.users import ensure_demo_users
 from services.context import Services
-from tests.desk import Desk
-from tests.support import DEV_SERVER, TEST_SERVER, with_database
+from tests.helpers.desk import Desk
+from tests.helpers.mail import MailSink
+from tests.helpers.support import DEV_SERVER, PEPPER, TEST_SERVER, with_database
 from workers.case_worker import build_worker
-
-PEPPER = "test-pepper"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -93,27 +91,6 @@ async def empty_database(postgres_server: str) -> AsyncIterator[str]:
 def settings() -> Settings:
     return Settings(token_pepper=PEPPER, temporal_task_queue=f"test-{uuid.uuid4()}", smtp_port=free_port(),
                     smtp_host="127.0.0.1")
-
-
-@dataclass
-class MailSink:
-    """A real SMTP server (aiosmtpd) that keeps what it receives; it can be stopped and started again."""
-
-    handler: KeepMessages
-    port: int
-    controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = start_sink(self.handler.folder, self.port, handler=self.handler)
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    @property
-    def folder(self) -> Path:
-        return self.handler.folder
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,46 @@
+"""The audit trail proves itself: a row changed behind the application's back is found at exactly that event."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.helpers.desk import Desk
+from tests.helpers.people import AUDITOR, COORDINATOR
+from tests.helpers.scenarios import to_matching
+
+
+async def test_verification_finds_the_event_changed_behind_our_back(desk: Desk, engine: AsyncEngine) -> None:
+    case = await to_matching(desk)
+    url = f"/api/cases/{case['id']}/history/verify"
+    intact = (await desk.http.get(url, headers=desk.headers(AUDITOR))).json()
+    assert intact == {"valid": True, "events": 3, "first_broken_seq": None, "reason": None}
+
+    # As the database owner, with the append-only guard switched off for a moment.
+    async with engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+        await conn.execute(
+            text("UPDATE audit_events SET payload = jsonb_set(payload, '{note}', '\"forged\"') "
+                 "WHERE case_id = :id AND seq = 2"),
+            {"id": case["id"]},
+        )
+        await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+
+    broken = (await desk.http.get(url, headers=desk.headers(COORDINATOR))).json()
+    assert (broken["valid"], broken["first_broken_seq"]) == (False, 2)
+    assert "altered" in broken["reason"]
+
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False), "COLUMNS": "200"}
+    cli = await asyncio.to_thread(
+        subprocess.run, [str(Path(sys.executable).parent / "alliance"), "audit", "verify"], env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert cli.returncode == 1, cli.stderr
+    assert f"broken {case['id']}: event 2" in cli.stderr
+    assert " broken" in cli.stderr.splitlines()[-1]  # other tests' forged cases share this database

@@ -1,0 +1,115 @@
+"""The nightly verification: a Temporal Schedule on the dev server verifies every chain, records what it
+found in the oversight chain, and e-mails the auditors when a chain is broken."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from app.bootstrap import smtp_settings
+from app.schedules import ensure_verification_schedule
+from contracts.case import AUDIT_VERIFICATION_SCHEDULE
+from domain.audit import GENESIS_HASH, make_entry, verify_chain
+from domain.model import OVERSIGHT, Role
+from domain.verification import OVERSIGHT_CHAIN, VERIFIED_EVENT, VerificationSummary
+from infra import migrate
+from infra.audit_trail import stored_entries
+from infra.db import create_engine, session_factory
+from infra.settings import Settings
+from infra.tables import audit_events
+from infra.users import NewUser, add_user
+from tests.helpers.mail import MailSink
+from tests.helpers.support import PEPPER
+from workers.case_worker import build_worker
+
+
+@pytest.fixture
+async def trail(empty_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """A database of its own, with two three-event chains and an auditor who has an e-mail address."""
+    engine = create_engine(settings, empty_database)
+    await migrate.upgrade(engine)
+    await add_user(session_factory(engine), NewUser("Mei Aoki", Role.AUDITOR, OVERSIGHT, "mei@oversight.example"),
+                   PEPPER)
+    start = datetime(2026, 4, 1, tzinfo=UTC)
+    async with engine.begin() as conn:
+        for _ in range(2):
+            case_id, prev = str(uuid.uuid4()), GENESIS_HASH
+            for seq in (1, 2, 3):
+                entry = make_entry(case_id=case_id, seq=seq, type="add_note", actor={"id": "u1", "role": "auditor"},
+                                   at=start + timedelta(hours=seq), stage_before="screening",
+                                   stage_after="screening", payload={"text": f"note {seq}"}, prev_hash=prev)
+                await conn.execute(insert(audit_events).values(**entry.model_dump()))
+                prev = entry.hash
+    yield engine
+    await engine.dispose()
+
+
+async def run_once(client: Client) -> VerificationSummary:
+    """Trigger the Schedule now and wait for the verification it starts."""
+    handle = client.get_schedule_handle(AUDIT_VERIFICATION_SCHEDULE)
+    before = len((await handle.describe()).info.recent_actions)
+    await handle.trigger()
+    for _ in range(200):
+        actions = (await handle.describe()).info.recent_actions
+        if len(actions) > before:
+            started = actions[-1].action
+            workflow_id = started.workflow_id  # type: ignore[attr-defined]
+            result = await client.get_workflow_handle(workflow_id, result_type=VerificationSummary).result()
+            assert isinstance(result, VerificationSummary)
+            return result
+        await asyncio.sleep(0.1)
+    raise AssertionError("the Schedule started nothing")
+
+
+async def test_the_schedule_verifies_records_and_tells_the_auditors(
+    trail: AsyncEngine, dev_server: WorkflowEnvironment, settings: Settings, mail_sink: MailSink
+) -> None:
+    client, queue = dev_server.client, f"verify-{uuid.uuid4()}"
+    await ensure_verification_schedule(client, "30 2 * * *", queue)
+    await ensure_verification_schedule(client, "0 3 * * *", queue)  # a second start changes it, adds none
+    try:
+        described = await client.get_schedule_handle(AUDIT_VERIFICATION_SCHEDULE).describe()
+        calendar = described.schedule.spec.calendars[0]
+        assert ([h.start for h in calendar.hour], [m.start for m in calendar.minute]) == ([3], [0])
+        assert described.schedule.spec.time_zone_name == "Asia/Tokyo"
+        async with build_worker(client, queue, trail, smtp_settings(settings)):
+            intact = await run_once(client)
+            assert (intact.chains, intact.events, intact.broken) == (2, 6, [])
+
+            async with trail.begin() as conn:  # as the database owner, with the guard off for a moment
+                await conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+                victim = (await conn.execute(text(
+                    "UPDATE audit_events SET payload = '{\"text\": \"forged\"}' WHERE seq = 2 AND case_id = "
+                    "(SELECT min(case_id::text)::uuid FROM audit_events WHERE case_id <> :oversight) "
+                    "RETURNING case_id::text"), {"oversight": OVERSIGHT_CHAIN})).scalar_one()
+                await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+            broken = await run_once(client)
+    finally:
+        await ensure_verification_schedule(client, "", queue)
+
+    assert [(b.case_id, b.first_broken_seq) for b in broken.broken] == [(victim, 2)]
+    assert broken.chains == 3, "the oversight chain with the first result is verified too"
+    oversight = await stored_entries(session_factory(trail), OVERSIGHT_CHAIN)
+    assert [e.type for e in oversight] == [VERIFIED_EVENT, VERIFIED_EVENT]
+    assert verify_chain(oversight).valid
+    assert oversight[1].payload["broken"][0]["case_id"] == victim
+
+    mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+             for p in mail_sink.folder.glob("*.eml")]
+    to_auditor = [m for m in mails if m["X-Case-Id"] == OVERSIGHT_CHAIN]
+    assert [m["To"].addresses[0].addr_spec for m in to_auditor] == ["mei@oversight.example"]
+    assert victim in to_auditor[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    with pytest.raises(RPCError):
+        await client.get_schedule_handle(AUDIT_VERIFICATION_SCHEDULE).describe()

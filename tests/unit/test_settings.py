@@ -1,0 +1,57 @@
+"""Settings: defaults that run the embedded stack, environment overrides, refusals of nonsense."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from infra.settings import Settings
+
+
+def test_defaults_use_the_embedded_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "TEMPORAL_ADDRESS", "API_PORT", "DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)
+    assert settings.uses_embedded_database and settings.uses_embedded_temporal
+    assert settings.effective_database_url == "postgresql+asyncpg://postgres@127.0.0.1:55432/alliance"
+    assert settings.effective_temporal_address == "127.0.0.1:7233"
+    assert (settings.api_port, settings.temporal_ui_port) == (8000, 8233)
+    assert settings.data_dir == Path(".alliance")
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u@db.internal:5432/desk")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.internal:7233")
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    settings = Settings(_env_file=None)
+    assert not settings.uses_embedded_database and not settings.uses_embedded_temporal
+    assert settings.effective_database_url.endswith("@db.internal:5432/desk")
+    assert settings.effective_temporal_address == "temporal.internal:7233"
+    assert settings.log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("API_PORT", "0"), ("API_PORT", "70000"), ("LOG_FORMAT", "xml"), ("DB_POOL_SIZE", "0")]
+)
+def test_nonsense_is_refused_with_the_setting_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None)
+    assert name.lower() in str(refused.value)
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
+    assert missing == []
+
+
+def test_production_refuses_the_development_pepper(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.delenv("TOKEN_PEPPER", raising=False)
+    with pytest.raises(ValidationError, match="TOKEN_PEPPER"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("TOKEN_PEPPER", "a-real-secret")
+    assert Settings(_env_file=None).environment == "production"
