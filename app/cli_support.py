@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bootstrap import open_database
 from infra.db import session_factory
+from infra.log_bounds import DEFAULT_MAX_LINE_BYTES, cut, format_exception
 from infra.logging import configure_logging
 from infra.settings import Settings
 from infra.startup import StartupError
@@ -21,7 +23,7 @@ console = Console(stderr=True, soft_wrap=True)
 
 def _settings() -> Settings:
     settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, settings.log_max_line_bytes)
     return settings
 
 
@@ -44,7 +46,11 @@ def _with_database(command: Callable[[Settings, async_sessionmaker[AsyncSession]
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
-    """Run a command; a start-up problem is one clear line and exit status 1, not a traceback."""
+    """Run a command; a start-up problem is one clear line and exit status 1, not a traceback.
+
+    An unexpected failure is its traceback, bounded like a log line, and exit status 1: Typer would render it
+    with Rich and the locals of every frame (minutes for a deep recursion, and whatever secrets they hold).
+    """
     try:
         asyncio.run(coroutine)
     except StartupError as error:
@@ -52,3 +58,9 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as error:
+        text = cut(format_exception(error), DEFAULT_MAX_LINE_BYTES, keep_end=True)
+        sys.stderr.write(f"error: the command failed unexpectedly\n{text}\n")
+        raise typer.Exit(1) from None

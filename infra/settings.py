@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535, description="Port the API and console listen on.")
     log_format: Literal["console", "json"] = Field("console", description="`console` in dev, `json` in prod.")
     log_level: str = Field("INFO", description="Lowest level logged.")
+    log_max_line_bytes: int = Field(
+        16 * 1024,
+        ge=2048,
+        description="Longest log line (bytes, either format): longer values and tracebacks are cut, saying so.",
+    )
     worker_metrics_address: str | None = Field(
         None, description="host:port where a worker serves the Temporal SDK's Prometheus metrics; unset: off."
     )
