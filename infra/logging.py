@@ -18,6 +18,7 @@ import structlog
 from structlog.types import EventDict, WrappedLogger
 from temporalio import activity
 
+from domain.workflow_ids import case_of_workflow
 from infra.log_bounds import DEFAULT_MAX_LINE_BYTES, BoundedRenderer, cut
 
 # Libraries whose loggers may have been given handlers of their own (uvicorn's default configuration gives
@@ -27,15 +28,14 @@ THIRD_PARTY = frozenset(
     {"uvicorn", "temporalio", "sqlalchemy", "alembic", "asyncio", "httpx", "httpcore", "mail", "aiosmtpd",
      "asyncpg", "fastapi", "starlette", "opentelemetry"}
 )
-CASE_WORKFLOW_PREFIX = "case-"  # contracts.case.workflow_id: a case's workflow id is `case-<case id>`
 
 
 def add_temporal_context(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     """Inside an activity, name the case, workflow and attempt it serves."""
     if activity.in_activity():
         info = activity.info()
-        if info.workflow_id and info.workflow_id.startswith(CASE_WORKFLOW_PREFIX):
-            event.setdefault("case_id", info.workflow_id.removeprefix(CASE_WORKFLOW_PREFIX))
+        if (case_id := case_of_workflow(info.workflow_id)) is not None:
+            event.setdefault("case_id", case_id)
         event.setdefault("workflow_id", info.workflow_id)
         event.setdefault("run_id", info.workflow_run_id)
         event.setdefault("activity", info.activity_type)

@@ -40,10 +40,10 @@ from infra.log_bounds import DEFAULT_MAX_LINE_BYTES
 from infra.logging import configure_logging
 from infra.settings import Settings
 from infra.startup import free_port
-from tests.conftest import MailSink
-from tests.pathological import EXPLODE, HOG, HOGGING, Call, CallOnQueue, deep_sqlalchemy_expression
-from tests.support import DEV_SERVER
-from tests.test_run_smoke import Launched, api_base, kill, product_env, wait_healthy
+from tests.helpers.mail import MailSink
+from tests.helpers.pathological import EXPLODE, HOG, HOGGING, Call, CallOnQueue, deep_sqlalchemy_expression
+from tests.helpers.product import Launched, api_base, kill, product_env, wait_healthy
+from tests.helpers.support import DEV_SERVER
 
 BOUND = DEFAULT_MAX_LINE_BYTES
 TEN_MB = 10 * 1024 * 1024
@@ -340,7 +340,7 @@ async def temporal_server() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Callable[[list[str], dict[str, str]], Launched]]:
-    """Start `python -m tests.pathological <args>` (the `alliance` CLI with the two extra activities)."""
+    """Start `python -m tests.helpers.pathological <args>` (the `alliance` CLI with the two extra activities)."""
     started: list[Launched] = []
 
     def launch(args: list[str], env: dict[str, str]) -> Launched:
@@ -348,7 +348,7 @@ def start(tmp_path: Path) -> Iterator[Callable[[list[str], dict[str, str]], Laun
         out, err = tmp_path / f"{label}.stdout", tmp_path / f"{label}.stderr"
         with out.open("wb") as stdout, err.open("wb") as stderr:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "tests.pathological", *args], stdout=stdout, stderr=stderr,
+                [sys.executable, "-m", "tests.helpers.pathological", *args], stdout=stdout, stderr=stderr,
                 stdin=subprocess.DEVNULL, env=env, cwd=tmp_path, start_new_session=True,
             )
         launched = Launched(label, popen, out, err)
