@@ -177,6 +177,13 @@ def candidate_query(
     weighted = sum((share[name] * factors[name] for name in matching.FACTORS), literal(0.0))
     return (
         select(field, _as_float(technology_fit).label("technology_fit"), _as_float(weighted).label("score"))
-        .order_by(weighted.desc(), field.c.id)
+        .order_by(*_best_first(weighted, field.c.id))
         .limit(criteria.limit)
     )
+
+
+def _best_first(score: ColumnElement[float], sme_id: ColumnElement[str]) -> list[ColumnElement[Any]]:
+    """Higher scores first, equal scores by corporate number. Scores are compared to 9 decimal places: factors
+    adding up to the same score in different ways (0.5 × 0.625 + 0.1 × 0 against 0.5 × 0.5 + 0.1 × 1) may
+    differ in the last bits of a double, and that is no reason to put the higher corporate number first."""
+    return [func.round(score * 1e9).desc(), sme_id]

@@ -119,6 +119,17 @@ async def test_ties_are_ordered_by_corporate_number_every_time(registry: AsyncEn
     assert ids(await rank(registry, seeking("surface treatment"))) == ids(first)
 
 
+async def test_scores_equal_by_different_factors_are_ordered_by_corporate_number(registry: AsyncEngine) -> None:
+    """0.5 × 0.5 + 0.15 + 0.1 + 0.1 + 0.15 × 0.75 and 0.5 × 0.625 + 0.15 + 0 + 0.1 + 0.15 are both 0.7125,
+    though in doubles the first comes out a hair lower: shown equal, they go by corporate number."""
+    in_place = sme(2, "power electronics", certifications=[])  # technology 0.5, region 1, readiness 0.75
+    far_better_tech = sme(1, "power electronics; laser cutting", prefecture="Okinawa")  # 0.625, region 0, 1
+    assert in_place["id"] < far_better_tech["id"]
+    await put(registry, far_better_tech, in_place)
+    found = await rank(registry, seeking("power electronics", "laser welding", industries=["E"], prefectures=["Aichi"]))
+    assert [(c.sme_id, c.score) for c in found] == [(in_place["id"], 0.7125), (far_better_tech["id"], 0.7125)]
+
+
 async def test_each_factor_counts_as_its_definition_says(registry: AsyncEngine) -> None:
     """Industry, region, size and readiness change the rank exactly as `domain.matching` defines them."""
     best = sme(1, "welding")
