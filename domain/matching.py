@@ -1,9 +1,9 @@
 """How a candidate SME is scored against a case's request: named factors, weights, and the reason.
 
 Every factor lies in [0, 1]; the score is their weighted mean, and equal scores are ordered by corporate
-number. The matching engine computes the same
-factors in SQL to rank 100,000 SMEs without fetching them; these functions are the definition it is
-tested against, and they write the reason an officer reads.
+number. The matching engine (`infra/candidate_query.py`) computes the same factors in SQL to rank 100,000 SMEs
+without fetching them; these functions are the definition it is tested against, factor by factor and for the
+score (tests/test_matching.py), and `Explanation` writes the reason an officer reads.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ FACTORS = ("technology_fit", "industry", "region", "size_fit", "readiness")
 EXACT = 1.0
 """A sought technology named in the SME's technologies, word for word (after stemming)."""
 PARTIAL = 0.5
-"""At most what a partly matched technology earns, in proportion to the share of its words found."""
+"""At most what a partly matched technology earns, in proportion to the share of its telling words found."""
 GENERIC_WORDS = (
     "system systems process processing making manufacturing product products technology technologies "
     "material materials equipment component components device devices part parts service services "
@@ -51,13 +51,16 @@ class MatchWeights(Frozen):
 
 
 def technology_match(exact: bool, words_found: int, words: int) -> float:
-    """One sought technology: whole (EXACT), some of its words (up to PARTIAL), or nothing."""
+    """One sought technology with `words` telling words (its words less `GENERIC_WORDS`), `words_found` of
+    them among the SME's: named whole, EXACT; else, with two telling words or more, PARTIAL × the share found;
+    else nothing (a technology of one telling word is named whole or not at all)."""
     if exact:
         return EXACT
-    return PARTIAL * words_found / words if words else 0.0
+    return PARTIAL * words_found / words if words >= 2 else 0.0
 
 
 def technology_fit(matches: list[float]) -> float:
+    """The mean of the sought technologies' `technology_match` values."""
     return sum(matches) / len(matches) if matches else 0.0
 
 

@@ -5,16 +5,19 @@ Each test gets a registry of its own (a fresh database), so what it asserts depe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given
+from hypothesis import HealthCheck, assume, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import ActivityEnvironment
 
 from activities.matching import Matching
 from app.sme_generator import TECHNOLOGY_AREAS, seed_smes
@@ -119,6 +122,17 @@ async def test_ties_are_ordered_by_corporate_number_every_time(registry: AsyncEn
     assert ids(await rank(registry, seeking("surface treatment"))) == ids(first)
 
 
+async def test_scores_equal_by_different_factors_are_ordered_by_corporate_number(registry: AsyncEngine) -> None:
+    """0.5 × 0.5 + 0.15 + 0.1 + 0.1 + 0.15 × 0.75 and 0.5 × 0.625 + 0.15 + 0 + 0.1 + 0.15 are both 0.7125,
+    though in doubles the first comes out a hair lower: shown equal, they go by corporate number."""
+    in_place = sme(2, "power electronics", certifications=[])  # technology 0.5, region 1, readiness 0.75
+    far_better_tech = sme(1, "power electronics; laser cutting", prefecture="Okinawa")  # 0.625, region 0, 1
+    assert in_place["id"] < far_better_tech["id"]
+    await put(registry, far_better_tech, in_place)
+    found = await rank(registry, seeking("power electronics", "laser welding", industries=["E"], prefectures=["Aichi"]))
+    assert [(c.sme_id, c.score) for c in found] == [(in_place["id"], 0.7125), (far_better_tech["id"], 0.7125)]
+
+
 async def test_each_factor_counts_as_its_definition_says(registry: AsyncEngine) -> None:
     """Industry, region, size and readiness change the rank exactly as `domain.matching` defines them."""
     best = sme(1, "welding")
@@ -209,28 +223,177 @@ async def test_narrowing_criteria_never_adds_candidates(
     assert all(c.score == scores[c.sme_id] for c in narrowed), "narrowing changes who is in, not their scores"
 
 
-async def test_sql_factors_agree_with_their_definitions(generated: AsyncEngine) -> None:
-    """Every factor the database computes is the one `domain.matching` defines, and so is the score."""
-    wanted = seeking(
-        "precision machining", "sensors", "food processing",
-        industries=["E", "I"], prefectures=["Aichi", "Osaka"], employees=EmployeeRange(min=20, max=150),
-    )
+async def python_technology_fit(engine: AsyncEngine, sme_ids: list[str], sought: list[str]) -> dict[str, Any]:
+    """Per SME: the technology factor and the reason's exact and partial lists, by `domain.matching`.
+
+    PostgreSQL is asked only what Python cannot know: how English stems each word, and whether the SME's
+    technologies name a sought one word for word (a phrase match). The arithmetic is the Python definition's.
+    """
+    async with engine.connect() as conn:
+        generic = set((await conn.execute(
+            text("SELECT tsvector_to_array(to_tsvector('english', :generic))"), {"generic": matching.GENERIC_WORDS}
+        )).scalar_one())
+        rows = (await conn.execute(
+            text(
+                "SELECT s.id, t.name, s.search @@ phraseto_tsquery('english', t.name) AS exact, "
+                "tsvector_to_array(to_tsvector('english', t.name)) AS lexemes, tsvector_to_array(s.search) AS has "
+                "FROM smes s, unnest(CAST(:names AS text[])) WITH ORDINALITY AS t(name, n) "
+                "WHERE s.id = ANY(:ids) ORDER BY s.id, t.n"
+            ),
+            {"names": sought, "ids": sme_ids},
+        )).mappings().all()
+    per_sme: dict[str, list[tuple[str, bool, float]]] = {}
+    for row in rows:
+        telling = [word for word in row["lexemes"] if word not in generic]
+        found = sum(word in row["has"] for word in telling)
+        value = matching.technology_match(row["exact"], found, len(telling))
+        per_sme.setdefault(row["id"], []).append((row["name"], row["exact"], value))
+    return {
+        sme_id: (
+            matching.technology_fit([value for _, _, value in matches]),
+            [name for name, exact, _ in matches if exact],
+            [name for name, exact, value in matches if not exact and value > 0],
+        )
+        for sme_id, matches in per_sme.items()
+    }
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        seeking("precision machining", "sensors", "food processing", industries=["E", "I"],
+                prefectures=["Aichi", "Osaka"], employees=EmployeeRange(min=20, max=150)),
+        # generic words only, a technology sought twice, one telling word beside a generic one, no criteria
+        seeking("manufacturing systems", "sensors", "sensors", "food packaging", "CNC turning", "waste recycling",
+                "laser processing equipment"),
+        seeking("thin film deposition", "surface treatment", prefectures=["Hokkaido"],
+                employees=EmployeeRange(min=300, max=300)),
+    ],
+    ids=["criteria", "awkward-names", "far-and-big"],
+)
+async def test_sql_factors_agree_with_their_definitions(generated: AsyncEngine, wanted: Seeking) -> None:
+    """Every factor the database computes is the one `domain.matching` defines, and so are the score and the
+    reason."""
     weights = MatchWeights()
     found = await rank(generated, wanted, weights)
     assert found, "a 1,500-SME registry has SMEs for these technologies"
     async with generated.connect() as conn:
         rows = {r["id"]: r for r in (await conn.execute(text("SELECT * FROM smes"))).mappings()}
+    technology = await python_technology_fit(generated, [c.sme_id for c in found], wanted.technologies)
     for candidate in found:
         row = rows[candidate.sme_id]
         assert row["consent"]
+        fit, exact, partial = technology[candidate.sme_id]
         expected = {
-            "technology_fit": candidate.factors["technology_fit"],
+            "technology_fit": fit,
             "industry": matching.industry_fit(row["industries"], wanted.industries),
             "region": matching.region_fit(row["prefecture"], wanted.prefectures),
             "size_fit": matching.size_fit(row["employees"], wanted.employees),
             "readiness": matching.readiness(row["overseas_interest"], row["certifications"], row["updated_at"], NOW),
         }
-        assert candidate.factors == pytest.approx(expected, abs=1e-4)
+        assert candidate.factors == pytest.approx(expected, abs=1e-4), candidate
         assert candidate.score == pytest.approx(matching.combined_score(expected, weights), abs=1e-4)
-        assert f"{row['employees']} employees" in candidate.reason and row["prefecture"] in candidate.reason
+        assert candidate.reason == matching.Explanation(
+            exact=exact, partial=partial, sought=len(wanted.technologies), prefecture=row["prefecture"],
+            employees=row["employees"], certifications=list(row["certifications"]),
+        ).reason()
     assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
+
+
+# -- requests as long as a filing allows --------------------------------------------------------------
+
+LONG_REQUEST = [  # 20 technologies of 8–10 distinct words each: about 2 KB, as a detailed filing reads
+    "five axis precision machining of titanium turbine blades for aircraft",
+    "vacuum brazing of nickel alloy heat exchanger cores with testing",
+    "laser welding of thin stainless steel battery cans at speed",
+    "injection molding of medical grade polycarbonate housings in clean rooms",
+    "electroless nickel plating on aluminium die castings for automotive connectors",
+    "silicon carbide power modules with sintered silver die attach layers",
+    "fiber optic gyroscope assembly and calibration for marine navigation units",
+    "freeze drying of probiotic cultures with controlled residual moisture content",
+    "ultrasonic inspection of carbon fibre reinforced wing spars during layup",
+    "hydrogen fuel cell stack bipolar plates stamped from coated titanium",
+    "machine vision inspection of printed circuit boards using deep learning",
+    "cold forging of high strength fasteners with rolled threads",
+    "organic solar cell films printed roll to roll on flexible substrates",
+    "ceramic injection molding of zirconia dental implants with polished surfaces",
+    "industrial robot grippers with tactile sensing for fragile food handling",
+    "membrane filtration of brewery wastewater recovering yeast and clean water",
+    "sputtered optical coatings on sapphire windows for infrared camera lenses",
+    "enzyme catalysed synthesis of fine chemicals in continuous flow reactors",
+    "recycled carbon fibre nonwoven mats for compression molded car panels",
+    "digital twin software predicting spindle wear in grinding machine tools",
+]
+
+
+async def test_a_request_of_twenty_long_technologies_is_ranked(registry: AsyncEngine) -> None:
+    """Issue 22: 20 technologies of 8–10 words each (a 2 KB filing) made building the query fail with a
+    RecursionError, every time the activity was retried, so the case could never be matched."""
+    assert len(" ".join(LONG_REQUEST)) > 1400 and all(8 <= len(set(t.split())) <= 10 for t in LONG_REQUEST)
+    named, some_words, unrelated = (
+        sme(1, LONG_REQUEST[5]), sme(2, "organic solar cells; flexible films"), sme(3, "sake brewing")
+    )
+    await put(registry, unrelated, some_words, named)
+    command = FindCandidates(seeking=seeking(*LONG_REQUEST), criteria=MatchingCriteria(limit=10))
+    found = await ActivityEnvironment().run(Matching(registry).find_candidates, command)
+    assert ids(found) == [named["id"], some_words["id"]]
+    assert found[0].reason.startswith(f"{LONG_REQUEST[5]} match 1 of 20 sought technologies")
+    assert f"{LONG_REQUEST[12]} in part" in found[1].reason
+    assert 1 / 20 <= found[0].factors["technology_fit"] < 2 / 20  # named whole, and "die" from another in part
+
+
+@contextmanager
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL text of every statement `engine` sends while the block runs."""
+    sent: list[str] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", keep)
+
+
+SYLLABLES = list(itertools.product("bcdfgjklmnprstvz", "aeiou", "bdgklmnprstxz"))
+ODD = [
+    "🙂", "👩\u200d🔬", "🇯🇵", "e\u0301", "n\u0303o", "\u0915\u094d\u0937",
+    "שָׁלוֹם", "مرحبا", "\u202eabc\u202c", "𝒳", "𠀋",
+    "'", "''", '"', "\\", "\\'", "&", "|", "!", ":", "*", ":*", "(", ")", "<->", "<2>", "&!", "\x00", "\t", "\u3000",
+]
+"""Emoji (with joiners and flags), combining marks, right-to-left text and overrides, 4-byte characters,
+quotes, backslashes, tsquery operators, NUL and odd spaces."""
+MANY_WORDS = [" ".join("".join(w) for w in itertools.islice(SYLLABLES, 50 * i, 50 * i + 50)) for i in range(20)]
+"""20 technologies of 50 distinct made-up words each (199 characters): 1,000 words to look for."""
+WORDS = st.lists(st.one_of(st.characters(codec="utf-8"), st.sampled_from(ODD)), min_size=1, max_size=8).map("".join)
+TECHNOLOGY = st.lists(WORDS, min_size=1, max_size=60).map(" ".join).map(lambda name: name[:200])
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(technologies=st.lists(TECHNOLOGY, min_size=1, max_size=20))
+@example(technologies=LONG_REQUEST)
+@example(technologies=MANY_WORDS)
+@example(technologies=["the of and", "manufacturing systems", "🙂", "a\\b c:*d (x|y) <-> !z & 'q'"])
+async def test_any_seeking_within_the_limits_is_matched_by_one_query_of_one_shape(
+    registry: AsyncEngine, technologies: list[str]
+) -> None:
+    """Whatever a filing seeks (up to 20 technologies of up to 200 characters), matching answers, an SME
+    registered with the first sought technology is proposed for it, and the SQL sent is the same text as for
+    a one-word request."""
+    registered = sme(1, technologies[0].replace("\x00", " "))  # PostgreSQL text cannot hold NUL
+    await put(registry, registered, sme(2, "sensors"))
+    with statements(registry) as one_word:
+        await rank(registry, seeking("sensors"))
+    with statements(registry) as sent:
+        found = await rank(registry, seeking(*technologies))
+    assert sent == one_word
+    async with registry.connect() as conn:
+        indexed = (await conn.execute(
+            text("SELECT numnode(phraseto_tsquery('english', :t)) > 0"), {"t": registered["technologies"]}
+        )).scalar_one()
+    if indexed:  # it has a word PostgreSQL indexes (not only stop words, punctuation or spaces)
+        first = next(c for c in found if c.sme_id == registered["id"])
+        assert first.reason.startswith(f"{technologies[0]} ")
+        assert first.factors["technology_fit"] >= 1 / len(technologies) - 1e-4
