@@ -9,7 +9,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -153,7 +153,7 @@ class CaseWorkflow:
             try:
                 await self._record(event_type, SYSTEM_ACTOR, self.state, after, payload)
                 return
-            except FailureError as error:  # the step's failure (a local activity's arrives unwrapped)
+            except ActivityError as error:
                 if not workflow.patched(STEP_FAILURES):
                     raise
                 failed = error
@@ -277,8 +277,9 @@ class CaseWorkflow:
                 salt=workflow.uuid4().hex if workflow.patched(PERSONAL_DATA_SALT) else None,
             )
             numbered = after.model_copy(update={"seq": header.seq})
-            # A local activity: a short keyed database write needs no round trip through the server's task queue.
-            stored = await workflow.execute_local_activity(
+            # An ordinary activity, not a local one: it is scheduled only once the Update's acceptance is in the
+            # history, so the read model can never show an action whose Update a dying worker took with it.
+            stored = await workflow.execute_activity(
                 record_case_event,
                 RecordCaseEvent(header=header, payload=payload, state=numbered, candidates_ref=ranking, claim=claim),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,

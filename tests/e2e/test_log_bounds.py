@@ -324,7 +324,7 @@ def test_a_command_failing_unexpectedly_prints_a_bounded_traceback_and_exits_1(
 
 # --- real processes -----------------------------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: where `tests.helpers.pathological` is found
 
 
 @pytest.fixture(scope="module")
