@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -59,16 +60,31 @@ class HasEngine(Protocol):
 Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
 
 
+FAILED_HERE_KEPT = 10_000
+_failed_here: OrderedDict[tuple[str, str], None] = OrderedDict()
+"""(workflow, step) whose failure this process noted: the step's next success resolves its incident (other
+processes' and forgotten ones are resolved by the scan once their case has ended, or by a retry)."""
+
+
 async def _note_failure(engine: AsyncEngine, step: str, kind: str, error: str) -> None:
     """Open (or bring up to date) the incident of this activity's step; never fails the activity itself."""
     info = activity.info()
+    _failed_here[(info.workflow_id or "", step)] = None
+    while len(_failed_here) > FAILED_HERE_KEPT:
+        _failed_here.popitem(last=False)
     with contextlib.suppress(Exception):  # the database may be what is failing
         await note_failure(engine, info.workflow_id or "", step, kind, info.attempt, error)
 
 
 async def _note_recovery(engine: AsyncEngine, step: str) -> None:
+    """The step succeeded: resolve its incident, if it has one this process knows of (or a retry failed)."""
+    info = activity.info()
+    key = (info.workflow_id or "", step)
+    if info.attempt == 1 and key not in _failed_here:
+        return
+    _failed_here.pop(key, None)
     with contextlib.suppress(Exception):
-        await note_recovery(engine, activity.info().workflow_id or "", step)
+        await note_recovery(engine, key[0], step)
 
 
 def classified(step: str) -> Callable[[Method], Method]:
@@ -97,8 +113,7 @@ def classified(step: str) -> Callable[[Method], Method]:
                     f"{step} failed: {summary}", {"step": step, "error": summary, "attempts": attempt},
                     type=STEP_FAILED, non_retryable=final,
                 ) from None
-            if attempt > 1:
-                await _note_recovery(self.engine, step)
+            await _note_recovery(self.engine, step)
             return result
 
         return run  # type: ignore[return-value]

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+KEY_CHARS = 200
+"""The longest Idempotency-Key taken (printable characters only)."""
 FILING = "file"
 """The action name a filing's key is bound to."""
 
@@ -30,7 +32,7 @@ class KeyClaim(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     caller_id: str
-    key: str = Field(max_length=255)
+    key: str = Field(max_length=KEY_CHARS)
     fingerprint: str
     expires_at: datetime
 

@@ -72,8 +72,9 @@ async def note_recovery(engine: AsyncEngine, workflow_id: str, step: str) -> Non
         )
 
 
-async def keep_scanned(engine: AsyncEngine, found: Iterable[Incident]) -> None:
-    """Open or update what a scan found; resolve the scanned incidents Temporal no longer shows."""
+async def keep_scanned(engine: AsyncEngine, found: Iterable[Incident], running: Iterable[str]) -> None:
+    """Open or update what a scan found; resolve the scanned incidents Temporal no longer shows, and every
+    incident of a workflow that is no longer running (its case has ended)."""
     now = datetime.now(UTC)
     seen = list(found)
     async with engine.begin() as conn:
@@ -95,6 +96,11 @@ async def keep_scanned(engine: AsyncEngine, found: Iterable[Incident]) -> None:
         if keys:
             stale = stale.where(tuple_(incidents.c.workflow_id, incidents.c.step).not_in(keys))
         await conn.execute(stale.values(resolved_at=now))
+        live = list(running)
+        ended = update(incidents).where(incidents.c.resolved_at.is_(None), incidents.c.case_id.is_not(None))
+        if live:
+            ended = ended.where(incidents.c.workflow_id.not_in(live))
+        await conn.execute(ended.values(resolved_at=now))
 
 
 async def resolve_incidents(engine: AsyncEngine, case_id: str) -> int:

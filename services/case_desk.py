@@ -41,7 +41,7 @@ from domain.errors import (
     StillFiling,
     Unreplayable,
 )
-from domain.idempotency import FILING, KeyClaim, KeyUse
+from domain.idempotency import FILING, KeyClaim, KeyUse, fingerprint
 from domain.model import Action, Actor, CaseState, FilingRequest, Role
 from domain.payloads import parse_payload
 from domain.rewind import RewindError, rewind
@@ -59,10 +59,17 @@ log = structlog.get_logger(__name__)
 IDEMPOTENCY_NAMESPACE = uuid.UUID("b0b5a3f2-1c55-4c9e-8d1e-3d8a4c7e2f60")
 
 
-def case_id_for(actor: Actor, idempotency_key: str | None) -> str:
-    """The same caller with the same Idempotency-Key always names the same case."""
+def case_id_for(actor: Actor, idempotency_key: str | None, request: dict[str, Any] | None = None) -> str:
+    """The same caller with the same Idempotency-Key and the same filing (JSON) always names the same case; a
+    different filing with that key names another (which the key, bound to the first, then refuses)."""
     if idempotency_key is None:
         return str(uuid.uuid4())
+    digest = fingerprint("", FILING, request or {})[:16]
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{actor.id}:{idempotency_key}:{digest}"))
+
+
+def legacy_case_id_for(actor: Actor, idempotency_key: str) -> str:
+    """The case a keyed filing named before keys were bound to their request (the key alone named it)."""
     return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{actor.id}:{idempotency_key}"))
 
 
@@ -112,12 +119,17 @@ class CaseDesk:
         return state
 
     async def file(self, actor: Actor, request: FilingRequest, idempotency_key: str | None) -> CaseState:
-        case_id = case_id_for(actor, idempotency_key)
-        structlog.contextvars.bind_contextvars(case_id=case_id, workflow_id=workflow_id(case_id))
         body = request.model_dump(mode="json")
+        case_id = case_id_for(actor, idempotency_key, body)
+        structlog.contextvars.bind_contextvars(case_id=case_id, workflow_id=workflow_id(case_id))
         claim = claim_for(self.services, actor, idempotency_key, case_id, FILING, body)
         if await earlier_use(self.services, claim) is not None:  # this very filing, recorded already
             return await self.load(case_id, actor)
+        if idempotency_key is not None:  # a retry of a filing made before keys were bound to their request
+            try:
+                return await self.load(legacy_case_id_for(actor, idempotency_key), actor)
+            except CaseNotFound:
+                pass
         operation: WithStartWorkflowOperation[Any, None] = WithStartWorkflowOperation(
             CASE_WORKFLOW,
             CaseInput(case_id=case_id, service_levels=self.services.settings.service_levels()),
@@ -180,7 +192,9 @@ class CaseDesk:
         try:
             # In flight or done in this run, the same key is the same Update (Temporal answers it once); done in
             # an earlier run, the recording step finds the key taken and nothing is applied twice.
-            update_id = f"{actor.id}:{idempotency_key}" if idempotency_key else None
+            # The request's fingerprint is part of the id: Temporal keeps an Update's outcome for the whole run,
+            # so a key sent with another request (after it expired, or after a step failed) is another Update.
+            update_id = f"{actor.id}:{idempotency_key}:{claim.fingerprint[:16]}" if claim else None
             receipt = await handle.execute_update(
                 action_name, ActionCommand(actor=actor, payload=bounded, claim=claim), id=update_id,
                 result_type=Receipt,

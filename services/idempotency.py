@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.errors import KeyReused
-from domain.idempotency import KeyClaim, KeyUse, fingerprint
+from domain.errors import InvalidInput, KeyReused
+from domain.idempotency import KEY_CHARS, KeyClaim, KeyUse, fingerprint
 from domain.model import Actor
 from infra.idempotency import key_use
 from services.context import Services
@@ -23,6 +23,9 @@ def claim_for(services: Services, actor: Actor, key: str | None, case_id: str, a
     """The claim a keyed request makes (None without a key)."""
     if key is None:
         return None
+    if not 1 <= len(key) <= KEY_CHARS or not key.isprintable():
+        raise InvalidInput([{"loc": ["header", "Idempotency-Key"], "type": "value_error",
+                             "msg": f"an Idempotency-Key is 1 to {KEY_CHARS} printable characters"}])
     expires = datetime.now(UTC) + timedelta(hours=services.settings.idempotency_ttl_hours)
     return KeyClaim(caller_id=actor.id, key=key, fingerprint=fingerprint(case_id, action, payload),
                     expires_at=expires)

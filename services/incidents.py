@@ -84,7 +84,7 @@ async def scan(client: Client, engine: AsyncEngine) -> list[Incident]:
 
     workflows = [execution.id async for execution in client.list_workflows(RUNNING_CASES)]
     found = [incident for batch in await asyncio.gather(*(one(w) for w in workflows)) for incident in batch]
-    await keep_scanned(engine, found)
+    await keep_scanned(engine, found, workflows)
     log.info("incidents scanned", workflows=len(workflows), stuck=len(found))
     return found
 

@@ -293,6 +293,24 @@ async def test_a_form_sent_from_a_stale_page_after_the_case_closed_is_a_conflict
     assert action_forms(response.text) == set()
 
 
+async def test_a_form_sent_twice_is_applied_once_and_a_bad_key_is_refused_not_a_500(console: Console,
+                                                                                     desk: Desk) -> None:
+    case = await desk.file(APPLICANT)
+    page = await console.page(COORDINATOR, f"/cases/{case['id']}")
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page)
+    assert key
+    for _ in range(2):  # a double click: the second is the same request, answered, not applied again
+        sent = await console.submit(COORDINATOR, case["id"], "add_note",
+                                    [("text", "call Monday"), ("idempotency_key", key.group(1))], csrf=csrf_of(page))
+        assert sent.status_code == 303, sent.text
+    assert [e["type"] for e in await desk.history(case, COORDINATOR)].count("add_note") == 1
+    for bad in ("k" * 300, "a\x00b"):
+        refused = await console.submit(COORDINATOR, case["id"], "add_note",
+                                       [("text", "again"), ("idempotency_key", bad)], csrf=csrf_of(page))
+        assert refused.status_code == 422, refused.text[:300]
+    assert [e["type"] for e in await desk.history(case, COORDINATOR)].count("add_note") == 1
+
+
 # Errors beside their form -----------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.case import workflow_id
 from domain.audit import verify_chain
-from domain.model import Actor, Role
+from domain.model import Actor, FilingRequest, Role
 from infra.audit_trail import stored_entries
 from infra.tables import cases
 from infra.users import USER_NAMESPACE
@@ -102,7 +102,9 @@ async def test_a_filing_sent_again_after_its_answer_was_lost_is_one_case(cluster
     label = uuid.uuid4().hex[:8]
     keys = {"client gave up": f"drop-{label}-timeout", "API killed": f"drop-{label}-kill"}
     companies = {why: f"Dropped {label} {why}" for why in keys}
-    expected = {why: case_id_for(applicant, key) for why, key in keys.items()}
+    bodies = {why: FilingRequest.model_validate(filing(company=companies[why])).model_dump(mode="json")
+              for why in keys}
+    expected = {why: case_id_for(applicant, key, bodies[why]) for why, key in keys.items()}
     temporal = await Client.connect(cluster.temporal_address, namespace="default")
 
     async def reached_temporal(case_id: str) -> None:

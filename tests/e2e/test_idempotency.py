@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -129,3 +130,22 @@ def test_the_crosscheck_reports_one_keyed_update_applied_in_two_runs() -> None:
     ]
     report = compare(updates, [])
     assert any("was applied 2 times" in d.reason and d.update_id == "u:key" for d in report.differences)
+
+
+async def test_an_expired_key_is_a_new_key_for_actions_and_filings(desk: Desk, engine: AsyncEngine) -> None:
+    case = await to_matching(desk)
+    key = f"k-{uuid.uuid4()}"
+    assert (await act(desk, case, "add_note", COORDINATOR, key, text="A")).status_code == 200
+    filed = await desk.http.post("/api/cases", json=filing(company="First GmbH"), headers=keyed(desk, APPLICANT, key))
+    async with engine.begin() as conn:
+        await conn.execute(update(idempotency_keys).where(idempotency_keys.c.key == key)
+                           .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+
+    again = await act(desk, case, "add_note", COORDINATOR, key, text="B")
+    assert again.status_code == 200, again.text
+    notes = [e["payload"]["text"] for e in await desk.history(case, COORDINATOR) if e["type"] == "add_note"]
+    assert notes == ["A", "B"]
+    second = await desk.http.post("/api/cases", json=filing(company="Second GmbH"),
+                                  headers=keyed(desk, APPLICANT, key))
+    assert second.status_code == 201, second.text
+    assert second.json()["id"] != filed.json()["id"] and second.json()["company"]["name"] == "Second GmbH"

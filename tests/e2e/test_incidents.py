@@ -33,8 +33,12 @@ from workers.case_worker import build_worker, workflow_runner
 class BrokenMatching(Matching):
     """The ranking as it was for a filing of many distinct words: building its query overflows the stack."""
 
+    broken = True
+
     async def rank(self, command: FindCandidates, as_of: datetime) -> list[Candidate]:
-        raise RecursionError("maximum recursion depth exceeded")
+        if self.broken:
+            raise RecursionError("maximum recursion depth exceeded")
+        return await super().rank(command, as_of)
 
 
 @pytest.fixture
@@ -76,6 +80,15 @@ async def test_a_step_that_fails_for_good_is_refused_cleanly_and_seen_by_operato
     metrics = (await desk.http.get("/metrics")).text
     assert 'casedesk_incidents{step="rank_candidates"}' in metrics
     assert 'casedesk_step_failures_total{kind="permanent",step="rank_candidates"}' in metrics
+
+    BrokenMatching.broken = False  # the cause is fixed: the same action now goes through
+    try:
+        matched = await desk.ok(case, "run_matching", officer(SBIC), limit=5)
+    finally:
+        BrokenMatching.broken = True
+    assert matched["candidates"]
+    listed = await desk.http.get("/api/operations/incidents", headers=desk.headers(ADMIN))
+    assert [i for i in listed.json()["incidents"] if i["case_id"] == case["id"]] == []  # resolved by the success
 
     closed = await desk.ok(case, "withdraw", APPLICANT, reason="found a partner elsewhere")
     assert closed["outcome"] == "withdrawn"
