@@ -11,9 +11,11 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from contracts.case import workflow_id
+from infra.incidents import open_incidents
 from services.crosscheck import run_histories
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, COORDINATOR, FUND_MEMBER, SBIC, SJ, manager, officer
@@ -119,7 +121,9 @@ def hostile(length: int, seed: int = 0) -> str:
     return " ".join(words)[:length]
 
 
-async def test_a_case_with_every_text_at_its_limit_goes_through_every_stage(desk: Desk, temporal: Client) -> None:
+async def test_a_case_with_every_text_at_its_limit_goes_through_every_stage(
+    desk: Desk, temporal: Client, engine: AsyncEngine
+) -> None:
     body = filing()
     body["company"]["description"] = hostile(5000, 1)
     body["offers"] = hostile(5000, 2)
@@ -152,5 +156,6 @@ async def test_a_case_with_every_text_at_its_limit_goes_through_every_stage(desk
     assert (await desk.http.get(f"/api/cases/{case['id']}/history/verify",
                                 headers=desk.headers(COORDINATOR))).json()["valid"] is True
     assert await temporal.get_workflow_handle(workflow_id(case["id"])).result() == "alliance_formed_with_fund"
+    assert await open_incidents(engine, case["id"]) == []  # no step of it failed, so none was retried
     largest, _ = await largest_payload(temporal, case["id"])
     assert largest < PAYLOAD_BOUND, f"a payload of {largest} bytes crossed Temporal"
