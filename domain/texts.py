@@ -15,7 +15,7 @@ a person who types something that looks like a reference gets it back as typed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from domain.model import Action, Candidate, CaseState
@@ -102,28 +102,27 @@ def resolve_payload(action: str, payload: Mapping[str, Any], texts: Mapping[str,
     return resolved
 
 
+def _each_request_text(request: Mapping[str, Any], change: Callable[[Any], Any]) -> dict[str, Any]:
+    """A filing (as JSON) with `change` applied to each of its free-text fields."""
+    result = dict(request)
+    for part, name in REQUEST_TEXTS:
+        holder = result if part is None else dict(result.get(part) or {})
+        if name in holder:
+            holder[name] = change(holder[name])
+        if part is not None and part in result:
+            result[part] = holder
+    return result
+
+
 def bound_request(request: Mapping[str, Any]) -> tuple[dict[str, Any], Texts]:
     """A filing (as JSON) with its descriptive free text replaced by references, and the texts to keep."""
     texts: Texts = {}
-    bounded = dict(request)
-    for part, name in REQUEST_TEXTS:
-        holder = bounded if part is None else dict(bounded.get(part) or {})
-        if name in holder:
-            holder[name] = _bound(holder[name], texts)
-        if part is not None and part in bounded:
-            bounded[part] = holder
-    return bounded, texts
+    return _each_request_text(request, lambda value: _bound(value, texts)), texts
 
 
 def resolve_request(request: Mapping[str, Any], texts: Mapping[str, str]) -> dict[str, Any]:
-    resolved = dict(request)
-    for part, name in REQUEST_TEXTS:
-        holder = resolved if part is None else dict(resolved.get(part) or {})
-        if name in holder:
-            holder[name] = _resolve(holder[name], texts)
-        if part is not None and part in resolved:
-            resolved[part] = holder
-    return resolved
+    """A filing (as JSON) with each reference in its free-text fields put back as its text."""
+    return _each_request_text(request, lambda value: _resolve(value, texts))
 
 
 def refs_in_state(state: CaseState) -> set[str]:
