@@ -27,7 +27,7 @@ from infra.tables import cases
 from infra.users import USER_NAMESPACE
 from services.case_desk import case_id_for
 from tests.helpers.cluster import Cluster, Driver, plan_cases, problems_with, running_cluster, summary
-from tests.helpers.people import APPLICANT
+from tests.helpers.people import APPLICANT, COORDINATOR
 from tests.helpers.support import filing
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -151,4 +151,40 @@ async def test_a_filing_sent_again_after_its_answer_was_lost_is_one_case(cluster
             entries = await stored_entries(cluster.sessions, expected[why])
             assert [e.type for e in entries] == ["filed"], why
             assert verify_chain(entries).valid, why
+    assert all(m.alive for m in cluster.members), cluster.describe()
+
+
+async def test_a_keyed_action_sent_again_after_its_api_and_every_worker_died_is_applied_once(
+    cluster: Cluster,
+) -> None:
+    """An officer's keyed note is in flight when every worker and then its API process are SIGKILLed; sent again
+    with the same Idempotency-Key to the other API, and to the restarted one, it is one note (issue 16)."""
+    headers = {"Authorization": f"Bearer {cluster.tokens[COORDINATOR]}"}
+    first, other = cluster.apis
+    async with httpx.AsyncClient(base_url=other.base_url, timeout=60) as http:
+        filed = await http.post("/api/cases", json=filing(company=f"Keyed {uuid.uuid4().hex[:8]}"),
+                                headers={"Authorization": f"Bearer {cluster.tokens[APPLICANT]}"})
+        assert filed.status_code == 201, filed.text
+    case_id = filed.json()["id"]
+    note = {"text": f"call the applicant {uuid.uuid4().hex[:8]}"}
+    keyed = {**headers, "Idempotency-Key": f"note-{uuid.uuid4()}"}
+    url = f"/api/cases/{case_id}/actions/add_note"
+
+    for worker in cluster.workers:
+        await cluster.kill(worker)
+    async with httpx.AsyncClient(base_url=first.base_url) as http:
+        pending = asyncio.create_task(http.post(url, json=note, timeout=30, headers=keyed))
+        await asyncio.sleep(2)  # the Update waits at Temporal: no worker takes it
+        await cluster.kill(first)
+        with pytest.raises(httpx.TransportError):
+            await pending
+    await asyncio.gather(*(cluster.restart(member) for member in [*cluster.workers, first]))
+
+    async with httpx.AsyncClient(timeout=60) as http:
+        for api in (other, first, other):
+            again = await http.post(f"{api.base_url}{url}", json=note, headers=keyed)
+            assert again.status_code == 200, f"via {api.name}: {again.status_code} {again.text}"
+    entries = await stored_entries(cluster.sessions, case_id)
+    assert [e.payload.get("text") for e in entries if e.type == "add_note"] == [note["text"]]
+    assert verify_chain(entries).valid
     assert all(m.alive for m in cluster.members), cluster.describe()
