@@ -15,6 +15,7 @@ from sqlalchemy import Numeric, literal, select, tuple_
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.case import (
     CASE_WORKFLOW,
@@ -180,11 +181,11 @@ class CaseDesk:
         refusal = check(state, actor, action, payload)
         if refusal is not None and refusal.kind in (RefusalKind.NOT_VISIBLE, RefusalKind.FORBIDDEN):
             raise Refused(refusal, allowed_actions(state, actor))  # who may act is asked before any key
-        if await earlier_use(self.services, claim) is not None:
-            # This very request was applied already: answered again (the case has moved on since, by this
-            # request itself, so whether it is legal in the stage is not asked again).
-            return state
-        if refusal is not None:  # with or without a key: a key never masks a refusal
+        # This very request, applied already? Then whether it is legal in the stage is not asked again (the case
+        # has moved on since, by this request itself), and it is sent again all the same: in this run the same
+        # Update id waits until the workflow has it too, so the answer never runs ahead of the workflow.
+        applied = await earlier_use(self.services, claim) is not None
+        if refusal is not None and not applied:  # with or without a key: a key never masks a refusal
             raise Refused(refusal, allowed_actions(state, actor))
         handle = self.services.temporal.get_workflow_handle(workflow_id(case_id))
         bounded, texts = bound_payload(action, sent)
@@ -199,7 +200,13 @@ class CaseDesk:
                 action_name, ActionCommand(actor=actor, payload=bounded, claim=claim), id=update_id,
                 result_type=Receipt,
             )
+        except RPCError as error:
+            if applied and error.status == RPCStatusCode.NOT_FOUND:  # its workflow has ended since
+                return await self.load(case_id, actor)
+            raise
         except WorkflowUpdateFailedError as error:
+            if applied:  # applied in an earlier run, which this run refuses again: nothing is applied twice
+                return await self.load(case_id, actor)
             failure = _error_from_update_failure(error)
             if isinstance(failure, Refused) and failure.refusal.kind == RefusalKind.ILLEGAL_STAGE:
                 # the case moved on between our read and the workflow's decision
