@@ -13,6 +13,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
+from activities.failures import classified
 from contracts.activities import FIND_CANDIDATES, FindCandidates
 from domain.matching import FACTORS, Explanation, MatchWeights
 from domain.model import Candidate
@@ -38,6 +39,7 @@ class Matching:
         return [_candidate(row, seeking.technologies) for row in rows]
 
     @activity.defn(name=FIND_CANDIDATES)
+    @classified(FIND_CANDIDATES)
     async def find_candidates(self, command: FindCandidates) -> list[Candidate]:
         as_of = activity.info().scheduled_time if activity.in_activity() else datetime.now(UTC)
         candidates = await self.rank(command, as_of)
