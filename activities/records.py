@@ -23,7 +23,8 @@ from domain.model import Candidate, CaseState
 from domain.notifications import Notice, notice
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
 from infra.idempotency import claim_key
-from infra.tables import audit_events, cases, notifications
+from infra.outbox import note_reported
+from infra.tables import audit_events, cases
 from infra.texts import kept_texts
 
 log = structlog.get_logger(__name__)
@@ -41,21 +42,21 @@ class CaseRecords:
 
         Idempotent: the event's key is (case, seq), and the read model only ever moves forward.
 
-        The e-mails the event causes go into the outbox in the same transaction; returns how many of the
-        event's e-mails are waiting to be sent (the workflow's courier then delivers them).
+        The e-mails the event causes go into the outbox in the same transaction (the mail relay sends them);
+        returns 0, the number of e-mails the workflow's old courier must deliver.
         """
         upsert = _upsert(command.state)
         try:
-            waiting = await self._write(command, upsert)
+            await self._write(command, upsert)
         except DataError as error:  # retrying cannot help: refuse the action instead of hanging the case
             raise ApplicationError(
                 f"the database cannot store this event: {error.orig}", type=UNSTORABLE, non_retryable=True
             ) from error
-        return int(waiting or 0)
+        return 0
 
-    async def _write(self, command: RecordEvent, upsert: Any) -> int | None:
+    async def _write(self, command: RecordEvent, upsert: Any) -> None:
         async with self.engine.begin() as conn:
-            return await _write(conn, command.entry, command.state, command.notice, upsert)
+            await _write(conn, command.entry, command.state, command.notice, upsert)
 
     @activity.defn(name=RECORD_CASE_EVENT)
     @classified(RECORD_CASE_EVENT)
@@ -73,7 +74,7 @@ class CaseRecords:
                                                   audit_events.c.seq == header.seq)
             )
             if stored is not None:
-                return Recorded(hash=stored, waiting=await _waiting(conn, header.case_id, header.seq))
+                return Recorded(hash=stored)
             previous = await conn.scalar(select(cases.c.snapshot).where(cases.c.id == header.case_id))
             before = CaseState.model_validate(previous) if previous is not None else None
             refs = set(refs_in_state(command.state)) | _refs_in(command.payload)
@@ -101,12 +102,12 @@ class CaseRecords:
             after = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
             told = notice(header.type, before or after, after, payload)
             try:
-                waiting = await _write(conn, entry, after, told, _upsert(after))
+                await _write(conn, entry, after, told, _upsert(after))
             except DataError as error:  # retrying cannot help: refuse the action instead of hanging the case
                 raise ApplicationError(
                     f"the database cannot store this event: {error.orig}", type=UNSTORABLE, non_retryable=True
                 ) from error
-        return Recorded(hash=entry.hash, waiting=int(waiting or 0))
+        return Recorded(hash=entry.hash)
 
 
 def _refs_in(payload: dict[str, Any]) -> set[str]:
@@ -127,14 +128,6 @@ def _with_candidate_details(after: CaseState, before: CaseState) -> CaseState:
         return after
     return after.model_copy(update={"candidates": [known.get(c.sme_id, c) if not c.name else c
                                                    for c in after.candidates]})
-
-
-async def _waiting(conn: AsyncConnection, case_id: str, seq: int) -> int:
-    """How many of an event's e-mails are not sent yet (counted, so a retry reports them too)."""
-    return int(await conn.scalar(
-        select(func.count()).where(notifications.c.case_id == case_id, notifications.c.seq == seq,
-                                   notifications.c.sent_at.is_(None))
-    ) or 0)
 
 
 def _upsert(state: CaseState) -> Any:
@@ -167,8 +160,8 @@ def _upsert(state: CaseState) -> Any:
 
 
 async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice | None,
-                 upsert: Any) -> int | None:
-    """The event, the read model and the outbox, in the caller's transaction; how many e-mails wait."""
+                 upsert: Any) -> None:
+    """The event, the read model and the outbox, in the caller's transaction (the mail relay delivers it)."""
     event = (
         insert(audit_events)
         .values(entry.model_dump())
@@ -183,13 +176,11 @@ async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, not
         select(func.count()).select_from(model).scalar_subquery(),
     )
     inserted, _ = (await conn.execute(both)).one()
-    waiting: int | None = 0
     if notice is not None:
         await write_outbox(conn, entry, state, notice)
-        # Counted, not taken from the insert: a retry after a lost result must still report them.
-        waiting = await _waiting(conn, state.id, entry.seq)
+    if entry.type == events.MAIL_UNDELIVERABLE:
+        await note_reported(conn, str(entry.payload["message"]), entry.at)
     log.info(
         "case event recorded", case_id=entry.case_id, seq=entry.seq, type=entry.type, stage=entry.stage_after,
         duplicate=inserted == 0,
     )
-    return waiting

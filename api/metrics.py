@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from time import perf_counter
 
 import structlog
@@ -20,6 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import ServicesDep
 from services.incidents import IncidentTally, tally_incidents
+from services.mail_outbox import OutboxTally
+from services.mail_outbox import tally as tally_outbox
 from services.read_model import CaseTally, tally_cases
 
 log = structlog.get_logger(__name__)
@@ -71,6 +74,26 @@ class IncidentGauges(Collector):
         yield failures
 
 
+class OutboxGauges(Collector):
+    """The outbox by status and how long its oldest pending message has waited (mail that does not leave)."""
+
+    def __init__(self) -> None:
+        self.tally: OutboxTally | None = None
+        self.at: datetime | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.tally is None or self.at is None:
+            return
+        by_status = GaugeMetricFamily("casedesk_outbox", "Outbox messages by status.", labels=["status"])
+        for status, count in sorted(self.tally.by_status.items()):
+            by_status.add_metric([status], count)
+        yield by_status
+        oldest = self.tally.oldest_pending_at
+        waited = (self.at - oldest).total_seconds() if oldest is not None else 0.0
+        yield GaugeMetricFamily("casedesk_outbox_oldest_pending_seconds",
+                                "Age of the oldest message not sent yet (0: none waits).", value=max(waited, 0.0))
+
+
 class AppMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -82,6 +105,8 @@ class AppMetrics:
         self.registry.register(self.cases)
         self.incidents = IncidentGauges()
         self.registry.register(self.incidents)
+        self.outbox = OutboxGauges()
+        self.registry.register(self.outbox)
 
 
 class RequestTimer:
@@ -137,6 +162,12 @@ async def prometheus_metrics(request: Request, services: ServicesDep) -> Respons
     except Exception as error:
         log.warning("incident gauges unavailable", error=str(error) or type(error).__name__)
         incidents = None
+    try:
+        mail: OutboxTally | None = await asyncio.wait_for(tally_outbox(services.engine), COUNT_TIMEOUT)
+    except Exception as error:
+        log.warning("outbox gauges unavailable", error=str(error) or type(error).__name__)
+        mail = None
     # then rendered at once: no await in between, so no other scrape interleaves
     metrics.cases.tally, metrics.incidents.tally = tally, incidents
+    metrics.outbox.tally, metrics.outbox.at = mail, datetime.now(UTC)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -12,16 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.mail import SmtpSettings
 from api.app import create_app
 from app.schedules import ensure_verification_schedule
 from infra import migrate
 from infra.db import create_engine, session_factory
 from infra.settings import Settings
+from infra.smtp import SmtpSettings
 from infra.startup import StartupError
 from infra.temporal import connect
 from services import incidents
 from services.context import Services
+from services.mail_relay import MailRelay
 from workers.case_worker import WorkerTuning, build_worker
 
 
@@ -69,6 +71,14 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
     )
 
 
+def mail_relay(settings: Settings, engine: AsyncEngine, temporal: Client) -> MailRelay:
+    return MailRelay(
+        engine, smtp_settings(settings), temporal, senders=settings.mail_senders,
+        permanent_tries=settings.mail_permanent_tries,
+        longest_backoff=timedelta(seconds=settings.mail_max_backoff_seconds),
+    )
+
+
 def worker_tuning(settings: Settings) -> WorkerTuning:
     return WorkerTuning(
         max_concurrent_activities=settings.worker_max_concurrent_activities,
@@ -101,12 +111,19 @@ class Parts:
         if self.settings.incident_scan_seconds > 0:
             await incidents.watch(self.temporal, self.engine, self.settings.incident_scan_seconds, stop)
 
+    def mail_relay(self) -> MailRelay:
+        """The relay that sends the outbox (workers run it beside the case worker)."""
+        return mail_relay(self.settings, self.engine, self.temporal)
+
+    async def relay_mail(self, stop: asyncio.Event) -> None:
+        """Send the outbox until `stop` (workers run this)."""
+        await self.mail_relay().run(stop)
+
     def worker(self) -> Worker:
         return build_worker(
             self.temporal,
             self.settings.temporal_task_queue,
             self.engine,
-            smtp_settings(self.settings),
             self.settings.match_weights,
             tuning=worker_tuning(self.settings),
         )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bootstrap import open_database, open_parts
 from app.cli_incidents import incidents_app
+from app.cli_mail import mail_outbox_command, mail_retry_command
 from app.cli_registry import seed_smes_command, smes_app
 from app.cli_support import _run, _settings, _with_database, _with_engine, console
 from app.serving import api_server, serve_until_stopped, stop_event
@@ -30,8 +31,10 @@ from infra.users import NewUser, add_user, list_users, revoke_user
 app = typer.Typer(help="Global Alliance Case Desk", no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="Manage users and their tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
-mail_app = typer.Typer(help="The local mail sink of `alliance run`.", no_args_is_help=True)
+mail_app = typer.Typer(help="The outbox, and the local mail sink of `alliance run`.", no_args_is_help=True)
 app.add_typer(mail_app, name="mail")
+mail_app.command("outbox")(mail_outbox_command)
+mail_app.command("retry")(mail_retry_command)
 audit_app = typer.Typer(help="Check the audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(smes_app, name="smes")
@@ -56,11 +59,12 @@ def worker() -> None:
         console.print(f"worker polling {settings.temporal_task_queue!r} on {settings.effective_temporal_address}")
         stop = stop_event()
         watcher = asyncio.create_task(parts.watch_incidents(stop))
+        relay = asyncio.create_task(parts.relay_mail(stop))
         try:
             await serve_until_stopped(stop, None, parts.worker())
         finally:
             stop.set()
-            await watcher
+            await asyncio.gather(watcher, relay)
             await parts.engine.dispose()
 
     _run(main())

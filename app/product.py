@@ -82,11 +82,12 @@ async def run_product(settings: Settings, console: Console) -> None:
             print_ready(console, settings, rows)
 
         watcher = asyncio.create_task(parts.watch_incidents(stop))
+        relay = asyncio.create_task(parts.relay_mail(stop))
         try:
             await serve_until_stopped(stop, server, parts.worker(), on_ready=ready)
         finally:
             stop.set()
-            await watcher
+            await asyncio.gather(watcher, relay)
         console.print("stopping…")
     finally:
         if sink is not None:

@@ -36,7 +36,6 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Worker
 from temporalio.worker import Interceptor as WorkerInterceptor
 
-from activities.mail import SmtpSettings
 from bench.bare import BARE_WORKFLOW, BareWorkflow, noop
 from bench.bare import FILE_UPDATE as BARE_FILE_UPDATE
 from bench.stack import bench_stack
@@ -45,8 +44,10 @@ from domain.model import FUND, JETRO, Actor, CaseState, FilingRequest, Office, O
 from domain.samples import sample_filing
 from infra.logging import configure_logging
 from infra.settings import Settings
+from infra.smtp import SmtpSettings
 from infra.startup import free_port
 from infra.tables import audit_events
+from services.mail_relay import MailRelay
 from workers.case_worker import build_worker, workflow_runner
 from workflows.case import CaseWorkflow
 
@@ -332,7 +333,8 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
             console=console,
         ) as progress:
             queue = f"bench-cases-{uuid.uuid4().hex[:8]}"
-            async with build_worker(client, queue, stack.engine, smtp):
+            relay = MailRelay(stack.engine, smtp, client)
+            async with build_worker(client, queue, stack.engine), relay.running():
                 drive = case_driver(client, queue)
                 if warmup:
                     await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)

@@ -42,7 +42,6 @@ from temporalio.client import (
 )
 
 from api.app import create_app
-from app.bootstrap import smtp_settings
 from app.serving import QuietServer, api_server
 from bench.cases import (
     APPLICANT,
@@ -243,7 +242,7 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
             officers = Officers(f"http://{API_HOST}:{api_port}")
             try:
                 async with (
-                    build_worker(client, settings.temporal_task_queue, engine, smtp_settings(settings)),
+                    build_worker(client, settings.temporal_task_queue, engine),
                     serving(app, api_port),
                 ):
                     progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}, case worker")

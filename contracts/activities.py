@@ -69,7 +69,8 @@ class RecordCaseEvent(Contract):
 
 
 class Recorded(Contract):
-    """The recorded event's hash (the next event's `prev_hash`) and how many of its e-mails wait."""
+    """The recorded event's hash (the next event's `prev_hash`); `waiting` is always 0 now that the mail relay
+    delivers the outbox (cases from before it read it to call `deliver_mail`)."""
 
     hash: str
     waiting: int = 0
@@ -89,7 +90,8 @@ class Ranked(Contract):
 
 @activity.defn(name=RECORD_EVENT)
 async def record_event(command: RecordEvent) -> int:
-    """Store the event, the case's read model and its outbox in one transaction; the e-mails now waiting.
+    """Store the event, the case's read model and its outbox in one transaction; 0 (the e-mails the workflow
+    once delivered itself: the mail relay sends them now).
 
     Implemented by `activities.records.CaseRecords`.
     """
@@ -104,7 +106,7 @@ async def find_candidates(command: FindCandidates) -> list[Candidate]:
 
 @activity.defn(name=DELIVER_MAIL)
 async def deliver_mail(case_id: str) -> int:
-    """Send a case's (or a chain's) waiting e-mails; how many were sent (`activities.mail.MailCourier`)."""
+    """Cases from before the mail relay call this; it sends nothing (the relay does) and answers 0."""
     raise NotImplementedError(DELIVER_MAIL)
 
 

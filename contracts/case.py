@@ -20,6 +20,8 @@ FILE_UPDATE_ID = "file"
 """The filing Update's id: a repeated filing is the same Update, applied once."""
 RETRY_STEPS_SIGNAL = "retry_steps"
 """Asks a case's workflow to try a failed step again now (an operator fixed its cause)."""
+MAIL_UNDELIVERABLE_SIGNAL = events.MAIL_UNDELIVERABLE
+"""Tells a case's workflow one of its e-mails is undeliverable, to put on its trail (`UndeliverableMail`)."""
 
 
 def workflow_id(case_id: str) -> str:
@@ -59,3 +61,12 @@ class Receipt(Contract):
 
     seq: int
     stage: Stage
+
+
+class UndeliverableMail(Contract):
+    """An outbox message refused for good: its id, its template and the server's reply code (never the
+    reply itself, which may name the person: the audit trail cannot forget; operators see it in the outbox)."""
+
+    message: str
+    template: str
+    code: str | None = Field(None, description="The SMTP reply code (e.g. 550), or None when it never reached one")

@@ -18,6 +18,9 @@ REMINDER = "reminder"
 ESCALATION = "escalation"
 EXPIRED = "expired"
 REDACTION = REDACTION_EVENT
+MAIL_UNDELIVERABLE = "mail_undeliverable"
+"""One of the case's e-mails was refused for good (the mail relay says so; staff see it on the case)."""
 
-SYSTEM_EVENTS = frozenset({REMINDER, ESCALATION, EXPIRED, REDACTION})
-"""Events no action causes: the service-level timers' and the retention job's erasure of personal data."""
+SYSTEM_EVENTS = frozenset({REMINDER, ESCALATION, EXPIRED, REDACTION, MAIL_UNDELIVERABLE})
+"""Events no action causes: the service-level timers', the retention job's erasure of personal data and the
+mail relay's undeliverable messages."""

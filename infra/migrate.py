@@ -34,3 +34,14 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as conn:
         return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+
+
+def head_revision() -> str:
+    """The newest revision in `migrations/versions` (raises if the history has more than one head)."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None, "no migrations"
+    return head

@@ -25,6 +25,7 @@ from domain.rewind import rewind
 from infra.audit_export import ExportFilter, check_export, export_audit
 from infra.audit_trail import stored_entries
 from infra.db import session_factory
+from infra.outbox import Status
 from infra.tables import audit_events, cases, notifications
 
 log = structlog.get_logger(__name__)
@@ -95,9 +96,13 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
             snapshot=after.model_dump(mode="json"), updated_at=now
         ))
         contact = state.request.contact
+        to_contact = (notifications.c.case_id == case_id, notifications.c.recipient_email == str(contact.email))
+        await conn.execute(  # mail to an erased address is never sent
+            update(notifications).where(*to_contact, notifications.c.status.in_([Status.PENDING, Status.UNDELIVERABLE]))
+            .values(status=Status.CANCELLED, last_error="the address was erased (retention)")
+        )
         await conn.execute(
-            update(notifications).where(notifications.c.case_id == case_id,
-                                        notifications.c.recipient_email == str(contact.email))
+            update(notifications).where(*to_contact)
             .values(recipient_name=REDACTED, recipient_email=REDACTED, subject=REDACTED, body=REDACTED)
         )
     log.info("case archived", case_id=case_id, redacted_events=erased, export=str(path))

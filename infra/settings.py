@@ -98,6 +98,17 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     mail_from: str = Field("Global Alliance Case Desk <case-desk@localhost>", description="Sender of notifications.")
+    mail_senders: int = Field(
+        4, ge=1, le=64, description="Messages the mail relay of each worker sends at once (each its own fate)."
+    )
+    mail_permanent_tries: int = Field(
+        3, ge=1, le=20, description="Tries of a message the server refuses for good (5xx, an address that cannot "
+        "be encoded) before it is undeliverable."
+    )
+    mail_max_backoff_seconds: int = Field(
+        600, ge=1, le=86_400, description="Longest wait between two tries of a message; transient failures "
+        "(server down, 4xx) are retried without limit in time, waiting 2 s, 4 s, 8 s … up to this."
+    )
     match_weight_technology_fit: float = Field(0.5, ge=0, description="Weight of technology fit in a match score.")
     match_weight_industry: float = Field(0.15, ge=0, description="Weight of a shared JSIC division.")
     match_weight_region: float = Field(0.1, ge=0, description="Weight of the sought prefecture (or its region).")

@@ -116,6 +116,10 @@ notifications = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    Column("status", String(16), nullable=False, server_default="pending"),  # infra.outbox.Status
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_attempt_at", DateTime(timezone=True)),
+    Column("reported_at", DateTime(timezone=True)),  # undeliverable: on the case's trail since
 )
 
 case_texts = Table(

@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from app.bootstrap import smtp_settings
+from app.bootstrap import mail_relay
 from app.embedded_postgres import start_postgres
 from contracts import search_attributes
 from contracts.search_attributes import DEV_SERVER_TYPES
@@ -32,6 +32,7 @@ from infra.startup import free_port
 from infra.temporal import ensure_search_attributes
 from infra.users import ensure_demo_users
 from services.context import Services
+from services.mail_relay import MailRelay
 from tests.helpers.desk import Desk
 from tests.helpers.mail import MailSink
 from tests.helpers.support import DEV_SERVER, PEPPER, TEST_SERVER, with_database
@@ -157,9 +158,18 @@ async def env(request: pytest.FixtureRequest, dev_server: WorkflowEnvironment) -
 @pytest.fixture
 async def temporal(env: WorkflowEnvironment, settings: Settings,
                    engine: AsyncEngine, mail_sink: MailSink) -> AsyncIterator[Client]:
-    """The test server's client, with a case worker polling the task queue (and mail going to the sink)."""
-    async with build_worker(env.client, settings.temporal_task_queue, engine, smtp_settings(settings)):
+    """The test server's client, with a case worker polling the task queue."""
+    async with build_worker(env.client, settings.temporal_task_queue, engine):
         yield env.client
+
+
+@pytest.fixture
+async def relay(
+    temporal: Client, settings: Settings, engine: AsyncEngine, mail_sink: MailSink
+) -> AsyncIterator[MailRelay]:
+    """The mail relay as workers run it, sending the outbox to the sink (`desk` tests have it)."""
+    async with mail_relay(settings, engine, temporal).running() as running:
+        yield running
 
 
 @pytest.fixture
@@ -173,6 +183,7 @@ async def http(
 
 
 @pytest.fixture
-async def desk(http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], engine: AsyncEngine) -> Desk:
+async def desk(http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], engine: AsyncEngine,
+               relay: MailRelay) -> Desk:
     await seed_demo_smes(engine)
     return Desk(http, tokens)

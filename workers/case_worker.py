@@ -10,8 +10,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities import mail
 from activities.candidates import CandidateRanking
-from activities.mail import MailCourier, SmtpSettings
 from activities.matching import Matching
 from activities.records import CaseRecords
 from activities.verification import AuditVerification
@@ -33,7 +33,6 @@ def build_worker(
     client: Client,
     task_queue: str,
     engine: AsyncEngine,
-    smtp: SmtpSettings,
     weights: MatchWeights | None = None,
     *,
     tuning: WorkerTuning | None = None,
@@ -44,7 +43,6 @@ def build_worker(
     records = CaseRecords(engine)
     matching = matching or Matching(engine, weights)
     ranking = CandidateRanking(engine, matching)
-    courier = MailCourier(engine, smtp)
     verification = AuditVerification(engine)
     return Worker(
         client,
@@ -55,7 +53,7 @@ def build_worker(
             ranking.rank_candidates,
             records.record_event,  # cases recorded before their free text left the workflow
             matching.find_candidates,  # likewise
-            courier.deliver_mail,
+            mail.deliver_mail,  # cases from before the mail relay: it answers at once
             verification.verify_audit_trail,
         ],
         workflow_runner=workflow_runner(),

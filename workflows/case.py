@@ -29,11 +29,13 @@ with workflow.unsafe.imports_passed_through():
     from contracts.case import (
         CASE_WORKFLOW,
         FILE_UPDATE,
+        MAIL_UNDELIVERABLE_SIGNAL,
         RETRY_STEPS_SIGNAL,
         ActionCommand,
         CaseInput,
         FilingCommand,
         Receipt,
+        UndeliverableMail,
     )
     from contracts.errors import INVALID, NOT_FILED, UNKNOWN_ACTION
     from domain import events
@@ -51,6 +53,8 @@ QUIET_COMMANDS = "timers-and-search-attributes-only-when-changed"
 PERSONAL_DATA_SALT = "personal-data-salt"
 BOUNDED_CASE = "bounded-case-state"  # free text as references, candidates by id, hashing in the activity
 STEP_FAILURES = "steps-fail-cleanly"  # a timer's step that fails for good waits, instead of failing the case
+MAIL_RELAY = "mail-leaves-the-case"  # the mail relay sends the outbox: the workflow never waits for its mail
+REPORTS_KEPT = 20  # undeliverable messages a run remembers having put on the trail (a relay may tell twice)
 STEP_BACKOFF = timedelta(hours=1)
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 FILING_GRACE = timedelta(minutes=10)
@@ -83,6 +87,7 @@ class CaseWorkflow:
         self.delivering = False
         self.indexed: tuple[object, ...] | None = None
         self.retry_requested = False
+        self.reported: list[str] = []
 
     @workflow.run
     async def run(self, inp: CaseInput) -> str | None:
@@ -105,8 +110,8 @@ class CaseWorkflow:
         )
 
     async def _courier(self) -> None:
-        """Deliver the case's e-mails whenever recording left some waiting; a transient failure is retried
-        until SMTP takes them, a permanent one leaves them in the outbox (with their error) and the case goes on."""
+        """Cases from before the mail relay (no `mail-leaves-the-case` patch) delivered their e-mails here,
+        whenever recording left some waiting; newer ones never set `mail_waiting`, so this only waits."""
         while True:
             await workflow.wait_condition(lambda: self.mail_waiting)
             self.mail_waiting, self.delivering = False, True
@@ -183,6 +188,20 @@ class CaseWorkflow:
     def snapshot(self) -> CaseState | None:
         """The case as the workflow holds it (free text as references: the read model has the words)."""
         return self.state
+
+    @workflow.signal(name=MAIL_UNDELIVERABLE_SIGNAL)
+    async def mail_undeliverable(self, mail: UndeliverableMail) -> None:
+        """Put an e-mail the relay could not deliver on the case's trail (once per message, for staff to see)."""
+        async with self.lock:
+            if self.state is None or mail.message in self.reported:
+                return
+            self.reported = [*self.reported[-(REPORTS_KEPT - 1):], mail.message]
+            after = self.state.model_copy(update={"updated_at": workflow.now()})
+            try:
+                await self._record(events.MAIL_UNDELIVERABLE, SYSTEM_ACTOR, self.state, after, mail.model_dump())
+            except ActivityError as error:  # an incident says so; the relay tells again until it is recorded
+                self.reported.remove(mail.message)
+                workflow.logger.error("undeliverable mail not recorded: %s", _cause(error))
 
     @workflow.signal(name=RETRY_STEPS_SIGNAL)
     def retry_steps(self) -> None:
@@ -311,7 +330,7 @@ class CaseWorkflow:
 
     def _adopt(self, recorded: CaseState, waiting: int) -> None:
         self.state = recorded
-        if waiting:
+        if waiting and not workflow.patched(MAIL_RELAY):
             self.mail_waiting = True
         self._index(recorded)
 

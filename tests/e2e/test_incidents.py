@@ -17,7 +17,6 @@ from temporalio.worker import Worker
 
 from activities.matching import Matching
 from api.app import create_app
-from app.bootstrap import smtp_settings
 from contracts.activities import FindCandidates
 from contracts.case import CASE_WORKFLOW, workflow_id
 from domain.model import Candidate, Role
@@ -48,7 +47,7 @@ async def broken_desk(
 ) -> AsyncIterator[Desk]:
     """The real app and worker, but matching fails the way a bug does (every attempt, the same way)."""
     await seed_demo_smes(engine)
-    worker = build_worker(env.client, settings.temporal_task_queue, engine, smtp_settings(settings),
+    worker = build_worker(env.client, settings.temporal_task_queue, engine,
                           matching=BrokenMatching(engine))
     async with worker:
         app = create_app(Services(settings, engine, sessions, env.client))

@@ -15,7 +15,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
-from app.bootstrap import smtp_settings
 from app.sme_generator import seed_smes
 from domain.model import FilingRequest, Office
 from infra import migrate
@@ -54,7 +53,7 @@ async def test_run_matching_over_100000_smes_returns_explained_candidates(
         filing(seeking={"technologies": ["precision machining", "sensors", "surface treatment"],
                         "industries": ["E"], "prefectures": ["Aichi"], "alliance_types": ["capital_alliance"]})
     )
-    async with build_worker(env.client, queue, large_registry, smtp_settings(local), local.match_weights):
+    async with build_worker(env.client, queue, large_registry, local.match_weights):
         case = await desk.file(APPLICANT_ACTOR, request, None)
         await desk.act(case.id, COORDINATOR_ACTOR, "relay", {"offices": [Office.SBIC]})
         await desk.act(case.id, officer_actor(SBIC), "accept_case", {})

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from app.bootstrap import smtp_settings
+from app.bootstrap import mail_relay
 from app.schedules import ensure_verification_schedule
 from contracts.case import AUDIT_VERIFICATION_SCHEDULE
 from domain.audit import GENESIS_HASH, make_entry, verify_chain
@@ -84,7 +84,7 @@ async def test_the_schedule_verifies_records_and_tells_the_auditors(
         calendar = described.schedule.spec.calendars[0]
         assert ([h.start for h in calendar.hour], [m.start for m in calendar.minute]) == ([3], [0])
         assert described.schedule.spec.time_zone_name == "Asia/Tokyo"
-        async with build_worker(client, queue, trail, smtp_settings(settings)):
+        async with build_worker(client, queue, trail), mail_relay(settings, trail, client).running():
             intact = await run_once(client)
             assert (intact.chains, intact.events, intact.broken) == (2, 6, [])
 
@@ -96,6 +96,7 @@ async def test_the_schedule_verifies_records_and_tells_the_auditors(
                     "RETURNING case_id::text"), {"oversight": OVERSIGHT_CHAIN})).scalar_one()
                 await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
             broken = await run_once(client)
+            to_auditor = await mail_to(mail_sink, OVERSIGHT_CHAIN)
     finally:
         await ensure_verification_schedule(client, "", queue)
 
@@ -106,10 +107,19 @@ async def test_the_schedule_verifies_records_and_tells_the_auditors(
     assert verify_chain(oversight).valid
     assert oversight[1].payload["broken"][0]["case_id"] == victim
 
-    mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-             for p in mail_sink.folder.glob("*.eml")]
-    to_auditor = [m for m in mails if m["X-Case-Id"] == OVERSIGHT_CHAIN]
     assert [m["To"].addresses[0].addr_spec for m in to_auditor] == ["mei@oversight.example"]
     assert victim in to_auditor[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     with pytest.raises(RPCError):
         await client.get_schedule_handle(AUDIT_VERIFICATION_SCHEDULE).describe()
+
+
+async def mail_to(sink: MailSink, case_id: str, seconds: float = 30) -> list[email.message.EmailMessage]:
+    """The messages about `case_id` the sink received, once there is one (the relay sends them)."""
+    for _ in range(int(seconds * 10)):
+        mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                 for p in sink.folder.glob("*.eml")]
+        found = [m for m in mails if m["X-Case-Id"] == case_id]
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no mail about {case_id} within {seconds} s")

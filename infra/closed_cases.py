@@ -1,0 +1,50 @@
+"""Events on the trail of a case whose workflow has finished: nothing else writes that trail any more, so
+the next event is chained here, under a lock on the case's row (the same way the retention job appends its
+erasure). Today only the mail relay's `mail_undeliverable` comes this way."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.audit import make_entry
+from domain.model import SYSTEM_ACTOR, CaseState, Stage
+from infra.outbox import note_reported
+from infra.tables import audit_events, cases
+
+
+async def append_to_closed_case(engine: AsyncEngine, case_id: str, event_type: str, payload: dict[str, Any],
+                                now: datetime, *, reported_message: str | None = None) -> int | None:
+    """Chain a system event onto a closed case's trail and move its read model on; the event's seq, or None
+    when the case is not closed (its workflow records its events) or not known."""
+    async with engine.begin() as conn:
+        snapshot = (await conn.execute(
+            select(cases.c.snapshot).where(cases.c.id == case_id).with_for_update()
+        )).scalar_one_or_none()
+        if snapshot is None:
+            return None
+        state = CaseState.model_validate(snapshot)
+        if state.stage != Stage.CLOSED:
+            return None
+        last = (await conn.execute(
+            select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == case_id)
+            .order_by(audit_events.c.seq.desc()).limit(1)
+        )).one()
+        event = make_entry(
+            case_id=case_id, seq=last.seq + 1, type=event_type, actor=SYSTEM_ACTOR.model_dump(mode="json"), at=now,
+            stage_before=state.stage, stage_after=state.stage, payload=payload, prev_hash=last.hash,
+            salt=uuid.uuid4().hex,
+        )
+        await conn.execute(insert(audit_events).values(**event.model_dump()))
+        after = state.model_copy(update={"seq": event.seq, "last_hash": event.hash, "updated_at": now})
+        await conn.execute(update(cases).where(cases.c.id == case_id).values(
+            snapshot=after.model_dump(mode="json"), seq=event.seq, updated_at=now,
+        ))
+        if reported_message is not None:
+            await note_reported(conn, reported_message, now)
+    return event.seq

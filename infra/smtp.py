@@ -1,0 +1,130 @@
+"""One outbox message over SMTP, and what its failure means: try again later, or never.
+
+A message's envelope and headers carry internationalised domains as their IDNA 2008 A-label (`xn--…`); a
+non-ASCII local part goes only to a server that announces SMTPUTF8. A failure is *transient* when the same
+message may well go through later (no connection, a timeout, a 4xx answer, a refused sender or login: the
+server's or our configuration, not this message) and *permanent* when it never will (a 5xx answer for the
+recipient or the message, an address or header that cannot be encoded). RFC 5321 §4.2.1 gives the classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+import aiosmtplib
+import idna
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What the relay sends: one outbox row (`id` becomes the Message-ID, so a resend is recognisable)."""
+
+    id: str
+    case_id: str
+    recipient_name: str
+    recipient_email: str
+    subject: str
+    body: str
+
+
+class MailFailure(Exception):
+    """A message was not sent; `permanent` says whether trying again can help; `answer` is the server's reply
+    (or why it could not be written), kept on the outbox row for the operator."""
+
+    def __init__(self, answer: str, *, permanent: bool) -> None:
+        super().__init__(answer)
+        self.answer = answer[:1000]
+        self.permanent = permanent
+
+
+def message_id(notification_id: str) -> str:
+    return f"<{notification_id}@case-desk>"
+
+
+def a_label_address(address: str) -> str:
+    """`local@domain` with an internationalised domain as its IDNA 2008 A-label (UTS 46 mapping); raises
+    MailFailure (permanent) when it is not a valid internationalised name. ASCII domains pass unchanged."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise MailFailure(f"{address!r} is not an e-mail address", permanent=True)
+    if domain.isascii():  # already what SMTP carries (A-labels, or names IDNA would refuse but servers take)
+        return address
+    try:
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as error:
+        raise MailFailure(f"the domain of {address!r} cannot be encoded (IDNA 2008): {error}", permanent=True) from None
+    return f"{local}@{ascii_domain}"
+
+
+def compose(outgoing: Outgoing, sender: str) -> EmailMessage:
+    """The message as sent; raises MailFailure (permanent) when a header cannot be written (e.g. a line break
+    in a name: no header is ever injected)."""
+    to = a_label_address(outgoing.recipient_email)
+    try:
+        message = EmailMessage()
+        message["From"] = sender
+        local, _, domain = to.rpartition("@")
+        message["To"] = Address(display_name=outgoing.recipient_name, username=local, domain=domain)
+        message["Subject"] = outgoing.subject
+        message["Message-ID"] = message_id(outgoing.id)
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["X-Case-Id"] = outgoing.case_id
+        message.set_content(outgoing.body)
+    except (ValueError, TypeError) as error:
+        raise MailFailure(f"the message cannot be written: {error}", permanent=True) from None
+    return message
+
+
+def envelope_sender(sender: str) -> str:
+    return a_label_address(parseaddr(sender)[1] or sender)
+
+
+def _answer(error: aiosmtplib.SMTPResponseException) -> str:
+    return f"{error.code} {error.message}".strip()
+
+
+def classify(error: Exception) -> MailFailure:
+    """What a failure of `aiosmtplib.send` (or of writing the message) means for the message."""
+    if isinstance(error, MailFailure):
+        return error
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        answers = [_answer(r) for r in error.recipients]
+        return MailFailure("; ".join(answers), permanent=all(r.code >= 500 for r in error.recipients))
+    if isinstance(error, (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError)):
+        return MailFailure(_answer(error), permanent=error.code >= 500)
+    if isinstance(error, aiosmtplib.SMTPNotSupported):  # e.g. SMTPUTF8 needed, not announced
+        return MailFailure(f"the server cannot take this message: {error}", permanent=True)
+    if isinstance(error, aiosmtplib.SMTPResponseException):  # sender, login, greeting: not this message's fault
+        return MailFailure(_answer(error), permanent=False)
+    if isinstance(error, (UnicodeError, ValueError)):
+        return MailFailure(f"the message cannot be encoded: {error}", permanent=True)
+    return MailFailure(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__, permanent=False)
+
+
+async def send(outgoing: Outgoing, smtp: SmtpSettings) -> None:
+    """Hand one message to the SMTP server; raises MailFailure (classified) when it is not taken."""
+    try:
+        message = compose(outgoing, smtp.sender)
+        await aiosmtplib.send(
+            message, sender=envelope_sender(smtp.sender), recipients=[a_label_address(outgoing.recipient_email)],
+            hostname=smtp.host, port=smtp.port, username=smtp.username, password=smtp.password,
+            start_tls=smtp.starttls, timeout=smtp.timeout,
+        )
+    except (aiosmtplib.SMTPException, OSError, UnicodeError, ValueError, MailFailure) as error:
+        raise classify(error) from error
+
