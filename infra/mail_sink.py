@@ -24,6 +24,7 @@ class KeepMessages:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.deliveries: Counter[str] = Counter()  # Message-ID → times received (tests look for doubles)
+        self.envelopes: dict[str, list[str]] = {}  # Message-ID → the envelope's recipients (RCPT TO)
         folder.mkdir(parents=True, exist_ok=True)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -31,6 +32,7 @@ class KeepMessages:
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         key = str(parsed.get("Message-ID") or hashlib.sha1(raw).hexdigest())
         self.deliveries[key] += 1
+        self.envelopes[key] = list(envelope.rcpt_tos)
         name = hashlib.sha1(key.encode()).hexdigest()[:20]
         (self.folder / f"{name}.eml").write_bytes(raw)
         return "250 Message accepted"

@@ -1,0 +1,362 @@
+"""Mail never blocks a case: the relay sends each outbox message on its own, retries what may go through
+later, gives up on what never will (and says so on the case and to operators), over real SMTP servers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from contracts.case import workflow_id
+from domain.model import Role
+from infra.sme_registry import seed_demo_smes
+from infra.smtp import SmtpSettings
+from infra.startup import free_port
+from infra.tables import notifications
+from services.mail_outbox import retry_message
+from services.mail_relay import MailRelay
+from tests.helpers.desk import Desk
+from tests.helpers.mail import MailSink, Picky, serve
+from tests.helpers.people import ADMIN, APPLICANT, COORDINATOR, SBIC, officer
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+class Clock:
+    """The relay's idea of now, moved on by the test (what is due depends on it)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+async def plain_desk(http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], engine: AsyncEngine) -> Desk:
+    """The real app and worker with no mail relay running: each test brings the relay it needs."""
+    await seed_demo_smes(engine)
+    return Desk(http, tokens)
+
+
+def smtp_on(port: int) -> SmtpSettings:
+    return SmtpSettings(host="127.0.0.1", port=port, sender="Case Desk <case-desk@localhost>", timeout=5)
+
+
+async def rows_of(engine: AsyncEngine, case_id: str) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        found = await conn.execute(select(notifications).where(notifications.c.case_id == case_id)
+                                   .order_by(notifications.c.seq, notifications.c.recipient_email))
+        return [dict(r) for r in found.mappings()]
+
+
+async def until(check: Callable[[], Any], seconds: float = 60) -> Any:
+    """Poll `check` (sync or async) until it returns something truthy; fail after `seconds`."""
+    for _ in range(int(seconds * 10)):
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s")
+
+
+async def drain(relay: MailRelay) -> int:
+    """Let the relay send everything due now; how many messages it handled."""
+    handled = 0
+    while await relay.send_one():
+        handled += 1
+    return handled
+
+
+@pytest.fixture
+def picky_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path / "mail"
+
+
+# -- what was seen ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", ["saburo@例え.jp", "saburo@xn--r8jz45g.jp"])
+async def test_an_internationalised_domain_is_mailed_as_its_a_label(
+    desk: Desk, engine: AsyncEngine, mail_sink: MailSink, address: str
+) -> None:
+    case = await desk.file(APPLICANT, contact={"name": "Saburo Test", "email": address, "language": "en"})
+    await desk.ok(case, "relay", COORDINATOR, offices=[SBIC])
+    rows = await until(lambda: _all_sent(engine, case["id"]))
+    to_applicant = next(r for r in rows if r["recipient_email"] != "officer@sbic.example")
+    assert mail_sink.handler.envelopes[f"<{to_applicant['id']}@case-desk>"] == ["saburo@xn--r8jz45g.jp"]
+    assert {r["status"] for r in rows} == {"sent"}
+
+
+async def _all_sent(engine: AsyncEngine, case_id: str) -> list[dict[str, Any]] | None:
+    rows = await rows_of(engine, case_id)
+    return rows if rows and all(r["status"] == "sent" for r in rows) else None
+
+
+async def test_one_refused_recipient_never_holds_up_the_others_and_the_case_still_closes(
+    plain_desk: Desk, engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int,
+) -> None:
+    """The issue's "done when": a server that rejects one recipient with 550; the others get their mail, the
+    case closes, its workflow completes, and the rejected message is undeliverable within a minute."""
+    desk = plain_desk
+    picky = Picky(folder, refuse=frozenset({"anna@acme.example"}))
+    server = serve(picky, picky_port)
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, senders=2, permanent_tries=3)
+    try:
+        async with relay.running():
+            case = await desk.file(APPLICANT)
+            await desk.ok(case, "relay", COORDINATOR, offices=[SBIC])
+            await desk.ok(case, "withdraw", APPLICANT, reason="found a partner elsewhere")
+            handle = temporal.get_workflow_handle(workflow_id(case["id"]))
+            assert await asyncio.wait_for(handle.result(), 10) == "withdrawn"  # it waits for no e-mail
+
+            def settled(rows: list[dict[str, Any]]) -> bool:
+                return bool(rows) and all(r["status"] in ("sent", "undeliverable") for r in rows) and any(
+                    r["status"] == "undeliverable" for r in rows)
+
+            rows = await until(lambda: _settled(engine, case["id"], settled), seconds=60)
+            refused_ids = {r["id"] for r in rows if r["status"] == "undeliverable"}
+            history = await until(lambda: _history_with(desk, case, refused_ids), seconds=30)
+    finally:
+        server.stop()
+    refused = [r for r in rows if r["status"] == "undeliverable"]
+    assert {r["recipient_email"] for r in refused} == {"anna@acme.example"}
+    assert all(r["last_error"].startswith("550") and r["attempts"] == 3 for r in refused)
+    others = [r for r in rows if r["status"] == "sent"]
+    assert {r["recipient_email"] for r in others} >= {"officer@sbic.example", "sato@jetro.example"}
+    assert all(picky.deliveries[f"<{r['id']}@case-desk>"] == 1 for r in others)
+    undeliverable = [e for e in history if e["type"] == "mail_undeliverable"]
+    assert {e["payload"]["message"] for e in undeliverable} == {r["id"] for r in refused}
+    assert all(e["payload"]["code"] == "550" for e in undeliverable)
+    assert all("anna" not in str(e) for e in undeliverable), "the trail cannot forget: no address on it"
+    verified = (await desk.http.get(f"/api/cases/{case['id']}/history/verify",
+                                    headers=desk.headers(COORDINATOR))).json()
+    assert verified["valid"] is True
+
+
+async def _settled(engine: AsyncEngine, case_id: str,
+                   settled: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]] | None:
+    rows = await rows_of(engine, case_id)
+    return rows if settled(rows) else None
+
+
+async def _history_with(desk: Desk, case: dict[str, Any], messages: set[str]) -> list[dict[str, Any]] | None:
+    """The case's history once it tells of every one of `messages` being undeliverable."""
+    response = await desk.http.get(f"/api/cases/{case['id']}/history", headers=desk.headers(COORDINATOR))
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["events"]
+    told = {e["payload"]["message"] for e in found if e["type"] == "mail_undeliverable"}
+    return found if told == messages else None
+
+
+# -- each message its own fate (the relay driven step by step, on a clock the test moves) ----------------
+
+
+async def outbox_rows(engine: AsyncEngine, *people: tuple[str, str], case_id: str | None = None) -> str:
+    """Write one outbox message per (name, address) for a case of its own; the case id."""
+    case_id = case_id or str(uuid.uuid4())
+    now = datetime.now(UTC) - timedelta(minutes=1)  # due for any clock a test made before
+    async with engine.begin() as conn:
+        await conn.execute(insert(notifications), [{
+            "id": str(uuid.uuid4()), "case_id": case_id, "seq": 1, "template": "relay", "recipient_name": name,
+            "recipient_email": address, "language": "en", "subject": f"about {case_id}", "body": "Hello.",
+            "created_at": now, "next_attempt_at": now,
+        } for name, address in people])
+    return case_id
+
+
+async def test_a_server_that_says_451_for_a_while_gets_the_message_later_exactly_once(
+    engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
+) -> None:
+    picky = Picky(folder, busy=frozenset({"busy@acme.example"}), busy_times=4)
+    server = serve(picky, picky_port)
+    clock = Clock()
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, permanent_tries=2, clock=clock)
+    try:
+        case_id = await outbox_rows(engine, ("Busy", "busy@acme.example"), ("Calm", "calm@acme.example"))
+        await drain(relay)
+        first = {r["recipient_email"]: r for r in await rows_of(engine, case_id)}
+        assert first["calm@acme.example"]["status"] == "sent"
+        busy = first["busy@acme.example"]
+        assert (busy["status"], busy["attempts"], busy["last_error"]) == ("pending", 1, "451 4.3.2 try again later")
+        for _ in range(4):  # 4xx is transient: never undeliverable however often (permanent_tries is 2)
+            clock.advance(minutes=10)
+            await drain(relay)
+    finally:
+        server.stop()
+    after = {r["recipient_email"]: r for r in await rows_of(engine, case_id)}
+    assert (after["busy@acme.example"]["status"], after["busy@acme.example"]["attempts"]) == ("sent", 5)
+    assert sorted(picky.deliveries.values()) == [1, 1]
+
+
+async def test_mail_waits_out_ten_minutes_of_a_dead_server_and_arrives_once(
+    engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
+) -> None:
+    clock = Clock()
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, clock=clock, longest_backoff=timedelta(minutes=2))
+    case_id = await outbox_rows(engine, ("Anna", "anna@acme.example"), ("Kenji", "sato@jetro.example"))
+    started = clock.now
+    while clock.now - started < timedelta(minutes=10):  # nobody listens on the port
+        await drain(relay)
+        clock.advance(seconds=15)
+    waiting = await rows_of(engine, case_id)
+    assert {r["status"] for r in waiting} == {"pending"}
+    assert all(r["attempts"] >= 6 and "connect" in r["last_error"].lower() for r in waiting)
+    assert all(r["next_attempt_at"] - r["last_attempt_at"] == timedelta(minutes=2) for r in waiting), "backoff caps"
+    handler = Picky(folder)
+    server = serve(handler, picky_port)
+    try:
+        clock.advance(minutes=2)
+        await drain(relay)
+    finally:
+        server.stop()
+    sent = await rows_of(engine, case_id)
+    assert {r["status"] for r in sent} == {"sent"}
+    assert {handler.deliveries[f"<{r['id']}@case-desk>"] for r in sent} == {1}
+
+
+@pytest.mark.parametrize(("name", "address", "why"), [
+    ("Saburo Test\r\nBcc: someone@attacker.example", "saburo@acme.example", "CR or LF"),
+    ("Jürgen", "jürgen@acme.example", "SMTPUTF8"),
+    ("Bad Domain", "x@exa_mple.例え", "IDNA"),
+])
+async def test_a_message_that_can_never_be_sent_is_undeliverable_after_bounded_tries(
+    engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int, name: str, address: str, why: str
+) -> None:
+    handler = Picky(folder)
+    server = serve(handler, picky_port)
+    clock = Clock()
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, permanent_tries=3, clock=clock)
+    try:
+        case_id = await outbox_rows(engine, (name, address), ("Anna", "anna@acme.example"))
+        for _ in range(5):
+            await drain(relay)
+            clock.advance(minutes=1)
+    finally:
+        server.stop()
+    rows = {r["recipient_email"]: r for r in await rows_of(engine, case_id)}
+    poisoned = rows[address]
+    assert (poisoned["status"], poisoned["attempts"]) == ("undeliverable", 3)
+    assert why in poisoned["last_error"]
+    assert (rows["anna@acme.example"]["status"], rows["anna@acme.example"]["attempts"]) == ("sent", 1)
+    assert len(handler.deliveries) == 1, "nothing of the poisoned message reached the server"
+
+
+async def test_a_non_ascii_local_part_goes_to_a_server_that_announces_smtputf8(
+    engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
+) -> None:
+    handler = Picky(folder)
+    server = serve(handler, picky_port, smtputf8=True)
+    relay = MailRelay(engine, smtp_on(picky_port), temporal)
+    try:
+        case_id = await outbox_rows(engine, ("Jürgen", "jürgen@acme.example"))
+        await drain(relay)
+    finally:
+        server.stop()
+    [row] = await rows_of(engine, case_id)
+    assert row["status"] == "sent"
+    assert handler.envelopes[f"<{row['id']}@case-desk>"] == ["jürgen@acme.example"]
+
+
+async def test_mail_to_an_erased_address_is_cancelled_never_sent(
+    engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
+) -> None:
+    handler = Picky(folder)
+    server = serve(handler, picky_port)
+    relay = MailRelay(engine, smtp_on(picky_port), temporal)
+    try:
+        case_id = await outbox_rows(engine, ("[redacted]", "[redacted]"))
+        await drain(relay)
+    finally:
+        server.stop()
+    [row] = await rows_of(engine, case_id)
+    assert row["status"] == "cancelled" and "erased" in row["last_error"]
+    assert handler.deliveries == {}
+
+
+async def test_a_thousand_messages_with_one_poison_among_them(
+    engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
+) -> None:
+    handler = Picky(folder)
+    server = serve(handler, picky_port)
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, senders=4, permanent_tries=3)
+    people = [(f"Person {i}", f"person{i}@acme.example") for i in range(1000)]
+    people[500] = ("Poison\r\nBcc: x@attacker.example", "poison@acme.example")
+    try:
+        case_id = await outbox_rows(engine, *people)
+        async with relay.running():
+            rows = await until(lambda: _settled(engine, case_id, lambda rows: all(
+                r["status"] != "pending" for r in rows)), seconds=180)
+    finally:
+        server.stop()
+    by_status: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_status.setdefault(row["status"], []).append(row)
+    assert len(by_status["sent"]) == 999
+    assert [r["recipient_email"] for r in by_status["undeliverable"]] == ["poison@acme.example"]
+    assert {r["attempts"] for r in by_status["sent"]} == {1}, "no message waited behind the poison"
+    assert set(handler.deliveries.values()) == {1} and len(handler.deliveries) == 999
+
+
+# -- operators see it and fix it --------------------------------------------------------------------------
+
+
+async def test_operators_see_undeliverable_mail_and_retry_it_once_fixed(
+    http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], engine: AsyncEngine, temporal: Client,
+    folder: Path, picky_port: int,
+) -> None:
+    desk = Desk(http, tokens)
+    refusing = Picky(folder, refuse=frozenset({"gone@acme.example"}))
+    server = serve(refusing, picky_port)
+    clock = Clock()
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, permanent_tries=1, clock=clock)
+    try:
+        case_id = await outbox_rows(engine, ("Gone", "gone@acme.example"))
+        await drain(relay)
+    finally:
+        server.stop()
+    listed = await http.get("/api/operations/mail", params={"status": "undeliverable", "case": case_id},
+                            headers=desk.headers(ADMIN))
+    assert listed.status_code == 200, listed.text
+    [message] = listed.json()["messages"]
+    assert (message["status"], message["attempts"], message["next_attempt_at"]) == ("undeliverable", 1, None)
+    assert message["last_error"].startswith("550 5.1.1")
+    metrics = (await http.get("/metrics")).text
+    assert 'casedesk_outbox{status="undeliverable"}' in metrics
+    assert "casedesk_outbox_oldest_pending_seconds" in metrics
+    for person in (APPLICANT, COORDINATOR, officer(SBIC)):
+        refused = await http.get("/api/operations/mail", headers=desk.headers(person))
+        assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+    bad = await http.get("/api/operations/mail", params={"status": "lost"}, headers=desk.headers(ADMIN))
+    assert bad.status_code == 422 and "status" in bad.text
+
+    fixed = Picky(folder)  # the mailbox exists again: the operator retries
+    server = serve(fixed, picky_port)
+    try:
+        assert await retry_message(engine, message["id"]) == "undeliverable"
+        clock.advance(minutes=1)  # the retry is due now, by the wall clock
+        await drain(relay)
+    finally:
+        server.stop()
+    [row] = await rows_of(engine, case_id)
+    assert (row["status"], row["attempts"]) == ("sent", 1)
+    assert fixed.deliveries[f"<{row['id']}@case-desk>"] == 1
