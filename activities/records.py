@@ -19,11 +19,11 @@ from contracts.activities import RECORD_CASE_EVENT, RECORD_EVENT, RecordCaseEven
 from contracts.errors import KEY_USED, UNSTORABLE
 from domain import events
 from domain.audit import AuditEntry, make_entry
-from domain.model import Candidate, CaseState
+from domain.model import Action, Candidate, CaseState
 from domain.notifications import Notice, notice
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
 from infra.idempotency import claim_key
-from infra.outbox import note_reported
+from infra.outbox import note_reported, readdress
 from infra.tables import audit_events, cases
 from infra.texts import kept_texts
 
@@ -130,6 +130,13 @@ def _with_candidate_details(after: CaseState, before: CaseState) -> CaseState:
                                                    for c in after.candidates]})
 
 
+async def _contact_email(conn: AsyncConnection, case_id: str) -> str | None:
+    """The applicant contact's address as the read model has it before this event."""
+    found = await conn.scalar(select(cases.c.snapshot["request"]["contact"]["email"].astext)
+                              .where(cases.c.id == case_id))
+    return str(found) if found is not None else None
+
+
 def _upsert(state: CaseState) -> Any:
     """The read model's row of the case; it only ever moves forward (a replayed older event changes nothing)."""
     row = {
@@ -162,6 +169,7 @@ def _upsert(state: CaseState) -> Any:
 async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice | None,
                  upsert: Any) -> None:
     """The event, the read model and the outbox, in the caller's transaction (the mail relay delivers it)."""
+    readdressed_from = await _contact_email(conn, entry.case_id) if entry.type == Action.UPDATE_CONTACT else None
     event = (
         insert(audit_events)
         .values(entry.model_dump())
@@ -180,6 +188,9 @@ async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, not
         await write_outbox(conn, entry, state, notice)
     if entry.type == events.MAIL_UNDELIVERABLE:
         await note_reported(conn, str(entry.payload["message"]), entry.at)
+    if readdressed_from is not None and inserted:  # mail not yet delivered goes to the corrected address
+        contact = state.request.contact
+        await readdress(conn, entry.case_id, readdressed_from, contact.name, str(contact.email), entry.at)
     log.info(
         "case event recorded", case_id=entry.case_id, seq=entry.seq, type=entry.type, stage=entry.stage_after,
         duplicate=inserted == 0,

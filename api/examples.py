@@ -37,6 +37,7 @@ ACTION_EXAMPLES: dict[Action, dict[str, Any]] = {
     Action.REASSIGN: {"assignee": "Hanako Ito"},
     Action.PAUSE: {"reason": "Waiting on a patent search by a third party."},
     Action.RESUME: {"note": "Patent search received."},
+    Action.UPDATE_CONTACT: {"name": "Anna Schmidt", "email": "anna.schmidt@acme.example", "language": "en"},
 }
 
 OPENAPI_EXAMPLES: dict[str, Any] = {

@@ -41,6 +41,7 @@ class Action(StrEnum):
     REASSIGN = "reassign"
     PAUSE = "pause"
     RESUME = "resume"
+    UPDATE_CONTACT = "update_contact"
 
 
 class Outcome(StrEnum):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import EmailStr, Field, field_validator, model_validator
 
 from domain.geography import JSIC_DIVISIONS, PREFECTURE_BY_NAME
-from domain.model import Action, Input, Office
+from domain.model import Action, Contact, Input, Office
 
 Text = Annotated[str, Field(min_length=1, max_length=5000)]
 OptionalText = Annotated[str, Field(max_length=5000)]
@@ -102,6 +102,31 @@ class AddNote(Payload):
     text: Text
 
 
+class UpdateContact(Payload):
+    """The applicant's contact person, corrected (e.g. an address the mail server refuses): the case's mail
+    not yet delivered goes to the new address. Recorded as `{"contact": {...}}`, personal data kept apart
+    (`domain.audit.PERSONAL_KEYS`), so it is erased with the filing's at the end of retention."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: EmailStr
+    language: Literal["en", "ja"] = "en"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_recorded(cls, data: Any) -> Any:
+        """The audit event's shape (`{"contact": {...}}`) reads back as the payload it recorded."""
+        if isinstance(data, dict) and set(data) == {"contact"} and isinstance(data["contact"], dict):
+            return data["contact"]
+        return data
+
+    @property
+    def contact(self) -> Contact:
+        return Contact(name=self.name, email=self.email, language=self.language)
+
+    def recorded(self) -> dict[str, Any]:
+        return {"contact": self.contact.model_dump(mode="json")}
+
+
 class Reassign(Payload):
     assignee: Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -128,6 +153,7 @@ ACTION_PAYLOADS: dict[Action, type[Payload]] = {
     Action.REASSIGN: Reassign,
     Action.PAUSE: Reason,
     Action.RESUME: NoteOnly,
+    Action.UPDATE_CONTACT: UpdateContact,
 }
 
 

@@ -76,6 +76,7 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.REASSIGN: CASE_MANAGERS,
     Action.PAUSE: CASE_MANAGERS,
     Action.RESUME: CASE_MANAGERS,
+    Action.UPDATE_CONTACT: frozenset({Role.APPLICANT, Role.COORDINATOR}),  # the applicant, or JETRO for it
 }
 
 ACTION_STAGES: dict[Action, frozenset[Stage]] = {
@@ -100,6 +101,7 @@ ACTION_STAGES: dict[Action, frozenset[Stage]] = {
     Action.REASSIGN: OPEN_STAGES,
     Action.PAUSE: OPEN_STAGES,
     Action.RESUME: OPEN_STAGES,
+    Action.UPDATE_CONTACT: OPEN_STAGES,
 }
 
 LEAD_OFFICE_ACTIONS = frozenset(

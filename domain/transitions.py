@@ -31,6 +31,7 @@ from domain.payloads import (
     ProposeInvestment,
     RecordResponse,
     Relay,
+    UpdateContact,
 )
 from domain.people import APPLICANT_ORG, RESERVED_ORGS
 from domain.reference import case_reference
@@ -128,6 +129,10 @@ def _note(state: CaseState, actor: Actor, payload: AddNote, at: datetime) -> Cha
     return {"notes": latest, "notes_total": max(state.notes_total, len(state.notes)) + 1}
 
 
+def _update_contact(state: CaseState, actor: Actor, payload: UpdateContact, at: datetime) -> Change:
+    return {"request": state.request.model_copy(update={"contact": payload.contact})}
+
+
 EFFECTS: dict[Action, Effect] = {
     Action.REQUEST_INFO: lambda s, a, p, at: {"stage": Stage.AWAITING_APPLICANT_INFO, "questions": p.questions},
     Action.PROVIDE_INFO: lambda s, a, p, at: {"stage": Stage.SCREENING, "questions": []},
@@ -150,6 +155,7 @@ EFFECTS: dict[Action, Effect] = {
     Action.REASSIGN: lambda s, a, p, at: {"assignee": p.assignee},
     Action.PAUSE: lambda s, a, p, at: {"paused": True},
     Action.RESUME: lambda s, a, p, at: {"paused": False},
+    Action.UPDATE_CONTACT: _update_contact,
 }
 
 
@@ -177,7 +183,7 @@ def apply(
 
 def event_payload(action: Action, payload: Payload, candidates: list[Candidate] | None) -> dict[str, Any]:
     """What the audit event records of an action: its payload, and the candidates matching produced."""
-    recorded = payload.model_dump(mode="json")
+    recorded = payload.recorded() if isinstance(payload, UpdateContact) else payload.model_dump(mode="json")
     if candidates is not None:
         recorded["candidates"] = [c.model_dump(mode="json") for c in candidates]
     return recorded

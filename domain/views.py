@@ -65,9 +65,9 @@ def case_view(state: CaseState, viewer: Actor) -> dict[str, Any]:
 APPLICANT_EVENTS = frozenset(
     {events.FILED, "request_info", "provide_info", "reject", "relay", "accept_case", "select_partner",
      "close_no_match", "conclude_without_fund", "approve_investment", "decline_investment", "withdraw",
-     events.EXPIRED}
+     "update_contact", events.EXPIRED}
 )
-APPLICANT_PAYLOADS = frozenset({events.FILED, "request_info", "provide_info", "withdraw"})
+APPLICANT_PAYLOADS = frozenset({events.FILED, "request_info", "provide_info", "withdraw", "update_contact"})
 
 
 def _event(entry: AuditEntry) -> dict[str, Any]:

@@ -360,3 +360,46 @@ async def test_operators_see_undeliverable_mail_and_retry_it_once_fixed(
     [row] = await rows_of(engine, case_id)
     assert (row["status"], row["attempts"]) == ("sent", 1)
     assert fixed.deliveries[f"<{row['id']}@case-desk>"] == 1
+
+
+async def test_a_corrected_contact_gets_the_mail_the_old_address_could_not(
+    plain_desk: Desk, engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int,
+) -> None:
+    desk = plain_desk
+    picky = Picky(folder, refuse=frozenset({"anna@acme.example"}))
+    server = serve(picky, picky_port)
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, permanent_tries=1)
+    try:
+        async with relay.running():
+            case = await desk.file(APPLICANT)
+            await desk.ok(case, "relay", COORDINATOR, offices=[SBIC])
+            [refused] = await until(lambda: _undeliverable(engine, case["id"]))
+            new_contact = {"name": "Anna Schmidt-Berg", "email": "anna.berg@acme.example", "language": "ja"}
+            for person in (officer(SBIC),):  # only the applicant, or JETRO for it, may correct it
+                assert (await desk.act(case, "update_contact", person, **new_contact)).status_code == 403
+            wrong = await desk.act(case, "update_contact", APPLICANT, name="Anna", email="not an address")
+            assert wrong.status_code == 422 and "email" in wrong.text
+            updated = await desk.ok(case, "update_contact", APPLICANT, **new_contact)
+            row = await until(lambda: _sent_row(engine, refused["id"]))
+    finally:
+        server.stop()
+    assert updated["request"]["contact"]["email"] == "anna.berg@acme.example"
+    assert (row["recipient_email"], row["recipient_name"]) == ("anna.berg@acme.example", "Anna Schmidt-Berg")
+    assert picky.envelopes[f"<{row['id']}@case-desk>"] == ["anna.berg@acme.example"]
+    events = (await desk.http.get(f"/api/cases/{case['id']}/history", headers=desk.headers(COORDINATOR))).json()
+    [corrected] = [e for e in events["events"] if e["type"] == "update_contact"]
+    assert "contact" not in corrected["payload"], "personal data is kept apart, erasable"
+    assert corrected["personal"]["contact"]["email"] == "anna.berg@acme.example" and corrected["personal_digest"]
+    verified = await desk.http.get(f"/api/cases/{case['id']}/history/verify", headers=desk.headers(COORDINATOR))
+    assert verified.json()["valid"] is True
+
+
+async def _undeliverable(engine: AsyncEngine, case_id: str) -> list[dict[str, Any]] | None:
+    found = [r for r in await rows_of(engine, case_id) if r["status"] == "undeliverable"]
+    return found or None
+
+
+async def _sent_row(engine: AsyncEngine, message_id: str) -> dict[str, Any] | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(notifications).where(notifications.c.id == message_id))).mappings().one()
+    return dict(row) if row["status"] == "sent" else None

@@ -66,6 +66,7 @@ DESIGN_STAGES: dict[Action, frozenset[Stage]] = {
     A.REASSIGN: OPEN,
     A.PAUSE: OPEN,  # ... and not already paused
     A.RESUME: OPEN,  # "any, while paused" (a closed case has no clock to restart)
+    A.UPDATE_CONTACT: OPEN,  # issue 17: the applicant (or JETRO) corrects an address mail cannot reach
 }
 
 
@@ -96,6 +97,7 @@ DESIGN_ROLES: dict[Action, frozenset[Role]] = {
     A.REASSIGN: frozenset({Role.COORDINATOR, Role.OFFICE_MANAGER}),
     A.PAUSE: frozenset({Role.COORDINATOR, Role.OFFICE_MANAGER}),
     A.RESUME: frozenset({Role.COORDINATOR, Role.OFFICE_MANAGER}),
+    A.UPDATE_CONTACT: frozenset({Role.APPLICANT, Role.COORDINATOR}),
 }
 
 
@@ -118,7 +120,7 @@ def design_sees(state: CaseState, actor: Actor) -> bool:
 ENTITLED: dict[Action, Actor] = {
     **{action: COORDINATOR_ACTOR for action in (A.REQUEST_INFO, A.REJECT, A.RELAY, A.ADD_NOTE, A.REASSIGN,
                                           A.PAUSE, A.RESUME)},
-    **{action: APPLICANT_ACTOR for action in (A.PROVIDE_INFO, A.WITHDRAW)},
+    **{action: APPLICANT_ACTOR for action in (A.PROVIDE_INFO, A.WITHDRAW, A.UPDATE_CONTACT)},
     **{action: officer_actor(LEAD) for action in (A.ACCEPT_CASE, A.DECLINE_CASE, *LEAD_OFFICE_ACTIONS)},
     **{action: FUND_B_ACTOR for action in (A.APPROVE_INVESTMENT, A.DECLINE_INVESTMENT, A.RETURN_PROPOSAL)},
 }
@@ -163,7 +165,8 @@ def in_stage(stage: Stage) -> Callable[[], CaseState]:
 
 WHERE_LEGAL: dict[Action, Callable[[], CaseState]] = {
     **{action: in_stage(stage) for action, stages in DESIGN_STAGES.items() for stage in stages if len(stages) == 1},
-    **{action: in_investment_decision for action in (A.WITHDRAW, A.ADD_NOTE, A.REASSIGN, A.PAUSE)},
+    **{action: in_investment_decision for action in (A.WITHDRAW, A.ADD_NOTE, A.REASSIGN, A.PAUSE,
+                                                     A.UPDATE_CONTACT)},
     A.RESUME: lambda: paused(in_investment_decision()),
 }
 EVERYONE: dict[Role, Actor] = {

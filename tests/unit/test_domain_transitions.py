@@ -155,7 +155,7 @@ def test_run_matching_records_the_candidates() -> None:
 
 
 def test_allowed_actions_for_the_applicant_in_screening() -> None:
-    assert rules.allowed_actions(filed(), APPLICANT_ACTOR) == [Action.WITHDRAW]
+    assert rules.allowed_actions(filed(), APPLICANT_ACTOR) == [Action.WITHDRAW, Action.UPDATE_CONTACT]
 
 
 @pytest.mark.parametrize(
