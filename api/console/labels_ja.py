@@ -27,6 +27,22 @@ JA: dict[str, str] = {
     "incidents.first": "最初の失敗",
     "incidents.last": "最後の失敗",
     "incidents.error": "エラー",
+    "nav.outbox": "送信待ちメール",
+    "outbox.title": "送信待ちメール",
+    "outbox.intro": (
+        "案件のメール。新しい順。配信不能のものは受信側が恒久的に拒否しました。"
+        "宛先またはサーバーを直したら `alliance mail retry MESSAGE_ID` を実行してください"
+        "（申請者が連絡先を訂正することもできます：`update_contact`）。"
+    ),
+    "outbox.none": "この状態のメールはありません。",
+    "outbox.caption": "メール",
+    "outbox.status": "状態",
+    "outbox.all": "すべて",
+    "outbox.show": "表示",
+    "outbox.to": "宛先",
+    "outbox.template": "種類",
+    "outbox.next": "次の試行",
+    "outbox.answer": "最後の応答",
     "nav.mail": "メール（開発用）",
     "nav.language": "言語",
     "nav.signed_in_as": "ログイン中",
@@ -234,6 +250,7 @@ JA: dict[str, str] = {
     "event.escalation": "エスカレーション",
     "event.expired": "期限切れ",
     "event.personal_data_redacted": "個人データ消去",
+    "event.mail_undeliverable": "メール配信不能",
     "event.audit_verified": "監査証跡の検証",
     "role.applicant": "申請者",
     "role.coordinator": "コーディネーター（JETRO）",

@@ -39,7 +39,7 @@ NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
                           ("nav.dashboard", "/dashboard")),
     Role.FUND_COMMITTEE: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.dashboard", "/dashboard")),
     Role.AUDITOR: (("nav.audit", "/audit"), ("nav.cases", "/cases"), ("nav.dashboard", "/dashboard")),
-    Role.ADMIN: (("nav.cases", "/cases"), ("nav.incidents", "/incidents")),
+    Role.ADMIN: (("nav.cases", "/cases"), ("nav.incidents", "/incidents"), ("nav.outbox", "/outbox")),
 }
 HOME: dict[Role, str] = {Role.AUDITOR: "/audit", Role.ADMIN: "/cases"}
 

@@ -45,9 +45,11 @@ from domain.service_levels import waiting_on
 from infra.mail_sink import kept_messages
 from infra.settings import DEV_PEPPER
 from infra.users import DEMO_USERS, actor_for_token, demo_token
+from services import mail_outbox
 from services.case_desk import CaseDesk
 from services.incidents import open_incidents
 from services.listing import CaseFilters
+from services.mail_outbox import Status
 
 router = APIRouter(include_in_schema=False)
 STATIC = TEMPLATES.parent / "static"
@@ -206,6 +208,15 @@ async def incidents_page(request: Request, viewer: Operator) -> Response:
     """Operators: the steps of cases that keep failing (`GET /api/operations/incidents`)."""
     found = await open_incidents(services_of(request).engine)
     return page(request, "incidents.html", viewer, incidents=found)
+
+
+@router.get("/outbox")
+async def outbox_page(request: Request, viewer: Operator, status: str = "undeliverable") -> Response:
+    """Operators: the outbox by status, undeliverable first (`GET /api/operations/mail`)."""
+    chosen = Status(status) if status in Status.__members__.values() else None
+    found = await mail_outbox.messages(services_of(request).engine, chosen, limit=200)
+    return page(request, "outbox.html", viewer, messages=found, chosen=chosen.value if chosen else "",
+                statuses=[s.value for s in Status])
 
 
 @router.get("/late")

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.datastructures import FormData
 from temporalio.client import Client
@@ -31,10 +32,12 @@ from domain.model import Action, CaseState, FilingRequest, Office
 from domain.payloads import ACTION_PAYLOADS, parse_payload
 from domain.transitions import new_case
 from infra.settings import DEV_PEPPER, Settings
+from infra.tables import notifications
 from infra.users import DEMO_USERS
 from services.context import Services
 from tests.helpers.desk import Desk
 from tests.helpers.people import (
+    ADMIN,
     APPLICANT,
     APPLICANT_ACTOR,
     AUDITOR,
@@ -379,6 +382,27 @@ async def test_japanese_labels_per_user_and_when_switched(console: Console) -> N
     assert '<html lang="ja">' in japanese and JA["nav.sign_out"] in japanese
     assert (await browser.get("/lang/en", params={"next": "https://evil.example"})).headers["location"] == "/"
     assert '<html lang="en">' in await console.page(APPLICANT, "/work")
+
+
+async def test_operators_see_undeliverable_mail_in_the_outbox_page(
+    console: Console, desk: Desk, engine: AsyncEngine
+) -> None:
+    case = await desk.file(APPLICANT)
+    message = str(uuid.uuid4())
+    async with engine.begin() as conn:
+        await conn.execute(insert(notifications).values(
+            id=message, case_id=case["id"], seq=1, template="relay", recipient_name="Gone",
+            recipient_email="gone@acme.example", language="en", subject="s", body="b", created_at=datetime.now(UTC),
+            status="undeliverable", attempts=3, last_error="550 5.1.1 <gone@acme.example>: mailbox unavailable",
+        ))
+    shown = await console.page(ADMIN, "/outbox")
+    row = text(element(shown, f"message-{message}"))
+    assert "gone@acme.example" in row and "undeliverable" in row and "550 5.1.1" in row
+    assert f"message-{message}" not in await console.page(ADMIN, "/outbox?status=sent")
+    assert f"message-{message}" in await console.page(ADMIN, "/outbox?status=all")
+    assert 'href="/outbox"' in await console.page(ADMIN, "/cases")
+    for person in (APPLICANT, COORDINATOR, officer(SBIC), AUDITOR):
+        assert (await (await console.as_(person)).get("/outbox")).status_code == 403
 
 
 async def test_the_late_cases_of_an_office(console: Console, desk: Desk, env: WorkflowEnvironment) -> None:
