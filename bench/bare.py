@@ -13,6 +13,7 @@ from temporalio import activity, workflow
 from temporalio.common import RawValue
 
 BARE_WORKFLOW = "BareCase"
+BARE_LOCAL_WORKFLOW = "BareCaseLocal"  # the same, every activity local: the least work Temporal does for it
 NOOP_ACTIVITY = "bare_noop"
 FILE_UPDATE = "file"
 EXTRA_ACTIVITY_UPDATE = "run_matching"  # the Update that, like a case's, runs a second activity
@@ -29,6 +30,8 @@ async def noop(step: int) -> int:
 
 @workflow.defn(name=BARE_WORKFLOW)
 class BareWorkflow:
+    """What a team would write without the case desk: Updates that each run an activity, mail beside them."""
+
     @workflow.init
     def __init__(self, updates: int) -> None:
         self.updates = updates
@@ -49,7 +52,7 @@ class BareWorkflow:
     @workflow.update(dynamic=True)
     async def act(self, name: str, args: Sequence[RawValue]) -> int:
         if name == EXTRA_ACTIVITY_UPDATE:
-            await workflow.execute_activity(NOOP_ACTIVITY, -1, start_to_close_timeout=ACTIVITY_TIMEOUT)
+            await self._activity(-1)
         done = await self._step()
         if name in MAILING_UPDATES:
             self.mailing += 1
@@ -57,11 +60,30 @@ class BareWorkflow:
         return done
 
     async def _mail(self) -> None:
-        """Stands in for the case's mail courier: one activity beside the Updates."""
-        await workflow.execute_activity(NOOP_ACTIVITY, -2, start_to_close_timeout=ACTIVITY_TIMEOUT)
+        """Stands in for a mail courier in the workflow: one activity beside the Updates."""
+        await self._activity(-2)
         self.mailing -= 1
 
     async def _step(self) -> int:
-        await workflow.execute_activity(NOOP_ACTIVITY, self.done, start_to_close_timeout=ACTIVITY_TIMEOUT)
+        await self._activity(self.done)
         self.done += 1
         return self.done
+
+    async def _activity(self, step: int) -> None:
+        await workflow.execute_activity(NOOP_ACTIVITY, step, start_to_close_timeout=ACTIVITY_TIMEOUT)
+
+
+@workflow.defn(name=BARE_LOCAL_WORKFLOW)
+class BareLocalWorkflow(BareWorkflow):
+    """The physical floor: the same workflow with every activity a local one (no activity task round trips)."""
+
+    @workflow.init
+    def __init__(self, updates: int) -> None:
+        super().__init__(updates)
+
+    @workflow.run
+    async def run(self, updates: int) -> int:
+        return await super().run(updates)
+
+    async def _activity(self, step: int) -> None:
+        await workflow.execute_local_activity(NOOP_ACTIVITY, step, start_to_close_timeout=ACTIVITY_TIMEOUT)

@@ -36,7 +36,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Worker
 from temporalio.worker import Interceptor as WorkerInterceptor
 
-from bench.bare import BARE_WORKFLOW, BareWorkflow, noop
+from bench.bare import BARE_LOCAL_WORKFLOW, BARE_WORKFLOW, BareLocalWorkflow, BareWorkflow, noop
 from bench.bare import FILE_UPDATE as BARE_FILE_UPDATE
 from bench.stack import bench_stack
 from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
@@ -238,11 +238,11 @@ BARE_ACTIONS = ("relay", "accept_case", "run_matching", "shortlist", "record_res
                 "propose_investment", "approve_investment")
 
 
-def bare_driver(client: Client, task_queue: str) -> Drive:
+def bare_driver(client: Client, task_queue: str, workflow_type: str = BARE_WORKFLOW) -> Drive:
     async def drive(phase: Phase) -> None:
         wf_id = f"bare-{uuid.uuid4()}"
         operation: WithStartWorkflowOperation[Any, int] = WithStartWorkflowOperation(
-            BARE_WORKFLOW,
+            workflow_type,
             UPDATES_PER_CASE,
             id=wf_id,
             task_queue=task_queue,
@@ -310,7 +310,8 @@ async def count_events(engine: AsyncEngine) -> int:
 def bare_worker(client: Client, task_queue: str) -> Worker:
     """The same worker settings and sandbox as the case worker, with the bare workflow and activity."""
     return Worker(
-        client, task_queue=task_queue, workflows=[BareWorkflow], activities=[noop], workflow_runner=workflow_runner()
+        client, task_queue=task_queue, workflows=[BareWorkflow, BareLocalWorkflow], activities=[noop],
+        workflow_runner=workflow_runner(),
     )
 
 
@@ -318,6 +319,7 @@ def bare_worker(client: Client, task_queue: str) -> Worker:
 class Results:
     cases: Phase
     bare: Phase
+    bare_local: Phase
     events: int
     pool: str
 
@@ -346,8 +348,12 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
                 if warmup:
                     await run_phase(Phase("bare (warm-up)"), drive, warmup, concurrency, progress, timer)
                 bare = await run_phase(Phase("bare"), drive, total, concurrency, progress, timer)
+                drive = bare_driver(client, queue, BARE_LOCAL_WORKFLOW)
+                if warmup:
+                    await run_phase(Phase("bare local (warm-up)"), drive, warmup, concurrency, progress, timer)
+                bare_local = await run_phase(Phase("bare local"), drive, total, concurrency, progress, timer)
         events = await count_events(stack.engine)
-        return Results(cases, bare, events, f"{settings.db_pool_size}+{settings.db_max_overflow}")
+        return Results(cases, bare, bare_local, events, f"{settings.db_pool_size}+{settings.db_max_overflow}")
 
 
 # -- report -----------------------------------------------------------------------------------------
@@ -358,25 +364,30 @@ def ms(seconds: float) -> str:
 
 
 def report(results: Results, total: int, concurrency: int, warmup: int, console: Console) -> None:
-    cases, bare = results.cases, results.bare
+    cases, bare, local = results.cases, results.bare, results.bare_local
     expected = (total + warmup) * UPDATES_PER_CASE
     console.print(
         f"\n{total} workflows of each kind, {concurrency} at a time ({warmup} warm-up each, not counted); "
         f"{UPDATES_PER_CASE} Updates and {ACTIVITIES_PER_CASE} activities per workflow. "
         f"Audit events written: {results.events} (expected {expected}). DB pool {results.pool}."
     )
-    table = Table(title="Case desk vs bare Temporal")
+    table = Table(title="Case desk vs bare Temporal (ordinary activities) and its floor (local activities)")
     table.add_column("")
     table.add_column("case desk", justify="right")
     table.add_column("bare", justify="right")
-    table.add_column("case desk / bare", justify="right")
-    table.add_row("workflows/s", f"{cases.rate:.1f}", f"{bare.rate:.1f}", f"{cases.rate / bare.rate:.2f}")
-    table.add_row("wall time s", f"{cases.wall:.1f}", f"{bare.wall:.1f}", f"{cases.wall / bare.wall:.2f}")
+    table.add_column("bare local", justify="right")
+    table.add_column("desk / bare", justify="right")
+    table.add_column("desk / local", justify="right")
+    table.add_row("workflows/s", f"{cases.rate:.1f}", f"{bare.rate:.1f}", f"{local.rate:.1f}",
+                  f"{cases.rate / bare.rate:.2f}", f"{cases.rate / local.rate:.2f}")
+    table.add_row("wall time s", f"{cases.wall:.1f}", f"{bare.wall:.1f}", f"{local.wall:.1f}",
+                  f"{cases.wall / bare.wall:.2f}", f"{cases.wall / local.wall:.2f}")
     for label, p in (("Update p50 ms", 50.0), ("Update p99 ms", 99.0)):
-        a, b = percentile(cases.all_updates, p), percentile(bare.all_updates, p)
-        table.add_row(label, ms(a), ms(b), f"{a / b:.2f}")
-    a, b = mean(cases.all_updates), mean(bare.all_updates)
-    table.add_row("Update mean ms", ms(a), ms(b), f"{a / b:.2f}")
+        a, b, c = (percentile(x.all_updates, p) for x in (cases, bare, local))
+        table.add_row(label, ms(a), ms(b), ms(c), f"{a / b:.2f}", f"{a / c:.2f}")
+    a, b, c = (mean(x.all_updates) for x in (cases, bare, local))
+    table.add_row("Update mean ms", ms(a), ms(b), ms(c), f"{a / b:.2f}", f"{a / c:.2f}")
+    table.add_row("Update max ms", *(ms(max(x.all_updates)) for x in (cases, bare, local)), "", "")
     console.print(table)
 
     steps = Table(title="Where time goes: Update round trip by step (p50 / p99 ms)")
@@ -392,7 +403,7 @@ def report(results: Results, total: int, concurrency: int, warmup: int, console:
     acts = Table(title="Activities (measured in the worker)")
     for column in ("activity", "run", "count", "mean ms", "p50 ms", "p99 ms", "sched→start mean ms"):
         acts.add_column(column, justify="left" if column in ("activity", "run") else "right")
-    for phase in (cases, bare):
+    for phase in (cases, bare, local):
         for name, times in sorted(phase.activities.items()):
             acts.add_row(name, phase.label, str(len(times.run)), ms(mean(times.run)), ms(percentile(times.run, 50)),
                          ms(percentile(times.run, 99)), ms(mean(times.wait)))
@@ -400,14 +411,15 @@ def report(results: Results, total: int, concurrency: int, warmup: int, console:
 
     cpu = Table(title="CPU seconds used during each run (other work on the machine not shown)")
     cpu.add_column("process (with its children)")
-    cpu.add_column("case desk", justify="right")
-    cpu.add_column("bare", justify="right")
-    for name in sorted(set(cases.cpu) | set(bare.cpu)):
-        cpu.add_row(name, f"{cases.cpu.get(name, 0.0):.1f}", f"{bare.cpu.get(name, 0.0):.1f}")
-    cpu.add_row("wall seconds", f"{cases.wall:.1f}", f"{bare.wall:.1f}")
-    cpu.add_row("event-loop lag mean / p99 ms", f"{ms(mean(cases.loop_lag))} / {ms(percentile(cases.loop_lag, 99))}",
-                f"{ms(mean(bare.loop_lag))} / {ms(percentile(bare.loop_lag, 99))}")
-    cpu.add_row("CPU cores on this machine", str(os.cpu_count()), str(os.cpu_count()))
+    runs = (cases, bare, local)
+    for phase in runs:
+        cpu.add_column(phase.label, justify="right")
+    for name in sorted(set().union(*(phase.cpu for phase in runs))):
+        cpu.add_row(name, *(f"{phase.cpu.get(name, 0.0):.1f}" for phase in runs))
+    cpu.add_row("wall seconds", *(f"{phase.wall:.1f}" for phase in runs))
+    cpu.add_row("event-loop lag mean / p99 ms",
+                *(f"{ms(mean(phase.loop_lag))} / {ms(percentile(phase.loop_lag, 99))}" for phase in runs))
+    cpu.add_row("CPU cores on this machine", *(str(os.cpu_count()) for _ in runs))
     console.print(cpu)
     update_total = sum(cases.all_updates) / max(cases.workflows, 1)
     activity_total = sum(sum(t.run) for t in cases.activities.values()) / max(cases.workflows, 1)
@@ -415,6 +427,16 @@ def report(results: Results, total: int, concurrency: int, warmup: int, console:
         f"Per case: {ms(update_total)} ms of Update round trips, of which {ms(activity_total)} ms inside "
         f"activities ({activity_total / update_total:.0%})." if update_total else ""
     )
+    console.print(result_line(results), soft_wrap=True, highlight=False)
+
+
+def result_line(results: Results) -> str:
+    """The one line a script reads (issue: faster than hand-written Temporal)."""
+    cases, bare, local = results.cases, results.bare, results.bare_local
+    return (f"RESULT cases_per_s={cases.rate:.2f} bare_per_s={bare.rate:.2f} ratio={cases.rate / bare.rate:.2f} "
+            f"bare_local_per_s={local.rate:.2f} ratio_local={cases.rate / local.rate:.2f} "
+            f"p50_ms={ms(percentile(cases.all_updates, 50))} p99_ms={ms(percentile(cases.all_updates, 99))} "
+            f"max_ms={ms(max(cases.all_updates))}")
 
 
 def main(

@@ -243,9 +243,10 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
             try:
                 async with (
                     build_worker(client, settings.temporal_task_queue, engine),
+                    mail_relay(settings, engine, client).running(),
                     serving(app, api_port),
                 ):
-                    progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}, case worker")
+                    progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}, case worker, mail relay")
                     drive = http_driver(officers, tokens)
                     if warmup:
                         await run_phase(Phase("HTTP (warm-up)"), drive, warmup, concurrency, progress, activities)
@@ -320,6 +321,13 @@ def report(results: Results, total: int, concurrency: int, warmup: int, console:
     cpu.add_row("event-loop lag mean / p99 ms", f"{ms(mean(http.loop_lag))} / {ms(percentile(http.loop_lag, 99))}",
                 f"{ms(mean(bare.loop_lag))} / {ms(percentile(bare.loop_lag, 99))}")
     console.print(cpu)
+    a, b = percentile(here, 50), percentile(there, 50)
+    console.print(
+        f"RESULT http_p50_ms={ms(a)} bare_update_p50_ms={ms(b)} p50_ratio={a / b:.2f} "
+        f"actions_ratio={(len(here) / http.wall) / (len(there) / bare.wall):.2f} p99_ms={ms(percentile(here, 99))} "
+        f"max_ms={ms(max(here))}",
+        soft_wrap=True, highlight=False,
+    )
 
 
 def main(
