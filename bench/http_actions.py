@@ -42,6 +42,7 @@ from temporalio.client import (
 )
 
 from api.app import create_app
+from app.bootstrap import mail_relay
 from app.serving import QuietServer, api_server
 from bench.cases import (
     APPLICANT,
