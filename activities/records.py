@@ -69,13 +69,14 @@ class CaseRecords:
         """
         header = command.header
         async with self.engine.begin() as conn:
-            stored = await conn.scalar(
+            # One round trip: the event if a try before this one stored it, and the case as the read model has it.
+            stored, previous = (await conn.execute(select(
                 select(audit_events.c.hash).where(audit_events.c.case_id == header.case_id,
-                                                  audit_events.c.seq == header.seq)
-            )
+                                                  audit_events.c.seq == header.seq).scalar_subquery(),
+                select(cases.c.snapshot).where(cases.c.id == header.case_id).scalar_subquery(),
+            ))).one()
             if stored is not None:
                 return Recorded(hash=stored)
-            previous = await conn.scalar(select(cases.c.snapshot).where(cases.c.id == header.case_id))
             before = CaseState.model_validate(previous) if previous is not None else None
             refs = set(refs_in_state(command.state)) | _refs_in(command.payload)
             if command.candidates_ref:
