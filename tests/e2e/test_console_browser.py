@@ -145,7 +145,8 @@ async def test_a_case_from_filing_to_fund_approval_by_clicking(
     reference = (await page.locator("h1").inner_text()).split(" — ")[0]
     assert re.fullmatch(r"GA-\d{4}-\w+", reference), reference
     assert await applicant.events() == ["filed"]
-    assert await page.locator("form[data-action]").evaluate_all("f => f.map(x => x.dataset.action)") == ["withdraw"]
+    assert await page.locator("form[data-action]").evaluate_all("f => f.map(x => x.dataset.action)") == [
+        "withdraw", "update_contact"]
     await applicant.shot("02-applicant-case-page")
 
     # JETRO's coordinator (who reads Japanese) relays it to two offices.

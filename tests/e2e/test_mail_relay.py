@@ -261,18 +261,24 @@ async def test_a_message_that_can_never_be_sent_is_undeliverable_after_bounded_t
     assert len(handler.deliveries) == 1, "nothing of the poisoned message reached the server"
 
 
+async def relay_once(engine: AsyncEngine, temporal: Client, folder: Path, port: int, *people: tuple[str, str],
+                     smtputf8: bool = False) -> tuple[Picky, list[dict[str, Any]]]:
+    """Messages to `people` for a case of their own, sent once by a relay to a real server; what it got, the rows."""
+    handler = Picky(folder)
+    server = serve(handler, port, smtputf8=smtputf8)
+    try:
+        case_id = await outbox_rows(engine, *people)
+        await drain(MailRelay(engine, smtp_on(port), temporal))
+    finally:
+        server.stop()
+    return handler, await rows_of(engine, case_id)
+
+
 async def test_a_non_ascii_local_part_goes_to_a_server_that_announces_smtputf8(
     engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
 ) -> None:
-    handler = Picky(folder)
-    server = serve(handler, picky_port, smtputf8=True)
-    relay = MailRelay(engine, smtp_on(picky_port), temporal)
-    try:
-        case_id = await outbox_rows(engine, ("Jürgen", "jürgen@acme.example"))
-        await drain(relay)
-    finally:
-        server.stop()
-    [row] = await rows_of(engine, case_id)
+    handler, [row] = await relay_once(engine, temporal, folder, picky_port, ("Jürgen", "jürgen@acme.example"),
+                                      smtputf8=True)
     assert row["status"] == "sent"
     assert handler.envelopes[f"<{row['id']}@case-desk>"] == ["jürgen@acme.example"]
 
@@ -280,15 +286,7 @@ async def test_a_non_ascii_local_part_goes_to_a_server_that_announces_smtputf8(
 async def test_mail_to_an_erased_address_is_cancelled_never_sent(
     engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
 ) -> None:
-    handler = Picky(folder)
-    server = serve(handler, picky_port)
-    relay = MailRelay(engine, smtp_on(picky_port), temporal)
-    try:
-        case_id = await outbox_rows(engine, ("[redacted]", "[redacted]"))
-        await drain(relay)
-    finally:
-        server.stop()
-    [row] = await rows_of(engine, case_id)
+    handler, [row] = await relay_once(engine, temporal, folder, picky_port, ("[redacted]", "[redacted]"))
     assert row["status"] == "cancelled" and "erased" in row["last_error"]
     assert handler.deliveries == {}
 
