@@ -35,6 +35,8 @@ REGISTRY_KEEPERS = frozenset({Role.OFFICE_MANAGER, Role.ADMIN})
 """Who may import into the SME registry."""
 OPERATORS = frozenset({Role.ADMIN})
 """Who sees the operation of the system (incidents of stuck cases): the operator's admins."""
+MAIL_SINK_READERS = OPERATORS
+"""Who reads every message the development mail sink kept; anyone else reads only those addressed to them."""
 
 
 class RefusalKind(StrEnum):
