@@ -5,23 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import CurrentActor, ServicesDep, require, require_on_case
+from api.deps import CurrentActor, ServicesDep, require, require_on_case, route_of
 from api.examples import OPENAPI_EXAMPLES, problems
 from api.problems import validation_problem
 from domain.audit import ChainReport
-from domain.model import Action, FilingRequest, Office, Outcome, Stage
+from domain.model import Action, CaseState, FilingRequest, Office, Outcome, Stage
 from domain.rules import FILERS, STAFF_AND_AUDITORS
 from domain.transitions import applicant_org_of
 from domain.views import CaseHistory, CasePage, CaseView, case_view, history_view
+from services.access_log import note_cases, note_history
 from services.case_desk import CaseDesk
 from services.listing import CaseFilters, Sort
 
 router = APIRouter(
     prefix="/api/cases", tags=["cases"], responses=problems(401, 403, 404, 409, 413, 422, 503)
 )
+
+
+async def shown(request: Request, services: ServicesDep, actor: CurrentActor, *states: CaseState) -> None:
+    """Note in the access log the personal data these cases' views are about to show `actor`."""
+    await note_cases(services, actor, route_of(request), states)
 
 
 def as_sent(view: dict[str, Any], status_code: int = 200) -> JSONResponse:
@@ -41,6 +47,7 @@ async def file_case(
     request: FilingRequest,
     actor: CurrentActor,
     services: ServicesDep,
+    http: Request,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     try:
@@ -49,6 +56,7 @@ async def file_case(
         raise validation_problem([{"loc": ["body", "on_behalf_of"], "msg": str(error), "type": "value_error"}],
                                  "Invalid filing") from None
     state = await CaseDesk(services).file(actor, request, idempotency_key)
+    await shown(http, services, actor, state)
     return as_sent(case_view(state, actor), status_code=201)
 
 
@@ -56,6 +64,7 @@ async def file_case(
 async def list_cases(
     actor: CurrentActor,
     services: ServicesDep,
+    request: Request,
     stage: Stage | None = None,
     office: Office | None = None,
     outcome: Outcome | None = None,
@@ -69,6 +78,7 @@ async def list_cases(
 ) -> JSONResponse:
     filters = CaseFilters(stage, office, outcome, overdue, q, sort, limit, cursor)
     states, next_cursor = await CaseDesk(services).list(actor, filters)
+    await shown(request, services, actor, *states)
     return as_sent({"items": [case_view(s, actor) for s in states], "next_cursor": next_cursor})
 
 
@@ -81,6 +91,7 @@ async def get_case(
     case_id: str,
     actor: CurrentActor,
     services: ServicesDep,
+    request: Request,
     as_of: Annotated[
         datetime | None,
         Query(description="An ISO 8601 time with its offset: the case rebuilt from its audit events as it stood then"),
@@ -88,13 +99,17 @@ async def get_case(
 ) -> JSONResponse:
     desk = CaseDesk(services)
     if as_of is None:
-        return as_sent(case_view(await desk.load(case_id, actor), actor))
+        state = await desk.load(case_id, actor)
+        await shown(request, services, actor, state)
+        return as_sent(case_view(state, actor))
     if as_of.tzinfo is None:
         raise validation_problem(
             [{"loc": ["query", "as_of"], "msg": "give the time with its offset, e.g. 2026-03-03T09:00:00+09:00",
               "type": "value_error"}]
         )
-    view = case_view(await desk.as_of(case_id, actor, as_of), actor)
+    then = await desk.as_of(case_id, actor, as_of)
+    await shown(request, services, actor, then)
+    view = case_view(then, actor)
     return as_sent(view | {"allowed_actions": [], "as_of": as_of.isoformat()})
 
 
@@ -105,6 +120,7 @@ async def take_action(
                                 json_schema_extra={"enum": [a.value for a in Action]})],
     actor: CurrentActor,
     services: ServicesDep,
+    request: Request,
     payload: Annotated[
         dict[str, Any] | None,
         Body(description="The action's payload; see the examples, one per action", openapi_examples=OPENAPI_EXAMPLES),
@@ -112,6 +128,7 @@ async def take_action(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     state = await CaseDesk(services).act(case_id, actor, action, payload or {}, idempotency_key)
+    await shown(request, services, actor, state)
     return as_sent(case_view(state, actor))
 
 
@@ -125,6 +142,7 @@ async def verify_history(case_id: str, actor: CurrentActor, services: ServicesDe
 
 
 @router.get("/{case_id}/history", summary="The case's audit events, oldest first", response_model=CaseHistory)
-async def history(case_id: str, actor: CurrentActor, services: ServicesDep) -> JSONResponse:
-    entries = await CaseDesk(services).history(case_id, actor)
-    return as_sent({"events": history_view(entries, actor)})
+async def history(case_id: str, actor: CurrentActor, services: ServicesDep, request: Request) -> JSONResponse:
+    events = history_view(await CaseDesk(services).history(case_id, actor), actor)
+    await note_history(services, actor, route_of(request), case_id, events)
+    return as_sent({"events": events})

@@ -123,6 +123,24 @@ def hidden_fields(viewer: Viewer) -> list[str]:
     return [row.field for row in TABLE if row.cells[viewer] != Shown.SHOWN]
 
 
+def personal_shown(state: CaseState, actor: Actor) -> tuple[list[str], list[str]]:
+    """What of `state`'s personal data a view of it shows `actor`, for the access log: the fields (table field
+    names) and the SMEs identified (corporate numbers), both empty when nothing personal is shown.
+
+    Personal data here: the applicant's contact person, and an SME's identity in a case (the scheme discloses it
+    only with consent)."""
+    viewer = viewer_of(state, actor)
+    fields = ["request.contact"] if shown("request.contact", viewer) == Shown.SHOWN else []
+    match shown("candidates.sme_id", viewer):
+        case Shown.SHOWN:
+            smes = [c.sme_id for c in state.candidates]
+        case Shown.MASKED:
+            smes = [sme for sme in state.shortlist if sme in state.interested_smes()]
+        case _:
+            smes = []
+    return ([*fields, "candidates.sme_id"] if smes else fields), smes
+
+
 def candidate_alias(index: int) -> str:
     """`Candidate A` … `Candidate Z`, `Candidate AA` …: how an applicant knows the `index`-th shortlisted SME
     (from 0) until it says it is interested."""

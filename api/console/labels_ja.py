@@ -27,6 +27,22 @@ JA: dict[str, str] = {
     "incidents.first": "最初の失敗",
     "incidents.last": "最後の失敗",
     "incidents.error": "エラー",
+    "nav.access": "アクセス記録",
+    "access.title": "アクセス記録",
+    "access.intro": (
+        "個人情報が表示されるたびに、誰に・いつ・どの案件と中小企業の・どの項目を・どの経路で表示したかを"
+        "記録しています。新しい順。"
+    ),
+    "access.caption": "表示された個人情報",
+    "access.at": "日時",
+    "access.person": "閲覧者",
+    "access.case": "案件",
+    "access.smes": "特定された中小企業",
+    "access.fields": "項目",
+    "access.route": "経路",
+    "access.none": "この条件での記録はありません。",
+    "access.older": "さらに古い記録",
+    "access.filter": "絞り込み",
     "nav.mail": "メール（開発用）",
     "nav.language": "言語",
     "nav.signed_in_as": "ログイン中",
