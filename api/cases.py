@@ -19,15 +19,20 @@ from domain.views import CaseHistory, CasePage, CaseView, case_view, history_vie
 from services.access_log import note_cases, note_history
 from services.case_desk import CaseDesk
 from services.listing import CaseFilters, Sort
+from services.registry import consent_withdrawn
 
 router = APIRouter(
     prefix="/api/cases", tags=["cases"], responses=problems(401, 403, 404, 409, 413, 422, 503)
 )
 
 
-async def shown(request: Request, services: ServicesDep, actor: CurrentActor, *states: CaseState) -> None:
-    """Note in the access log the personal data these cases' views are about to show `actor`."""
+async def views_of(request: Request, services: ServicesDep, actor: CurrentActor,
+                   *states: CaseState) -> list[dict[str, Any]]:
+    """The cases as `actor` may see them (with the candidates whose consent is withdrawn now), noting in the access
+    log the personal data they show."""
     await note_cases(services, actor, route_of(request), states)
+    withdrawn = await consent_withdrawn(services, states)
+    return [case_view(state, actor, withdrawn) for state in states]
 
 
 def as_sent(view: dict[str, Any], status_code: int = 200) -> JSONResponse:
@@ -56,8 +61,8 @@ async def file_case(
         raise validation_problem([{"loc": ["body", "on_behalf_of"], "msg": str(error), "type": "value_error"}],
                                  "Invalid filing") from None
     state = await CaseDesk(services).file(actor, request, idempotency_key)
-    await shown(http, services, actor, state)
-    return as_sent(case_view(state, actor), status_code=201)
+    (view,) = await views_of(http, services, actor, state)
+    return as_sent(view, status_code=201)
 
 
 @router.get("", summary="Cases the caller may see, a page at a time", response_model=CasePage)
@@ -78,8 +83,7 @@ async def list_cases(
 ) -> JSONResponse:
     filters = CaseFilters(stage, office, outcome, overdue, q, sort, limit, cursor)
     states, next_cursor = await CaseDesk(services).list(actor, filters)
-    await shown(request, services, actor, *states)
-    return as_sent({"items": [case_view(s, actor) for s in states], "next_cursor": next_cursor})
+    return as_sent({"items": await views_of(request, services, actor, *states), "next_cursor": next_cursor})
 
 
 @router.get(
@@ -99,17 +103,14 @@ async def get_case(
 ) -> JSONResponse:
     desk = CaseDesk(services)
     if as_of is None:
-        state = await desk.load(case_id, actor)
-        await shown(request, services, actor, state)
-        return as_sent(case_view(state, actor))
+        (view,) = await views_of(request, services, actor, await desk.load(case_id, actor))
+        return as_sent(view)
     if as_of.tzinfo is None:
         raise validation_problem(
             [{"loc": ["query", "as_of"], "msg": "give the time with its offset, e.g. 2026-03-03T09:00:00+09:00",
               "type": "value_error"}]
         )
-    then = await desk.as_of(case_id, actor, as_of)
-    await shown(request, services, actor, then)
-    view = case_view(then, actor)
+    (view,) = await views_of(request, services, actor, await desk.as_of(case_id, actor, as_of))
     return as_sent(view | {"allowed_actions": [], "as_of": as_of.isoformat()})
 
 
@@ -128,8 +129,8 @@ async def take_action(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     state = await CaseDesk(services).act(case_id, actor, action, payload or {}, idempotency_key)
-    await shown(request, services, actor, state)
-    return as_sent(case_view(state, actor))
+    (view,) = await views_of(request, services, actor, state)
+    return as_sent(view)
 
 
 @router.get(

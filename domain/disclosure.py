@@ -103,6 +103,7 @@ TABLE: tuple[Row, ...] = (
     _row("proposal.rationale", "the proposal's rationale", _A),
     _row("proposal.proposed_by", "who prepared the proposal (a name)", _A),
     _row("notes", "internal notes and their count", _A),
+    _row("consent_withdrawn", "candidates that withdrew their consent to be matched since", _A),
     _row("history.events", "the audit events", _M,
          "only the outward steps (filed, questions and answers, relay, acceptance, partner selection, closing)"),
     _row("history.actor", "who took each step", _M, "staff by role and organisation, never by name"),

@@ -38,9 +38,11 @@ HIDDEN = frozenset({"last_hash", "seq", "notes", "notes_total", "filed_by"})
 """`CaseState` fields no caller is shown as they are (notes and their count are added back for staff)."""
 
 
-def case_view(state: CaseState, viewer: Actor) -> dict[str, Any]:
-    """The case as `viewer` may see it (its shape: `CaseView`), as `domain.disclosure` says."""
+def case_view(state: CaseState, viewer: Actor, consent_withdrawn: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The case as `viewer` may see it (its shape: `CaseView`), as `domain.disclosure` says. `consent_withdrawn`:
+    the SMEs the registry holds without consent now (shown to staff against the case's candidates)."""
     data = state.model_dump(mode="json", exclude=set(HIDDEN))
+    data["consent_withdrawn"] = [c.sme_id for c in state.candidates if c.sme_id in consent_withdrawn]
     data["company"] = data["request"]["company"]
     data["allowed_actions"] = [str(a) for a in allowed_actions(state, viewer)]
     data["proposal"] = (
@@ -93,6 +95,10 @@ def _blank_notes(state: CaseState, data: dict[str, Any]) -> None:
     del data["notes"], data["notes_total"]
 
 
+def _blank_consent(state: CaseState, data: dict[str, Any]) -> None:
+    del data["consent_withdrawn"]
+
+
 def _blank_proposal(key: str) -> CaseMask:
     def blank(state: CaseState, data: dict[str, Any]) -> None:
         if data["proposal"]:
@@ -114,6 +120,7 @@ CASE_MASKS: dict[str, CaseMask] = {
     "proposal.rationale": _blank_proposal("rationale"),
     "proposal.proposed_by": _blank_proposal("proposed_by"),
     "notes": _blank_notes,
+    "consent_withdrawn": _blank_consent,
 }
 """How each field of the case is masked or blanked; the table's order is the order they apply in."""
 HANDLED_ELSEWHERE = frozenset({"history.events", "history.actor", "history.payload", "mail.names"})
@@ -224,6 +231,10 @@ class CaseView(View):
     )
     notes_total: int | None = Field(
         None, description="Internal notes ever added, all in the history: staff and auditors only (absent otherwise)"
+    )
+    consent_withdrawn: list[str] | None = Field(
+        None, description="Candidates that have withdrawn their consent to be matched in the registry since: no "
+        "further step may take them; staff and auditors only (absent otherwise)"
     )
     as_of: str | None = Field(
         None, description="The time asked for, when the case is shown as it stood then (absent otherwise)"

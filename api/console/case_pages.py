@@ -23,6 +23,7 @@ from domain.transitions import applicant_org_of
 from domain.views import case_view, history_view
 from services.access_log import note_cases, note_history
 from services.case_desk import CaseDesk
+from services.registry import consent_withdrawn
 
 router = APIRouter(include_in_schema=False)
 Filer = Annotated[Viewer, Depends(require_viewer(FILERS, "a {role} may not file a case"))]
@@ -45,7 +46,7 @@ async def case_page(
     request: Request, viewer: Viewer, state: CaseState, *, failed: ActionForm | None = None, status: int = 200
 ) -> HTMLResponse:
     actor = viewer.actor
-    view = case_view(state, actor)
+    view = case_view(state, actor, await consent_withdrawn(services_of(request), [state]))
     events = history_view(await CaseDesk(services_of(request)).history(state.id, actor), actor)
     await note_case_page(request, actor, state, events)
     done = request.query_params.get("done")

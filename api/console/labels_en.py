@@ -107,6 +107,7 @@ EN: dict[str, str] = {
     "case.shortlisted": "shortlisted",
     "case.interested": "interested",
     "case.not_interested": "not interested",
+    "case.consent_withdrawn": "consent withdrawn: no further steps",
     "case.partner": "partner",
     "case.proposal": "Fund proposal",
     "case.no_proposal": "No proposal.",

@@ -109,6 +109,7 @@ JA: dict[str, str] = {
     "case.shortlisted": "候補リスト入り",
     "case.interested": "関心あり",
     "case.not_interested": "関心なし",
+    "case.consent_withdrawn": "同意撤回：これ以上の手続き不可",
     "case.partner": "提携先",
     "case.proposal": "ファンドへの提案",
     "case.no_proposal": "提案はありません。",

@@ -83,6 +83,7 @@ def genuine_case() -> tuple[CaseState, list[AuditEntry]]:
 
 
 STATE, ENTRIES = genuine_case()
+WITHDRAWN = frozenset({"sme-0003", "sme-9999"})  # consent withdrawn in the registry: a candidate, and another SME
 
 
 def _same_or(stored: Any, shown: Any, masked: Callable[[Any], bool] = lambda shown: False) -> Shown:
@@ -139,6 +140,7 @@ CASE_PROBES: dict[str, Callable[[dict[str, Any]], Shown]] = {
                                    (v["proposal"]["route"], v["proposal"]["amount_jpy"])),
     "proposal.rationale": lambda v: _same_or(PROPOSAL["rationale"], v["proposal"]["rationale"]),
     "proposal.proposed_by": lambda v: _same_or(LEAD_OFFICER.name, v["proposal"]["proposed_by"]),
+    "consent_withdrawn": lambda v: _same_or(["sme-0003"], v.get("consent_withdrawn")),
     "notes": lambda v: _same_or((["The board meets on Friday."], 1),
                                 ([n["text"] for n in v.get("notes", [])] or None, v.get("notes_total"))),
 }
@@ -165,7 +167,7 @@ def observed(field: str, viewer: Actor) -> Shown:
         return _history_probe(field, history_view(ENTRIES, viewer, STATE))
     if field == "mail.names":
         return _mail_names()
-    view = case_view(STATE, viewer)
+    view = case_view(STATE, viewer, WITHDRAWN)
     CaseView.model_validate(view)
     return CASE_PROBES[field](view)
 
