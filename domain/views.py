@@ -35,7 +35,8 @@ from domain.model import (
 from domain.rules import allowed_actions
 
 HIDDEN = frozenset({"last_hash", "seq", "notes", "notes_total", "filed_by"})
-"""`CaseState` fields no caller is shown as they are (notes and their count are added back for staff)."""
+"""`CaseState` fields no caller is shown as they are (notes and their count are added back, then blanked for
+whom `domain.disclosure` says)."""
 
 
 def case_view(state: CaseState, viewer: Actor, consent_withdrawn: frozenset[str] = frozenset()) -> dict[str, Any]:
