@@ -1,14 +1,20 @@
-"""Audit routes for auditors: cross-check a case against its workflow, and export the trail."""
+"""Audit routes for auditors: cross-check a case against its workflow, and read the access log."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from api.deps import ServicesDep, require_on_case
+from api.deps import ServicesDep, require, require_on_case
 from api.examples import problems
+from api.problems import validation_problem
 from domain.crosscheck import Difference
-from domain.rules import STAFF_AND_AUDITORS
+from domain.rules import AUDITORS, STAFF_AND_AUDITORS
+from services.access_log import AccessFilter, read_accesses
 from services.crosscheck import crosscheck_case
 
 router = APIRouter(tags=["audit"], responses=problems(401, 403, 404, 422, 503))
@@ -34,3 +40,57 @@ async def crosscheck(case_id: str, services: ServicesDep) -> CrosscheckReport:
     report = await crosscheck_case(services.temporal, services.sessions, case_id)
     return CrosscheckReport(consistent=report.consistent, updates=report.updates, events=report.events,
                             differences=list(report.differences))
+
+
+class Access(BaseModel):
+    """Personal data shown to someone once (issue 19)."""
+
+    id: int = Field(description="Increasing with time; give the last one's as `cursor` for the next page")
+    at: datetime
+    person_id: str
+    person_name: str
+    role: str
+    org: str
+    case_id: str | None = Field(description="The case whose data was shown; None for an export of every case")
+    sme_ids: list[str] = Field(description="Corporate numbers of the SMEs the view identified")
+    fields: list[str] = Field(description="`domain.disclosure` field names: request.contact, candidates.sme_id")
+    route: str = Field(description="Method and route template, e.g. `GET /api/cases/{case_id}`")
+
+
+class AccessPage(BaseModel):
+    items: list[Access] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Give it as `cursor` for the next (older) page; None on the last")
+
+
+@router.get(
+    "/api/audit/access",
+    summary="The access log: who was shown which personal data, when, through which route (auditors)",
+    dependencies=[Depends(require(AUDITORS, "a {role} may not read the access log; auditors may"))],
+)
+async def access_log(
+    services: ServicesDep,
+    case: Annotated[str | None, Query(max_length=64, description="One case (its id)")] = None,
+    person: Annotated[str | None, Query(max_length=200, description="One person (their user id)")] = None,
+    since: Annotated[datetime | None, Query(description="At or after this ISO 8601 time (with its offset)")] = None,
+    until: Annotated[datetime | None, Query(description="Before this ISO 8601 time (with its offset)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$", description="`next_cursor`")] = None,
+) -> AccessPage:
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise validation_problem([{"loc": ["query", name], "type": "value_error",
+                                       "msg": "give the time with its offset, e.g. 2026-03-03T09:00:00+09:00"}])
+    if case is not None and not _is_uuid(case):
+        raise validation_problem([{"loc": ["query", "case"], "type": "value_error", "msg": "a case id (a UUID)"}])
+    rows = await read_accesses(services, AccessFilter(case, person, since, until, limit + 1,
+                                                      int(cursor) if cursor else None))
+    items = [Access.model_validate(row) for row in rows[:limit]]
+    return AccessPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

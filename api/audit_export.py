@@ -11,15 +11,16 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import ServicesDep, require
+from api.deps import CurrentActor, ServicesDep, require, route_of
 from api.examples import problems
 from api.problems import Problem
-from domain.model import Office
+from domain.model import Actor, Office
 from domain.rules import AUDITORS
 from infra.audit_export import FORMATS, MEDIA_TYPES, ExportFilter, ExportFormat, export_audit
+from services.access_log import note_export
 from services.context import Services
 
 router = APIRouter(tags=["audit"])
@@ -93,6 +94,8 @@ async def _then(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterato
 )
 async def export(
     services: ServicesDep,
+    actor: CurrentActor,
+    request: Request,
     format: Annotated[str, Query(description="`jsonl` (one JSON object per line) or `csv`")] = "jsonl",
     since: Annotated[
         str | None, Query(max_length=64, description="Events at or after this ISO 8601 time (with its offset)")
@@ -106,19 +109,22 @@ async def export(
                           json_schema_extra={"enum": [o.value for o in Office]}),
     ] = None,
 ) -> StreamingResponse:
-    return await download(services, format, since, until, case, office)
+    return await download(services, format, since, until, case, office, seen_by=(actor, route_of(request)))
 
 
 async def download(
-    services: Services, format: str, since: str | None, until: str | None, case: str | None, office: str | None
+    services: Services, format: str, since: str | None, until: str | None, case: str | None, office: str | None,
+    *, seen_by: tuple[Actor, str],
 ) -> StreamingResponse:
-    """The export as a download, its parameters checked first (its callers gate the role: auditors only)."""
+    """The export as a download, its parameters checked first (its callers gate the role: auditors only); it
+    carries personal data, so the access log notes who (`seen_by`: the person and the route) took it."""
     if format not in FORMATS:
         raise _bad_query("format", f"{format!r} is not an export format ({', '.join(FORMATS)})")
     chosen: ExportFormat = "csv" if format == "csv" else "jsonl"
     filters = _filters(since, until, case, office)
     chunks = export_audit(services.engine, chosen, filters)
     first = await anext(chunks)  # runs the query now: a database failure is a 503 problem, not a cut stream
+    await note_export(services, *seen_by, filters.case)
     name = _filename(chosen, filters, datetime.now(UTC))
     return StreamingResponse(
         _then(first, chunks),

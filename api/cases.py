@@ -5,23 +5,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import CurrentActor, ServicesDep, require, require_on_case
+from api.deps import CurrentActor, ServicesDep, require, require_on_case, route_of
 from api.examples import OPENAPI_EXAMPLES, problems
 from api.problems import validation_problem
 from domain.audit import ChainReport
-from domain.model import Action, FilingRequest, Office, Outcome, Stage
+from domain.model import Action, CaseState, FilingRequest, Office, Outcome, Stage
 from domain.rules import FILERS, STAFF_AND_AUDITORS
 from domain.transitions import applicant_org_of
 from domain.views import CaseHistory, CasePage, CaseView, case_view, history_view
+from services.access_log import note_cases, note_history
 from services.case_desk import CaseDesk
 from services.listing import CaseFilters, Sort
+from services.registry import consent_withdrawn
 
 router = APIRouter(
     prefix="/api/cases", tags=["cases"], responses=problems(401, 403, 404, 409, 413, 422, 503)
 )
+
+
+async def views_of(request: Request, services: ServicesDep, actor: CurrentActor,
+                   *states: CaseState) -> list[dict[str, Any]]:
+    """The cases as `actor` may see them (with the candidates whose consent is withdrawn now), noting in the access
+    log the personal data they show."""
+    await note_cases(services, actor, route_of(request), states)
+    withdrawn = await consent_withdrawn(services, states)
+    return [case_view(state, actor, withdrawn) for state in states]
 
 
 def as_sent(view: dict[str, Any], status_code: int = 200) -> JSONResponse:
@@ -41,6 +52,7 @@ async def file_case(
     request: FilingRequest,
     actor: CurrentActor,
     services: ServicesDep,
+    http: Request,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     try:
@@ -49,13 +61,15 @@ async def file_case(
         raise validation_problem([{"loc": ["body", "on_behalf_of"], "msg": str(error), "type": "value_error"}],
                                  "Invalid filing") from None
     state = await CaseDesk(services).file(actor, request, idempotency_key)
-    return as_sent(case_view(state, actor), status_code=201)
+    (view,) = await views_of(http, services, actor, state)
+    return as_sent(view, status_code=201)
 
 
 @router.get("", summary="Cases the caller may see, a page at a time", response_model=CasePage)
 async def list_cases(
     actor: CurrentActor,
     services: ServicesDep,
+    request: Request,
     stage: Stage | None = None,
     office: Office | None = None,
     outcome: Outcome | None = None,
@@ -69,7 +83,7 @@ async def list_cases(
 ) -> JSONResponse:
     filters = CaseFilters(stage, office, outcome, overdue, q, sort, limit, cursor)
     states, next_cursor = await CaseDesk(services).list(actor, filters)
-    return as_sent({"items": [case_view(s, actor) for s in states], "next_cursor": next_cursor})
+    return as_sent({"items": await views_of(request, services, actor, *states), "next_cursor": next_cursor})
 
 
 @router.get(
@@ -81,6 +95,7 @@ async def get_case(
     case_id: str,
     actor: CurrentActor,
     services: ServicesDep,
+    request: Request,
     as_of: Annotated[
         datetime | None,
         Query(description="An ISO 8601 time with its offset: the case rebuilt from its audit events as it stood then"),
@@ -88,13 +103,14 @@ async def get_case(
 ) -> JSONResponse:
     desk = CaseDesk(services)
     if as_of is None:
-        return as_sent(case_view(await desk.load(case_id, actor), actor))
+        (view,) = await views_of(request, services, actor, await desk.load(case_id, actor))
+        return as_sent(view)
     if as_of.tzinfo is None:
         raise validation_problem(
             [{"loc": ["query", "as_of"], "msg": "give the time with its offset, e.g. 2026-03-03T09:00:00+09:00",
               "type": "value_error"}]
         )
-    view = case_view(await desk.as_of(case_id, actor, as_of), actor)
+    (view,) = await views_of(request, services, actor, await desk.as_of(case_id, actor, as_of))
     return as_sent(view | {"allowed_actions": [], "as_of": as_of.isoformat()})
 
 
@@ -105,6 +121,7 @@ async def take_action(
                                 json_schema_extra={"enum": [a.value for a in Action]})],
     actor: CurrentActor,
     services: ServicesDep,
+    request: Request,
     payload: Annotated[
         dict[str, Any] | None,
         Body(description="The action's payload; see the examples, one per action", openapi_examples=OPENAPI_EXAMPLES),
@@ -112,7 +129,8 @@ async def take_action(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     state = await CaseDesk(services).act(case_id, actor, action, payload or {}, idempotency_key)
-    return as_sent(case_view(state, actor))
+    (view,) = await views_of(request, services, actor, state)
+    return as_sent(view)
 
 
 @router.get(
@@ -125,6 +143,7 @@ async def verify_history(case_id: str, actor: CurrentActor, services: ServicesDe
 
 
 @router.get("/{case_id}/history", summary="The case's audit events, oldest first", response_model=CaseHistory)
-async def history(case_id: str, actor: CurrentActor, services: ServicesDep) -> JSONResponse:
-    entries = await CaseDesk(services).history(case_id, actor)
-    return as_sent({"events": history_view(entries, actor)})
+async def history(case_id: str, actor: CurrentActor, services: ServicesDep, request: Request) -> JSONResponse:
+    events = history_view(await CaseDesk(services).history(case_id, actor), actor)
+    await note_history(services, actor, route_of(request), case_id, events)
+    return as_sent({"events": events})

@@ -74,3 +74,9 @@ def require_on_case(roles: frozenset[Role], refusal: str) -> Callable[..., Await
         return actor
 
     return gate
+
+
+def route_of(request: Request) -> str:
+    """The request's method and the template of its route (`GET /api/cases/{case_id}`): bounded, no ids."""
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', None) or request.url.path}"

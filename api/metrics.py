@@ -30,6 +30,9 @@ router = APIRouter(tags=["operations"])
 
 REQUEST_DURATION = "casedesk_http_request_duration_seconds"
 UNMATCHED = "unmatched"  # the route label of requests no route took (404s, bodies refused before routing)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""The method label's values besides `OTHER_METHOD`: a client may send any token as a method (issue 19)."""
+OTHER_METHOD = "other"
 COUNT_TIMEOUT = 5.0
 
 
@@ -109,9 +112,20 @@ class AppMetrics:
         self.registry.register(self.outbox)
 
 
+def method_label(method: str) -> str:
+    """The request's method if it is one of `METHODS`, else `other`."""
+    return method if method in METHODS else OTHER_METHOD
+
+
+def route_label(scope: Scope) -> str:
+    """The template of the route that took the request (`/api/cases/{case_id}`), else `unmatched`."""
+    return getattr(scope.get("route"), "path", None) or UNMATCHED  # the router sets it on the same scope
+
+
 class RequestTimer:
-    """Times every HTTP request, labelled by the route's template (`/api/cases/{case_id}`), never the raw path,
-    so case ids cannot blow up the number of series."""
+    """Times every HTTP request. Every label comes from a closed set — the method from `METHODS` or `other`,
+    the route's template (never the raw path) or `unmatched`, the status the app answered — so no client
+    can grow the number of series, whatever methods, paths or ids it sends."""
 
     def __init__(self, app: ASGIApp, histogram: Histogram) -> None:
         self.app = app
@@ -133,8 +147,8 @@ class RequestTimer:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED  # the router sets it on the same scope
-            self.histogram.labels(scope["method"], route, str(status)).observe(perf_counter() - started)
+            labels = (method_label(scope["method"]), route_label(scope), str(status))
+            self.histogram.labels(*labels).observe(perf_counter() - started)
 
 
 def install(app: FastAPI) -> None:

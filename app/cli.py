@@ -182,6 +182,9 @@ def demo(
     from app.demo import DemoError, run_demo
 
     settings = _settings()
+    if settings.environment != "development":
+        console.print("[red]error:[/] the demo signs in as the demo users, which exist in development only")
+        raise typer.Exit(1)
     base = url or f"http://{settings.api_host}:{settings.api_port}"
 
     async def main() -> None:

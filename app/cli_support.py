@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bootstrap import open_database
@@ -21,8 +23,24 @@ from infra.startup import StartupError
 console = Console(stderr=True, soft_wrap=True)
 
 
+def settings_problem(error: ValidationError) -> str:
+    """A settings refusal as one line: each problem with the setting it is about (a model-wide check names its
+    setting in its message)."""
+    problems = []
+    for problem in error.errors():
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        where = ".".join(str(part) for part in problem["loc"]).upper()
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
+
+
 def _settings() -> Settings:
-    settings = Settings()
+    """The settings, or one line saying which one is wrong and exit status 1."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        console.print(f"[red]error:[/] {escape(settings_problem(error))}", highlight=False)
+        raise typer.Exit(1) from None
     configure_logging(settings.log_format, settings.log_level, settings.log_max_line_bytes)
     return settings
 

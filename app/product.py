@@ -18,7 +18,7 @@ from infra.mail_sink import start_sink
 from infra.settings import EMBEDDED_DATABASE, Settings
 from infra.sme_registry import seed_demo_smes
 from infra.startup import require_free_port
-from infra.users import ensure_demo_users
+from infra.users import NewUser, ensure_demo_users
 
 log = structlog.get_logger(__name__)
 
@@ -43,14 +43,23 @@ async def start_embedded(settings: Settings, console: Console, children: list[Ch
 def print_ready(console: Console, settings: Settings, demo: list[tuple[str, str, str]]) -> None:
     base = f"http://{settings.api_host}:{settings.api_port}"
     console.print(f"[green]✓[/] API             {base}   (OpenAPI docs: {base}/docs, health: {base}/health)")
-    console.print(f"[green]✓[/] Console         {base}/   (web console: sign in with a demo user's token below)")
+    signin = "sign in with a demo user's token below" if demo else "sign in with a token from `alliance users add`"
+    console.print(f"[green]✓[/] Console         {base}/   (web console: {signin})")
     if settings.uses_embedded_temporal:
         console.print(f"[green]✓[/] Temporal UI     http://127.0.0.1:{settings.temporal_ui_port}")
-    console.print("\n[bold]Demo users[/] (send `Authorization: Bearer <token>`):")
+    if demo:
+        console.print("\n[bold]Demo users[/] (send `Authorization: Bearer <token>`):")
     for role, org, token in demo:
         console.print(f"  {role:<15} {org:<18} {token}", soft_wrap=True, highlight=False)
     console.print(f"\n[bold]Case Desk is running.[/] Server logs: {settings.data_dir.resolve()}/*.log. "
                   "Press Ctrl-C to stop.")
+
+
+async def demo_users(parts: Parts, settings: Settings) -> list[tuple[NewUser, str]]:
+    """The demo users and their tokens, created in development only: production never has them (issue 19)."""
+    if settings.environment != "development":
+        return []
+    return await ensure_demo_users(parts.sessions, settings.token_pepper.get_secret_value())
 
 
 async def run_product(settings: Settings, console: Console) -> None:
@@ -66,7 +75,7 @@ async def run_product(settings: Settings, console: Console) -> None:
         with console.status("migrating and connecting…"):
             parts = await open_parts(settings, run_migrations=True)
         await parts.keep_schedules()
-        demo = await ensure_demo_users(parts.sessions, settings.token_pepper.get_secret_value())
+        demo = await demo_users(parts, settings)
         if await seed_demo_smes(parts.engine):
             console.print("[green]✓[/] Seeded the demo SME registry")
         console.print("[green]✓[/] Database migrated; worker on task queue "

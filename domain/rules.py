@@ -35,6 +35,8 @@ REGISTRY_KEEPERS = frozenset({Role.OFFICE_MANAGER, Role.ADMIN})
 """Who may import into the SME registry."""
 OPERATORS = frozenset({Role.ADMIN})
 """Who sees the operation of the system (incidents of stuck cases): the operator's admins."""
+MAIL_SINK_READERS = OPERATORS
+"""Who reads every message the development mail sink kept; anyone else reads only those addressed to them."""
 
 
 class RefusalKind(StrEnum):
@@ -186,6 +188,25 @@ PAYLOAD_CHECKS: dict[Action, PayloadCheck] = {
     Action.RECORD_RESPONSE: _response,
     Action.SELECT_PARTNER: _partners,
 }
+
+
+def needing_consent(action: Action, payload: Payload) -> list[str]:
+    """The SMEs this step would take further, so whose consent to be matched must still stand (issue 19):
+    shortlisting, an interested answer, selecting as partner. An SME may withdraw consent in the registry at any
+    time; a case that matched it before may then take it no further."""
+    if isinstance(payload, SmeIds) and action in (Action.SHORTLIST, Action.SELECT_PARTNER):
+        return list(payload.sme_ids)
+    if isinstance(payload, RecordResponse) and action == Action.RECORD_RESPONSE and payload.interested:
+        return [payload.sme_id]
+    return []
+
+
+def consent_refusal(state: CaseState, action: Action, without_consent: set[str]) -> Refusal | None:
+    """422 naming the SMEs of the step whose consent is withdrawn in the registry (`without_consent`)."""
+    if not without_consent:
+        return None
+    return Refusal(kind=RefusalKind.INVALID, action=action, stage=state.stage,
+                   detail=f"withdrew consent to be matched: {', '.join(sorted(without_consent))}")
 
 
 def check(state: CaseState, actor: Actor, action: Action, payload: Payload | None = None) -> Refusal | None:

@@ -9,7 +9,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,11 @@ class KeptMessage:
     subject: str
     message_id: str
     body: str
+
+    def is_addressed_to(self, address: str | None) -> bool:
+        """Whether `address` is among the recipients in `To` (compared without case); never for None."""
+        wanted = (address or "").strip().casefold()
+        return bool(wanted) and any(found.casefold() == wanted for _, found in getaddresses([self.to]))
 
 
 def kept_messages(folder: Path) -> list[KeptMessage]:

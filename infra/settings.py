@@ -11,9 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.matching import MatchWeights
 from domain.model import Stage
+from infra.pepper import DEV_PEPPER, weak_pepper_reason
 
 EMBEDDED_DATABASE = "alliance"
-DEV_PEPPER = "dev-pepper-change-me"
+__all__ = ["DEV_PEPPER", "EMBEDDED_DATABASE", "Settings"]
 
 
 class Settings(BaseSettings):
@@ -134,13 +135,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body the API accepts.")
     token_ttl_days: int = Field(365, ge=0, description="Days a token from `users add` stays valid; 0: no expiry.")
     environment: Literal["development", "production"] = Field(
-        "development", description="`production` refuses the development token pepper."
+        "development",
+        description="`production` refuses a weak TOKEN_PEPPER (`infra/pepper.py`), creates no demo users and "
+        "serves neither the demo sign-in nor `/mail`.",
     )
 
     @model_validator(mode="after")
     def no_placeholder_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and self.token_pepper.get_secret_value() == DEV_PEPPER:
-            raise ValueError("TOKEN_PEPPER must be set to a secret of your own in production")
+        if self.environment == "production" and (reason := weak_pepper_reason(self.token_pepper.get_secret_value())):
+            raise ValueError(reason)
         self.match_weights.normalised()  # at least one weight must count
         return self
 

@@ -113,6 +113,15 @@ def search_query(search: RegistrySearch) -> Select[Any]:
     return select(*columns).where(*conditions).order_by(smes.c.id).limit(search.limit)
 
 
+async def without_consent(conn: AsyncConnection, sme_ids: Iterable[str]) -> set[str]:
+    """Those of `sme_ids` the registry holds without consent to be matched (withdrawn since matching)."""
+    wanted = sorted(set(sme_ids))
+    if not wanted:
+        return set()
+    rows = await conn.execute(select(smes.c.id).where(smes.c.id.in_(wanted), smes.c.consent.is_(False)))
+    return {row.id for row in rows}
+
+
 async def count_smes(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(smes))).scalar_one())
 

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     Computed,
     DateTime,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -166,3 +167,23 @@ idempotency_keys = Table(
 )
 """Each Idempotency-Key a caller used: what it was sent with (fingerprint: case, action, payload) and the audit
 event it produced; written in the same transaction as that event, forgotten after `IDEMPOTENCY_TTL_HOURS`."""
+
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("person_id", Text, nullable=False),
+    Column("person_name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("org", Text, nullable=False),
+    Column("case_id", UUID(as_uuid=False)),
+    Column("sme_ids", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("fields", ARRAY(Text), nullable=False),
+    Column("route", Text, nullable=False),
+    Index("access_log_case_at", "case_id", "at"),
+    Index("access_log_person_at", "person_id", "at"),
+    Index("access_log_at", "at"),
+)
+"""Every time personal data was shown to someone (issue 19): append-only (a trigger refuses changes), outside the
+hash chains; `fields` are `domain.disclosure` field names, `route` the method and route template."""

@@ -100,6 +100,13 @@ async def actor_for_token(sessions: async_sessionmaker[AsyncSession], token: str
     return Actor(id=row.id, name=row.name, role=Role(row.role), org=row.org)
 
 
+async def email_of(sessions: async_sessionmaker[AsyncSession], user_id: str) -> str | None:
+    """The e-mail address notifications for this user go to (None when it has none)."""
+    async with sessions() as session:
+        found: str | None = await session.scalar(select(users.c.email).where(users.c.id == user_id))
+    return found
+
+
 @dataclass(frozen=True)
 class UserRecord:
     id: str

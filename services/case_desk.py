@@ -44,11 +44,12 @@ from domain.errors import (
 )
 from domain.idempotency import FILING, KeyClaim, KeyUse, fingerprint
 from domain.model import Action, Actor, CaseState, FilingRequest, Role
-from domain.payloads import parse_payload
+from domain.payloads import Payload, parse_payload
 from domain.rewind import RewindError, rewind
-from domain.rules import Refusal, RefusalKind, allowed_actions, can_see, check
+from domain.rules import Refusal, RefusalKind, allowed_actions, can_see, check, consent_refusal, needing_consent
 from domain.texts import Texts, bound_payload, bound_request
 from infra.audit_trail import stored_entries
+from infra.sme_registry import without_consent
 from infra.tables import cases
 from infra.texts import keep_texts
 from infra.visibility import visible_to
@@ -158,6 +159,14 @@ class CaseDesk:
         log.info("case filed", reference=state.reference)
         return state
 
+    async def _consent_refusal(self, state: CaseState, action: Action, payload: Payload) -> Refusal | None:
+        """The registry is asked at the moment of the step: consent withdrawn since matching refuses it."""
+        wanted = needing_consent(action, payload)
+        if not wanted:
+            return None
+        async with self.services.engine.connect() as conn:
+            return consent_refusal(state, action, await without_consent(conn, wanted))
+
     async def _keep(self, case_id: str, texts: Texts) -> None:
         """Keep the free text of what is about to be sent to the case's workflow, which gets references."""
         if texts:
@@ -186,6 +195,8 @@ class CaseDesk:
         # Update id waits until the workflow has it too, so the answer never runs ahead of the workflow.
         applied = await earlier_use(self.services, claim) is not None
         if refusal is not None and not applied:  # with or without a key: a key never masks a refusal
+            raise Refused(refusal, allowed_actions(state, actor))
+        if not applied and (refusal := await self._consent_refusal(state, action, payload)) is not None:
             raise Refused(refusal, allowed_actions(state, actor))
         handle = self.services.temporal.get_workflow_handle(workflow_id(case_id))
         bounded, texts = bound_payload(action, sent)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.sme_registry import ImportOutcome, RegistrySearch, import_registry_csv, search_query
+from domain.model import CaseState
+from infra.sme_registry import ImportOutcome, RegistrySearch, import_registry_csv, search_query, without_consent
 from services.context import Services
 
 
@@ -41,3 +43,12 @@ async def import_registry(services: Services, content: str) -> ImportOutcome:
     # newline="" as the csv module asks (and the CLI does): str.splitlines would also break lines at form
     # feeds, U+0085 or U+2028 inside a cell, splitting rows and miscounting every later line number.
     return await import_registry_csv(services.engine, io.StringIO(content, newline=""), datetime.now(UTC))
+
+
+async def consent_withdrawn(services: Services, states: Iterable[CaseState]) -> frozenset[str]:
+    """The candidates of these cases that have withdrawn their consent to be matched in the registry since."""
+    wanted = {candidate.sme_id for state in states for candidate in state.candidates}
+    if not wanted:
+        return frozenset()
+    async with services.engine.connect() as conn:
+        return frozenset(await without_consent(conn, wanted))

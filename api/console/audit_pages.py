@@ -9,9 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api import audit_export
+from api.audit import access_log
+from api.console.case_pages import note_case_page
 from api.console.charts import bar_chart
 from api.console.render import error_page, page
 from api.console.session import Viewer, ViewerDep, require_viewer, services_of
+from api.deps import route_of
 from api.problems import Problem, problem_of
 from domain.errors import DeskError
 from domain.rules import AUDITORS, STAFF_AND_AUDITORS
@@ -22,6 +25,7 @@ from services.read_model import dashboard_figures
 
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 50
+ACCESS_PAGE = 100
 Auditor = Annotated[Viewer, Depends(require_viewer(AUDITORS, "the audit view is for auditors"))]
 Exporter = Annotated[Viewer, Depends(require_viewer(AUDITORS, audit_export.REFUSAL))]
 Overseer = Annotated[Viewer, Depends(require_viewer(STAFF_AND_AUDITORS, "the dashboard is for staff and auditors"))]
@@ -40,6 +44,19 @@ async def audit(request: Request, viewer: Auditor, cursor: str | None = None) ->
     return page(request, "audit.html", viewer, rows=rows, next_cursor=next_cursor)
 
 
+@router.get("/audit/access")
+async def access(request: Request, viewer: Auditor, case: str | None = None, person: str | None = None,
+                 cursor: str | None = None) -> Response:
+    """Auditors: the access log (`GET /api/audit/access`), newest first, a page at a time."""
+    try:
+        found = await access_log(services_of(request), case=case or None, person=person or None,
+                                 limit=ACCESS_PAGE, cursor=cursor if cursor and cursor.isdigit() else None)
+    except Problem as problem:
+        return error_page(request, viewer, problem)
+    return page(request, "access.html", viewer, items=found.items, next_cursor=found.next_cursor, case=case,
+                person=person)
+
+
 @router.get("/cases/{case_id}/audit")
 async def case_audit(request: Request, case_id: str, viewer: ViewerDep) -> Response:
     """One case's every event with its hashes, and whether the chain verifies (staff and auditors)."""
@@ -51,6 +68,7 @@ async def case_audit(request: Request, case_id: str, viewer: ViewerDep) -> Respo
     except DeskError as error:
         problem = problem_of(error)
         return error_page(request, viewer, problem)
+    await note_case_page(request, viewer.actor, state, events)
     return page(request, "case_audit.html", viewer, case=case_view(state, viewer.actor), report=report,
                 events=events, may_export=viewer.actor.role in AUDITORS)
 
@@ -61,7 +79,8 @@ async def export(
 ) -> Response:
     """The API's export (`GET /api/audit/export`), for the signed-in auditor: a link in a browser downloads it."""
     try:
-        return await audit_export.download(services_of(request), format, None, None, case, office)
+        return await audit_export.download(services_of(request), format, None, None, case, office,
+                                           seen_by=(viewer.actor, route_of(request)))
     except Problem as problem:
         return error_page(request, viewer, problem)
 

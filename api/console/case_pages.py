@@ -14,13 +14,16 @@ from api.console import filing
 from api.console.forms import ActionForm, action_forms, parse_form, refused_form
 from api.console.render import error_page, page
 from api.console.session import Viewer, ViewerDep, checked_form, require_viewer, services_of
+from api.deps import route_of
 from api.problems import Problem, problem_of
 from domain.errors import DeskError, InvalidInput
-from domain.model import Action, CaseState, FilingRequest
+from domain.model import Action, Actor, CaseState, FilingRequest
 from domain.rules import FILERS, STAFF_AND_AUDITORS
 from domain.transitions import applicant_org_of
 from domain.views import case_view, history_view
+from services.access_log import note_cases, note_history
 from services.case_desk import CaseDesk
+from services.registry import consent_withdrawn
 
 router = APIRouter(include_in_schema=False)
 Filer = Annotated[Viewer, Depends(require_viewer(FILERS, "a {role} may not file a case"))]
@@ -32,12 +35,20 @@ def fresh_key() -> str:
     return uuid.uuid4().hex
 
 
+async def note_case_page(request: Request, actor: Actor, state: CaseState, events: list[dict[str, Any]]) -> None:
+    """Note in the access log what personal data a page of the case and its history shows `actor`."""
+    services, route = services_of(request), route_of(request)
+    await note_cases(services, actor, route, [state])
+    await note_history(services, actor, route, state.id, events)
+
+
 async def case_page(
     request: Request, viewer: Viewer, state: CaseState, *, failed: ActionForm | None = None, status: int = 200
 ) -> HTMLResponse:
     actor = viewer.actor
-    view = case_view(state, actor)
+    view = case_view(state, actor, await consent_withdrawn(services_of(request), [state]))
     events = history_view(await CaseDesk(services_of(request)).history(state.id, actor), actor)
+    await note_case_page(request, actor, state, events)
     done = request.query_params.get("done")
     allowed = view["allowed_actions"]
     return page(

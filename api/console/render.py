@@ -38,7 +38,8 @@ NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.OFFICE_MANAGER: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.office", "/late"),
                           ("nav.dashboard", "/dashboard")),
     Role.FUND_COMMITTEE: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.dashboard", "/dashboard")),
-    Role.AUDITOR: (("nav.audit", "/audit"), ("nav.cases", "/cases"), ("nav.dashboard", "/dashboard")),
+    Role.AUDITOR: (("nav.audit", "/audit"), ("nav.access", "/audit/access"), ("nav.cases", "/cases"),
+                   ("nav.dashboard", "/dashboard")),
     Role.ADMIN: (("nav.cases", "/cases"), ("nav.incidents", "/incidents"), ("nav.outbox", "/outbox")),
 }
 HOME: dict[Role, str] = {Role.AUDITOR: "/audit", Role.ADMIN: "/cases"}

@@ -40,11 +40,11 @@ from api.console.session import (
 from api.problems import Problem, problem_of
 from domain.errors import DeskError
 from domain.model import Actor, CaseState, Office, Role, Stage
-from domain.rules import CASE_MANAGERS, OPERATORS
+from domain.rules import CASE_MANAGERS, MAIL_SINK_READERS, OPERATORS
 from domain.service_levels import waiting_on
 from infra.mail_sink import kept_messages
 from infra.settings import DEV_PEPPER
-from infra.users import DEMO_USERS, actor_for_token, demo_token
+from infra.users import DEMO_USERS, actor_for_token, demo_token, email_of
 from services import mail_outbox
 from services.case_desk import CaseDesk
 from services.incidents import open_incidents
@@ -232,10 +232,15 @@ async def late(request: Request, viewer: CaseManager) -> Response:
 
 @router.get("/mail")
 async def mail(request: Request, viewer: ViewerDep) -> Response:
-    """In development only: what the local mail sink of `alliance run` kept."""
+    """In development only: what the local mail sink of `alliance run` kept — for an admin every message, for
+    anyone else only those addressed to them (issue 17 item 6, issue 19 seen 3)."""
     if not is_development(request):
         return error_page(request, viewer, Problem(404, "Not found", "no such page"))
-    messages = kept_messages(services_of(request).settings.mail_dir)
+    services = services_of(request)
+    messages = kept_messages(services.settings.mail_dir)
+    if viewer.actor.role not in MAIL_SINK_READERS:
+        address = await email_of(services.sessions, viewer.actor.id)
+        messages = [message for message in messages if message.is_addressed_to(address)]
     return page(request, "mail.html", viewer, messages=list(reversed(messages)))
 
 

@@ -7,7 +7,10 @@ import asyncio
 import io
 import json
 import logging
+import random
 import socket
+import string
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -205,3 +208,36 @@ async def test_json_logs_name_the_request_case_workflow_and_run(desk: Desk, json
     recorded = [line for line in lines if line["event"] == "case event recorded" and line["case_id"] == case_id]
     assert recorded and all(line["workflow_id"] == f"case-{case_id}" and line["run_id"] for line in recorded)
     assert mail and all(line["notification"] and line["template"] == "relay" for line in mail)
+
+
+def series(text: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    return {(name, tuple(sorted(labels.items()))) for name, labels, _ in samples(text)
+            if name.startswith("casedesk_http_request_duration_seconds")}
+
+
+async def test_random_methods_and_paths_never_add_series(desk: Desk) -> None:
+    """Issue 19, seen 5: anyone may send any method to any path; the label values come from closed sets
+    (unknown methods → `other`, unknown routes → `unmatched`), so 1,000 random ones add no series."""
+    chooser = random.Random(19)
+
+    def noise() -> tuple[str, str]:
+        method = "".join(chooser.choices(string.ascii_uppercase, k=chooser.randint(3, 12)))
+        path = chooser.choice(["/health", "/metrics", "/api/cases/" + uuid.UUID(int=chooser.getrandbits(128)).hex,
+                               "/" + "/".join(chooser.choices(string.ascii_lowercase + string.digits, k=8))])
+        return method, path
+
+    async def send(count: int) -> None:
+        for _ in range(count):
+            method, path = noise()
+            response = await desk.http.request(method, path)
+            assert response.status_code < 500, (method, path, response.text)
+
+    await send(50)  # every kind of noise once, so its (bounded) series exist
+    await scrape(desk.http)  # and the scrape's own
+    before = series(await scrape(desk.http))
+    await send(1000)
+    text = await scrape(desk.http)
+    assert series(text) == before
+    assert {dict(labels)["method"] for _, labels in before} <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+                                                               "OPTIONS", "other"}
+    assert value(text, "casedesk_http_request_duration_seconds_count", method="other") >= 1050

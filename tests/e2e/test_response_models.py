@@ -22,7 +22,8 @@ PEOPLE: tuple[Person, ...] = (APPLICANT, COORDINATOR, officer(SBIC), FUND_MEMBER
 
 def test_the_case_view_model_has_every_field_case_view_shows() -> None:
     shown = set(CaseState.model_fields) - HIDDEN
-    assert set(CaseView.model_fields) == shown | {"company", "allowed_actions", "notes", "notes_total", "as_of"}
+    assert set(CaseView.model_fields) == shown | {"company", "allowed_actions", "notes", "notes_total", "as_of",
+                                                  "consent_withdrawn"}
 
 
 def test_the_history_event_model_has_every_field_of_a_stored_event() -> None:

@@ -8,6 +8,7 @@ the running API accepts; and a bad configuration stops start-up with one clear l
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import time
@@ -168,3 +169,50 @@ def test_a_startup_error_stays_one_line_in_a_log_file(tmp_path: Path, launch: La
     assert bad.wait(60) != 0, bad.describe()
     lines = bad.stderr().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), lines
+
+
+@pytest.mark.parametrize("pepper", ["", "x", "dev-pepper-change-me "])
+def test_production_refuses_a_weak_pepper_in_one_line_before_starting_anything(
+    tmp_path: Path, launch: Launcher, pepper: str
+) -> None:
+    """Issue 19, seen 4: `ENVIRONMENT=production` with a guessable pepper starts nothing."""
+    env = product_env(tmp_path, ENVIRONMENT="production", TOKEN_PEPPER=pepper)
+    for command in (["run"], ["api"], ["users", "add", "--name", "x", "--role", "auditor"]):
+        refused = launch(command, env, command[0])
+        assert refused.wait(60) == 1, refused.describe()
+        lines = refused.stderr().strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: TOKEN_PEPPER "), refused.describe()
+        assert refused.out.read_text() == "", refused.describe()
+    assert not Path(env["DATA_DIR"]).exists(), "nothing should have been started or created"
+
+
+def test_production_has_no_demo_users_no_demo_sign_in_and_no_mail_page(tmp_path: Path, launch: Launcher) -> None:
+    """Issue 19, seen 4: in production `alliance run` creates and prints no demo token, the console offers no
+    demo sign-in, `/mail` does not exist, and `alliance demo` refuses in one line."""
+    env = product_env(tmp_path, ENVIRONMENT="production", TOKEN_PEPPER=secrets.token_hex(32))
+    run = launch(["run"], env, "run")
+    wait_healthy(run, env)
+    eventually(lambda: "Case Desk is running" in run.output(), 15, "the ready line", run)
+    assert "demo-" not in run.output() and "Demo users" not in run.output(), run.describe()
+
+    add = launch(["users", "add", "--name", "x", "--role", "coordinator", "--org", "jetro"], env, "users-add")
+    assert add.wait(60) == 0, add.describe()
+    token = add.out.read_text().strip().splitlines()[-1]
+    listed = launch(["users", "list"], env, "users-list")
+    assert listed.wait(60) == 0, listed.describe()
+    assert "demo" not in listed.output().lower() and "acme" not in listed.output().lower(), listed.describe()
+    with httpx.Client(base_url=api_base(env), timeout=30) as http:
+        signin = http.get("/signin")
+        assert signin.status_code == 200 and 'value="demo-' not in signin.text
+        assert http.get("/api/cases", headers=auth(token)).status_code == 200
+        http.cookies.set("casedesk_session", token)
+        assert http.get("/work").status_code == 200
+        assert http.get("/mail").status_code == 404
+        assert 'href="/mail"' not in http.get("/work").text
+
+    demo = launch(["demo"], env, "demo")
+    assert demo.wait(60) == 1, demo.describe()
+    lines = demo.stderr().strip().splitlines()
+    assert len(lines) == 1 and "development only" in lines[0], demo.describe()
+
+    stop_and_check_nothing_is_left(run, "SIGTERM", Path(env["DATA_DIR"]))

@@ -8,6 +8,7 @@ command must be a real `alliance` command, and the shape the README promises (mi
 from __future__ import annotations
 
 import re
+import secrets
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import pytest
 import typer.core
 import typer.main
 import yaml
+from pydantic import ValidationError
 
 from app.cli import app
 from contracts.search_attributes import DEV_SERVER_TYPES
@@ -178,7 +180,7 @@ def test_compose_settings_are_valid_values(monkeypatch: pytest.MonkeyPatch) -> N
     environment = compose_environment(app_services()["api"])
     for name, value in environment.items():
         value = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
-        monkeypatch.setenv(name, re.sub(r"\$\{\w+:\?[^}]*\}", "a-secret-from-the-operator", value))
+        monkeypatch.setenv(name, re.sub(r"\$\{\w+:\?[^}]*\}", secrets.token_hex(32), value))
     settings = Settings(_env_file=None)
     assert (settings.environment, settings.log_format) == ("production", "json")
     assert not settings.uses_embedded_database and not settings.uses_embedded_temporal
@@ -265,6 +267,9 @@ def test_kubernetes_settings_are_valid_values(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.delenv(name, raising=False)
     for name, value in {**configmap["data"], **secret["stringData"]}.items():
         monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match="TOKEN_PEPPER is the development value or a documented placeholder"):
+        Settings(_env_file=None)  # the example's placeholder is refused as it stands
+    monkeypatch.setenv("TOKEN_PEPPER", secrets.token_hex(32))
     settings = Settings(_env_file=None)
     assert (settings.environment, settings.log_format) == ("production", "json")
     assert not settings.uses_embedded_database and not settings.uses_embedded_temporal

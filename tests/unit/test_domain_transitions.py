@@ -183,9 +183,11 @@ def test_the_applicant_never_sees_notes_scores_factors_or_uninterested_names() -
     assert "notes" not in view
     assert all(c["score"] is None and c["factors"] == {} and c["reason"] is None for c in view["candidates"])
     assert {c["sme_id"]: c["name"] for c in view["candidates"]} == {"sme-0001": "Kato Precision KK",
-                                                                    "sme-0002": None}
+                                                                    "Candidate B": None}
+    assert view["shortlist"] == ["sme-0001", "Candidate B"]
     text = json.dumps(view)
-    for secret in (SECRET_NOTE, "Ono Sensor Works", "Mori Tooling", "technology_fit", "0.91", PROPOSAL["rationale"]):
+    for secret in (SECRET_NOTE, "Ono Sensor Works", "Mori Tooling", "technology_fit", "0.91", PROPOSAL["rationale"],
+                   "sme-0002", "sme-0003"):
         assert str(secret) not in text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -53,5 +54,5 @@ def test_production_refuses_the_development_pepper(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("TOKEN_PEPPER", raising=False)
     with pytest.raises(ValidationError, match="TOKEN_PEPPER"):
         Settings(_env_file=None)
-    monkeypatch.setenv("TOKEN_PEPPER", "a-real-secret")
+    monkeypatch.setenv("TOKEN_PEPPER", secrets.token_hex(32))
     assert Settings(_env_file=None).environment == "production"

@@ -1,0 +1,50 @@
+"""The access log's use cases (issue 19): note each time personal data is shown to someone, and read the notes.
+
+A note says who (the person, role and organisation), when, which case and SMEs, which fields (`domain.disclosure`
+field names) and through which route (`GET /api/cases/{case_id}`). Views of a case note its contact person and
+the SMEs they identify (`domain.disclosure.personal_shown`); a history notes the contact when an event it shows
+still carries it; an export notes the contact of every case it may carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from domain.disclosure import personal_shown
+from domain.model import Actor, CaseState
+from infra.access_log import AccessFilter, read_access, write_access
+from services.context import Services
+
+__all__ = ["AccessFilter", "note_cases", "note_export", "note_history", "read_accesses"]
+
+
+def _row(actor: Actor, route: str, case_id: str | None, fields: list[str], smes: list[str]) -> dict[str, Any]:
+    return {"person_id": actor.id, "person_name": actor.name, "role": str(actor.role), "org": actor.org,
+            "case_id": case_id, "sme_ids": smes, "fields": fields, "route": route}
+
+
+async def note_cases(services: Services, actor: Actor, route: str, states: Iterable[CaseState]) -> None:
+    """`actor` was just shown these cases (a case, a page of them, the answer to an action)."""
+    rows = []
+    for state in states:
+        fields, smes = personal_shown(state, actor)
+        if fields:
+            rows.append(_row(actor, route, state.id, fields, smes))
+    await write_access(services.engine, rows)
+
+
+async def note_history(services: Services, actor: Actor, route: str, case_id: str,
+                       events: list[dict[str, Any]]) -> None:
+    """`actor` was just shown these events of the case: noted when any still carries personal data."""
+    if any(event.get("personal") for event in events):
+        await write_access(services.engine, [_row(actor, route, case_id, ["request.contact"], [])])
+
+
+async def note_export(services: Services, actor: Actor, route: str, case_id: str | None) -> None:
+    """`actor` is exporting the audit trail (of one case, or of every case: `case_id` None)."""
+    await write_access(services.engine, [_row(actor, route, case_id, ["request.contact"], [])])
+
+
+async def read_accesses(services: Services, wanted: AccessFilter) -> list[dict[str, Any]]:
+    return await read_access(services.engine, wanted)
