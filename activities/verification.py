@@ -18,8 +18,9 @@ from temporalio import activity
 from activities.failures import classified
 from activities.outbox import OUTBOX_NAMESPACE
 from contracts.activities import VERIFY_AUDIT_TRAIL
-from domain.audit import GENESIS_HASH, AuditEntry, make_entry
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign
 from domain.model import OVERSIGHT, SYSTEM_ACTOR, Role
+from domain.signing import AuditKeys
 from domain.verification import (
     OVERSIGHT_CHAIN,
     OVERSIGHT_STAGE,
@@ -36,13 +37,14 @@ log = structlog.get_logger(__name__)
 
 
 class AuditVerification:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keys: AuditKeys) -> None:
         self.engine = engine
+        self.keys = keys
 
     async def check_every_chain(self, run: str) -> VerificationSummary:
         chains = events = 0
         broken: list[BrokenChain] = []
-        async for case_id, report in verify_every_chain(session_factory(self.engine)):
+        async for case_id, report in verify_every_chain(session_factory(self.engine), self.keys.keyring):
             chains, events = chains + 1, events + report.events
             if not report.valid:
                 broken.append(BrokenChain(case_id=case_id, first_broken_seq=report.first_broken_seq,
@@ -61,7 +63,7 @@ class AuditVerification:
             recorded = await _recorded(conn, run)
             if recorded is not None:
                 return VerificationSummary.model_validate(recorded.payload)
-            entry = await _append(conn, summary)
+            entry = await _append(conn, summary, self.keys)
             if not summary.intact:
                 await _tell_auditors(conn, entry, summary)
         log.info("audit trail verified", run=run, chains=summary.chains, events=summary.events,
@@ -77,17 +79,17 @@ async def _recorded(conn: AsyncConnection, run: str) -> AuditEntry | None:
     return AuditEntry.model_validate(dict(row)) if row else None
 
 
-async def _append(conn: AsyncConnection, summary: VerificationSummary) -> AuditEntry:
+async def _append(conn: AsyncConnection, summary: VerificationSummary, keys: AuditKeys) -> AuditEntry:
     last = (await conn.execute(
         select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == OVERSIGHT_CHAIN)
         .order_by(audit_events.c.seq.desc()).limit(1)
     )).first()
     seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
-    entry = make_entry(
+    entry = sign(make_entry(
         case_id=OVERSIGHT_CHAIN, seq=seq + 1, type=VERIFIED_EVENT, actor=SYSTEM_ACTOR.model_dump(mode="json"),
         at=datetime.now(UTC), stage_before=None, stage_after=OVERSIGHT_STAGE,
         payload=summary.model_dump(mode="json"), prev_hash=prev_hash,
-    )
+    ), keys.signer)
     await conn.execute(insert(audit_events).values(**entry.model_dump()))
     return entry
 

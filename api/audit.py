@@ -1,11 +1,12 @@
-"""Audit routes for auditors: cross-check a case against its workflow, and export the trail."""
+"""Audit routes: the keys that sign the trail, and (for staff and auditors) the cross-check of a case against its
+workflow."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from api.deps import ServicesDep, require_on_case
+from api.deps import CurrentActor, ServicesDep, require_on_case
 from api.examples import problems
 from domain.crosscheck import Difference
 from domain.rules import STAFF_AND_AUDITORS
@@ -34,3 +35,25 @@ async def crosscheck(case_id: str, services: ServicesDep) -> CrosscheckReport:
     report = await crosscheck_case(services.temporal, services.sessions, case_id)
     return CrosscheckReport(consistent=report.consistent, updates=report.updates, events=report.events,
                             differences=list(report.differences))
+
+
+class AuditKey(BaseModel):
+    key_id: str = Field(description="16 hex characters: the start of sha256 of the raw public key")
+    algorithm: str = Field(description="Always `Ed25519`")
+    public_key: str = Field(description="The raw 32-byte public key, 64 hex characters")
+    current: bool = Field(description="Whether new events are signed with it (the others verify older events)")
+
+
+class AuditKeys(BaseModel):
+    """The public keys audit events and checkpoints are signed with, so anyone can check them."""
+
+    keys: list[AuditKey]
+
+
+@router.get("/api/audit/keys", summary="The public keys that verify the audit trail's signatures")
+async def audit_keys(actor: CurrentActor, services: ServicesDep) -> AuditKeys:
+    """Anyone signed in may read them: they are public keys (also in every evidence pack)."""
+    del actor
+    keys = services.settings.audit_keys
+    return AuditKeys(keys=[AuditKey(**key, current=key["key_id"] == keys.signer.key_id)
+                           for key in keys.keyring.published()])

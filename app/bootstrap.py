@@ -108,6 +108,7 @@ class Parts:
             self.engine,
             smtp_settings(self.settings),
             self.settings.match_weights,
+            keys=self.settings.audit_keys,
             tuning=worker_tuning(self.settings),
         )
 

@@ -23,6 +23,7 @@ from app.serving import api_server, serve_until_stopped, stop_event
 from domain.audit import ChainReport, verify_chain
 from domain.model import Role
 from domain.people import resolve_org
+from domain.signing import Keyring
 from infra.settings import Settings
 from infra.startup import StartupError
 from infra.users import NewUser, add_user, list_users, revoke_user
@@ -194,7 +195,8 @@ def audit_verify(
     case: Annotated[str | None, typer.Option(help="One case id; omit for every case.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every chain, the oversight chain too (the default).")] = False,
 ) -> None:
-    """Recompute every case's hash chain (with a progress bar); exit 1 if any chain is broken."""
+    """Recompute every case's hash chain and check every signature (with a progress bar); exit 1 if any chain is
+    broken."""
     if case and every:
         console.print("[red]error:[/] give --case or --all, not both")
         raise typer.Exit(2)
@@ -202,11 +204,13 @@ def audit_verify(
 
     from infra.audit_trail import case_ids, stored_entries, verify_every_chain
 
-    async def reports(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[tuple[str, ChainReport]]:
+    async def reports(
+        sessions: async_sessionmaker[AsyncSession], keyring: Keyring
+    ) -> AsyncIterator[tuple[str, ChainReport]]:
         if case:
-            yield case, verify_chain(await stored_entries(sessions, case))
+            yield case, verify_chain(await stored_entries(sessions, case), keyring)
             return
-        async for found in verify_every_chain(sessions):  # one cursor for the whole trail
+        async for found in verify_every_chain(sessions, keyring):  # one cursor for the whole trail
             yield found
 
     async def main(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -214,7 +218,7 @@ def audit_verify(
         checked = broken = 0
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("verifying", total=total)
-            async for case_id, report in reports(sessions):
+            async for case_id, report in reports(sessions, settings.audit_keys.keyring):
                 checked += 1
                 if not report.valid:
                     broken += 1
@@ -242,7 +246,8 @@ def audit_archive(
     async def main(settings: Settings, engine: AsyncEngine) -> None:
         years = settings.retention_years if older_than_years is None else older_than_years
         now = datetime.now(UTC)
-        report = await archive_closed_cases(engine, now - timedelta(days=round(365.25 * years)), to, years, now)
+        report = await archive_closed_cases(engine, now - timedelta(days=round(365.25 * years)), to, years, now,
+                                            settings.audit_keys)
         for case_id in report.archived:
             console.print(f"[green]archived[/] {case_id} → {to / f'case-{case_id}.jsonl'}")
         for case_id, why in report.refused.items():

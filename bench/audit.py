@@ -30,9 +30,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import bench_database
-from domain.audit import GENESIS_HASH, make_entry, verify_chain
+from domain.audit import GENESIS_HASH, make_entry, sign, verify_chain
 from domain.model import FUND, JETRO, Office, Role
 from domain.samples import sample_filing
+from domain.signing import AuditKeys, Keyring, Signer
 from infra.audit_export import ExportFilter, ExportFormat, export_audit
 from infra.audit_trail import case_ids, stored_entries, verify_every_chain
 from infra.db import session_factory
@@ -42,7 +43,7 @@ from infra.settings import Settings
 console = Console()
 COPY_BATCH = 20_000
 COLUMNS = ["case_id", "seq", "type", "actor", "at", "stage_before", "stage_after", "payload", "prev_hash", "hash",
-           "hash_version", "personal", "personal_salt", "personal_digest"]
+           "hash_version", "personal", "personal_salt", "personal_digest", "key_id", "signature"]
 MB = 1024 * 1024
 
 
@@ -77,40 +78,42 @@ LIFE: list[tuple[str, dict[str, str], str, dict[str, Any]]] = [
 NOTE = ("add_note", OFFICER, "matching", {"text": "call the CFO on Monday"})
 
 
-def case_events(rng: random.Random, start: datetime, count: int) -> Iterator[tuple[Any, ...]]:
+def case_events(rng: random.Random, start: datetime, count: int, signer: Signer) -> Iterator[tuple[Any, ...]]:
     """One case's chain of `count` events, as COPY records (JSON as text); hash version 2, as the product
-    writes them (the filing's contact kept apart under a salted digest)."""
+    writes them (the filing's contact kept apart under a salted digest, each event signed)."""
     case_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     prev, stage, at = GENESIS_HASH, None, start
     for seq in range(1, count + 1):
         kind, actor, after, payload = LIFE[seq - 1] if seq <= len(LIFE) else NOTE
         after = stage if kind == "add_note" and stage else after
-        entry = make_entry(case_id=case_id, seq=seq, type=kind, actor=actor, at=at, stage_before=stage,
-                           stage_after=after, payload=payload, prev_hash=prev, salt=f"{rng.getrandbits(128):032x}")
+        entry = sign(make_entry(case_id=case_id, seq=seq, type=kind, actor=actor, at=at, stage_before=stage,
+                                stage_after=after, payload=payload, prev_hash=prev,
+                                salt=f"{rng.getrandbits(128):032x}"), signer)
         personal = None if entry.personal is None else json.dumps(entry.personal)
         yield (case_id, seq, kind, json.dumps(actor), at, stage, after, json.dumps(entry.payload), prev, entry.hash,
-               entry.hash_version, personal, entry.personal_salt, entry.personal_digest)
+               entry.hash_version, personal, entry.personal_salt, entry.personal_digest, entry.key_id, entry.signature)
         prev, stage = entry.hash, after
         at += timedelta(minutes=rng.randint(5, 60 * 72), microseconds=rng.randint(0, 999_999))
 
 
-def all_events(events: int, per_case: int, seed: int) -> Iterator[tuple[Any, ...]]:
+def all_events(events: int, per_case: int, seed: int, signer: Signer) -> Iterator[tuple[Any, ...]]:
     """Cases filed at random over two years, so their events interleave in time as they would."""
     rng = random.Random(seed)
     origin = datetime(2024, 4, 1, tzinfo=UTC)
     left = events
     while left > 0:
         start = origin + timedelta(seconds=rng.randint(0, 2 * 365 * 86_400), microseconds=rng.randint(0, 999_999))
-        yield from case_events(rng, start, min(per_case, left))
+        yield from case_events(rng, start, min(per_case, left), signer)
         left -= per_case
 
 
-async def load(engine: AsyncEngine, events: int, per_case: int, advance: Callable[[int], None]) -> None:
+async def load(engine: AsyncEngine, events: int, per_case: int, keys: AuditKeys,
+               advance: Callable[[int], None]) -> None:
     batch: list[tuple[Any, ...]] = []
     async with engine.begin() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None
-        for record in all_events(events, per_case, seed=1):
+        for record in all_events(events, per_case, seed=1, signer=keys.signer):
             batch.append(record)
             if len(batch) == COPY_BATCH:
                 await driver.copy_records_to_table("audit_events", records=batch, columns=COLUMNS)
@@ -139,7 +142,7 @@ class Timed:
         return f"{self.events / self.seconds:,.0f} events/s"
 
 
-async def verify_per_case(engine: AsyncEngine, limit: int | None) -> Timed:
+async def verify_per_case(engine: AsyncEngine, keyring: Keyring, limit: int | None) -> Timed:
     """`alliance audit verify`: the case ids, then one query and one `verify_chain` per case."""
     sessions = session_factory(engine)
     started = time.perf_counter()
@@ -149,19 +152,19 @@ async def verify_per_case(engine: AsyncEngine, limit: int | None) -> Timed:
     with progress_bar() as progress:
         task = progress.add_task("verifying case by case", total=len(ids))
         for case_id in ids:
-            report = verify_chain(await stored_entries(sessions, case_id))
+            report = verify_chain(await stored_entries(sessions, case_id), keyring)
             events, broken = events + report.events, broken + (not report.valid)
             progress.advance(task)
     return Timed(events, time.perf_counter() - started, broken)
 
 
-async def verify_streaming(engine: AsyncEngine, total: int) -> Timed:
+async def verify_streaming(engine: AsyncEngine, keyring: Keyring, total: int) -> Timed:
     sessions = session_factory(engine)
     started = time.perf_counter()
     events = broken = 0
     with progress_bar() as progress:
         task = progress.add_task("verifying from one cursor", total=total)
-        async for _, report in verify_every_chain(sessions):
+        async for _, report in verify_every_chain(sessions, keyring):
             events, broken = events + report.events, broken + (not report.valid)
             progress.advance(task, report.events)
     return Timed(events, time.perf_counter() - started, broken)
@@ -199,7 +202,7 @@ async def run(events: int, per_case: int, per_case_limit: int | None) -> None:
         with progress_bar() as progress:
             task = progress.add_task(f"loading {events:,} events (COPY)", total=events)
             started = time.perf_counter()
-            await load(engine, events, per_case, lambda n: progress.advance(task, n))
+            await load(engine, events, per_case, settings.audit_keys, lambda n: progress.advance(task, n))
             loaded = Timed(events, time.perf_counter() - started)
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -207,10 +210,10 @@ async def run(events: int, per_case: int, per_case_limit: int | None) -> None:
             stored = (await conn.execute(text("SELECT pg_total_relation_size('audit_events')"))).scalar_one()
         add(table, "load: make_entry + COPY", loaded, f"{stored / MB:,.0f} MB stored with indexes")
 
-        run = await verify_per_case(engine, per_case_limit)
+        run = await verify_per_case(engine, settings.audit_keys.keyring, per_case_limit)
         scope = f"first {per_case_limit:,} cases; " if per_case_limit else ""
         add(table, "verify as `alliance audit verify`", run, f"{scope}{run.broken} broken; a query per case")
-        run = await verify_streaming(engine, events)
+        run = await verify_streaming(engine, settings.audit_keys.keyring, events)
         add(table, "verify streaming (verify_every_chain)", run, f"{run.broken} broken; one cursor")
         for format in ("jsonl", "csv"):
             run = await export_to_sink(engine, format, events)

@@ -332,7 +332,7 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
             console=console,
         ) as progress:
             queue = f"bench-cases-{uuid.uuid4().hex[:8]}"
-            async with build_worker(client, queue, stack.engine, smtp):
+            async with build_worker(client, queue, stack.engine, smtp, keys=settings.audit_keys):
                 drive = case_driver(client, queue)
                 if warmup:
                     await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)

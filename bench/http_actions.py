@@ -243,7 +243,8 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
             officers = Officers(f"http://{API_HOST}:{api_port}")
             try:
                 async with (
-                    build_worker(client, settings.temporal_task_queue, engine, smtp_settings(settings)),
+                    build_worker(client, settings.temporal_task_queue, engine, smtp_settings(settings),
+                                 keys=settings.audit_keys),
                     serving(app, api_port),
                 ):
                     progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}, case worker")

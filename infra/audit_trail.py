@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.audit import AuditEntry, ChainReport, verify_chain
+from domain.signing import Keyring
 from infra.tables import audit_events
 
 
@@ -24,7 +25,7 @@ async def case_ids(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
 
 
 async def verify_every_chain(
-    sessions: async_sessionmaker[AsyncSession], *, rows_per_fetch: int = 5_000
+    sessions: async_sessionmaker[AsyncSession], keyring: Keyring, *, rows_per_fetch: int = 5_000
 ) -> AsyncGenerator[tuple[str, ChainReport], None]:
     """Every case's chain checked from one server-side cursor ordered by (case_id, seq), case by case.
 
@@ -42,8 +43,8 @@ async def verify_every_chain(
                 entry = AuditEntry.model_validate(dict(row))
                 if entry.case_id != current:
                     if current is not None:
-                        yield current, verify_chain(entries)
+                        yield current, verify_chain(entries, keyring)
                     current, entries = entry.case_id, []
                 entries.append(entry)
     if current is not None:
-        yield current, verify_chain(entries)
+        yield current, verify_chain(entries, keyring)

@@ -225,11 +225,12 @@ class CaseDesk:
         raise failure
 
     async def verify(self, case_id: str, viewer: Actor) -> ChainReport:
-        """Recompute the case's hash chain from the stored events (staff and auditors only)."""
+        """Recompute the case's hash chain from the stored events and check every signature (staff and auditors
+        only)."""
         if viewer.role == Role.APPLICANT:
             await self.load(case_id, viewer)
             raise Forbidden("verification is for staff and auditors")
-        return verify_chain(await self.history(case_id, viewer))
+        return verify_chain(await self.history(case_id, viewer), self.services.settings.audit_keys.keyring)
 
     async def as_of(self, case_id: str, viewer: Actor, when: datetime) -> CaseState:
         """The case as it stood at `when`, rebuilt from its audit events (404 if not filed by then)."""

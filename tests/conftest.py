@@ -158,7 +158,8 @@ async def env(request: pytest.FixtureRequest, dev_server: WorkflowEnvironment) -
 async def temporal(env: WorkflowEnvironment, settings: Settings,
                    engine: AsyncEngine, mail_sink: MailSink) -> AsyncIterator[Client]:
     """The test server's client, with a case worker polling the task queue (and mail going to the sink)."""
-    async with build_worker(env.client, settings.temporal_task_queue, engine, smtp_settings(settings)):
+    async with build_worker(env.client, settings.temporal_task_queue, engine, smtp_settings(settings),
+                            keys=settings.audit_keys):
         yield env.client
 
 

@@ -16,6 +16,7 @@ from activities.matching import Matching
 from activities.records import CaseRecords
 from activities.verification import AuditVerification
 from domain.matching import MatchWeights
+from domain.signing import AuditKeys
 from workflows.case import CaseWorkflow
 from workflows.verification import AuditVerificationWorkflow
 
@@ -36,16 +37,18 @@ def build_worker(
     smtp: SmtpSettings,
     weights: MatchWeights | None = None,
     *,
+    keys: AuditKeys,
     tuning: WorkerTuning | None = None,
     matching: Matching | None = None,
 ) -> Worker:
-    """The worker of both workflows and every activity; `matching` replaces the engine's ranking (tests)."""
+    """The worker of both workflows and every activity; `keys` sign what it records (`Settings.audit_keys`);
+    `matching` replaces the engine's ranking (tests)."""
     tuning = tuning or WorkerTuning()
-    records = CaseRecords(engine)
+    records = CaseRecords(engine, keys.signer)
     matching = matching or Matching(engine, weights)
     ranking = CandidateRanking(engine, matching)
     courier = MailCourier(engine, smtp)
-    verification = AuditVerification(engine)
+    verification = AuditVerification(engine, keys)
     return Worker(
         client,
         task_queue=task_queue,

@@ -26,6 +26,7 @@ from tests.helpers.support import filing
 from workflows.case import CaseWorkflow
 
 entries = stored_entries
+SIGNER = Settings(_env_file=None).audit_keys.signer
 
 
 async def test_a_long_case_continues_as_new_with_its_state(
@@ -71,7 +72,7 @@ async def test_a_retried_activity_writes_once(
                        at=draft.created_at, stage_before=None, stage_after=draft.stage, payload={},
                        prev_hash=draft.last_hash)
     recorded = draft.model_copy(update={"seq": 1, "last_hash": entry.hash})
-    record = CaseRecords(engine).record_event
+    record = CaseRecords(engine, SIGNER).record_event
     env = ActivityEnvironment()
     for _ in range(3):
         await env.run(record, RecordEvent(entry=entry, state=recorded))
@@ -94,7 +95,7 @@ async def test_an_older_retry_never_rewinds_the_read_model(
                         payload={"reason": "x"}, prev_hash=first.hash)
     at_one = draft.model_copy(update={"seq": 1, "last_hash": first.hash})
     at_two = draft.model_copy(update={"seq": 2, "last_hash": second.hash, "stage": Stage.CLOSED})
-    record = CaseRecords(engine).record_event
+    record = CaseRecords(engine, SIGNER).record_event
     env = ActivityEnvironment()
     await env.run(record, RecordEvent(entry=first, state=at_one))
     await env.run(record, RecordEvent(entry=second, state=at_two))

@@ -84,7 +84,7 @@ async def test_the_schedule_verifies_records_and_tells_the_auditors(
         calendar = described.schedule.spec.calendars[0]
         assert ([h.start for h in calendar.hour], [m.start for m in calendar.minute]) == ([3], [0])
         assert described.schedule.spec.time_zone_name == "Asia/Tokyo"
-        async with build_worker(client, queue, trail, smtp_settings(settings)):
+        async with build_worker(client, queue, trail, smtp_settings(settings), keys=settings.audit_keys):
             intact = await run_once(client)
             assert (intact.chains, intact.events, intact.broken) == (2, 6, [])
 

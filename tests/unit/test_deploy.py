@@ -7,6 +7,7 @@ command must be a real `alliance` command, and the shape the README promises (mi
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -171,6 +172,10 @@ def test_compose_passes_the_app_only_settings() -> None:
         assert set(environment) <= SETTINGS, f"{name}: not settings: {set(environment) - SETTINGS}"
 
 
+OPERATORS_SECRET = os.urandom(32).hex()
+"""What an operator fills in for a secret: as random as `openssl rand -hex 32` (so it is a valid signing key too)."""
+
+
 def test_compose_settings_are_valid_values(monkeypatch: pytest.MonkeyPatch) -> None:
     """With `${VAR:-default}` as its default and `${VAR:?…}` as some value, every app service's settings load."""
     for name in SETTINGS:
@@ -178,7 +183,7 @@ def test_compose_settings_are_valid_values(monkeypatch: pytest.MonkeyPatch) -> N
     environment = compose_environment(app_services()["api"])
     for name, value in environment.items():
         value = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
-        monkeypatch.setenv(name, re.sub(r"\$\{\w+:\?[^}]*\}", "a-secret-from-the-operator", value))
+        monkeypatch.setenv(name, re.sub(r"\$\{\w+:\?[^}]*\}", OPERATORS_SECRET, value))
     settings = Settings(_env_file=None)
     assert (settings.environment, settings.log_format) == ("production", "json")
     assert not settings.uses_embedded_database and not settings.uses_embedded_temporal
@@ -253,8 +258,9 @@ def test_kubernetes_passes_the_app_only_settings() -> None:
     for _, container in app_containers():
         names |= {variable["name"] for variable in container.get("env", [])}
     assert names <= SETTINGS, f"not settings: {names - SETTINGS}"
-    assert {"DATABASE_URL", "TOKEN_PEPPER", "SMTP_PASSWORD", "TEMPORAL_API_KEY"} <= set(secret["stringData"])
-    assert not {"DATABASE_URL", "TOKEN_PEPPER", "SMTP_PASSWORD", "TEMPORAL_API_KEY"} & set(configmap["data"])
+    secrets = {"DATABASE_URL", "TOKEN_PEPPER", "AUDIT_SIGNING_KEY", "SMTP_PASSWORD", "TEMPORAL_API_KEY"}
+    assert secrets <= set(secret["stringData"])
+    assert not secrets & set(configmap["data"])
     assert all(isinstance(value, str) for value in configmap["data"].values())
 
 
@@ -264,7 +270,7 @@ def test_kubernetes_settings_are_valid_values(monkeypatch: pytest.MonkeyPatch) -
     for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
     for name, value in {**configmap["data"], **secret["stringData"]}.items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setenv(name, OPERATORS_SECRET if value.startswith("CHANGE-ME-to-the-output-of-openssl") else value)
     settings = Settings(_env_file=None)
     assert (settings.environment, settings.log_format) == ("production", "json")
     assert not settings.uses_embedded_database and not settings.uses_embedded_temporal
