@@ -1,13 +1,15 @@
 """The nightly verification as an activity: check every chain, record the result, tell the auditors.
 
 Idempotent: the result is recorded once per verification run (a retry finds its own event and returns it),
-and the auditors' e-mails are keyed by that event, so a retry never mails twice.
+and the auditors' e-mails are keyed by that event, so a retry never mails twice. After recording, a signed
+checkpoint of every case's head is taken (a retry after that may take another: checkpoints only add).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
 from sqlalchemy import select, text
@@ -30,6 +32,7 @@ from domain.verification import (
     verification_mail,
 )
 from infra.audit_trail import verify_every_chain
+from infra.checkpoints import latest_anchors, take_checkpoint
 from infra.db import session_factory
 from infra.tables import audit_events, notifications, users
 
@@ -37,14 +40,18 @@ log = structlog.get_logger(__name__)
 
 
 class AuditVerification:
-    def __init__(self, engine: AsyncEngine, keys: AuditKeys) -> None:
+    def __init__(self, engine: AsyncEngine, keys: AuditKeys, checkpoint_log: Path | None) -> None:
+        """`keys` sign the recorded result and the checkpoint; `checkpoint_log`: the file checkpoints are also
+        appended to (None: the table only)."""
         self.engine = engine
         self.keys = keys
+        self.checkpoint_log = checkpoint_log
 
     async def check_every_chain(self, run: str) -> VerificationSummary:
         chains = events = 0
         broken: list[BrokenChain] = []
-        async for case_id, report in verify_every_chain(session_factory(self.engine), self.keys.keyring):
+        anchors = await latest_anchors(self.engine, self.keys.keyring)
+        async for case_id, report in verify_every_chain(session_factory(self.engine), self.keys.keyring, anchors):
             chains, events = chains + 1, events + report.events
             if not report.valid:
                 broken.append(BrokenChain(case_id=case_id, first_broken_seq=report.first_broken_seq,
@@ -56,7 +63,8 @@ class AuditVerification:
     @activity.defn(name=VERIFY_AUDIT_TRAIL)
     @classified(VERIFY_AUDIT_TRAIL)
     async def verify_audit_trail(self, run: str) -> VerificationSummary:
-        """Verify the whole trail once for `run`, record the outcome in the oversight chain, mail if broken."""
+        """Verify the whole trail once for `run`, record the outcome in the oversight chain, mail if broken, then
+        sign a checkpoint over every head (the oversight chain's new one included)."""
         summary = await self.check_every_chain(run)
         async with self.engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"), {"chain": OVERSIGHT_CHAIN})
@@ -66,6 +74,7 @@ class AuditVerification:
             entry = await _append(conn, summary, self.keys)
             if not summary.intact:
                 await _tell_auditors(conn, entry, summary)
+        await take_checkpoint(self.engine, self.keys, self.checkpoint_log, datetime.now(UTC))
         log.info("audit trail verified", run=run, chains=summary.chains, events=summary.events,
                  broken=len(summary.broken))
         return summary

@@ -109,6 +109,7 @@ class Parts:
             smtp_settings(self.settings),
             self.settings.match_weights,
             keys=self.settings.audit_keys,
+            checkpoint_log=self.settings.checkpoint_log,
             tuning=worker_tuning(self.settings),
         )
 

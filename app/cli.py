@@ -21,6 +21,7 @@ from app.cli_registry import seed_smes_command, smes_app
 from app.cli_support import _run, _settings, _with_database, _with_engine, console
 from app.serving import api_server, serve_until_stopped, stop_event
 from domain.audit import ChainReport, verify_chain
+from domain.checkpoints import anchored
 from domain.model import Role
 from domain.people import resolve_org
 from domain.signing import Keyring
@@ -195,30 +196,33 @@ def audit_verify(
     case: Annotated[str | None, typer.Option(help="One case id; omit for every case.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every chain, the oversight chain too (the default).")] = False,
 ) -> None:
-    """Recompute every case's hash chain and check every signature (with a progress bar); exit 1 if any chain is
-    broken."""
+    """Recompute every case's hash chain, check every signature and hold each trail against the latest checkpoint
+    (with a progress bar); exit 1 if any chain is broken."""
     if case and every:
         console.print("[red]error:[/] give --case or --all, not both")
         raise typer.Exit(2)
     from rich.progress import Progress
 
     from infra.audit_trail import case_ids, stored_entries, verify_every_chain
+    from infra.checkpoints import case_anchor, latest_anchors
+    from infra.db import session_factory
 
-    async def reports(
-        sessions: async_sessionmaker[AsyncSession], keyring: Keyring
-    ) -> AsyncIterator[tuple[str, ChainReport]]:
+    async def reports(engine: AsyncEngine, keyring: Keyring) -> AsyncIterator[tuple[str, ChainReport]]:
+        sessions = session_factory(engine)
         if case:
-            yield case, verify_chain(await stored_entries(sessions, case), keyring)
+            entries = await stored_entries(sessions, case)
+            yield case, anchored(verify_chain(entries, keyring), entries, await case_anchor(engine, case, keyring))
             return
-        async for found in verify_every_chain(sessions, keyring):  # one cursor for the whole trail
+        anchors = await latest_anchors(engine, keyring)
+        async for found in verify_every_chain(sessions, keyring, anchors):  # one cursor for the whole trail
             yield found
 
-    async def main(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
-        total = 1 if case else len(await case_ids(sessions))
+    async def main(settings: Settings, engine: AsyncEngine) -> None:
+        total = 1 if case else len(await case_ids(session_factory(engine)))
         checked = broken = 0
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("verifying", total=total)
-            async for case_id, report in reports(sessions, settings.audit_keys.keyring):
+            async for case_id, report in reports(engine, settings.audit_keys.keyring):
                 checked += 1
                 if not report.valid:
                     broken += 1
@@ -228,7 +232,24 @@ def audit_verify(
         if broken:
             raise typer.Exit(1)
 
-    _with_database(main)
+    _with_engine(main)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint over every case's head, store it and append it to the checkpoint log."""
+    from infra.checkpoints import take_checkpoint
+
+    async def main(settings: Settings, engine: AsyncEngine) -> None:
+        try:
+            checkpoint = await take_checkpoint(engine, settings.audit_keys, settings.checkpoint_log, datetime.now(UTC))
+        except OSError as error:
+            raise StartupError(f"the checkpoint is stored, but the checkpoint log could not be written: {error}"
+                               ) from None
+        console.print(f"{checkpoint.name}: {checkpoint.cases} case(s), root {checkpoint.root}, "
+                      f"logged to {settings.checkpoint_log}")
+
+    _with_engine(main)
 
 
 @audit_app.command("archive")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -38,17 +39,19 @@ def build_worker(
     weights: MatchWeights | None = None,
     *,
     keys: AuditKeys,
+    checkpoint_log: Path | None = None,
     tuning: WorkerTuning | None = None,
     matching: Matching | None = None,
 ) -> Worker:
-    """The worker of both workflows and every activity; `keys` sign what it records (`Settings.audit_keys`);
+    """The worker of both workflows and every activity; `keys` sign what it records (`Settings.audit_keys`), and
+    the nightly checkpoints also go to `checkpoint_log` (`Settings.checkpoint_log`; None: the table only);
     `matching` replaces the engine's ranking (tests)."""
     tuning = tuning or WorkerTuning()
     records = CaseRecords(engine, keys.signer)
     matching = matching or Matching(engine, weights)
     ranking = CandidateRanking(engine, matching)
     courier = MailCourier(engine, smtp)
-    verification = AuditVerification(engine, keys)
+    verification = AuditVerification(engine, keys, checkpoint_log)
     return Worker(
         client,
         task_queue=task_queue,

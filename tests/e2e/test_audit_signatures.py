@@ -18,13 +18,6 @@ from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR
 from tests.helpers.scenarios import to_matching
 
 
-async def verify(desk: Desk, case_id: str) -> dict[str, Any]:
-    answer = await desk.http.get(f"/api/cases/{case_id}/history/verify", headers=desk.headers(AUDITOR))
-    assert answer.status_code == 200, answer.text
-    report: dict[str, Any] = answer.json()
-    return report
-
-
 def next_event(last: dict[str, Any], note: str) -> AuditEntry:
     """The next event as the product's own hashing makes it (what a forger with database access can do)."""
     return make_entry(
@@ -36,7 +29,7 @@ def next_event(last: dict[str, Any], note: str) -> AuditEntry:
 
 async def test_every_recorded_event_is_signed_with_a_published_key(desk: Desk) -> None:
     case = await to_matching(desk)
-    report = await verify(desk, case["id"])
+    report = await desk.verify(case["id"], AUDITOR)
     assert report == {"valid": True, "events": 3, "first_broken_seq": None, "reason": None, "signed": 3,
                       "unsigned": 0, "checkpoint": None}
     keys = (await desk.http.get("/api/audit/keys", headers=desk.headers(APPLICANT))).json()["keys"]
@@ -55,12 +48,10 @@ async def test_a_forged_event_inserted_as_the_application_user_is_found_at_its_s
     async with engine.begin() as conn:  # the append-only guard allows inserts: the forger needs no more
         await conn.execute(insert(audit_events).values(**forged.model_dump()))
 
-    report = await verify(desk, case["id"])
+    report = await desk.verify(case["id"], AUDITOR)
     assert (report["valid"], report["first_broken_seq"]) == (False, 4)
     assert "not signed" in report["reason"]
-    coordinator = (await desk.http.get(f"/api/cases/{case['id']}/history/verify",
-                                       headers=desk.headers(COORDINATOR))).json()
-    assert coordinator["first_broken_seq"] == 4
+    assert (await desk.verify(case, COORDINATOR))["first_broken_seq"] == 4
 
 
 async def test_a_forged_event_signed_with_another_key_is_found(desk: Desk, engine: AsyncEngine) -> None:
@@ -72,7 +63,7 @@ async def test_a_forged_event_signed_with_another_key_is_found(desk: Desk, engin
                                        "signature": stranger.sign(b"case-desk/audit-event/v1:", forged.hash)})
     async with engine.begin() as conn:
         await conn.execute(insert(audit_events).values(**forged.model_dump()))
-    report = await verify(desk, case["id"])
+    report = await desk.verify(case["id"], AUDITOR)
     assert (report["valid"], report["first_broken_seq"]) == (False, 4)
     assert "not a known audit key" in report["reason"]
 
@@ -98,6 +89,6 @@ async def test_a_whole_chain_rewritten_with_recomputed_hashes_is_found(
             )
         await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
 
-    report = await verify(desk, case["id"])
+    report = await desk.verify(case["id"], AUDITOR)
     assert (report["valid"], report["first_broken_seq"]) == (False, 2)
     assert "signature does not hold" in report["reason"]
