@@ -3,13 +3,18 @@ workflow."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentActor, ServicesDep, require_on_case
 from api.examples import problems
 from domain.crosscheck import Difference
-from domain.rules import STAFF_AND_AUDITORS
+from domain.rules import AUDITORS, STAFF_AND_AUDITORS
+from infra.evidence_pack import evidence_pack
 from services.crosscheck import crosscheck_case
 
 router = APIRouter(tags=["audit"], responses=problems(401, 403, 404, 422, 503))
@@ -57,3 +62,24 @@ async def audit_keys(actor: CurrentActor, services: ServicesDep) -> AuditKeys:
     keys = services.settings.audit_keys
     return AuditKeys(keys=[AuditKey(**key, current=key["key_id"] == keys.signer.key_id)
                            for key in keys.keyring.published()])
+
+
+_PACK: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A ZIP: events.jsonl, checkpoints.json, keys.json, timeline.html, check_pack.py, "
+                         "manifest.json (signed)",
+          "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+}
+
+
+@router.get(
+    "/api/cases/{case_id}/evidence",
+    summary="The case's evidence pack (auditors): a ZIP an auditor checks alone, with no database or network",
+    response_class=Response,
+    responses=_PACK,
+    dependencies=[Depends(require_on_case(AUDITORS, "evidence packs are for auditors"))],
+)
+async def evidence(case_id: str, services: ServicesDep) -> Response:
+    """Check it with `alliance audit check-pack FILE`, or `python check_pack.py FILE` (inside the pack)."""
+    pack = await evidence_pack(services.engine, case_id, services.settings.audit_keys, datetime.now(UTC))
+    return Response(pack, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="case-{case_id}-evidence.zip"'})

@@ -252,6 +252,24 @@ def audit_checkpoint() -> None:
     _with_engine(main)
 
 
+@audit_app.command("check-pack")
+def audit_check_pack(
+    file: Annotated[Path, typer.Argument(help="An evidence pack (`GET /api/cases/{id}/evidence`).")],
+    key: Annotated[
+        list[str] | None, typer.Option(help="A trusted public key (64 hex); repeatable. Default: the pack's own.")
+    ] = None,
+) -> None:
+    """Check an evidence pack offline (no database, no network); exit 1 naming every problem and where."""
+    from infra.evidence_check import check_pack
+
+    problems, summary = check_pack(str(file), key or None)
+    for problem in problems:
+        console.print(f"[red]FAILED[/] {problem}", highlight=False)
+    if problems:
+        raise typer.Exit(1)
+    console.print(summary, highlight=False)
+
+
 @audit_app.command("archive")
 def audit_archive(
     to: Annotated[Path, typer.Option(help="Where each archived case's export (JSON Lines) is written.")] = Path(
