@@ -117,7 +117,7 @@ async def download(
         raise _bad_query("format", f"{format!r} is not an export format ({', '.join(FORMATS)})")
     chosen: ExportFormat = "csv" if format == "csv" else "jsonl"
     filters = _filters(since, until, case, office)
-    chunks = export_audit(services.engine, chosen, filters)
+    chunks = export_audit(services.engine, chosen, filters, services.settings.audit_keys.keyring)
     first = await anext(chunks)  # runs the query now: a database failure is a 503 problem, not a cut stream
     name = _filename(chosen, filters, datetime.now(UTC))
     return StreamingResponse(

@@ -170,7 +170,7 @@ async def verify_streaming(engine: AsyncEngine, keyring: Keyring, total: int) ->
     return Timed(events, time.perf_counter() - started, broken)
 
 
-async def export_to_sink(engine: AsyncEngine, format: ExportFormat, total: int) -> Timed:
+async def export_to_sink(engine: AsyncEngine, format: ExportFormat, keyring: Keyring, total: int) -> Timed:
     """The full export into a sink that only counts bytes; the manifest's count is checked at the end."""
     process = psutil.Process()
     baseline = peak = process.memory_info().rss
@@ -178,7 +178,7 @@ async def export_to_sink(engine: AsyncEngine, format: ExportFormat, total: int) 
     started = time.perf_counter()
     with progress_bar() as progress:
         task = progress.add_task(f"exporting {format}", total=total)
-        async for chunk in export_audit(engine, format, ExportFilter()):
+        async for chunk in export_audit(engine, format, ExportFilter(), keyring):
             size, last = size + len(chunk), chunk
             progress.advance(task, chunk.count(b"\n"))
             peak = max(peak, process.memory_info().rss)
@@ -216,7 +216,7 @@ async def run(events: int, per_case: int, per_case_limit: int | None) -> None:
         run = await verify_streaming(engine, settings.audit_keys.keyring, events)
         add(table, "verify streaming (verify_every_chain)", run, f"{run.broken} broken; one cursor")
         for format in ("jsonl", "csv"):
-            run = await export_to_sink(engine, format, events)
+            run = await export_to_sink(engine, format, settings.audit_keys.keyring, events)
             add(table, f"export {format} (export_audit)", run,
                 f"{run.bytes / MB:,.0f} MB; RSS +{run.rss_growth / MB:,.0f} MB while exporting")
     console.print(table)

@@ -61,7 +61,8 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
     report = verify_chain(entries, keys.keyring)
     if not report.valid:
         raise ValueError(f"its chain is broken at event {report.first_broken_seq}: {report.reason}")
-    content = b"".join([chunk async for chunk in export_audit(engine, "jsonl", ExportFilter(case=case_id))])
+    chunks = export_audit(engine, "jsonl", ExportFilter(case=case_id), keys.keyring)
+    content = b"".join([chunk async for chunk in chunks])
     path = folder / f"case-{case_id}.jsonl"
     await asyncio.to_thread(_write, path, content)
     exported = check_export(content)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.audit import AuditEntry, make_entry
+from infra.audit_export import check_export
 from infra.audit_trail import stored_entries
 from infra.settings import Settings
 from infra.tables import audit_events
@@ -92,3 +95,21 @@ async def test_a_whole_chain_rewritten_with_recomputed_hashes_is_found(
     report = await desk.verify(case["id"], AUDITOR)
     assert (report["valid"], report["first_broken_seq"]) == (False, 2)
     assert "signature does not hold" in report["reason"]
+
+
+async def test_exports_carry_signatures_and_keys_and_a_forged_signature_fails_their_check(desk: Desk) -> None:
+    case = await to_matching(desk)
+    answer = await desk.http.get("/api/audit/export", params={"case": case["id"]}, headers=desk.headers(AUDITOR))
+    assert answer.status_code == 200 and check_export(answer.content).ok
+    *lines, last = answer.content.decode().splitlines()
+    manifest = json.loads(last)["manifest"]
+    events = [json.loads(line) for line in lines]
+    assert {key["key_id"] for key in manifest["keys"]} >= {e["key_id"] for e in events}
+    assert all(len(e["signature"]) == 128 for e in events)
+
+    forged = dict(events[1], signature=events[0]["signature"])  # a real signature, of another event
+    body = "".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n"
+                   for e in [events[0], forged, *events[2:]]).encode()
+    manifest["sha256"] = hashlib.sha256(body).hexdigest()  # the manifest rewritten to match
+    check = check_export(body + json.dumps({"manifest": manifest}).encode() + b"\n")
+    assert not check.ok and "signature does not hold" in (check.why or "")
