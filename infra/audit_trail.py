@@ -46,7 +46,7 @@ async def verify_every_chain(
         result = await session.stream(query.execution_options(yield_per=rows_per_fetch))
         async for rows in result.mappings().partitions():
             for row in rows:
-                entry = AuditEntry.model_validate(dict(row))
+                entry = AuditEntry.model_construct(**row)  # the columns are the model's, typed by the table
                 if entry.case_id != current:
                     if current is not None:
                         seen.add(current)

@@ -15,8 +15,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.records import CaseRecords
 from contracts.activities import RecordEvent
 from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
-from domain.audit import first_broken, make_entry
+from domain.audit import first_broken, make_entry, verify_chain
 from domain.model import NOTES_KEPT, CaseState, FilingRequest, Stage
+from domain.signing import Keyring
 from domain.transitions import new_case
 from infra.audit_trail import stored_entries
 from infra.settings import Settings
@@ -77,7 +78,10 @@ async def test_a_retried_activity_writes_once(
     for _ in range(3):
         await env.run(record, RecordEvent(entry=entry, state=recorded))
 
-    assert [e.hash for e in await entries(sessions, case_id)] == [entry.hash]
+    stored = await entries(sessions, case_id)
+    assert [e.hash for e in stored] == [entry.hash]
+    assert stored[0].key_id == SIGNER.key_id, "the workflow hashed it; the recording step signed it"
+    assert verify_chain(stored, Keyring.of([SIGNER.public])).signed == 1
     async with sessions() as session:
         assert await session.scalar(select(cases.c.seq).where(cases.c.id == case_id)) == 1
 
