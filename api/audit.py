@@ -49,18 +49,18 @@ class AuditKey(BaseModel):
     current: bool = Field(description="Whether new events are signed with it (the others verify older events)")
 
 
-class AuditKeys(BaseModel):
+class PublishedKeys(BaseModel):
     """The public keys audit events and checkpoints are signed with, so anyone can check them."""
 
     keys: list[AuditKey]
 
 
 @router.get("/api/audit/keys", summary="The public keys that verify the audit trail's signatures")
-async def audit_keys(actor: CurrentActor, services: ServicesDep) -> AuditKeys:
+async def audit_keys(actor: CurrentActor, services: ServicesDep) -> PublishedKeys:
     """Anyone signed in may read them: they are public keys (also in every evidence pack)."""
     del actor
     keys = services.settings.audit_keys
-    return AuditKeys(keys=[AuditKey(**key, current=key["key_id"] == keys.signer.key_id)
+    return PublishedKeys(keys=[AuditKey(**key, current=key["key_id"] == keys.signer.key_id)
                            for key in keys.keyring.published()])
 
 
