@@ -197,14 +197,15 @@ def audit_verify(
     every: Annotated[bool, typer.Option("--all", help="Every chain, the oversight chain too (the default).")] = False,
 ) -> None:
     """Recompute every case's hash chain, check every signature and hold each trail against the latest checkpoint
-    (with a progress bar); exit 1 if any chain is broken."""
+    (with a progress bar), and (for every case) the checkpoint table against the checkpoint log; exit 1 if any
+    chain is broken or the log contradicts the table."""
     if case and every:
         console.print("[red]error:[/] give --case or --all, not both")
         raise typer.Exit(2)
     from rich.progress import Progress
 
     from infra.audit_trail import case_ids, stored_entries, verify_every_chain
-    from infra.checkpoints import case_anchor, latest_anchors
+    from infra.checkpoints import case_anchor, latest_anchors, log_contradictions
     from infra.db import session_factory
 
     async def reports(engine: AsyncEngine, keyring: Keyring) -> AsyncIterator[tuple[str, ChainReport]]:
@@ -228,8 +229,14 @@ def audit_verify(
                     broken += 1
                     console.print(f"[red]broken[/] {case_id}: event {report.first_broken_seq}: {report.reason}")
                 progress.advance(task)
-        console.print(f"{checked} case(s) verified, {broken} broken")
-        if broken:
+        against_log = [] if case else await log_contradictions(engine, settings.checkpoint_log,
+                                                                 settings.audit_keys.keyring)
+        for problem in against_log:
+            console.print(f"[red]checkpoint log[/] {problem}", highlight=False)
+        console.print(f"{checked} case(s) verified, {broken} broken"
+                      + (f"; the checkpoint log contradicts the database {len(against_log)} time(s)"
+                         if against_log else ""))
+        if broken or against_log:
             raise typer.Exit(1)
 
     _with_engine(main)

@@ -99,3 +99,35 @@ async def latest_anchors(engine: AsyncEngine, keyring: Keyring) -> dict[str, Anc
         checkpoint, heads = await stored_checkpoint(conn, latest), await stored_heads(conn, latest)
     problem = checkpoint_problem(checkpoint, heads, keyring)
     return {head.case_id: Anchor(checkpoint=checkpoint, head=head, problem=problem) for head in heads}
+
+
+async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) -> list[str]:
+    """Where the checkpoint log and the checkpoint table disagree: a logged checkpoint whose line is altered or
+    badly signed, that no longer chains to the line before, or that the table lacks or holds otherwise (rows
+    deleted or rewritten by someone who can write the database). Empty when they agree or there is no log."""
+    try:
+        lines = (await asyncio.to_thread(path.read_text, encoding="utf-8")).splitlines()
+    except FileNotFoundError:
+        return []
+    problems: list[str] = []
+    prev = None
+    async with engine.connect() as conn:
+        stored = {row.id: Checkpoint.model_validate(dict(row._mapping))
+                  for row in await conn.execute(select(audit_checkpoints))}
+    for number, line in enumerate(lines, start=1):
+        where = f"{path} line {number}"
+        try:
+            logged = Checkpoint.model_validate_json(line)
+        except ValueError:
+            problems.append(f"{where}: not a checkpoint")
+            continue
+        if (why := logged.problem(keyring)) is not None:
+            problems.append(f"{where}: {why}")
+        elif prev is not None and logged.prev != prev:
+            problems.append(f"{where}: {logged.name} does not chain to the line before: a checkpoint is missing")
+        elif logged.id not in stored:
+            problems.append(f"{where}: {logged.name} is in the checkpoint log but not in the database")
+        elif stored[logged.id] != logged:
+            problems.append(f"{where}: {logged.name} differs from the database's")
+        prev = logged.digest
+    return problems

@@ -77,3 +77,24 @@ async def test_checkpoints_are_append_only_and_chained(
             except Exception as error:  # the guard's refusal, whatever the driver wraps it in
                 refused = str(error)
             assert refused is not None and "append-only" in refused, statement
+
+
+async def test_checkpoint_rows_deleted_from_the_database_are_found_against_the_log(
+    desk: Desk, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    await desk.file(APPLICANT)
+    log = tmp_path / "checkpoints.log"
+    assert (await alliance(engine, settings, log, "audit", "checkpoint")).returncode == 0
+    latest = json.loads(log.read_text().splitlines()[-1])
+    async with engine.begin() as conn:  # as the tables' owner: the newest checkpoint removed, guards off a moment
+        for table in ("audit_checkpoint_heads", "audit_checkpoints"):
+            await conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_no_update_delete"))
+        await conn.execute(text("DELETE FROM audit_checkpoint_heads WHERE checkpoint_id = :id"), {"id": latest["id"]})
+        await conn.execute(text("DELETE FROM audit_checkpoints WHERE id = :id"), {"id": latest["id"]})
+        for table in ("audit_checkpoint_heads", "audit_checkpoints"):
+            await conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {table}_no_update_delete"))
+
+    every = await alliance(engine, settings, log, "audit", "verify")
+    assert every.returncode == 1
+    assert f"checkpoint {latest['id']} of" in every.stderr and "in the checkpoint log but not in the database" in (
+        every.stderr.replace("\n", " "))
