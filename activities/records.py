@@ -18,9 +18,10 @@ from activities.outbox import write_outbox
 from contracts.activities import RECORD_CASE_EVENT, RECORD_EVENT, RecordCaseEvent, Recorded, RecordEvent
 from contracts.errors import KEY_USED, UNSTORABLE
 from domain import events
-from domain.audit import AuditEntry, make_entry
+from domain.audit import AuditEntry, make_entry, sign
 from domain.model import Action, Candidate, CaseState
 from domain.notifications import Notice, notice
+from domain.signing import Signer
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
 from infra.idempotency import claim_key
 from infra.outbox import note_reported, readdress
@@ -31,8 +32,10 @@ log = structlog.get_logger(__name__)
 
 
 class CaseRecords:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, signer: Signer) -> None:
+        """`signer`: the key every recorded event is signed with (AUDIT_SIGNING_KEY), never stored."""
         self.engine = engine
+        self.signer = signer
 
     @activity.defn(name=RECORD_EVENT)
     @classified(RECORD_EVENT)
@@ -56,12 +59,16 @@ class CaseRecords:
 
     async def _write(self, command: RecordEvent, upsert: Any) -> None:
         async with self.engine.begin() as conn:
-            await _write(conn, command.entry, command.state, command.notice, upsert)
+            entry = sign(command.entry, self.signer)  # the workflow hashed it; only this step holds the key
+            await _write(conn, entry, command.state, command.notice, upsert)
 
     @activity.defn(name=RECORD_CASE_EVENT)
     @classified(RECORD_CASE_EVENT)
     async def record_case_event(self, command: RecordCaseEvent) -> Recorded:
         """Idempotent by (case, seq): a retry after the transaction committed answers with the stored hash.
+
+        The event is signed here (its hash, with the worker's AUDIT_SIGNING_KEY), so the database alone can
+        neither extend a chain nor make an event up.
 
         The workflow sends the event without its hash and the case with references for its free text; the
         texts (and, for `run_matching`, the full candidates) are read back from PostgreSQL, so the event is
@@ -99,7 +106,7 @@ class CaseRecords:
                         f"the Idempotency-Key was used for {earlier.action} (event {earlier.seq}) already",
                         earlier.model_dump(), type=KEY_USED, non_retryable=True,
                     )
-            entry = make_entry(**header.model_dump(), payload=payload)
+            entry = sign(make_entry(**header.model_dump(), payload=payload), self.signer)
             after = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
             told = notice(header.type, before or after, after, payload)
             try:

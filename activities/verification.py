@@ -1,13 +1,15 @@
 """The nightly verification as an activity: check every chain, record the result, tell the auditors.
 
 Idempotent: the result is recorded once per verification run (a retry finds its own event and returns it),
-and the auditors' e-mails are keyed by that event, so a retry never mails twice.
+and the auditors' e-mails are keyed by that event, so a retry never mails twice. After recording, a signed
+checkpoint of every case's head is taken (a retry after that may take another: checkpoints only add).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
 from sqlalchemy import select, text
@@ -18,8 +20,9 @@ from temporalio import activity
 from activities.failures import classified
 from activities.outbox import OUTBOX_NAMESPACE
 from contracts.activities import VERIFY_AUDIT_TRAIL
-from domain.audit import GENESIS_HASH, AuditEntry, make_entry
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign
 from domain.model import OVERSIGHT, SYSTEM_ACTOR, Role
+from domain.signing import AuditKeys
 from domain.verification import (
     OVERSIGHT_CHAIN,
     OVERSIGHT_STAGE,
@@ -29,6 +32,7 @@ from domain.verification import (
     verification_mail,
 )
 from infra.audit_trail import verify_every_chain
+from infra.checkpoints import latest_anchors, take_checkpoint
 from infra.db import session_factory
 from infra.tables import audit_events, notifications, users
 
@@ -36,13 +40,18 @@ log = structlog.get_logger(__name__)
 
 
 class AuditVerification:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keys: AuditKeys, checkpoint_log: Path | None) -> None:
+        """`keys` sign the recorded result and the checkpoint; `checkpoint_log`: the file checkpoints are also
+        appended to (None: the table only)."""
         self.engine = engine
+        self.keys = keys
+        self.checkpoint_log = checkpoint_log
 
     async def check_every_chain(self, run: str) -> VerificationSummary:
         chains = events = 0
         broken: list[BrokenChain] = []
-        async for case_id, report in verify_every_chain(session_factory(self.engine)):
+        anchors = await latest_anchors(self.engine, self.keys.keyring)
+        async for case_id, report in verify_every_chain(session_factory(self.engine), self.keys.keyring, anchors):
             chains, events = chains + 1, events + report.events
             if not report.valid:
                 broken.append(BrokenChain(case_id=case_id, first_broken_seq=report.first_broken_seq,
@@ -54,16 +63,18 @@ class AuditVerification:
     @activity.defn(name=VERIFY_AUDIT_TRAIL)
     @classified(VERIFY_AUDIT_TRAIL)
     async def verify_audit_trail(self, run: str) -> VerificationSummary:
-        """Verify the whole trail once for `run`, record the outcome in the oversight chain, mail if broken."""
+        """Verify the whole trail once for `run`, record the outcome in the oversight chain, mail if broken, then
+        sign a checkpoint over every head (the oversight chain's new one included)."""
         summary = await self.check_every_chain(run)
         async with self.engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"), {"chain": OVERSIGHT_CHAIN})
             recorded = await _recorded(conn, run)
             if recorded is not None:
                 return VerificationSummary.model_validate(recorded.payload)
-            entry = await _append(conn, summary)
+            entry = await _append(conn, summary, self.keys)
             if not summary.intact:
                 await _tell_auditors(conn, entry, summary)
+        await take_checkpoint(self.engine, self.keys, self.checkpoint_log, datetime.now(UTC))
         log.info("audit trail verified", run=run, chains=summary.chains, events=summary.events,
                  broken=len(summary.broken))
         return summary
@@ -77,17 +88,17 @@ async def _recorded(conn: AsyncConnection, run: str) -> AuditEntry | None:
     return AuditEntry.model_validate(dict(row)) if row else None
 
 
-async def _append(conn: AsyncConnection, summary: VerificationSummary) -> AuditEntry:
+async def _append(conn: AsyncConnection, summary: VerificationSummary, keys: AuditKeys) -> AuditEntry:
     last = (await conn.execute(
         select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == OVERSIGHT_CHAIN)
         .order_by(audit_events.c.seq.desc()).limit(1)
     )).first()
     seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
-    entry = make_entry(
+    entry = sign(make_entry(
         case_id=OVERSIGHT_CHAIN, seq=seq + 1, type=VERIFIED_EVENT, actor=SYSTEM_ACTOR.model_dump(mode="json"),
         at=datetime.now(UTC), stage_before=None, stage_after=OVERSIGHT_STAGE,
         payload=summary.model_dump(mode="json"), prev_hash=prev_hash,
-    )
+    ), keys.signer)
     await conn.execute(insert(audit_events).values(**entry.model_dump()))
     return entry
 

@@ -122,7 +122,7 @@ async def download(
         raise _bad_query("format", f"{format!r} is not an export format ({', '.join(FORMATS)})")
     chosen: ExportFormat = "csv" if format == "csv" else "jsonl"
     filters = _filters(since, until, case, office)
-    chunks = export_audit(services.engine, chosen, filters)
+    chunks = export_audit(services.engine, chosen, filters, services.settings.audit_keys.keyring)
     first = await anext(chunks)  # runs the query now: a database failure is a 503 problem, not a cut stream
     await note_export(services, *seen_by, filters.case)
     name = _filename(chosen, filters, datetime.now(UTC))

@@ -73,7 +73,7 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
 
 def mail_relay(settings: Settings, engine: AsyncEngine, temporal: Client) -> MailRelay:
     return MailRelay(
-        engine, smtp_settings(settings), temporal, senders=settings.mail_senders,
+        engine, smtp_settings(settings), temporal, settings.audit_keys.signer, senders=settings.mail_senders,
         permanent_tries=settings.mail_permanent_tries,
         longest_backoff=timedelta(seconds=settings.mail_max_backoff_seconds),
     )
@@ -125,6 +125,8 @@ class Parts:
             self.settings.temporal_task_queue,
             self.engine,
             self.settings.match_weights,
+            keys=self.settings.audit_keys,
+            checkpoint_log=self.settings.checkpoint_log,
             tuning=worker_tuning(self.settings),
         )
 

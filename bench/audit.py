@@ -7,6 +7,9 @@ PostgreSQL, loads valid hash chains (made with `domain.audit.make_entry`, writte
   case), and the streaming verifier (`verify_every_chain`: one ordered cursor);
 * the full export (`infra.audit_export.export_audit`) as JSON Lines and as CSV, into a sink that only
   counts bytes, with the process's memory sampled as it goes (it must stay flat).
+
+Every event is signed as the product signs it, and both verifiers check every signature. The last line is
+`RESULT verify_events_per_s=<streaming verification> export_events_per_s=<JSON Lines export>`.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import bench_database
-from domain.audit import GENESIS_HASH, make_entry, verify_chain
+from domain.audit import GENESIS_HASH, make_entry, sign, verify_chain
 from domain.model import FUND, JETRO, Office, Role
 from domain.samples import sample_filing
+from domain.signing import EVENT_CONTEXT, AuditKeys, Keyring, Signer
 from infra.audit_export import ExportFilter, ExportFormat, export_audit
 from infra.audit_trail import case_ids, stored_entries, verify_every_chain
 from infra.db import session_factory
@@ -42,7 +46,7 @@ from infra.settings import Settings
 console = Console()
 COPY_BATCH = 20_000
 COLUMNS = ["case_id", "seq", "type", "actor", "at", "stage_before", "stage_after", "payload", "prev_hash", "hash",
-           "hash_version", "personal", "personal_salt", "personal_digest"]
+           "hash_version", "personal", "personal_salt", "personal_digest", "key_id", "signature"]
 MB = 1024 * 1024
 
 
@@ -77,40 +81,42 @@ LIFE: list[tuple[str, dict[str, str], str, dict[str, Any]]] = [
 NOTE = ("add_note", OFFICER, "matching", {"text": "call the CFO on Monday"})
 
 
-def case_events(rng: random.Random, start: datetime, count: int) -> Iterator[tuple[Any, ...]]:
+def case_events(rng: random.Random, start: datetime, count: int, signer: Signer) -> Iterator[tuple[Any, ...]]:
     """One case's chain of `count` events, as COPY records (JSON as text); hash version 2, as the product
-    writes them (the filing's contact kept apart under a salted digest)."""
+    writes them (the filing's contact kept apart under a salted digest, each event signed)."""
     case_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     prev, stage, at = GENESIS_HASH, None, start
     for seq in range(1, count + 1):
         kind, actor, after, payload = LIFE[seq - 1] if seq <= len(LIFE) else NOTE
         after = stage if kind == "add_note" and stage else after
-        entry = make_entry(case_id=case_id, seq=seq, type=kind, actor=actor, at=at, stage_before=stage,
-                           stage_after=after, payload=payload, prev_hash=prev, salt=f"{rng.getrandbits(128):032x}")
+        entry = sign(make_entry(case_id=case_id, seq=seq, type=kind, actor=actor, at=at, stage_before=stage,
+                                stage_after=after, payload=payload, prev_hash=prev,
+                                salt=f"{rng.getrandbits(128):032x}"), signer)
         personal = None if entry.personal is None else json.dumps(entry.personal)
         yield (case_id, seq, kind, json.dumps(actor), at, stage, after, json.dumps(entry.payload), prev, entry.hash,
-               entry.hash_version, personal, entry.personal_salt, entry.personal_digest)
+               entry.hash_version, personal, entry.personal_salt, entry.personal_digest, entry.key_id, entry.signature)
         prev, stage = entry.hash, after
         at += timedelta(minutes=rng.randint(5, 60 * 72), microseconds=rng.randint(0, 999_999))
 
 
-def all_events(events: int, per_case: int, seed: int) -> Iterator[tuple[Any, ...]]:
+def all_events(events: int, per_case: int, seed: int, signer: Signer) -> Iterator[tuple[Any, ...]]:
     """Cases filed at random over two years, so their events interleave in time as they would."""
     rng = random.Random(seed)
     origin = datetime(2024, 4, 1, tzinfo=UTC)
     left = events
     while left > 0:
         start = origin + timedelta(seconds=rng.randint(0, 2 * 365 * 86_400), microseconds=rng.randint(0, 999_999))
-        yield from case_events(rng, start, min(per_case, left))
+        yield from case_events(rng, start, min(per_case, left), signer)
         left -= per_case
 
 
-async def load(engine: AsyncEngine, events: int, per_case: int, advance: Callable[[int], None]) -> None:
+async def load(engine: AsyncEngine, events: int, per_case: int, keys: AuditKeys,
+               advance: Callable[[int], None]) -> None:
     batch: list[tuple[Any, ...]] = []
     async with engine.begin() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None
-        for record in all_events(events, per_case, seed=1):
+        for record in all_events(events, per_case, seed=1, signer=keys.signer):
             batch.append(record)
             if len(batch) == COPY_BATCH:
                 await driver.copy_records_to_table("audit_events", records=batch, columns=COLUMNS)
@@ -139,7 +145,7 @@ class Timed:
         return f"{self.events / self.seconds:,.0f} events/s"
 
 
-async def verify_per_case(engine: AsyncEngine, limit: int | None) -> Timed:
+async def verify_per_case(engine: AsyncEngine, keyring: Keyring, limit: int | None) -> Timed:
     """`alliance audit verify`: the case ids, then one query and one `verify_chain` per case."""
     sessions = session_factory(engine)
     started = time.perf_counter()
@@ -149,25 +155,34 @@ async def verify_per_case(engine: AsyncEngine, limit: int | None) -> Timed:
     with progress_bar() as progress:
         task = progress.add_task("verifying case by case", total=len(ids))
         for case_id in ids:
-            report = verify_chain(await stored_entries(sessions, case_id))
+            report = verify_chain(await stored_entries(sessions, case_id), keyring)
             events, broken = events + report.events, broken + (not report.valid)
             progress.advance(task)
     return Timed(events, time.perf_counter() - started, broken)
 
 
-async def verify_streaming(engine: AsyncEngine, total: int) -> Timed:
+async def verify_streaming(engine: AsyncEngine, keyring: Keyring, total: int) -> Timed:
     sessions = session_factory(engine)
     started = time.perf_counter()
     events = broken = 0
     with progress_bar() as progress:
         task = progress.add_task("verifying from one cursor", total=total)
-        async for _, report in verify_every_chain(sessions):
+        async for _, report in verify_every_chain(sessions, keyring):
             events, broken = events + report.events, broken + (not report.valid)
             progress.advance(task, report.events)
     return Timed(events, time.perf_counter() - started, broken)
 
 
-async def export_to_sink(engine: AsyncEngine, format: ExportFormat, total: int) -> Timed:
+def signature_checks(keys: AuditKeys, count: int = 5_000) -> Timed:
+    """Ed25519 verifications alone, as the verifiers do one per event: the floor under their cost."""
+    signature = keys.signer.sign(EVENT_CONTEXT, GENESIS_HASH)
+    started = time.perf_counter()
+    for _ in range(count):
+        assert keys.keyring.check(EVENT_CONTEXT, GENESIS_HASH, keys.signer.key_id, signature) is None
+    return Timed(count, time.perf_counter() - started)
+
+
+async def export_to_sink(engine: AsyncEngine, format: ExportFormat, keyring: Keyring, total: int) -> Timed:
     """The full export into a sink that only counts bytes; the manifest's count is checked at the end."""
     process = psutil.Process()
     baseline = peak = process.memory_info().rss
@@ -175,7 +190,7 @@ async def export_to_sink(engine: AsyncEngine, format: ExportFormat, total: int) 
     started = time.perf_counter()
     with progress_bar() as progress:
         task = progress.add_task(f"exporting {format}", total=total)
-        async for chunk in export_audit(engine, format, ExportFilter()):
+        async for chunk in export_audit(engine, format, ExportFilter(), keyring):
             size, last = size + len(chunk), chunk
             progress.advance(task, chunk.count(b"\n"))
             peak = max(peak, process.memory_info().rss)
@@ -199,7 +214,7 @@ async def run(events: int, per_case: int, per_case_limit: int | None) -> None:
         with progress_bar() as progress:
             task = progress.add_task(f"loading {events:,} events (COPY)", total=events)
             started = time.perf_counter()
-            await load(engine, events, per_case, lambda n: progress.advance(task, n))
+            await load(engine, events, per_case, settings.audit_keys, lambda n: progress.advance(task, n))
             loaded = Timed(events, time.perf_counter() - started)
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -207,16 +222,22 @@ async def run(events: int, per_case: int, per_case_limit: int | None) -> None:
             stored = (await conn.execute(text("SELECT pg_total_relation_size('audit_events')"))).scalar_one()
         add(table, "load: make_entry + COPY", loaded, f"{stored / MB:,.0f} MB stored with indexes")
 
-        run = await verify_per_case(engine, per_case_limit)
+        run = await verify_per_case(engine, settings.audit_keys.keyring, per_case_limit)
         scope = f"first {per_case_limit:,} cases; " if per_case_limit else ""
         add(table, "verify as `alliance audit verify`", run, f"{scope}{run.broken} broken; a query per case")
-        run = await verify_streaming(engine, events)
-        add(table, "verify streaming (verify_every_chain)", run, f"{run.broken} broken; one cursor")
+        add(table, "Ed25519 verification alone", signature_checks(settings.audit_keys),
+            "one per event: the most any verifier checking every signature can reach")
+        streamed = await verify_streaming(engine, settings.audit_keys.keyring, events)
+        add(table, "verify streaming (verify_every_chain)", streamed,
+            f"{streamed.broken} broken; one cursor; every signature checked")
+        exported: dict[str, Timed] = {}
         for format in ("jsonl", "csv"):
-            run = await export_to_sink(engine, format, events)
+            run = exported[format] = await export_to_sink(engine, format, settings.audit_keys.keyring, events)
             add(table, f"export {format} (export_audit)", run,
                 f"{run.bytes / MB:,.0f} MB; RSS +{run.rss_growth / MB:,.0f} MB while exporting")
     console.print(table)
+    console.print(f"RESULT verify_events_per_s={streamed.events / streamed.seconds:.0f} "
+                  f"export_events_per_s={exported['jsonl'].events / exported['jsonl'].seconds:.0f}")
 
 
 def main(

@@ -335,8 +335,8 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
             console=console,
         ) as progress:
             queue = f"bench-cases-{uuid.uuid4().hex[:8]}"
-            relay = MailRelay(stack.engine, smtp, client)
-            async with build_worker(client, queue, stack.engine), relay.running():
+            relay = MailRelay(stack.engine, smtp, client, settings.audit_keys.signer)
+            async with build_worker(client, queue, stack.engine, keys=settings.audit_keys), relay.running():
                 drive = case_driver(client, queue)
                 if warmup:
                     await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)

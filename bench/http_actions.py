@@ -243,7 +243,7 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
             officers = Officers(f"http://{API_HOST}:{api_port}")
             try:
                 async with (
-                    build_worker(client, settings.temporal_task_queue, engine),
+                    build_worker(client, settings.temporal_task_queue, engine, keys=settings.audit_keys),
                     mail_relay(settings, engine, client).running(),
                     serving(app, api_port),
                 ):

@@ -7,7 +7,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.signing import EVENT_CONTEXT, Keyring, Signer
 
 GENESIS_HASH = "0" * 64
 
@@ -36,6 +38,8 @@ class AuditEntry(BaseModel):
     personal: dict[str, Any] | None = None
     personal_salt: str | None = None
     personal_digest: str | None = None
+    key_id: str | None = None
+    signature: str | None = None
 
     @property
     def redacted(self) -> bool:
@@ -129,6 +133,11 @@ def make_entry(
     return draft.model_copy(update={"hash": chain_hash(prev_hash, hashed_fields(draft))})
 
 
+def sign(entry: AuditEntry, signer: Signer) -> AuditEntry:
+    """The event signed by the recording step: the signature covers its hash (and so everything hashed)."""
+    return entry.model_copy(update={"key_id": signer.key_id, "signature": signer.sign(EVENT_CONTEXT, entry.hash)})
+
+
 def redact(entry: AuditEntry) -> AuditEntry:
     """The event with its personal data and salt erased; its hash (over the digest) still holds."""
     if entry.personal is None:
@@ -143,14 +152,28 @@ class ChainReport(BaseModel):
     events: int
     first_broken_seq: int | None = None
     reason: str | None = None
+    signed: int = Field(0, description="Events whose signature was checked and holds")
+    unsigned: int = Field(
+        0, description="Events recorded before events were signed: as strong as the hash chain, no more",
+    )
+    checkpoint: str | None = Field(
+        None, description="The checkpoint the trail contradicts (truncated or rewritten), when that is the break",
+    )
 
 
 REDACTION_EVENT = "personal_data_redacted"
 """The event that records the erasure of a case's personal data (after the retention period)."""
 
 
-def verify_chain(entries: list[AuditEntry]) -> ChainReport:
+def verify_chain(entries: list[AuditEntry], keyring: Keyring | None = None) -> ChainReport:
+    """The chain's links, hashes and personal digests, and — given a `keyring` — every event's signature.
+
+    An unsigned event is reported as unsigned (recorded before signing began) while no earlier event of its
+    chain is signed; after a signed one it is a break: only someone without the key writes an unsigned event
+    once the chain is signed. Without a keyring signatures are not looked at (`signed` and `unsigned` stay 0).
+    """
     prev = GENESIS_HASH
+    signed = unsigned = 0
     # The events each recorded redaction names (only earlier ones): an erasure must be one of them.
     covered = {
         seq for entry in entries if entry.type == REDACTION_EVENT
@@ -170,10 +193,19 @@ def verify_chain(entries: list[AuditEntry]) -> ChainReport:
             reason = "its personal data does not match its digest: the personal data was altered"
         elif entry.redacted and entry.seq not in covered:
             reason = "its personal data was erased, but no redaction is recorded after it"
+        elif keyring is not None:
+            if entry.signature is None and entry.key_id is None and not signed:
+                unsigned += 1
+            elif entry.signature is None and entry.key_id is None:
+                reason = "it is not signed, though an earlier event of its chain is: not written by the Case Desk"
+            else:
+                reason = keyring.check(EVENT_CONTEXT, entry.hash, entry.key_id, entry.signature)
+                signed += reason is None
         if reason is not None:
-            return ChainReport(valid=False, events=len(entries), first_broken_seq=entry.seq, reason=reason)
+            return ChainReport(valid=False, events=len(entries), first_broken_seq=entry.seq, reason=reason,
+                               signed=signed, unsigned=unsigned)
         prev = entry.hash
-    return ChainReport(valid=True, events=len(entries))
+    return ChainReport(valid=True, events=len(entries), signed=signed, unsigned=unsigned)
 
 
 def first_broken(entries: list[AuditEntry]) -> int | None:

@@ -267,6 +267,8 @@ class HistoryEvent(View):
     personal: dict[str, Any] | None = Field(description="Personal data kept beside the payload (hash version 2)")
     personal_salt: str | None
     personal_digest: str | None
+    key_id: str | None = Field(description="The signing key's id (`GET /api/audit/keys`); null before signing")
+    signature: str | None = Field(description="Ed25519 signature of `hash` (128 hex characters); null before signing")
     redacted: bool = Field(description="Whether the personal data was erased (the chain still verifies)")
 
 

@@ -16,8 +16,8 @@ The two forms:
 * `jsonl` (`application/x-ndjson`): one JSON object per event, each line ending in `\\n`, with the fields
   case_id, seq, type, actor, at (ISO 8601, UTC, microseconds), stage_before, stage_after, payload,
   prev_hash, hash, and — so that what retention erases exists whole outside first and every hash can be
-  recomputed — hash_version, personal, personal_salt, personal_digest (see `domain.audit`). The last line
-  is `{"manifest": {...}}`.
+  recomputed — hash_version, personal, personal_salt, personal_digest (see `domain.audit`), and the
+  event's key_id and signature (`domain.signing`). The last line is `{"manifest": {...}}`.
 * `csv` (`text/csv`, RFC 4180, lines ending in `\\r\\n`): a header row with the same columns, then one row
   per event; actor, payload and personal are compact JSON text, an empty cell is null (e.g. stage_before
   of the filing, personal after redaction). The last line is `#manifest,` followed by the very same
@@ -25,9 +25,11 @@ The two forms:
   `pandas.read_csv(..., comment="#")`); a row never starts with `#` (every row starts with a case id).
 
 The manifest: `{"manifest": {"format", "count", "since", "until", "case", "office", "first_at", "last_at",
-"sha256", "generated_at"}}`. `since` (inclusive) and `until` (exclusive) bound `at` and are null when not
-given; `first_at`/`last_at` are the first and last event's `at` (null when empty); `generated_at` is when
-the export began (the cursor reads the trail as it stood then).
+"sha256", "generated_at", "keys"}}`; `keys` are the public keys of `GET /api/audit/keys`, which
+`check_export` checks every signed event's signature with (compare their ids with the published ones).
+`since` (inclusive) and `until` (exclusive) bound `at` and are null when not given; `first_at`/`last_at` are
+the first and last event's `at` (null when empty); `generated_at` is when the export began (the cursor reads
+the trail as it stood then).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from sqlalchemy import ColumnElement, Select, Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import AuditEntry, canonical_time, chain_hash, hashed_fields, personal_digest
+from domain.signing import EVENT_CONTEXT, Keyring, public_key
 from infra.tables import audit_events, cases
 
 log = structlog.get_logger(__name__)
@@ -56,7 +59,7 @@ ExportFormat = Literal["jsonl", "csv"]
 FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv")
 MEDIA_TYPES: dict[ExportFormat, str] = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 COLUMNS = ("case_id", "seq", "type", "actor", "at", "stage_before", "stage_after", "payload", "prev_hash", "hash",
-           "hash_version", "personal", "personal_salt", "personal_digest")
+           "hash_version", "personal", "personal_salt", "personal_digest", "key_id", "signature")
 CSV_MANIFEST_PREFIX = b"#manifest,"
 JSONL_MANIFEST_PREFIX = b'{"manifest":'
 ROWS_PER_FETCH = 5_000
@@ -104,7 +107,7 @@ def export_query(filters: ExportFilter) -> Select[Any]:
             func.to_char(func.timezone("UTC", events.at), _CANONICAL_TIME).label("at"),
             events.stage_before, events.stage_after, cast(events.payload, Text).label("payload"),
             events.prev_hash, events.hash, events.hash_version, cast(events.personal, Text).label("personal"),
-            events.personal_salt, events.personal_digest,
+            events.personal_salt, events.personal_digest, events.key_id, events.signature,
         )
         .where(*filters.conditions())
         .order_by(events.at, events.case_id, events.seq)
@@ -155,6 +158,7 @@ class _Writer:
     """Turns rows into one format's bytes, keeping the count, the digest and the first and last times."""
 
     format: ExportFormat
+    keys: list[dict[str, str]]
     digest: Any = field(default_factory=hashlib.sha256)
     count: int = 0
     first_at: str | None = None
@@ -171,21 +175,24 @@ class _Writer:
         text = io.StringIO()
         if self.format == "jsonl":
             for row in rows:
-                case_id, seq, type_, actor, at, before, after, payload, prev, hash_, version, personal, salt, dig = row
+                (case_id, seq, type_, actor, at, before, after, payload, prev, hash_, version, personal, salt, dig, kid,
+                 sig) = row
                 text.write(
                     f'{{"case_id":"{case_id}","seq":{seq},"type":{_string(type_)},"actor":{compact_json(actor)},'
                     f'"at":"{at}","stage_before":{_string(before)},"stage_after":{_string(after)},'
                     f'"payload":{compact_json(payload)},"prev_hash":{_string(prev)},"hash":{_string(hash_)},'
                     f'"hash_version":{version},"personal":{"null" if personal is None else compact_json(personal)},'
-                    f'"personal_salt":{_string(salt)},"personal_digest":{_string(dig)}}}\n'
+                    f'"personal_salt":{_string(salt)},"personal_digest":{_string(dig)},"key_id":{_string(kid)},'
+                    f'"signature":{_string(sig)}}}\n'
                 )
         else:
             for row in rows:
-                case_id, seq, type_, actor, at, before, after, payload, prev, hash_, version, personal, salt, dig = row
+                (case_id, seq, type_, actor, at, before, after, payload, prev, hash_, version, personal, salt, dig, kid,
+                 sig) = row
                 text.write(
                     f"{case_id},{seq},{_cell(type_)},{_json_cell(actor)},{at},{_cell(before or '')},{_cell(after)},"
                     f"{_json_cell(payload)},{_cell(prev)},{_cell(hash_)},{version},{_json_cell(personal)},"
-                    f"{_cell(salt or '')},{_cell(dig or '')}\r\n"
+                    f"{_cell(salt or '')},{_cell(dig or '')},{_cell(kid or '')},{_cell(sig or '')}\r\n"
                 )
         self.count += len(rows)
         self.first_at = self.first_at or rows[0].at
@@ -196,7 +203,7 @@ class _Writer:
         body = {"manifest": {
             "format": self.format, "count": self.count, "since": _time(filters.since), "until": _time(filters.until),
             "case": filters.case, "office": filters.office, "first_at": self.first_at, "last_at": self.last_at,
-            "sha256": self.digest.hexdigest(), "generated_at": canonical_time(generated_at),
+            "sha256": self.digest.hexdigest(), "generated_at": canonical_time(generated_at), "keys": self.keys,
         }}
         line = _json(body)
         if self.format == "jsonl":
@@ -209,15 +216,17 @@ class _Writer:
 
 
 async def export_audit(
-    engine: AsyncEngine, format: ExportFormat, filters: ExportFilter, *, rows_per_fetch: int = ROWS_PER_FETCH
+    engine: AsyncEngine, format: ExportFormat, filters: ExportFilter, keyring: Keyring, *,
+    rows_per_fetch: int = ROWS_PER_FETCH,
 ) -> AsyncGenerator[bytes, None]:
-    """The export as chunks of bytes, the manifest last; memory stays flat whatever the size.
+    """The export as chunks of bytes, the manifest last (with `keyring`'s public keys); memory stays flat
+    whatever the size.
 
     The first chunk comes only once the query runs, so a caller that awaits it before answering turns a
     database failure into an error response instead of a cut-off download.
     """
     generated_at = datetime.now(UTC)
-    writer = _Writer(format)
+    writer = _Writer(format, keyring.published())
     pending = [writer.header()]
     size = 0
     query = export_query(filters).execution_options(yield_per=rows_per_fetch)
@@ -278,6 +287,7 @@ def _events(body: bytes, format: ExportFormat) -> list[dict[str, Any]]:
             "stage_before": cells["stage_before"] or None, "hash_version": int(cells["hash_version"]),
             "personal": json.loads(cells["personal"]) if cells["personal"] else None,
             "personal_salt": cells["personal_salt"] or None, "personal_digest": cells["personal_digest"] or None,
+            "key_id": cells["key_id"] or None, "signature": cells["signature"] or None,
         })
     return events
 
@@ -336,6 +346,10 @@ def _why_events_do_not_hold(events: list[dict[str, Any]], manifest: dict[str, An
     except (TypeError, ValueError):
         return "the manifest's since or until is not an ISO 8601 time with its offset"
     case = manifest.get("case")
+    try:
+        keyring = Keyring.of([public_key(key["public_key"]) for key in manifest.get("keys", [])])
+    except (KeyError, TypeError, ValueError):
+        return "the manifest's keys are not public keys"
     last_of_case: dict[str, tuple[int, str]] = {}
     previous_key: tuple[datetime, str, int] | None = None
     for event in events:
@@ -348,6 +362,9 @@ def _why_events_do_not_hold(events: list[dict[str, Any]], manifest: dict[str, An
             return f"{name}: its time is not in the export's form (UTC, microseconds)"
         if chain_hash(entry.prev_hash, hashed_fields(entry)) != entry.hash:
             return f"altered: {name} does not match its hash"
+        if entry.signature is not None and (why := keyring.check(EVENT_CONTEXT, entry.hash, entry.key_id,
+                                                                 entry.signature)):
+            return f"{name}: {why}"
         if entry.personal is not None and (
             entry.personal_salt is None or personal_digest(entry.personal_salt, entry.personal) != entry.personal_digest
         ):

@@ -12,16 +12,19 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import make_entry
+from domain.audit import make_entry, sign
 from domain.model import SYSTEM_ACTOR, CaseState, Stage
+from domain.signing import Signer
 from infra.outbox import note_reported
 from infra.tables import audit_events, cases
 
 
-async def append_to_closed_case(engine: AsyncEngine, case_id: str, event_type: str, payload: dict[str, Any],
-                                now: datetime, *, reported_message: str | None = None) -> int | None:
-    """Chain a system event onto a closed case's trail and move its read model on; the event's seq, or None
-    when the case is not closed (its workflow records its events) or not known."""
+async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: str, event_type: str,
+                                payload: dict[str, Any], now: datetime, *,
+                                reported_message: str | None = None) -> int | None:
+    """Chain a system event, signed with `signer` (AUDIT_SIGNING_KEY), onto a closed case's trail and move its
+    read model on; the event's seq, or None when the case is not closed (its workflow records its events) or not
+    known."""
     async with engine.begin() as conn:
         snapshot = (await conn.execute(
             select(cases.c.snapshot).where(cases.c.id == case_id).with_for_update()
@@ -35,11 +38,11 @@ async def append_to_closed_case(engine: AsyncEngine, case_id: str, event_type: s
             select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == case_id)
             .order_by(audit_events.c.seq.desc()).limit(1)
         )).one()
-        event = make_entry(
+        event = sign(make_entry(
             case_id=case_id, seq=last.seq + 1, type=event_type, actor=SYSTEM_ACTOR.model_dump(mode="json"), at=now,
             stage_before=state.stage, stage_after=state.stage, payload=payload, prev_hash=last.hash,
             salt=uuid.uuid4().hex,
-        )
+        ), signer)
         await conn.execute(insert(audit_events).values(**event.model_dump()))
         after = state.model_copy(update={"seq": event.seq, "last_hash": event.hash, "updated_at": now})
         await conn.execute(update(cases).where(cases.c.id == case_id).values(

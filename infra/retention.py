@@ -19,9 +19,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, verify_chain
+from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, sign, verify_chain
 from domain.model import SYSTEM_ACTOR, CaseState, Stage
 from domain.rewind import rewind
+from domain.signing import AuditKeys
 from infra.audit_export import ExportFilter, check_export, export_audit
 from infra.audit_trail import stored_entries
 from infra.db import session_factory
@@ -52,14 +53,17 @@ async def due_for_archiving(engine: AsyncEngine, closed_before: datetime) -> lis
         return [str(case_id) for case_id in (await conn.scalars(query)).all()]
 
 
-async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retention_years: int, now: datetime) -> str:
-    """Export, verify and redact one closed case; the path of its export. Raises ValueError to refuse."""
+async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retention_years: int, now: datetime,
+                       keys: AuditKeys) -> str:
+    """Export, verify (signatures too) and redact one closed case; the path of its export; the erasure event is
+    signed with `keys`. Raises ValueError to refuse."""
     sessions = session_factory(engine)
     entries = await stored_entries(sessions, case_id)
-    report = verify_chain(entries)
+    report = verify_chain(entries, keys.keyring)
     if not report.valid:
         raise ValueError(f"its chain is broken at event {report.first_broken_seq}: {report.reason}")
-    content = b"".join([chunk async for chunk in export_audit(engine, "jsonl", ExportFilter(case=case_id))])
+    chunks = export_audit(engine, "jsonl", ExportFilter(case=case_id), keys.keyring)
+    content = b"".join([chunk async for chunk in chunks])
     path = folder / f"case-{case_id}.jsonl"
     await asyncio.to_thread(_write, path, content)
     exported = check_export(content)
@@ -77,13 +81,13 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
         )).one()
         if (last.seq, last.hash) != (entries[-1].seq, entries[-1].hash):
             raise ValueError("its trail grew while it was being archived; archive it again")
-        event = make_entry(
+        event = sign(make_entry(
             case_id=case_id, seq=entries[-1].seq + 1, type=REDACTION_EVENT, actor=SYSTEM_ACTOR.model_dump(mode="json"),
             at=now, stage_before=state.stage, stage_after=state.stage,
             payload={"reason": "retention", "retention_years": retention_years, "events": erased,
                      "export_sha256": exported.manifest.get("sha256") if exported.manifest else None},
             prev_hash=entries[-1].hash,
-        )
+        ), keys.signer)
         await conn.execute(
             update(audit_events).where(audit_events.c.case_id == case_id, audit_events.c.personal_digest.is_not(None),
                                        audit_events.c.personal.is_not(None))
@@ -115,12 +119,12 @@ def _write(path: Path, content: bytes) -> None:
 
 
 async def archive_closed_cases(
-    engine: AsyncEngine, closed_before: datetime, folder: Path, retention_years: int, now: datetime
+    engine: AsyncEngine, closed_before: datetime, folder: Path, retention_years: int, now: datetime, keys: AuditKeys
 ) -> ArchiveReport:
     report = ArchiveReport()
     for case_id in await due_for_archiving(engine, closed_before):
         try:
-            await archive_case(engine, case_id, folder, retention_years, now)
+            await archive_case(engine, case_id, folder, retention_years, now, keys)
             report.archived.append(case_id)
         except (ValueError, IntegrityError) as error:  # IntegrityError: another archiver got there first
             report.refused[case_id] = str(error)

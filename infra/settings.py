@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+import structlog
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.matching import MatchWeights
 from domain.model import Stage
+from domain.signing import AuditKeys, Keyring, Signer, public_key
 from infra.pepper import DEV_PEPPER, weak_pepper_reason
 
 EMBEDDED_DATABASE = "alliance"
 __all__ = ["DEV_PEPPER", "EMBEDDED_DATABASE", "Settings"]
+DEV_AUDIT_KEY_CONTEXT = b"case-desk development audit signing key:"
+MIN_DISTINCT_KEY_BYTES = 16
+"""A random 32-byte seed has about 31 distinct bytes; fewer than 16 means a pattern, not a secret."""
+
+log = structlog.get_logger(__name__)
+
+
+def signing_seed(hex_key: str) -> bytes:
+    """The 32-byte Ed25519 seed of AUDIT_SIGNING_KEY; ValueError when it is malformed or weak."""
+    try:
+        seed = bytes.fromhex(hex_key.strip())
+    except ValueError:
+        raise ValueError("AUDIT_SIGNING_KEY must be 64 hex characters (e.g. `openssl rand -hex 32`)") from None
+    if len(seed) != 32:
+        raise ValueError(f"AUDIT_SIGNING_KEY must be 64 hex characters, not {len(hex_key.strip())}")
+    if len(set(seed)) < MIN_DISTINCT_KEY_BYTES:
+        raise ValueError("AUDIT_SIGNING_KEY is too regular to be a secret: make one with `openssl rand -hex 32`")
+    return seed
 
 
 class Settings(BaseSettings):
@@ -134,16 +155,40 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest CSV `POST /api/smes/import` accepts.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body the API accepts.")
     token_ttl_days: int = Field(365, ge=0, description="Days a token from `users add` stays valid; 0: no expiry.")
+    audit_signing_key: SecretStr | None = Field(
+        None,
+        description="Ed25519 seed (64 hex characters) that signs audit events and checkpoints; required in "
+        "production; unset in development: a stable key derived from TOKEN_PEPPER.",
+    )
+    audit_verifying_keys: str = Field(
+        "",
+        description="Public keys (64 hex characters each, comma-separated) of earlier signing keys, still "
+        "accepted when verifying (key rotation).",
+    )
+    audit_checkpoint_log: Path | None = Field(
+        None,
+        description="Append-only file each signed checkpoint is also written to; unset: DATA_DIR/audit-checkpoints.log",
+    )
     environment: Literal["development", "production"] = Field(
         "development",
-        description="`production` refuses a weak TOKEN_PEPPER (`infra/pepper.py`), creates no demo users and "
-        "serves neither the demo sign-in nor `/mail`.",
+        description="`production` refuses a weak TOKEN_PEPPER (`infra/pepper.py`) and a missing AUDIT_SIGNING_KEY, "
+        "creates no demo users and serves neither the demo sign-in nor `/mail`.",
     )
 
     @model_validator(mode="after")
     def no_placeholder_secrets_in_production(self) -> Settings:
         if self.environment == "production" and (reason := weak_pepper_reason(self.token_pepper.get_secret_value())):
             raise ValueError(reason)
+        if self.environment == "production" and self.audit_signing_key is None:
+            raise ValueError("AUDIT_SIGNING_KEY must be set in production (`openssl rand -hex 32`, kept out of the "
+                             "database)")
+        if self.audit_signing_key is not None:
+            signing_seed(self.audit_signing_key.get_secret_value())
+        for hex_key in self._verifying_keys():
+            try:
+                public_key(hex_key)
+            except ValueError as error:
+                raise ValueError(f"AUDIT_VERIFYING_KEYS: {hex_key!r} is not an Ed25519 public key: {error}") from None
         self.match_weights.normalised()  # at least one weight must count
         return self
 
@@ -153,6 +198,28 @@ class Settings(BaseSettings):
         if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
             raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both (mutual TLS) or neither")
         return self
+
+    def _verifying_keys(self) -> list[str]:
+        return [key.strip() for key in self.audit_verifying_keys.split(",") if key.strip()]
+
+    @cached_property
+    def audit_keys(self) -> AuditKeys:
+        """The signer of audit events (AUDIT_SIGNING_KEY, or in development a key derived from TOKEN_PEPPER,
+        logged as such) and the keyring verifying them: its public key and AUDIT_VERIFYING_KEYS."""
+        if self.audit_signing_key is not None:
+            seed = signing_seed(self.audit_signing_key.get_secret_value())
+        else:
+            seed = hashlib.sha256(DEV_AUDIT_KEY_CONTEXT + self.token_pepper.get_secret_value().encode()).digest()
+        signer = Signer.from_seed(seed)
+        if self.audit_signing_key is None:
+            log.warning("audit events are signed with a development key derived from TOKEN_PEPPER; "
+                        "set AUDIT_SIGNING_KEY outside development", key_id=signer.key_id)
+        return AuditKeys(signer, Keyring.of([signer.public, *map(public_key, self._verifying_keys())]))
+
+    @property
+    def checkpoint_log(self) -> Path:
+        """Where signed checkpoints are appended outside the database."""
+        return self.audit_checkpoint_log or self.data_dir / "audit-checkpoints.log"
 
     @property
     def mail_dir(self) -> Path:

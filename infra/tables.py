@@ -78,8 +78,37 @@ audit_events = Table(
     Column("personal", JSONB(none_as_null=True)),  # None is SQL NULL: "no personal data", not JSON null
     Column("personal_salt", String(64)),
     Column("personal_digest", String(64)),
+    Column("key_id", String(16)),  # the signing key's id; NULL (with signature) for events from before signing
+    Column("signature", String(128)),  # Ed25519 over the hash (domain.signing)
     UniqueConstraint("hash", name="uq_audit_events_hash"),
 )
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("cases", Integer, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("prev", String(64), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("key_id", String(16), nullable=False),
+    Column("signature", String(128), nullable=False),
+)
+"""Signed checkpoints (`domain.checkpoints`): a Merkle root over every case's head, chained to the checkpoint
+before; append-only, and also written to the checkpoint log outside the database."""
+
+audit_checkpoint_heads = Table(
+    "audit_checkpoint_heads",
+    metadata,
+    Column("checkpoint_id", Integer, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("case_id", UUID(as_uuid=False), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Index("audit_checkpoint_heads_case", "case_id", "checkpoint_id"),
+)
+"""The leaves of each checkpoint's Merkle tree, in order: a case's last seq and head hash when it was taken."""
 
 smes = Table(
     "smes",

@@ -29,6 +29,7 @@ from contracts.case import (
 )
 from contracts.errors import KEY_USED, NOT_FILED, STEP_FAILED, UNSTORABLE
 from domain.audit import AuditEntry, ChainReport, verify_chain
+from domain.checkpoints import anchored
 from domain.errors import (
     CaseNotFound,
     DeskError,
@@ -49,6 +50,7 @@ from domain.rewind import RewindError, rewind
 from domain.rules import Refusal, RefusalKind, allowed_actions, can_see, check, consent_refusal, needing_consent
 from domain.texts import Texts, bound_payload, bound_request
 from infra.audit_trail import stored_entries
+from infra.checkpoints import case_anchor
 from infra.sme_registry import without_consent
 from infra.tables import cases
 from infra.texts import keep_texts
@@ -236,11 +238,15 @@ class CaseDesk:
         raise failure
 
     async def verify(self, case_id: str, viewer: Actor) -> ChainReport:
-        """Recompute the case's hash chain from the stored events (staff and auditors only)."""
+        """Recompute the case's hash chain from the stored events, check every signature and hold the trail
+        against the latest checkpoint of it (staff and auditors only)."""
         if viewer.role == Role.APPLICANT:
             await self.load(case_id, viewer)
             raise Forbidden("verification is for staff and auditors")
-        return verify_chain(await self.history(case_id, viewer))
+        keyring = self.services.settings.audit_keys.keyring
+        entries = await self.history(case_id, viewer)
+        return anchored(verify_chain(entries, keyring), entries,
+                        await case_anchor(self.services.engine, case_id, keyring))
 
     async def as_of(self, case_id: str, viewer: Actor, when: datetime) -> CaseState:
         """The case as it stood at `when`, rebuilt from its audit events (404 if not filed by then)."""

@@ -28,6 +28,7 @@ from temporalio.service import RPCError
 
 from contracts.case import MAIL_UNDELIVERABLE_SIGNAL, UndeliverableMail, workflow_id
 from domain import events
+from domain.signing import Signer
 from infra import outbox
 from infra.closed_cases import append_to_closed_case
 from infra.smtp import MailFailure, SmtpSettings, send
@@ -48,6 +49,7 @@ class MailRelay:
     engine: AsyncEngine
     smtp: SmtpSettings
     temporal: Client
+    signer: Signer  # signs what it appends to a finished case's trail (AUDIT_SIGNING_KEY)
     senders: int = 4
     permanent_tries: int = 3
     longest_backoff: timedelta = timedelta(minutes=10)
@@ -151,7 +153,7 @@ class MailRelay:
             return
         except RPCError as error:  # the workflow has finished (or never was): the trail is ours to extend
             reason = str(error)
-        seq = await append_to_closed_case(self.engine, message.case_id, events.MAIL_UNDELIVERABLE, mail.model_dump(),
+        seq = await append_to_closed_case(self.engine, self.signer, message.case_id, events.MAIL_UNDELIVERABLE, mail.model_dump(),
                                           self.clock(), reported_message=message.id)
         if seq is None:
             log.warning("undeliverable mail not reported: its case is neither running nor closed",

@@ -159,7 +159,7 @@ async def env(request: pytest.FixtureRequest, dev_server: WorkflowEnvironment) -
 async def temporal(env: WorkflowEnvironment, settings: Settings,
                    engine: AsyncEngine, mail_sink: MailSink) -> AsyncIterator[Client]:
     """The test server's client, with a case worker polling the task queue."""
-    async with build_worker(env.client, settings.temporal_task_queue, engine):
+    async with build_worker(env.client, settings.temporal_task_queue, engine, keys=settings.audit_keys):
         yield env.client
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -16,6 +17,7 @@ from activities.matching import Matching
 from activities.records import CaseRecords
 from activities.verification import AuditVerification
 from domain.matching import MatchWeights
+from domain.signing import AuditKeys
 from workflows.case import CaseWorkflow
 from workflows.verification import AuditVerificationWorkflow
 
@@ -35,15 +37,19 @@ def build_worker(
     engine: AsyncEngine,
     weights: MatchWeights | None = None,
     *,
+    keys: AuditKeys,
+    checkpoint_log: Path | None = None,
     tuning: WorkerTuning | None = None,
     matching: Matching | None = None,
 ) -> Worker:
-    """The worker of both workflows and every activity; `matching` replaces the engine's ranking (tests)."""
+    """The worker of both workflows and every activity; `keys` sign what it records (`Settings.audit_keys`), and
+    the nightly checkpoints also go to `checkpoint_log` (`Settings.checkpoint_log`; None: the table only);
+    `matching` replaces the engine's ranking (tests)."""
     tuning = tuning or WorkerTuning()
-    records = CaseRecords(engine)
+    records = CaseRecords(engine, keys.signer)
     matching = matching or Matching(engine, weights)
     ranking = CandidateRanking(engine, matching)
-    verification = AuditVerification(engine)
+    verification = AuditVerification(engine, keys, checkpoint_log)
     return Worker(
         client,
         task_queue=task_queue,

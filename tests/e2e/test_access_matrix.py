@@ -33,20 +33,20 @@ CALLERS = {
 }
 ENDPOINTS = ["list cases", "file a case", "read the case", "read its history", "verify its history",
              "cross-check its history", "add_note", "run_matching", "relay", "withdraw", "search the registry",
-             "import into the registry", "export the audit trail"]
+             "import into the registry", "export the audit trail", "take its evidence pack"]
 # One row per caller, one status per endpoint, in the order of ENDPOINTS. A case the caller may not see is a 404
 # before any role gate answers 403: its existence does not leak.
 MATRIX: dict[str, tuple[int, ...]] = {
-    "applicant (own company)":   (200, 201, 200, 200, 403, 403, 403, 403, 403, 200, 403, 403, 403),
-    "applicant (other company)": (200, 201, 404, 404, 404, 404, 404, 404, 404, 404, 403, 403, 403),
-    "coordinator":               (200, 201, 200, 200, 200, 200, 200, 403, 409, 403, 200, 403, 403),
-    "officer (own office)":      (200, 403, 200, 200, 200, 200, 200, 200, 403, 403, 200, 403, 403),
-    "officer (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 403, 403),
-    "manager (own office)":      (200, 403, 200, 200, 200, 200, 200, 200, 403, 403, 200, 200, 403),
-    "manager (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 200, 403),
-    "fund committee":            (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 403, 403),
-    "auditor":                   (200, 403, 200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 200),
-    "admin":                     (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 200, 403),
+    "applicant (own company)":   (200, 201, 200, 200, 403, 403, 403, 403, 403, 200, 403, 403, 403, 403),
+    "applicant (other company)": (200, 201, 404, 404, 404, 404, 404, 404, 404, 404, 403, 403, 403, 404),
+    "coordinator":               (200, 201, 200, 200, 200, 200, 200, 403, 409, 403, 200, 403, 403, 403),
+    "officer (own office)":      (200, 403, 200, 200, 200, 200, 200, 200, 403, 403, 200, 403, 403, 403),
+    "officer (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 403, 403, 404),
+    "manager (own office)":      (200, 403, 200, 200, 200, 200, 200, 200, 403, 403, 200, 200, 403, 403),
+    "manager (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 200, 403, 404),
+    "fund committee":            (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 403, 403, 404),
+    "auditor":                   (200, 403, 200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 200, 200),
+    "admin":                     (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 200, 403, 404),
 }
 PAYLOADS: dict[str, dict[str, Any]] = {
     "add_note": {"text": "checked"}, "run_matching": {}, "relay": {"offices": [SJ]}, "withdraw": {"reason": "x"},
@@ -83,6 +83,8 @@ async def call(desk: Desk, endpoint: str, person: tuple[Role, str], case_id: str
             return (await desk.http.get(f"/api/cases/{case_id}/history/crosscheck", headers=headers)).status_code
         case "export the audit trail":
             return (await desk.http.get(f"/api/audit/export?case={case_id}", headers=headers)).status_code
+        case "take its evidence pack":
+            return (await desk.http.get(f"/api/cases/{case_id}/evidence", headers=headers)).status_code
         case "search the registry":
             return (await desk.http.get("/api/smes", headers=headers)).status_code
         case "import into the registry":

@@ -11,16 +11,19 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from infra.settings import Settings
 from tests.helpers.desk import Desk
 from tests.helpers.people import AUDITOR, COORDINATOR
 from tests.helpers.scenarios import to_matching
 
 
-async def test_verification_finds_the_event_changed_behind_our_back(desk: Desk, engine: AsyncEngine) -> None:
+async def test_verification_finds_the_event_changed_behind_our_back(desk: Desk, engine: AsyncEngine,
+                                                                    settings: Settings) -> None:
     case = await to_matching(desk)
     url = f"/api/cases/{case['id']}/history/verify"
     intact = (await desk.http.get(url, headers=desk.headers(AUDITOR))).json()
-    assert intact == {"valid": True, "events": 3, "first_broken_seq": None, "reason": None}
+    assert intact == {"valid": True, "events": 3, "first_broken_seq": None, "reason": None, "signed": 3,
+                      "unsigned": 0, "checkpoint": None}
 
     # As the database owner, with the append-only guard switched off for a moment.
     async with engine.begin() as conn:
@@ -36,7 +39,8 @@ async def test_verification_finds_the_event_changed_behind_our_back(desk: Desk, 
     assert (broken["valid"], broken["first_broken_seq"]) == (False, 2)
     assert "altered" in broken["reason"]
 
-    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False), "COLUMNS": "200"}
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False), "COLUMNS": "200",
+           "TOKEN_PEPPER": settings.token_pepper.get_secret_value()}  # the same (development) signing key
     cli = await asyncio.to_thread(
         subprocess.run, [str(Path(sys.executable).parent / "alliance"), "audit", "verify"], env=env,
         capture_output=True, text=True, timeout=60, check=False,

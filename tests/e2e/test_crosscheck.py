@@ -209,7 +209,8 @@ async def test_every_run_of_a_case_that_continued_as_new_is_read(
     assert await crosscheck(desk, case_id) == {"consistent": True, "updates": 26, "events": 26, "differences": []}
 
 
-async def test_a_case_whose_workflow_temporal_no_longer_holds_is_a_conflict(desk: Desk, engine: AsyncEngine) -> None:
+async def test_a_case_whose_workflow_temporal_no_longer_holds_is_a_conflict(desk: Desk, engine: AsyncEngine,
+                                                                           settings: Settings) -> None:
     """Recorded, but without a workflow (as after the namespace's retention): nothing to compare with."""
     case_id = str(uuid.uuid4())
     draft = new_case(case_id, FilingRequest.model_validate(filing()), APPLICANT_ACTOR, datetime.now(UTC))
@@ -217,6 +218,7 @@ async def test_a_case_whose_workflow_temporal_no_longer_holds_is_a_conflict(desk
                        at=draft.created_at, stage_before=None, stage_after=draft.stage, payload={},
                        prev_hash=draft.last_hash)
     recorded = draft.model_copy(update={"seq": 1, "last_hash": entry.hash})
-    await ActivityEnvironment().run(CaseRecords(engine).record_event, RecordEvent(entry=entry, state=recorded))
+    record = CaseRecords(engine, settings.audit_keys.signer).record_event
+    await ActivityEnvironment().run(record, RecordEvent(entry=entry, state=recorded))
     problem = await crosscheck(desk, case_id, status=409)
     assert problem["type"] == "urn:case-desk:history_unavailable" and workflow_id(case_id) in problem["detail"]

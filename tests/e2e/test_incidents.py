@@ -47,7 +47,7 @@ async def broken_desk(
 ) -> AsyncIterator[Desk]:
     """The real app and worker, but matching fails the way a bug does (every attempt, the same way)."""
     await seed_demo_smes(engine)
-    worker = build_worker(env.client, settings.temporal_task_queue, engine,
+    worker = build_worker(env.client, settings.temporal_task_queue, engine, keys=settings.audit_keys,
                           matching=BrokenMatching(engine))
     async with worker:
         app = create_app(Services(settings, engine, sessions, env.client))

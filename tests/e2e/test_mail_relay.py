@@ -27,6 +27,9 @@ from services.mail_relay import MailRelay
 from tests.helpers.desk import Desk
 from tests.helpers.mail import MailSink, Picky, serve
 from tests.helpers.people import ADMIN, APPLICANT, COORDINATOR, SBIC, officer
+from tests.helpers.support import PEPPER
+
+SIGNER = Settings(token_pepper=PEPPER).audit_keys.signer  # the test worker's key (the `settings` fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -120,7 +123,7 @@ async def test_one_refused_recipient_never_holds_up_the_others_and_the_case_stil
     desk = plain_desk
     picky = Picky(folder, refuse=frozenset({"anna@acme.example"}))
     server = serve(picky, picky_port)
-    relay = MailRelay(engine, smtp_on(picky_port), temporal, senders=2, permanent_tries=3)
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, SIGNER, senders=2, permanent_tries=3)
     try:
         async with relay.running():
             case = await desk.file(APPLICANT)
@@ -190,7 +193,7 @@ async def test_a_server_that_says_451_for_a_while_gets_the_message_later_exactly
     picky = Picky(folder, busy=frozenset({"busy@acme.example"}), busy_times=4)
     server = serve(picky, picky_port)
     clock = Clock()
-    relay = MailRelay(engine, smtp_on(picky_port), temporal, permanent_tries=2, clock=clock)
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, SIGNER, permanent_tries=2, clock=clock)
     try:
         case_id = await outbox_rows(engine, ("Busy", "busy@acme.example"), ("Calm", "calm@acme.example"))
         await drain(relay)
@@ -212,7 +215,7 @@ async def test_mail_waits_out_ten_minutes_of_a_dead_server_and_arrives_once(
     engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
 ) -> None:
     clock = Clock()
-    relay = MailRelay(engine, smtp_on(picky_port), temporal, clock=clock, longest_backoff=timedelta(minutes=2))
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, SIGNER, clock=clock, longest_backoff=timedelta(minutes=2))
     case_id = await outbox_rows(engine, ("Anna", "anna@acme.example"), ("Kenji", "sato@jetro.example"))
     started = clock.now
     while clock.now - started < timedelta(minutes=10):  # nobody listens on the port
@@ -245,7 +248,7 @@ async def test_a_message_that_can_never_be_sent_is_undeliverable_after_bounded_t
     handler = Picky(folder)
     server = serve(handler, picky_port)
     clock = Clock()
-    relay = MailRelay(engine, smtp_on(picky_port), temporal, permanent_tries=3, clock=clock)
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, SIGNER, permanent_tries=3, clock=clock)
     try:
         case_id = await outbox_rows(engine, (name, address), ("Anna", "anna@acme.example"))
         for _ in range(5):
@@ -268,7 +271,7 @@ async def relay_once(engine: AsyncEngine, temporal: Client, folder: Path, port: 
     server = serve(handler, port, smtputf8=smtputf8)
     try:
         case_id = await outbox_rows(engine, *people)
-        await drain(MailRelay(engine, smtp_on(port), temporal))
+        await drain(MailRelay(engine, smtp_on(port), temporal, SIGNER))
     finally:
         server.stop()
     return handler, await rows_of(engine, case_id)
@@ -296,7 +299,7 @@ async def test_a_thousand_messages_with_one_poison_among_them(
 ) -> None:
     handler = Picky(folder)
     server = serve(handler, picky_port)
-    relay = MailRelay(engine, smtp_on(picky_port), temporal, senders=4, permanent_tries=3)
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, SIGNER, senders=4, permanent_tries=3)
     people = [(f"Person {i}", f"person{i}@acme.example") for i in range(1000)]
     people[500] = ("Poison\r\nBcc: x@attacker.example", "poison@acme.example")
     try:
@@ -326,7 +329,7 @@ async def test_operators_see_undeliverable_mail_and_retry_it_once_fixed(
     refusing = Picky(folder, refuse=frozenset({"gone@acme.example"}))
     server = serve(refusing, picky_port)
     clock = Clock()
-    relay = MailRelay(engine, smtp_on(picky_port), temporal, permanent_tries=1, clock=clock)
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, SIGNER, permanent_tries=1, clock=clock)
     try:
         case_id = await outbox_rows(engine, ("Gone", "gone@acme.example"))
         await drain(relay)
@@ -366,7 +369,7 @@ async def test_a_corrected_contact_gets_the_mail_the_old_address_could_not(
     desk = plain_desk
     picky = Picky(folder, refuse=frozenset({"anna@acme.example"}))
     server = serve(picky, picky_port)
-    relay = MailRelay(engine, smtp_on(picky_port), temporal, permanent_tries=1)
+    relay = MailRelay(engine, smtp_on(picky_port), temporal, SIGNER, permanent_tries=1)
     try:
         async with relay.running():
             case = await desk.file(APPLICANT)

@@ -111,7 +111,7 @@ async def test_one_request_is_one_trace_through_the_workflow_and_its_activity(
     client = await connect(on(env, settings), tracing=tracing)
     app = create_app(Services(settings, engine, sessions, client), tracing=tracing)
     async with (
-        build_worker(client, settings.temporal_task_queue, engine),
+        build_worker(client, settings.temporal_task_queue, engine, keys=settings.audit_keys),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as http,
     ):
         await seed_demo_smes(engine)
@@ -158,7 +158,7 @@ async def test_the_worker_serves_the_temporal_sdk_metrics(
     client = await connect(configured)  # the runtime comes from settings
     app = create_app(Services(settings, engine, sessions, client))
     async with (
-        build_worker(client, settings.temporal_task_queue, engine),
+        build_worker(client, settings.temporal_task_queue, engine, keys=settings.audit_keys),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as http,
     ):
         await seed_demo_smes(engine)

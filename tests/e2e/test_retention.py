@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.audit import REDACTED, REDACTION_EVENT
 from infra.audit_export import check_export
 from infra.retention import archive_case, due_for_archiving
+from infra.settings import Settings
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR
 
@@ -40,7 +41,7 @@ async def mentions(engine: AsyncEngine, needle: str) -> dict[str, int]:
 
 
 async def test_archiving_exports_verifies_and_erases_the_contact(desk: Desk, engine: AsyncEngine,
-                                                                  tmp_path: Path) -> None:
+                                                                  tmp_path: Path, settings: Settings) -> None:
     case, email = await closed_case(desk)
     cid = case["id"]
     before = await desk.history(cid, AUDITOR)
@@ -48,7 +49,8 @@ async def test_archiving_exports_verifies_and_erases_the_contact(desk: Desk, eng
     assert (await mentions(engine, email))["audit_events"] == 1
     assert cid in await due_for_archiving(engine, datetime.now(UTC) + timedelta(seconds=1))
 
-    path = Path(await archive_case(engine, cid, tmp_path, retention_years=10, now=datetime.now(UTC)))
+    path = Path(await archive_case(engine, cid, tmp_path, retention_years=10, now=datetime.now(UTC),
+                                       keys=settings.audit_keys))
 
     exported = await asyncio.to_thread(path.read_bytes)
     assert check_export(exported).ok and check_export(exported).count == len(before)
@@ -60,7 +62,8 @@ async def test_archiving_exports_verifies_and_erases_the_contact(desk: Desk, eng
     erasure = after[-1]
     assert (erasure["type"], erasure["actor"]["id"], erasure["payload"]["events"]) == (REDACTION_EVENT, "system", [1])
     verified = (await desk.http.get(f"/api/cases/{cid}/history/verify", headers=desk.headers(AUDITOR))).json()
-    assert verified == {"valid": True, "events": len(before) + 1, "first_broken_seq": None, "reason": None}
+    assert verified == {"valid": True, "events": len(before) + 1, "first_broken_seq": None, "reason": None,
+                        "signed": len(before) + 1, "unsigned": 0, "checkpoint": None}, "a redacted trail still verifies"
     seen = (await desk.get(cid, COORDINATOR)).json()
     assert seen["request"]["contact"]["name"] == REDACTED and seen["stage"] == "closed"
     past = (await desk.http.get(f"/api/cases/{cid}", params={"as_of": before[0]["at"]},

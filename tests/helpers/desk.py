@@ -47,3 +47,11 @@ class Desk:
         assert response.status_code == 200, response.text
         events: list[dict[str, Any]] = response.json()["events"]
         return events
+
+    async def verify(self, case: dict[str, Any] | str, person: Person) -> dict[str, Any]:
+        """`GET /api/cases/{id}/history/verify` as `person`: the chain report (asserting a 200)."""
+        case_id = case if isinstance(case, str) else case["id"]
+        response = await self.http.get(f"/api/cases/{case_id}/history/verify", headers=self.headers(person))
+        assert response.status_code == 200, response.text
+        report: dict[str, Any] = response.json()
+        return report

@@ -15,8 +15,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.records import CaseRecords
 from contracts.activities import RecordEvent
 from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
-from domain.audit import first_broken, make_entry
+from domain.audit import first_broken, make_entry, verify_chain
 from domain.model import NOTES_KEPT, CaseState, FilingRequest, Stage
+from domain.signing import Keyring
 from domain.transitions import new_case
 from infra.audit_trail import stored_entries
 from infra.settings import Settings
@@ -26,6 +27,7 @@ from tests.helpers.support import filing
 from workflows.case import CaseWorkflow
 
 entries = stored_entries
+SIGNER = Settings(_env_file=None).audit_keys.signer
 
 
 async def test_a_long_case_continues_as_new_with_its_state(
@@ -71,12 +73,15 @@ async def test_a_retried_activity_writes_once(
                        at=draft.created_at, stage_before=None, stage_after=draft.stage, payload={},
                        prev_hash=draft.last_hash)
     recorded = draft.model_copy(update={"seq": 1, "last_hash": entry.hash})
-    record = CaseRecords(engine).record_event
+    record = CaseRecords(engine, SIGNER).record_event
     env = ActivityEnvironment()
     for _ in range(3):
         await env.run(record, RecordEvent(entry=entry, state=recorded))
 
-    assert [e.hash for e in await entries(sessions, case_id)] == [entry.hash]
+    stored = await entries(sessions, case_id)
+    assert [e.hash for e in stored] == [entry.hash]
+    assert stored[0].key_id == SIGNER.key_id, "the workflow hashed it; the recording step signed it"
+    assert verify_chain(stored, Keyring.of([SIGNER.public])).signed == 1
     async with sessions() as session:
         assert await session.scalar(select(cases.c.seq).where(cases.c.id == case_id)) == 1
 
@@ -94,7 +99,7 @@ async def test_an_older_retry_never_rewinds_the_read_model(
                         payload={"reason": "x"}, prev_hash=first.hash)
     at_one = draft.model_copy(update={"seq": 1, "last_hash": first.hash})
     at_two = draft.model_copy(update={"seq": 2, "last_hash": second.hash, "stage": Stage.CLOSED})
-    record = CaseRecords(engine).record_event
+    record = CaseRecords(engine, SIGNER).record_event
     env = ActivityEnvironment()
     await env.run(record, RecordEvent(entry=first, state=at_one))
     await env.run(record, RecordEvent(entry=second, state=at_two))

@@ -53,7 +53,7 @@ async def test_run_matching_over_100000_smes_returns_explained_candidates(
         filing(seeking={"technologies": ["precision machining", "sensors", "surface treatment"],
                         "industries": ["E"], "prefectures": ["Aichi"], "alliance_types": ["capital_alliance"]})
     )
-    async with build_worker(env.client, queue, large_registry, local.match_weights):
+    async with build_worker(env.client, queue, large_registry, local.match_weights, keys=local.audit_keys):
         case = await desk.file(APPLICANT_ACTOR, request, None)
         await desk.act(case.id, COORDINATOR_ACTOR, "relay", {"offices": [Office.SBIC]})
         await desk.act(case.id, officer_actor(SBIC), "accept_case", {})

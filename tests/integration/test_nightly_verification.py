@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -74,7 +76,7 @@ async def run_once(client: Client) -> VerificationSummary:
 
 
 async def test_the_schedule_verifies_records_and_tells_the_auditors(
-    trail: AsyncEngine, dev_server: WorkflowEnvironment, settings: Settings, mail_sink: MailSink
+    trail: AsyncEngine, dev_server: WorkflowEnvironment, settings: Settings, mail_sink: MailSink, tmp_path: Path
 ) -> None:
     client, queue = dev_server.client, f"verify-{uuid.uuid4()}"
     await ensure_verification_schedule(client, "30 2 * * *", queue)
@@ -84,7 +86,11 @@ async def test_the_schedule_verifies_records_and_tells_the_auditors(
         calendar = described.schedule.spec.calendars[0]
         assert ([h.start for h in calendar.hour], [m.start for m in calendar.minute]) == ([3], [0])
         assert described.schedule.spec.time_zone_name == "Asia/Tokyo"
-        async with build_worker(client, queue, trail), mail_relay(settings, trail, client).running():
+        log = tmp_path / "checkpoints.log"
+        async with (
+            build_worker(client, queue, trail, keys=settings.audit_keys, checkpoint_log=log),
+            mail_relay(settings, trail, client).running(),
+        ):
             intact = await run_once(client)
             assert (intact.chains, intact.events, intact.broken) == (2, 6, [])
 
@@ -104,7 +110,11 @@ async def test_the_schedule_verifies_records_and_tells_the_auditors(
     assert broken.chains == 3, "the oversight chain with the first result is verified too"
     oversight = await stored_entries(session_factory(trail), OVERSIGHT_CHAIN)
     assert [e.type for e in oversight] == [VERIFIED_EVENT, VERIFIED_EVENT]
-    assert verify_chain(oversight).valid
+    assert verify_chain(oversight, settings.audit_keys.keyring).valid
+    assert verify_chain(oversight, settings.audit_keys.keyring).signed == 2, "the desk signs its own results"
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(c["id"], c["cases"]) for c in logged] == [(1, 3), (2, 3)], "each run anchors every head after it"
+    assert logged[1]["prev"] == logged[0]["digest"]
     assert oversight[1].payload["broken"][0]["case_id"] == victim
 
     assert [m["To"].addresses[0].addr_spec for m in to_auditor] == ["mei@oversight.example"]

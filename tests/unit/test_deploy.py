@@ -7,8 +7,8 @@ command must be a real `alliance` command, and the shape the README promises (mi
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -173,6 +173,10 @@ def test_compose_passes_the_app_only_settings() -> None:
         assert set(environment) <= SETTINGS, f"{name}: not settings: {set(environment) - SETTINGS}"
 
 
+OPERATORS_SECRET = os.urandom(32).hex()
+"""What an operator fills in for a secret: as random as `openssl rand -hex 32` (so it is a valid signing key too)."""
+
+
 def test_compose_settings_are_valid_values(monkeypatch: pytest.MonkeyPatch) -> None:
     """With `${VAR:-default}` as its default and `${VAR:?…}` as some value, every app service's settings load."""
     for name in SETTINGS:
@@ -180,7 +184,7 @@ def test_compose_settings_are_valid_values(monkeypatch: pytest.MonkeyPatch) -> N
     environment = compose_environment(app_services()["api"])
     for name, value in environment.items():
         value = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
-        monkeypatch.setenv(name, re.sub(r"\$\{\w+:\?[^}]*\}", secrets.token_hex(32), value))
+        monkeypatch.setenv(name, re.sub(r"\$\{\w+:\?[^}]*\}", OPERATORS_SECRET, value))
     settings = Settings(_env_file=None)
     assert (settings.environment, settings.log_format) == ("production", "json")
     assert not settings.uses_embedded_database and not settings.uses_embedded_temporal
@@ -255,8 +259,9 @@ def test_kubernetes_passes_the_app_only_settings() -> None:
     for _, container in app_containers():
         names |= {variable["name"] for variable in container.get("env", [])}
     assert names <= SETTINGS, f"not settings: {names - SETTINGS}"
-    assert {"DATABASE_URL", "TOKEN_PEPPER", "SMTP_PASSWORD", "TEMPORAL_API_KEY"} <= set(secret["stringData"])
-    assert not {"DATABASE_URL", "TOKEN_PEPPER", "SMTP_PASSWORD", "TEMPORAL_API_KEY"} & set(configmap["data"])
+    secrets = {"DATABASE_URL", "TOKEN_PEPPER", "AUDIT_SIGNING_KEY", "SMTP_PASSWORD", "TEMPORAL_API_KEY"}
+    assert secrets <= set(secret["stringData"])
+    assert not secrets & set(configmap["data"])
     assert all(isinstance(value, str) for value in configmap["data"].values())
 
 
@@ -268,8 +273,10 @@ def test_kubernetes_settings_are_valid_values(monkeypatch: pytest.MonkeyPatch) -
     for name, value in {**configmap["data"], **secret["stringData"]}.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match="TOKEN_PEPPER is the development value or a documented placeholder"):
-        Settings(_env_file=None)  # the example's placeholder is refused as it stands
-    monkeypatch.setenv("TOKEN_PEPPER", secrets.token_hex(32))
+        Settings(_env_file=None)  # the example's placeholders are refused as they stand
+    for name, value in {**configmap["data"], **secret["stringData"]}.items():
+        if value.startswith("CHANGE-ME-to-the-output-of-openssl"):  # what an operator fills in
+            monkeypatch.setenv(name, OPERATORS_SECRET)
     settings = Settings(_env_file=None)
     assert (settings.environment, settings.log_format) == ("production", "json")
     assert not settings.uses_embedded_database and not settings.uses_embedded_temporal

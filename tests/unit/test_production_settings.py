@@ -164,11 +164,11 @@ def test_worker_tuning_reaches_the_temporal_worker(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", "5")
     monkeypatch.setenv("WORKER_MAX_CACHED_WORKFLOWS", "0")
     tuning = worker_tuning(Settings(_env_file=None))
-    case_worker.build_worker(None, "q", None, tuning=tuning)  # type: ignore[arg-type]
+    case_worker.build_worker(None, "q", None, keys=settings().audit_keys, tuning=tuning)  # type: ignore[arg-type]
     assert (seen["max_concurrent_activities"], seen["max_concurrent_workflow_tasks"], seen["max_cached_workflows"]) == (
         7, 5, 0,
     )
-    case_worker.build_worker(None, "q", None)  # type: ignore[arg-type]
+    case_worker.build_worker(None, "q", None, keys=settings().audit_keys)  # type: ignore[arg-type]
     assert (seen["max_concurrent_activities"], seen["max_concurrent_workflow_tasks"], seen["max_cached_workflows"]) == (
         100, 100, 1000,
     )

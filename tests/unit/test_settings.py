@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -55,4 +56,45 @@ def test_production_refuses_the_development_pepper(monkeypatch: pytest.MonkeyPat
     with pytest.raises(ValidationError, match="TOKEN_PEPPER"):
         Settings(_env_file=None)
     monkeypatch.setenv("TOKEN_PEPPER", secrets.token_hex(32))
+    monkeypatch.setenv("AUDIT_SIGNING_KEY", os.urandom(32).hex())
     assert Settings(_env_file=None).environment == "production"
+
+
+def test_production_refuses_to_run_without_an_audit_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("TOKEN_PEPPER", "a-real-secret")
+    monkeypatch.delenv("AUDIT_SIGNING_KEY", raising=False)
+    with pytest.raises(ValidationError, match="AUDIT_SIGNING_KEY must be set in production"):
+        Settings(_env_file=None)
+
+
+@pytest.mark.parametrize(("key", "why"), [
+    ("not-hex", "64 hex characters"), ("ab" * 16, "64 hex characters, not 32"),
+    ("00" * 32, "too regular"), ("0123456789abcdef" * 4, "too regular"),
+])
+def test_a_malformed_or_weak_audit_key_is_refused(monkeypatch: pytest.MonkeyPatch, key: str, why: str) -> None:
+    monkeypatch.setenv("AUDIT_SIGNING_KEY", key)
+    with pytest.raises(ValidationError, match=why):
+        Settings(_env_file=None)
+
+
+def test_development_signs_with_a_stable_key_derived_from_the_pepper(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUDIT_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("AUDIT_VERIFYING_KEYS", raising=False)
+    one, two = Settings(_env_file=None, token_pepper="p1"), Settings(_env_file=None, token_pepper="p1")
+    assert one.audit_keys.signer.key_id == two.audit_keys.signer.key_id
+    assert Settings(_env_file=None, token_pepper="p2").audit_keys.signer.key_id != one.audit_keys.signer.key_id
+    assert list(one.audit_keys.keyring.keys) == [one.audit_keys.signer.key_id]
+
+
+def test_rotation_keeps_the_earlier_public_keys_verifying(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = Settings(_env_file=None, audit_signing_key=os.urandom(32).hex()).audit_keys
+    (published,) = old.keyring.published()
+    monkeypatch.setenv("AUDIT_SIGNING_KEY", os.urandom(32).hex())
+    monkeypatch.setenv("AUDIT_VERIFYING_KEYS", published["public_key"])
+    new = Settings(_env_file=None).audit_keys
+    assert new.signer.key_id != old.signer.key_id
+    assert set(new.keyring.keys) == {new.signer.key_id, old.signer.key_id}
+    monkeypatch.setenv("AUDIT_VERIFYING_KEYS", "abc")
+    with pytest.raises(ValidationError, match="AUDIT_VERIFYING_KEYS"):
+        Settings(_env_file=None)

@@ -1,0 +1,176 @@
+"""Signed checkpoints: a Merkle root over every case's head, so a trail cut short or rewritten is noticed.
+
+Signatures stop anyone without the key from writing events, but not the table's owner from deleting a case's
+last events (the trail then simply ends earlier). A checkpoint pins, at one moment, every case's
+(case id, last seq, head hash): the leaves of a Merkle tree (RFC 6962 hashing: leaf = sha256(0x00 + leaf text),
+node = sha256(0x01 + left + right), the left subtree the largest power of two below the size), whose root is
+signed with the audit key. A later trail that ends before a checkpoint's seq, or holds another hash there,
+contradicts it. An inclusion proof shows one case's head is in a root without the other leaves.
+
+Checkpoints chain: `prev` is the digest of the checkpoint before (64 zeros for the first), so one removed from
+the checkpoint log is noticed too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.audit import GENESIS_HASH, AuditEntry, ChainReport, canonical_json, canonical_time
+from domain.signing import CHECKPOINT_CONTEXT, Keyring, Signer
+
+
+class Head(BaseModel):
+    """A case's head when a checkpoint was taken."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    seq: int
+    head_hash: str
+
+    def leaf(self) -> bytes:
+        return hashlib.sha256(b"\x00" + f"{self.case_id}:{self.seq}:{self.head_hash}".encode()).digest()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(size: int) -> int:
+    """The largest power of two below `size` (size ≥ 2): the size of the left subtree."""
+    return 1 << ((size - 1).bit_length() - 1)
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """The root over `leaves` (sha256 of nothing for none)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    level = list(leaves)
+    if len(level) == 1:
+        return level[0]
+    k = _split(len(level))
+    return _node(merkle_root(level[:k]), merkle_root(level[k:]))
+
+
+def inclusion_proof(leaves: list[bytes], index: int) -> list[str]:
+    """The sibling hashes (hex, from the leaf up) proving `leaves[index]` is in `merkle_root(leaves)`."""
+    if len(leaves) <= 1:
+        return []
+    k = _split(len(leaves))
+    if index < k:
+        return [*inclusion_proof(leaves[:k], index), merkle_root(leaves[k:]).hex()]
+    return [*inclusion_proof(leaves[k:], index - k), merkle_root(leaves[:k]).hex()]
+
+
+def root_from_proof(leaf: bytes, index: int, size: int, proof: list[str]) -> bytes:
+    """The root that `proof` leads to from `leaf` at `index` of `size` leaves; ValueError when it cannot."""
+    if size <= 1:
+        if proof or index != 0:
+            raise ValueError("a proof for a tree of one leaf is empty")
+        return leaf
+    if not proof:
+        raise ValueError("the proof is too short")
+    k = _split(size)
+    *inner, sibling = proof
+    if index < k:
+        return _node(root_from_proof(leaf, index, k, inner), bytes.fromhex(sibling))
+    return _node(bytes.fromhex(sibling), root_from_proof(leaf, index - k, size - k, inner))
+
+
+class Checkpoint(BaseModel):
+    """One signed checkpoint: `root` over `cases` heads (ordered by case id), chained by `prev`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    at: datetime
+    cases: int
+    root: str
+    prev: str
+    digest: str
+    key_id: str
+    signature: str
+
+    @property
+    def name(self) -> str:
+        return f"checkpoint {self.id} of {canonical_time(self.at)}"
+
+    def problem(self, keyring: Keyring) -> str | None:
+        """None when its digest and signature hold, else why not."""
+        if statement_digest(self.id, self.at, self.cases, self.root, self.prev) != self.digest:
+            return f"{self.name} does not match its digest: it was altered"
+        return keyring.check(CHECKPOINT_CONTEXT, self.digest, self.key_id, self.signature)
+
+
+def statement_digest(id: int, at: datetime, cases: int, root: str, prev: str) -> str:
+    """sha256 of the canonical JSON `{"at","cases","id","prev","root"}`: what a checkpoint's signature covers."""
+    text = canonical_json({"id": id, "at": canonical_time(at), "cases": cases, "root": root, "prev": prev})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def make_checkpoint(id: int, at: datetime, heads: list[Head], prev: str | None, signer: Signer) -> Checkpoint:
+    """The signed checkpoint over `heads` (in the order given: by case id), after the one whose digest is `prev`."""
+    root = merkle_root([head.leaf() for head in heads]).hex()
+    prev = prev or GENESIS_HASH
+    digest = statement_digest(id, at, len(heads), root, prev)
+    return Checkpoint(id=id, at=at, cases=len(heads), root=root, prev=prev, digest=digest, key_id=signer.key_id,
+                      signature=signer.sign(CHECKPOINT_CONTEXT, digest))
+
+
+def contradiction(entries: list[AuditEntry], checkpoint: Checkpoint, head: Head) -> tuple[int, str] | None:
+    """Where the trail `entries` (a case's, by seq) contradicts what `checkpoint` holds of it: (seq, reason)."""
+    if len(entries) < head.seq:
+        return len(entries) + 1, (
+            f"the trail ends at event {len(entries)}, but {checkpoint.name} holds event {head.seq}: "
+            f"events were removed"
+        )
+    if entries[head.seq - 1].hash != head.head_hash:
+        return head.seq, f"event {head.seq} is not the one {checkpoint.name} holds: the trail was rewritten"
+    return None
+
+
+class Anchor(BaseModel):
+    """The latest checkpoint holding a case's head, and whether that checkpoint itself holds (signature, root)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    checkpoint: Checkpoint
+    head: Head
+    problem: str | None = None
+
+
+def anchored(report: ChainReport, entries: list[AuditEntry], anchor: Anchor | None) -> ChainReport:
+    """`report` (of `entries`) with what the case's latest checkpoint says: a trail intact in itself but cut
+    short or rewritten since the checkpoint is broken, and the report names the checkpoint."""
+    if anchor is None or not report.valid:
+        return report
+    if anchor.problem is not None:
+        return report.model_copy(update={"valid": False, "reason": anchor.problem,
+                                         "checkpoint": anchor.checkpoint.name})
+    found = contradiction(entries, anchor.checkpoint, anchor.head)
+    if found is None:
+        return report
+    seq, reason = found
+    return report.model_copy(update={"valid": False, "first_broken_seq": seq, "reason": reason,
+                                     "checkpoint": anchor.checkpoint.name})
+
+
+def anchor_of(checkpoint: Checkpoint, heads: list[Head], case_id: str, keyring: Keyring) -> Anchor | None:
+    """The anchor `checkpoint` (with all its `heads`, in order) gives `case_id`; None when it does not hold it."""
+    head = next((h for h in heads if h.case_id == case_id), None)
+    if head is None:
+        return None
+    return Anchor(checkpoint=checkpoint, head=head, problem=checkpoint_problem(checkpoint, heads, keyring))
+
+
+def checkpoint_problem(checkpoint: Checkpoint, heads: list[Head], keyring: Keyring) -> str | None:
+    """None when the checkpoint's signature holds and its stored heads give its root, else why not."""
+    problem = checkpoint.problem(keyring)
+    if problem is not None:
+        return f"{checkpoint.name}: {problem}"
+    if len(heads) != checkpoint.cases or merkle_root([h.leaf() for h in heads]).hex() != checkpoint.root:
+        return f"the heads stored for {checkpoint.name} do not give its signed root: they were altered"
+    return None

@@ -1,0 +1,133 @@
+"""Storing and reading signed checkpoints (`domain.checkpoints`): the append-only tables and the checkpoint log.
+
+A checkpoint is written to `audit_checkpoints` (with its heads in `audit_checkpoint_heads`) in one transaction,
+then appended as one JSON line to the checkpoint log (`AUDIT_CHECKPOINT_LOG`, a file outside the database):
+someone who can rewrite the database can still not reach what was already written there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+
+import structlog
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.checkpoints import Anchor, Checkpoint, Head, anchor_of, checkpoint_problem, make_checkpoint
+from domain.signing import AuditKeys, Keyring
+from infra.tables import audit_checkpoint_heads, audit_checkpoints, audit_events
+
+log = structlog.get_logger(__name__)
+HEADS_PER_INSERT = 5_000
+LOCK = "audit-checkpoint"
+
+
+async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime) -> Checkpoint:
+    """Sign a checkpoint over every case's current head, store it, then append it to `log_path` (None: no log).
+
+    One at a time (an advisory lock), so ids and `prev` form one chain. Raises OSError when the log cannot be
+    written (the checkpoint is stored all the same; the next one is logged with its `prev`).
+    """
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"), {"lock": LOCK})
+        last = (await conn.execute(
+            select(audit_checkpoints.c.id, audit_checkpoints.c.digest).order_by(audit_checkpoints.c.id.desc()).limit(1)
+        )).first()
+        heads = [Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in (await conn.execute(
+            select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.hash)
+            .distinct(audit_events.c.case_id).order_by(audit_events.c.case_id, audit_events.c.seq.desc())
+        ))]
+        checkpoint = make_checkpoint((last.id if last else 0) + 1, now, heads, last.digest if last else None,
+                                     keys.signer)
+        await conn.execute(insert(audit_checkpoints).values(**checkpoint.model_dump()))
+        rows = [{"checkpoint_id": checkpoint.id, "position": n, **head.model_dump()} for n, head in enumerate(heads)]
+        for start in range(0, len(rows), HEADS_PER_INSERT):
+            await conn.execute(insert(audit_checkpoint_heads).values(rows[start:start + HEADS_PER_INSERT]))
+    if log_path is not None:
+        await asyncio.to_thread(append_to_log, log_path, checkpoint)
+    log.info("audit checkpoint taken", checkpoint=checkpoint.id, cases=checkpoint.cases, root=checkpoint.root)
+    return checkpoint
+
+
+def log_line(checkpoint: Checkpoint) -> str:
+    return json.dumps(checkpoint.model_dump(mode="json"), sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def append_to_log(path: Path, checkpoint: Checkpoint) -> None:
+    """Append the checkpoint as one JSON line (opened for appending only, flushed to disk)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as file:
+        file.write(log_line(checkpoint))
+        file.flush()
+
+
+async def stored_heads(conn: AsyncConnection, checkpoint_id: int) -> list[Head]:
+    rows = await conn.execute(
+        select(audit_checkpoint_heads.c.case_id, audit_checkpoint_heads.c.seq, audit_checkpoint_heads.c.head_hash)
+        .where(audit_checkpoint_heads.c.checkpoint_id == checkpoint_id).order_by(audit_checkpoint_heads.c.position)
+    )
+    return [Head(case_id=str(r.case_id), seq=r.seq, head_hash=r.head_hash) for r in rows]
+
+
+async def stored_checkpoint(conn: AsyncConnection, checkpoint_id: int) -> Checkpoint:
+    row = (await conn.execute(select(audit_checkpoints).where(audit_checkpoints.c.id == checkpoint_id))).mappings()
+    return Checkpoint.model_validate(dict(row.one()))
+
+
+async def case_anchor(engine: AsyncEngine, case_id: str, keyring: Keyring) -> Anchor | None:
+    """The latest checkpoint holding `case_id`, checked (signature, root over its heads); None before any."""
+    async with engine.connect() as conn:
+        latest = await conn.scalar(
+            select(audit_checkpoint_heads.c.checkpoint_id).where(audit_checkpoint_heads.c.case_id == case_id)
+            .order_by(audit_checkpoint_heads.c.checkpoint_id.desc()).limit(1)
+        )
+        if latest is None:
+            return None
+        return anchor_of(await stored_checkpoint(conn, latest), await stored_heads(conn, latest), case_id, keyring)
+
+
+async def latest_anchors(engine: AsyncEngine, keyring: Keyring) -> dict[str, Anchor]:
+    """Every case's anchor in the latest checkpoint (which holds every case there was), by case id."""
+    async with engine.connect() as conn:
+        latest = await conn.scalar(select(audit_checkpoints.c.id).order_by(audit_checkpoints.c.id.desc()).limit(1))
+        if latest is None:
+            return {}
+        checkpoint, heads = await stored_checkpoint(conn, latest), await stored_heads(conn, latest)
+    problem = checkpoint_problem(checkpoint, heads, keyring)
+    return {head.case_id: Anchor(checkpoint=checkpoint, head=head, problem=problem) for head in heads}
+
+
+async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) -> list[str]:
+    """Where the checkpoint log and the checkpoint table disagree: a logged checkpoint whose line is altered or
+    badly signed, that no longer chains to the line before, or that the table lacks or holds otherwise (rows
+    deleted or rewritten by someone who can write the database). Empty when they agree or there is no log."""
+    try:
+        lines = (await asyncio.to_thread(path.read_text, encoding="utf-8")).splitlines()
+    except FileNotFoundError:
+        return []
+    problems: list[str] = []
+    prev = None
+    async with engine.connect() as conn:
+        stored = {row.id: Checkpoint.model_validate(dict(row._mapping))
+                  for row in await conn.execute(select(audit_checkpoints))}
+    for number, line in enumerate(lines, start=1):
+        where = f"{path} line {number}"
+        try:
+            logged = Checkpoint.model_validate_json(line)
+        except ValueError:
+            problems.append(f"{where}: not a checkpoint")
+            continue
+        if (why := logged.problem(keyring)) is not None:
+            problems.append(f"{where}: {why}")
+        elif prev is not None and logged.prev != prev:
+            problems.append(f"{where}: {logged.name} does not chain to the line before: a checkpoint is missing")
+        elif logged.id not in stored:
+            problems.append(f"{where}: {logged.name} is in the checkpoint log but not in the database")
+        elif stored[logged.id] != logged:
+            problems.append(f"{where}: {logged.name} differs from the database's")
+        prev = logged.digest
+    return problems

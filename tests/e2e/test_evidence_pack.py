@@ -1,0 +1,114 @@
+"""Evidence packs: an auditor takes a case away as a ZIP and checks it alone; any altered byte is found."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.signing import CHECKPOINT_CONTEXT, EVENT_CONTEXT
+from infra import evidence_check
+from infra.checkpoints import take_checkpoint
+from infra.evidence_check import check_pack
+from infra.settings import Settings
+from tests.helpers.desk import Desk
+from tests.helpers.people import AUDITOR, COORDINATOR
+from tests.helpers.scenarios import to_matching
+
+FILES = ["events.jsonl", "checkpoints.json", "keys.json", "timeline.html", "check_pack.py", "manifest.json"]
+
+
+@pytest.fixture
+async def pack(desk: Desk, engine: AsyncEngine, settings: Settings, tmp_path: Path) -> Path:
+    """A case with two checkpoints (one before, one after a note) and its pack, as an auditor downloads it."""
+    case = await to_matching(desk)
+    await take_checkpoint(engine, settings.audit_keys, None, datetime.now(UTC))
+    await desk.ok(case, "add_note", COORDINATOR, text="Säkerhet först — 安全第一 <b>")
+    await take_checkpoint(engine, settings.audit_keys, None, datetime.now(UTC))
+    answer = await desk.http.get(f"/api/cases/{case['id']}/evidence", headers=desk.headers(AUDITOR))
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
+    assert f"case-{case['id']}-evidence.zip" in answer.headers["content-disposition"]
+    path = tmp_path / "pack.zip"
+    path.write_bytes(answer.content)
+    return path
+
+
+def altered(path: Path, name: str, tmp_path: Path) -> Path:
+    """The pack with one byte of `name` changed (the ZIP itself stays readable)."""
+    with zipfile.ZipFile(path) as original:
+        files = {info.filename: original.read(info) for info in original.infolist()}
+    data = bytearray(files[name])
+    at = data.index(b'"hash":"') + 8 if name == "events.jsonl" else len(data) // 2
+    data[at] = ord("0") if data[at] != ord("0") else ord("1")
+    files[name] = bytes(data)
+    out = tmp_path / f"altered-{name}.zip"
+    with zipfile.ZipFile(out, "w") as pack:
+        for each, content in files.items():
+            pack.writestr(each, content)
+    return out
+
+
+def test_the_checker_signs_with_the_desks_own_contexts() -> None:
+    assert (evidence_check.EVENT_CONTEXT, evidence_check.CHECKPOINT_CONTEXT) == (EVENT_CONTEXT, CHECKPOINT_CONTEXT)
+
+
+async def test_a_pack_checks_alone_with_the_cli_and_the_standalone_script(pack: Path, tmp_path: Path) -> None:
+    with zipfile.ZipFile(pack) as opened:
+        assert sorted(opened.namelist()) == sorted(FILES)
+        events = opened.read("events.jsonl").decode().splitlines()
+        checkpoints = json.loads(opened.read("checkpoints.json"))["checkpoints"]
+        timeline = opened.read("timeline.html").decode()
+        script = tmp_path / "check_pack.py"
+        script.write_bytes(opened.read("check_pack.py"))
+    assert len(events) == 4 and [c["head"]["seq"] for c in checkpoints] == [3, 4]
+    assert "Säkerhet först — 安全第一 &lt;b&gt;" in timeline and "<b>" not in timeline.split("<body>")[1]
+    problems, summary = check_pack(str(pack))
+    assert problems == [] and summary.startswith("OK case") and "4 event(s)" in summary
+
+    standalone = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-I", str(script), str(pack)], capture_output=True, text=True,
+        cwd=tmp_path, timeout=60, check=False,
+    )
+    assert standalone.returncode == 0 and standalone.stdout.startswith("OK case"), standalone.stderr
+    cli = await asyncio.to_thread(
+        subprocess.run, [str(Path(sys.executable).parent / "alliance"), "audit", "check-pack", str(pack)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+
+
+@pytest.mark.parametrize("name", FILES)
+async def test_a_byte_changed_in_any_file_fails_naming_it(pack: Path, tmp_path: Path, name: str) -> None:
+    problems, _ = check_pack(str(altered(pack, name, tmp_path)))
+    assert problems and problems[0].startswith(f"{name}:"), problems
+
+
+async def test_events_altered_with_a_recomputed_manifest_fail_on_the_signature(pack: Path, tmp_path: Path) -> None:
+    with zipfile.ZipFile(pack) as original:
+        files = {info.filename: original.read(info) for info in original.infolist()}
+    files["events.jsonl"] = files["events.jsonl"].replace(b"\"type\":\"add_note\"", b"\"type\":\"withdraw\"")
+    manifest = json.loads(files["manifest.json"])
+    manifest["files"]["events.jsonl"] = {"sha256": evidence_check.sha256(files["events.jsonl"]),
+                                         "bytes": len(files["events.jsonl"])}
+    files["manifest.json"] = evidence_check.canonical(manifest).encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as forged:
+        for each, content in files.items():
+            forged.writestr(each, content)
+    (tmp_path / "forged.zip").write_bytes(buffer.getvalue())
+    problems, _ = check_pack(str(tmp_path / "forged.zip"))
+    assert problems == [f"manifest.json: its signature does not hold under key {manifest['key_id']}"]
+
+
+async def test_a_pack_signed_by_a_key_the_auditor_does_not_trust_fails(pack: Path) -> None:
+    stranger = Settings(_env_file=None, token_pepper="someone-else").audit_keys.keyring.published()[0]
+    problems, _ = check_pack(str(pack), [stranger["public_key"]])
+    assert problems and "not a trusted key" in problems[0]

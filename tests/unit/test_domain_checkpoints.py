@@ -1,0 +1,98 @@
+"""Signed checkpoints (domain.checkpoints): Merkle roots and proofs, signatures, and the trails they contradict."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.audit import GENESIS_HASH, AuditEntry, ChainReport, make_entry, sign, verify_chain
+from domain.checkpoints import (
+    Head,
+    anchor_of,
+    anchored,
+    inclusion_proof,
+    make_checkpoint,
+    merkle_root,
+    root_from_proof,
+)
+from domain.signing import Keyring, Signer
+
+CASE_ID = "5b1f0c3e-8d2a-4c6b-9f4e-2a7d1e0b9c11"
+OTHER = "00000000-0000-4000-8000-000000000001"
+AT = datetime(2026, 11, 30, 2, 30, tzinfo=UTC)
+KEY = Signer.from_seed(bytes(range(32)))
+KEYRING = Keyring.of([KEY.public])
+
+
+def trail(events: int) -> list[AuditEntry]:
+    entries: list[AuditEntry] = []
+    for seq in range(1, events + 1):
+        entries.append(sign(make_entry(
+            case_id=CASE_ID, seq=seq, type="add_note", actor={"id": "u-1"}, at=AT + timedelta(minutes=seq),
+            stage_before="matching", stage_after="matching", payload={"text": f"note {seq}"},
+            prev_hash=entries[-1].hash if entries else GENESIS_HASH,
+        ), KEY))
+    return entries
+
+
+def heads_of(entries: list[AuditEntry]) -> list[Head]:
+    return [Head(case_id=OTHER, seq=1, head_hash="a" * 64),
+            Head(case_id=CASE_ID, seq=entries[-1].seq, head_hash=entries[-1].hash)]
+
+
+@pytest.mark.parametrize("size", range(1, 18))
+def test_every_leaf_has_a_proof_that_leads_to_the_root_and_no_other_leaf_does(size: int) -> None:
+    leaves = [Head(case_id=f"case-{n}", seq=n + 1, head_hash=f"{n:064x}").leaf() for n in range(size)]
+    root = merkle_root(leaves)
+    for index, leaf in enumerate(leaves):
+        proof = inclusion_proof(leaves, index)
+        assert root_from_proof(leaf, index, size, proof) == root
+        if size > 1:
+            assert root_from_proof(leaves[(index + 1) % size], index, size, proof) != root
+
+
+def test_a_checkpoint_is_signed_and_chained() -> None:
+    first = make_checkpoint(1, AT, heads_of(trail(3)), None, KEY)
+    second = make_checkpoint(2, AT + timedelta(days=1), heads_of(trail(4)), first.digest, KEY)
+    assert first.problem(KEYRING) is None and second.problem(KEYRING) is None
+    assert (first.prev, second.prev) == (GENESIS_HASH, first.digest)
+    assert "altered" in (first.model_copy(update={"cases": 3}).problem(KEYRING) or "")
+    assert "not a known audit key" in (first.problem(Keyring.of([Signer.from_seed(bytes(32)).public])) or "")
+
+
+def verified(entries: list[AuditEntry], anchor_heads: list[Head], checkpoint_heads: list[Head] | None = None
+             ) -> ChainReport:
+    checkpoint = make_checkpoint(7, AT, anchor_heads, None, KEY)
+    anchor = anchor_of(checkpoint, checkpoint_heads or anchor_heads, CASE_ID, KEYRING)
+    return anchored(verify_chain(entries, KEYRING), entries, anchor)
+
+
+def test_a_trail_that_grew_since_its_checkpoint_holds() -> None:
+    entries = trail(5)
+    assert verified(entries, heads_of(entries[:3])).valid
+
+
+def test_a_trail_cut_short_after_its_checkpoint_is_broken_naming_the_checkpoint() -> None:
+    entries = trail(5)
+    report = verified(entries[:3], heads_of(entries))
+    assert verify_chain(entries[:3], KEYRING).valid, "in itself the shortened trail is intact"
+    assert (report.valid, report.first_broken_seq) == (False, 4)
+    assert report.checkpoint == "checkpoint 7 of 2026-11-30T02:30:00.000000+00:00"
+    assert "ends at event 3" in (report.reason or "") and "holds event 5" in (report.reason or "")
+
+
+def test_a_trail_rewritten_by_the_key_holder_contradicts_its_checkpoint() -> None:
+    entries = trail(3)
+    other = sign(make_entry(case_id=CASE_ID, seq=3, type="add_note", actor={"id": "u-1"}, at=AT,
+                            stage_before="matching", stage_after="matching", payload={"text": "other"},
+                            prev_hash=entries[1].hash), KEY)
+    report = verified([*entries[:2], other], heads_of(entries))
+    assert (report.valid, report.first_broken_seq) == (False, 3) and "rewritten" in (report.reason or "")
+
+
+def test_heads_altered_to_match_a_shortened_trail_do_not_give_the_signed_root() -> None:
+    entries = trail(5)
+    forged = heads_of(entries[:3])
+    report = verified(entries[:3], heads_of(entries), checkpoint_heads=forged)
+    assert not report.valid and "do not give its signed root" in (report.reason or "")
