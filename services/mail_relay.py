@@ -153,8 +153,8 @@ class MailRelay:
             return
         except RPCError as error:  # the workflow has finished (or never was): the trail is ours to extend
             reason = str(error)
-        seq = await append_to_closed_case(self.engine, self.signer, message.case_id, events.MAIL_UNDELIVERABLE, mail.model_dump(),
-                                          self.clock(), reported_message=message.id)
+        seq = await append_to_closed_case(self.engine, self.signer, message.case_id, events.MAIL_UNDELIVERABLE,
+                                          mail.model_dump(), self.clock(), reported_message=message.id)
         if seq is None:
             log.warning("undeliverable mail not reported: its case is neither running nor closed",
                         notification=message.id, case_id=message.case_id, reason=reason[:300])

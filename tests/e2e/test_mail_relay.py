@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from contracts.case import workflow_id
 from domain.model import Role
+from infra.settings import Settings
 from infra.sme_registry import seed_demo_smes
 from infra.smtp import SmtpSettings
 from infra.startup import free_port

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -277,6 +278,7 @@ def test_kubernetes_settings_are_valid_values(monkeypatch: pytest.MonkeyPatch) -
     for name, value in {**configmap["data"], **secret["stringData"]}.items():
         if value.startswith("CHANGE-ME-to-the-output-of-openssl"):  # what an operator fills in
             monkeypatch.setenv(name, OPERATORS_SECRET)
+    monkeypatch.setenv("TOKEN_PEPPER", secrets.token_hex(32))
     settings = Settings(_env_file=None)
     assert (settings.environment, settings.log_format) == ("production", "json")
     assert not settings.uses_embedded_database and not settings.uses_embedded_temporal
