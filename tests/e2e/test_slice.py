@@ -28,7 +28,7 @@ async def test_filing_starts_the_case_workflow_and_records_it(
     case = created.json()
     assert case["stage"] == "screening"
     assert case["reference"].startswith("GA-")
-    assert case["allowed_actions"] == ["withdraw"]
+    assert case["allowed_actions"] == ["withdraw", "update_contact"]
 
     read = await http.get(f"/api/cases/{case['id']}", headers=auth(tokens[APPLICANT]))
     assert read.status_code == 200
