@@ -10,7 +10,9 @@ from functools import cache
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from app.cli import app
 from app.sme_generator import (
     CERTIFICATIONS,
     MAX_ROWS,
@@ -200,3 +202,14 @@ def test_up_to_five_million_distinct_valid_corporate_numbers() -> None:
 def test_records_are_the_rows_in_stored_column_order() -> None:
     records = list(generate_sme_records(200, seed=4, now=NOW))
     assert [dict(zip(STORED_COLUMNS, r, strict=True)) for r in records] == list(generate_smes(200, seed=4, now=NOW))
+
+
+def test_a_count_seed_smes_cannot_make_is_one_line_before_any_database() -> None:
+    """`alliance seed-smes --count 5000001` says what it makes in one line, exit status 2, and reaches no
+    database (none is running here)."""
+    result = CliRunner().invoke(app, ["seed-smes", "--count", "5000001"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "seed-smes: the generator makes between 0 and 5,000,000 SMEs in one run, not 5,000,001"
+    ]
+    assert "Traceback" not in result.output
