@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
@@ -17,25 +18,55 @@ from activities.failures import classified
 from contracts.activities import FIND_CANDIDATES, FindCandidates
 from domain.matching import FACTORS, Explanation, MatchWeights
 from domain.model import Candidate
-from infra.candidate_query import candidate_query
+from infra.candidate_bounds import SLACKS, SoughtTerms, bound
+from infra.candidate_query import candidate_query, sought_query
 
 log = structlog.get_logger()
 
 
 class Matching:
-    def __init__(self, engine: AsyncEngine, weights: MatchWeights | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, weights: MatchWeights | None = None, slacks: tuple[float, ...] = SLACKS
+    ) -> None:
+        """`slacks`: the bounds tried in turn, the last of them 1.0 (every SME sharing a sought word); `(1.0,)`
+        scores the whole field at once, as matching did before bounds (tests compare the two)."""
+        if not slacks or slacks[-1] != 1.0:
+            raise ValueError("the last slack must be 1.0, the whole field")
         self.engine = engine
         self.weights = weights or MatchWeights()
+        self.slacks = slacks
 
     async def rank(self, command: FindCandidates, as_of: datetime) -> list[Candidate]:
-        """The best `criteria.limit` candidates, best first; ties in score go by corporate number."""
+        """The best `criteria.limit` candidates, best first; ties in score go by corporate number.
+
+        Scored under ever looser bounds (`infra.candidate_bounds`) until the last candidate kept scores at least
+        the bound's floor: then no SME left out can rank among them, and the answer is the whole field's."""
         seeking, criteria = command.seeking, command.criteria
-        query = candidate_query(
-            seeking.technologies, seeking.industries, seeking.prefectures, seeking.employees, criteria, self.weights,
-            as_of,
-        )
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
+            named = (await conn.execute(sought_query(seeking.technologies))).all()
+            sought = [SoughtTerms.of(phrase, list(words)) for phrase, words in named]
+            # Each bound's plan for its own conditions: a plan made for any bound would not use the index.
+            await conn.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
+            rows: list[Any] = []
+            slacks, certain = list(self.slacks), False
+            while slacks:
+                slack = slacks.pop(0)
+                limit = bound(
+                    slack, sought, seeking.industries, seeking.prefectures, seeking.employees, self.weights, as_of
+                )
+                if limit is None:  # no SME can share a sought word
+                    break
+                query = candidate_query(
+                    seeking.technologies, seeking.industries, seeking.prefectures, seeking.employees, criteria,
+                    self.weights, as_of, limit,
+                )
+                rows = list((await conn.execute(query)).mappings().all())
+                if certain or (len(rows) == criteria.limit and rows[-1]["score"] >= limit.floor):
+                    break
+                if len(rows) == criteria.limit:
+                    # `limit` SMEs score at least the last one's score: a bound for it holds them all (and its
+                    # floor, worked out in doubles, may differ from that score in the last bit).
+                    slacks, certain = [1.0 - float(rows[-1]["score"])], True
         return [_candidate(row, seeking.technologies) for row in rows]
 
     @activity.defn(name=FIND_CANDIDATES)

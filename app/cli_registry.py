@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.cli_support import _with_engine, console
-from app.sme_generator import MAX_ROWS, seed_smes
+from app.sme_generator import MAX_ROWS, TooManyRows, generate_sme_records, seed_smes
 from infra.settings import Settings
 from infra.sme_registry import count_smes, import_registry_csv
 
@@ -40,23 +48,46 @@ def smes_import(
 
 
 def seed_smes_command(
-    count: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="How many SMEs to generate.")] = 100_000,
+    count: Annotated[
+        int, typer.Option(min=1, help=f"How many SMEs to generate (at most {MAX_ROWS:,}; Japan has about 3.4 million).")
+    ] = 100_000,
     seed: Annotated[int, typer.Option(help="The same seed gives the same registry.")] = 0,
 ) -> None:
     """Generate a realistic registry of Japanese SMEs (deterministic; SMEs already there are kept)."""
+    try:
+        records = generate_sme_records(count, seed=seed, now=datetime.now(UTC))
+    except TooManyRows as refused:
+        console.print(f"[red]seed-smes:[/] {refused}")
+        raise typer.Exit(2) from None
+    del records  # checked only: seeding makes its own
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:
-        columns = (TextColumn("seeding SMEs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        columns = (
+            TextColumn("seeding SMEs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(),
+        )
+        started = time.perf_counter()
         with Progress(*columns, console=console) as progress:
-            task = progress.add_task("seeding", total=count)
+            task = progress.add_task("seeding", total=count, rate="")
+
+            def advance(rows: int) -> None:
+                progress.advance(task, rows)
+                done = progress.tasks[task].completed
+                progress.update(task, rate=f"{done / (time.perf_counter() - started):,.0f} rows/s")
+
             async with engine.begin() as conn:
                 result = await seed_smes(
-                    conn, count, seed=seed, now=datetime.now(UTC), progress=lambda n: progress.advance(task, n)
+                    conn, count, seed=seed, now=datetime.now(UTC), progress=advance,
+                    indexing=lambda: progress.console.print("building the registry's indexes…"),
                 )
+        took = time.perf_counter() - started
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text("VACUUM ANALYZE smes"))  # fresh statistics and a merged text index
             total = await count_smes(conn)
-        console.print(f"{result.added} SME(s) added ({count - result.added} were there already); {total} in all")
+        console.print(
+            f"{result.added:,} SME(s) added ({count - result.added:,} were there already) in {took:.1f} s "
+            f"({count / took:,.0f} rows/s); {total:,} in all"
+        )
 
     _with_engine(main)

@@ -7,12 +7,25 @@ weights Q = 1 for odd n, 2 for even n, the check digit is 9 - (sum(Pn * Qn) mod 
 from __future__ import annotations
 
 
+def weighted_sum(digits: str, position: int = 1) -> int:
+    """sum(Pn * Qn) over `digits`, its last digit being Pn for n = `position` (the base's last digit is P1).
+
+    The sum over a whole base is the sum over its parts, each with the position of its last digit: a generator
+    of millions of numbers adds up precomputed parts instead of reading every digit of every number.
+    """
+    return sum(int(digit) * (1 if n % 2 else 2) for n, digit in enumerate(reversed(digits), start=position))
+
+
+def check_digit_of_sum(total: int) -> int:
+    """The check digit of a base whose weighted digit sum is `total`."""
+    return 9 - total % 9
+
+
 def check_digit(base: str) -> int:
     """The check digit of a twelve-digit base number."""
     if len(base) != 12 or not base.isascii() or not base.isdigit():
         raise ValueError("a corporate number's base is 12 digits")
-    total = sum(int(digit) * (1 if n % 2 else 2) for n, digit in enumerate(reversed(base), start=1))
-    return 9 - total % 9
+    return check_digit_of_sum(weighted_sum(base))
 
 
 def with_check_digit(base: str) -> str:

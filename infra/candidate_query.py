@@ -13,13 +13,16 @@ a long request cannot make it deeper (building it once overflowed Python's recur
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     CTE,
+    BindParameter,
     ColumnElement,
+    DateTime,
     Float,
+    FromClause,
     Integer,
     Select,
     any_,
@@ -39,7 +42,15 @@ from sqlalchemy.types import Boolean, Text
 from domain import matching
 from domain.model import EmployeeRange
 from domain.payloads import MatchingCriteria
+from infra.candidate_bounds import Bound
 from infra.tables import smes
+
+BOUNDED_COLUMNS = (
+    "id", "name", "prefecture", "employees", "certifications", "industries", "overseas_interest", "updated_at",
+    "search",
+)
+"""What scoring reads of an SME."""
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
 
 SOUGHT = text(
     r"""
@@ -64,6 +75,12 @@ naming the technology whole has all its telling words, and a query without a phr
 row); `query` is NULL, matching nothing, when the technology has no word PostgreSQL indexes."""
 
 
+def _named(technologies: list[str]) -> BindParameter[Any]:
+    """The sought technologies as one bound `text[]`. PostgreSQL text cannot hold NUL; in a technology's name it
+    separates words, as a space would."""
+    return bindparam("technologies", [name.replace("\x00", " ") for name in technologies], type_=ARRAY(Text))
+
+
 def _as_float(expression: ColumnElement[Any]) -> ColumnElement[float]:
     return cast(expression, Float)
 
@@ -73,12 +90,12 @@ def _texts(values: list[str]) -> ColumnElement[list[str]]:
     return literal(values, ARRAY(Text))
 
 
-def technology_match(sought: CTE) -> ColumnElement[float]:
+def technology_match(sought: CTE, sme: FromClause = smes) -> ColumnElement[float]:
     """One sought technology's match with one SME, as `domain.matching.technology_match` defines it."""
-    exact = smes.c.search.op("@@")(sought.c.phrase)
+    exact = sme.c.search.op("@@")(sought.c.phrase)
     telling = func.cardinality(sought.c.words)
     # The SME's lexemes among the telling words: all of them, less those left once the telling words are deleted.
-    found = func.length(smes.c.search) - func.length(func.ts_delete(smes.c.search, sought.c.words))
+    found = func.length(sme.c.search) - func.length(func.ts_delete(sme.c.search, sought.c.words))
     return _as_float(
         case(
             (exact, literal(matching.EXACT)),
@@ -88,43 +105,49 @@ def technology_match(sought: CTE) -> ColumnElement[float]:
     )
 
 
-def _region(prefectures: list[str]) -> ColumnElement[float]:
+def _region(prefectures: list[str], sme: FromClause) -> ColumnElement[float]:
     if not prefectures:
         return literal(1.0)
     nearby = matching.nearby_prefectures(prefectures)
     return case(
-        (smes.c.prefecture == any_(_texts(prefectures)), literal(1.0)),
-        (smes.c.prefecture == any_(_texts(nearby)), literal(matching.SAME_REGION)),
+        (sme.c.prefecture == any_(_texts(prefectures)), literal(1.0)),
+        (sme.c.prefecture == any_(_texts(nearby)), literal(matching.SAME_REGION)),
         else_=literal(0.0),
     )
 
 
-def _size(wanted: EmployeeRange | None) -> ColumnElement[float]:
+def _size(wanted: EmployeeRange | None, sme: FromClause) -> ColumnElement[float]:
     if wanted is None:
         return literal(1.0)
-    employees = _as_float(smes.c.employees)
+    employees = _as_float(sme.c.employees)
     falloff = func.ln(literal(matching.SIZE_FALLOFF))
     return case(
-        (smes.c.employees.between(wanted.min, wanted.max), literal(1.0)),
+        (sme.c.employees.between(wanted.min, wanted.max), literal(1.0)),
         (
-            smes.c.employees > wanted.max,
+            sme.c.employees > wanted.max,
             func.greatest(0.0, 1.0 - func.ln(employees / float(wanted.max)) / falloff),
         ),
         else_=func.greatest(0.0, 1.0 - func.ln(float(wanted.min) / func.greatest(employees, 1.0)) / falloff),
     )
 
 
-def _readiness(as_of: datetime) -> ColumnElement[float]:
+def _readiness(as_of: datetime, sme: FromClause) -> ColumnElement[float]:
     def held(column: Any) -> ColumnElement[float]:
         return _as_float(cast(func.cardinality(column) > 0, Integer))
 
-    fresh = _as_float(cast(smes.c.updated_at >= as_of - matching.FRESH_FOR, Integer))
-    return 0.5 * held(smes.c.overseas_interest) + 0.25 * held(smes.c.certifications) + 0.25 * fresh
+    fresh = _as_float(cast(sme.c.updated_at >= as_of - matching.FRESH_FOR, Integer))
+    return 0.5 * held(sme.c.overseas_interest) + 0.25 * held(sme.c.certifications) + 0.25 * fresh
 
 
-def _filters(criteria: MatchingCriteria) -> list[ColumnElement[bool]]:
-    """The officer's criteria narrow the field; they never add to it."""
-    filters: list[ColumnElement[bool]] = [smes.c.consent.is_(True)]
+def _filters(criteria: MatchingCriteria, bound: Bound) -> list[ColumnElement[bool]]:
+    """Consent (the condition of the matching index), the bound's conditions, and the officer's criteria, which
+    narrow the field and never add to it."""
+    filters: list[ColumnElement[bool]] = [
+        smes.c.consent,
+        smes.c.match_terms.op("@@")(cast(bindparam("terms", bound.terms, type_=Text), TSQUERY)),
+        smes.c.employees.between(bound.employees.min, bound.employees.max),
+        smes.c.updated_at >= bindparam("updated_since", bound.updated_since or EARLIEST, type_=DateTime(timezone=True)),
+    ]
     if criteria.industries:
         filters.append(smes.c.industries.overlap(criteria.industries))
     if criteria.prefectures:
@@ -156,42 +179,52 @@ def candidate_query(
     criteria: MatchingCriteria,
     weights: matching.MatchWeights,
     as_of: datetime,
+    bound: Bound,
 ) -> Select[Any]:
-    """The top `criteria.limit` consenting SMEs sharing a word with a sought technology, best first.
+    """The top `criteria.limit` consenting SMEs meeting `bound` and sharing a word with a sought technology,
+    best first.
 
     Each row has the SME's id, name, prefecture, employees and certifications; each factor of
     `domain.matching.FACTORS`; the `score`; and, one entry per sought technology in the request's order,
     `exact` (named word for word?) and `matches` (its match value).
 
-    `field` finds the SMEs through the index one sought technology at a time (those sharing a word with it)
-    and groups them by SME: each SME is scored against the technologies it shares a word with, the others
-    adding 0. `best` weighs the factors into the score and keeps the top few; only those are explained.
+    `bounded` reads the SMEs meeting the bound (and the officer's criteria) through the matching index, once;
+    `field` scores each against the technologies it shares a word with, the others adding 0. `best` weighs the
+    factors into the score and keeps the top few; only those are explained. The text is the same for every
+    bound: its conditions travel as parameters.
     """
-    # PostgreSQL text cannot hold NUL; in a technology's name it separates words, as a space would.
-    named = bindparam("technologies", [name.replace("\x00", " ") for name in technologies], type_=ARRAY(Text))
+    named = _named(technologies)
     # Worked out once per request (stemming, the query of each technology), not once per SME.
     sought = SOUGHT.bindparams(named, generic_words=matching.GENERIC_WORDS).cte("sought").prefix_with("MATERIALIZED")
+    bounded = (
+        select(*[smes.c[name] for name in BOUNDED_COLUMNS])
+        .where(*_filters(criteria, bound))
+        .cte("bounded")
+        .prefix_with("MATERIALIZED")
+    )
     industry = (
-        case((smes.c.industries.overlap(industries), literal(1.0)), else_=literal(0.0))
+        case((bounded.c.industries.overlap(industries), literal(1.0)), else_=literal(0.0))
         if industries
         else literal(1.0)
     )
     field = (
         select(
-            smes.c.id,
-            smes.c.name,
-            smes.c.prefecture,
-            smes.c.employees,
-            smes.c.certifications,
-            _as_float(func.sum(technology_match(sought)) / func.cardinality(named)).label("technology_fit"),
+            bounded.c.id,
+            bounded.c.name,
+            bounded.c.prefecture,
+            bounded.c.employees,
+            bounded.c.certifications,
+            _as_float(func.sum(technology_match(sought, bounded)) / func.cardinality(named)).label("technology_fit"),
             _as_float(industry).label("industry"),
-            _as_float(_region(prefectures)).label("region"),
-            _as_float(_size(employees)).label("size_fit"),
-            _as_float(_readiness(as_of)).label("readiness"),
+            _as_float(_region(prefectures, bounded)).label("region"),
+            _as_float(_size(employees, bounded)).label("size_fit"),
+            _as_float(_readiness(as_of, bounded)).label("readiness"),
         )
-        .select_from(sought.join(smes, smes.c.search.op("@@")(sought.c.query)))
-        .where(*_filters(criteria))
-        .group_by(smes.c.id)
+        .select_from(sought.join(bounded, bounded.c.search.op("@@")(sought.c.query)))
+        .group_by(
+            bounded.c.id, bounded.c.name, bounded.c.prefecture, bounded.c.employees, bounded.c.certifications,
+            bounded.c.industries, bounded.c.overseas_interest, bounded.c.updated_at,
+        )
         .cte("field")
     )
     share = weights.normalised()
@@ -213,3 +246,10 @@ def candidate_query(
         .select_from(best.join(smes, smes.c.id == best.c.id).join(explained, true()))
         .order_by(*_best_first(best.c.score, best.c.id))
     )
+
+
+def sought_query(technologies: list[str]) -> Select[Any]:
+    """Each sought technology's `phrase` (tsquery text) and telling `words`, in the request's order."""
+    named = _named(technologies)
+    sought = SOUGHT.bindparams(named, generic_words=matching.GENERIC_WORDS).subquery("sought")
+    return select(cast(sought.c.phrase, Text).label("phrase"), sought.c.words).order_by(sought.c.n)

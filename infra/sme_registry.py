@@ -55,7 +55,7 @@ async def store_smes(
     Runs inside the caller's transaction: nothing is visible to anyone else until it commits.
     """
     await conn.execute(text(f"CREATE TEMPORARY TABLE {_STAGING} (LIKE smes INCLUDING DEFAULTS) ON COMMIT DROP"))
-    await conn.execute(text(f"ALTER TABLE {_STAGING} DROP COLUMN search"))
+    await conn.execute(text(f"ALTER TABLE {_STAGING} DROP COLUMN search, DROP COLUMN match_terms"))
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None

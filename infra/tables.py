@@ -128,6 +128,13 @@ smes = Table(
     Column("certifications", ARRAY(Text), nullable=False, server_default="{}"),
     Column("overseas_interest", ARRAY(Text), nullable=False, server_default="{}"),
     Column("search", TSVECTOR, Computed("to_tsvector('english'::regconfig, technologies)", persisted=True)),
+    Column(
+        "match_terms",
+        TSVECTOR,
+        Computed(
+            "sme_match_terms(technologies, industries, prefecture, certifications, overseas_interest)", persisted=True
+        ),
+    ),
 )
 
 notifications = Table(

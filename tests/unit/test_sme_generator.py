@@ -10,8 +10,20 @@ from functools import cache
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
-from app.sme_generator import CERTIFICATIONS, OVERSEAS_MARKETS, TECHNOLOGY_AREAS, generate_smes
+from app.cli import app
+from app.sme_generator import (
+    CERTIFICATIONS,
+    MAX_ROWS,
+    OVERSEAS_MARKETS,
+    SERIALS,
+    TECHNOLOGY_AREAS,
+    TooManyRows,
+    corporate_number,
+    generate_sme_records,
+    generate_smes,
+)
 from domain.corporate_number import corporate_number_problem
 from domain.geography import JSIC_DIVISIONS, PREFECTURE_BY_NAME, PREFECTURES, REGIONS, region_of
 from infra.sme_registry import STORED_COLUMNS
@@ -94,6 +106,7 @@ def test_ids_are_valid_unique_corporate_numbers_from_prefecture_and_index() -> N
     for index, row in enumerate(rows[:500]):
         jis = PREFECTURES.index(PREFECTURE_BY_NAME[row["prefecture"]]) + 1
         assert row["id"][1:] == f"{jis:02d}0001{100_000 + index}"
+        assert row["id"] == corporate_number(jis, index)
 
 
 def test_prefectures_are_weighted_by_their_sme_counts() -> None:
@@ -168,6 +181,35 @@ def test_names_are_varied() -> None:
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         generate_smes(1, now=datetime(2025, 6, 1))
-    with pytest.raises(ValueError, match="count"):
-        generate_smes(900_001, now=NOW)
+    with pytest.raises(TooManyRows, match="not -1"):
+        generate_smes(-1, now=NOW)
+    with pytest.raises(TooManyRows, match="between 0 and 5,000,000 SMEs in one run, not 5,000,001"):
+        generate_smes(5_000_001, now=NOW)
     assert list(generate_smes(0, now=NOW)) == []
+
+
+def test_up_to_five_million_distinct_valid_corporate_numbers() -> None:
+    """Past the 900,000 serials of one registry office the next office takes over: every index has its own
+    number, valid by the National Tax Agency's check digit, whatever the prefecture drawn."""
+    boundaries = [0, 1, SERIALS - 1, SERIALS, SERIALS + 1, 2 * SERIALS, MAX_ROWS - 1]
+    numbers = {corporate_number(jis, index) for jis in (1, 13, 47) for index in boundaries}
+    assert len(numbers) == 3 * len(boundaries)
+    assert all(corporate_number_problem(number) is None for number in numbers)
+    assert corporate_number(13, SERIALS)[1:] == "130101100000"
+    assert corporate_number(47, MAX_ROWS - 1)[1:] == "470501599999"
+
+
+def test_records_are_the_rows_in_stored_column_order() -> None:
+    records = list(generate_sme_records(200, seed=4, now=NOW))
+    assert [dict(zip(STORED_COLUMNS, r, strict=True)) for r in records] == list(generate_smes(200, seed=4, now=NOW))
+
+
+def test_a_count_seed_smes_cannot_make_is_one_line_before_any_database() -> None:
+    """`alliance seed-smes --count 5000001` says what it makes in one line, exit status 2, and reaches no
+    database (none is running here)."""
+    result = CliRunner().invoke(app, ["seed-smes", "--count", "5000001"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "seed-smes: the generator makes between 0 and 5,000,000 SMEs in one run, not 5,000,001"
+    ]
+    assert "Traceback" not in result.output

@@ -1,0 +1,161 @@
+"""Which SMEs can still score at least a floor: conditions PostgreSQL answers from one GIN index.
+
+Scoring every consenting SME that shares a word with a request is linear in the registry (a third of a
+million SMEs at national size for a common word). The best candidates are found instead by asking for SMEs
+that could score at least 1 − slack, for growing slack (`SLACKS`): each factor of `domain.matching` that would
+lose more than the slack on its own becomes a condition on `smes.match_terms` (technology words, `industry X`,
+`prefecture P`, `has certification`, `wants to go abroad`), on employees or on the update time. Those are
+necessary conditions, never sufficient: the SMEs that meet them are scored exactly as before, and once the
+`limit`-th best of them scores at least the floor, no SME left out (each scoring below the floor) can be among
+the best, ties included. The last slack asks only for a shared word: the whole field, as without bounds.
+
+A technology is *whole* in an SME that has all its telling words (or, with none, its phrase): only then can
+it be named word for word. Not whole, a technology loses at least `loss_if_not_whole` of its share.
+
+Slacks are tried from `SLACKS`, but once a try has found `limit` SMEs, the last of them scoring s, the next try
+asks for 1 − s at once: at least `limit` SMEs score s or more, so that try is certain to be the last.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations
+
+from domain import matching
+from domain.model import EmployeeRange
+
+SLACKS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+"""Tried in turn; 1.0 leaves only the shared-word condition, so the last try is the whole field."""
+MARGIN = 1e-6
+"""Conditions are worked out for slack + MARGIN, so an SME left out scores clearly below the floor, whatever
+the last bits of a double say."""
+MAX_CLAUSES = 64
+"""At most this many alternatives of whole technologies in one condition; past it, only a shared word is asked."""
+ENUMERATED = 10
+"""Sets of whole technologies are listed for up to this many sought technologies (2^10 sets)."""
+EMPLOYEES_ANY = EmployeeRange(min=0, max=2**31 - 1)
+NOTHING = ""
+"""An empty tsquery: matches no SME."""
+
+
+@dataclass(frozen=True)
+class SoughtTerms:
+    """One sought technology as the index sees it: `any_word` matches an SME sharing a telling word with it (or
+    naming it whole, for a technology without telling words), `every_word` one that has all of them; both
+    tsquery texts, None when the technology has no word PostgreSQL indexes. `telling` counts its telling words."""
+
+    any_word: str | None
+    every_word: str | None
+    telling: int
+
+    @classmethod
+    def of(cls, phrase: str, words: list[str]) -> SoughtTerms:
+        """From the technology's `phrase` (tsquery text, '' when nothing in it is indexed) and telling `words`."""
+        if words:
+            return cls(_any_of([quoted(w) for w in words]), _all_of([quoted(w) for w in words]), len(words))
+        if phrase:
+            return cls(f"({phrase})", f"({phrase})", 0)
+        return cls(None, None, 0)
+
+    @property
+    def loss_if_not_whole(self) -> float:
+        """Missing a telling word, an SME finds at most telling − 1 of them: a match of at most PARTIAL × that
+        share (none for a technology of one telling word or none)."""
+        if self.telling < 2:
+            return 1.0
+        return 1.0 - matching.PARTIAL * (self.telling - 1) / self.telling
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What an SME needs to score at least `floor`: `terms` (tsquery text over `match_terms`), employees in
+    `employees`, updated at or after `updated_since` (None: any time)."""
+
+    floor: float
+    terms: str
+    employees: EmployeeRange
+    updated_since: datetime | None
+
+
+def quoted(lexeme: str) -> str:
+    """A lexeme as a tsquery operand: quoted, so nothing in it is read as an operator."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _any_of(operands: list[str]) -> str:
+    return "(" + " | ".join(operands) + ")"
+
+
+def _all_of(operands: list[str]) -> str:
+    return "(" + " & ".join(operands) + ")"
+
+
+def bound(
+    slack: float,
+    sought: list[SoughtTerms],
+    industries: list[str],
+    prefectures: list[str],
+    employees: EmployeeRange | None,
+    weights: matching.MatchWeights,
+    as_of: datetime,
+) -> Bound | None:
+    """The conditions for a score of at least 1 − `slack`; None when no SME can share a sought word."""
+    shared = [t.any_word for t in sought if t.any_word is not None]
+    if not shared:
+        return None
+    share = weights.normalised()
+    room = slack + MARGIN
+    conditions = [_any_of(shared)]
+    technologies = _technologies(room, sought, share["technology_fit"])
+    if technologies is None:
+        return Bound(1.0 - slack, NOTHING, EMPLOYEES_ANY, None)
+    conditions += technologies
+    if industries and share["industry"] > room:
+        conditions.append(_any_of([quoted(f"industry {division}") for division in industries]))
+    if prefectures and share["region"] * (1 - matching.SAME_REGION) > room:
+        conditions.append(_any_of([quoted(f"prefecture {name}") for name in prefectures]))
+    elif prefectures and share["region"] > room:
+        near = prefectures + matching.nearby_prefectures(prefectures)
+        conditions.append(_any_of([quoted(f"prefecture {name}") for name in near]))
+    # readiness = ½ abroad + ¼ certification + ¼ updated within a year
+    if share["readiness"] * 0.5 > room:
+        conditions.append(quoted("wants to go abroad"))
+    updated_since = None
+    if share["readiness"] * 0.25 > room:
+        conditions.append(quoted("has certification"))
+        updated_since = as_of - matching.FRESH_FOR
+    return Bound(1.0 - slack, _all_of(conditions), _employees(room, employees, share["size_fit"]), updated_since)
+
+
+def _technologies(room: float, sought: list[SoughtTerms], weight: float) -> list[str] | None:
+    """Which sought technologies must be whole for the technology fit to lose at most the room: the smallest
+    sets that do, as alternatives ([] when none need be; None when no SME can lose so little)."""
+    if weight <= 0:
+        return []
+    budget = room * len(sought) / weight  # in shares of one technology
+    always_lost = sum(t.loss_if_not_whole for t in sought if t.every_word is None)
+    wholes = [t for t in sought if t.every_word is not None]
+    if always_lost > budget:
+        return None
+    if len(wholes) > ENUMERATED:  # too many sets to list: all whole when none may be lost, else nothing asked
+        losable = always_lost + min(t.loss_if_not_whole for t in wholes) <= budget
+        return [] if losable else [_all_of([t.every_word or "" for t in wholes])]
+    smallest: list[set[int]] = []
+    for size in range(len(wholes) + 1):
+        for whole in map(set, combinations(range(len(wholes)), size)):
+            lost = always_lost + sum(t.loss_if_not_whole for i, t in enumerate(wholes) if i not in whole)
+            if lost <= budget and not any(kept <= whole for kept in smallest):
+                smallest.append(whole)
+    if set() in smallest or len(smallest) > MAX_CLAUSES:
+        return []
+    return [_any_of([_all_of([wholes[i].every_word or "" for i in sorted(kept)]) for kept in smallest])]
+
+
+def _employees(room: float, wanted: EmployeeRange | None, weight: float) -> EmployeeRange:
+    """Headcounts whose size fit loses at most the room (a fit falls by 1 per SIZE_FALLOFF times off)."""
+    if wanted is None or weight <= 0 or room >= weight:
+        return EMPLOYEES_ANY
+    factor = matching.SIZE_FALLOFF ** (room / weight)
+    return EmployeeRange(min=math.floor(wanted.min / factor), max=math.ceil(wanted.max * factor))
