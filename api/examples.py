@@ -37,6 +37,8 @@ ACTION_EXAMPLES: dict[Action, dict[str, Any]] = {
     Action.REASSIGN: {"assignee": "Hanako Ito"},
     Action.PAUSE: {"reason": "Waiting on a patent search by a third party."},
     Action.RESUME: {"note": "Patent search received."},
+    Action.CLAIM: {},
+    Action.RELEASE: {},
 }
 
 OPENAPI_EXAMPLES: dict[str, Any] = {

@@ -41,6 +41,8 @@ class Action(StrEnum):
     REASSIGN = "reassign"
     PAUSE = "pause"
     RESUME = "resume"
+    CLAIM = "claim"
+    RELEASE = "release"
 
 
 class Outcome(StrEnum):
@@ -267,7 +269,9 @@ class CaseState(Frozen):
     filed_by: Actor
     offices: list[OfficeReview] = Field(default_factory=list)
     lead_office: Office | None = None
-    assignee: str | None = None
+    assignee: str | None = Field(None, description="Who works the case now, by name (accepting, claiming, reassigning)")
+    assignee_id: str | None = Field(None, description="The assignee's user id, when known (claiming, accepting)")
+    assignee_org: str | None = Field(None, description="The assignee's organisation, when known")
     questions: list[str] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)
     shortlist: list[str] = Field(default_factory=list)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.model import Action, Actor, CaseState, Outcome, Review, Role, Stage
 from domain.payloads import Payload, RecordResponse, SmeIds
+from domain.service_levels import waiting_on
 
 OPEN_STAGES = frozenset(Stage) - {Stage.CLOSED}
 
@@ -76,6 +77,8 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.REASSIGN: CASE_MANAGERS,
     Action.PAUSE: CASE_MANAGERS,
     Action.RESUME: CASE_MANAGERS,
+    Action.CLAIM: OFFICE_STAFF,
+    Action.RELEASE: OFFICE_STAFF,
 }
 
 ACTION_STAGES: dict[Action, frozenset[Stage]] = {
@@ -100,6 +103,8 @@ ACTION_STAGES: dict[Action, frozenset[Stage]] = {
     Action.REASSIGN: OPEN_STAGES,
     Action.PAUSE: OPEN_STAGES,
     Action.RESUME: OPEN_STAGES,
+    Action.CLAIM: OPEN_STAGES,
+    Action.RELEASE: OPEN_STAGES,
 }
 
 LEAD_OFFICE_ACTIONS = frozenset(
@@ -114,6 +119,13 @@ LEAD_OFFICE_ACTIONS = frozenset(
     }
 )
 FUND_OUTCOMES = frozenset({Outcome.ALLIANCE_FORMED_WITH_FUND, Outcome.INVESTMENT_DECLINED})
+QUEUE_ACTIONS = frozenset({Action.CLAIM, Action.RELEASE})
+"""Taking a case from an office's queue and putting it back (issue 21): staff of an office the case waits on."""
+
+
+def is_claimed(state: CaseState) -> bool:
+    """Whether somebody works the case now (claimed, accepted or reassigned): it is not in its office's queue."""
+    return state.assignee is not None
 
 
 def can_see(state: CaseState, actor: Actor) -> bool:
@@ -138,6 +150,9 @@ def _who_refusal(state: CaseState, actor: Actor, action: Action) -> str | None:
     if action in (Action.REASSIGN, Action.PAUSE, Action.RESUME) and actor.role == Role.OFFICE_MANAGER:
         if actor.org != state.lead_office:
             return f"only a manager of the lead office or a coordinator may {action}"
+    if action == Action.RELEASE and actor.role == Role.OFFICE_OFFICER and is_claimed(state):
+        if state.assignee_id != actor.id:
+            return "only the assignee or a manager of the office may release the case"
     if action == Action.APPROVE_INVESTMENT and state.proposal and state.proposal.proposed_by.id == actor.id:
         return "four-eyes: the person who prepared the proposal may not approve it"
     return None
@@ -149,6 +164,13 @@ def _state_refusal(state: CaseState, actor: Actor, action: Action) -> str | None
         review = state.review_of(actor.org)
         if review is not None and review.review != Review.PENDING:
             return f"{action} is not possible: the review of {actor.org} is already {review.review}"
+    if action in QUEUE_ACTIONS and actor.org not in (waits := waiting_on(state)):
+        return f"{action} is not possible: the case waits on {', '.join(waits) or 'nobody'}, not on {actor.org}"
+    if action == Action.CLAIM and is_claimed(state):
+        whose = "you" if state.assignee_id == actor.id else state.assignee
+        return f"{action} is not possible: the case is already assigned to {whose}"
+    if action == Action.RELEASE and not is_claimed(state):
+        return f"{action} is not possible: nobody is assigned to the case"
     if action == Action.PAUSE and state.paused:
         return f"{action} is not possible: the case is already paused"
     if action == Action.RESUME and not state.paused:

@@ -98,15 +98,24 @@ def _review(state: CaseState, office: str, review: Review, note: str, others: Re
     return {"offices": [updated(r) for r in state.offices]}
 
 
+def _assigned_to(actor: Actor | None) -> Change:
+    """The assignee fields for a person (claiming, accepting), or cleared (releasing)."""
+    if actor is None:
+        return {"assignee": None, "assignee_id": None, "assignee_org": None}
+    return {"assignee": actor.name, "assignee_id": actor.id, "assignee_org": actor.org}
+
+
 def _accept(state: CaseState, actor: Actor, payload: NoteOnly, at: datetime) -> Change:
     change = _review(state, actor.org, Review.ACCEPTED, payload.note, others=Review.CLOSED)
-    return {**change, "stage": Stage.MATCHING, "lead_office": Office(actor.org), "assignee": actor.name}
+    return {**change, "stage": Stage.MATCHING, "lead_office": Office(actor.org), **_assigned_to(actor)}
 
 
 def _decline(state: CaseState, actor: Actor, payload: Any, at: datetime) -> Change:
     change = _review(state, actor.org, Review.DECLINED, payload.reason, others=None)
     if all(r.review == Review.DECLINED for r in change["offices"]):
         change |= {"stage": Stage.CLOSED, "outcome": Outcome.DECLINED_BY_OFFICES, "paused": False}
+    if state.assignee_org == actor.org:  # the office let the case go: so does whoever of it had claimed it
+        change |= _assigned_to(None)
     return change
 
 
@@ -147,9 +156,11 @@ EFFECTS: dict[Action, Effect] = {
     Action.RETURN_PROPOSAL: lambda s, a, p, at: {"stage": Stage.FUND_CONSIDERATION},
     Action.WITHDRAW: _close(Outcome.WITHDRAWN),
     Action.ADD_NOTE: _note,
-    Action.REASSIGN: lambda s, a, p, at: {"assignee": p.assignee},
+    Action.REASSIGN: lambda s, a, p, at: {**_assigned_to(None), "assignee": p.assignee},
     Action.PAUSE: lambda s, a, p, at: {"paused": True},
     Action.RESUME: lambda s, a, p, at: {"paused": False},
+    Action.CLAIM: lambda s, a, p, at: _assigned_to(a),
+    Action.RELEASE: lambda s, a, p, at: _assigned_to(None),
 }
 
 

@@ -132,6 +132,8 @@ class CaseView(View):
     offices: list[OfficeReview] = Field(description="One review per office the case was relayed to")
     lead_office: Office | None
     assignee: str | None
+    assignee_id: str | None = Field(description="The assignee's user id, when known")
+    assignee_org: str | None = Field(description="The assignee's organisation, when known")
     questions: list[str]
     candidates: list[CandidateView]
     shortlist: list[str]

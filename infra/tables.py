@@ -50,6 +50,7 @@ cases = Table(
     Column("offices", ARRAY(String(32)), nullable=False, server_default="{}"),
     Column("lead_office", String(32)),
     Column("assignee", Text),
+    Column("assignee_id", Text),
     Column("due_at", DateTime(timezone=True)),
     Column("overdue", Boolean, nullable=False, server_default="false"),
     Column("escalation_level", Integer, nullable=False, server_default="0"),
@@ -58,6 +59,7 @@ cases = Table(
     Column("snapshot", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("cases_open_by_assignee", "assignee_id", postgresql_where=text("stage <> 'closed'")),
 )
 
 audit_events = Table(

@@ -221,6 +221,8 @@ EN: dict[str, str] = {
     "action.reassign": "Reassign",
     "action.pause": "Pause",
     "action.resume": "Resume",
+    "action.claim": "Claim (take it on)",
+    "action.release": "Release (back to the queue)",
     "review.pending": "Pending",
     "review.accepted": "Accepted",
     "review.declined": "Declined",

@@ -221,6 +221,8 @@ JA: dict[str, str] = {
     "action.reassign": "担当を変更する",
     "action.pause": "一時停止する",
     "action.resume": "再開する",
+    "action.claim": "担当する",
+    "action.release": "担当を外れる（キューに戻す）",
     "review.pending": "審査中",
     "review.accepted": "引受",
     "review.declined": "辞退",

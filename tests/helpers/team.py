@@ -1,0 +1,49 @@
+"""An office of two officers on a database of its own, for the tests of queues and claiming (issue 21).
+
+Queues are per office and the session's database is shared by every test, so a test that asserts what is "most
+urgent" in an office's queue needs a database where only its own cases wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from temporalio.client import Client
+
+from api.app import create_app
+from app.bootstrap import smtp_settings
+from domain.model import Role
+from infra import migrate
+from infra.db import create_engine, session_factory
+from infra.settings import Settings
+from infra.sme_registry import seed_demo_smes
+from infra.users import NewUser, add_user, ensure_demo_users
+from services.context import Services
+from tests.helpers.desk import Desk
+from tests.helpers.people import SBIC, Person
+from tests.helpers.support import PEPPER
+from workers.case_worker import build_worker
+
+SECOND_OFFICER: Person = (Role.OFFICE_OFFICER, f"{SBIC}#2")
+"""Another officer of SBIC (the key of its token; its organisation is SBIC)."""
+
+
+@asynccontextmanager
+async def team_desk(client: Client, settings: Settings, database_url: str) -> AsyncIterator[Desk]:
+    """The real app and a case worker on a fresh, migrated database, with the demo people and `SECOND_OFFICER`."""
+    engine = create_engine(settings, database_url)
+    try:
+        await migrate.upgrade(engine)
+        sessions = session_factory(engine)
+        tokens = {(user.role, user.org): token for user, token in await ensure_demo_users(sessions, PEPPER)}
+        _, tokens[SECOND_OFFICER] = await add_user(sessions, NewUser("Second officer", Role.OFFICE_OFFICER, SBIC),
+                                                   PEPPER)
+        await seed_demo_smes(engine)
+        app = create_app(Services(settings, engine, sessions, client))
+        async with build_worker(client, settings.temporal_task_queue, engine, smtp_settings(settings)):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as http:
+                yield Desk(http, tokens)
+    finally:
+        await engine.dispose()
