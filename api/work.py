@@ -38,10 +38,13 @@ async def list_my_work(
     overdue: bool | None = None,
     due_before: Annotated[datetime | None, Query(description="Only cases due before this time (with its offset)")]
     = None,
+    q: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="Part of the company name or reference")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the page before")] = None,
 ) -> JSONResponse:
-    filters = WorkFilters(stage, overdue, aware(due_before), limit, cursor)
+    filters = WorkFilters(stage, overdue, aware(due_before), q, limit, cursor)
     states, next_cursor = await my_work(CaseDesk(services), actor, filters)
     return as_sent({"items": [case_view(s, actor) for s in states], "next_cursor": next_cursor})
 

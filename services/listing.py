@@ -28,6 +28,13 @@ def sort_key(sort: Sort) -> ColumnElement[Any]:
     return -func.extract("epoch", cases.c.created_at)  # newest first
 
 
+def mentions(q: str) -> ColumnElement[bool]:
+    """Cases whose company name or reference contains `q` (any case; `%` and `_` match themselves)."""
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return or_(cases.c.company_name.ilike(pattern, escape="\\"), cases.c.reference.ilike(pattern, escape="\\"))
+
+
 @dataclass(frozen=True)
 class CaseFilters:
     stage: Stage | None = None
@@ -50,11 +57,7 @@ class CaseFilters:
         if self.overdue is not None:
             found.append(cases.c.overdue.is_(self.overdue))
         if self.q:
-            escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{escaped}%"
-            found.append(
-                or_(cases.c.company_name.ilike(pattern, escape="\\"), cases.c.reference.ilike(pattern, escape="\\"))
-            )
+            found.append(mentions(self.q))
         return found
 
 

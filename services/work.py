@@ -21,7 +21,7 @@ from infra.queues import in_queue_of
 from infra.tables import cases
 from infra.visibility import visible_to
 from services.case_desk import CaseDesk
-from services.listing import FAR_FUTURE, decode_keys, encode_keys
+from services.listing import FAR_FUTURE, decode_keys, encode_keys, mentions
 
 log = structlog.get_logger(__name__)
 HEAD = 10
@@ -35,6 +35,7 @@ class WorkFilters:
     stage: Stage | None = None
     overdue: bool | None = None
     due_before: datetime | None = None
+    q: str | None = None
     limit: int = 50
     cursor: str | None = None
 
@@ -46,6 +47,8 @@ class WorkFilters:
             found.append(cases.c.overdue.is_(self.overdue))
         if self.due_before is not None:
             found.append(cases.c.due_at < self.due_before)
+        if self.q:
+            found.append(mentions(self.q))
         return found
 
 

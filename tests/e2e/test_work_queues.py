@@ -6,6 +6,8 @@ Each test has a database of its own (`tests.helpers.team`), so an office's queue
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -13,16 +15,18 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from api.console.labels_en import EN
 from infra.settings import Settings
 from tests.helpers.desk import Desk
+from tests.helpers.forms import csrf_of
 from tests.helpers.mail import MailSink
 from tests.helpers.people import APPLICANT, COORDINATOR, SBIC, SJ, Person, manager, officer
-from tests.helpers.team import SECOND_OFFICER, team_desk
+from tests.helpers.team import SECOND_OFFICER, Team, team_desk
 
 
 @pytest.fixture
 async def team(env: WorkflowEnvironment, settings: Settings, empty_database: str,
-               mail_sink: MailSink) -> AsyncIterator[Desk]:
+               mail_sink: MailSink) -> AsyncIterator[Team]:
     async with team_desk(env.client, settings, empty_database) as desk:
         yield desk
 
@@ -85,6 +89,7 @@ async def test_my_work_lists_mine_then_the_queue_by_urgency_filtered_and_a_page_
     assert await my_work(team, officer(SBIC), "?overdue=true") == [first["id"], second["id"]]
     assert await my_work(team, officer(SBIC), "?overdue=false") == [third["id"]]
     assert await my_work(team, officer(SBIC), "?stage=matching") == []
+    assert await my_work(team, officer(SBIC), f"?q={third['reference'].lower()}") == [third["id"]]
     due = third["due_at"].replace("+", "%2B")
     assert await my_work(team, officer(SBIC), f"?due_before={due}") == [first["id"], second["id"]]
     naive = await team.http.get("/api/work?due_before=2026-01-01T00:00:00", headers=team.headers(officer(SBIC)))
@@ -117,3 +122,34 @@ async def test_two_officers_asking_for_the_next_case_at_once_never_get_the_same_
 async def test_only_office_staff_take_cases_from_a_queue(team: Desk) -> None:
     refused = await team.http.get("/api/work/next", headers=team.headers(COORDINATOR))
     assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+
+
+def listed(page: str) -> list[str]:
+    """The case ids of the page's case table, in order."""
+    return re.findall(r'<tr data-case="([^"]+)"', page)
+
+
+async def test_the_console_shows_my_work_filters_it_and_takes_the_next_case(team: Team) -> None:
+    waiting, later = await relayed(team, SBIC, SJ), await relayed(team, SBIC)
+    coordinators = await team.file(APPLICANT)
+    async with team.browser(officer(SBIC)) as sbic, team.browser(COORDINATOR) as jetro:
+        page = (await sbic.get("/work")).text
+        assert listed(page) == [waiting["id"], later["id"]] and 'action="/work/next"' in page
+        assert listed((await jetro.get("/work")).text) == [coordinators["id"]]  # screening waits on JETRO
+        assert 'action="/work/next"' not in (await jetro.get("/work")).text
+
+        taken = await sbic.post("/work/next", data={"csrf_token": csrf_of(page)})
+        assert taken.status_code == 303 and taken.headers["location"] == f"/cases/{waiting['id']}?done=claim"
+        mine = (await sbic.get("/work")).text
+        assert listed(mine) == [waiting["id"], later["id"]] and mine.count(EN["badge.assigned_to_you"]) == 1
+        assert listed((await sbic.get("/work?stage=matching")).text) == []
+        await sbic.post("/work/next", data={"csrf_token": csrf_of(page)})
+        empty = await sbic.post("/work/next", data={"csrf_token": csrf_of(page)})
+        assert empty.headers["location"] == "/work?empty=true"
+        assert EN["work.queue_empty"] in html.unescape((await sbic.get(empty.headers["location"])).text)
+
+        await team.ok(later, "withdraw", APPLICANT, reason="changed plans")
+        assert listed((await sbic.get("/work")).text) == [waiting["id"]]  # closed: under "All cases" only
+        assert later["id"] in listed((await sbic.get("/cases")).text)
+        refused = await jetro.post("/work/next", data={"csrf_token": csrf_of((await jetro.get("/work")).text)})
+        assert refused.status_code == 403

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import httpx
+from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.app import create_app
@@ -22,6 +24,7 @@ from infra.sme_registry import seed_demo_smes
 from infra.users import NewUser, add_user, ensure_demo_users
 from services.context import Services
 from tests.helpers.desk import Desk
+from tests.helpers.forms import csrf_of
 from tests.helpers.people import SBIC, Person
 from tests.helpers.support import PEPPER
 from workers.case_worker import build_worker
@@ -30,8 +33,26 @@ SECOND_OFFICER: Person = (Role.OFFICE_OFFICER, f"{SBIC}#2")
 """Another officer of SBIC (the key of its token; its organisation is SBIC)."""
 
 
+@dataclass
+class Team(Desk):
+    """The desk of the team's database, and its app (for the console's browsers)."""
+
+    app: FastAPI | None = None
+
+    @asynccontextmanager
+    async def browser(self, person: Person) -> AsyncIterator[httpx.AsyncClient]:
+        """A browser with the person signed in to the console."""
+        assert self.app is not None
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://desk") as browser:
+            form = await browser.get("/signin")
+            signed = await browser.post("/signin", data={"token": self.tokens[person],
+                                                         "csrf_token": csrf_of(form.text)})
+            assert signed.status_code == 303, signed.text
+            yield browser
+
+
 @asynccontextmanager
-async def team_desk(client: Client, settings: Settings, database_url: str) -> AsyncIterator[Desk]:
+async def team_desk(client: Client, settings: Settings, database_url: str) -> AsyncIterator[Team]:
     """The real app and a case worker on a fresh, migrated database, with the demo people and `SECOND_OFFICER`."""
     engine = create_engine(settings, database_url)
     try:
@@ -44,6 +65,6 @@ async def team_desk(client: Client, settings: Settings, database_url: str) -> As
         app = create_app(Services(settings, engine, sessions, client))
         async with build_worker(client, settings.temporal_task_queue, engine, smtp_settings(settings)):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as http:
-                yield Desk(http, tokens)
+                yield Team(http, tokens, app)
     finally:
         await engine.dispose()
