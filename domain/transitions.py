@@ -102,19 +102,20 @@ def _assigned_to(actor: Actor | None) -> Change:
     """The assignee fields for a person (claiming, accepting), or cleared (releasing)."""
     if actor is None:
         return {"assignee": None, "assignee_id": None, "assignee_org": None}
-    return {"assignee": actor.name, "assignee_id": actor.id, "assignee_org": actor.org}
+    person = actor.principal  # a stand-in claims or accepts for the person they stand in for
+    return {"assignee": person.name, "assignee_id": person.id, "assignee_org": person.org}
 
 
 def _accept(state: CaseState, actor: Actor, payload: NoteOnly, at: datetime) -> Change:
-    change = _review(state, actor.org, Review.ACCEPTED, payload.note, others=Review.CLOSED)
-    return {**change, "stage": Stage.MATCHING, "lead_office": Office(actor.org), **_assigned_to(actor)}
+    change = _review(state, actor.principal.org, Review.ACCEPTED, payload.note, others=Review.CLOSED)
+    return {**change, "stage": Stage.MATCHING, "lead_office": Office(actor.principal.org), **_assigned_to(actor)}
 
 
 def _decline(state: CaseState, actor: Actor, payload: Any, at: datetime) -> Change:
-    change = _review(state, actor.org, Review.DECLINED, payload.reason, others=None)
+    change = _review(state, actor.principal.org, Review.DECLINED, payload.reason, others=None)
     if all(r.review == Review.DECLINED for r in change["offices"]):
         change |= {"stage": Stage.CLOSED, "outcome": Outcome.DECLINED_BY_OFFICES, "paused": False}
-    if state.assignee_org == actor.org:  # the office let the case go: so does whoever of it had claimed it
+    if state.assignee_org == actor.principal.org:  # the office let the case go: so does whoever of it had claimed it
         change |= _assigned_to(None)
     return change
 

@@ -175,7 +175,10 @@ class HistoryEvent(View):
     case_id: str
     seq: int
     type: str = Field(description="The action's name, or filed, reminder, escalation, expired, …")
-    actor: dict[str, str] = Field(description="id, name, role, org (an applicant sees role and org of staff)")
+    actor: dict[str, Any] = Field(
+        description="id, name, role, org (an applicant sees role and org of staff); `on_behalf_of` (the same four) "
+        "when the person stood in for someone under a delegation"
+    )
     at: datetime
     stage_before: str | None
     stage_after: str

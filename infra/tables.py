@@ -150,6 +150,18 @@ incidents = Table(
 """Steps that keep failing (found by the failing activity itself, or by the scan of Temporal's pending
 activities and workflow tasks); open while `resolved_at` is NULL."""
 
+delegations = Table(
+    "delegations",
+    metadata,
+    Column("delegator_id", UUID(as_uuid=False), primary_key=True),
+    Column("delegate_id", UUID(as_uuid=False), nullable=False, index=True),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Who acts for whom while they are away (issue 21): one delegation per delegator, in force from `starts_at` until
+`ends_at`; cancelling deletes it (every action taken under it names both people in its audit event)."""
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,

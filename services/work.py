@@ -8,15 +8,16 @@ filed; ties by case id, so pages are stable (keyset cursors, as `GET /api/cases`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, DateTime, Integer, Numeric, case, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, DateTime, Integer, Numeric, case, false, func, literal, or_, select, tuple_
 
 from domain.errors import Refused
 from domain.model import Action, Actor, CaseState, Stage
 from domain.rules import RefusalKind
+from infra.delegations import standing_in_for
 from infra.queues import in_queue_of
 from infra.tables import cases
 from infra.visibility import visible_to
@@ -52,10 +53,10 @@ class WorkFilters:
         return found
 
 
-def urgency(actor: Actor) -> list[ColumnElement[Any]]:
+def urgency(mine: ColumnElement[bool]) -> list[ColumnElement[Any]]:
     """The order of "My work", as numbers ascending: mine first, overdue first, soonest due, oldest filed."""
     return [
-        case((cases.c.assignee_id == actor.id, 0), else_=1),
+        case((mine, 0), else_=1),
         case((cases.c.overdue, 0), else_=1),
         func.extract("epoch", func.coalesce(cases.c.due_at, literal(FAR_FUTURE, DateTime(timezone=True)))),
         func.extract("epoch", cases.c.created_at),
@@ -63,10 +64,15 @@ def urgency(actor: Actor) -> list[ColumnElement[Any]]:
 
 
 async def my_work(desk: CaseDesk, actor: Actor, filters: WorkFilters) -> tuple[list[CaseState], str | None]:
-    """One page of the person's open cases and then their queue, and the next page's cursor (None at the end)."""
-    keys = urgency(actor)
+    """One page of the person's open cases and then their queue, and the next page's cursor (None at the end).
+
+    Mine are also the cases of the people I stand in for now (a delegation in force), and, acting for one of
+    them (`On-Behalf-Of`), the queue is theirs."""
+    away = await standing_in_for(desk.services.sessions, actor.id, datetime.now(UTC))
+    mine = cases.c.assignee_id.in_(sorted(actor.people | {d.delegator.id for d in away}))
+    keys = urgency(mine)
     query = select(cases.c.snapshot, *(key.label(f"k{i}") for i, key in enumerate(keys))).where(
-        visible_to(actor), cases.c.stage != Stage.CLOSED, or_(cases.c.assignee_id == actor.id, in_queue_of(actor)),
+        visible_to(actor), cases.c.stage != Stage.CLOSED, or_(mine, in_queue_of(actor.principal)),
         *filters.conditions(),
     )
     if filters.cursor is not None:
@@ -86,10 +92,10 @@ async def my_work(desk: CaseDesk, actor: Actor, filters: WorkFilters) -> tuple[l
 
 async def queue_head(desk: CaseDesk, actor: Actor, count: int) -> list[str]:
     """The ids of the `count` most urgent unclaimed cases of the person's queue."""
-    keys = urgency(actor)[1:]
+    keys = urgency(false())[1:]
     query = (
         select(cases.c.id)
-        .where(visible_to(actor), cases.c.stage != Stage.CLOSED, in_queue_of(actor))
+        .where(visible_to(actor), cases.c.stage != Stage.CLOSED, in_queue_of(actor.principal))
         .order_by(*keys, cases.c.id)
         .limit(count)
     )

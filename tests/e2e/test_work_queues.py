@@ -8,27 +8,16 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.console.labels_en import EN
-from infra.settings import Settings
 from tests.helpers.desk import Desk
 from tests.helpers.forms import csrf_of
-from tests.helpers.mail import MailSink
 from tests.helpers.people import APPLICANT, COORDINATOR, SBIC, SJ, Person, manager, officer
-from tests.helpers.team import SECOND_OFFICER, Team, team_desk
-
-
-@pytest.fixture
-async def team(env: WorkflowEnvironment, settings: Settings, empty_database: str,
-               mail_sink: MailSink) -> AsyncIterator[Team]:
-    async with team_desk(env.client, settings, empty_database) as desk:
-        yield desk
+from tests.helpers.team import SECOND_OFFICER, Team
 
 
 async def relayed(desk: Desk, *offices: str) -> dict[str, Any]:

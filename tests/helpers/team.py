@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
@@ -38,6 +39,7 @@ class Team(Desk):
     """The desk of the team's database, and its app (for the console's browsers)."""
 
     app: FastAPI | None = None
+    sessions: async_sessionmaker[AsyncSession] | None = None
 
     @asynccontextmanager
     async def browser(self, person: Person) -> AsyncIterator[httpx.AsyncClient]:
@@ -65,6 +67,6 @@ async def team_desk(client: Client, settings: Settings, database_url: str) -> As
         app = create_app(Services(settings, engine, sessions, client))
         async with build_worker(client, settings.temporal_task_queue, engine, smtp_settings(settings)):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as http:
-                yield Team(http, tokens, app)
+                yield Team(http, tokens, app, sessions)
     finally:
         await engine.dispose()
