@@ -33,11 +33,13 @@ HEADERS = {
 NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.APPLICANT: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.new_case", "/cases/new")),
     Role.COORDINATOR: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.new_case", "/cases/new"),
-                       ("nav.office", "/late"), ("nav.dashboard", "/dashboard")),
-    Role.OFFICE_OFFICER: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.dashboard", "/dashboard")),
+                       ("nav.office", "/late"), ("nav.dashboard", "/dashboard"), ("nav.away", "/away")),
+    Role.OFFICE_OFFICER: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.dashboard", "/dashboard"),
+                          ("nav.away", "/away")),
     Role.OFFICE_MANAGER: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.office", "/late"),
-                          ("nav.dashboard", "/dashboard")),
-    Role.FUND_COMMITTEE: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.dashboard", "/dashboard")),
+                          ("nav.dashboard", "/dashboard"), ("nav.away", "/away")),
+    Role.FUND_COMMITTEE: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.dashboard", "/dashboard"),
+                          ("nav.away", "/away")),
     Role.AUDITOR: (("nav.audit", "/audit"), ("nav.cases", "/cases"), ("nav.dashboard", "/dashboard")),
     Role.ADMIN: (("nav.cases", "/cases"), ("nav.incidents", "/incidents")),
 }

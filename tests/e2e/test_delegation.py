@@ -5,13 +5,17 @@ Each test has a database of its own (the `team` fixture), with an office of two 
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from api.console.labels_en import EN
+from domain.calendar import TOKYO
 from infra.tables import notifications
+from tests.helpers.forms import csrf_of
 from tests.helpers.people import APPLICANT, COORDINATOR, SBIC, SJ, Person, manager, officer
 from tests.helpers.team import SECOND_OFFICER, Team
 
@@ -120,3 +124,30 @@ async def test_escalations_reach_whoever_stands_in_for_the_manager(team: Team, e
             notifications.c.case_id == case["id"]))).all()
     escalated = {email for template, email in told if template == "escalation"}
     assert escalated == {"manager@sbic.example", "officer@sbic.example"}
+
+
+def tokyo_field(at: datetime) -> str:
+    """A `datetime-local` value in Tokyo time, as a browser sends it."""
+    return at.astimezone(TOKYO).strftime("%Y-%m-%dT%H:%M")
+
+
+async def test_the_console_sets_and_cancels_a_delegation(team: Team) -> None:
+    second = (await me(team, SECOND_OFFICER))["id"]
+    async with team.browser(officer(SBIC)) as browser, team.browser(SECOND_OFFICER) as stand_in:
+        page = (await browser.get("/away")).text
+        assert EN["away.nobody"] in page and f'<option value="{second}"' in page
+        typed = {"csrf_token": csrf_of(page), "delegate": second, "from": tokyo_field(NOW),
+                 "until": tokyo_field(NOW - timedelta(days=1))}
+        wrong = await browser.post("/away", data=typed)
+        assert wrong.status_code == 422 and 'id="away-until-error"' in wrong.text
+        assert html.escape(EN["away.bad_until"], quote=False) in wrong.text
+
+        saved = await browser.post("/away", data=typed | {"until": tokyo_field(NOW + timedelta(days=7))})
+        assert saved.status_code == 303
+        assert f'data-delegation="{second}"' in (await browser.get("/away")).text
+        assert 'data-stands-in-for="' in (await stand_in.get("/away")).text
+
+        cancelled = await browser.post("/away/cancel", data={"csrf_token": csrf_of(page)})
+        assert cancelled.status_code == 303 and EN["away.nobody"] in (await browser.get("/away")).text
+    async with team.browser(APPLICANT) as applicant:
+        assert (await applicant.get("/away")).status_code == 403
