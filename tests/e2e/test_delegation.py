@@ -91,6 +91,9 @@ async def test_a_stand_in_acts_on_the_delegators_cases_with_both_names_on_record
     released = await team.http.post(f"/api/cases/{case['id']}/actions/release", json={},
                                     headers=acting_for(team, SECOND_OFFICER, away))
     assert released.status_code == 200 and released.json()["assignee"] is None
+    rewound = await team.http.get(f"/api/cases/{case['id']}", params={"as_of": datetime.now(UTC).isoformat()},
+                                  headers=team.headers(COORDINATOR))  # the trail replays, stand-ins and all
+    assert rewound.status_code == 200 and (rewound.json()["stage"], rewound.json()["assignee"]) == ("matching", None)
 
     assert (await team.http.delete("/api/me/delegation", headers=team.headers(officer(SBIC)))).status_code == 204
     assert (await me(team, officer(SBIC)))["delegation"] is None
