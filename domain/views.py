@@ -53,6 +53,7 @@ def case_view(state: CaseState, viewer: Actor) -> dict[str, Any]:
         ]
         data["responses"] = [{**r, "note": ""} for r in data["responses"] if r["interested"]]
         data["offices"] = [{"office": r["office"], "review": r["review"], "note": ""} for r in data["offices"]]
+        data["assignee_id"] = None  # staff are known to an applicant by role and organisation, never by id
         if data["proposal"]:
             data["proposal"] = {**data["proposal"], "rationale": None, "proposed_by": None}
     else:
@@ -132,7 +133,7 @@ class CaseView(View):
     offices: list[OfficeReview] = Field(description="One review per office the case was relayed to")
     lead_office: Office | None
     assignee: str | None
-    assignee_id: str | None = Field(description="The assignee's user id, when known")
+    assignee_id: str | None = Field(description="The assignee's user id, when known (None for an applicant)")
     assignee_org: str | None = Field(description="The assignee's organisation, when known")
     questions: list[str]
     candidates: list[CandidateView]

@@ -77,6 +77,7 @@ async def test_a_stand_in_acts_on_the_delegators_cases_with_both_names_on_record
 
     saved = await delegate(team, officer(SBIC), SECOND_OFFICER)
     assert saved.status_code == 200 and saved.json()["delegate"]["name"] == "Second officer"
+    assert set(saved.json()) == {"delegator", "delegate", "from", "until"}
     assert (await me(team, officer(SBIC)))["delegation"]["delegate"]["id"] == (await me(team, SECOND_OFFICER))["id"]
     assert [d["delegator"]["id"] for d in (await me(team, SECOND_OFFICER))["standing_in_for"]] == [away]
     work = await team.http.get("/api/work", headers=team.headers(SECOND_OFFICER))

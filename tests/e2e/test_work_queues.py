@@ -43,6 +43,7 @@ async def test_claiming_and_releasing_are_audited_actions_of_the_office_the_case
     claimed = await team.ok(case, "claim", officer(SBIC))
     assert claimed["assignee"] == "Officer of sbic" and claimed["assignee_org"] == SBIC
     assert "release" in claimed["allowed_actions"] and "claim" not in claimed["allowed_actions"]
+    assert (await team.get(case, APPLICANT)).json()["assignee_id"] is None  # staff ids stay inside
 
     taken = await team.act(case, "claim", SECOND_OFFICER)
     assert taken.status_code == 409 and "Officer of sbic" in taken.json()["detail"]
