@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.audit import AuditEntry
 from domain.model import CaseState
 from domain.notifications import APPLICANT_CONTACT, Audience, Notice, render
-from infra.tables import notifications, users
+from infra.tables import delegations, notifications, users
 
 OUTBOX_NAMESPACE = uuid.UUID("0d6f1f6e-2b7b-4f0e-9c39-3f8b7a4e5d21")
 
@@ -24,13 +25,20 @@ class Recipient:
     language: str
 
 
-async def recipients(conn: AsyncConnection, state: CaseState, audience: Audience) -> list[Recipient]:
+async def recipients(conn: AsyncConnection, state: CaseState, audience: Audience, at: datetime) -> list[Recipient]:
+    """The people an audience names, and those standing in for them at `at` (the event's time)."""
     if audience.role == APPLICANT_CONTACT:
         contact = state.request.contact
         return [Recipient(contact.name, str(contact.email), contact.language)]
+    members = select(users.c.id).where(users.c.role == audience.role, users.c.org == audience.org,
+                                       users.c.revoked_at.is_(None))
+    # Whoever stands in for one of them at the time of the event hears of it too (issue 21).
+    stand_ins = select(delegations.c.delegate_id).where(
+        delegations.c.delegator_id.in_(members), delegations.c.starts_at <= at, delegations.c.ends_at > at
+    )
     rows = await conn.execute(
         select(users.c.name, users.c.email, users.c.language).where(
-            users.c.role == audience.role, users.c.org == audience.org,
+            or_(users.c.id.in_(members), users.c.id.in_(stand_ins)),
             users.c.email.is_not(None), users.c.revoked_at.is_(None),
         ).order_by(users.c.email)
     )
@@ -40,7 +48,7 @@ async def recipients(conn: AsyncConnection, state: CaseState, audience: Audience
 async def write_outbox(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice) -> None:
     people: dict[str, Recipient] = {}
     for audience in notice.audiences:
-        for person in await recipients(conn, state, audience):
+        for person in await recipients(conn, state, audience, entry.at):
             people.setdefault(person.email.lower(), person)
     rows = []
     for email, person in people.items():

@@ -157,6 +157,7 @@ def _upsert(state: CaseState) -> Any:
         "offices": [r.office for r in state.offices],
         "lead_office": state.lead_office,
         "assignee": state.assignee,
+        "assignee_id": state.assignee_id,
         "due_at": state.due_at,
         "overdue": state.overdue,
         "escalation_level": state.escalation_level,

@@ -11,7 +11,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
-from api import audit, audit_export, cases, health, metrics, operations, problems, smes
+from api import audit, audit_export, cases, health, metrics, operations, people, problems, smes, work
 from api.console import routes as console
 from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
@@ -33,6 +33,8 @@ def create_app(services: Services, *, tracing: Tracing | None = None) -> FastAPI
     problems.install(app)
     app.include_router(health.router)
     app.include_router(cases.router)
+    app.include_router(work.router)
+    app.include_router(people.router)
     app.include_router(smes.router)
     app.include_router(audit.router)
     app.include_router(audit_export.router)

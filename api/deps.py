@@ -18,6 +18,7 @@ from domain.model import Actor, Role
 from infra.users import actor_for_token
 from services.case_desk import CaseDesk
 from services.context import Services
+from services.people import ON_BEHALF_OF, stand_in
 
 bearer = HTTPBearer(auto_error=False, description="A token from `alliance users add` or the demo users.")
 
@@ -31,6 +32,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def current_actor(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
@@ -41,7 +43,9 @@ async def current_actor(
     )
     if actor is None:
         raise Problem(401, "Unauthorized", "the token is unknown, expired or revoked", "urn:case-desk:unauthorized")
-    return actor
+    # Standing in for someone (a delegation in force): the header is read here rather than declared on every route.
+    delegator = request.headers.get(ON_BEHALF_OF)
+    return await stand_in(services, actor, delegator) if delegator else actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

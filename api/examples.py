@@ -38,6 +38,8 @@ ACTION_EXAMPLES: dict[Action, dict[str, Any]] = {
     Action.PAUSE: {"reason": "Waiting on a patent search by a third party."},
     Action.RESUME: {"note": "Patent search received."},
     Action.UPDATE_CONTACT: {"name": "Anna Schmidt", "email": "anna.schmidt@acme.example", "language": "en"},
+    Action.CLAIM: {},
+    Action.RELEASE: {},
 }
 
 OPENAPI_EXAMPLES: dict[str, Any] = {

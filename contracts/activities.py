@@ -45,7 +45,7 @@ class EventHeader(Contract):
     case_id: str
     seq: int
     type: str
-    actor: dict[str, str]
+    actor: dict[str, Any]  # id, name, role, org; and on_behalf_of (the same four) for a stand-in (issue 21)
     at: datetime
     stage_before: str | None
     stage_after: str

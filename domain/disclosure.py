@@ -89,7 +89,7 @@ TABLE: tuple[Row, ...] = (
     _row("request.contact", "the applicant's contact person (personal data)", _S),
     _row("offices.review", "each relayed office and its review state", _S),
     _row("offices.note", "an office's note on its review", _A),
-    _row("assignee", "the staff member the case is assigned to (a name)", _A),
+    _row("assignee", "the staff member the case is assigned to (a name and a user id)", _A),
     _row("candidates", "the SMEs matching proposed", _M, "only the shortlisted ones"),
     _row("candidates.sme_id", "an SME's corporate number", _M,
          "the case's alias (`Candidate A`, `Candidate B`… in shortlist order) until the SME said it is interested"),

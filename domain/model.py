@@ -6,7 +6,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 
 class Stage(StrEnum):
@@ -42,6 +51,8 @@ class Action(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     UPDATE_CONTACT = "update_contact"
+    CLAIM = "claim"
+    RELEASE = "release"
 
 
 class Outcome(StrEnum):
@@ -117,12 +128,34 @@ class Input(Frozen):
 
 
 class Actor(Frozen):
-    """The person (or `system`) taking an action; set by the API from the token, never from the body."""
+    """The person (or `system`) taking an action; set by the API from the token, never from the body.
+
+    `on_behalf_of` is the person this one stands in for under a delegation (issue 21): the audit event names both;
+    it is left out of the serialized form when absent, so events without a delegation look as they always did.
+    """
 
     id: str
     name: str
     role: Role
     org: str
+    on_behalf_of: Actor | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_principal(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("on_behalf_of") is None:
+            dumped.pop("on_behalf_of", None)
+        return dumped
+
+    @property
+    def principal(self) -> Actor:
+        """Whose rights and cases this is about: the delegator when standing in, else the person themself."""
+        return self.on_behalf_of or self
+
+    @property
+    def people(self) -> frozenset[str]:
+        """The ids of everyone this actor is (the person, and whom they stand in for)."""
+        return frozenset({self.id, *((self.on_behalf_of.id,) if self.on_behalf_of else ())})
 
 
 SYSTEM_ACTOR = Actor(id="system", name="system", role=Role.SYSTEM, org="system")
@@ -268,7 +301,9 @@ class CaseState(Frozen):
     filed_by: Actor
     offices: list[OfficeReview] = Field(default_factory=list)
     lead_office: Office | None = None
-    assignee: str | None = None
+    assignee: str | None = Field(None, description="Who works the case now, by name (accepting, claiming, reassigning)")
+    assignee_id: str | None = Field(None, description="The assignee's user id, when known (claiming, accepting)")
+    assignee_org: str | None = Field(None, description="The assignee's organisation, when known")
     questions: list[str] = Field(default_factory=list)
     candidates: list[Candidate] = Field(default_factory=list)
     shortlist: list[str] = Field(default_factory=list)

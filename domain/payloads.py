@@ -48,6 +48,10 @@ class NoteOnly(Payload):
     note: OptionalText = ""
 
 
+class NoInput(Payload):
+    """Actions that take nothing but the caller (claiming and releasing a case)."""
+
+
 class MatchingCriteria(Payload):
     """The officer's criteria: each one narrows the SMEs considered, none ever adds one."""
 
@@ -154,6 +158,8 @@ ACTION_PAYLOADS: dict[Action, type[Payload]] = {
     Action.PAUSE: Reason,
     Action.RESUME: NoteOnly,
     Action.UPDATE_CONTACT: UpdateContact,
+    Action.CLAIM: NoInput,
+    Action.RELEASE: NoInput,
 }
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.model import Action, Actor, CaseState, Outcome, Review, Role, Stage
 from domain.payloads import Payload, RecordResponse, SmeIds
+from domain.service_levels import waiting_on
 
 OPEN_STAGES = frozenset(Stage) - {Stage.CLOSED}
 
@@ -33,10 +34,17 @@ REGISTRY_READERS = STAFF | AUDITORS | {Role.ADMIN}
 """Who may look SMEs up: staff and oversight; never an applicant, who learns of an SME only once it agrees."""
 REGISTRY_KEEPERS = frozenset({Role.OFFICE_MANAGER, Role.ADMIN})
 """Who may import into the SME registry."""
+DELEGATORS = STAFF
+"""Who may name a colleague to stand in for them while away (issue 21), and find colleagues (`GET /api/users`)."""
 OPERATORS = frozenset({Role.ADMIN})
 """Who sees the operation of the system (incidents of stuck cases): the operator's admins."""
 MAIL_SINK_READERS = OPERATORS
 """Who reads every message the development mail sink kept; anyone else reads only those addressed to them."""
+
+
+def may_list_people_of(actor: Actor, org: str) -> bool:
+    """Staff find the people of their own organisation; JETRO, which relays to every office, those of any."""
+    return actor.role in DELEGATORS and (actor.role == Role.COORDINATOR or org == actor.org)
 
 
 class RefusalKind(StrEnum):
@@ -79,6 +87,8 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.PAUSE: CASE_MANAGERS,
     Action.RESUME: CASE_MANAGERS,
     Action.UPDATE_CONTACT: frozenset({Role.APPLICANT, Role.COORDINATOR}),  # the applicant, or JETRO for it
+    Action.CLAIM: OFFICE_STAFF,
+    Action.RELEASE: OFFICE_STAFF,
 }
 
 ACTION_STAGES: dict[Action, frozenset[Stage]] = {
@@ -104,6 +114,8 @@ ACTION_STAGES: dict[Action, frozenset[Stage]] = {
     Action.PAUSE: OPEN_STAGES,
     Action.RESUME: OPEN_STAGES,
     Action.UPDATE_CONTACT: OPEN_STAGES,
+    Action.CLAIM: OPEN_STAGES,
+    Action.RELEASE: OPEN_STAGES,
 }
 
 LEAD_OFFICE_ACTIONS = frozenset(
@@ -118,10 +130,21 @@ LEAD_OFFICE_ACTIONS = frozenset(
     }
 )
 FUND_OUTCOMES = frozenset({Outcome.ALLIANCE_FORMED_WITH_FUND, Outcome.INVESTMENT_DECLINED})
+QUEUE_ACTIONS = frozenset({Action.CLAIM, Action.RELEASE})
+"""Taking a case from an office's queue and putting it back (issue 21): staff of an office the case waits on."""
+
+
+def is_claimed(state: CaseState) -> bool:
+    """Whether somebody works the case now (claimed, accepted or reassigned): it is not in its office's queue."""
+    return state.assignee is not None
 
 
 def can_see(state: CaseState, actor: Actor) -> bool:
-    """Whether the caller may know the case exists at all."""
+    """Whether the caller may know the case exists at all; standing in for someone, both of them must."""
+    return _sees(state, actor) and (actor.on_behalf_of is None or _sees(state, actor.on_behalf_of))
+
+
+def _sees(state: CaseState, actor: Actor) -> bool:
     match actor.role:
         case Role.COORDINATOR | Role.AUDITOR | Role.SYSTEM:
             return True
@@ -135,14 +158,20 @@ def can_see(state: CaseState, actor: Actor) -> bool:
             return False
 
 
-def _who_refusal(state: CaseState, actor: Actor, action: Action) -> str | None:
-    """Office scoping and four-eyes: the caller's role may take the action, but may this caller?"""
+def _who_refusal(state: CaseState, standing_in: Actor, action: Action) -> str | None:
+    """Office scoping and four-eyes: the caller's role may take the action, but may this caller? Standing in for
+    someone, the case is judged as theirs (their office, their claim), and four-eyes counts both people."""
+    actor = standing_in.principal
     if action in LEAD_OFFICE_ACTIONS and actor.org != state.lead_office:
         return f"only the lead office ({state.lead_office}) may {action}"
     if action in (Action.REASSIGN, Action.PAUSE, Action.RESUME) and actor.role == Role.OFFICE_MANAGER:
         if actor.org != state.lead_office:
             return f"only a manager of the lead office or a coordinator may {action}"
-    if action == Action.APPROVE_INVESTMENT and state.proposal and state.proposal.proposed_by.id == actor.id:
+    if action == Action.RELEASE and actor.role == Role.OFFICE_OFFICER and is_claimed(state):
+        if state.assignee_id != actor.id:
+            return "only the assignee or a manager of the office may release the case"
+    proposal = state.proposal
+    if action == Action.APPROVE_INVESTMENT and proposal and proposal.proposed_by.people & standing_in.people:
         return "four-eyes: the person who prepared the proposal may not approve it"
     return None
 
@@ -153,6 +182,13 @@ def _state_refusal(state: CaseState, actor: Actor, action: Action) -> str | None
         review = state.review_of(actor.org)
         if review is not None and review.review != Review.PENDING:
             return f"{action} is not possible: the review of {actor.org} is already {review.review}"
+    if action in QUEUE_ACTIONS and actor.org not in (waits := waiting_on(state)):
+        return f"{action} is not possible: the case waits on {', '.join(waits) or 'nobody'}, not on {actor.org}"
+    if action == Action.CLAIM and is_claimed(state):
+        whose = "you" if state.assignee_id == actor.id else state.assignee
+        return f"{action} is not possible: the case is already assigned to {whose}"
+    if action == Action.RELEASE and not is_claimed(state):
+        return f"{action} is not possible: nobody is assigned to the case"
     if action == Action.PAUSE and state.paused:
         return f"{action} is not possible: the case is already paused"
     if action == Action.RESUME and not state.paused:
@@ -213,8 +249,8 @@ def check(state: CaseState, actor: Actor, action: Action, payload: Payload | Non
     """Refuse the action with a reason, or return None when `actor` may take it now.
 
     Order matters: a caller who may not see the case learns nothing (404); a role that may never take
-    the action is told so (403); an action out of stage is a conflict with the case (409); the
-    payload is checked against the case last (422).
+    the action is told so (403; standing in for someone, both roles must be entitled); an action out of stage
+    is a conflict with the case (409); the payload is checked against the case last (422).
     """
 
     def refuse(kind: RefusalKind, detail: str) -> Refusal:
@@ -222,14 +258,16 @@ def check(state: CaseState, actor: Actor, action: Action, payload: Payload | Non
 
     if not can_see(state, actor):
         return refuse(RefusalKind.NOT_VISIBLE, "no such case")
-    if actor.role not in ACTION_ROLES[action]:
-        return refuse(RefusalKind.FORBIDDEN, f"a {actor.role} may not {action}")
+    if actor.principal.role not in ACTION_ROLES[action]:
+        return refuse(RefusalKind.FORBIDDEN, f"a {actor.principal.role} may not {action}")
+    if actor.role not in ACTION_ROLES[action]:  # standing in: the delegate's own rights bound the delegator's
+        return refuse(RefusalKind.FORBIDDEN, f"a {actor.role} may not {action}, even standing in for someone")
     if state.stage not in ACTION_STAGES[action]:
         where = "the case is closed" if state.stage == Stage.CLOSED else f"the case is in {state.stage}"
         return refuse(RefusalKind.ILLEGAL_STAGE, f"{action} is not possible: {where}")
     if (reason := _who_refusal(state, actor, action)) is not None:
         return refuse(RefusalKind.FORBIDDEN, reason)
-    if (reason := _state_refusal(state, actor, action)) is not None:
+    if (reason := _state_refusal(state, actor.principal, action)) is not None:
         return refuse(RefusalKind.ILLEGAL_STAGE, reason)
     if payload is not None and (payload_check := PAYLOAD_CHECKS.get(action)) is not None:
         if (reason := payload_check(state, payload)) is not None:

@@ -99,15 +99,25 @@ def _review(state: CaseState, office: str, review: Review, note: str, others: Re
     return {"offices": [updated(r) for r in state.offices]}
 
 
+def _assigned_to(actor: Actor | None) -> Change:
+    """The assignee fields for a person (claiming, accepting), or cleared (releasing)."""
+    if actor is None:
+        return {"assignee": None, "assignee_id": None, "assignee_org": None}
+    person = actor.principal  # a stand-in claims or accepts for the person they stand in for
+    return {"assignee": person.name, "assignee_id": person.id, "assignee_org": person.org}
+
+
 def _accept(state: CaseState, actor: Actor, payload: NoteOnly, at: datetime) -> Change:
-    change = _review(state, actor.org, Review.ACCEPTED, payload.note, others=Review.CLOSED)
-    return {**change, "stage": Stage.MATCHING, "lead_office": Office(actor.org), "assignee": actor.name}
+    change = _review(state, actor.principal.org, Review.ACCEPTED, payload.note, others=Review.CLOSED)
+    return {**change, "stage": Stage.MATCHING, "lead_office": Office(actor.principal.org), **_assigned_to(actor)}
 
 
 def _decline(state: CaseState, actor: Actor, payload: Any, at: datetime) -> Change:
-    change = _review(state, actor.org, Review.DECLINED, payload.reason, others=None)
+    change = _review(state, actor.principal.org, Review.DECLINED, payload.reason, others=None)
     if all(r.review == Review.DECLINED for r in change["offices"]):
         change |= {"stage": Stage.CLOSED, "outcome": Outcome.DECLINED_BY_OFFICES, "paused": False}
+    if state.assignee_org == actor.principal.org:  # the office let the case go: so does whoever of it had claimed it
+        change |= _assigned_to(None)
     return change
 
 
@@ -152,10 +162,12 @@ EFFECTS: dict[Action, Effect] = {
     Action.RETURN_PROPOSAL: lambda s, a, p, at: {"stage": Stage.FUND_CONSIDERATION},
     Action.WITHDRAW: _close(Outcome.WITHDRAWN),
     Action.ADD_NOTE: _note,
-    Action.REASSIGN: lambda s, a, p, at: {"assignee": p.assignee},
+    Action.REASSIGN: lambda s, a, p, at: {**_assigned_to(None), "assignee": p.assignee},
     Action.PAUSE: lambda s, a, p, at: {"paused": True},
     Action.RESUME: lambda s, a, p, at: {"paused": False},
     Action.UPDATE_CONTACT: _update_contact,
+    Action.CLAIM: lambda s, a, p, at: _assigned_to(a),
+    Action.RELEASE: lambda s, a, p, at: _assigned_to(None),
 }
 
 

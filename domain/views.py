@@ -110,7 +110,7 @@ def _blank_proposal(key: str) -> CaseMask:
 
 CASE_MASKS: dict[str, CaseMask] = {
     "offices.note": lambda state, data: data.update(offices=[{**o, "note": ""} for o in data["offices"]]),
-    "assignee": lambda state, data: data.update(assignee=None),
+    "assignee": lambda state, data: data.update(assignee=None, assignee_id=None),
     "candidates": _mask_candidates,
     "candidates.sme_id": _mask_candidate_ids,
     "candidates.name": _mask_candidate_names,
@@ -210,6 +210,8 @@ class CaseView(View):
     offices: list[OfficeReview] = Field(description="One review per office the case was relayed to")
     lead_office: Office | None
     assignee: str | None = Field(description="A staff member's name; None for an applicant")
+    assignee_id: str | None = Field(description="The assignee's user id, when known (None for an applicant)")
+    assignee_org: str | None = Field(description="The assignee's organisation, when known")
     questions: list[str]
     candidates: list[CandidateView]
     shortlist: list[str] = Field(description="Corporate numbers; an applicant sees the alias of an SME that has "
@@ -256,7 +258,10 @@ class HistoryEvent(View):
     case_id: str
     seq: int
     type: str = Field(description="The action's name, or filed, reminder, escalation, expired, …")
-    actor: dict[str, str] = Field(description="id, name, role, org (an applicant sees role and org of staff)")
+    actor: dict[str, Any] = Field(
+        description="id, name, role, org (an applicant sees role and org of staff); `on_behalf_of` (the same four) "
+        "when the person stood in for someone under a delegation"
+    )
     at: datetime
     stage_before: str | None
     stage_after: str

@@ -51,6 +51,7 @@ cases = Table(
     Column("offices", ARRAY(String(32)), nullable=False, server_default="{}"),
     Column("lead_office", String(32)),
     Column("assignee", Text),
+    Column("assignee_id", Text),
     Column("due_at", DateTime(timezone=True)),
     Column("overdue", Boolean, nullable=False, server_default="false"),
     Column("escalation_level", Integer, nullable=False, server_default="0"),
@@ -59,6 +60,7 @@ cases = Table(
     Column("snapshot", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("cases_open_by_assignee", "assignee_id", postgresql_where=text("stage <> 'closed'")),
 )
 
 audit_events = Table(
@@ -188,6 +190,18 @@ incidents = Table(
 )
 """Steps that keep failing (found by the failing activity itself, or by the scan of Temporal's pending
 activities and workflow tasks); open while `resolved_at` is NULL."""
+
+delegations = Table(
+    "delegations",
+    metadata,
+    Column("delegator_id", UUID(as_uuid=False), primary_key=True),
+    Column("delegate_id", UUID(as_uuid=False), nullable=False, index=True),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Who acts for whom while they are away (issue 21): one delegation per delegator, in force from `starts_at` until
+`ends_at`; cancelling deletes it (every action taken under it names both people in its audit event)."""
 
 idempotency_keys = Table(
     "idempotency_keys",

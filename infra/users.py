@@ -136,3 +136,38 @@ async def revoke_user(sessions: async_sessionmaker[AsyncSession], user_id: str) 
             update(users).where(users.c.id == user_id, users.c.revoked_at.is_(None)).values(revoked_at=func.now())
         )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person as colleagues see them (`GET /api/users`, `GET /api/me`)."""
+
+    id: str
+    name: str
+    role: str
+    org: str
+    language: str
+
+
+PERSON_COLUMNS = (users.c.id, users.c.name, users.c.role, users.c.org, users.c.language)
+
+
+async def person(sessions: async_sessionmaker[AsyncSession], user_id: str) -> Person | None:
+    """The (unrevoked) user with this id."""
+    try:
+        uuid.UUID(user_id)
+    except ValueError:
+        return None
+    async with sessions() as session:
+        row = (await session.execute(
+            select(*PERSON_COLUMNS).where(users.c.id == user_id, users.c.revoked_at.is_(None))
+        )).first()
+    return Person(**row._mapping) if row is not None else None
+
+
+async def people_of(sessions: async_sessionmaker[AsyncSession], org: str) -> list[Person]:
+    """The (unrevoked) users of an organisation, by name."""
+    query = select(*PERSON_COLUMNS).where(users.c.org == org, users.c.revoked_at.is_(None)).order_by(
+        users.c.name, users.c.id)
+    async with sessions() as session:
+        return [Person(**row) for row in (await session.execute(query)).mappings()]

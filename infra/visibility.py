@@ -5,7 +5,7 @@ Tests hold the two to the same answer for every kind of person and case.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, and_, false, or_, true
 
 from domain.model import Actor, Role
 from domain.rules import FUND_OUTCOMES
@@ -13,6 +13,13 @@ from infra.tables import cases
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The cases the actor may see; standing in for someone, those both of them may see."""
+    if actor.on_behalf_of is not None:
+        return and_(_visible_to(actor.model_copy(update={"on_behalf_of": None})), _visible_to(actor.on_behalf_of))
+    return _visible_to(actor)
+
+
+def _visible_to(actor: Actor) -> ColumnElement[bool]:
     match actor.role:
         case Role.COORDINATOR | Role.AUDITOR | Role.SYSTEM:
             return true()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +26,13 @@ def sort_key(sort: Sort) -> ColumnElement[Any]:
     if sort == "due":  # soonest due first, cases without a due date last
         return func.extract("epoch", func.coalesce(cases.c.due_at, literal(FAR_FUTURE, DateTime(timezone=True))))
     return -func.extract("epoch", cases.c.created_at)  # newest first
+
+
+def mentions(q: str) -> ColumnElement[bool]:
+    """Cases whose company name or reference contains `q` (any case; `%` and `_` match themselves)."""
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return or_(cases.c.company_name.ilike(pattern, escape="\\"), cases.c.reference.ilike(pattern, escape="\\"))
 
 
 @dataclass(frozen=True)
@@ -49,22 +57,31 @@ class CaseFilters:
         if self.overdue is not None:
             found.append(cases.c.overdue.is_(self.overdue))
         if self.q:
-            escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{escaped}%"
-            found.append(
-                or_(cases.c.company_name.ilike(pattern, escape="\\"), cases.c.reference.ilike(pattern, escape="\\"))
-            )
+            found.append(mentions(self.q))
         return found
 
 
-def encode_cursor(key: Decimal, case_id: str) -> str:
-    raw = json.dumps([str(key), case_id])
+def encode_keys(keys: Sequence[Decimal], case_id: str) -> str:
+    """An opaque cursor: the sort keys of the last row of a page, and its case id (the tie-break)."""
+    raw = json.dumps([*(str(key) for key in keys), case_id])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[Decimal, str]:
+def decode_keys(cursor: str, count: int) -> tuple[list[Decimal], str]:
+    """The `count` sort keys and the case id of a cursor; `BadCursor` when it is not one of ours."""
     try:
-        key, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return Decimal(key), str(uuid.UUID(case_id))
+        *keys, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if len(keys) != count:
+            raise ValueError("wrong number of keys")
+        return [Decimal(key) for key in keys], str(uuid.UUID(case_id))
     except (ValueError, TypeError, ArithmeticError) as error:
         raise BadCursor() from error
+
+
+def encode_cursor(key: Decimal, case_id: str) -> str:
+    return encode_keys([key], case_id)
+
+
+def decode_cursor(cursor: str) -> tuple[Decimal, str]:
+    (key,), case_id = decode_keys(cursor, 1)
+    return key, case_id

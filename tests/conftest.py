@@ -36,6 +36,7 @@ from services.mail_relay import MailRelay
 from tests.helpers.desk import Desk
 from tests.helpers.mail import MailSink
 from tests.helpers.support import DEV_SERVER, PEPPER, TEST_SERVER, with_database
+from tests.helpers.team import Team, team_desk
 from workers.case_worker import build_worker
 
 
@@ -180,6 +181,14 @@ async def http(
     app = create_app(Services(settings, engine, sessions, temporal))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as client:
         yield client
+
+
+@pytest.fixture
+async def team(env: WorkflowEnvironment, settings: Settings, empty_database: str,
+               mail_sink: MailSink) -> AsyncIterator[Team]:
+    """The real app and a worker on a database of the test's own, with an office of two officers (issue 21)."""
+    async with team_desk(env.client, settings, empty_database) as desk:
+        yield desk
 
 
 @pytest.fixture

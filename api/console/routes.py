@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from api.console import audit_pages, case_pages
+from api.console import audit_pages, away_pages, case_pages, work_pages
 from api.console.i18n import LANG_COOKIE, LANGUAGES
 from api.console.render import TEMPLATES, error_page, home_of, is_development, page
 from api.console.session import (
@@ -39,9 +39,8 @@ from api.console.session import (
 )
 from api.problems import Problem, problem_of
 from domain.errors import DeskError
-from domain.model import Actor, CaseState, Office, Role, Stage
+from domain.model import Office, Role, Stage
 from domain.rules import CASE_MANAGERS, MAIL_SINK_READERS, OPERATORS
-from domain.service_levels import waiting_on
 from infra.mail_sink import kept_messages
 from infra.settings import DEV_PEPPER
 from infra.users import DEMO_USERS, actor_for_token, demo_token, email_of
@@ -154,35 +153,6 @@ async def static(name: str) -> Response:
     return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
 
-def waits_on(state: CaseState, actor: Actor) -> bool:
-    """Whether the case waits on this person's organisation now (or, for an applicant, on the applicant)."""
-    who = waiting_on(state)
-    return ("applicant" in who) if actor.role == Role.APPLICANT else actor.org in who
-
-
-async def open_cases_by_due(desk: CaseDesk, actor: Actor, pages: int = 10) -> list[CaseState]:
-    """The open cases the person may see, soonest due first: closed ones have no due date and sort last,
-    so reading stops at the first closed case (or after `pages` pages of 200)."""
-    found: list[CaseState] = []
-    cursor = None
-    for _ in range(pages):
-        page_of, cursor = await desk.list(actor, CaseFilters(sort="due", limit=200, cursor=cursor))
-        found += [s for s in page_of if s.stage != Stage.CLOSED]
-        if cursor is None or any(s.stage == Stage.CLOSED for s in page_of):
-            break
-    return found
-
-
-@router.get("/work")
-async def work(request: Request, viewer: ViewerDep) -> Response:
-    desk = CaseDesk(services_of(request))
-    waiting = [s for s in await open_cases_by_due(desk, viewer.actor) if waits_on(s, viewer.actor)]
-    shown = {s.id for s in waiting}
-    recent, _ = await desk.list(viewer.actor, CaseFilters(sort="-created", limit=PAGE_SIZE))
-    others = [s for s in recent if s.id not in shown]
-    return page(request, "work.html", viewer, waiting=waiting, others=others)
-
-
 @router.get("/cases")
 async def cases(
     request: Request,
@@ -245,4 +215,6 @@ async def mail(request: Request, viewer: ViewerDep) -> Response:
 
 
 router.include_router(case_pages.router)
+router.include_router(work_pages.router)
+router.include_router(away_pages.router)
 router.include_router(audit_pages.router)

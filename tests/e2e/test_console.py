@@ -36,6 +36,7 @@ from infra.tables import notifications
 from infra.users import DEMO_USERS
 from services.context import Services
 from tests.helpers.desk import Desk
+from tests.helpers.forms import csrf_of
 from tests.helpers.people import (
     ADMIN,
     APPLICANT,
@@ -52,14 +53,7 @@ from tests.helpers.people import (
 from tests.helpers.scenarios import to_fund_consideration, to_matching
 from tests.helpers.support import filing
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ACTION_FORM = re.compile(r'<form method="post" action="/cases/[^"]+/actions/([a-z_]+)" data-action="\1"')
-
-
-def csrf_of(page: str) -> str:
-    found = CSRF.search(page)
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
 
 
 def action_forms(page: str) -> set[str]:
@@ -356,18 +350,6 @@ async def test_the_applicant_sees_no_scores_and_the_officer_sees_reasons(console
     assert EN["col.score"] not in text(applicant_page) and 'class="reason"' not in applicant_page
     assert "Aichi Precision Works" in applicant_page  # interested, so named
     assert 'data-event="run_matching"' not in applicant_page and 'data-event="select_partner"' in applicant_page
-
-
-async def test_my_work_lists_what_waits_on_me_by_due_date(console: Console, desk: Desk) -> None:
-    case = await desk.file(APPLICANT)
-    await desk.ok(case, "relay", COORDINATOR, offices=[SJ, SBIC])
-    for person, waiting in [(officer(SBIC), True), (officer(SJ), True), (COORDINATOR, False), (APPLICANT, False)]:
-        page = await console.page(person, "/work")
-        waits = page.split('id="waiting-heading"')[1].split('id="others-heading"')[0]
-        assert (f'data-case="{case["id"]}"' in waits) is waiting, person
-    await desk.ok(case, "accept_case", officer(SBIC))
-    sj = await console.page(officer(SJ), "/work")
-    assert f'data-case="{case["id"]}"' not in sj.split('id="others-heading"')[0]
 
 
 async def test_japanese_labels_per_user_and_when_switched(console: Console) -> None:

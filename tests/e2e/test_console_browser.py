@@ -122,7 +122,8 @@ async def sign_in(browser: Browser, site: str, token: str, shots: Path) -> Windo
 
 
 async def open_case(person: Window, reference: str) -> None:
-    """From "my work", follow the case's link in the list of what waits on this person."""
+    """From "my work", found by its reference, follow the case's link in the list of what waits on this person."""
+    await person.page.goto(f"/work?q={reference}")
     waiting = person.page.locator("section", has=person.page.locator("#waiting-heading"))
     async with person.page.expect_navigation():
         await waiting.get_by_role("link", name=reference).click()

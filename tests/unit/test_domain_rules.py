@@ -67,7 +67,12 @@ DESIGN_STAGES: dict[Action, frozenset[Stage]] = {
     A.PAUSE: OPEN,  # ... and not already paused
     A.RESUME: OPEN,  # "any, while paused" (a closed case has no clock to restart)
     A.UPDATE_CONTACT: OPEN,  # issue 17: the applicant (or JETRO) corrects an address mail cannot reach
+    A.CLAIM: OPEN,  # ... while it waits on the caller's office and nobody is assigned
+    A.RELEASE: OPEN,  # ... while it waits on the caller's office and somebody is assigned
 }
+# In the cases `build` makes, the lead office's officer is assigned from its acceptance on, and the case waits on
+# that office in office review (nobody assigned yet), matching and fund consideration.
+QUEUE_STAGES = {A.CLAIM: {Stage.OFFICE_REVIEW}, A.RELEASE: {Stage.MATCHING, Stage.FUND_CONSIDERATION}}
 
 
 def design_legal(action: Action, stage: Stage, is_paused: bool) -> bool:
@@ -75,6 +80,8 @@ def design_legal(action: Action, stage: Stage, is_paused: bool) -> bool:
         return False
     if action == A.RESUME and not is_paused:
         return False
+    if action in QUEUE_STAGES:
+        return stage in QUEUE_STAGES[action]
     return stage in DESIGN_STAGES[action]
 
 
@@ -98,6 +105,8 @@ DESIGN_ROLES: dict[Action, frozenset[Role]] = {
     A.PAUSE: frozenset({Role.COORDINATOR, Role.OFFICE_MANAGER}),
     A.RESUME: frozenset({Role.COORDINATOR, Role.OFFICE_MANAGER}),
     A.UPDATE_CONTACT: frozenset({Role.APPLICANT, Role.COORDINATOR}),
+    A.CLAIM: OFFICE_ROLES,
+    A.RELEASE: OFFICE_ROLES,
 }
 
 
@@ -121,7 +130,8 @@ ENTITLED: dict[Action, Actor] = {
     **{action: COORDINATOR_ACTOR for action in (A.REQUEST_INFO, A.REJECT, A.RELAY, A.ADD_NOTE, A.REASSIGN,
                                           A.PAUSE, A.RESUME)},
     **{action: APPLICANT_ACTOR for action in (A.PROVIDE_INFO, A.WITHDRAW, A.UPDATE_CONTACT)},
-    **{action: officer_actor(LEAD) for action in (A.ACCEPT_CASE, A.DECLINE_CASE, *LEAD_OFFICE_ACTIONS)},
+    **{action: officer_actor(LEAD) for action in (A.ACCEPT_CASE, A.DECLINE_CASE, A.CLAIM, A.RELEASE,
+                                                  *LEAD_OFFICE_ACTIONS)},
     **{action: FUND_B_ACTOR for action in (A.APPROVE_INVESTMENT, A.DECLINE_INVESTMENT, A.RETURN_PROPOSAL)},
 }
 
@@ -168,6 +178,8 @@ WHERE_LEGAL: dict[Action, Callable[[], CaseState]] = {
     **{action: in_investment_decision for action in (A.WITHDRAW, A.ADD_NOTE, A.REASSIGN, A.PAUSE,
                                                      A.UPDATE_CONTACT)},
     A.RESUME: lambda: paused(in_investment_decision()),
+    A.CLAIM: in_office_review,
+    A.RELEASE: in_matching,
 }
 EVERYONE: dict[Role, Actor] = {
     Role.APPLICANT: APPLICANT_ACTOR,

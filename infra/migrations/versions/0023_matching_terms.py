@@ -9,13 +9,13 @@ floors until the top candidates are certain, so a request scores thousands of SM
 sharing a word.
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0021
 """
 
 from alembic import op
 
 revision = "0023"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
