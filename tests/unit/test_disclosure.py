@@ -194,6 +194,7 @@ def test_every_viewer_is_shown_every_field_as_the_table_says(field: str, viewer:
 def test_every_field_of_a_case_view_is_a_row_or_under_case() -> None:
     """A new field of the case cannot slip past the table: it must be named by a row or by the `case` row."""
     covered = {row.field.split(".")[0] for row in TABLE} | set(ROWS["case"].what.replace(" ", "").split(","))
+    covered |= {"assignee_id", "assignee_org"}  # the `assignee` row: who the case is assigned to
     covered |= {"id", "outcome", "service_levels", "due_at", "overdue", "escalation_level", "created_at",
                 "updated_at", "notes_total", "as_of", "applicant_org", "lead_office", "paused", "clock", "company"}
     assert set(CaseView.model_fields) <= covered, set(CaseView.model_fields) - covered

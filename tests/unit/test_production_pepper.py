@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 
 import pytest
@@ -57,7 +58,8 @@ def test_production_refuses_the_unset_pepper(monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize("pepper", STRONG.values(), ids=STRONG.keys())
 def test_production_takes_random_material(pepper: str) -> None:
     assert weak_pepper_reason(pepper) is None
-    settings = Settings(_env_file=None, environment="production", token_pepper=SecretStr(pepper))
+    settings = Settings(_env_file=None, environment="production", token_pepper=SecretStr(pepper),
+                        audit_signing_key=SecretStr(os.urandom(32).hex()))
     assert settings.token_pepper.get_secret_value() == pepper
 
 

@@ -62,7 +62,7 @@ def test_production_refuses_the_development_pepper(monkeypatch: pytest.MonkeyPat
 
 def test_production_refuses_to_run_without_an_audit_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
-    monkeypatch.setenv("TOKEN_PEPPER", "a-real-secret")
+    monkeypatch.setenv("TOKEN_PEPPER", secrets.token_hex(32))
     monkeypatch.delenv("AUDIT_SIGNING_KEY", raising=False)
     with pytest.raises(ValidationError, match="AUDIT_SIGNING_KEY must be set in production"):
         Settings(_env_file=None)
