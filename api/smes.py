@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from api.deps import ServicesDep, require
 from api.examples import problems
 from api.problems import Problem
-from domain.geography import JSIC_DIVISIONS, PREFECTURE_BY_NAME
+from domain.geography import JSIC_DIVISIONS, prefecture_named, prefecture_spellings
 from domain.rules import REGISTRY_KEEPERS, REGISTRY_READERS
 from domain.sme_registry import COLUMNS
 from services import registry
@@ -29,22 +29,31 @@ async def search_smes(
         str | None,
         Query(max_length=200, pattern=r"^[^\x00]*$", description="Part of a name (English or Japanese) or a number"),
     ] = None,
-    prefecture: Annotated[str | None, Query(description="English name, e.g. Aichi")] = None,
-    industry: Annotated[str | None, Query(description="JSIC division letter, e.g. E")] = None,
+    prefecture: Annotated[
+        str | None, Query(max_length=40, description=f"A prefecture, written {prefecture_spellings()}")
+    ] = None,
+    industry: Annotated[
+        str | None,
+        Query(description="JSIC division letter, e.g. E", json_schema_extra={"enum": list(JSIC_DIVISIONS)}),
+    ] = None,
     technology: Annotated[
         str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="Words of a technology, e.g. sensors")
     ] = None,
     consent: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=13, description="`next_cursor` of the page before")] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^[0-9]{13}$", description="`next_cursor` of the page before")
+    ] = None,
 ) -> dict[str, Any]:
-    if prefecture is not None and prefecture not in PREFECTURE_BY_NAME:
-        raise _bad_query("prefecture", f"{prefecture!r} is not a prefecture (use the English name, e.g. Aichi)")
+    named = prefecture_named(prefecture) if prefecture is not None else None
+    if prefecture is not None and named is None:
+        raise _bad_query("prefecture", f"{prefecture!r} is not a prefecture of Japan; write it "
+                         f"{prefecture_spellings()}")
     if industry is not None and industry not in JSIC_DIVISIONS:
         raise _bad_query("industry", f"{industry!r} is not a JSIC division letter (A–T)")
     items, next_cursor = await registry.search_smes(
-        services, q=q, prefecture=prefecture, industry=industry, technology=technology, consent=consent,
-        limit=limit, cursor=cursor,
+        services, q=q, prefecture=named.name if named else None, industry=industry, technology=technology,
+        consent=consent, limit=limit, cursor=cursor,
     )
     return {"items": items, "next_cursor": next_cursor}
 

@@ -6,7 +6,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints, model_validator
+
+from domain.fields import (
+    Amount,
+    Code,
+    CountryCode,
+    EmailAddress,
+    JsicDivision,
+    Name,
+    PrefectureName,
+    Text,
+    WholeNumber,
+)
 
 
 class Stage(StrEnum):
@@ -128,27 +140,28 @@ SYSTEM_ACTOR = Actor(id="system", name="system", role=Role.SYSTEM, org="system")
 
 
 class Company(Frozen):
-    name: str = Field(min_length=1, max_length=200)
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
-    industry: str = Field(min_length=1, max_length=200)
-    website: HttpUrl | None = None
-    description: str = Field(min_length=1, max_length=5000)
+    name: Name
+    country: CountryCode
+    industry: Name
+    website: Annotated[HttpUrl, UrlConstraints(max_length=2000)] | None = None
+    description: Text
 
 
 class Contact(Frozen):
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
+    name: Name
+    email: EmailAddress
     language: Literal["en", "ja"] = "en"
 
 
 AllianceType = Literal["capital_alliance", "joint_investment", "fund_lp", "business_tieup"]
+MAX_EMPLOYEES = 1_000_000
 
 
 class EmployeeRange(Frozen):
     """The company size a foreign partner looks for, in employees."""
 
-    min: int = Field(0, ge=0)
-    max: int = Field(gt=0)
+    min: Annotated[WholeNumber, Field(ge=0, le=MAX_EMPLOYEES)] = 0
+    max: Annotated[WholeNumber, Field(gt=0, le=MAX_EMPLOYEES)]
 
     @model_validator(mode="after")
     def ordered(self) -> EmployeeRange:
@@ -157,20 +170,28 @@ class EmployeeRange(Frozen):
         return self
 
 
-Technology = Annotated[str, Field(min_length=1, max_length=200)]
+Technology = Name
 
 
 class Seeking(Frozen):
     technologies: list[Technology] = Field(min_length=1, max_length=20)
-    industries: list[str] = Field(default_factory=list, description="JSIC division letters")
-    prefectures: list[str] = Field(default_factory=list)
-    alliance_types: list[AllianceType] = Field(min_length=1)
+    industries: list[JsicDivision] = Field(default_factory=list, max_length=20, description="JSIC division letters")
+    prefectures: list[PrefectureName] = Field(default_factory=list, max_length=47)
+    alliance_types: list[AllianceType] = Field(min_length=1, max_length=4)
     employees: EmployeeRange | None = Field(None, description="Preferred company size (a ranking factor).")
 
 
 class Ticket(Frozen):
-    min: int = Field(ge=0)
-    max: int = Field(gt=0)
+    """The investment the company looks for, in whole yen: `min` ≤ `max`."""
+
+    min: Amount
+    max: Amount
+
+    @model_validator(mode="after")
+    def ordered(self) -> Ticket:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) may not exceed max ({self.max})")
+        return self
 
 
 class FilingRequest(Input):
@@ -180,8 +201,8 @@ class FilingRequest(Input):
     contact: Contact
     seeking: Seeking
     ticket_jpy: Ticket
-    offers: str = Field(min_length=1, max_length=5000)
-    on_behalf_of: str | None = Field(
+    offers: Text
+    on_behalf_of: Code | None = Field(
         None, description="The applicant company's code, when a coordinator files on its behalf."
     )
 

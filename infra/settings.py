@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, description="SMTP login, if the server wants one.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_utf8: bool = Field(
+        False,
+        description="The SMTP server takes SMTPUTF8 (RFC 6531): e-mail addresses with a non-ASCII part before the @ "
+        "are accepted at the door. False: such addresses are refused with 422.",
+    )
     mail_from: str = Field("Global Alliance Case Desk <case-desk@localhost>", description="Sender of notifications.")
     match_weight_technology_fit: float = Field(0.5, ge=0, description="Weight of technology fit in a match score.")
     match_weight_industry: float = Field(0.15, ge=0, description="Weight of a shared JSIC division.")

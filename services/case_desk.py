@@ -42,6 +42,7 @@ from domain.errors import (
     StillFiling,
     Unreplayable,
 )
+from domain.fields import smtputf8_problem
 from domain.idempotency import FILING, KeyClaim, KeyUse, fingerprint
 from domain.model import Action, Actor, CaseState, FilingRequest, Role
 from domain.payloads import parse_payload
@@ -120,6 +121,9 @@ class CaseDesk:
         return state
 
     async def file(self, actor: Actor, request: FilingRequest, idempotency_key: str | None) -> CaseState:
+        if (problem := smtputf8_problem(request.contact.email, self.services.settings.smtp_utf8)) is not None:
+            error = {"loc": ["body", "contact", "email"], "msg": problem, "type": "value_error"}
+            raise InvalidInput([error], "Invalid filing")
         body = request.model_dump(mode="json")
         case_id = case_id_for(actor, idempotency_key, body)
         structlog.contextvars.bind_contextvars(case_id=case_id, workflow_id=workflow_id(case_id))

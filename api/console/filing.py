@@ -36,7 +36,7 @@ LAYOUT: list[tuple[str, list[tuple[FormField, Path]]]] = [
         (FormField("alliance_types", "checkboxes", True), ("seeking", "alliance_types")),
     ]),
     ("new.ticket", [
-        (FormField("ticket_min", "number", True, minimum=0), ("ticket_jpy", "min")),
+        (FormField("ticket_min", "number", True, minimum=1), ("ticket_jpy", "min")),
         (FormField("ticket_max", "number", True, minimum=1), ("ticket_jpy", "max")),
     ]),
     ("case.offers", [

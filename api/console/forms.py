@@ -101,7 +101,7 @@ def _is_list(annotation: Any) -> bool:
 
 
 def _kind(info: FieldInfo) -> tuple[Kind, list[str] | None]:
-    annotation, _ = _optional(info.annotation)
+    annotation = _bare(_optional(info.annotation)[0])
     if _is_list(annotation):
         values = _choice_values(_bare(get_args(annotation)[0]))
         return ("checkboxes", values) if values is not None else ("lines", None)
@@ -115,9 +115,16 @@ def _kind(info: FieldInfo) -> tuple[Kind, list[str] | None]:
     return ("textarea" if longest is None or longest > LONG_TEXT else "text"), None
 
 
+def _rules(info: FieldInfo) -> list[Any]:
+    """The field's constraints, and those of its type when it is an optional `Annotated` one (`X | None`)."""
+    inner = _optional(info.annotation)[0]
+    nested = get_args(inner)[1:] if get_origin(inner) is Annotated else ()
+    return [*info.metadata, *(rule for item in nested for rule in getattr(item, "metadata", [item]))]
+
+
 def _bounds(info: FieldInfo) -> tuple[int | None, int | None, int | None]:
     low = high = longest = None
-    for rule in info.metadata:
+    for rule in _rules(info):
         if isinstance(rule, Ge) and isinstance(rule.ge, int):
             low = rule.ge
         elif isinstance(rule, Gt) and isinstance(rule.gt, int):
