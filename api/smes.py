@@ -10,6 +10,7 @@ from api.deps import ServicesDep, require
 from api.examples import problems
 from api.problems import Problem
 from domain.geography import JSIC_DIVISIONS, prefecture_named, prefecture_spellings
+from domain.registry_file import RegistryEncodingError, registry_text
 from domain.rules import REGISTRY_KEEPERS, REGISTRY_READERS
 from domain.sme_registry import COLUMNS
 from services import registry
@@ -70,24 +71,25 @@ def _bad_query(name: str, message: str) -> Problem:
         "requestBody": {
             "required": True,
             "content": {"text/csv": {"schema": {"type": "string"}}},
-            "description": f"UTF-8 CSV with a header row; columns: {', '.join(COLUMNS)}. Lists separated by `;`.",
+            "description": "CSV with a header row, in UTF-8 (with or without a byte-order mark) or Shift_JIS/CP932 "
+            "as Excel saves it in Japan (`charset=` declares it; otherwise it is detected), CRLF or LF line ends; "
+            f"columns: {', '.join(COLUMNS)}. Lists separated by `;`.",
         }
     },
     dependencies=[Depends(require(REGISTRY_KEEPERS, "a {role} may not import into the SME registry"))],
 )
 async def import_smes(request: Request, services: ServicesDep) -> dict[str, Any]:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in ("text/csv", "text/plain"):
+    media_type, _, parameters = request.headers.get("content-type", "").partition(";")
+    if media_type.strip().lower() not in ("text/csv", "text/plain"):
         raise Problem(415, "Unsupported media type", "send the registry as `Content-Type: text/csv`",
                       "urn:case-desk:unsupported_media_type")
-    body = await request.body()
+    charset = next((value for name, _, value in (p.strip().partition("=") for p in parameters.split(";"))
+                    if name.strip().lower() == "charset"), None)
     try:
-        content = body.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise Problem(422, "Invalid CSV", f"the file is not UTF-8 text (byte {error.start})",
-                      "urn:case-desk:invalid", errors=[]) from None
-    if "\x00" in content:
-        raise Problem(422, "Invalid CSV", "the file contains the NUL character", "urn:case-desk:invalid", errors=[])
+        content = registry_text(await request.body(), charset)
+    except RegistryEncodingError as error:
+        errors = [{"line": error.line, "column": None, "message": error.message}] if error.line else []
+        raise Problem(422, "Invalid CSV", str(error), "urn:case-desk:invalid", errors=errors) from None
     outcome = await registry.import_registry(services, content)
     if outcome.problems:
         errors = [{"line": p.line, "column": p.column, "message": p.message} for p in outcome.problems]

@@ -12,6 +12,7 @@ from typing import Annotated
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,7 +23,7 @@ from app.cli_support import _run, _settings, _with_database, _with_engine, conso
 from app.serving import api_server, serve_until_stopped, stop_event
 from domain.audit import ChainReport, verify_chain
 from domain.model import Role
-from domain.people import resolve_org
+from domain.people import person_details, resolve_org
 from infra.settings import Settings
 from infra.startup import StartupError
 from infra.users import NewUser, add_user, list_users, revoke_user
@@ -107,16 +108,15 @@ def users_add(
         resolved = resolve_org(role, org)
         if language not in ("en", "ja"):
             raise ValueError("--language is en or ja")
+        details = person_details(name, email, language, Settings().smtp_utf8)
     except ValueError as error:
-        console.print(f"[red]error:[/] {error}")
+        console.print(f"[red]error:[/] {escape(str(error))}")
         raise typer.Exit(2) from None
 
     async def main(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
         expires = datetime.now(UTC) + timedelta(days=settings.token_ttl_days) if settings.token_ttl_days else None
-        user_id, token = await add_user(
-            sessions, NewUser(name, role, resolved, email, language), settings.token_pepper.get_secret_value(),
-            expires_at=expires,
-        )
+        person = NewUser(details.name, role, resolved, details.email, details.language)
+        user_id, token = await add_user(sessions, person, settings.token_pepper.get_secret_value(), expires_at=expires)
         until = f", token valid until {expires:%Y-%m-%d}" if expires else ""
         console.print(f"created {role} {name!r} of {resolved} (id {user_id}{until})")
         sys.stdout.write(token + "\n")

@@ -188,13 +188,29 @@ async def test_a_byte_order_mark_and_crlf_line_ends_are_fine(desk: Desk) -> None
     assert response.json() == {"added": 1, "updated": 0}
 
 
-async def test_a_file_that_is_not_utf8_is_refused_and_nothing_imported(desk: Desk) -> None:
+async def test_a_registry_saved_by_excel_in_japan_is_imported_declared_or_not(desk: Desk) -> None:
+    """Shift_JIS (CP932, with its NEC extensions such as ①) and CRLF line ends, as Excel in Japan saves CSV."""
+    for n, content_type in enumerate(["text/csv", "text/csv; charset=Shift_JIS", "text/csv; charset=windows-31j"]):
+        name = f"Regtest {tag()}"
+        (number,) = numbers(7, 1)
+        text = csv_of(sme(number, name, name_ja="髙橋精密工業①", city="刈谷市")).decode()
+        response = await import_csv(desk, MANAGER, text.replace("\n", "\r\n").encode("cp932"), content_type)
+        assert response.status_code == 200, (content_type, response.text)
+        (found,) = await search(desk, q=name)
+        assert (found["name_ja"], found["city"]) == ("髙橋精密工業①", "刈谷市"), n
+
+
+async def test_a_file_not_in_the_encoding_it_declares_or_in_none_is_refused_naming_the_line(desk: Desk) -> None:
     name = f"Regtest {tag()}"
-    (number,) = numbers(7, 1)
-    text = csv_of(sme(number, name, name_ja="愛知精密工業")).decode()
-    response = await import_csv(desk, MANAGER, text.encode("shift_jis"))
-    document = assert_problem(response, 422)
-    assert "UTF-8" in document["detail"]
+    first, second = numbers(7, 2)
+    text = csv_of(sme(first, name, name_ja="Test Seiko", prefecture="Aichi"), sme(second, name)).decode()
+    declared = assert_problem(await import_csv(desk, MANAGER, text.encode("cp932"), "text/csv; charset=utf-8"), 422)
+    assert "line 3" in declared["detail"] and "UTF-8" in declared["detail"]
+    assert [e["line"] for e in declared["errors"]] == [3]
+    neither = assert_problem(await import_csv(desk, MANAGER, text.encode("utf-16")), 422)
+    assert "line 1" in neither["detail"] and "UTF-8" in neither["detail"]
+    unknown = assert_problem(await import_csv(desk, MANAGER, text.encode(), "text/csv; charset=ebcdic"), 422)
+    assert "ebcdic" in unknown["detail"] and "Shift_JIS" in unknown["detail"]
     assert await search(desk, q=name) == []
 
 
