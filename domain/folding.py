@@ -6,7 +6,8 @@ hiragana as katakana, so `ｻｸﾗ`, `さくら` and `サクラ` compare equal,
 The database folds stored names with the same steps (`casedesk_fold`, migration 0018) so an index serves it;
 `tests/integration/test_folding.py` checks the two agree.
 
-`digits` reads a number as people type it: full-width digits, and hyphens, dashes, spaces between groups.
+`digits` reads an identifying number as people type it: full-width digits, and hyphens, dashes, spaces between
+groups. `number_text` reads a quantity as people type it: full-width digits, thousands separators.
 """
 
 from __future__ import annotations
@@ -30,3 +31,13 @@ def digits(text: str) -> str:
     """A number as typed (`１２３４-５６７８`, `1234 5678`), its ASCII digits and whatever else it holds, without
     separators; the caller decides whether what is left is a number."""
     return unicodedata.normalize("NFKC", text).strip().translate(_NUMBER_SEPARATORS)
+
+
+# Full-width digits, comma and minus as a Japanese IME types them (not NFKC, which would read `²` as 2).
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９，－", "0123456789,-")
+
+
+def number_text(typed: str) -> str:
+    """A quantity as typed (`１２,０００`, `90,000,000`) without its separators (`12000`), for an integer parser
+    to judge; anything else is left for it to refuse."""
+    return typed.translate(_FULL_WIDTH_DIGITS).strip().replace(",", "").replace("_", "")

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BeforeValidator, Field, ValidationError, fie
 
 from domain.corporate_number import corporate_number_problem
 from domain.fields import LongLine, Name, OptionalPlace, PrefectureName, Tag
-from domain.folding import digits
+from domain.folding import digits, number_text
 from domain.geography import JSIC_DIVISIONS
 from domain.model import Input
 
@@ -89,9 +89,7 @@ class SmeRecord(Input):
     @classmethod
     def number_as_typed(cls, value: Any) -> Any:
         """Full-width digits and thousands separators (`１２０`, `90,000,000`) read as the number they write."""
-        if isinstance(value, str):
-            return unicodedata.normalize("NFKC", value).strip().replace(",", "")
-        return value
+        return number_text(value) if isinstance(value, str) else value
 
     @field_validator("consent", mode="before")
     @classmethod

@@ -62,9 +62,18 @@ def encode_cursor(key: Decimal, case_id: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+# Every sort key is a time in epoch seconds (negated for newest first), up to 9999-12-31: a key beyond this is no
+# cursor we gave out (and PostgreSQL's numeric could not even hold `1e999999999`).
+LARGEST_KEY = Decimal(10**12)
+
+
 def decode_cursor(cursor: str) -> tuple[Decimal, str]:
+    """The (sort key, case id) a `next_cursor` stands for; `BadCursor` for anything else."""
     try:
         key, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return Decimal(key), str(uuid.UUID(case_id))
-    except (ValueError, TypeError, ArithmeticError) as error:
+        number = Decimal(key)
+        if not number.is_finite() or abs(number) > LARGEST_KEY:
+            raise ValueError("a sort key out of range")
+        return number, str(uuid.UUID(case_id))
+    except (ValueError, TypeError, AttributeError, ArithmeticError) as error:
         raise BadCursor() from error

@@ -4,6 +4,9 @@ nothing filed or changed), or accepted and stored as the canonical form."""
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
 from typing import Any
 
 import httpx
@@ -32,9 +35,9 @@ def body_with(**change: Any) -> dict[str, Any]:
     return body
 
 
-def part(name: str, **changes: Any) -> dict[str, Any]:
+def part(which: str, **changes: Any) -> dict[str, Any]:
     """One object of the sample filing with some of its fields changed."""
-    body: dict[str, Any] = filing()[name]
+    body: dict[str, Any] = filing()[which]
     return body | changes
 
 
@@ -202,3 +205,22 @@ async def test_matching_criteria_are_checked_like_a_filing(desk: Desk) -> None:
         assert any(w.startswith(field) for w in where), (where, field)
     matched = await desk.ok(case, "run_matching", officer(SBIC), prefectures=["愛知県", "Ōsaka"], limit=5)
     assert {c["sme_id"] for c in matched["candidates"]}  # the canonical names still find the SMEs there
+
+
+def cursor_of(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+BAD_CURSORS = [
+    cursor_of(["1e999999999", str(uuid.uuid4())]), cursor_of(["-1e999999999", str(uuid.uuid4())]),
+    cursor_of(["NaN", str(uuid.uuid4())]), cursor_of(["Infinity", str(uuid.uuid4())]),
+    cursor_of(["1e13", str(uuid.uuid4())]), cursor_of([1, 5]), cursor_of(["1", {"a": 1}]), cursor_of({"a": 1}),
+    cursor_of("x"), "%FF%FE", "nonsense", "A" * 500,
+]
+
+
+@pytest.mark.parametrize("cursor", BAD_CURSORS)
+async def test_a_cursor_we_did_not_give_out_is_422(http: httpx.AsyncClient, tokens: Tokens, cursor: str) -> None:
+    response = await http.get(f"/api/cases?cursor={cursor}", headers=auth(tokens, COORDINATOR))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
