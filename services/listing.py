@@ -10,10 +10,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, DateTime, func, literal, or_
+from sqlalchemy import ColumnElement, DateTime, func, literal
 
 from domain.errors import BadCursor
 from domain.model import Office, Outcome, Stage
+from infra.folded_search import contains_folded
 from infra.tables import cases
 
 Sort = Literal["-created", "due"]
@@ -49,11 +50,7 @@ class CaseFilters:
         if self.overdue is not None:
             found.append(cases.c.overdue.is_(self.overdue))
         if self.q:
-            escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{escaped}%"
-            found.append(
-                or_(cases.c.company_name.ilike(pattern, escape="\\"), cases.c.reference.ilike(pattern, escape="\\"))
-            )
+            found.append(contains_folded(self.q, cases.c.company_name, cases.c.reference))
         return found
 
 

@@ -224,3 +224,22 @@ async def test_a_cursor_we_did_not_give_out_is_422(http: httpx.AsyncClient, toke
     response = await http.get(f"/api/cases?cursor={cursor}", headers=auth(tokens, COORDINATOR))
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_search_finds_names_typed_in_another_width_or_kana(desk: Desk) -> None:
+    sakura = await desk.file(COORDINATOR, company="サクラ精工", on_behalf_of="sakura-seiko")
+    aichi = await desk.file(COORDINATOR, company="Aichi Machines", on_behalf_of="aichi-machines")
+    for q, wanted in (("ｻｸﾗ精工", sakura), ("さくら精工", sakura), ("サクラ", sakura), ("ａｉｃｈｉ", aichi),
+                      ("AICHI machines", aichi)):
+        response = await desk.http.get("/api/cases", params={"q": q, "limit": 200},
+                                       headers=desk.headers(COORDINATOR))
+        assert response.status_code == 200, response.text
+        shown = {c["id"]: c["company"]["name"] for c in response.json()["items"]}
+        assert shown.get(wanted["id"]) == wanted["company"]["name"], q  # found, and shown as typed
+    for q in ("愛知精密", "ＡＩＣＨＩ ｐｒｅｃｉｓｉｏｎ", "1-0100-0100-0006", "１０１０００１０００００６"):
+        response = await desk.http.get("/api/smes", params={"q": q}, headers=desk.headers(COORDINATOR))
+        assert response.status_code == 200, response.text
+        assert "1010001000006" in {s["corporate_number"] for s in response.json()["items"]}, q
+    by_technology = await desk.http.get("/api/smes", params={"technology": "ｓｅｎｓｏｒｓ"},
+                                        headers=desk.headers(COORDINATOR))
+    assert "1010001000006" in {s["corporate_number"] for s in by_technology.json()["items"]}

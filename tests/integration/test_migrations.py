@@ -22,7 +22,7 @@ async def test_upgrade_to_head_then_down_to_base_and_up_again(empty_database: st
     engine = create_engine(settings, empty_database)
     try:
         await migrate.upgrade(engine)
-        assert await migrate.current_revision(engine) == "0006"
+        assert await migrate.current_revision(engine) == "0018"
         assert {"users", "cases", "audit_events", "smes", "notifications"} <= await _tables(empty_database, settings)
 
         await migrate.downgrade(engine, "base")
@@ -44,6 +44,6 @@ async def test_upgrade_is_idempotent(empty_database: str, settings: Settings) ->
     try:
         await migrate.upgrade(engine)
         await migrate.upgrade(engine)
-        assert await migrate.current_revision(engine) == "0006"
+        assert await migrate.current_revision(engine) == "0018"
     finally:
         await engine.dispose()
