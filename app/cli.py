@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.bootstrap import open_database, open_parts
 from app.cli_incidents import incidents_app
 from app.cli_registry import seed_smes_command, smes_app
-from app.cli_support import _run, _settings, _with_database, _with_engine, console
+from app.cli_support import _run, _settings, _with_database, _with_engine, an_id, console
 from app.serving import api_server, serve_until_stopped, stop_event
 from domain.audit import ChainReport, verify_chain
 from domain.model import Role
@@ -143,6 +143,7 @@ def users_list() -> None:
 @users_app.command("revoke")
 def users_revoke(user_id: Annotated[str, typer.Argument(help="The id `users add` or `users list` printed.")]) -> None:
     """Revoke a user's token at once (the running API refuses it from the next request)."""
+    user_id = an_id(user_id, "a user id")
 
     async def main(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
         if not await revoke_user(sessions, user_id):
@@ -198,6 +199,7 @@ def audit_verify(
     if case and every:
         console.print("[red]error:[/] give --case or --all, not both")
         raise typer.Exit(2)
+    case = an_id(case, "a case id") if case is not None else None
     from rich.progress import Progress
 
     from infra.audit_trail import case_ids, stored_entries, verify_every_chain

@@ -75,3 +75,13 @@ async def test_a_user_name_with_a_line_break_is_refused_and_nobody_is_added(engi
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     async with engine.connect() as conn:
         assert (await conn.execute(select(users.c.id).where(users.c.name.startswith(name)))).all() == []
+
+
+@pytest.mark.parametrize(
+    "args", [["users", "revoke", "not-an-id"], ["audit", "verify", "--case", "x'; DROP TABLE cases"],
+             ["incidents", "retry", "１２３"]],
+)
+async def test_an_id_that_is_none_is_one_line_and_exit_status_2(engine: AsyncEngine, args: list[str]) -> None:
+    done = alliance(engine, *args)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "is not a" in done.stderr
