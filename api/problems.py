@@ -134,6 +134,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not read the body at all (not UTF-8, a broken form): as bad JSON
+            error = {"loc": ["body"], "msg": "the body cannot be read: send JSON text in UTF-8",
+                     "type": "body_unreadable"}
+            return validation_problem([error]).response()
         titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
         title = titles.get(exc.status_code, "HTTP error")
         return Problem(exc.status_code, title, str(exc.detail)).response()

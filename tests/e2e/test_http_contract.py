@@ -96,3 +96,13 @@ async def test_a_chunked_body_over_the_limit_is_refused_with_413_too(
     assert str(settings.max_body_bytes) in response.json()["detail"]
     after = (await http.get("/api/cases?limit=200", headers=auth(tokens, APPLICANT))).json()["items"]
     assert len(after) == len(before)
+
+
+async def test_a_body_that_is_not_utf8_is_422_like_bad_json(
+    http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str]
+) -> None:
+    headers = {**auth(tokens, APPLICANT), "content-type": "application/json"}
+    response = await http.post("/api/cases", content=b'0$\xff\x0b\xe9vM', headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["loc"] == ["body"]
