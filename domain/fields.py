@@ -23,10 +23,13 @@ schema (`pattern`, `minimum`/`maximum`, `maxLength`, `enum`) exactly as it is en
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Annotated, Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BeforeValidator, Field, Strict
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from domain.countries import COUNTRY_CODES
 from domain.geography import JSIC_DIVISIONS, prefecture_named, prefecture_spellings
@@ -46,6 +49,49 @@ NON_BLANK_LINES_PATTERN = rf"^[^{_SCHEMA_CONTROL}]*[^\s{_SCHEMA_CONTROL}][^{_SCH
 
 MAX_AMOUNT_JPY = 10**12
 
+_AT_THE_DOOR: ContextVar[bool] = ContextVar("at_the_door", default=False)
+T = TypeVar("T")
+
+
+@contextmanager
+def at_the_door() -> Iterator[None]:
+    """Validate what comes in by every rule here (the API does for each request, the commands for their input).
+
+    Outside it — a workflow replaying its history, an activity, a service reading a stored case back — models
+    keep what was accepted when it was stored (canonical forms still apply): a rule added later never makes a
+    stored case unreadable or a workflow history unreplayable.
+    """
+    token = _AT_THE_DOOR.set(True)
+    try:
+        yield
+    finally:
+        _AT_THE_DOOR.reset(token)
+
+
+@contextmanager
+def as_stored() -> Iterator[None]:
+    """Read back what was stored (inside a request too): only what the models always asked of it is asked."""
+    token = _AT_THE_DOOR.set(False)
+    try:
+        yield
+    finally:
+        _AT_THE_DOOR.reset(token)
+
+
+def checking() -> bool:
+    """Whether what is being validated has just come in (`at_the_door`), so every rule applies."""
+    return _AT_THE_DOOR.get()
+
+
+def door_rule(check: Callable[[T], T]) -> Callable[[T], T]:
+    """`check`, applied at the door only (`at_the_door`); elsewhere the value passes as it is."""
+
+    def applied(value: T) -> T:
+        return check(value) if checking() else value
+
+    applied.__doc__ = check.__doc__
+    return applied
+
 
 def _codepoint(character: str) -> str:
     return f"U+{ord(character):04X}"
@@ -62,10 +108,14 @@ def one_line(value: str) -> str:
     return _refuse_control(value, ONE_LINE, "must be one line of text without control characters")
 
 
+def line_feeds(value: str) -> str:
+    """Line breaks as line feeds: a CR LF (as browsers send a textarea) or a lone CR is one `\\n`."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def several_lines(value: str) -> str:
     """`value` with its line breaks as line feeds, if it holds no other control character; else ValueError."""
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return _refuse_control(value, MULTI_LINE, "may hold line breaks but no other control characters")
+    return _refuse_control(line_feeds(value), MULTI_LINE, "may hold line breaks but no other control characters")
 
 
 def not_blank(value: str) -> str:
@@ -86,9 +136,9 @@ def _lines(max_length: int, *, required: bool) -> Any:
     return Field(min_length=1 if required else 0, max_length=max_length, json_schema_extra={"pattern": pattern})
 
 
-OneLine = AfterValidator(one_line)
-SeveralLines = AfterValidator(several_lines)
-NotBlank = AfterValidator(not_blank)
+OneLine = AfterValidator(door_rule(one_line))
+SeveralLines = (AfterValidator(line_feeds), AfterValidator(door_rule(several_lines)))
+NotBlank = AfterValidator(door_rule(not_blank))
 
 Name = Annotated[str, _line(200, required=True), OneLine, NotBlank]
 """A name, a title, a technology: one line, 1–200 characters, not blank."""
@@ -102,19 +152,39 @@ OptionalPlace = Annotated[str, _line(100, required=False), OneLine]
 """A city or town, possibly empty: one line, at most 100 characters."""
 LongLine = Annotated[str, _line(2000, required=True), OneLine, NotBlank]
 """One long line (a registry's list of technologies): 1–2000 characters."""
-Text = Annotated[str, _lines(5000, required=True), SeveralLines, NotBlank]
+Text = Annotated[str, _lines(5000, required=True), *SeveralLines, NotBlank]
 """What a person writes (a reason, an answer, a description): lines, 1–5000 characters, not blank."""
-OptionalText = Annotated[str, _lines(5000, required=False), SeveralLines]
+OptionalText = Annotated[str, _lines(5000, required=False), *SeveralLines]
 """An optional note: lines, at most 5000 characters."""
 
 
+def _whole_number(low: int, high: int) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"must be a JSON integer from {low} to {high} (not {type(value).__name__})")
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}")
+        return value
+
+    return check
+
+
+def whole_number(low: int, high: int, description: str | None = None) -> Any:
+    """A JSON integer from `low` to `high` — never a boolean, a float or a string — at the door (`door_rule`)."""
+    return Field(description=description, json_schema_extra={"minimum": low, "maximum": high})
+
+
 Amount = Annotated[
-    int, Strict(), Field(ge=1, le=MAX_AMOUNT_JPY, description="Whole yen, a JSON integer from 1 to 10^12.")
+    int,
+    BeforeValidator(door_rule(_whole_number(1, MAX_AMOUNT_JPY))),
+    whole_number(1, MAX_AMOUNT_JPY, "Whole yen, a JSON integer from 1 to 10^12."),
 ]
 """An amount of money in JPY."""
-
-WholeNumber = Annotated[int, Strict()]
-"""A JSON integer (never a boolean, float or string); bounds are the field's."""
+MAX_EMPLOYEES = 1_000_000
+Employees = Annotated[int, BeforeValidator(door_rule(_whole_number(0, MAX_EMPLOYEES))), whole_number(0, MAX_EMPLOYEES)]
+"""A number of employees (0 to a million)."""
+Limit = Annotated[int, BeforeValidator(door_rule(_whole_number(1, 100))), whole_number(1, 100)]
+"""How many candidates to propose (1 to 100)."""
 
 
 def _jsic_division(value: str) -> str:
@@ -124,7 +194,7 @@ def _jsic_division(value: str) -> str:
 
 
 JsicDivision = Annotated[
-    str, AfterValidator(_jsic_division), Field(json_schema_extra={"enum": list(JSIC_DIVISIONS)})
+    str, AfterValidator(door_rule(_jsic_division)), Field(json_schema_extra={"enum": list(JSIC_DIVISIONS)})
 ]
 
 
@@ -135,7 +205,7 @@ def _country(value: str) -> str:
 
 
 CountryCode = Annotated[
-    str, AfterValidator(_country),
+    str, AfterValidator(door_rule(_country)),
     Field(description="ISO 3166-1 alpha-2", json_schema_extra={"enum": sorted(COUNTRY_CODES)}),
 ]
 
@@ -143,7 +213,11 @@ CountryCode = Annotated[
 def _prefecture(value: Any) -> Any:
     if not isinstance(value, str):
         return value  # the str type refuses it
-    found = prefecture_named(one_line(value))
+    if checking():
+        one_line(value)
+    found = prefecture_named(value)
+    if found is None and not checking():
+        return value  # stored before prefectures were checked: kept as it was
     if found is None:
         raise ValueError(f"{value!r} is not a prefecture of Japan; write it {prefecture_spellings()}")
     return found.name
@@ -153,8 +227,7 @@ PrefectureName = Annotated[
     str,
     BeforeValidator(_prefecture),
     Field(
-        max_length=40,
-        json_schema_extra={"pattern": NON_BLANK_LINE_PATTERN},
+        json_schema_extra={"pattern": NON_BLANK_LINE_PATTERN, "maxLength": 40},
         description="One of the 47 prefectures, as people write it (stored by its English name): "
         + prefecture_spellings(),
         examples=["Aichi", "Tokyo-to", "Hyōgo", "大阪府", "東京", "13"],

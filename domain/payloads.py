@@ -6,8 +6,20 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from domain.fields import Amount, JsicDivision, Name, OptionalText, PrefectureName, SmeKey, Tag, Text, WholeNumber
-from domain.model import MAX_EMPLOYEES, Action, Input, Office
+from domain.fields import (
+    Amount,
+    Employees,
+    JsicDivision,
+    Limit,
+    Name,
+    OptionalText,
+    PrefectureName,
+    SmeKey,
+    Tag,
+    Text,
+    checking,
+)
+from domain.model import Action, Input, Office
 
 SmeId = Annotated[SmeKey, Field(description="An SME of the case's candidates: its corporate number.")]
 
@@ -55,18 +67,18 @@ class MatchingCriteria(Payload):
     prefectures: list[PrefectureName] | None = Field(
         None, max_length=47, description="Only SMEs in one of these prefectures."
     )
-    min_employees: Annotated[WholeNumber, Field(ge=0, le=MAX_EMPLOYEES)] | None = None
-    max_employees: Annotated[WholeNumber, Field(ge=0, le=MAX_EMPLOYEES)] | None = None
+    min_employees: Annotated[Employees, Field(ge=0)] | None = None
+    max_employees: Annotated[Employees, Field(ge=0)] | None = None
     certifications: list[Tag] | None = Field(
         None, max_length=10, description="Only SMEs holding all of these certifications."
     )
     overseas_interest: bool = Field(False, description="Only SMEs that have said they want to go abroad.")
-    limit: Annotated[WholeNumber, Field(ge=1, le=100)] = 20
+    limit: Limit = 20
 
     @model_validator(mode="after")
     def ordered(self) -> MatchingCriteria:
         low, high = self.min_employees, self.max_employees
-        if low is not None and high is not None and low > high:
+        if checking() and low is not None and high is not None and low > high:
             raise ValueError(f"min_employees ({low}) may not exceed max_employees ({high})")
         return self
 
@@ -83,7 +95,7 @@ class RecordResponse(Payload):
 
 class ProposeInvestment(Payload):
     route: Literal["fund_lp", "co_investment"]
-    amount_jpy: Amount
+    amount_jpy: Annotated[Amount, Field(gt=0)]  # gt=0: the rule before the door had more (kept for stored ones)
     rationale: Text
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from domain.fields import EmailAddress, Name, smtputf8_problem
+from domain.fields import EmailAddress, Name, at_the_door, smtputf8_problem
 from domain.model import ROLE_ORGS, Input, Role
 
 APPLICANT_ORG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
@@ -42,7 +42,8 @@ class PersonDetails(Input):
 def person_details(name: str, email: str | None, language: str, smtp_utf8: bool) -> PersonDetails:
     """The details as they will be stored (the e-mail normalised), or ValueError naming the option that is wrong."""
     try:
-        details = PersonDetails.model_validate({"name": name, "email": email, "language": language})
+        with at_the_door():
+            details = PersonDetails.model_validate({"name": name, "email": email, "language": language})
     except ValidationError as error:
         first = error.errors()[0]
         option = f"--{first['loc'][0]}" if first["loc"] else "the details"

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BeforeValidator, Field, ValidationError, field_validator
 
 from domain.corporate_number import corporate_number_problem
-from domain.fields import LongLine, Name, OptionalPlace, PrefectureName, Tag
+from domain.fields import LongLine, Name, OptionalPlace, PrefectureName, Tag, at_the_door
 from domain.folding import digits, number_text
 from domain.geography import JSIC_DIVISIONS
 from domain.model import Input
@@ -205,7 +205,8 @@ def read_registry_csv(lines: Iterable[str], max_problems: int = 1000) -> Registr
         number = digits(cells["corporate_number"])
         earlier = first_line.setdefault(number, line) if corporate_number_problem(number) is None else line
         try:
-            record = SmeRecord.model_validate(cells)
+            with at_the_door():  # a registry file is always input: every rule applies
+                record = SmeRecord.model_validate(cells)
         except ValidationError as error:
             problems += _cell_problems(line, error)
             record = None

@@ -321,7 +321,7 @@ async def test_a_bad_payload_is_shown_beside_its_form_with_what_was_typed(consol
     assert response.status_code == 422
     form = element(response.text, "act-propose_investment")
     amount_error = element(form, "act-propose_investment-amount_jpy-error")
-    assert "greater than or equal to 1" in text(amount_error)
+    assert "from 1 to 1000000000000" in text(amount_error)
     assert 'value="-5"' in form and 'aria-invalid="true"' in form
     assert "EU channels &lt;b&gt;&amp; more&lt;/b&gt;</textarea>" in form  # kept, and escaped
     assert '<option value="co_investment" selected>' in form

@@ -18,6 +18,7 @@ from domain.fields import (
     NON_BLANK_LINE_PATTERN,
     NON_BLANK_LINES_PATTERN,
     ONE_LINE_PATTERN,
+    at_the_door,
     not_blank,
     one_line,
     several_lines,
@@ -25,8 +26,9 @@ from domain.fields import (
 )
 from domain.folding import digits, fold
 from domain.geography import PREFECTURES, prefecture_named
-from domain.model import FilingRequest
-from domain.payloads import ACTION_PAYLOADS
+from domain.model import CaseState, FilingRequest
+from domain.payloads import ACTION_PAYLOADS, ProposeInvestment
+from domain.samples import sample_filing
 from domain.sme_registry import SmeRecord
 
 
@@ -53,7 +55,7 @@ def test_anything_else_is_no_prefecture(written: str) -> None:
 
 
 def test_a_prefecture_with_a_control_character_is_refused_however_it_is_written() -> None:
-    with pytest.raises(ValidationError, match="U\\+000A"):
+    with pytest.raises(ValidationError, match="U\\+000A"), at_the_door():
         SmeRecord.model_validate({"prefecture": "Tokyo\n"})
 
 
@@ -161,3 +163,21 @@ def test_every_text_field_of_every_input_states_its_rule_in_the_schema(model: ty
     ]
     assert loose == []
     assert all("maxLength" in node or "format" in node for _, node in string_fields(model.model_json_schema()))
+
+
+def test_a_case_stored_before_these_rules_still_reads_back_and_its_history_replays() -> None:
+    """The rules apply at the door (`at_the_door`): what was accepted and stored before them — a wish the door
+    now refuses — reads back as it was, so no stored case or workflow history becomes unreadable."""
+    old = sample_filing()
+    old["ticket_jpy"] = {"min": 0, "max": 10**13}
+    old["seeking"] |= {"prefectures": ["Atlantis", "Tokyo-to"], "industries": ["Z"], "technologies": ["sensors", " "]}
+    old["company"] |= {"country": "XX", "name": "Acme\tGmbH"}
+    stored = FilingRequest.model_validate(old)
+    assert stored.seeking.prefectures == ["Atlantis", "Tokyo"] and stored.ticket_jpy.min == 0
+    assert ProposeInvestment.model_validate({"route": "fund_lp", "amount_jpy": 10**13, "rationale": "r"})
+    with pytest.raises(ValidationError) as refused, at_the_door():
+        FilingRequest.model_validate(old)
+    where = {".".join(str(p) for p in e["loc"]) for e in refused.value.errors()}
+    assert {"ticket_jpy.min", "ticket_jpy.max", "seeking.prefectures.0", "seeking.industries.0",
+            "seeking.technologies.1", "company.country", "company.name"} <= where
+    assert CaseState.model_fields["request"].annotation is FilingRequest
