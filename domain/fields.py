@@ -169,21 +169,37 @@ def _whole_number(low: int, high: int) -> Callable[[Any], Any]:
     return check
 
 
-def whole_number(low: int, high: int, description: str | None = None) -> Any:
-    """A JSON integer from `low` to `high` — never a boolean, a float or a string — at the door (`door_rule`)."""
-    return Field(description=description, json_schema_extra={"minimum": low, "maximum": high})
+def whole_number(low: int, high: int, description: str | None = None) -> tuple[Any, Any]:
+    """The rule of a JSON integer from `low` to `high` — never a boolean, a float or a string — checked at the door
+    (`door_rule`) and stated in the schema; `Annotated[int, *whole_number(…)]`."""
+    return (
+        BeforeValidator(door_rule(_whole_number(low, high))),
+        Field(description=description, json_schema_extra={"minimum": low, "maximum": high}),
+    )
 
 
-Amount = Annotated[
-    int,
-    BeforeValidator(door_rule(_whole_number(1, MAX_AMOUNT_JPY))),
-    whole_number(1, MAX_AMOUNT_JPY, "Whole yen, a JSON integer from 1 to 10^12."),
-]
-"""An amount of money in JPY."""
+def at_least(low: int) -> Any:
+    """A bound every stored value already kept (before the door's rules), so it applies everywhere."""
+
+    def check(value: int) -> int:
+        if value < low:
+            raise ValueError(f"must be at least {low}")
+        return value
+
+    return AfterValidator(check)
+
+
+_AMOUNT = whole_number(1, MAX_AMOUNT_JPY, "Whole yen, a JSON integer from 1 to 10^12.")
+Amount = Annotated[int, _AMOUNT[0], _AMOUNT[1]]
+"""An amount of money in JPY (stored ones from before the door's rules may be 0 or larger: `at_least`)."""
 MAX_EMPLOYEES = 1_000_000
-Employees = Annotated[int, BeforeValidator(door_rule(_whole_number(0, MAX_EMPLOYEES))), whole_number(0, MAX_EMPLOYEES)]
+_EMPLOYEES, _SOME_EMPLOYEES = whole_number(0, MAX_EMPLOYEES), whole_number(1, MAX_EMPLOYEES)
+_LIMIT = whole_number(1, 100)
+Employees = Annotated[int, _EMPLOYEES[0], _EMPLOYEES[1], at_least(0)]
 """A number of employees (0 to a million)."""
-Limit = Annotated[int, BeforeValidator(door_rule(_whole_number(1, 100))), whole_number(1, 100)]
+SomeEmployees = Annotated[int, _SOME_EMPLOYEES[0], _SOME_EMPLOYEES[1], at_least(1)]
+"""A number of employees above 0 (the top of a size range)."""
+Limit = Annotated[int, _LIMIT[0], _LIMIT[1]]
 """How many candidates to propose (1 to 100)."""
 
 

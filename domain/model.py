@@ -17,7 +17,9 @@ from domain.fields import (
     JsicDivision,
     Name,
     PrefectureName,
+    SomeEmployees,
     Text,
+    at_least,
     checking,
 )
 
@@ -160,8 +162,8 @@ AllianceType = Literal["capital_alliance", "joint_investment", "fund_lp", "busin
 class EmployeeRange(Frozen):
     """The company size a foreign partner looks for, in employees."""
 
-    min: Annotated[Employees, Field(ge=0)] = 0
-    max: Annotated[Employees, Field(gt=0)]
+    min: Employees = 0
+    max: SomeEmployees
 
     @model_validator(mode="after")
     def ordered(self) -> EmployeeRange:
@@ -184,8 +186,8 @@ class Seeking(Frozen):
 class Ticket(Frozen):
     """The investment the company looks for, in whole yen: `min` ≤ `max`."""
 
-    min: Annotated[Amount, Field(ge=0)]  # ge/gt: what was asked before the door's rules (kept for stored ones)
-    max: Annotated[Amount, Field(gt=0)]
+    min: Annotated[Amount, at_least(0)]  # at_least: what was asked before the door's rules (stored ones keep it)
+    max: Annotated[Amount, at_least(1)]
 
     @model_validator(mode="after")
     def ordered(self) -> Ticket:

@@ -17,6 +17,7 @@ from domain.fields import (
     SmeKey,
     Tag,
     Text,
+    at_least,
     checking,
 )
 from domain.model import Action, Input, Office
@@ -67,8 +68,8 @@ class MatchingCriteria(Payload):
     prefectures: list[PrefectureName] | None = Field(
         None, max_length=47, description="Only SMEs in one of these prefectures."
     )
-    min_employees: Annotated[Employees, Field(ge=0)] | None = None
-    max_employees: Annotated[Employees, Field(ge=0)] | None = None
+    min_employees: Employees | None = None
+    max_employees: Employees | None = None
     certifications: list[Tag] | None = Field(
         None, max_length=10, description="Only SMEs holding all of these certifications."
     )
@@ -95,7 +96,7 @@ class RecordResponse(Payload):
 
 class ProposeInvestment(Payload):
     route: Literal["fund_lp", "co_investment"]
-    amount_jpy: Annotated[Amount, Field(gt=0)]  # gt=0: the rule before the door had more (kept for stored ones)
+    amount_jpy: Annotated[Amount, at_least(1)]  # what was asked before the door's rules (stored ones keep it)
     rationale: Text
 
 
