@@ -123,8 +123,22 @@ def _rules(info: FieldInfo) -> list[Any]:
     return [*info.metadata, *(rule for item in nested for rule in getattr(item, "metadata", [item]))]
 
 
+def _stated(info: FieldInfo) -> dict[str, Any]:
+    """What the field's schema states beyond its constraints (`domain.fields` puts the door's bounds there)."""
+    inner = _optional(info.annotation)[0]
+    nested = get_args(inner)[1:] if get_origin(inner) is Annotated else ()
+    stated: dict[str, Any] = {}
+    for item in (*nested, info):
+        if isinstance(item, FieldInfo) and isinstance(item.json_schema_extra, dict):
+            stated |= item.json_schema_extra
+    return stated
+
+
 def _bounds(info: FieldInfo) -> tuple[int | None, int | None, int | None]:
-    low = high = longest = None
+    stated = _stated(info)
+    low = stated.get("minimum") if isinstance(stated.get("minimum"), int) else None
+    high = stated.get("maximum") if isinstance(stated.get("maximum"), int) else None
+    longest = None
     for rule in _rules(info):
         if isinstance(rule, Ge) and isinstance(rule.ge, int):
             low = rule.ge
