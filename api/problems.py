@@ -68,7 +68,9 @@ def refusal_problem(refusal: Refusal, allowed: list[str]) -> Problem:
 
 
 def validation_problem(errors: list[dict[str, Any]], title: str = "Invalid request") -> Problem:
-    cleaned = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+    # pydantic words a refusal of ours "Value error, <our sentence>": the sentence is what a person reads
+    cleaned = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")).removeprefix("Value error, "),
+                "type": e.get("type", "")} for e in errors]
     detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in cleaned) or title
     return Problem(422, title, detail, "urn:case-desk:invalid", errors=cleaned)
 
