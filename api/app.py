@@ -15,6 +15,7 @@ from api import audit, audit_export, cases, health, metrics, operations, people,
 from api.console import routes as console
 from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
+from domain.fields import at_the_door
 from infra.observability import Tracing, fastapi_telemetry, setup_tracing
 from services.context import Services
 
@@ -52,7 +53,8 @@ def create_app(services: Services, *, tracing: Tracing | None = None) -> FastAPI
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
-        response = await call_next(request)
+        with at_the_door():  # what a request brings is checked by every rule (domain.fields)
+            response = await call_next(request)
         response.headers["X-Request-ID"] = request_id
         log.info("request", method=request.method, path=request.url.path, status=response.status_code,
                  ms=round((time.perf_counter() - started) * 1000, 1))

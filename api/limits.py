@@ -30,20 +30,39 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send, max_bytes)
             return
         seen = 0
+        refused = started = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > max_bytes:
-                    raise BodyTooLarge
+                    if started:  # the app answers already (it streams without reading first): stop it
+                        raise BodyTooLarge
+                    # A body without a Content-Length (chunked) reveals its size only as it is read, inside the
+                    # route: answer 413 now, and let the route see a client gone (whatever it answers is dropped).
+                    refused = True
+                    await self._refuse(scope, receive, send, max_bytes)
+                    return {"type": "http.disconnect"}
             return message
 
+        async def answering(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = True
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
+            await self.app(scope, counted, answering)
         except BodyTooLarge:
             await self._refuse(scope, receive, send, max_bytes)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         await too_large(max_bytes).response()(scope, receive, send)

@@ -68,7 +68,9 @@ def refusal_problem(refusal: Refusal, allowed: list[str]) -> Problem:
 
 
 def validation_problem(errors: list[dict[str, Any]], title: str = "Invalid request") -> Problem:
-    cleaned = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+    # pydantic words a refusal of ours "Value error, <our sentence>": the sentence is what a person reads
+    cleaned = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")).removeprefix("Value error, "),
+                "type": e.get("type", "")} for e in errors]
     detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in cleaned) or title
     return Problem(422, title, detail, "urn:case-desk:invalid", errors=cleaned)
 
@@ -134,6 +136,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not read the body at all (not UTF-8, a broken form): as bad JSON
+            error = {"loc": ["body"], "msg": "the body cannot be read: send JSON text in UTF-8",
+                     "type": "body_unreadable"}
+            return validation_problem([error]).response()
         titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
         title = titles.get(exc.status_code, "HTTP error")
         return Problem(exc.status_code, title, str(exc.detail)).response()

@@ -12,6 +12,7 @@ from typing import Annotated
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -19,12 +20,12 @@ from app.bootstrap import open_database, open_parts
 from app.cli_incidents import incidents_app
 from app.cli_mail import mail_outbox_command, mail_retry_command
 from app.cli_registry import seed_smes_command, smes_app
-from app.cli_support import _run, _settings, _with_database, _with_engine, console
+from app.cli_support import _run, _settings, _with_database, _with_engine, an_id, console
 from app.serving import api_server, serve_until_stopped, stop_event
 from domain.audit import ChainReport, verify_chain
 from domain.checkpoints import anchored
 from domain.model import Role
-from domain.people import resolve_org
+from domain.people import person_details, resolve_org
 from domain.signing import Keyring
 from infra.settings import Settings
 from infra.startup import StartupError
@@ -113,16 +114,15 @@ def users_add(
         resolved = resolve_org(role, org)
         if language not in ("en", "ja"):
             raise ValueError("--language is en or ja")
+        details = person_details(name, email, language, Settings().smtp_utf8)
     except ValueError as error:
-        console.print(f"[red]error:[/] {error}")
+        console.print(f"[red]error:[/] {escape(str(error))}")
         raise typer.Exit(2) from None
 
     async def main(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
         expires = datetime.now(UTC) + timedelta(days=settings.token_ttl_days) if settings.token_ttl_days else None
-        user_id, token = await add_user(
-            sessions, NewUser(name, role, resolved, email, language), settings.token_pepper.get_secret_value(),
-            expires_at=expires,
-        )
+        person = NewUser(details.name, role, resolved, details.email, details.language)
+        user_id, token = await add_user(sessions, person, settings.token_pepper.get_secret_value(), expires_at=expires)
         until = f", token valid until {expires:%Y-%m-%d}" if expires else ""
         console.print(f"created {role} {name!r} of {resolved} (id {user_id}{until})")
         sys.stdout.write(token + "\n")
@@ -149,6 +149,7 @@ def users_list() -> None:
 @users_app.command("revoke")
 def users_revoke(user_id: Annotated[str, typer.Argument(help="The id `users add` or `users list` printed.")]) -> None:
     """Revoke a user's token at once (the running API refuses it from the next request)."""
+    user_id = an_id(user_id, "a user id")
 
     async def main(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
         if not await revoke_user(sessions, user_id):
@@ -209,6 +210,7 @@ def audit_verify(
     if case and every:
         console.print("[red]error:[/] give --case or --all, not both")
         raise typer.Exit(2)
+    case = an_id(case, "a case id") if case is not None else None
     from rich.progress import Progress
 
     from infra.audit_trail import case_ids, stored_entries, verify_every_chain

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from app.bootstrap import open_parts
-from app.cli_support import _run, _settings, console
+from app.cli_support import _run, _settings, an_id, console
 from services import incidents
 
 incidents_app = typer.Typer(help="Stuck cases: steps that keep failing.", no_args_is_help=True)
@@ -44,11 +43,7 @@ def incidents_list(
 @incidents_app.command("retry")
 def incidents_retry(case_id: Annotated[str, typer.Argument(help="The case whose failed steps to try again.")]) -> None:
     """Ask the case's workflow to try its failed steps again now, and resolve its open incidents."""
-    try:
-        uuid.UUID(case_id)
-    except ValueError:
-        console.print(f"[red]error:[/] {case_id!r} is not a case id")
-        raise typer.Exit(2) from None
+    case_id = an_id(case_id, "a case id")
 
     async def main() -> None:
         parts = await open_parts(_settings(), run_migrations=False)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.cli_support import _with_engine, console
 from app.sme_generator import MAX_ROWS, TooManyRows, generate_sme_records, seed_smes
+from domain.registry_file import RegistryEncodingError, registry_text
 from infra.settings import Settings
 from infra.sme_registry import count_smes, import_registry_csv
 
@@ -29,16 +32,25 @@ smes_app = typer.Typer(help="The SME registry.", no_args_is_help=True)
 
 @smes_app.command("import")
 def smes_import(
-    file: Annotated[Path, typer.Argument(help="A UTF-8 registry CSV with a header row.", exists=True, dir_okay=False)],
+    file: Annotated[Path, typer.Argument(help="A registry CSV with a header row.", exists=True, dir_okay=False)],
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="utf-8 or shift_jis (cp932); unset: detected (UTF-8 when the file is valid UTF-8)."),
+    ] = None,
 ) -> None:
     """Import a registry CSV: every row is applied, or (on any problem) none; problems are listed."""
+    try:
+        content = registry_text(file.read_bytes(), encoding)
+    except (RegistryEncodingError, OSError) as error:
+        console.print(f"[red]error:[/] {escape(str(file))}: {escape(str(error))}")
+        raise typer.Exit(1) from None
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:
-        with file.open(encoding="utf-8-sig", newline="") as lines:
-            outcome = await import_registry_csv(engine, lines, datetime.now(UTC))
+        # newline="" as the csv module asks: a CR LF ends a row, a line break inside a quoted cell stays in it.
+        outcome = await import_registry_csv(engine, io.StringIO(content, newline=""), datetime.now(UTC))
         for problem in outcome.problems:
             where = f"line {problem.line}" + (f", column {problem.column}" if problem.column else "")
-            console.print(f"[red]{where}:[/] {problem.message}")
+            console.print(f"[red]{where}:[/] {escape(problem.message)}")
         if outcome.problems:
             console.print(f"{len(outcome.problems)} problem(s): nothing imported")
             raise typer.Exit(1)

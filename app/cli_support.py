@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -82,3 +83,12 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
         text = cut(format_exception(error), DEFAULT_MAX_LINE_BYTES, keep_end=True)
         sys.stderr.write(f"error: the command failed unexpectedly\n{text}\n")
         raise typer.Exit(1) from None
+
+
+def an_id(value: str, what: str) -> str:
+    """`value` when it is an id (a UUID) as this desk gives them out; otherwise one line saying so, exit status 2."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        console.print(f"[red]error:[/] {escape(repr(value))} is not {what} (ids look like 0b3e…-…, as printed)")
+        raise typer.Exit(2) from None

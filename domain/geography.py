@@ -8,7 +8,10 @@ rounded and approximate: good for weighting samples, not for citing.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+
+from domain.folding import fold
 
 REGIONS = ("Hokkaido", "Tohoku", "Kanto", "Chubu", "Kinki", "Chugoku", "Shikoku", "Kyushu")
 
@@ -22,6 +25,11 @@ class Prefecture:
     region: str
     enterprises: int
     cities: tuple[str, ...]
+
+    @property
+    def code(self) -> int:
+        """Its JIS X 0401 code (1 Hokkaido … 13 Tokyo … 47 Okinawa)."""
+        return PREFECTURES.index(self) + 1
 
 
 # In JIS X 0401 order: the position (1-based) is the prefecture code.
@@ -112,6 +120,52 @@ PREFECTURES: tuple[Prefecture, ...] = (
 )
 
 PREFECTURE_BY_NAME: dict[str, Prefecture] = {prefecture.name: prefecture for prefecture in PREFECTURES}
+
+# The English suffix of each kind of prefecture (都 Tokyo-to, 道 Hokkaido, 府 Osaka-fu and Kyoto-fu, 県 -ken).
+_SUFFIXES = {"都": "to", "道": "do", "府": "fu", "県": "ken"}
+
+
+def _plain(text: str) -> str:
+    """English spelt plainly: macrons dropped (Tōkyō → tokyo), folded (`domain.folding.fold`)."""
+    decomposed = unicodedata.normalize("NFKD", fold(text))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+
+
+def _spellings(prefecture: Prefecture) -> set[str]:
+    """How people write it: English with or without its suffix, Japanese with or without its suffix, the code."""
+    english = prefecture.name.lower()
+    suffix = _SUFFIXES[prefecture.name_ja[-1]]
+    written = {english, f"{english}-{suffix}", f"{english} {suffix}", f"{english}{suffix}",
+               f"{english} prefecture", f"{english}-{suffix} prefecture"}
+    written |= {fold(prefecture.name_ja), str(prefecture.code), f"{prefecture.code:02d}", f"jp-{prefecture.code:02d}"}
+    if prefecture.name_ja[-1] != "道":  # 北海道: the 道 is part of the name people say
+        written.add(fold(prefecture.name_ja[:-1]))
+    return written
+
+
+_BY_SPELLING: dict[str, Prefecture] = {
+    spelling: prefecture for prefecture in PREFECTURES for spelling in _spellings(prefecture)
+}
+
+
+def prefecture_named(text: str) -> Prefecture | None:
+    """The prefecture `text` names, written as people write it, or None.
+
+    Accepted (after NFKC and case folding, so full-width and half-width forms too): the English name with or
+    without macrons and suffix (`Tokyo`, `Tokyo-to`, `Tōkyō`, `Hyōgo`, `Aichi-ken`, `Osaka Prefecture`), the
+    Japanese name with or without its 都/府/県 (`東京都`, `東京`, `大阪`), and the JIS X 0401 code (`13`, `01`,
+    `JP-13`).
+    """
+    plain = " ".join(_plain(text).split())
+    return _BY_SPELLING.get(plain)
+
+
+def prefecture_spellings() -> str:
+    """How a person may write a prefecture, in a sentence (for refusals and the OpenAPI schema)."""
+    return (
+        "as its English name (Aichi, Tokyo-to, Hyōgo), its Japanese name with or without 都/道/府/県 "
+        "(愛知県, 東京, 大阪府) or its JIS X 0401 code (1–47)"
+    )
 
 
 def region_of(prefecture: str) -> str | None:

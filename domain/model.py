@@ -9,12 +9,27 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     HttpUrl,
     SerializerFunctionWrapHandler,
+    UrlConstraints,
     model_serializer,
     model_validator,
+)
+
+from domain.fields import (
+    Amount,
+    Code,
+    CountryCode,
+    EmailAddress,
+    Employees,
+    JsicDivision,
+    Name,
+    PrefectureName,
+    SomeEmployees,
+    Text,
+    at_least,
+    checking,
 )
 
 
@@ -162,16 +177,16 @@ SYSTEM_ACTOR = Actor(id="system", name="system", role=Role.SYSTEM, org="system")
 
 
 class Company(Frozen):
-    name: str = Field(min_length=1, max_length=200)
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
-    industry: str = Field(min_length=1, max_length=200)
-    website: HttpUrl | None = None
-    description: str = Field(min_length=1, max_length=5000)
+    name: Name
+    country: CountryCode
+    industry: Name
+    website: Annotated[HttpUrl, UrlConstraints(max_length=2000)] | None = None
+    description: Text
 
 
 class Contact(Frozen):
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
+    name: Name
+    email: EmailAddress
     language: Literal["en", "ja"] = "en"
 
 
@@ -181,8 +196,8 @@ AllianceType = Literal["capital_alliance", "joint_investment", "fund_lp", "busin
 class EmployeeRange(Frozen):
     """The company size a foreign partner looks for, in employees."""
 
-    min: int = Field(0, ge=0)
-    max: int = Field(gt=0)
+    min: Employees = 0
+    max: SomeEmployees
 
     @model_validator(mode="after")
     def ordered(self) -> EmployeeRange:
@@ -191,20 +206,28 @@ class EmployeeRange(Frozen):
         return self
 
 
-Technology = Annotated[str, Field(min_length=1, max_length=200)]
+Technology = Name
 
 
 class Seeking(Frozen):
     technologies: list[Technology] = Field(min_length=1, max_length=20)
-    industries: list[str] = Field(default_factory=list, description="JSIC division letters")
-    prefectures: list[str] = Field(default_factory=list)
-    alliance_types: list[AllianceType] = Field(min_length=1)
+    industries: list[JsicDivision] = Field(default_factory=list, max_length=20, description="JSIC division letters")
+    prefectures: list[PrefectureName] = Field(default_factory=list, max_length=47)
+    alliance_types: list[AllianceType] = Field(min_length=1, max_length=4)
     employees: EmployeeRange | None = Field(None, description="Preferred company size (a ranking factor).")
 
 
 class Ticket(Frozen):
-    min: int = Field(ge=0)
-    max: int = Field(gt=0)
+    """The investment the company looks for, in whole yen: `min` ≤ `max`."""
+
+    min: Annotated[Amount, at_least(0)]  # at_least: what was asked before the door's rules (stored ones keep it)
+    max: Annotated[Amount, at_least(1)]
+
+    @model_validator(mode="after")
+    def ordered(self) -> Ticket:
+        if checking() and self.min > self.max:
+            raise ValueError(f"min ({self.min}) may not exceed max ({self.max})")
+        return self
 
 
 class FilingRequest(Input):
@@ -214,8 +237,8 @@ class FilingRequest(Input):
     contact: Contact
     seeking: Seeking
     ticket_jpy: Ticket
-    offers: str = Field(min_length=1, max_length=5000)
-    on_behalf_of: str | None = Field(
+    offers: Text
+    on_behalf_of: Code | None = Field(
         None, description="The applicant company's code, when a coordinator files on its behalf."
     )
 

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import EmailStr, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from domain.geography import JSIC_DIVISIONS, PREFECTURE_BY_NAME
+from domain.fields import (
+    Amount,
+    EmailAddress,
+    Employees,
+    JsicDivision,
+    Limit,
+    Name,
+    OptionalText,
+    PrefectureName,
+    SmeKey,
+    Tag,
+    Text,
+    at_least,
+    checking,
+)
 from domain.model import Action, Contact, Input, Office
 
-Text = Annotated[str, Field(min_length=1, max_length=5000)]
-OptionalText = Annotated[str, Field(max_length=5000)]
-SmeId = Annotated[str, Field(min_length=1, max_length=13)]
+SmeId = Annotated[SmeKey, Field(description="An SME of the case's candidates: its corporate number.")]
 
 
 class Payload(Input):
@@ -55,31 +67,26 @@ class NoInput(Payload):
 class MatchingCriteria(Payload):
     """The officer's criteria: each one narrows the SMEs considered, none ever adds one."""
 
-    industries: list[str] | None = Field(None, description="Only SMEs in one of these JSIC divisions.")
-    prefectures: list[str] | None = Field(None, description="Only SMEs in one of these prefectures.")
-    min_employees: int | None = Field(None, ge=0)
-    max_employees: int | None = Field(None, ge=0)
-    certifications: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+    industries: list[JsicDivision] | None = Field(
+        None, max_length=20, description="Only SMEs in one of these JSIC divisions."
+    )
+    prefectures: list[PrefectureName] | None = Field(
+        None, max_length=47, description="Only SMEs in one of these prefectures."
+    )
+    min_employees: Employees | None = None
+    max_employees: Employees | None = None
+    certifications: list[Tag] | None = Field(
         None, max_length=10, description="Only SMEs holding all of these certifications."
     )
     overseas_interest: bool = Field(False, description="Only SMEs that have said they want to go abroad.")
-    limit: int = Field(20, ge=1, le=100)
+    limit: Limit = 20
 
-    @field_validator("industries")
-    @classmethod
-    def jsic_divisions(cls, value: list[str] | None) -> list[str] | None:
-        unknown = [item for item in value or [] if item not in JSIC_DIVISIONS]
-        if unknown:
-            raise ValueError(f"{', '.join(unknown)}: not a JSIC division letter (A–T)")
-        return value
-
-    @field_validator("prefectures")
-    @classmethod
-    def prefectures_of_japan(cls, value: list[str] | None) -> list[str] | None:
-        unknown = [item for item in value or [] if item not in PREFECTURE_BY_NAME]
-        if unknown:
-            raise ValueError(f"{', '.join(unknown)}: not a prefecture (use the English name, e.g. Aichi)")
-        return value
+    @model_validator(mode="after")
+    def ordered(self) -> MatchingCriteria:
+        low, high = self.min_employees, self.max_employees
+        if checking() and low is not None and high is not None and low > high:
+            raise ValueError(f"min_employees ({low}) may not exceed max_employees ({high})")
+        return self
 
 
 class SmeIds(Payload):
@@ -94,7 +101,7 @@ class RecordResponse(Payload):
 
 class ProposeInvestment(Payload):
     route: Literal["fund_lp", "co_investment"]
-    amount_jpy: int = Field(gt=0)
+    amount_jpy: Annotated[Amount, at_least(1)]  # what was asked before the door's rules (stored ones keep it)
     rationale: Text
 
 
@@ -111,8 +118,8 @@ class UpdateContact(Payload):
     not yet delivered goes to the new address. Recorded as `{"contact": {...}}`, personal data kept apart
     (`domain.audit.PERSONAL_KEYS`), so it is erased with the filing's at the end of retention."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    email: EmailStr
+    name: Name
+    email: EmailAddress
     language: Literal["en", "ja"] = "en"
 
     @model_validator(mode="before")
@@ -132,7 +139,7 @@ class UpdateContact(Payload):
 
 
 class Reassign(Payload):
-    assignee: Annotated[str, Field(min_length=1, max_length=200)]
+    assignee: Name
 
 
 ACTION_PAYLOADS: dict[Action, type[Payload]] = {

@@ -7,6 +7,7 @@ Reading is all-or-nothing by design: `read_registry_csv` returns either every re
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -15,7 +16,9 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BeforeValidator, Field, ValidationError, field_validator
 
 from domain.corporate_number import corporate_number_problem
-from domain.geography import JSIC_DIVISIONS, PREFECTURES
+from domain.fields import LongLine, Name, OptionalPlace, PrefectureName, Tag, at_the_door
+from domain.folding import digits, number_text
+from domain.geography import JSIC_DIVISIONS
 from domain.model import Input
 
 LIST_SEPARATOR = ";"
@@ -32,12 +35,8 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = ("city", "capital_jpy", "founded", "certifications", "overseas_interest", "updated")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
-_PREFECTURE_NAMES = {p.name.lower(): p.name for p in PREFECTURES} | {p.name_ja: p.name for p in PREFECTURES}
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
-
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Tag = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 def _split(value: Any) -> Any:
@@ -56,13 +55,13 @@ class SmeRecord(Input):
     corporate_number: str
     name: Name
     name_ja: Name
-    prefecture: str
-    city: Annotated[str, Field(max_length=100)] = ""
+    prefecture: PrefectureName
+    city: OptionalPlace = ""
     industries: Annotated[list[str], BeforeValidator(_split), Field(min_length=1, max_length=5)]
     employees: int = Field(ge=0, le=1_000_000)
     capital_jpy: int = Field(0, ge=0, le=10**15)
     founded: int | None = Field(None, ge=1600, le=2100)
-    technologies: str = Field(min_length=1, max_length=2000)
+    technologies: LongLine
     certifications: TagList = []
     overseas_interest: TagList = []
     consent: bool
@@ -71,26 +70,26 @@ class SmeRecord(Input):
     @field_validator("corporate_number")
     @classmethod
     def valid_corporate_number(cls, value: str) -> str:
-        if (problem := corporate_number_problem(value)) is not None:
+        """13 digits, typed as people type them (full-width, grouped with hyphens or spaces)."""
+        number = digits(value)
+        if (problem := corporate_number_problem(number)) is not None:
             raise ValueError(problem)
-        return value
-
-    @field_validator("prefecture")
-    @classmethod
-    def known_prefecture(cls, value: str) -> str:
-        name = _PREFECTURE_NAMES.get(value.strip().lower()) or _PREFECTURE_NAMES.get(value.strip())
-        if name is None:
-            raise ValueError(f"{value!r} is not one of the 47 prefectures (English or Japanese name)")
-        return name
+        return number
 
     @field_validator("industries")
     @classmethod
     def jsic_divisions(cls, value: list[str]) -> list[str]:
-        divisions = [item.upper() for item in value]
+        divisions = [unicodedata.normalize("NFKC", item).upper() for item in value]
         unknown = [item for item in divisions if item not in JSIC_DIVISIONS]
         if unknown:
             raise ValueError(f"{', '.join(unknown)}: not a JSIC division letter (A–T)")
         return sorted(set(divisions))
+
+    @field_validator("employees", "capital_jpy", "founded", mode="before")
+    @classmethod
+    def number_as_typed(cls, value: Any) -> Any:
+        """Full-width digits and thousands separators (`１２０`, `90,000,000`) read as the number they write."""
+        return number_text(value) if isinstance(value, str) else value
 
     @field_validator("consent", mode="before")
     @classmethod
@@ -203,10 +202,11 @@ def read_registry_csv(lines: Iterable[str], max_problems: int = 1000) -> Registr
             if cell.strip() or name in REQUIRED_COLUMNS
         }
         # A repeated number is told even when either row has other problems, so one reading lists them all.
-        number = cells["corporate_number"]
+        number = digits(cells["corporate_number"])
         earlier = first_line.setdefault(number, line) if corporate_number_problem(number) is None else line
         try:
-            record = SmeRecord.model_validate(cells)
+            with at_the_door():  # a registry file is always input: every rule applies
+                record = SmeRecord.model_validate(cells)
         except ValidationError as error:
             problems += _cell_problems(line, error)
             record = None

@@ -18,7 +18,9 @@ The two forms:
   prev_hash, hash, and — so that what retention erases exists whole outside first and every hash can be
   recomputed — hash_version, personal, personal_salt, personal_digest (see `domain.audit`), and the
   event's key_id and signature (`domain.signing`). The last line is `{"manifest": {...}}`.
-* `csv` (`text/csv`, RFC 4180, lines ending in `\\r\\n`): a header row with the same columns, then one row
+* `csv` (`text/csv`, RFC 4180, lines ending in `\\r\\n`), Excel-ready: UTF-8 starting with a byte-order mark
+  (U+FEFF, bytes EF BB BF: without it Excel on a Japanese PC reads the file as Shift_JIS and shows mojibake;
+  the mark is part of what the manifest's sha256 covers), a header row with the same columns, then one row
   per event; actor, payload and personal are compact JSON text, an empty cell is null (e.g. stage_before
   of the filing, personal after redaction). The last line is `#manifest,` followed by the very same
   `{"manifest": {...}}` JSON, unquoted: it is not a CSV record, so drop it before reading the rows (e.g.
@@ -34,6 +36,7 @@ the trail as it stood then).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -167,7 +170,7 @@ class _Writer:
     def header(self) -> bytes:
         if self.format == "jsonl":
             return b""
-        return self._seal((",".join(COLUMNS) + "\r\n").encode())
+        return self._seal(codecs.BOM_UTF8 + (",".join(COLUMNS) + "\r\n").encode())
 
     def rows(self, rows: Sequence[Any]) -> bytes:
         if not rows:
@@ -274,7 +277,7 @@ def _events(body: bytes, format: ExportFormat) -> list[dict[str, Any]]:
                 raise ValueError(f"line {number} is not an audit event")
             events.append(event)
         return events
-    rows = csv.reader(io.StringIO(body.decode(), newline=""))
+    rows = csv.reader(io.StringIO(body.decode("utf-8-sig"), newline=""))  # with the mark, or (older) without
     if tuple(next(rows, ())) != COLUMNS:
         raise ValueError(f"the header row is not {','.join(COLUMNS)}")
     events = []

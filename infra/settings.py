@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, description="SMTP login, if the server wants one.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_utf8: bool = Field(
+        False,
+        description="The SMTP server takes SMTPUTF8 (RFC 6531): e-mail addresses with a non-ASCII part before the @ "
+        "are accepted at the door. False: such addresses are refused with 422.",
+    )
     mail_from: str = Field("Global Alliance Case Desk <case-desk@localhost>", description="Sender of notifications.")
     mail_senders: int = Field(
         4, ge=1, le=64, description="Messages the mail relay of each worker sends at once (each its own fate)."

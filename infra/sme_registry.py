@@ -7,6 +7,7 @@ counts of new and updated SMEs come from the same statement.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,8 +18,10 @@ from sqlalchemy import ColumnElement, Select, any_, func, literal, or_, select, 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.folding import digits
 from domain.samples import demo_sme_rows
 from domain.sme_registry import RowProblem, read_registry_csv
+from infra.folded_search import contains_folded
 from infra.tables import smes
 
 STORED_COLUMNS = (
@@ -97,14 +100,14 @@ def search_query(search: RegistrySearch) -> Select[Any]:
     """Matching SMEs in corporate-number order, a page at a time (keyset on the corporate number)."""
     conditions: list[ColumnElement[bool]] = []
     if search.q:
-        pattern = "%" + search.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(or_(smes.c.name.ilike(pattern), smes.c.name_ja.ilike(pattern), smes.c.id == search.q))
+        conditions.append(or_(contains_folded(search.q, smes.c.name, smes.c.name_ja), smes.c.id == digits(search.q)))
     if search.prefecture:
         conditions.append(smes.c.prefecture == search.prefecture)
     if search.industry:
         conditions.append(literal(search.industry) == any_(smes.c.industries))
     if search.technology:
-        conditions.append(smes.c.search.op("@@")(func.plainto_tsquery("english", search.technology)))
+        words = unicodedata.normalize("NFKC", search.technology)  # full-width letters are the same words
+        conditions.append(smes.c.search.op("@@")(func.plainto_tsquery("english", words)))
     if search.consent is not None:
         conditions.append(smes.c.consent.is_(search.consent))
     if search.after:

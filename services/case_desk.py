@@ -43,6 +43,7 @@ from domain.errors import (
     StillFiling,
     Unreplayable,
 )
+from domain.fields import as_stored, smtputf8_problem
 from domain.idempotency import FILING, KeyClaim, KeyUse, fingerprint
 from domain.model import Action, Actor, CaseState, FilingRequest, Role
 from domain.payloads import Payload, parse_payload
@@ -117,12 +118,16 @@ class CaseDesk:
             snapshot = await session.scalar(select(cases.c.snapshot).where(cases.c.id == case_id))
         if snapshot is None:
             raise CaseNotFound()
-        state = CaseState.model_validate(snapshot)
+        with as_stored():
+            state = CaseState.model_validate(snapshot)
         if not can_see(state, viewer):
             raise CaseNotFound()
         return state
 
     async def file(self, actor: Actor, request: FilingRequest, idempotency_key: str | None) -> CaseState:
+        if (problem := smtputf8_problem(request.contact.email, self.services.settings.smtp_utf8)) is not None:
+            error = {"loc": ["body", "contact", "email"], "msg": problem, "type": "value_error"}
+            raise InvalidInput([error], "Invalid filing")
         body = request.model_dump(mode="json")
         case_id = case_id_for(actor, idempotency_key, body)
         structlog.contextvars.bind_contextvars(case_id=case_id, workflow_id=workflow_id(case_id))
@@ -253,7 +258,8 @@ class CaseDesk:
         current = await self.load(case_id, viewer)
         entries = await stored_entries(self.services.sessions, case_id)
         try:
-            past = rewind(entries, current.service_levels, when)
+            with as_stored():
+                past = rewind(entries, current.service_levels, when)
         except (RewindError, ValueError) as error:  # ValueError: an event today's rules cannot read back
             log.error("audit trail cannot be replayed", error=str(error))
             raise Unreplayable(str(error)) from None
@@ -280,4 +286,5 @@ class CaseDesk:
         page = rows[: filters.limit]
         more = len(rows) > filters.limit
         next_cursor = encode_cursor(page[-1].sort_key, page[-1].snapshot["id"]) if more and page else None
-        return [CaseState.model_validate(r.snapshot) for r in page], next_cursor
+        with as_stored():
+            return [CaseState.model_validate(r.snapshot) for r in page], next_cursor

@@ -11,10 +11,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, DateTime, func, literal, or_
+from sqlalchemy import ColumnElement, DateTime, func, literal
 
 from domain.errors import BadCursor
 from domain.model import Office, Outcome, Stage
+from infra.folded_search import contains_folded
 from infra.tables import cases
 
 Sort = Literal["-created", "due"]
@@ -29,10 +30,8 @@ def sort_key(sort: Sort) -> ColumnElement[Any]:
 
 
 def mentions(q: str) -> ColumnElement[bool]:
-    """Cases whose company name or reference contains `q` (any case; `%` and `_` match themselves)."""
-    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
-    return or_(cases.c.company_name.ilike(pattern, escape="\\"), cases.c.reference.ilike(pattern, escape="\\"))
+    """Cases whose company name or reference contains `q`, folded as people type it (`infra.folded_search`)."""
+    return contains_folded(q, cases.c.company_name, cases.c.reference)
 
 
 @dataclass(frozen=True)
@@ -67,14 +66,22 @@ def encode_keys(keys: Sequence[Decimal], case_id: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+# Every sort key is a time in epoch seconds (negated for newest first) or a flag, up to 9999-12-31: a key beyond
+# this is no cursor we gave out (and PostgreSQL's numeric could not even hold `1e999999999`).
+LARGEST_KEY = Decimal(10**12)
+
+
 def decode_keys(cursor: str, count: int) -> tuple[list[Decimal], str]:
     """The `count` sort keys and the case id of a cursor; `BadCursor` when it is not one of ours."""
     try:
         *keys, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if len(keys) != count:
             raise ValueError("wrong number of keys")
-        return [Decimal(key) for key in keys], str(uuid.UUID(case_id))
-    except (ValueError, TypeError, ArithmeticError) as error:
+        numbers = [Decimal(key) for key in keys]
+        if not all(number.is_finite() and abs(number) <= LARGEST_KEY for number in numbers):
+            raise ValueError("a sort key out of range")
+        return numbers, str(uuid.UUID(case_id))
+    except (ValueError, TypeError, AttributeError, ArithmeticError) as error:
         raise BadCursor() from error
 
 

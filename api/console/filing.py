@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from api.console.forms import Choice, FormField, FormValues
+from api.console.forms import Choice, FormField, FormValues, number_as_typed
 from api.console.i18n import Translator
 from api.problems import Problem
 from domain.model import Actor, AllianceType, Role
@@ -36,7 +36,7 @@ LAYOUT: list[tuple[str, list[tuple[FormField, Path]]]] = [
         (FormField("alliance_types", "checkboxes", True), ("seeking", "alliance_types")),
     ]),
     ("new.ticket", [
-        (FormField("ticket_min", "number", True, minimum=0), ("ticket_jpy", "min")),
+        (FormField("ticket_min", "number", True, minimum=1), ("ticket_jpy", "min")),
         (FormField("ticket_max", "number", True, minimum=1), ("ticket_jpy", "max")),
     ]),
     ("case.offers", [
@@ -110,8 +110,7 @@ def parse(form: FormValues, actor: Actor) -> dict[str, Any]:
         elif not raw or not raw[-1].strip():
             continue
         elif field.kind == "number":
-            text = raw[-1].strip().replace(",", "").replace("_", "")
-            value = int(text) if text.isdigit() else raw[-1]
+            value = number_as_typed(raw[-1])
         else:
             value = raw[-1].strip()
         target = body

@@ -23,6 +23,7 @@ from pydantic_core import PydanticUndefined
 
 from api.console.i18n import Translator
 from api.problems import Problem
+from domain.folding import number_text
 from domain.model import Action, Actor, CaseState
 from domain.payloads import ACTION_PAYLOADS
 from domain.rules import check
@@ -30,7 +31,7 @@ from domain.rules import check
 Kind = Literal["text", "textarea", "lines", "checkbox", "number", "select", "checkboxes"]
 LONG_TEXT = 200  # a str that may be longer than this gets a textarea
 SME_FIELDS = frozenset({"sme_id", "sme_ids"})
-INTEGER = re.compile(r"-?\d+")
+INTEGER = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only, and never so many that int() refuses or stalls
 
 
 class FormValues(Protocol):
@@ -101,7 +102,7 @@ def _is_list(annotation: Any) -> bool:
 
 
 def _kind(info: FieldInfo) -> tuple[Kind, list[str] | None]:
-    annotation, _ = _optional(info.annotation)
+    annotation = _bare(_optional(info.annotation)[0])
     if _is_list(annotation):
         values = _choice_values(_bare(get_args(annotation)[0]))
         return ("checkboxes", values) if values is not None else ("lines", None)
@@ -115,9 +116,30 @@ def _kind(info: FieldInfo) -> tuple[Kind, list[str] | None]:
     return ("textarea" if longest is None or longest > LONG_TEXT else "text"), None
 
 
+def _rules(info: FieldInfo) -> list[Any]:
+    """The field's constraints, and those of its type when it is an optional `Annotated` one (`X | None`)."""
+    inner = _optional(info.annotation)[0]
+    nested = get_args(inner)[1:] if get_origin(inner) is Annotated else ()
+    return [*info.metadata, *(rule for item in nested for rule in getattr(item, "metadata", [item]))]
+
+
+def _stated(info: FieldInfo) -> dict[str, Any]:
+    """What the field's schema states beyond its constraints (`domain.fields` puts the door's bounds there)."""
+    inner = _optional(info.annotation)[0]
+    nested = get_args(inner)[1:] if get_origin(inner) is Annotated else ()
+    stated: dict[str, Any] = {}
+    for item in (*nested, info):
+        if isinstance(item, FieldInfo) and isinstance(item.json_schema_extra, dict):
+            stated |= item.json_schema_extra
+    return stated
+
+
 def _bounds(info: FieldInfo) -> tuple[int | None, int | None, int | None]:
-    low = high = longest = None
-    for rule in info.metadata:
+    stated = _stated(info)
+    low = stated.get("minimum") if isinstance(stated.get("minimum"), int) else None
+    high = stated.get("maximum") if isinstance(stated.get("maximum"), int) else None
+    longest = None
+    for rule in _rules(info):
         if isinstance(rule, Ge) and isinstance(rule.ge, int):
             low = rule.ge
         elif isinstance(rule, Gt) and isinstance(rule.gt, int):
@@ -175,6 +197,14 @@ def typed_values(action: Action, form: FormValues) -> dict[str, list[str]]:
     return {name: [str(v) for v in form.getlist(name)] for name in ACTION_PAYLOADS[action].model_fields}
 
 
+def number_as_typed(typed: str) -> int | str:
+    """A number field's value: the integer a person typed (full-width digits and thousands separators read as
+    such, `１２,０００` is 12000), or the text itself for the payload model to refuse beside the field (`²`, a
+    5,000-digit number, `12.5`) — never an exception here."""
+    text = number_text(typed)
+    return int(text) if INTEGER.fullmatch(text) else typed
+
+
 def parse_form(action: Action, form: FormValues) -> dict[str, Any]:
     """The payload the form describes. Nothing is judged here: a wrong value is passed on as typed, for the
     payload model to refuse with its own words; empty optional fields are left out, so defaults apply."""
@@ -192,8 +222,7 @@ def parse_form(action: Action, form: FormValues) -> dict[str, Any]:
         elif not raw or (raw[-1].strip() == "" and kind in ("number", "select")):
             continue
         elif kind == "number":
-            text = raw[-1].strip().replace(",", "").replace("_", "")
-            payload[name] = int(text) if INTEGER.fullmatch(text) else raw[-1]
+            payload[name] = number_as_typed(raw[-1])
         else:
             payload[name] = raw[-1].replace("\r\n", "\n")
     return payload

@@ -6,6 +6,7 @@ a period drawn tight around its own cases' events.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -43,7 +44,7 @@ def jsonl_events(content: bytes) -> list[dict[str, Any]]:
 
 def csv_events(content: bytes) -> list[dict[str, Any]]:
     """The events of a CSV export, typed back as in JSON Lines (the manifest line dropped)."""
-    lines = content.decode().split("\r\n")
+    lines = content.decode("utf-8-sig").split("\r\n")
     assert lines[-2].startswith("#manifest,") and lines[-1] == ""
     rows = list(csv.DictReader(io.StringIO("\r\n".join(lines[:-2]) + "\r\n", newline="")))
     return [row | {"seq": int(row["seq"]), "actor": json.loads(row["actor"]), "payload": json.loads(row["payload"]),
@@ -143,7 +144,8 @@ async def test_csv_and_jsonl_carry_the_same_events(desk: Desk) -> None:
     assert as_csv.status_code == 200, as_csv.text
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert as_csv.headers["content-disposition"].endswith('.csv"')
-    assert as_csv.content.startswith((",".join(COLUMNS) + "\r\n").encode())
+    # Excel-ready: a byte-order mark first, so Excel on a Japanese PC reads UTF-8 (not Shift_JIS mojibake)
+    assert as_csv.content.startswith(codecs.BOM_UTF8 + (",".join(COLUMNS) + "\r\n").encode())
     jsonl, rows = jsonl_events(as_jsonl.content), csv_events(as_csv.content)
     assert len(jsonl) == 4 and rows == jsonl
     assert rows[0]["stage_before"] is None and rows[-1]["payload"]["text"].endswith("佐藤さん")
@@ -258,3 +260,14 @@ async def test_bad_parameters_are_named(desk: Desk, params: dict[str, str], name
     problem = response.json()
     assert problem["errors"][0]["loc"] == ["query", named]
     assert problem["detail"].startswith(f"query.{named}: ")
+
+
+async def test_no_cell_of_the_csv_export_is_a_formula_for_a_spreadsheet(desk: Desk) -> None:
+    """What people type is in JSON cells (starting with `{`), so a name like `=HYPERLINK(…)` never starts a cell."""
+    formula = '=HYPERLINK("http://attacker.example","open")'
+    case = await desk.file(APPLICANT, company=formula)
+    await desk.ok(case, "add_note", COORDINATOR, text="@SUM(1+1)")
+    content = (await export(desk, case=case["id"], format="csv")).content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(content.rsplit("#manifest,", 1)[0], newline="")))
+    assert "=HYPERLINK(" in content and len(rows) == 3
+    assert [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")] == []

@@ -318,7 +318,7 @@ async def test_a_bad_payload_is_shown_beside_its_form_with_what_was_typed(consol
     assert response.status_code == 422
     form = element(response.text, "act-propose_investment")
     amount_error = element(form, "act-propose_investment-amount_jpy-error")
-    assert "greater than 0" in text(amount_error)
+    assert "from 1 to 1000000000000" in text(amount_error)
     assert 'value="-5"' in form and 'aria-invalid="true"' in form
     assert "EU channels &lt;b&gt;&amp; more&lt;/b&gt;</textarea>" in form  # kept, and escaped
     assert '<option value="co_investment" selected>' in form
@@ -438,6 +438,33 @@ async def test_filing_from_the_console(console: Console, desk: Desk) -> None:
     assert case["company"]["name"] == "Console GmbH" and case["request"]["seeking"]["technologies"] == [
         "sensors", "precision machining"]
     assert (await (await console.as_(officer(SBIC))).get("/cases/new")).status_code == 403
+
+
+async def test_a_number_field_with_what_is_no_number_is_an_error_beside_it_not_a_failure(
+    console: Console, desk: Desk
+) -> None:
+    browser = await console.as_(APPLICANT)
+    sample = await console.page(APPLICANT, "/cases/new?sample=true")
+    fields = [("company_name", "Numbers GmbH"), ("country", "DE"), ("industry", "Robots"),
+              ("description", "Assembly robots"), ("contact_name", "Anna"), ("contact_email", "anna@acme.example"),
+              ("contact_language", "en"), ("technologies", "sensors"), ("alliance_types", "fund_lp"),
+              ("ticket_min", "1"), ("ticket_max", "100"), ("offers", "EU channels")]
+    for typed in ("²", "9" * 5000, "12.5", "1e9"):
+        wrong = [(k, typed if k == "ticket_max" else v) for k, v in fields]
+        refused = await browser.post("/cases/new", data=as_form([("csrf_token", csrf_of(sample)), *wrong]))
+        assert refused.status_code == 422, (typed[:10], refused.status_code)
+        assert "file-ticket_max-error" in refused.text
+    wide = [(k, {"ticket_min": "１,０００", "ticket_max": "２０００"}.get(k, v)) for k, v in fields]
+    filed = await browser.post("/cases/new", data=as_form([("csrf_token", csrf_of(sample)), *wide]))
+    assert filed.status_code == 303
+    case_id = filed.headers["location"].split("/")[2].split("?")[0]
+    assert (await desk.get(case_id, COORDINATOR)).json()["request"]["ticket_jpy"] == {"min": 1000, "max": 2000}
+    case = await to_fund_consideration(desk)
+    for typed in ("²", "9" * 5000):
+        response = await console.submit(officer(SBIC), case["id"], "propose_investment",
+                                     [("route", "co_investment"), ("amount_jpy", typed), ("rationale", "r")])
+        assert response.status_code == 422
+        assert "act-propose_investment-amount_jpy-error" in response.text
 
 
 async def test_a_coordinator_files_on_behalf_and_the_mail_page_is_there_in_development(console: Console) -> None:

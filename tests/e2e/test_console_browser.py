@@ -195,7 +195,8 @@ async def test_a_case_from_filing_to_fund_approval_by_clicking(
     await propose.get_by_label(t.code("field", "amount_jpy")).fill("0")
     await propose.get_by_label(t.code("field", "rationale")).fill("EU channels for the SME's sensor line")
     await sbic.submit("propose_investment")
-    await expect(sbic.page.locator("#act-propose_investment-amount_jpy-error")).to_contain_text("greater than 0")
+    amount_error = sbic.page.locator("#act-propose_investment-amount_jpy-error")
+    await expect(amount_error).to_contain_text("must be from 1 to 1000000000000")
     await expect(propose.get_by_label(t.code("field", "rationale"))).to_have_value(
         "EU channels for the SME's sensor line")
     await expect(sbic.page.get_by_role("alert").first).to_be_visible()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 
 from domain.model import Role
@@ -72,3 +74,35 @@ async def test_nul_characters_are_refused_everywhere_a_person_types(
     assert searched.status_code == 422
     history = (await http.get(f"/api/cases/{case['id']}/history", headers=auth(tokens, COORDINATOR))).json()
     assert [e["type"] for e in history["events"]] == ["filed"]
+
+
+async def test_a_chunked_body_over_the_limit_is_refused_with_413_too(
+    http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], settings: Settings
+) -> None:
+    """A body sent in chunks has no Content-Length: its size shows only as it is read, inside the route."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"offers": "'
+        for _ in range(settings.max_body_bytes // 8192 + 2):
+            yield b"x" * 8192
+        yield b'"}'
+
+    headers = {**auth(tokens, APPLICANT), "content-type": "application/json"}
+    before = (await http.get("/api/cases?limit=200", headers=auth(tokens, APPLICANT))).json()["items"]
+    response = await http.post("/api/cases", content=chunks(), headers=headers)
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert str(settings.max_body_bytes) in response.json()["detail"]
+    after = (await http.get("/api/cases?limit=200", headers=auth(tokens, APPLICANT))).json()["items"]
+    assert len(after) == len(before)
+
+
+async def test_a_body_that_is_not_utf8_is_422_like_bad_json(
+    http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str]
+) -> None:
+    headers = {**auth(tokens, APPLICANT), "content-type": "application/json"}
+    response = await http.post("/api/cases", content=b'0$\xff\x0b\xe9vM', headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["loc"] == ["body"]

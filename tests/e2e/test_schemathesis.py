@@ -1,8 +1,9 @@
 """Property-based tests of the whole HTTP API against its own OpenAPI document (schemathesis).
 
 A real `alliance run` answers; every operation is fuzzed with a fixed seed and a bounded number of
-examples, as a coordinator (who may see every case). Every answer must be a documented status with a
-documented content type and body, and never a 5xx.
+examples, as a coordinator (who may see every case), with valid inputs (positive mode) and with inputs invalid
+on purpose (negative mode). Every answer must be a documented status with a documented content type and body,
+and never a 5xx; an input the schema forbids must be refused with a 4xx.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -75,7 +79,8 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 COORDINATOR_TOKEN = demo_token(next(u for u in DEMO_USERS if u.role == Role.COORDINATOR), PEPPER)
 
 
-def test_no_operation_answers_a_5xx_or_off_its_schema(live_api: str) -> None:
+def fuzz(live_api: str, mode: GenerationMode, checks: tuple[Any, ...]) -> int:
+    """Every operation called with `mode` inputs as the coordinator, each answer held to `checks`; the calls made."""
     # Driven through hypothesis directly: schemathesis' own pytest plugin does not support pytest 9 yet.
     schema = schemathesis.openapi.from_url(f"{live_api}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
@@ -83,15 +88,29 @@ def test_no_operation_answers_a_5xx_or_off_its_schema(live_api: str) -> None:
     calls = 0
     for operation in operations:
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=30, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck),
                   database=None, phases=[Phase.explicit, Phase.generate])  # no shrinking: fail fast
         def call(case: Any) -> None:
             nonlocal calls
             calls += 1
-            case.call_and_validate(
-                headers={"Authorization": f"Bearer {COORDINATOR_TOKEN}"}, checks=CHECKS, timeout=30
-            )
+            case.call_and_validate(headers={"Authorization": f"Bearer {COORDINATOR_TOKEN}"}, checks=checks,
+                                   timeout=30)
 
-        call()
-    assert calls >= 10 * len(operations)
+        try:
+            call()
+        except Unsatisfiable:  # nothing about this operation can be sent wrong (no parameters, no body)
+            assert mode == GenerationMode.NEGATIVE, operation.label
+            assert not list(operation.iter_parameters()) and not operation.get_request_payload_content_types(), (
+                operation.label)
+    return calls
+
+
+def test_no_operation_answers_a_5xx_or_off_its_schema(live_api: str) -> None:
+    assert fuzz(live_api, GenerationMode.POSITIVE, CHECKS) >= 300
+
+
+def test_invalid_inputs_on_purpose_get_a_documented_4xx_never_a_5xx(live_api: str) -> None:
+    """Negative mode: every operation sent what its schema forbids (wrong types, out of bounds, too long, bad
+    patterns and enums, in body, query, path and headers) must refuse it with a documented 4xx."""
+    assert fuzz(live_api, GenerationMode.NEGATIVE, (*CHECKS, negative_data_rejection)) >= 100

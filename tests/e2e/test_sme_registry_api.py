@@ -150,11 +150,12 @@ async def test_every_problem_of_a_file_is_listed(desk: Desk) -> None:
     assert await search(desk, q=name) == []
 
 
-async def test_line_numbers_count_blank_lines_and_cells_may_hold_any_unicode(desk: Desk) -> None:
+async def test_line_numbers_count_blank_lines_and_a_cell_with_a_control_character_is_refused(desk: Desk) -> None:
     name = f"Regtest {tag()}"
     first, second, third = numbers(5, 3)
     header = ",".join(COLUMNS)
-    # A quoted cell with a line separator (U+2028) and an unquoted one with a form feed are one line each.
+    # A quoted cell with a line separator (U+2028) and an unquoted one with a form feed are one line each, and
+    # refused: registry fields are one line of text, as at every other door.
     lines = [
         header,
         "",
@@ -165,14 +166,17 @@ async def test_line_numbers_count_blank_lines_and_cells_may_hold_any_unicode(des
     ]
     body = ("\n".join(lines) + "\n").encode()
     document = assert_problem(await import_csv(desk, MANAGER, body), 422)
-    assert [(e["line"], e["column"]) for e in document["errors"]] == [(6, "prefecture")]
+    assert [(e["line"], e["column"]) for e in document["errors"]] == [
+        (3, "technologies"), (4, "technologies"), (6, "prefecture")
+    ]
+    assert "U+2028" in document["errors"][0]["message"] and "U+000C" in document["errors"][1]["message"]
 
-    fixed = body.replace(b"Atlantis", b"Aichi")
+    fixed = body.replace(b"Atlantis", b"Aichi").replace("\u2028".encode(), b"; ").replace(b"\x0c", b" ")
     response = await import_csv(desk, MANAGER, fixed)
     assert response.status_code == 200, response.text
     assert response.json() == {"added": 3, "updated": 0}
     technologies = {item["corporate_number"]: item["technologies"] for item in await search(desk, q=name)}
-    assert technologies == {first: "sensors\u2028MEMS", second: "lasers\x0coptics", third: "sensors"}
+    assert technologies == {first: "sensors; MEMS", second: "lasers optics", third: "sensors"}
 
 
 async def test_a_byte_order_mark_and_crlf_line_ends_are_fine(desk: Desk) -> None:
@@ -184,13 +188,29 @@ async def test_a_byte_order_mark_and_crlf_line_ends_are_fine(desk: Desk) -> None
     assert response.json() == {"added": 1, "updated": 0}
 
 
-async def test_a_file_that_is_not_utf8_is_refused_and_nothing_imported(desk: Desk) -> None:
+async def test_a_registry_saved_by_excel_in_japan_is_imported_declared_or_not(desk: Desk) -> None:
+    """Shift_JIS (CP932, with its NEC extensions such as ①) and CRLF line ends, as Excel in Japan saves CSV."""
+    for n, content_type in enumerate(["text/csv", "text/csv; charset=Shift_JIS", "text/csv; charset=windows-31j"]):
+        name = f"Regtest {tag()}"
+        (number,) = numbers(7, 1)
+        text = csv_of(sme(number, name, name_ja="髙橋精密工業①", city="刈谷市")).decode()
+        response = await import_csv(desk, MANAGER, text.replace("\n", "\r\n").encode("cp932"), content_type)
+        assert response.status_code == 200, (content_type, response.text)
+        (found,) = await search(desk, q=name)
+        assert (found["name_ja"], found["city"]) == ("髙橋精密工業①", "刈谷市"), n
+
+
+async def test_a_file_not_in_the_encoding_it_declares_or_in_none_is_refused_naming_the_line(desk: Desk) -> None:
     name = f"Regtest {tag()}"
-    (number,) = numbers(7, 1)
-    text = csv_of(sme(number, name, name_ja="愛知精密工業")).decode()
-    response = await import_csv(desk, MANAGER, text.encode("shift_jis"))
-    document = assert_problem(response, 422)
-    assert "UTF-8" in document["detail"]
+    first, second = numbers(7, 2)
+    text = csv_of(sme(first, name, name_ja="Test Seiko", prefecture="Aichi"), sme(second, name)).decode()
+    declared = assert_problem(await import_csv(desk, MANAGER, text.encode("cp932"), "text/csv; charset=utf-8"), 422)
+    assert "line 3" in declared["detail"] and "UTF-8" in declared["detail"]
+    assert [e["line"] for e in declared["errors"]] == [3]
+    neither = assert_problem(await import_csv(desk, MANAGER, text.encode("utf-16")), 422)
+    assert "line 1" in neither["detail"] and "UTF-8" in neither["detail"]
+    unknown = assert_problem(await import_csv(desk, MANAGER, text.encode(), "text/csv; charset=ebcdic"), 422)
+    assert "ebcdic" in unknown["detail"] and "Shift_JIS" in unknown["detail"]
     assert await search(desk, q=name) == []
 
 

@@ -1,0 +1,286 @@
+"""The rules every door applies to a field, in one place: each input model (filings, action payloads, registry
+rows) and each command takes its field types from here, so a rule is written once and shows in the OpenAPI
+schema (`pattern`, `minimum`/`maximum`, `maxLength`, `enum`) exactly as it is enforced.
+
+- One line of text (`line`): no control characters at all — C0 (CR, LF, TAB, NUL…), DEL, C1 — nor the Unicode
+  line and paragraph separators (U+2028, U+2029): a name or a subject with a line break in it is how headers get
+  injected into mail, and it breaks every one-line display.
+- Several lines (`lines`): line feeds allowed (a CR LF or lone CR is taken as one), every other control character
+  refused.
+- A required text may not be blank (spaces only).
+- Amounts of money (`Amount`): whole yen as a JSON integer — never a boolean, a float or a string — from 1 to
+  10^12 (a trillion yen is far above any ticket of the scheme, and well inside what a JavaScript client holds
+  exactly, 2^53).
+- JSIC divisions: one letter A–T (`domain.geography.JSIC_DIVISIONS`); countries: ISO 3166-1 alpha-2
+  (`domain.countries`); prefectures: as people write them (`domain.geography.prefecture_named`), stored by their
+  English name.
+- E-mail addresses (`EmailAddress`): RFC 5322 addresses as `email_validator` reads them; an internationalised
+  domain in either form (U-label `例え.jp` or A-label `xn--r8jz45g.jp`) is kept as the same U-label address.
+  Whether a non-ASCII local part may be accepted depends on the mail server (`SMTP_UTF8`): asked by
+  `smtputf8_problem`, which every door that takes an address calls with the setting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Annotated, Any, TypeVar
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from domain.countries import COUNTRY_CODES
+from domain.geography import JSIC_DIVISIONS, prefecture_named, prefecture_spellings
+
+# What one line may not hold, and what several lines may not (the same, less the line feed).
+_LINE_BREAKS = "\u2028\u2029"
+_CONTROL = "\x00-\x09\x0b-\x1f\x7f-\x9f"
+ONE_LINE = re.compile(f"[{_CONTROL}\n{_LINE_BREAKS}]")
+MULTI_LINE = re.compile(f"[{_CONTROL}]")
+# The same as JSON-schema patterns (ECMA 262), for the OpenAPI document.
+_SCHEMA_CONTROL = r"\u0000-\u0009\u000b-\u001f\u007f-\u009f"
+_SCHEMA_BREAKS = _SCHEMA_CONTROL + r"\u000a\u2028\u2029"
+ONE_LINE_PATTERN = rf"^[^{_SCHEMA_BREAKS}]*$"
+MULTI_LINE_PATTERN = rf"^[^{_SCHEMA_CONTROL}]*$"
+NON_BLANK_LINE_PATTERN = rf"^[^{_SCHEMA_BREAKS}]*[^\s{_SCHEMA_BREAKS}][^{_SCHEMA_BREAKS}]*$"
+NON_BLANK_LINES_PATTERN = rf"^[^{_SCHEMA_CONTROL}]*[^\s{_SCHEMA_CONTROL}][^{_SCHEMA_CONTROL}]*$"
+
+MAX_AMOUNT_JPY = 10**12
+
+_AT_THE_DOOR: ContextVar[bool] = ContextVar("at_the_door", default=False)
+T = TypeVar("T")
+
+
+@contextmanager
+def at_the_door() -> Iterator[None]:
+    """Validate what comes in by every rule here (the API does for each request, the commands for their input).
+
+    Outside it — a workflow replaying its history, an activity, a service reading a stored case back — models
+    keep what was accepted when it was stored (canonical forms still apply): a rule added later never makes a
+    stored case unreadable or a workflow history unreplayable.
+    """
+    token = _AT_THE_DOOR.set(True)
+    try:
+        yield
+    finally:
+        _AT_THE_DOOR.reset(token)
+
+
+@contextmanager
+def as_stored() -> Iterator[None]:
+    """Read back what was stored (inside a request too): only what the models always asked of it is asked."""
+    token = _AT_THE_DOOR.set(False)
+    try:
+        yield
+    finally:
+        _AT_THE_DOOR.reset(token)
+
+
+def checking() -> bool:
+    """Whether what is being validated has just come in (`at_the_door`), so every rule applies."""
+    return _AT_THE_DOOR.get()
+
+
+def door_rule(check: Callable[[T], T]) -> Callable[[T], T]:
+    """`check`, applied at the door only (`at_the_door`); elsewhere the value passes as it is."""
+
+    def applied(value: T) -> T:
+        return check(value) if checking() else value
+
+    applied.__doc__ = check.__doc__
+    return applied
+
+
+def _codepoint(character: str) -> str:
+    return f"U+{ord(character):04X}"
+
+
+def _refuse_control(value: str, refused: re.Pattern[str], rule: str) -> str:
+    if (found := refused.search(value)) is not None:
+        raise ValueError(f"{rule} (found {_codepoint(found.group())} at character {found.start() + 1})")
+    return value
+
+
+def one_line(value: str) -> str:
+    """`value` if it is one line without control characters; otherwise ValueError naming the first one."""
+    return _refuse_control(value, ONE_LINE, "must be one line of text without control characters")
+
+
+def line_feeds(value: str) -> str:
+    """Line breaks as line feeds: a CR LF (as browsers send a textarea) or a lone CR is one `\\n`."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def several_lines(value: str) -> str:
+    """`value` with its line breaks as line feeds, if it holds no other control character; else ValueError."""
+    return _refuse_control(line_feeds(value), MULTI_LINE, "may hold line breaks but no other control characters")
+
+
+def not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("may not be blank")
+    return value
+
+
+def _line(max_length: int, *, required: bool) -> Any:
+    """The constraints of a one-line text field (required: at least one non-space character)."""
+    pattern = NON_BLANK_LINE_PATTERN if required else ONE_LINE_PATTERN
+    return Field(min_length=1 if required else 0, max_length=max_length, json_schema_extra={"pattern": pattern})
+
+
+def _lines(max_length: int, *, required: bool) -> Any:
+    """The constraints of a multi-line text field (notes, descriptions)."""
+    pattern = NON_BLANK_LINES_PATTERN if required else MULTI_LINE_PATTERN
+    return Field(min_length=1 if required else 0, max_length=max_length, json_schema_extra={"pattern": pattern})
+
+
+OneLine = AfterValidator(door_rule(one_line))
+SeveralLines = (AfterValidator(line_feeds), AfterValidator(door_rule(several_lines)))
+NotBlank = AfterValidator(door_rule(not_blank))
+
+Name = Annotated[str, _line(200, required=True), OneLine, NotBlank]
+"""A name, a title, a technology: one line, 1–200 characters, not blank."""
+Tag = Annotated[str, _line(100, required=True), OneLine, NotBlank]
+"""A short label (a certification, a market): one line, 1–100 characters, not blank."""
+Code = Annotated[str, _line(64, required=True), OneLine, NotBlank]
+"""An organisation's code: one line, 1–64 characters."""
+SmeKey = Annotated[str, _line(13, required=True), OneLine, NotBlank]
+"""The key of an SME in the registry (its corporate number): one line, 1–13 characters."""
+OptionalPlace = Annotated[str, _line(100, required=False), OneLine]
+"""A city or town, possibly empty: one line, at most 100 characters."""
+LongLine = Annotated[str, _line(2000, required=True), OneLine, NotBlank]
+"""One long line (a registry's list of technologies): 1–2000 characters."""
+Text = Annotated[str, _lines(5000, required=True), *SeveralLines, NotBlank]
+"""What a person writes (a reason, an answer, a description): lines, 1–5000 characters, not blank."""
+OptionalText = Annotated[str, _lines(5000, required=False), *SeveralLines]
+"""An optional note: lines, at most 5000 characters."""
+
+
+def _whole_number(low: int, high: int) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"must be a JSON integer from {low} to {high} (not {type(value).__name__})")
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}")
+        return value
+
+    return check
+
+
+def whole_number(low: int, high: int, description: str | None = None) -> tuple[Any, Any]:
+    """The rule of a JSON integer from `low` to `high` — never a boolean, a float or a string — checked at the door
+    (`door_rule`) and stated in the schema; `Annotated[int, *whole_number(…)]`."""
+    return (
+        BeforeValidator(door_rule(_whole_number(low, high))),
+        Field(description=description, json_schema_extra={"minimum": low, "maximum": high}),
+    )
+
+
+def at_least(low: int) -> Any:
+    """A bound every stored value already kept (before the door's rules), so it applies everywhere."""
+
+    def check(value: int) -> int:
+        if value < low:
+            raise ValueError(f"must be at least {low}")
+        return value
+
+    return AfterValidator(check)
+
+
+_AMOUNT = whole_number(1, MAX_AMOUNT_JPY, "Whole yen, a JSON integer from 1 to 10^12.")
+Amount = Annotated[int, _AMOUNT[0], _AMOUNT[1]]
+"""An amount of money in JPY (stored ones from before the door's rules may be 0 or larger: `at_least`)."""
+MAX_EMPLOYEES = 1_000_000
+_EMPLOYEES, _SOME_EMPLOYEES = whole_number(0, MAX_EMPLOYEES), whole_number(1, MAX_EMPLOYEES)
+_LIMIT = whole_number(1, 100)
+Employees = Annotated[int, _EMPLOYEES[0], _EMPLOYEES[1], at_least(0)]
+"""A number of employees (0 to a million)."""
+SomeEmployees = Annotated[int, _SOME_EMPLOYEES[0], _SOME_EMPLOYEES[1], at_least(1)]
+"""A number of employees above 0 (the top of a size range)."""
+Limit = Annotated[int, _LIMIT[0], _LIMIT[1]]
+"""How many candidates to propose (1 to 100)."""
+
+
+def _jsic_division(value: str) -> str:
+    if value not in JSIC_DIVISIONS:
+        raise ValueError(f"{value!r} is not a JSIC division: one capital letter from A to T")
+    return value
+
+
+JsicDivision = Annotated[
+    str, AfterValidator(door_rule(_jsic_division)), Field(json_schema_extra={"enum": list(JSIC_DIVISIONS)})
+]
+
+
+def _country(value: str) -> str:
+    if value not in COUNTRY_CODES:
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (two capital letters, e.g. DE, US, JP)")
+    return value
+
+
+CountryCode = Annotated[
+    str, AfterValidator(door_rule(_country)),
+    Field(description="ISO 3166-1 alpha-2", json_schema_extra={"enum": sorted(COUNTRY_CODES)}),
+]
+
+
+def _prefecture(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value  # the str type refuses it
+    if checking():
+        one_line(value)
+    found = prefecture_named(value)
+    if found is None and not checking():
+        return value  # stored before prefectures were checked: kept as it was
+    if found is None:
+        raise ValueError(f"{value!r} is not a prefecture of Japan; write it {prefecture_spellings()}")
+    return found.name
+
+
+PrefectureName = Annotated[
+    str,
+    BeforeValidator(_prefecture),
+    Field(
+        json_schema_extra={"pattern": NON_BLANK_LINE_PATTERN, "maxLength": 40},
+        description="One of the 47 prefectures, as people write it (stored by its English name): "
+        + prefecture_spellings(),
+        examples=["Aichi", "Tokyo-to", "Hyōgo", "大阪府", "東京", "13"],
+    ),
+]
+
+
+def _email(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    one_line(value)
+    try:
+        return validate_email(value, check_deliverability=False, allow_smtputf8=True).normalized
+    except EmailNotValidError as error:
+        raise ValueError(f"not an e-mail address: {error}") from None
+
+
+EmailAddress = Annotated[
+    str,
+    BeforeValidator(_email),
+    Field(
+        max_length=254,
+        description="An e-mail address; an internationalised domain may be written as its U-label or its "
+        "punycode A-label (both are kept as the U-label). A non-ASCII local part only when the mail server "
+        "takes SMTPUTF8 (setting `SMTP_UTF8`).",
+        json_schema_extra={"format": "email"},
+    ),
+]
+
+
+def smtputf8_problem(address: str, smtp_utf8: bool) -> str | None:
+    """Why `address` cannot be accepted by a desk whose mail server does (`smtp_utf8`) or does not take
+    SMTPUTF8: a local part (before the @) with non-ASCII letters needs it. None when it can be."""
+    local = address.rpartition("@")[0]
+    if smtp_utf8 or local.isascii():
+        return None
+    return (
+        f"the part before the @ ({local!r}) must be ASCII: the mail server does not take international "
+        "addresses (SMTPUTF8); give an ASCII address"
+    )

@@ -1,0 +1,183 @@
+"""The rules of the doors (`domain.fields`), the prefecture vocabulary and text folding, without I/O; and every
+input model, with hypothesis: whatever it is sent, it accepts or refuses with a ValidationError (never another
+exception), and the OpenAPI pattern of each text field says the same as its validator."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from domain.fields import (
+    MULTI_LINE_PATTERN,
+    NON_BLANK_LINE_PATTERN,
+    NON_BLANK_LINES_PATTERN,
+    ONE_LINE_PATTERN,
+    at_the_door,
+    not_blank,
+    one_line,
+    several_lines,
+    smtputf8_problem,
+)
+from domain.folding import digits, fold
+from domain.geography import PREFECTURES, prefecture_named
+from domain.model import CaseState, FilingRequest
+from domain.payloads import ACTION_PAYLOADS, ProposeInvestment
+from domain.samples import sample_filing
+from domain.sme_registry import SmeRecord
+
+
+@pytest.mark.parametrize(
+    ("written", "name", "code"),
+    [
+        ("Tokyo", "Tokyo", 13), ("Tokyo-to", "Tokyo", 13), ("Tōkyō", "Tokyo", 13), ("TOKYO TO", "Tokyo", 13),
+        ("東京", "Tokyo", 13), ("東京都", "Tokyo", 13), ("13", "Tokyo", 13), ("JP-13", "Tokyo", 13),
+        ("Hyogo", "Hyogo", 28), ("Hyōgo", "Hyogo", 28), ("Hyogo-ken", "Hyogo", 28), ("兵庫県", "Hyogo", 28),
+        ("大阪", "Osaka", 27), ("大阪府", "Osaka", 27), ("Osaka-fu", "Osaka", 27), ("Kyoto", "Kyoto", 26),
+        ("Kyoto-fu", "Kyoto", 26), ("北海道", "Hokkaido", 1), ("01", "Hokkaido", 1), ("1", "Hokkaido", 1),
+        ("ａｉｃｈｉ", "Aichi", 23), ("Aichi Prefecture", "Aichi", 23), ("  aichi ", "Aichi", 23),
+        ("沖縄", "Okinawa", 47),
+    ],
+)
+def test_a_prefecture_is_known_as_people_write_it(written: str, name: str, code: int) -> None:
+    found = prefecture_named(written)
+    assert found is not None and (found.name, found.code) == (name, code)
+
+
+@pytest.mark.parametrize("written", ["Atlantis", "Tokyo-tokyo", "Kyo", "北海", "48", "0", "", "JP"])
+def test_anything_else_is_no_prefecture(written: str) -> None:
+    assert prefecture_named(written) is None
+
+
+def test_a_prefecture_with_a_control_character_is_refused_however_it_is_written() -> None:
+    with pytest.raises(ValidationError, match="U\\+000A"), at_the_door():
+        SmeRecord.model_validate({"prefecture": "Tokyo\n"})
+
+
+def test_the_47_prefectures_in_jis_order() -> None:
+    assert [p.code for p in PREFECTURES] == list(range(1, 48))
+    assert all(prefecture_named(p.name_ja) == p and prefecture_named(str(p.code)) == p for p in PREFECTURES)
+
+
+def test_folding_lets_people_find_what_they_typed_in_another_width_or_kana() -> None:
+    assert fold("ｻｸﾗ") == fold("サクラ") == fold("さくら")
+    assert fold("ａｉｃｈｉ") == fold("AICHI") == "aichi"
+    assert digits("１０１０−００１−０００００６") == digits("1010 0010 00006") == "1010001000006"
+
+
+def test_one_line_refuses_every_control_character_and_several_lines_keep_line_feeds() -> None:
+    for character in [*map(chr, range(0x20)), "\x7f", *map(chr, range(0x80, 0xA0)), "\u2028", "\u2029"]:
+        with pytest.raises(ValueError, match=f"U\\+{ord(character):04X}"):
+            one_line(f"Saburo{character}Test")
+    assert several_lines("a\r\nb\rc\nd") == "a\nb\nc\nd"
+    for character in ["\x00", "\t", "\x0b", "\x0c", "\x1b", "\x7f", "\x85"]:
+        with pytest.raises(ValueError):
+            several_lines(f"a{character}b")
+
+
+def test_a_non_ascii_local_part_needs_smtputf8() -> None:
+    assert smtputf8_problem("jürgen@acme.example", smtp_utf8=False) is not None
+    assert smtputf8_problem("jürgen@acme.example", smtp_utf8=True) is None
+    assert smtputf8_problem("saburo@例え.jp", smtp_utf8=False) is None
+
+
+PATTERNS: dict[str, Callable[[str], str]] = {
+    ONE_LINE_PATTERN: one_line,
+    NON_BLANK_LINE_PATTERN: lambda value: not_blank(one_line(value)),
+    MULTI_LINE_PATTERN: several_lines,
+    NON_BLANK_LINES_PATTERN: lambda value: not_blank(several_lines(value)),
+}
+
+
+@settings(max_examples=400)
+@given(text=st.text(st.characters(codec="utf-8"), max_size=12), pattern=st.sampled_from(list(PATTERNS)))
+def test_the_schema_pattern_of_a_text_says_what_its_validator_does(text: str, pattern: str) -> None:
+    python_pattern = re.compile(pattern.replace("\\u000a", "\\n"))
+    if "\r" in text and pattern in (MULTI_LINE_PATTERN, NON_BLANK_LINES_PATTERN):
+        return  # a CR is a line break the validator takes; the schema asks for line feeds
+    try:
+        PATTERNS[pattern](text)
+        accepted = True
+    except ValueError:
+        accepted = False
+    assert accepted == bool(python_pattern.fullmatch(text)), (text, pattern)
+
+
+MODELS: list[type[BaseModel]] = [FilingRequest, SmeRecord, *ACTION_PAYLOADS.values()]
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def fields_with(model: type[BaseModel], values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional={name: values for name in model.model_fields})
+
+
+@settings(max_examples=60)
+@given(data=st.data())
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_any_json_is_accepted_or_refused_with_a_validation_error(model: type[BaseModel], data: st.DataObject) -> None:
+    body = data.draw(fields_with(model, JSON))
+    try:
+        model.model_validate(body)
+    except ValidationError:
+        pass
+
+
+def string_fields(schema: dict[str, Any], where: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every string-typed node of a JSON schema (definitions inlined by the walk), with its path."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    definitions = schema.get("$defs", {})
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                walk(definitions[node["$ref"].split("/")[-1]], path)
+                return
+            if node.get("type") == "string" and "enum" not in node and "const" not in node:
+                found.append((path, node))
+            for key, value in node.items():
+                if key != "$defs":
+                    walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, path)
+
+    walk(schema, where)
+    return found
+
+
+@pytest.mark.parametrize("model", [FilingRequest, *ACTION_PAYLOADS.values()], ids=lambda m: m.__name__)
+def test_every_text_field_of_every_input_states_its_rule_in_the_schema(model: type[BaseModel]) -> None:
+    """A str field without a pattern, an enum or a format is one that takes control characters."""
+    loose = [
+        path for path, node in string_fields(model.model_json_schema())
+        if "pattern" not in node and node.get("format") not in ("email", "uri", "date-time")
+    ]
+    assert loose == []
+    assert all("maxLength" in node or "format" in node for _, node in string_fields(model.model_json_schema()))
+
+
+def test_a_case_stored_before_these_rules_still_reads_back_and_its_history_replays() -> None:
+    """The rules apply at the door (`at_the_door`): what was accepted and stored before them — a wish the door
+    now refuses — reads back as it was, so no stored case or workflow history becomes unreadable."""
+    old = sample_filing()
+    old["ticket_jpy"] = {"min": 0, "max": 10**13}
+    old["seeking"] |= {"prefectures": ["Atlantis", "Tokyo-to"], "industries": ["Z"], "technologies": ["sensors", " "]}
+    old["company"] |= {"country": "XX", "name": "Acme\tGmbH"}
+    stored = FilingRequest.model_validate(old)
+    assert stored.seeking.prefectures == ["Atlantis", "Tokyo"] and stored.ticket_jpy.min == 0
+    assert ProposeInvestment.model_validate({"route": "fund_lp", "amount_jpy": 10**13, "rationale": "r"})
+    with pytest.raises(ValidationError) as refused, at_the_door():
+        FilingRequest.model_validate(old)
+    where = {".".join(str(p) for p in e["loc"]) for e in refused.value.errors()}
+    assert {"ticket_jpy.min", "ticket_jpy.max", "seeking.prefectures.0", "seeking.industries.0",
+            "seeking.technologies.1", "company.country", "company.name"} <= where
+    assert CaseState.model_fields["request"].annotation is FilingRequest
