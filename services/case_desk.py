@@ -46,7 +46,7 @@ from domain.errors import (
 from domain.fields import as_stored, smtputf8_problem
 from domain.idempotency import FILING, KeyClaim, KeyUse, fingerprint
 from domain.model import Action, Actor, CaseState, FilingRequest, Role
-from domain.payloads import Payload, parse_payload
+from domain.payloads import Payload, UpdateContact, parse_payload
 from domain.rewind import RewindError, rewind
 from domain.rules import Refusal, RefusalKind, allowed_actions, can_see, check, consent_refusal, needing_consent
 from domain.texts import Texts, bound_payload, bound_request
@@ -124,10 +124,13 @@ class CaseDesk:
             raise CaseNotFound()
         return state
 
+    def _mailable(self, email: str, where: list[str], title: str) -> None:
+        """Refuse (InvalidInput) an address whose local part needs SMTPUTF8 the mail server does not take."""
+        if (problem := smtputf8_problem(email, self.services.settings.smtp_utf8)) is not None:
+            raise InvalidInput([{"loc": where, "msg": problem, "type": "value_error"}], title)
+
     async def file(self, actor: Actor, request: FilingRequest, idempotency_key: str | None) -> CaseState:
-        if (problem := smtputf8_problem(request.contact.email, self.services.settings.smtp_utf8)) is not None:
-            error = {"loc": ["body", "contact", "email"], "msg": problem, "type": "value_error"}
-            raise InvalidInput([error], "Invalid filing")
+        self._mailable(request.contact.email, ["body", "contact", "email"], "Invalid filing")
         body = request.model_dump(mode="json")
         case_id = case_id_for(actor, idempotency_key, body)
         structlog.contextvars.bind_contextvars(case_id=case_id, workflow_id=workflow_id(case_id))
@@ -192,6 +195,8 @@ class CaseDesk:
             payload = parse_payload(action, raw)
         except ValidationError as error:
             raise InvalidInput([dict(e) for e in error.errors(include_url=False)], "Invalid payload") from None
+        if isinstance(payload, UpdateContact):
+            self._mailable(payload.email, ["body", "email"], "Invalid payload")
         sent = payload.model_dump(mode="json")
         claim = claim_for(self.services, actor, idempotency_key, case_id, action, sent)
         refusal = check(state, actor, action, payload)
