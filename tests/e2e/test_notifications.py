@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 
+from contracts.case import workflow_id
 from domain.model import Office
 from infra.tables import notifications
 from tests.helpers.desk import Desk
 from tests.helpers.mail import MailSink
-from tests.helpers.people import APPLICANT, COORDINATOR, FUND_MEMBER, SBIC, SJ, officer
+from tests.helpers.people import APPLICANT, COORDINATOR, SBIC, SJ, officer
 from tests.helpers.scenarios import to_investment_decision
 
 
@@ -72,15 +74,17 @@ async def test_who_is_told_what_in_their_language(
 
 
 async def test_mail_waits_out_a_dead_smtp_server_and_arrives_exactly_once(
-    desk: Desk, sessions: async_sessionmaker[AsyncSession], mail_sink: MailSink
+    desk: Desk, sessions: async_sessionmaker[AsyncSession], mail_sink: MailSink, temporal: Client
 ) -> None:
     mail_sink.stop()
     try:
         case = await to_investment_decision(desk)
-        await desk.ok(case, "approve_investment", FUND_MEMBER)
-        await asyncio.sleep(2)
+        await desk.ok(case, "withdraw", APPLICANT, reason="decided against it")
+        # The case is closed and its workflow done at once, its mail still waiting for the server.
+        handle = temporal.get_workflow_handle(workflow_id(case["id"]))
+        assert await asyncio.wait_for(handle.result(), 10) == "withdrawn"
         waiting = await outbox(sessions, case["id"])
-        assert waiting and all(r["sent_at"] is None for r in waiting)
+        assert waiting and all(r["sent_at"] is None and r["status"] == "pending" for r in waiting)
     finally:
         mail_sink.start()
     rows = await all_sent(sessions, case["id"], seconds=60)
@@ -88,6 +92,7 @@ async def test_mail_waits_out_a_dead_smtp_server_and_arrives_exactly_once(
     assert {mail_sink.handler.deliveries[i] for i in ids} == {1}
     assert {m["Message-ID"] for m in received(mail_sink, case["id"])} == ids
     assert {r["template"] for r in rows} >= {"relay", "accept_case", "propose_investment", "closed"}
+    assert {r["status"] for r in rows} == {"sent"}
     assert all(r["recipient_email"] != "anna@acme.example" for r in rows if r["template"] == "propose_investment")
 
 
