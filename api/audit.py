@@ -17,7 +17,7 @@ from api.problems import validation_problem
 from domain.crosscheck import Difference
 from domain.rules import AUDITORS, STAFF_AND_AUDITORS
 from infra.evidence_pack import evidence_pack
-from services.access_log import AccessFilter, read_accesses
+from services.access_log import AccessFilter, note_export, read_accesses
 from services.crosscheck import crosscheck_case
 
 router = APIRouter(tags=["audit"], responses=problems(401, 403, 404, 422, 503))
@@ -85,10 +85,19 @@ async def access_log(
                                        "msg": "give the time with its offset, e.g. 2026-03-03T09:00:00+09:00"}])
     if case is not None and not _is_uuid(case):
         raise validation_problem([{"loc": ["query", "case"], "type": "value_error", "msg": "a case id (a UUID)"}])
+    if person is not None and not person.isprintable():
+        raise validation_problem([{"loc": ["query", "person"], "type": "value_error",
+                                   "msg": "a user id: printable characters, no control characters"}])
+    if cursor is not None and (not cursor.isdigit() or int(cursor) > LARGEST_CURSOR):
+        raise validation_problem([{"loc": ["query", "cursor"], "type": "value_error",
+                                   "msg": "a `next_cursor` this API gave out (a whole number)"}])
     rows = await read_accesses(services, AccessFilter(case, person, since, until, limit + 1,
                                                       int(cursor) if cursor else None))
     items = [Access.model_validate(row) for row in rows[:limit]]
     return AccessPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+
+LARGEST_CURSOR = 2**63 - 1  # the access log's ids are PostgreSQL bigints
 
 
 def _is_uuid(text: str) -> bool:
@@ -133,8 +142,10 @@ _PACK: dict[int | str, dict[str, Any]] = {
     responses=_PACK,
     dependencies=[Depends(require_on_case(AUDITORS, "evidence packs are for auditors"))],
 )
-async def evidence(case_id: str, services: ServicesDep) -> Response:
-    """Check it with `alliance audit check-pack FILE`, or `python check_pack.py FILE` (inside the pack)."""
+async def evidence(case_id: str, actor: CurrentActor, services: ServicesDep) -> Response:
+    """Check it with `alliance audit check-pack FILE`, or `python check_pack.py FILE` (inside the pack). It
+    carries the case's personal data, so the access log notes who took it."""
     pack = await evidence_pack(services.engine, case_id, services.settings.audit_keys, datetime.now(UTC))
+    await note_export(services, actor, "GET /api/cases/{case_id}/evidence", case_id)
     return Response(pack, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="case-{case_id}-evidence.zip"'})

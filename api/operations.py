@@ -3,6 +3,7 @@ that does not leave."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated
 
@@ -76,9 +77,8 @@ class MailList(BaseModel):
 async def mail(
     services: ServicesDep,
     status: Annotated[Status | None, Query(description="Only messages with this status")] = None,
-    case: Annotated[str | None, Query(description="Only the messages of this case (its id)",
-                                      pattern="^[0-9a-fA-F-]{36}$")] = None,
+    case: Annotated[uuid.UUID | None, Query(description="Only the messages of this case (its id)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="How many, newest first")] = 100,
 ) -> MailList:
-    found = await mail_outbox.messages(services.engine, status, case, limit=limit)
+    found = await mail_outbox.messages(services.engine, status, str(case) if case else None, limit=limit)
     return MailList(messages=[MailView(**vars(m)) for m in found])

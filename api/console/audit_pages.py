@@ -50,7 +50,7 @@ async def access(request: Request, viewer: Auditor, case: str | None = None, per
     """Auditors: the access log (`GET /api/audit/access`), newest first, a page at a time."""
     try:
         found = await access_log(services_of(request), case=case or None, person=person or None,
-                                 limit=ACCESS_PAGE, cursor=cursor if cursor and cursor.isdigit() else None)
+                                 limit=ACCESS_PAGE, cursor=cursor or None)
     except Problem as problem:
         return error_page(request, viewer, problem)
     return page(request, "access.html", viewer, items=found.items, next_cursor=found.next_cursor, case=case,

@@ -1,0 +1,48 @@
+"""Breaker's finding on anchored heads (issue 20): a later checkpoint launders a truncation. Fails on 5c3052e.
+
+Verification holds a trail against the *latest* checkpoint holding its case only, and `alliance audit checkpoint`
+signs whatever heads the table has without verifying first. So: checkpoint 1 holds event 4 of a case; the table's
+owner deletes events 3-4; the next checkpoint (cron, or the nightly one) holds event 2; verification is happy, though
+checkpoint 1 (still in the table and the log) says event 4 existed. The evidence pack, which carries checkpoint 1,
+does fail: the verifier and the pack disagree."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from infra.settings import Settings
+from tests.helpers.desk import Desk
+from tests.helpers.people import AUDITOR
+from tests.helpers.scenarios import to_matching
+
+
+async def alliance(engine: AsyncEngine, settings: Settings, log: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False), "COLUMNS": "200",
+           "TOKEN_PEPPER": settings.token_pepper.get_secret_value(), "AUDIT_CHECKPOINT_LOG": str(log)}
+    return await asyncio.to_thread(
+        subprocess.run, [str(Path(sys.executable).parent / "alliance"), *args], env=env, capture_output=True,
+        text=True, timeout=120, check=False,
+    )
+
+
+async def test_a_newer_checkpoint_does_not_launder_a_tail_deleted_after_an_older_one(
+    desk: Desk, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    case = await to_matching(desk)
+    log = tmp_path / "checkpoints.log"
+    assert (await alliance(engine, settings, log, "audit", "checkpoint")).returncode == 0
+    async with engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+        await conn.execute(text("DELETE FROM audit_events WHERE case_id = :id AND seq >= 3"), {"id": case["id"]})
+        await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+    assert not (await desk.verify(case["id"], AUDITOR))["valid"]  # found, naming checkpoint 1
+    assert (await alliance(engine, settings, log, "audit", "checkpoint")).returncode == 0  # e.g. from cron
+    report = await desk.verify(case["id"], AUDITOR)
+    assert report["valid"] is False, "checkpoint 1 still says events 3 and 4 existed"

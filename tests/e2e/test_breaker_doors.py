@@ -1,0 +1,81 @@
+"""Breaker's findings at the doors (issues 17, 19, 20): 5xx where a 4xx naming the field belongs, and an
+evidence pack (personal data) that the access log never notes. Each fails on 5c3052e."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.desk import Desk
+from tests.helpers.people import ADMIN, APPLICANT, AUDITOR
+from tests.helpers.scenarios import to_matching
+
+
+@pytest.mark.parametrize(("who", "path", "params", "field"), [
+    # the pattern ^[0-9a-fA-F-]{36}$ lets through 36 dashes or 36 hex digits: PostgreSQL's uuid cast fails
+    (ADMIN, "/api/operations/mail", {"case": "-" * 36}, "case"),
+    (ADMIN, "/api/operations/mail", {"case": "a" * 36}, "case"),
+    # a NUL byte reaches PostgreSQL as text
+    (AUDITOR, "/api/audit/access", {"person": "x\x00y"}, "person"),
+    # 20 digits pass the pattern, but not bigint
+    (AUDITOR, "/api/audit/access", {"cursor": "9223372036854775808"}, "cursor"),
+])
+async def test_hostile_query_strings_are_named_4xx_never_5xx(
+    desk: Desk, who: object, path: str, params: dict[str, str], field: str
+) -> None:
+    response = await desk.http.get(path, params=params, headers=desk.headers(who))  # type: ignore[arg-type]
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in response.text
+
+
+@pytest.mark.parametrize("params", [{"person": "x\x00y"}, {"cursor": "9" * 30}])
+async def test_the_console_access_log_page_refuses_hostile_filters_without_a_5xx(
+    desk: Desk, params: dict[str, str]
+) -> None:
+    desk.http.cookies.set("casedesk_session", desk.tokens[AUDITOR])
+    try:
+        response = await desk.http.get("/audit/access", params=params)
+    finally:
+        desk.http.cookies.clear()
+    assert response.status_code < 500, response.text
+
+
+async def test_an_evidence_pack_is_noted_in_the_access_log(desk: Desk) -> None:
+    """The pack's events.jsonl carries the filing's contact (`personal`) and timeline.html shows it: the README
+    says every time personal data is shown (an export included) one access-log row is added."""
+    case = await to_matching(desk)
+    pack = await desk.http.get(f"/api/cases/{case['id']}/evidence", headers=desk.headers(AUDITOR))
+    assert pack.status_code == 200
+    log = await desk.http.get("/api/audit/access", params={"case": case["id"]}, headers=desk.headers(AUDITOR))
+    routes = {item["route"] for item in log.json()["items"]}
+    assert "GET /api/cases/{case_id}/evidence" in routes, routes
+
+
+async def test_a_headcount_beyond_int32_is_refused_at_the_door_not_by_a_failing_matching_step(desk: Desk) -> None:
+    """`seeking.employees.max` (the applicant's filing) and the officer's `max_employees` have no upper bound;
+    above 2,147,483,647 asyncpg refuses the int4 parameter, rank_candidates fails for good (an incident), and the
+    case can never be matched: the officer gets 422 step_failed at every run_matching."""
+    from domain.samples import sample_filing
+    from tests.helpers.people import COORDINATOR, SBIC, officer
+
+    seeking = {**sample_filing()["seeking"], "employees": {"min": 0, "max": 2**31}}
+    response = await desk.http.post("/api/cases", json={**sample_filing(), "seeking": seeking},
+                                    headers=desk.headers(APPLICANT))
+    if response.status_code == 422:  # refused at the door, naming the field: fine
+        assert "employees" in response.text
+        return
+    case = response.json()
+    await desk.ok(case, "relay", COORDINATOR, offices=[SBIC])
+    await desk.ok(case, "accept_case", officer(SBIC))
+    matched = await desk.act(case, "run_matching", officer(SBIC), limit=5)
+    assert matched.status_code == 200, matched.text
+
+
+async def test_an_officer_max_employees_beyond_int32_is_a_named_422(desk: Desk) -> None:
+    from tests.helpers.people import SBIC, officer
+
+    case = await to_matching(desk)
+    response = await desk.act(case, "run_matching", officer(SBIC), max_employees=2**31)
+    assert response.status_code in (200, 422), response.text
+    if response.status_code == 422:
+        assert "max_employees" in response.text, response.text
