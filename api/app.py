@@ -8,13 +8,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
 from api import audit, audit_export, cases, health, metrics, operations, people, problems, smes, work
 from api.console import routes as console
 from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
+from api.query_params import only_declared_query
 from domain.fields import at_the_door
 from infra.observability import Tracing, fastapi_telemetry, setup_tracing
 from services.context import Services
@@ -29,6 +30,7 @@ def create_app(services: Services, *, tracing: Tracing | None = None) -> FastAPI
         version="0.1.0",
         description="Cases of METI's Global Alliance scheme: filing, review, matching, fund decision.",
         telemetry=fastapi_telemetry(tracing or setup_tracing(services.settings)),
+        dependencies=[Depends(only_declared_query)],
     )
     app.state.services = services
     problems.install(app)

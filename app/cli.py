@@ -110,11 +110,12 @@ def users_add(
     language: Annotated[str, typer.Option(help="en or ja.")] = "en",
 ) -> None:
     """Create a user; its bearer token is the last line printed."""
+    smtp_utf8 = _settings().smtp_utf8  # a wrong setting is one line and exit 1, before the arguments are judged
     try:
         resolved = resolve_org(role, org)
         if language not in ("en", "ja"):
             raise ValueError("--language is en or ja")
-        details = person_details(name, email, language, Settings().smtp_utf8)
+        details = person_details(name, email, language, smtp_utf8)
     except ValueError as error:
         console.print(f"[red]error:[/] {escape(str(error))}")
         raise typer.Exit(2) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,3 +71,5 @@ class UndeliverableMail(Contract):
     message: str
     template: str
     code: str | None = Field(None, description="The SMTP reply code (e.g. 550), or None when it never reached one")
+    failed_at: datetime | None = Field(None, description="When it failed for good (a message readdressed or "
+                                       "retried may fail again: each time is one event)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -16,24 +16,31 @@ from domain.audit import make_entry, sign
 from domain.model import SYSTEM_ACTOR, CaseState, Stage
 from domain.signing import Signer
 from infra.outbox import note_reported
-from infra.tables import audit_events, cases
+from infra.tables import audit_events, cases, notifications
+
+Appended = Literal["appended", "already", "open", "unknown"]
+"""What became of a system event for a closed case: on its trail now, there before (the message it tells of was
+reported already), not appended because the case is open (its workflow records its events), or no such case."""
 
 
 async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: str, event_type: str,
                                 payload: dict[str, Any], now: datetime, *,
-                                reported_message: str | None = None) -> int | None:
+                                reported_message: str | None = None) -> Appended:
     """Chain a system event, signed with `signer` (AUDIT_SIGNING_KEY), onto a closed case's trail and move its
-    read model on; the event's seq, or None when the case is not closed (its workflow records its events) or not
-    known."""
+    read model on. Under the case row's lock, so two relays telling of the same message append it once."""
     async with engine.begin() as conn:
         snapshot = (await conn.execute(
             select(cases.c.snapshot).where(cases.c.id == case_id).with_for_update()
         )).scalar_one_or_none()
         if snapshot is None:
-            return None
+            return "unknown"
         state = CaseState.model_validate(snapshot)
         if state.stage != Stage.CLOSED:
-            return None
+            return "open"
+        if reported_message is not None and await conn.scalar(
+            select(notifications.c.reported_at).where(notifications.c.id == reported_message)
+        ) is not None:
+            return "already"
         last = (await conn.execute(
             select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == case_id)
             .order_by(audit_events.c.seq.desc()).limit(1)
@@ -50,4 +57,4 @@ async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: st
         ))
         if reported_message is not None:
             await note_reported(conn, reported_message, now)
-    return event.seq
+    return "appended"

@@ -197,19 +197,27 @@ class Unreported:
     case_id: str
     template: str
     last_error: str | None
+    failed_at: datetime | None  # the failed try that made it undeliverable (a message may fail again later)
 
 
 async def unreported(engine: AsyncEngine, limit: int = 50) -> list[Unreported]:
     """Undeliverable messages not yet on their case's audit trail (oldest first)."""
     async with engine.connect() as conn:
         rows = (await conn.execute(
-            select(notifications.c.id, notifications.c.case_id, notifications.c.template, notifications.c.last_error)
+            select(notifications.c.id, notifications.c.case_id, notifications.c.template, notifications.c.last_error,
+                   notifications.c.last_attempt_at)
             .where(notifications.c.status == Status.UNDELIVERABLE, notifications.c.reported_at.is_(None))
             .order_by(notifications.c.last_attempt_at).limit(limit)
         )).all()
-    return [Unreported(str(r[0]), str(r[1]), r[2], r[3]) for r in rows]
+    return [Unreported(str(r[0]), str(r[1]), r[2], r[3], r[4]) for r in rows]
 
 
 async def note_reported(conn: AsyncConnection, message_id: str, at: datetime) -> None:
     """The message's `mail_undeliverable` event is being written in `conn`'s transaction."""
     await conn.execute(update(notifications).where(notifications.c.id == message_id).values(reported_at=at))
+
+
+async def mark_reported(engine: AsyncEngine, message_id: str, at: datetime) -> None:
+    """Nothing more to tell of the message (it belongs to no case: e.g. the nightly alert to auditors)."""
+    async with engine.begin() as conn:
+        await note_reported(conn, message_id, at)

@@ -193,14 +193,16 @@ class CaseWorkflow:
     async def mail_undeliverable(self, mail: UndeliverableMail) -> None:
         """Put an e-mail the relay could not deliver on the case's trail (once per message, for staff to see)."""
         async with self.lock:
-            if self.state is None or mail.message in self.reported:
+            told = f"{mail.message}@{mail.failed_at.isoformat() if mail.failed_at else ''}"
+            if self.state is None or told in self.reported:
                 return
-            self.reported = [*self.reported[-(REPORTS_KEPT - 1):], mail.message]
+            self.reported = [*self.reported[-(REPORTS_KEPT - 1):], told]
             after = self.state.model_copy(update={"updated_at": workflow.now()})
             try:
-                await self._record(events.MAIL_UNDELIVERABLE, SYSTEM_ACTOR, self.state, after, mail.model_dump())
+                await self._record(events.MAIL_UNDELIVERABLE, SYSTEM_ACTOR, self.state, after,
+                                   mail.model_dump(mode="json"))
             except ActivityError as error:  # an incident says so; the relay tells again until it is recorded
-                self.reported.remove(mail.message)
+                self.reported.remove(told)
                 workflow.logger.error("undeliverable mail not recorded: %s", _cause(error))
 
     @workflow.signal(name=RETRY_STEPS_SIGNAL)

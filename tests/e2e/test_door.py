@@ -243,3 +243,13 @@ async def test_a_search_finds_names_typed_in_another_width_or_kana(desk: Desk) -
     by_technology = await desk.http.get("/api/smes", params={"technology": "ｓｅｎｓｏｒｓ"},
                                         headers=desk.headers(COORDINATOR))
     assert "1010001000006" in {s["corporate_number"] for s in by_technology.json()["items"]}
+
+
+async def test_a_query_parameter_an_operation_does_not_take_is_refused_by_name(desk: Desk) -> None:
+    """A typo in a filter (`stgae`) must not answer as if there were no filter."""
+    response = await desk.http.get("/api/cases", params={"stgae": "matching"}, headers=desk.headers(COORDINATOR))
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    [error] = response.json()["errors"]
+    assert error["loc"] == ["query", "stgae"] and "`stage`" in error["msg"]
+    assert (await desk.http.get("/api/cases", params={"stage": "matching"},
+                                headers=desk.headers(COORDINATOR))).status_code == 200

@@ -176,7 +176,7 @@ def test_production_refuses_a_weak_pepper_in_one_line_before_starting_anything(
     tmp_path: Path, launch: Launcher, pepper: str
 ) -> None:
     """Issue 19, seen 4: `ENVIRONMENT=production` with a guessable pepper starts nothing."""
-    env = product_env(tmp_path, ENVIRONMENT="production", TOKEN_PEPPER=pepper)
+    env = product_env(tmp_path, ENVIRONMENT="production", TOKEN_PEPPER=pepper, AUDIT_SIGNING_KEY=secrets.token_hex(32))
     for command in (["run"], ["api"], ["users", "add", "--name", "x", "--role", "auditor"]):
         refused = launch(command, env, command[0])
         assert refused.wait(60) == 1, refused.describe()
@@ -189,7 +189,8 @@ def test_production_refuses_a_weak_pepper_in_one_line_before_starting_anything(
 def test_production_has_no_demo_users_no_demo_sign_in_and_no_mail_page(tmp_path: Path, launch: Launcher) -> None:
     """Issue 19, seen 4: in production `alliance run` creates and prints no demo token, the console offers no
     demo sign-in, `/mail` does not exist, and `alliance demo` refuses in one line."""
-    env = product_env(tmp_path, ENVIRONMENT="production", TOKEN_PEPPER=secrets.token_hex(32))
+    env = product_env(tmp_path, ENVIRONMENT="production", TOKEN_PEPPER=secrets.token_hex(32),
+                      AUDIT_SIGNING_KEY=secrets.token_hex(32))
     run = launch(["run"], env, "run")
     wait_healthy(run, env)
     eventually(lambda: "Case Desk is running" in run.output(), 15, "the ready line", run)

@@ -1,0 +1,35 @@
+"""A query parameter an API operation does not declare is refused (422 naming it and what the operation takes),
+never silently ignored: a typo such as `?stgae=matching` would otherwise answer every case as if unfiltered."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from api.problems import validation_problem
+
+_DECLARED: dict[int, frozenset[str]] = {}
+
+
+def declared(dependant: Dependant) -> frozenset[str]:
+    """The query parameters an operation (with its dependencies) declares, by the names clients send."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= declared(sub)
+    return frozenset(names)
+
+
+async def only_declared_query(request: Request) -> None:
+    """Every `/api/` operation's dependency: raise a 422 problem for query parameters it does not take."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
+        return
+    allowed = _DECLARED.get(id(route))
+    if allowed is None:
+        allowed = _DECLARED[id(route)] = declared(route.dependant)
+    unknown = sorted(set(request.query_params.keys()) - allowed)
+    if unknown:
+        takes = ", ".join(f"`{name}`" for name in sorted(allowed)) or "none"
+        why = f"not a parameter of this operation (it takes: {takes})"
+        raise validation_problem([{"loc": ["query", name], "type": "extra_forbidden", "msg": why} for name in unknown])
