@@ -99,8 +99,13 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
         await conn.execute(update(cases).where(cases.c.id == case_id).values(
             snapshot=after.model_dump(mode="json"), updated_at=now
         ))
-        contact = state.request.contact
-        to_contact = (notifications.c.case_id == case_id, notifications.c.recipient_email == str(contact.email))
+        # Every address the contact had (the filing's, and any `update_contact` since), not only the last one.
+        addresses = {str(state.request.contact.email)} | {
+            str(entry.personal["contact"]["email"]) for entry in entries
+            if entry.personal is not None and isinstance(entry.personal.get("contact"), dict)
+            and "email" in entry.personal["contact"]
+        }
+        to_contact = (notifications.c.case_id == case_id, notifications.c.recipient_email.in_(sorted(addresses)))
         await conn.execute(  # mail to an erased address is never sent
             update(notifications).where(*to_contact, notifications.c.status.in_([Status.PENDING, Status.UNDELIVERABLE]))
             .values(status=Status.CANCELLED, last_error="the address was erased (retention)")
