@@ -79,26 +79,40 @@ async def stored_checkpoint(conn: AsyncConnection, checkpoint_id: int) -> Checkp
 
 
 async def case_anchor(engine: AsyncEngine, case_id: str, keyring: Keyring) -> Anchor | None:
-    """The latest checkpoint holding `case_id`, checked (signature, root over its heads); None before any."""
+    """The checkpoint holding the furthest head of `case_id` (the latest of those), checked (signature, root
+    over its heads); None before any. The furthest, not the latest: a checkpoint taken after the tail was cut
+    holds the shorter trail, and must not make the cut disappear."""
     async with engine.connect() as conn:
-        latest = await conn.scalar(
+        furthest = await conn.scalar(
             select(audit_checkpoint_heads.c.checkpoint_id).where(audit_checkpoint_heads.c.case_id == case_id)
-            .order_by(audit_checkpoint_heads.c.checkpoint_id.desc()).limit(1)
+            .order_by(audit_checkpoint_heads.c.seq.desc(), audit_checkpoint_heads.c.checkpoint_id.desc()).limit(1)
         )
-        if latest is None:
+        if furthest is None:
             return None
-        return anchor_of(await stored_checkpoint(conn, latest), await stored_heads(conn, latest), case_id, keyring)
+        return anchor_of(await stored_checkpoint(conn, furthest), await stored_heads(conn, furthest), case_id,
+                         keyring)
 
 
 async def latest_anchors(engine: AsyncEngine, keyring: Keyring) -> dict[str, Anchor]:
-    """Every case's anchor in the latest checkpoint (which holds every case there was), by case id."""
+    """Every case's anchor, by case id: the checkpoint holding its furthest head (as `case_anchor`)."""
+    furthest = (
+        select(audit_checkpoint_heads.c.case_id, audit_checkpoint_heads.c.checkpoint_id)
+        .distinct(audit_checkpoint_heads.c.case_id)
+        .order_by(audit_checkpoint_heads.c.case_id, audit_checkpoint_heads.c.seq.desc(),
+                  audit_checkpoint_heads.c.checkpoint_id.desc())
+    )
+    anchors: dict[str, Anchor] = {}
     async with engine.connect() as conn:
-        latest = await conn.scalar(select(audit_checkpoints.c.id).order_by(audit_checkpoints.c.id.desc()).limit(1))
-        if latest is None:
-            return {}
-        checkpoint, heads = await stored_checkpoint(conn, latest), await stored_heads(conn, latest)
-    problem = checkpoint_problem(checkpoint, heads, keyring)
-    return {head.case_id: Anchor(checkpoint=checkpoint, head=head, problem=problem) for head in heads}
+        wanted: dict[int, list[str]] = {}
+        for row in await conn.execute(furthest):
+            wanted.setdefault(row.checkpoint_id, []).append(str(row.case_id))
+        for checkpoint_id, case_ids in wanted.items():
+            checkpoint, heads = await stored_checkpoint(conn, checkpoint_id), await stored_heads(conn, checkpoint_id)
+            problem = checkpoint_problem(checkpoint, heads, keyring)
+            by_case = {head.case_id: head for head in heads}
+            for case_id in case_ids:
+                anchors[case_id] = Anchor(checkpoint=checkpoint, head=by_case[case_id], problem=problem)
+    return anchors
 
 
 async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) -> list[str]:
