@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import structlog
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.matching import MatchWeights
@@ -125,6 +126,19 @@ class Settings(BaseSettings):
         "are accepted at the door. False: such addresses are refused with 422.",
     )
     mail_from: str = Field("Global Alliance Case Desk <case-desk@localhost>", description="Sender of notifications.")
+
+    @field_validator("mail_from")
+    @classmethod
+    def _a_sender(cls, value: str) -> str:
+        """A wrong sender would make every message fail for good: refuse it at start, in one line."""
+        address = parseaddr(value)[1]
+        if not value.isprintable() or "@" not in address or not address.rpartition("@")[2]:
+            raise ValueError("MAIL_FROM must be an address, e.g. `Case Desk <case-desk@example.org>`")
+        try:
+            address.rpartition("@")[2].encode("idna")
+        except UnicodeError:
+            raise ValueError(f"MAIL_FROM: the domain of {address!r} is not a valid domain name") from None
+        return value
     mail_senders: int = Field(
         4, ge=1, le=64, description="Messages the mail relay of each worker sends at once (each its own fate)."
     )
