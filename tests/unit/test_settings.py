@@ -100,7 +100,8 @@ def test_rotation_keeps_the_earlier_public_keys_verifying(monkeypatch: pytest.Mo
         Settings(_env_file=None)
 
 
-@pytest.mark.parametrize("sender", ["nobody", "Desk <desk@example.org>\r\nBcc: x@attacker.example", "Desk <d@exa..mple>"])
+@pytest.mark.parametrize("sender", ["nobody", "Desk <desk@example.org>\r\nBcc: x@attacker.example",
+                                    "Desk <d@exa..mple>"])
 def test_a_sender_every_message_would_fail_with_is_refused_at_start(sender: str) -> None:
     """Issue 17: a wrong MAIL_FROM would make every message undeliverable and tell every case so."""
     with pytest.raises(ValidationError, match="MAIL_FROM"):
