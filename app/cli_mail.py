@@ -23,11 +23,12 @@ def mail_outbox_command(
 
     async def main(_: Settings, engine: AsyncEngine) -> None:
         found = await mail_outbox.messages(engine, status, limit=limit)
-        table = Table("id", "case", "template", "to", "status", "tries", "next try", "last answer")
+        table = Table("case", "template", "to", "status", "tries", "next try", "last answer")
+        table.add_column("id (for `alliance mail retry`)", no_wrap=True)
         for m in found:
             when = f"{m.next_attempt_at:%Y-%m-%d %H:%M:%S}" if m.next_attempt_at else "-"
-            table.add_row(m.id, m.case_id, m.template, m.recipient_email, m.status, str(m.attempts), when,
-                          (m.last_error or "-")[:120])
+            table.add_row(m.case_id, m.template, m.recipient_email, m.status, str(m.attempts), when,
+                          (m.last_error or "-")[:120], m.id)
         console.print(table)
         console.print(f"{len(found)} message(s)")
 

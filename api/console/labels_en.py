@@ -43,6 +43,7 @@ EN: dict[str, str] = {
     "outbox.to": "To",
     "outbox.template": "Message",
     "outbox.next": "Next try",
+    "outbox.id": "message",
     "outbox.answer": "Last answer",
     "nav.access": "Access log",
     "access.title": "Access log",

@@ -42,6 +42,7 @@ JA: dict[str, str] = {
     "outbox.to": "宛先",
     "outbox.template": "種類",
     "outbox.next": "次の試行",
+    "outbox.id": "メッセージ",
     "outbox.answer": "最後の応答",
     "nav.access": "アクセス記録",
     "access.title": "アクセス記録",

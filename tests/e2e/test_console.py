@@ -380,6 +380,7 @@ async def test_operators_see_undeliverable_mail_in_the_outbox_page(
     shown = await console.page(ADMIN, "/outbox")
     row = text(element(shown, f"message-{message}"))
     assert "gone@acme.example" in row and "undeliverable" in row and "550 5.1.1" in row
+    assert message in row, "the id `alliance mail retry` takes is on the page"
     assert f"message-{message}" not in await console.page(ADMIN, "/outbox?status=sent")
     assert f"message-{message}" in await console.page(ADMIN, "/outbox?status=all")
     assert 'href="/outbox"' in await console.page(ADMIN, "/cases")
