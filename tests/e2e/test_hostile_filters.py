@@ -1,5 +1,6 @@
-"""Breaker's findings at the doors (issues 17, 19, 20): 5xx where a 4xx naming the field belongs, and an
-evidence pack (personal data) that the access log never notes. Each fails on 5c3052e."""
+"""Hostile filters at the operators' and auditors' doors (issues 17, 19, 20) get a 4xx naming the field, never a
+5xx; an evidence pack (it carries personal data) is noted in the access log; headcounts beyond what the database
+holds are refused at the door instead of failing the matching step for good."""
 
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ async def test_an_evidence_pack_is_noted_in_the_access_log(desk: Desk) -> None:
 
 
 async def test_a_headcount_beyond_int32_is_refused_at_the_door_not_by_a_failing_matching_step(desk: Desk) -> None:
-    """`seeking.employees.max` (the applicant's filing) and the officer's `max_employees` have no upper bound;
-    above 2,147,483,647 asyncpg refuses the int4 parameter, rank_candidates fails for good (an incident), and the
-    case can never be matched: the officer gets 422 step_failed at every run_matching."""
+    """`seeking.employees.max` (the applicant's filing) and the officer's `max_employees` are bounded at the door:
+    beyond 2,147,483,647 the matching step's int4 parameter would fail for good, and the case could never be
+    matched."""
     from domain.samples import sample_filing
     from tests.helpers.people import COORDINATOR, SBIC, officer
 

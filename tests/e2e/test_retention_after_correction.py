@@ -1,5 +1,5 @@
-"""Breaker's finding on retention after update_contact (issues 17 + 19): the first contact's name and address
-stay in the outbox rows once the case's personal data is erased. Fails on 5c3052e."""
+"""Retention after update_contact (issues 17 + 19): once the case's personal data is erased, no outbox row keeps
+the name or address of any contact the case had, the first one included."""
 
 from __future__ import annotations
 

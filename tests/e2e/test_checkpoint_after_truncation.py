@@ -1,10 +1,7 @@
-"""Breaker's finding on anchored heads (issue 20): a later checkpoint launders a truncation. Fails on 5c3052e.
-
-Verification holds a trail against the *latest* checkpoint holding its case only, and `alliance audit checkpoint`
-signs whatever heads the table has without verifying first. So: checkpoint 1 holds event 4 of a case; the table's
-owner deletes events 3-4; the next checkpoint (cron, or the nightly one) holds event 2; verification is happy, though
-checkpoint 1 (still in the table and the log) says event 4 existed. The evidence pack, which carries checkpoint 1,
-does fail: the verifier and the pack disagree."""
+"""Anchored heads (issue 20): a checkpoint taken after a trail's tail was cut does not hide the cut. Checkpoint 1
+holds event 4 of a case; the table's owner deletes events 3-4; the next checkpoint (cron, or the nightly one) holds
+event 2; verification still holds the trail against checkpoint 1, the furthest head it ever had, as the evidence
+pack does."""
 
 from __future__ import annotations
 
