@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from api.deps import CurrentActor, ServicesDep, require, require_on_case
 from api.examples import problems
 from api.problems import validation_problem
+from api.query_params import QueryTime
 from domain.crosscheck import Difference
 from domain.rules import AUDITORS, STAFF_AND_AUDITORS
 from infra.evidence_pack import evidence_pack
@@ -74,8 +75,8 @@ async def access_log(
     services: ServicesDep,
     case: Annotated[str | None, Query(max_length=64, description="One case (its id)")] = None,
     person: Annotated[str | None, Query(max_length=200, description="One person (their user id)")] = None,
-    since: Annotated[datetime | None, Query(description="At or after this ISO 8601 time (with its offset)")] = None,
-    until: Annotated[datetime | None, Query(description="Before this ISO 8601 time (with its offset)")] = None,
+    since: Annotated[QueryTime | None, Query(description="At or after this ISO 8601 time (with its offset)")] = None,
+    until: Annotated[QueryTime | None, Query(description="Before this ISO 8601 time (with its offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$", description="`next_cursor`")] = None,
 ) -> AccessPage:

@@ -3,11 +3,29 @@ never silently ignored: a typo such as `?stgae=matching` would otherwise answer 
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from typing import Annotated
+
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import BeforeValidator
 
 from api.problems import validation_problem
+
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def _iso_time(value: object) -> object:
+    """Only an ISO 8601 time: pydantic would also read `0.0` or `1700000000` as seconds since 1970."""
+    if isinstance(value, str) and not ISO_TIME.fullmatch(value):
+        raise ValueError("an ISO 8601 time with its offset, e.g. 2026-03-03T09:00:00+09:00")
+    return value
+
+
+QueryTime = Annotated[datetime, BeforeValidator(_iso_time)]
+"""A time in a query string, written as ISO 8601 (the routes ask for its offset themselves)."""
 
 _DECLARED: dict[int, frozenset[str]] = {}
 

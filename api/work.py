@@ -12,6 +12,7 @@ from api.cases import as_sent
 from api.deps import CurrentActor, ServicesDep, require
 from api.examples import problems
 from api.problems import validation_problem
+from api.query_params import QueryTime
 from domain.model import Stage
 from domain.rules import OFFICE_STAFF
 from domain.views import CasePage, CaseView, case_view
@@ -36,7 +37,7 @@ async def list_my_work(
     services: ServicesDep,
     stage: Stage | None = None,
     overdue: bool | None = None,
-    due_before: Annotated[datetime | None, Query(description="Only cases due before this time (with its offset)")]
+    due_before: Annotated[QueryTime | None, Query(description="Only cases due before this time (with its offset)")]
     = None,
     q: Annotated[
         str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="Part of the company name or reference")

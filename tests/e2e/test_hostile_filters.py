@@ -7,18 +7,23 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.desk import Desk
-from tests.helpers.people import ADMIN, APPLICANT, AUDITOR
+from tests.helpers.people import ADMIN, APPLICANT, AUDITOR, SBIC, officer
 from tests.helpers.scenarios import to_matching
 
 
 @pytest.mark.parametrize(("who", "path", "params", "field"), [
-    # the pattern ^[0-9a-fA-F-]{36}$ lets through 36 dashes or 36 hex digits: PostgreSQL's uuid cast fails
+    # a case id that is no UUID (36 dashes, 36 hex digits) never reaches PostgreSQL's uuid cast
     (ADMIN, "/api/operations/mail", {"case": "-" * 36}, "case"),
     (ADMIN, "/api/operations/mail", {"case": "a" * 36}, "case"),
     # a NUL byte reaches PostgreSQL as text
     (AUDITOR, "/api/audit/access", {"person": "x\x00y"}, "person"),
-    # 20 digits pass the pattern, but not bigint
+    # 20 digits are a number, but no bigint
     (AUDITOR, "/api/audit/access", {"cursor": "9223372036854775808"}, "cursor"),
+    # a number is no time (pydantic alone would read it as seconds since 1970)
+    (AUDITOR, "/api/audit/access", {"since": "1700000000"}, "since"),
+    (officer(SBIC), "/api/work", {"due_before": "0.0"}, "due_before"),
+    # a parameter the operation does not take
+    (AUDITOR, "/api/audit/access", {"persno": "u-1"}, "persno"),
 ])
 async def test_hostile_query_strings_are_named_4xx_never_5xx(
     desk: Desk, who: object, path: str, params: dict[str, str], field: str
