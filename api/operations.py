@@ -17,7 +17,7 @@ from services import mail_outbox
 from services.incidents import open_incidents
 from services.mail_outbox import Status
 
-router = APIRouter(tags=["operations"], responses=problems(401, 403))
+router = APIRouter(tags=["operations"], responses=problems(401, 403, 422, 503))
 
 
 class IncidentView(BaseModel):
