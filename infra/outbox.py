@@ -101,15 +101,6 @@ def is_erased(message: Claimed) -> bool:
     return message.outgoing.recipient_email == REDACTED
 
 
-async def next_due(engine: AsyncEngine) -> datetime | None:
-    """When the earliest pending message is due (None: nothing pending)."""
-    async with engine.connect() as conn:
-        due: datetime | None = await conn.scalar(
-            select(func.min(notifications.c.next_attempt_at)).where(notifications.c.status == Status.PENDING)
-        )
-    return due
-
-
 @dataclass(frozen=True)
 class OutboxRow:
     """A message as operators see it (`GET /api/operations/mail`)."""
