@@ -125,6 +125,6 @@ async def send(outgoing: Outgoing, smtp: SmtpSettings) -> None:
             hostname=smtp.host, port=smtp.port, username=smtp.username, password=smtp.password,
             start_tls=smtp.starttls, timeout=smtp.timeout,
         )
-    except (aiosmtplib.SMTPException, OSError, UnicodeError, ValueError, MailFailure) as error:
+    except Exception as error:  # anything unforeseen is transient: retried with backoff, never in a tight loop
         raise classify(error) from error
 

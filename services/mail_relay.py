@@ -124,8 +124,12 @@ class MailRelay:
                 await outbox.mark_sent(conn, message, now)
                 bound.info("mail sent")
         if undeliverable is not None:
-            await self.report(outbox.Unreported(message.outgoing.id, message.outgoing.case_id, message.template,
-                                                undeliverable[1].answer, now))
+            try:
+                await self.report(outbox.Unreported(message.outgoing.id, message.outgoing.case_id, message.template,
+                                                    undeliverable[1].answer, now))
+            except Exception as error:  # Temporal or the database away: the reporter tells it later
+                log.warning("undeliverable mail not told yet", notification=message.outgoing.id,
+                            error=str(error)[:300])
         return True
 
     async def _reporter(self, stop: asyncio.Event) -> None:
