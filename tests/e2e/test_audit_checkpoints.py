@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.settings import Settings
+from tests.helpers.audit_cli import alliance
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR
 from tests.helpers.scenarios import to_matching
-
-
-async def alliance(engine: AsyncEngine, settings: Settings, log: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`alliance …` against the test database, with the tests' signing key and the checkpoint log `log`."""
-    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False), "COLUMNS": "200",
-           "TOKEN_PEPPER": settings.token_pepper.get_secret_value(), "AUDIT_CHECKPOINT_LOG": str(log)}
-    return await asyncio.to_thread(
-        subprocess.run, [str(Path(sys.executable).parent / "alliance"), *args], env=env, capture_output=True,
-        text=True, timeout=120, check=False,
-    )
 
 
 async def test_a_tail_deleted_after_a_checkpoint_is_found_naming_the_checkpoint(

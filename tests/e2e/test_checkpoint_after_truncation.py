@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.settings import Settings
-from tests.e2e.test_audit_checkpoints import alliance
+from tests.helpers.audit_cli import alliance
 from tests.helpers.desk import Desk
 from tests.helpers.people import AUDITOR
 from tests.helpers.scenarios import to_matching

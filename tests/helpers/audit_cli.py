@@ -1,0 +1,23 @@
+"""`alliance` commands run as an operator would, against a test's database and checkpoint log."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from infra.settings import Settings
+
+
+async def alliance(engine: AsyncEngine, settings: Settings, log: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`alliance …` against the test database, with the tests' signing key and the checkpoint log `log`."""
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False), "COLUMNS": "200",
+           "TOKEN_PEPPER": settings.token_pepper.get_secret_value(), "AUDIT_CHECKPOINT_LOG": str(log)}
+    return await asyncio.to_thread(
+        subprocess.run, [str(Path(sys.executable).parent / "alliance"), *args], env=env, capture_output=True,
+        text=True, timeout=120, check=False,
+    )
