@@ -25,6 +25,7 @@ from domain.signing import Signer
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
 from infra.idempotency import claim_key
 from infra.outbox import note_reported, readdress
+from infra.superseded import supersede_from
 from infra.tables import audit_events, cases
 from infra.texts import kept_texts
 
@@ -77,13 +78,17 @@ class CaseRecords:
         header = command.header
         async with self.engine.begin() as conn:
             # One round trip: the event if a try before this one stored it, and the case as the read model has it.
-            stored, previous = (await conn.execute(select(
-                select(audit_events.c.hash).where(audit_events.c.case_id == header.case_id,
-                                                  audit_events.c.seq == header.seq).scalar_subquery(),
+            at_seq = (audit_events.c.case_id == header.case_id) & (audit_events.c.seq == header.seq)
+            stored, stored_step, previous = (await conn.execute(select(
+                select(audit_events.c.hash).where(at_seq).scalar_subquery(),
+                select(audit_events.c.step).where(at_seq).scalar_subquery(),
                 select(cases.c.snapshot).where(cases.c.id == header.case_id).scalar_subquery(),
             ))).one()
-            if stored is not None:
+            replacing = stored is not None and _lost_step(stored_step, command.step)
+            if stored is not None and not replacing:
                 return Recorded(hash=stored)
+            if replacing:
+                await supersede_from(conn, header.case_id, header.seq, command.step, header.at)
             before = CaseState.model_validate(previous) if previous is not None else None
             refs = set(refs_in_state(command.state)) | _refs_in(command.payload)
             if command.candidates_ref:
@@ -110,12 +115,21 @@ class CaseRecords:
             after = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
             told = notice(header.type, before or after, after, payload)
             try:
-                await _write(conn, entry, after, told, _upsert(after))
+                await _write(conn, entry, after, told, _upsert(after, replacing=replacing), step=command.step)
             except DataError as error:  # retrying cannot help: refuse the action instead of hanging the case
                 raise ApplicationError(
                     f"the database cannot store this event: {error.orig}", type=UNSTORABLE, non_retryable=True
                 ) from error
         return Recorded(hash=entry.hash)
+
+
+def _lost_step(stored_step: str | None, step: str | None) -> bool:
+    """Whether the event stored at this position came from a step the workflow's history does not have.
+
+    The same step again (its workflow task ran a second time after a worker died) is the same event; so is an
+    event stored without a step (recorded as an ordinary activity, which Temporal schedules only once its cause
+    is in the history) or a command without one (a case from before `record-in-the-task`)."""
+    return stored_step is not None and step is not None and stored_step != step
 
 
 def _refs_in(payload: dict[str, Any]) -> set[str]:
@@ -145,8 +159,9 @@ async def _contact_email(conn: AsyncConnection, case_id: str) -> str | None:
     return str(found) if found is not None else None
 
 
-def _upsert(state: CaseState) -> Any:
-    """The read model's row of the case; it only ever moves forward (a replayed older event changes nothing)."""
+def _upsert(state: CaseState, *, replacing: bool = False) -> Any:
+    """The read model's row of the case; it only ever moves forward (a replayed older event changes nothing),
+    except onto the position of a superseded event (`replacing`)."""
     row = {
         "id": state.id,
         "reference": state.reference,
@@ -171,17 +186,18 @@ def _upsert(state: CaseState) -> Any:
     return upsert.on_conflict_do_update(
         index_elements=[cases.c.id],
         set_={k: upsert.excluded[k] for k in row if k not in ("id", "created_at")},
-        where=cases.c.seq < upsert.excluded.seq,
+        where=(cases.c.seq <= upsert.excluded.seq) if replacing else (cases.c.seq < upsert.excluded.seq),
     )
 
 
 async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice | None,
-                 upsert: Any) -> None:
-    """The event, the read model and the outbox, in the caller's transaction (the mail relay delivers it)."""
+                 upsert: Any, *, step: str | None = None) -> None:
+    """The event (with the `step` that recorded it), the read model and the outbox, in the caller's transaction
+    (the mail relay delivers it)."""
     readdressed_from = await _contact_email(conn, entry.case_id) if entry.type == Action.UPDATE_CONTACT else None
     event = (
         insert(audit_events)
-        .values(entry.model_dump())
+        .values({**entry.model_dump(), "step": step})
         .on_conflict_do_nothing(index_elements=[audit_events.c.case_id, audit_events.c.seq])
         .returning(audit_events.c.seq)
         .cte("event")
