@@ -29,6 +29,9 @@ from workers.case_worker import WorkerTuning, build_worker
 
 def _where(url: str) -> str:
     parts = urlsplit(url.replace("+asyncpg", ""))
+    if parts.hostname is None and "host=" in parts.query:  # a Unix-domain socket's folder
+        query = dict(pair.partition("=")[::2] for pair in parts.query.split("&"))
+        return f"{query['host']} (socket, port {query.get('port') or 5432}){parts.path}"
     return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
 
 

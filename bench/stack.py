@@ -26,7 +26,7 @@ from contracts import search_attributes as sa
 from domain.samples import DEMO_SMES
 from infra import migrate
 from infra.db import create_engine, session_factory
-from infra.settings import Settings
+from infra.settings import Settings, embedded_postgres_url
 from infra.sme_registry import seed_demo_smes
 from infra.startup import free_port
 
@@ -60,7 +60,7 @@ async def bench_stack(
                 # Started from this thread: the server is tied to its parent thread's life (PDEATHSIG).
                 children.append(start_postgres(Path(tmp), pg_port))
                 await ensure_database(pg_port, DATABASE)
-                engine = create_engine(settings, f"postgresql+asyncpg://postgres@{PG_HOST}:{pg_port}/{DATABASE}")
+                engine = create_engine(settings, embedded_postgres_url(Path(tmp), pg_port, DATABASE))
                 await migrate.upgrade(engine)
                 await seed_demo_smes(engine)
             console.print(f"[green]✓[/] PostgreSQL on {PG_HOST}:{pg_port}, migrated, {len(DEMO_SMES)} SMEs")
@@ -105,7 +105,7 @@ async def bench_database(console: Console, settings: Settings) -> AsyncIterator[
             postgres = start_postgres(Path(tmp), port)
         try:
             await ensure_database(port, DATABASE)
-            engine = create_engine(settings, f"postgresql+asyncpg://postgres@{PG_HOST}:{port}/{DATABASE}")
+            engine = create_engine(settings, embedded_postgres_url(Path(tmp), port, DATABASE))
             try:
                 await migrate.upgrade(engine)
                 yield engine

@@ -26,7 +26,7 @@ from domain.model import Role
 from infra import migrate
 from infra.db import create_engine, session_factory
 from infra.mail_sink import KeepMessages
-from infra.settings import Settings
+from infra.settings import Settings, embedded_postgres_url
 from infra.sme_registry import seed_demo_smes
 from infra.startup import free_port
 from infra.temporal import ensure_search_attributes
@@ -54,16 +54,18 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    port = free_port()
-    process = start_postgres(Path(tmp_path_factory.mktemp("pg")), port)
-    yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+    port, data_dir = free_port(), Path(tmp_path_factory.mktemp("pg"))
+    process = start_postgres(data_dir, port)
+    yield embedded_postgres_url(data_dir, port, "postgres")  # its Unix-domain socket, as the product uses it
     process.stop()
 
 
 async def _on_server(server_url: str, statement: str) -> None:
     url = make_url(server_url)
+    socket = url.query.get("host")  # the embedded server's Unix-domain socket folder, when it is reached that way
     conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
+        host=url.host or socket, port=url.port or int(str(url.query.get("port", 5432))), user=url.username,
+        password=url.password, database=url.database,
     )
     try:
         await conn.execute(statement)

@@ -12,9 +12,10 @@ from pydantic import ValidationError
 from infra.settings import Settings
 
 
-def test_defaults_use_the_embedded_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_use_the_embedded_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("DATABASE_URL", "TEMPORAL_ADDRESS", "API_PORT", "DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no embedded PostgreSQL runs here: its address is TCP until one does
     settings = Settings(_env_file=None)
     assert settings.uses_embedded_database and settings.uses_embedded_temporal
     assert settings.effective_database_url == "postgresql+asyncpg://postgres@127.0.0.1:55432/alliance"

@@ -1,0 +1,49 @@
+"""The embedded PostgreSQL is reached through its Unix-domain socket once it runs (issue 15: a round trip costs
+the client about half the CPU of one over TCP), and over TCP while there is no socket to use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from app.bootstrap import _where
+from app.embedded_postgres import ensure_database, start_postgres
+from infra.db import create_engine
+from infra.settings import EMBEDDED_DATABASE, Settings
+from infra.startup import free_port
+from tests.helpers.support import PEPPER
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
+    data_dir, port = tmp_path_factory.mktemp("socket"), free_port()
+    process = start_postgres(data_dir, port)
+    yield data_dir, port
+    process.stop()
+
+
+async def test_a_running_embedded_postgres_is_reached_through_its_socket(embedded: tuple[Path, int]) -> None:
+    data_dir, port = embedded
+    await ensure_database(port, EMBEDDED_DATABASE)
+    settings = Settings(token_pepper=PEPPER, data_dir=data_dir, embedded_postgres_port=port)
+    url = settings.effective_database_url
+    assert "127.0.0.1" not in url and f"host={data_dir.resolve() / 'run'}" in url
+    assert _where(url).startswith(str(data_dir.resolve() / "run"))
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            # An empty client address is how PostgreSQL says the connection came over a Unix-domain socket.
+            assert await conn.scalar(text("SELECT inet_client_addr() IS NULL")) is True
+    finally:
+        await engine.dispose()
+
+
+def test_tcp_while_the_data_folder_has_no_socket(embedded: tuple[Path, int], tmp_path: Path) -> None:
+    """Another data folder (a worker started elsewhere, say): the server is still found on 127.0.0.1."""
+    _, port = embedded
+    (tmp_path / "run").mkdir()
+    settings = Settings(token_pepper=PEPPER, data_dir=tmp_path, embedded_postgres_port=port)
+    assert settings.effective_database_url == f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{EMBEDDED_DATABASE}"
