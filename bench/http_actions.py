@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
 import uuid
@@ -64,7 +65,7 @@ from bench.cases import (
     run_and_report,
     run_phase,
 )
-from bench.stack import bench_stack
+from bench.stack import bench_stack, worker_process
 from domain.model import Actor, Office, Outcome
 from infra.settings import Settings
 from infra.startup import free_port
@@ -219,7 +220,9 @@ class Results:
     pool: str = ""
 
 
-async def benchmark(total: int, concurrency: int, warmup: int, console: Console) -> Results:
+async def benchmark(total: int, concurrency: int, warmup: int, console: Console, *, inline: bool = False) -> Results:
+    """`inline`: the case worker and mail relay in this process, beside the API and the officers; otherwise in a
+    process of their own (`alliance worker`), as the product is deployed and as `alliance run` runs them."""
     activities = ActivityTimer()  # run_phase wants one; it also times the activities of both workers
     updates = UpdateTimer()
     mail_port = free_port()
@@ -242,12 +245,17 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
             app = create_app(Services(settings, engine, sessions, client))
             officers = Officers(f"http://{API_HOST}:{api_port}")
             try:
-                async with (
-                    build_worker(client, settings.temporal_task_queue, engine, keys=settings.audit_keys),
-                    mail_relay(settings, engine, client).running(),
-                    serving(app, api_port),
-                ):
-                    progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}, case worker, mail relay")
+                async with contextlib.AsyncExitStack() as running:
+                    if inline:
+                        await running.enter_async_context(
+                            build_worker(client, settings.temporal_task_queue, engine, keys=settings.audit_keys))
+                        await running.enter_async_context(mail_relay(settings, engine, client).running())
+                    else:
+                        await running.enter_async_context(worker_process(stack, settings, stack.root / "worker.log"))
+                    await running.enter_async_context(serving(app, api_port))
+                    where = "in this process" if inline else "in a process of its own"
+                    progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}; case worker and mail "
+                                           f"relay {where}")
                     drive = http_driver(officers, tokens)
                     if warmup:
                         await run_phase(Phase("HTTP (warm-up)"), drive, warmup, concurrency, progress, activities)
@@ -336,9 +344,10 @@ def main(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Officers (and bare drivers).")] = 20,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Uncounted cases of each kind first.")] = 20,
     log_level: Annotated[str, typer.Option("--log-level", help="Product log level during the run.")] = "WARNING",
+    inline: Annotated[bool, typer.Option("--inline", help="The case worker in the API's process.")] = False,
 ) -> None:
     """Officers drive cases through the HTTP API; bare workflows take as many Updates; compare the latencies."""
-    run_and_report(benchmark, report, cases, concurrency, warmup, log_level)
+    run_and_report(functools.partial(benchmark, inline=inline), report, cases, concurrency, warmup, log_level)
 
 
 if __name__ == "__main__":

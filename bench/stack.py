@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
@@ -31,6 +32,7 @@ from infra.sme_registry import seed_demo_smes
 from infra.startup import free_port
 
 DATABASE = "alliance_bench"
+SETTING_NAMES = {name.upper() for name in Settings.model_fields}
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Stack:
     client: Client
     mail_port: int
     sink: ChildProcess
+    root: Path  # the run's temporary folder (logs of the processes it starts)
 
     async def stop_mail(self) -> None:
         """Stop the mail sink (after the case-desk phase; the bare phase sends no mail)."""
@@ -83,7 +86,7 @@ async def bench_stack(
             )
             children.append(sink)
             await asyncio.to_thread(wait_for_port, "127.0.0.1", mail_port, 30, sink)
-            yield Stack(engine, session_factory(engine), client, mail_port, sink)
+            yield Stack(engine, session_factory(engine), client, mail_port, sink, Path(tmp))
         finally:
             if env is not None:
                 with contextlib.suppress(Exception):
@@ -113,3 +116,38 @@ async def bench_database(console: Console, settings: Settings) -> AsyncIterator[
                 await engine.dispose()
         finally:
             await asyncio.to_thread(postgres.stop)
+
+
+WORKER_READY = "worker polling"  # what `alliance worker` prints once it polls its task queue
+
+
+@contextlib.asynccontextmanager
+async def worker_process(stack: Stack, settings: Settings, log_path: Path) -> AsyncIterator[ChildProcess]:
+    """The product's case worker and mail relay as `alliance worker` runs them, in a process of its own beside this
+    one (as `alliance worker` and `alliance api` are deployed), configured only by its environment from `settings`.
+    Stopped with SIGTERM when the block ends."""
+    env = {name: value for name, value in os.environ.items() if name.upper() not in SETTING_NAMES}
+    env.update(
+        DATA_DIR=str(log_path.parent / "worker-data"),
+        DATABASE_URL=stack.engine.url.render_as_string(hide_password=False),
+        TEMPORAL_ADDRESS=stack.client.service_client.config.target_host,
+        TEMPORAL_NAMESPACE=stack.client.namespace,
+        TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
+        TOKEN_PEPPER=settings.token_pepper.get_secret_value(),
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(stack.mail_port),
+        MAIL_FROM=settings.mail_from,
+        LOG_LEVEL="WARNING",
+        INCIDENT_SCAN_SECONDS="0",
+    )
+    child = ChildProcess.start("case worker", [str(Path(sys.executable).parent / "alliance"), "worker"], log_path,
+                               env=env)
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while WORKER_READY not in await asyncio.to_thread(log_path.read_text, errors="replace"):
+            if child.popen.poll() is not None or asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"the case worker did not start; its log: {log_path}")
+            await asyncio.sleep(0.1)
+        yield child
+    finally:
+        await asyncio.to_thread(child.stop)

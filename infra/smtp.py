@@ -9,6 +9,9 @@ recipient or the message, an address or header that cannot be encoded). RFC 5321
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -116,15 +119,69 @@ def classify(error: Exception) -> MailFailure:
     return MailFailure(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__, permanent=False)
 
 
+IDLE_SESSION_SECONDS = 30.0
+"""A session idle longer than this is closed rather than reused (a server may close one idle for 5 minutes,
+RFC 5321 §4.5.3.2.7, and some close them sooner)."""
+
+
+class SmtpSessions:
+    """SMTP sessions kept open between messages, one for each sender sending at the same time (issue 15): a new
+    session costs a connection, the greeting, EHLO (and STARTTLS and login when configured) and QUIT, several
+    times what one more message over an open session costs. A session that failed in any way, or stayed idle
+    longer than `IDLE_SESSION_SECONDS`, is closed, never reused; so a message is never sent twice by a retry
+    here (a failure is classified and left to the outbox's backoff, like any other)."""
+
+    def __init__(self, smtp: SmtpSettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.smtp = smtp
+        self.clock = clock
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []  # open sessions, and since when each is idle
+
+    async def send(self, outgoing: Outgoing) -> None:
+        """Hand one message to the SMTP server; raises MailFailure (classified) when it is not taken."""
+        try:
+            message = compose(outgoing, self.smtp.sender)
+            recipients = [a_label_address(outgoing.recipient_email)]
+            session = await self._take()
+            try:
+                await session.send_message(message, sender=envelope_sender(self.smtp.sender), recipients=recipients)
+            except BaseException:
+                await _close(session)
+                raise
+            self._idle.append((session, self.clock()))
+        except Exception as error:  # anything unforeseen is transient: retried with backoff, never in a tight loop
+            raise classify(error) from error
+
+    async def close(self) -> None:
+        """QUIT every open session (the relay stopping)."""
+        while self._idle:
+            await _close(self._idle.pop()[0], quit_first=True)
+
+    async def _take(self) -> aiosmtplib.SMTP:
+        while self._idle:
+            session, since = self._idle.pop()
+            if session.is_connected and self.clock() - since < IDLE_SESSION_SECONDS:
+                return session
+            await _close(session, quit_first=session.is_connected)
+        smtp = self.smtp
+        session = aiosmtplib.SMTP(hostname=smtp.host, port=smtp.port, username=smtp.username, password=smtp.password,
+                                  start_tls=smtp.starttls, timeout=smtp.timeout)
+        await session.connect()
+        return session
+
+
+async def _close(session: aiosmtplib.SMTP, *, quit_first: bool = False) -> None:
+    """End a session, politely when asked; a session that cannot even say goodbye is simply dropped."""
+    with contextlib.suppress(Exception):
+        if quit_first:
+            await session.quit()
+    session.close()
+
+
 async def send(outgoing: Outgoing, smtp: SmtpSettings) -> None:
-    """Hand one message to the SMTP server; raises MailFailure (classified) when it is not taken."""
+    """Hand one message to the SMTP server over a session of its own; raises MailFailure (classified)."""
+    sessions = SmtpSessions(smtp)
     try:
-        message = compose(outgoing, smtp.sender)
-        await aiosmtplib.send(
-            message, sender=envelope_sender(smtp.sender), recipients=[a_label_address(outgoing.recipient_email)],
-            hostname=smtp.host, port=smtp.port, username=smtp.username, password=smtp.password,
-            start_tls=smtp.starttls, timeout=smtp.timeout,
-        )
-    except Exception as error:  # anything unforeseen is transient: retried with backoff, never in a tight loop
-        raise classify(error) from error
+        await sessions.send(outgoing)
+    finally:
+        await sessions.close()
 

@@ -31,7 +31,7 @@ from domain import events
 from domain.signing import Signer
 from infra import outbox
 from infra.closed_cases import append_to_closed_case
-from infra.smtp import MailFailure, SmtpSettings, send
+from infra.smtp import MailFailure, SmtpSessions, SmtpSettings
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +58,13 @@ class MailRelay:
     clock: Callable[[], datetime] = utc_now
     _told: dict[str, datetime] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _sessions: SmtpSessions | None = None  # kept open between messages (`infra.smtp.SmtpSessions`)
+
+    @property
+    def sessions(self) -> SmtpSessions:
+        if self._sessions is None:
+            self._sessions = SmtpSessions(self.smtp)
+        return self._sessions
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[MailRelay]:
@@ -82,6 +89,7 @@ class MailRelay:
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
+            await self.sessions.close()
 
     async def _sender(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -112,7 +120,7 @@ class MailRelay:
                 bound.info("mail cancelled: address erased")
                 return True
             try:
-                await send(message.outgoing, self.smtp)
+                await self.sessions.send(message.outgoing)
             except MailFailure as failure:
                 fate = await outbox.mark_failed(conn, message, failure, now, permanent_tries=self.permanent_tries,
                                                 longest=self.longest_backoff)

@@ -16,7 +16,7 @@ async def test_an_unforeseen_error_is_a_transient_failure(monkeypatch: pytest.Mo
     async def broken(*args: object, **kwargs: object) -> None:  # aiosmtplib is not ours to run here
         raise RuntimeError("something nobody classified")
 
-    monkeypatch.setattr(aiosmtplib, "send", broken)
+    monkeypatch.setattr(aiosmtplib.SMTP, "connect", broken)
     with pytest.raises(MailFailure) as failed:
         await send(MESSAGE, SmtpSettings(host="127.0.0.1", port=1, sender="desk@localhost"))
     assert failed.value.permanent is False and "something nobody classified" in failed.value.answer
