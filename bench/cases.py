@@ -1,11 +1,13 @@
 """Benchmark: cases driven from filing to `alliance_formed_with_fund`, against bare Temporal workflows.
 
 Real parts: an embedded PostgreSQL (migrated, with a small SME registry) and a Temporal dev server, both
-started in a temporary folder and stopped at the end. The case worker is the product's `build_worker`
-(SDK defaults: 100 workflow-task slots, 100 activity slots, 5 pollers each, 1000 cached workflows); the
-bare worker uses the same settings and sandbox. Each case takes 9 Updates (filing by update-with-start,
-then 8 actions) and 10 activities (9 `record_event`, 1 `find_candidates`); each bare workflow takes the
-same, with no-op activities.
+started in a temporary folder and stopped at the end. The case worker is the product's, run as it is deployed:
+`alliance worker` (its `build_worker` and mail relay) in a process of its own (`--inline`: in this process,
+beside the driving client). SDK defaults: 100 workflow-task slots, 100 activity slots, 5 pollers each, 1000
+cached workflows; the bare worker, in this process, uses the same settings and sandbox. Each case takes 9
+Updates (filing by update-with-start, then 8 actions) and 10 activities (9 `record_case_event`, local, inside
+the workflow task; 1 `rank_candidates`); each bare workflow takes the same Updates with ordinary no-op activities
+(the "bare local" baseline: local ones).
 
     python -m bench.cases --cases 500 --concurrency 50
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
 import uuid
@@ -38,7 +41,7 @@ from temporalio.worker import Interceptor as WorkerInterceptor
 
 from bench.bare import BARE_LOCAL_WORKFLOW, BARE_WORKFLOW, BareLocalWorkflow, BareWorkflow, noop
 from bench.bare import FILE_UPDATE as BARE_FILE_UPDATE
-from bench.stack import bench_stack
+from bench.stack import bench_stack, worker_process
 from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
 from domain.model import FUND, JETRO, Actor, CaseState, FilingRequest, Office, Outcome, Role
 from domain.samples import sample_filing
@@ -53,7 +56,7 @@ from workflows.case import CaseWorkflow
 
 DATABASE = "alliance_bench"
 UPDATES_PER_CASE = 9
-ACTIVITIES_PER_CASE = 13  # 9 record_event, 1 find_candidates, 3 deliver_mail
+ACTIVITIES_PER_CASE = 10  # 9 record_case_event (local, inside the workflow task), 1 rank_candidates
 
 APPLICANT = Actor(id="bench-applicant", name="Anna Schmidt (Acme GmbH)", role=Role.APPLICANT, org="acme-gmbh")
 COORDINATOR = Actor(id="bench-coordinator", name="Kenji Sato (JETRO)", role=Role.COORDINATOR, org=JETRO)
@@ -324,8 +327,10 @@ class Results:
     pool: str
 
 
-async def benchmark(total: int, concurrency: int, warmup: int, console: Console) -> Results:
-    settings = Settings()
+async def benchmark(total: int, concurrency: int, warmup: int, console: Console, *, inline: bool = False) -> Results:
+    """`inline`: the case worker and mail relay in this process, beside the driving client; otherwise in a process
+    of their own (`alliance worker`), as the product is deployed. The bare worker is always in this process."""
+    settings = Settings(temporal_task_queue=f"bench-cases-{uuid.uuid4().hex[:8]}", mail_from="bench@localhost")
     timer = ActivityTimer()
     async with bench_stack(console, settings, free_port(), [timer]) as stack:
         client = stack.client
@@ -334,9 +339,15 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console)
             TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console,
         ) as progress:
-            queue = f"bench-cases-{uuid.uuid4().hex[:8]}"
-            relay = MailRelay(stack.engine, smtp, client, settings.audit_keys.signer)
-            async with build_worker(client, queue, stack.engine, keys=settings.audit_keys), relay.running():
+            queue = settings.temporal_task_queue
+            async with contextlib.AsyncExitStack() as running:
+                if inline:
+                    relay = MailRelay(stack.engine, smtp, client, settings.audit_keys.signer)
+                    worker = build_worker(client, queue, stack.engine, keys=settings.audit_keys)
+                    await running.enter_async_context(worker)
+                    await running.enter_async_context(relay.running())
+                else:
+                    await running.enter_async_context(worker_process(stack, settings, stack.root / "worker.log"))
                 drive = case_driver(client, queue)
                 if warmup:
                     await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)
@@ -423,10 +434,9 @@ def report(results: Results, total: int, concurrency: int, warmup: int, console:
     console.print(cpu)
     update_total = sum(cases.all_updates) / max(cases.workflows, 1)
     activity_total = sum(sum(t.run) for t in cases.activities.values()) / max(cases.workflows, 1)
-    console.print(
-        f"Per case: {ms(update_total)} ms of Update round trips, of which {ms(activity_total)} ms inside "
-        f"activities ({activity_total / update_total:.0%})." if update_total else ""
-    )
+    if update_total and activity_total:  # measured only when the case worker runs in this process (--inline)
+        console.print(f"Per case: {ms(update_total)} ms of Update round trips, of which {ms(activity_total)} ms "
+                      f"inside activities ({activity_total / update_total:.0%}).")
     console.print(result_line(results), soft_wrap=True, highlight=False)
 
 
@@ -444,9 +454,10 @@ def main(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Workflows in flight at a time.")] = 50,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Uncounted workflows of each kind first.")] = 20,
     log_level: Annotated[str, typer.Option("--log-level", help="Product log level during the run.")] = "WARNING",
+    inline: Annotated[bool, typer.Option("--inline", help="The case worker in the driving process.")] = False,
 ) -> None:
     """File cases and drive each to alliance_formed_with_fund; the same with bare workflows; compare."""
-    run_and_report(benchmark, report, cases, concurrency, warmup, log_level)
+    run_and_report(functools.partial(benchmark, inline=inline), report, cases, concurrency, warmup, log_level)
 
 
 def run_and_report(
