@@ -24,7 +24,7 @@ from services.access_log import note_export
 from services.context import Services
 
 router = APIRouter(tags=["audit"])
-REFUSAL = "a {role} may not export the audit trail; auditors may"
+REFUSAL = "{a_role} may not export the audit trail; auditors may"
 
 _STREAM = {"schema": {"type": "string"}}
 _EXPORTED: dict[int | str, dict[str, Any]] = {

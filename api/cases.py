@@ -46,7 +46,7 @@ def as_sent(view: dict[str, Any], status_code: int = 200) -> JSONResponse:
     status_code=201,
     summary="File a request (applicant, or coordinator on its behalf)",
     response_model=CaseView,
-    dependencies=[Depends(require(FILERS, "a {role} may not file a case"))],
+    dependencies=[Depends(require(FILERS, "{a_role} may not file a case"))],
 )
 async def file_case(
     request: FilingRequest,

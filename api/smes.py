@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/smes", tags=["sme registry"], responses=problems
 @router.get(
     "",
     summary="Search the SME registry (staff and oversight)",
-    dependencies=[Depends(require(REGISTRY_READERS, "a {role} may not search the SME registry"))],
+    dependencies=[Depends(require(REGISTRY_READERS, "{a_role} may not search the SME registry"))],
 )
 async def search_smes(
     services: ServicesDep,
@@ -76,7 +76,7 @@ def _bad_query(name: str, message: str) -> Problem:
             f"columns: {', '.join(COLUMNS)}. Lists separated by `;`.",
         }
     },
-    dependencies=[Depends(require(REGISTRY_KEEPERS, "a {role} may not import into the SME registry"))],
+    dependencies=[Depends(require(REGISTRY_KEEPERS, "{a_role} may not import into the SME registry"))],
 )
 async def import_smes(request: Request, services: ServicesDep) -> dict[str, Any]:
     media_type, _, parameters = request.headers.get("content-type", "").partition(";")
