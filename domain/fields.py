@@ -274,6 +274,16 @@ EmailAddress = Annotated[
 ]
 
 
+def address_key(address: str) -> str:
+    """What an address is compared by: its domain as the ASCII A-label (`例え.jp` and `xn--r8jz45g.jp` are one
+    domain), the whole without case. Something that is no address is compared as typed, without case."""
+    try:
+        found = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        return address.strip().casefold()
+    return f"{found.local_part}@{found.ascii_domain}".casefold()
+
+
 def smtputf8_problem(address: str, smtp_utf8: bool) -> str | None:
     """Why `address` cannot be accepted by a desk whose mail server does (`smtp_utf8`) or does not take
     SMTPUTF8: a local part (before the @) with non-ASCII letters needs it. None when it can be."""

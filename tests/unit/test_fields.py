@@ -18,6 +18,7 @@ from domain.fields import (
     NON_BLANK_LINE_PATTERN,
     NON_BLANK_LINES_PATTERN,
     ONE_LINE_PATTERN,
+    address_key,
     at_the_door,
     not_blank,
     one_line,
@@ -181,3 +182,9 @@ def test_a_case_stored_before_these_rules_still_reads_back_and_its_history_repla
     assert {"ticket_jpy.min", "ticket_jpy.max", "seeking.prefectures.0", "seeking.industries.0",
             "seeking.technologies.1", "company.country", "company.name"} <= where
     assert CaseState.model_fields["request"].annotation is FilingRequest
+
+
+def test_an_address_is_compared_by_its_a_label_and_without_case() -> None:
+    assert address_key("Kenji@例え.jp") == address_key("kenji@XN--R8JZ45G.JP") == "kenji@xn--r8jz45g.jp"
+    assert address_key("kenji@例え.jp") != address_key("kenji@example.jp")
+    assert address_key(" not an address ") == "not an address"
