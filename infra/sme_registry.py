@@ -7,7 +7,6 @@ counts of new and updated SMEs come from the same statement.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, any_, func, literal, or_, select, 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.folding import digits
+from domain.folding import digits, words
 from domain.samples import demo_sme_rows
 from domain.sme_registry import RowProblem, read_registry_csv
 from infra.folded_search import contains_folded
@@ -106,8 +105,8 @@ def search_query(search: RegistrySearch) -> Select[Any]:
     if search.industry:
         conditions.append(literal(search.industry) == any_(smes.c.industries))
     if search.technology:
-        words = unicodedata.normalize("NFKC", search.technology)  # full-width letters are the same words
-        conditions.append(smes.c.search.op("@@")(func.plainto_tsquery("english", words)))
+        sought = words(search.technology)  # as `search` holds them (migration 0027): full-width letters too
+        conditions.append(smes.c.search.op("@@")(func.plainto_tsquery("english", sought)))
     if search.consent is not None:
         conditions.append(smes.c.consent.is_(search.consent))
     if search.after:
