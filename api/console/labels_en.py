@@ -294,6 +294,7 @@ EN: dict[str, str] = {
     "event.expired": "Expired",
     "event.personal_data_redacted": "Personal data erased",
     "event.mail_undeliverable": "E-mail undeliverable",
+    "event.consent_withdrawn": "Consent to be matched withdrawn",
     "event.audit_verified": "Audit trail verified",
     "role.applicant": "Applicant",
     "role.coordinator": "Coordinator (JETRO)",

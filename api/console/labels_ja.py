@@ -297,6 +297,7 @@ JA: dict[str, str] = {
     "event.expired": "期限切れ",
     "event.personal_data_redacted": "個人データ消去",
     "event.mail_undeliverable": "メール配信不能",
+    "event.consent_withdrawn": "マッチング同意の撤回",
     "event.audit_verified": "監査証跡の検証",
     "role.applicant": "申請者",
     "role.coordinator": "コーディネーター（JETRO）",
