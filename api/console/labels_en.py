@@ -175,6 +175,7 @@ EN: dict[str, str] = {
     "audit.title": "Audit",
     "audit.export": "Export the whole audit trail",
     "audit.export_case": "Export this case's events",
+    "audit.export_access": "with the access log",
     "audit.cases": "Cases",
     "audit.case_title": "Audit of {reference}",
     "audit.chain": "Hash chain",

@@ -178,6 +178,7 @@ JA: dict[str, str] = {
     "audit.title": "監査",
     "audit.export": "監査証跡をすべてエクスポート",
     "audit.export_case": "この案件のイベントをエクスポート",
+    "audit.export_access": "アクセスログ付き",
     "audit.cases": "案件",
     "audit.case_title": "{reference} の監査",
     "audit.chain": "ハッシュチェーン",

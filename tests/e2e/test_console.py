@@ -31,6 +31,7 @@ from api.console.labels_ja import JA
 from domain.model import Action, CaseState, FilingRequest, Office
 from domain.payloads import ACTION_PAYLOADS, parse_payload
 from domain.transitions import new_case
+from infra.audit_export import check_export
 from infra.settings import DEV_PEPPER, Settings
 from infra.tables import notifications
 from infra.users import DEMO_USERS
@@ -411,6 +412,10 @@ async def test_the_auditor_sees_the_chain_and_exports(console: Console, desk: De
     exported = await (await console.as_(AUDITOR)).get(f"/audit/export?format=jsonl&case={case['id']}")
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("application/x-ndjson")
     assert len(exported.text.strip().splitlines()) == 4  # three events and the manifest
+    assert "/audit/export?format=csv&amp;access=true" in audit
+    with_access = await (await console.as_(AUDITOR)).get(f"/audit/export?format=jsonl&case={case['id']}&access=true")
+    assert with_access.status_code == 200 and '{"access":' in with_access.text  # the pages above were noted
+    assert check_export(with_access.content).ok
     officer_audit = await console.page(officer(SBIC), f"/cases/{case['id']}/audit")
     assert 'data-chain="valid"' in officer_audit and "/audit/export" not in officer_audit
     officer_browser = await console.as_(officer(SBIC))
