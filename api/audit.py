@@ -69,7 +69,7 @@ class AccessPage(BaseModel):
 @router.get(
     "/api/audit/access",
     summary="The access log: who was shown which personal data, when, through which route (auditors)",
-    dependencies=[Depends(require(AUDITORS, "a {role} may not read the access log; auditors may"))],
+    dependencies=[Depends(require(AUDITORS, "{a_role} may not read the access log; auditors may"))],
 )
 async def access_log(
     services: ServicesDep,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -24,7 +25,9 @@ from services.access_log import note_export
 from services.context import Services
 
 router = APIRouter(tags=["audit"])
-REFUSAL = "a {role} may not export the audit trail; auditors may"
+REFUSAL = "{a_role} may not export the audit trail; auditors may"
+ACCESS_HELP = ("Add the access log's rows of the same period, case or office after the events "
+               "(`{\"access\": …}` lines; in CSV behind `#access,`), counted in the manifest's `access_count`")
 
 _STREAM = {"schema": {"type": "string"}}
 _EXPORTED: dict[int | str, dict[str, Any]] = {
@@ -108,20 +111,22 @@ async def export(
         str | None, Query(max_length=64, description="Events of the cases relayed to this office",
                           json_schema_extra={"enum": [o.value for o in Office]}),
     ] = None,
+    access: Annotated[bool, Query(description=ACCESS_HELP)] = False,
 ) -> StreamingResponse:
-    return await download(services, format, since, until, case, office, seen_by=(actor, route_of(request)))
+    return await download(services, format, since, until, case, office, seen_by=(actor, route_of(request)),
+                          access=access)
 
 
 async def download(
     services: Services, format: str, since: str | None, until: str | None, case: str | None, office: str | None,
-    *, seen_by: tuple[Actor, str],
+    *, seen_by: tuple[Actor, str], access: bool = False,
 ) -> StreamingResponse:
     """The export as a download, its parameters checked first (its callers gate the role: auditors only); it
     carries personal data, so the access log notes who (`seen_by`: the person and the route) took it."""
     if format not in FORMATS:
         raise _bad_query("format", f"{format!r} is not an export format ({', '.join(FORMATS)})")
     chosen: ExportFormat = "csv" if format == "csv" else "jsonl"
-    filters = _filters(since, until, case, office)
+    filters = replace(_filters(since, until, case, office), access=access)
     chunks = export_audit(services.engine, chosen, filters, services.settings.audit_keys.keyring)
     first = await anext(chunks)  # runs the query now: a database failure is a 503 problem, not a cut stream
     await note_export(services, *seen_by, filters.case)

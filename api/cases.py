@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from api.deps import CurrentActor, ServicesDep, require, require_on_case, route_of
 from api.examples import OPENAPI_EXAMPLES, problems
 from api.problems import validation_problem
+from api.query_params import SearchText, search_query
 from domain.audit import ChainReport
 from domain.model import Action, CaseState, FilingRequest, Office, Outcome, Stage
 from domain.rules import FILERS, STAFF_AND_AUDITORS
@@ -46,7 +47,7 @@ def as_sent(view: dict[str, Any], status_code: int = 200) -> JSONResponse:
     status_code=201,
     summary="File a request (applicant, or coordinator on its behalf)",
     response_model=CaseView,
-    dependencies=[Depends(require(FILERS, "a {role} may not file a case"))],
+    dependencies=[Depends(require(FILERS, "{a_role} may not file a case"))],
 )
 async def file_case(
     request: FilingRequest,
@@ -74,9 +75,7 @@ async def list_cases(
     office: Office | None = None,
     outcome: Outcome | None = None,
     overdue: bool | None = None,
-    q: Annotated[
-        str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="Part of the company name or reference")
-    ] = None,
+    q: Annotated[SearchText | None, search_query("Part of the company name or reference")] = None,
     sort: Annotated[Sort, Query(description="`-created`: newest first; `due`: soonest due first")] = "-created",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the page before")] = None,

@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem
 from domain.errors import Forbidden
-from domain.model import Actor, Role
+from domain.model import Actor, Role, a_role
 from infra.users import actor_for_token
 from services.case_desk import CaseDesk
 from services.context import Services
@@ -52,8 +52,9 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
 def refused(actor: Actor, roles: frozenset[Role], refusal: str) -> Forbidden | None:
-    """`Forbidden` with the refusal (`{role}` in it names the caller's role) unless the role is one of `roles`."""
-    return None if actor.role in roles else Forbidden(refusal.format(role=actor.role))
+    """`Forbidden` with the refusal (`{a_role}` in it names the caller's role with its article, `an applicant`)
+    unless the role is one of `roles`."""
+    return None if actor.role in roles else Forbidden(refusal.format(a_role=a_role(actor.role)))
 
 
 def require(roles: frozenset[Role], refusal: str) -> Callable[..., Awaitable[Actor]]:

@@ -40,7 +40,7 @@ class IncidentList(BaseModel):
 @router.get(
     "/api/operations/incidents",
     summary="Open incidents: steps of cases that keep failing (admins)",
-    dependencies=[Depends(require(OPERATORS, "incidents are for operators (admins), not a {role}"))],
+    dependencies=[Depends(require(OPERATORS, "incidents are for operators (admins), not {a_role}"))],
 )
 async def incidents(services: ServicesDep) -> IncidentList:
     found = await open_incidents(services.engine)
@@ -72,7 +72,7 @@ class MailList(BaseModel):
 @router.get(
     "/api/operations/mail",
     summary="The outbox: messages pending, undeliverable, sent or cancelled, newest first (admins)",
-    dependencies=[Depends(require(OPERATORS, "the outbox is for operators (admins), not a {role}"))],
+    dependencies=[Depends(require(OPERATORS, "the outbox is for operators (admins), not {a_role}"))],
 )
 async def mail(
     services: ServicesDep,

@@ -17,7 +17,7 @@ from infra.users import Person
 from services.people import cancel_delegation, colleagues, delegate, who_am_i
 
 router = APIRouter(prefix="/api", tags=["people"], responses=problems(401, 403, 413, 422, 503))
-Delegator = Depends(require(DELEGATORS, "a {role} may not delegate"))
+Delegator = Depends(require(DELEGATORS, "{a_role} may not delegate"))
 
 
 class PersonView(BaseModel):

@@ -7,12 +7,13 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from api.problems import validation_problem
+from domain.fields import ONE_LINE_PATTERN, one_line
 
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?")
 
@@ -26,6 +27,20 @@ def _iso_time(value: object) -> object:
 
 QueryTime = Annotated[datetime, BeforeValidator(_iso_time)]
 """A time in a query string, written as ISO 8601 (the routes ask for its offset themselves)."""
+
+MAX_SEARCH = 200
+"""The longest search text (`q`, `technology`), in characters: far longer than any name or reference."""
+
+
+def search_query(description: str) -> object:
+    """The `Query` of a search text: at most `MAX_SEARCH` characters, one line without control characters (the
+    rule of `domain.fields.one_line`, also stated as the schema's `pattern`)."""
+    return Query(description=description, json_schema_extra={"pattern": ONE_LINE_PATTERN})
+
+
+SearchText = Annotated[str, StringConstraints(max_length=MAX_SEARCH), AfterValidator(one_line)]
+"""A search text as it comes in: one line of text without control characters (NUL, CR, LF, TAB, DEL, C1, U+2028,
+U+2029); anything else is a 422 naming the parameter and the first character refused."""
 
 _DECLARED: dict[int, frozenset[str]] = {}
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from api.deps import ServicesDep, require
 from api.examples import problems
 from api.problems import Problem
+from api.query_params import SearchText, search_query
 from domain.geography import JSIC_DIVISIONS, prefecture_named, prefecture_spellings
 from domain.registry_file import RegistryEncodingError, registry_text
 from domain.rules import REGISTRY_KEEPERS, REGISTRY_READERS
@@ -22,14 +23,11 @@ router = APIRouter(prefix="/api/smes", tags=["sme registry"], responses=problems
 @router.get(
     "",
     summary="Search the SME registry (staff and oversight)",
-    dependencies=[Depends(require(REGISTRY_READERS, "a {role} may not search the SME registry"))],
+    dependencies=[Depends(require(REGISTRY_READERS, "{a_role} may not search the SME registry"))],
 )
 async def search_smes(
     services: ServicesDep,
-    q: Annotated[
-        str | None,
-        Query(max_length=200, pattern=r"^[^\x00]*$", description="Part of a name (English or Japanese) or a number"),
-    ] = None,
+    q: Annotated[SearchText | None, search_query("Part of a name (English or Japanese) or a number")] = None,
     prefecture: Annotated[
         str | None, Query(max_length=40, description=f"A prefecture, written {prefecture_spellings()}")
     ] = None,
@@ -37,9 +35,7 @@ async def search_smes(
         str | None,
         Query(description="JSIC division letter, e.g. E", json_schema_extra={"enum": list(JSIC_DIVISIONS)}),
     ] = None,
-    technology: Annotated[
-        str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="Words of a technology, e.g. sensors")
-    ] = None,
+    technology: Annotated[SearchText | None, search_query("Words of a technology, e.g. sensors")] = None,
     consent: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
@@ -76,7 +72,7 @@ def _bad_query(name: str, message: str) -> Problem:
             f"columns: {', '.join(COLUMNS)}. Lists separated by `;`.",
         }
     },
-    dependencies=[Depends(require(REGISTRY_KEEPERS, "a {role} may not import into the SME registry"))],
+    dependencies=[Depends(require(REGISTRY_KEEPERS, "{a_role} may not import into the SME registry"))],
 )
 async def import_smes(request: Request, services: ServicesDep) -> dict[str, Any]:
     media_type, _, parameters = request.headers.get("content-type", "").partition(";")

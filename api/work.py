@@ -12,7 +12,7 @@ from api.cases import as_sent
 from api.deps import CurrentActor, ServicesDep, require
 from api.examples import problems
 from api.problems import validation_problem
-from api.query_params import QueryTime
+from api.query_params import QueryTime, SearchText, search_query
 from domain.model import Stage
 from domain.rules import OFFICE_STAFF
 from domain.views import CasePage, CaseView, case_view
@@ -39,9 +39,7 @@ async def list_my_work(
     overdue: bool | None = None,
     due_before: Annotated[QueryTime | None, Query(description="Only cases due before this time (with its offset)")]
     = None,
-    q: Annotated[
-        str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="Part of the company name or reference")
-    ] = None,
+    q: Annotated[SearchText | None, search_query("Part of the company name or reference")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the page before")] = None,
 ) -> JSONResponse:

@@ -296,7 +296,8 @@ def audit_archive(
         int | None, typer.Option(min=0, help="Closed longer than this (default: RETENTION_YEARS).")
     ] = None,
 ) -> None:
-    """Archive closed cases past retention: export, verify, then erase their personal contact data."""
+    """Archive closed cases past retention: export, verify, then erase their personal contact data; delete the
+    access log's rows past retention."""
     from infra.retention import archive_closed_cases
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:
@@ -308,7 +309,8 @@ def audit_archive(
             console.print(f"[green]archived[/] {case_id} → {to / f'case-{case_id}.jsonl'}")
         for case_id, why in report.refused.items():
             console.print(f"[red]not archived[/] {case_id}: {why}")
-        console.print(f"{len(report.archived)} case(s) archived, {len(report.refused)} refused")
+        console.print(f"{len(report.archived)} case(s) archived, {len(report.refused)} refused; "
+                      f"{report.access_log_deleted} access-log row(s) past retention deleted")
         if report.refused:
             raise typer.Exit(1)
 

@@ -21,11 +21,13 @@ from rich.progress import (
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.bootstrap import open_temporal
 from app.cli_support import _with_engine, console
 from app.sme_generator import MAX_ROWS, TooManyRows, generate_sme_records, seed_smes
 from domain.registry_file import RegistryEncodingError, registry_text
 from infra.settings import Settings
 from infra.sme_registry import count_smes, import_registry_csv
+from services.registry import tell_withdrawals
 
 smes_app = typer.Typer(help="The SME registry.", no_args_is_help=True)
 
@@ -55,6 +57,9 @@ def smes_import(
             console.print(f"{len(outcome.problems)} problem(s): nothing imported")
             raise typer.Exit(1)
         console.print(f"{outcome.added} SME(s) added, {outcome.updated} updated")
+        if outcome.withdrawn:  # each open case with them among its candidates puts it on its trail
+            await tell_withdrawals(engine, await open_temporal(settings), outcome.withdrawn)
+            console.print(f"{len(outcome.withdrawn)} SME(s) withdrew their consent: their open cases were told")
 
     _with_engine(main)
 

@@ -23,6 +23,8 @@ RETRY_STEPS_SIGNAL = "retry_steps"
 """Asks a case's workflow to try a failed step again now (an operator fixed its cause)."""
 MAIL_UNDELIVERABLE_SIGNAL = events.MAIL_UNDELIVERABLE
 """Tells a case's workflow one of its e-mails is undeliverable, to put on its trail (`UndeliverableMail`)."""
+CONSENT_WITHDRAWN_SIGNAL = events.CONSENT_WITHDRAWN
+"""Tells a case's workflow some of its candidates withdrew their consent, to put on its trail (`ConsentWithdrawn`)."""
 
 
 def workflow_id(case_id: str) -> str:
@@ -73,3 +75,10 @@ class UndeliverableMail(Contract):
     code: str | None = Field(None, description="The SMTP reply code (e.g. 550), or None when it never reached one")
     failed_at: datetime | None = Field(None, description="When it failed for good (a message readdressed or "
                                        "retried may fail again: each time is one event)")
+
+
+class ConsentWithdrawn(Contract):
+    """Candidates of the case that withdrew their consent to be matched in the registry (a case proposes at most
+    100 candidates, `domain.fields.Limit`)."""
+
+    sme_ids: list[str] = Field(max_length=100, description="Their corporate numbers")

@@ -21,6 +21,10 @@ REDACTION = REDACTION_EVENT
 MAIL_UNDELIVERABLE = "mail_undeliverable"
 """One of the case's e-mails was refused for good (the mail relay says so; staff see it on the case)."""
 
-SYSTEM_EVENTS = frozenset({REMINDER, ESCALATION, EXPIRED, REDACTION, MAIL_UNDELIVERABLE})
-"""Events no action causes: the service-level timers', the retention job's erasure of personal data and the
-mail relay's undeliverable messages."""
+CONSENT_WITHDRAWN = "consent_withdrawn"
+"""Candidates of the case withdrew their consent to be matched in the registry (an import said so): payload
+`{"sme_ids": [...]}`; they go no further in the case (`domain.rules.consent_refusal`)."""
+
+SYSTEM_EVENTS = frozenset({REMINDER, ESCALATION, EXPIRED, REDACTION, MAIL_UNDELIVERABLE, CONSENT_WITHDRAWN})
+"""Events no action causes: the service-level timers', the retention job's erasure of personal data, the
+mail relay's undeliverable messages and the registry's withdrawals of consent."""

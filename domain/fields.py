@@ -8,6 +8,10 @@ schema (`pattern`, `minimum`/`maximum`, `maxLength`, `enum`) exactly as it is en
 - Several lines (`lines`): line feeds allowed (a CR LF or lone CR is taken as one), every other control character
   refused.
 - A required text may not be blank (spaces only).
+- Every text is kept in Unicode NFC (`as_typed`): `é` typed as one character or as `e` and a combining accent, or
+  `ガ` as `カ` and a voiced mark (as some input methods and macOS file names send it), is stored the same, so the
+  same words typed two ways compare equal and show the same. Nothing else is changed: widths and kana stay as
+  typed (search folds those, `domain.folding`).
 - Amounts of money (`Amount`): whole yen as a JSON integer — never a boolean, a float or a string — from 1 to
   10^12 (a trillion yen is far above any ticket of the scheme, and well inside what a JavaScript client holds
   exactly, 2^53).
@@ -23,6 +27,7 @@ schema (`pattern`, `minimum`/`maximum`, `maxLength`, `enum`) exactly as it is en
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -118,6 +123,11 @@ def several_lines(value: str) -> str:
     return _refuse_control(line_feeds(value), MULTI_LINE, "may hold line breaks but no other control characters")
 
 
+def as_typed(value: str) -> str:
+    """`value` in Unicode NFC: the words as typed, composed one way (no width or kana folding)."""
+    return unicodedata.normalize("NFC", value)
+
+
 def not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("may not be blank")
@@ -136,21 +146,22 @@ def _lines(max_length: int, *, required: bool) -> Any:
     return Field(min_length=1 if required else 0, max_length=max_length, json_schema_extra={"pattern": pattern})
 
 
-OneLine = AfterValidator(door_rule(one_line))
-SeveralLines = (AfterValidator(line_feeds), AfterValidator(door_rule(several_lines)))
+AsTyped = AfterValidator(door_rule(as_typed))
+OneLine = (AsTyped, AfterValidator(door_rule(one_line)))
+SeveralLines = (AfterValidator(line_feeds), AsTyped, AfterValidator(door_rule(several_lines)))
 NotBlank = AfterValidator(door_rule(not_blank))
 
-Name = Annotated[str, _line(200, required=True), OneLine, NotBlank]
+Name = Annotated[str, _line(200, required=True), *OneLine, NotBlank]
 """A name, a title, a technology: one line, 1–200 characters, not blank."""
-Tag = Annotated[str, _line(100, required=True), OneLine, NotBlank]
+Tag = Annotated[str, _line(100, required=True), *OneLine, NotBlank]
 """A short label (a certification, a market): one line, 1–100 characters, not blank."""
-Code = Annotated[str, _line(64, required=True), OneLine, NotBlank]
+Code = Annotated[str, _line(64, required=True), *OneLine, NotBlank]
 """An organisation's code: one line, 1–64 characters."""
-SmeKey = Annotated[str, _line(13, required=True), OneLine, NotBlank]
+SmeKey = Annotated[str, _line(13, required=True), *OneLine, NotBlank]
 """The key of an SME in the registry (its corporate number): one line, 1–13 characters."""
-OptionalPlace = Annotated[str, _line(100, required=False), OneLine]
+OptionalPlace = Annotated[str, _line(100, required=False), *OneLine]
 """A city or town, possibly empty: one line, at most 100 characters."""
-LongLine = Annotated[str, _line(2000, required=True), OneLine, NotBlank]
+LongLine = Annotated[str, _line(2000, required=True), *OneLine, NotBlank]
 """One long line (a registry's list of technologies): 1–2000 characters."""
 Text = Annotated[str, _lines(5000, required=True), *SeveralLines, NotBlank]
 """What a person writes (a reason, an answer, a description): lines, 1–5000 characters, not blank."""
@@ -272,6 +283,16 @@ EmailAddress = Annotated[
         json_schema_extra={"format": "email"},
     ),
 ]
+
+
+def address_key(address: str) -> str:
+    """What an address is compared by: its domain as the ASCII A-label (`例え.jp` and `xn--r8jz45g.jp` are one
+    domain), the whole without case. Something that is no address is compared as typed, without case."""
+    try:
+        found = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        return address.strip().casefold()
+    return f"{found.local_part}@{found.ascii_domain}".casefold()
 
 
 def smtputf8_problem(address: str, smtp_utf8: bool) -> str | None:

@@ -27,6 +27,13 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower().translate(_AS_KATAKANA)
 
 
+def words(text: str) -> str:
+    """`text` as full-text search should read it (the sought technologies, a registry search): NFKC, hiragana as
+    katakana, the case left to PostgreSQL, which lowers the words on both sides (the registry's, folded by
+    `casedesk_fold`, migration 0027) with the same function, however its locale lowers letters beyond ASCII."""
+    return unicodedata.normalize("NFKC", text).translate(_AS_KATAKANA)
+
+
 def digits(text: str) -> str:
     """A number as typed (`１２３４-５６７８`, `1234 5678`), its ASCII digits and whatever else it holds, without
     separators; the caller decides whether what is left is a number."""

@@ -92,6 +92,11 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
+def a_role(role: str) -> str:
+    """The role with its indefinite article, as a sentence says it: `an applicant`, `a coordinator`."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
+
+
 class Office(StrEnum):
     SME_SUPPORT_JAPAN = "sme_support_japan"
     SHOKO_CHUKIN_BANK = "shoko_chukin_bank"

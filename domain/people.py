@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from domain.fields import EmailAddress, Name, at_the_door, smtputf8_problem
-from domain.model import ROLE_ORGS, Input, Role
+from domain.model import ROLE_ORGS, Input, Role, a_role
 
 APPLICANT_ORG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 RESERVED_ORGS = frozenset({"system"}).union(*ROLE_ORGS.values())
@@ -26,8 +26,7 @@ def resolve_org(role: Role, org: str | None) -> str:
     if org is None and len(allowed) == 1:
         return next(iter(allowed))
     if org not in allowed:
-        article = "an" if role.value[0] in "aeiou" else "a"
-        raise ValueError(f"{article} {role} belongs to one of: {', '.join(sorted(allowed))}")
+        raise ValueError(f"{a_role(role)} belongs to one of: {', '.join(sorted(allowed))}")
     return org
 
 

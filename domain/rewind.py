@@ -32,7 +32,8 @@ def _replay(state: CaseState | None, entry: AuditEntry, levels: dict[Stage, int]
         contact = redacted_personal(entry.payload)["contact"]
         request = state.request.model_copy(update={"contact": Contact.model_validate(contact)})
         return state.model_copy(update={"request": request, "updated_at": entry.at})
-    if entry.type == events.MAIL_UNDELIVERABLE:  # a fact about an e-mail: the case itself does not change
+    if entry.type in (events.MAIL_UNDELIVERABLE, events.CONSENT_WITHDRAWN):  # facts about an e-mail or the
+        # registry: the case itself does not change
         return state.model_copy(update={"updated_at": entry.at})
     if entry.type in Action.__members__.values():
         action = Action(entry.type)

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.model import Action, Actor, CaseState, Outcome, Review, Role, Stage
+from domain.model import Action, Actor, CaseState, Outcome, Review, Role, Stage, a_role
 from domain.payloads import Payload, RecordResponse, SmeIds
 from domain.service_levels import waiting_on
 
@@ -259,9 +259,9 @@ def check(state: CaseState, actor: Actor, action: Action, payload: Payload | Non
     if not can_see(state, actor):
         return refuse(RefusalKind.NOT_VISIBLE, "no such case")
     if actor.principal.role not in ACTION_ROLES[action]:
-        return refuse(RefusalKind.FORBIDDEN, f"a {actor.principal.role} may not {action}")
+        return refuse(RefusalKind.FORBIDDEN, f"{a_role(actor.principal.role)} may not {action}")
     if actor.role not in ACTION_ROLES[action]:  # standing in: the delegate's own rights bound the delegator's
-        return refuse(RefusalKind.FORBIDDEN, f"a {actor.role} may not {action}, even standing in for someone")
+        return refuse(RefusalKind.FORBIDDEN, f"{a_role(actor.role)} may not {action}, even standing in for someone")
     if state.stage not in ACTION_STAGES[action]:
         where = "the case is closed" if state.stage == Stage.CLOSED else f"the case is in {state.stage}"
         return refuse(RefusalKind.ILLEGAL_STAGE, f"{action} is not possible: {where}")

@@ -23,6 +23,7 @@ from domain.model import (
     Role,
     SmeResponse,
     Stage,
+    a_role,
 )
 from domain.payloads import (
     AddNote,
@@ -46,7 +47,7 @@ def applicant_org_of(actor: Actor, request: FilingRequest) -> str:
     check only stands behind them, for the workflow.
     """
     if actor.role not in FILERS:
-        raise ValueError(f"a {actor.role} may not file a case")
+        raise ValueError(f"{a_role(actor.role)} may not file a case")
     if actor.role == Role.APPLICANT:
         return actor.org
     if not request.on_behalf_of:

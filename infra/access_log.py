@@ -1,4 +1,5 @@
-"""The access log's storage: one row each time personal data is shown to someone (append-only, `access_log`)."""
+"""The access log's storage: one row each time personal data is shown to someone (append-only, `access_log`),
+kept for the retention period (`purge_access_log`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy import ColumnElement, Select, Text, cast, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.tables import access_log
@@ -30,6 +31,32 @@ async def write_access(engine: AsyncEngine, rows: Sequence[dict[str, Any]]) -> N
     if rows:
         async with engine.begin() as conn:
             await conn.execute(insert(access_log), list(rows))
+
+
+async def purge_access_log(engine: AsyncEngine, before: datetime) -> int:
+    """Delete the rows written before `before` (the end of their retention period); how many. The append-only
+    guard (migration 0027) lets a DELETE through only for rows older than the cutoff the same transaction
+    declares, so nothing newer can go this way or any other."""
+    async with engine.begin() as conn:
+        await conn.execute(select(func.set_config("casedesk.access_log_cutoff", before.isoformat(), True)))
+        deleted = await conn.execute(delete(access_log).where(access_log.c.at < before))
+        return int(deleted.rowcount)
+
+
+ACCESS_COLUMNS = ("id", "at", "person_id", "person_name", "role", "org", "case_id", "sme_ids", "fields", "route")
+"""What an exported access-log row holds (`infra.audit_export`, `access=true`)."""
+
+
+def exported_access(conditions: Sequence[ColumnElement[bool]], time_format: str) -> Select[Any]:
+    """The rows for an export, oldest first (by id), in `ACCESS_COLUMNS` order, `at` as text in `time_format`
+    (a PostgreSQL `to_char` pattern, of UTC) and the case id as text."""
+    log = access_log.c
+    return (
+        select(log.id, func.to_char(func.timezone("UTC", log.at), time_format).label("at"), log.person_id,
+               log.person_name, log.role, log.org, cast(log.case_id, Text).label("case_id"), log.sme_ids, log.fields,
+               log.route)
+        .where(*conditions).order_by(log.id)
+    )
 
 
 async def read_access(engine: AsyncEngine, wanted: AccessFilter) -> list[dict[str, Any]]:

@@ -26,6 +26,12 @@ The two forms:
   `{"manifest": {...}}` JSON, unquoted: it is not a CSV record, so drop it before reading the rows (e.g.
   `pandas.read_csv(..., comment="#")`); a row never starts with `#` (every row starts with a case id).
 
+With `access` (`GET /api/audit/export?access=true`), the access log's rows of the same period, case or office
+(`infra.access_log`: who was shown which personal data, when, through which route) follow the events, oldest
+first, one a line: `{"access": {"id", "at", "person_id", "person_name", "role", "org", "case_id", "sme_ids",
+"fields", "route"}}` — in the CSV behind `#access,`, like the manifest, so a reader of the rows drops them with
+the manifest (`comment="#"`). The manifest then counts them (`access_count`) and its sha256 covers them too.
+
 The manifest: `{"manifest": {"format", "count", "since", "until", "case", "office", "first_at", "last_at",
 "sha256", "generated_at", "keys"}}`; `keys` are the public keys of `GET /api/audit/keys`, which
 `check_export` checks every signed event's signature with (compare their ids with the published ones).
@@ -42,7 +48,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
@@ -54,7 +60,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import AuditEntry, canonical_time, chain_hash, hashed_fields, personal_digest
 from domain.signing import EVENT_CONTEXT, Keyring, public_key
-from infra.tables import audit_events, cases
+from infra.access_log import ACCESS_COLUMNS, exported_access
+from infra.tables import access_log, audit_events, cases
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +71,8 @@ MEDIA_TYPES: dict[ExportFormat, str] = {"jsonl": "application/x-ndjson", "csv": 
 COLUMNS = ("case_id", "seq", "type", "actor", "at", "stage_before", "stage_after", "payload", "prev_hash", "hash",
            "hash_version", "personal", "personal_salt", "personal_digest", "key_id", "signature")
 CSV_MANIFEST_PREFIX = b"#manifest,"
+CSV_ACCESS_PREFIX = b"#access,"
+JSONL_ACCESS_PREFIX = b'{"access":'
 JSONL_MANIFEST_PREFIX = b'{"manifest":'
 ROWS_PER_FETCH = 5_000
 CHUNK_BYTES = 256 * 1024
@@ -77,18 +86,28 @@ class ExportFilter:
     until: datetime | None = None
     case: str | None = None
     office: str | None = None
+    access: bool = False
+    """Whether the access log's rows follow the events."""
 
     def conditions(self) -> list[ColumnElement[bool]]:
+        """The filters, of the audit events."""
+        return self._of(audit_events.c.at, audit_events.c.case_id)
+
+    def access_conditions(self) -> list[ColumnElement[bool]]:
+        """The same filters, of the access log's rows."""
+        return self._of(access_log.c.at, access_log.c.case_id)
+
+    def _of(self, at: ColumnElement[Any], case_id: ColumnElement[Any]) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
         if self.since is not None:
-            found.append(audit_events.c.at >= self.since)
+            found.append(at >= self.since)
         if self.until is not None:
-            found.append(audit_events.c.at < self.until)
+            found.append(at < self.until)
         if self.case is not None:
-            found.append(audit_events.c.case_id == self.case)
+            found.append(case_id == self.case)
         if self.office is not None:
             relayed = select(cases.c.id).where(cases.c.snapshot["offices"].contains([{"office": self.office}]))
-            found.append(audit_events.c.case_id.in_(relayed))
+            found.append(case_id.in_(relayed))
         return found
 
 
@@ -166,6 +185,7 @@ class _Writer:
     count: int = 0
     first_at: str | None = None
     last_at: str | None = None
+    access_count: int | None = None
 
     def header(self) -> bytes:
         if self.format == "jsonl":
@@ -202,12 +222,23 @@ class _Writer:
         self.last_at = rows[-1].at
         return self._seal(text.getvalue().encode())
 
+    def accesses(self, rows: Sequence[Any]) -> bytes:
+        """Access-log rows (`ACCESS_COLUMNS` order), one `{"access": …}` line each."""
+        prefix = b"" if self.format == "jsonl" else CSV_ACCESS_PREFIX
+        end = b"\n" if self.format == "jsonl" else b"\r\n"
+        self.access_count = (self.access_count or 0) + len(rows)
+        return self._seal(b"".join(
+            prefix + _json({"access": dict(zip(ACCESS_COLUMNS, row, strict=True))}).encode() + end for row in rows
+        ))
+
     def manifest(self, filters: ExportFilter, generated_at: datetime) -> bytes:
         body = {"manifest": {
             "format": self.format, "count": self.count, "since": _time(filters.since), "until": _time(filters.until),
             "case": filters.case, "office": filters.office, "first_at": self.first_at, "last_at": self.last_at,
             "sha256": self.digest.hexdigest(), "generated_at": canonical_time(generated_at), "keys": self.keys,
         }}
+        if filters.access:
+            body["manifest"]["access_count"] = self.access_count or 0
         line = _json(body)
         if self.format == "jsonl":
             return (line + "\n").encode()
@@ -232,15 +263,18 @@ async def export_audit(
     writer = _Writer(format, keyring.published())
     pending = [writer.header()]
     size = 0
-    query = export_query(filters).execution_options(yield_per=rows_per_fetch)
+    sections: list[tuple[Select[Any], Callable[[Sequence[Any]], bytes]]] = [(export_query(filters), writer.rows)]
+    if filters.access:
+        sections.append((exported_access(filters.access_conditions(), _CANONICAL_TIME), writer.accesses))
     async with engine.connect() as conn:
-        result = await conn.stream(query)
-        async for rows in result.partitions():
-            pending.append(writer.rows(rows))
-            size += len(pending[-1])
-            if size >= CHUNK_BYTES:
-                yield b"".join(pending)
-                pending, size = [], 0
+        for query, write in sections:
+            result = await conn.stream(query.execution_options(yield_per=rows_per_fetch))
+            async for rows in result.partitions():
+                pending.append(write(rows))
+                size += len(pending[-1])
+                if size >= CHUNK_BYTES:
+                    yield b"".join(pending)
+                    pending, size = [], 0
     pending.append(writer.manifest(filters, generated_at))
     yield b"".join(pending)
     log.info("audit exported", format=format, events=writer.count, since=_time(filters.since),
@@ -295,6 +329,16 @@ def _events(body: bytes, format: ExportFormat) -> list[dict[str, Any]]:
     return events
 
 
+def _without_accesses(body: bytes, format: ExportFormat) -> tuple[bytes, int]:
+    """The body less its access-log lines (they follow the events), and how many there were (-1 when a line
+    after the first of them is not one)."""
+    lead, end = (JSONL_ACCESS_PREFIX, b"\n") if format == "jsonl" else (CSV_ACCESS_PREFIX, b"\r\n")
+    found = body.find(end + lead)
+    cut = 0 if body.startswith(lead) else found + len(end) if found >= 0 else len(body)
+    lines = body[cut:].split(end)[:-1]
+    return body[:cut], len(lines) if all(line.startswith(lead) for line in lines) else -1
+
+
 def check_export(content: bytes) -> ManifestCheck:
     """Check an export as its receiver would: whole (manifest present, count and sha256 hold) and unaltered.
 
@@ -323,6 +367,10 @@ def check_export(content: bytes) -> ManifestCheck:
         return _fail(f"the manifest says {manifest.get('format')!r} but the file is {format}", manifest=manifest)
     if hashlib.sha256(body).hexdigest() != expected_digest:
         return _fail("altered or truncated: the sha256 of the content is not the manifest's", manifest=manifest)
+    body, accesses = _without_accesses(body, format)
+    if accesses != manifest.get("access_count", 0):
+        return _fail(f"{accesses} access-log rows, but the manifest counts {manifest.get('access_count', 0)}",
+                     manifest=manifest)
     try:
         events = _events(body, format)
     except (ValueError, UnicodeDecodeError) as error:

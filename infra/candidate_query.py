@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, aggregate_order_by
 from sqlalchemy.types import Boolean, Text
 
 from domain import matching
+from domain.folding import words
 from domain.model import EmployeeRange
 from domain.payloads import MatchingCriteria
 from infra.candidate_bounds import Bound
@@ -76,9 +77,10 @@ row); `query` is NULL, matching nothing, when the technology has no word Postgre
 
 
 def _named(technologies: list[str]) -> BindParameter[Any]:
-    """The sought technologies as one bound `text[]`. PostgreSQL text cannot hold NUL; in a technology's name it
-    separates words, as a space would."""
-    return bindparam("technologies", [name.replace("\x00", " ") for name in technologies], type_=ARRAY(Text))
+    """The sought technologies as one bound `text[]`, folded (`domain.folding.words`: NFKC) as the registry's
+    technology vectors are (migration 0027), so `ｐｙｔｈｏｎ` or `PYTHON` is the word `python` on both sides.
+    PostgreSQL text cannot hold NUL; in a technology's name it separates words, as a space would."""
+    return bindparam("technologies", [words(name).replace("\x00", " ") for name in technologies], type_=ARRAY(Text))
 
 
 def _as_float(expression: ColumnElement[Any]) -> ColumnElement[float]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from domain.fields import address_key
 from infra.startup import require_free_port
 
 
@@ -54,9 +55,12 @@ class KeptMessage:
     body: str
 
     def is_addressed_to(self, address: str | None) -> bool:
-        """Whether `address` is among the recipients in `To` (compared without case); never for None."""
-        wanted = (address or "").strip().casefold()
-        return bool(wanted) and any(found.casefold() == wanted for _, found in getaddresses([self.to]))
+        """Whether `address` is among the recipients in `To` (`domain.fields.address_key`: without case, an
+        internationalised domain as its U-label or its A-label alike); never for None."""
+        if not (address or "").strip():
+            return False
+        wanted = address_key(address or "")
+        return any(address_key(found) == wanted for _, found in getaddresses([self.to]) if found)
 
 
 def kept_messages(folder: Path) -> list[KeptMessage]:

@@ -4,18 +4,23 @@ Every token hash, CSRF token and demo token is keyed by the pepper: a guessable 
 Production refuses a pepper that is
 
 - shorter than `MIN_PEPPER_BYTES` bytes (32: what `openssl rand -hex 32` or `-base64 32` give, and more);
-- a documented placeholder or the development value, whatever its case or the whitespace around or inside it;
+- a documented placeholder or the development value, whatever its case or the whitespace, hyphens, underscores or
+  other punctuation around or inside it (`change_me`, `CHANGE-ME-to-a-long-random-secret` with digits appended);
 - holding whitespace anywhere (a copied newline is another secret than the one meant; a sentence is no secret);
-- not entropy-looking: fewer than `MIN_PEPPER_BITS` bits by a Shannon estimate over its own characters
-  (length × entropy of its character frequencies; 64 random hex digits give about 240, 44 base64 characters
-  about 215, `x` repeated or a sentence far less).
+- not entropy-looking: fewer than `MIN_PEPPER_BITS` bits by a Shannon estimate (length × entropy of the
+  frequencies of what it is made of; 64 random hex digits give about 240, 44 base64 characters about 215, `x`
+  repeated or a sentence far less), taking the least of three readings so a pattern counts as what it is:
+  its characters; the unit it repeats, once (`abcabc…`, `0123456789abcdef` four times: one unit's worth); the
+  steps between neighbouring characters (`abcdefgh…`, `0123456789…`: steps of one, nearly nothing).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 DEV_PEPPER = "dev-pepper-change-me"
 PLACEHOLDERS = (DEV_PEPPER, "CHANGE-ME-to-a-long-random-secret", "change-me", "changeme")
@@ -26,14 +31,30 @@ HOW_TO_MAKE_ONE = "e.g. `openssl rand -hex 32`"
 
 
 def _folded(text: str) -> str:
-    return re.sub(r"\s+", "", text).casefold()
+    """Letters and digits only, case folded: `Change_Me`, `change-me` and `CHANGEME` read the same."""
+    return re.sub(r"[\W_]+", "", text).casefold()
+
+
+def _shannon_bits(symbols: Sequence[object]) -> float:
+    """Length × Shannon entropy of the symbols' own frequencies (bits); 0 when there are none."""
+    counts = Counter(symbols)
+    total = len(symbols)
+    return -total * sum(n / total * math.log2(n / total) for n in counts.values()) if total else 0.0
+
+
+def _repeated_unit(text: str) -> str:
+    """The shortest start of `text` that it repeats to its end (`abcab` → `abc`); `text` itself if none does."""
+    for period in range(1, len(text) // 2 + 1):
+        if all(text[i] == text[i - period] for i in range(period, len(text))):
+            return text[:period]
+    return text
 
 
 def estimated_bits(text: str) -> float:
-    """Length × Shannon entropy of the text's own character frequencies (bits); 0 for an empty text."""
-    counts = Counter(text)
-    total = len(text)
-    return -total * sum(n / total * math.log2(n / total) for n in counts.values()) if total else 0.0
+    """The least of three Shannon estimates (bits): over the characters, over one repeated unit, and over the
+    steps between neighbouring characters (code point differences); 0 for an empty text."""
+    steps = [ord(b) - ord(a) for a, b in itertools.pairwise(text)]
+    return min(_shannon_bits(text), _shannon_bits(_repeated_unit(text)), _shannon_bits(steps) if steps else 0.0)
 
 
 def weak_pepper_reason(pepper: str) -> str | None:

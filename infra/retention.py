@@ -1,5 +1,6 @@
 """Retention: closed cases older than the retention period are archived — exported, verified, and their
-personal contact data erased — with the erasure itself recorded as an audit event.
+personal contact data erased, their free texts kept for the workflow (`case_texts`) deleted — with the erasure
+itself recorded as an audit event; and the access log's rows older than the period are deleted.
 
 Order matters: the export is written (and its manifest checked) and the chain verified before anything is
 erased, so what leaves the database first exists, whole, outside it. The erasure and its audit event are
@@ -14,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import structlog
-from sqlalchemy import null, select, update
+from sqlalchemy import delete, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,11 +24,12 @@ from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, sign, ve
 from domain.model import SYSTEM_ACTOR, CaseState, Stage
 from domain.rewind import rewind
 from domain.signing import AuditKeys
+from infra.access_log import purge_access_log
 from infra.audit_export import ExportFilter, check_export, export_audit
 from infra.audit_trail import stored_entries
 from infra.db import session_factory
 from infra.outbox import Status
-from infra.tables import audit_events, cases, notifications
+from infra.tables import audit_events, case_texts, cases, notifications
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +38,7 @@ log = structlog.get_logger(__name__)
 class ArchiveReport:
     archived: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
+    access_log_deleted: int = 0
 
 
 async def due_for_archiving(engine: AsyncEngine, closed_before: datetime) -> list[str]:
@@ -94,6 +97,8 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
             .values(personal=null(), personal_salt=None)
         )
         await conn.execute(insert(audit_events).values(**event.model_dump()))
+        # The texts kept while the workflow ran (`domain.texts`): the audit events hold what was recorded.
+        await conn.execute(delete(case_texts).where(case_texts.c.case_id == case_id))
         after = rewind([redact(e) for e in entries] + [event], state.service_levels, now)
         assert after is not None
         await conn.execute(update(cases).where(cases.c.id == case_id).values(
@@ -134,4 +139,5 @@ async def archive_closed_cases(
         except (ValueError, IntegrityError) as error:  # IntegrityError: another archiver got there first
             report.refused[case_id] = str(error)
             log.warning("case not archived", case_id=case_id, reason=str(error))
+    report.access_log_deleted = await purge_access_log(engine, closed_before)
     return report

@@ -7,9 +7,8 @@ counts of new and updated SMEs come from the same statement.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -18,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, any_, func, literal, or_, select, 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.folding import digits
+from domain.folding import digits, words
 from domain.samples import demo_sme_rows
 from domain.sme_registry import RowProblem, read_registry_csv
 from infra.folded_search import contains_folded
@@ -106,8 +105,8 @@ def search_query(search: RegistrySearch) -> Select[Any]:
     if search.industry:
         conditions.append(literal(search.industry) == any_(smes.c.industries))
     if search.technology:
-        words = unicodedata.normalize("NFKC", search.technology)  # full-width letters are the same words
-        conditions.append(smes.c.search.op("@@")(func.plainto_tsquery("english", words)))
+        sought = words(search.technology)  # as `search` holds them (migration 0027): full-width letters too
+        conditions.append(smes.c.search.op("@@")(func.plainto_tsquery("english", sought)))
     if search.consent is not None:
         conditions.append(smes.c.consent.is_(search.consent))
     if search.after:
@@ -136,6 +135,8 @@ class ImportOutcome:
     added: int
     updated: int
     problems: list[RowProblem]
+    withdrawn: list[str] = field(default_factory=list)
+    """The SMEs that consented before the import and do not after it (their consent was withdrawn)."""
 
 
 async def import_registry_csv(engine: AsyncEngine, lines: Iterable[str], now: datetime) -> ImportOutcome:
@@ -143,10 +144,28 @@ async def import_registry_csv(engine: AsyncEngine, lines: Iterable[str], now: da
     read = read_registry_csv(lines)
     if read.problems:
         return ImportOutcome(0, 0, read.problems)
+    refusing = sorted({record.corporate_number for record in read.records if not record.consent})
     async with engine.begin() as conn:
+        withdrawn = list((await conn.scalars(  # locked: nobody changes their consent meanwhile
+            select(smes.c.id).where(smes.c.id.in_(refusing), smes.c.consent).order_by(smes.c.id).with_for_update()
+        )).all()) if refusing else []
         result = await store_smes(conn, (record.as_row(now) for record in read.records), on_existing="update")
-    log.info("registry.imported", added=result.added, updated=result.updated)
-    return ImportOutcome(result.added, result.updated, [])
+    log.info("registry.imported", added=result.added, updated=result.updated, withdrawn=len(withdrawn))
+    return ImportOutcome(result.added, result.updated, [], withdrawn)
+
+
+async def open_cases_with(engine: AsyncEngine, sme_ids: Iterable[str]) -> dict[str, list[str]]:
+    """The open cases that have any of `sme_ids` among their candidates: case id → those SMEs, in order."""
+    wanted = sorted(set(sme_ids))
+    if not wanted:
+        return {}
+    query = text(
+        "SELECT c.id::text AS case_id, array_agg(DISTINCT candidate->>'sme_id' ORDER BY candidate->>'sme_id') "
+        "FROM cases c, jsonb_array_elements(c.snapshot->'candidates') AS candidate "
+        "WHERE c.snapshot->>'stage' <> 'closed' AND candidate->>'sme_id' = ANY(:wanted) GROUP BY c.id ORDER BY c.id"
+    ).bindparams(wanted=wanted)
+    async with engine.connect() as conn:
+        return {case_id: list(found) for case_id, found in await conn.execute(query)}
 
 
 async def seed_demo_smes(engine: AsyncEngine) -> int:

@@ -143,12 +143,15 @@ smes = Table(
     Column("founded", SmallInteger),
     Column("certifications", ARRAY(Text), nullable=False, server_default="{}"),
     Column("overseas_interest", ARRAY(Text), nullable=False, server_default="{}"),
-    Column("search", TSVECTOR, Computed("to_tsvector('english'::regconfig, technologies)", persisted=True)),
+    Column(
+        "search", TSVECTOR, Computed("to_tsvector('english'::regconfig, casedesk_fold(technologies))", persisted=True)
+    ),
     Column(
         "match_terms",
         TSVECTOR,
         Computed(
-            "sme_match_terms(technologies, industries, prefecture, certifications, overseas_interest)", persisted=True
+            "sme_match_terms(casedesk_fold(technologies), industries, prefecture, certifications, overseas_interest)",
+            persisted=True,
         ),
     ),
 )

@@ -4,6 +4,11 @@ A note says who (the person, role and organisation), when, which case and SMEs, 
 field names) and through which route (`GET /api/cases/{case_id}`). Views of a case note its contact person and
 the SMEs they identify (`domain.disclosure.personal_shown`); a history notes the contact when an event it shows
 still carries it; an export notes the contact of every case it may carry.
+
+Each note is written (one INSERT, one commit) before the answer leaves, never batched: a note kept in memory for
+a batch would be lost with the process after the person had been shown the data, and would reach auditors late.
+What that costs a read, measured on the shared two-core development machine (embedded PostgreSQL, fsync on):
+p50 2.8 ms, p90 7 ms a note, against 0.14 ms a row in batches of 50 — small beside the read itself.
 """
 
 from __future__ import annotations

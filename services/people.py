@@ -12,7 +12,7 @@ import structlog
 
 from domain.delegation import Delegation, DelegationRequest, delegation_problems
 from domain.errors import Forbidden, InvalidInput
-from domain.model import Actor, Role
+from domain.model import Actor, Role, a_role
 from domain.rules import DELEGATORS, may_list_people_of
 from infra.delegations import delegation_of, drop_delegation, save_delegation, standing_in_for
 from infra.users import Person, people_of, person
@@ -56,7 +56,7 @@ async def colleagues(services: Services, actor: Actor, org: str | None) -> list[
 async def delegate(services: Services, actor: Actor, request: DelegationRequest) -> Delegation:
     """Name a colleague to stand in for the caller in a period (replacing any delegation of theirs)."""
     if actor.role not in DELEGATORS:
-        raise Forbidden(f"a {actor.role} may not delegate")
+        raise Forbidden(f"{a_role(actor.role)} may not delegate")
     chosen = await person(services.sessions, request.delegate)
     now = datetime.now(UTC)
     wrong = delegation_problems(actor, _as_actor(chosen) if chosen else None, request, now)

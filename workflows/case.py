@@ -28,11 +28,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.case import (
         CASE_WORKFLOW,
+        CONSENT_WITHDRAWN_SIGNAL,
         FILE_UPDATE,
         MAIL_UNDELIVERABLE_SIGNAL,
         RETRY_STEPS_SIGNAL,
         ActionCommand,
         CaseInput,
+        ConsentWithdrawn,
         FilingCommand,
         Receipt,
         UndeliverableMail,
@@ -209,6 +211,23 @@ class CaseWorkflow:
             except STEP_ERRORS as error:  # an incident says so; the relay tells again until it is recorded
                 self.reported.remove(told)
                 workflow.logger.error("undeliverable mail not recorded: %s", _cause(error))
+
+    @workflow.signal(name=CONSENT_WITHDRAWN_SIGNAL)
+    async def consent_withdrawn(self, withdrawal: ConsentWithdrawn) -> None:
+        """Put on the trail which of the case's candidates withdrew their consent in the registry (an open case
+        only: a closed one takes no further step with them)."""
+        async with self.lock:
+            if self.state is None or self.state.stage == Stage.CLOSED:
+                return
+            named = {candidate.sme_id for candidate in self.state.candidates}
+            sme_ids = [sme_id for sme_id in withdrawal.sme_ids if sme_id in named]
+            if not sme_ids:
+                return
+            after = self.state.model_copy(update={"updated_at": workflow.now()})
+            try:
+                await self._record(events.CONSENT_WITHDRAWN, SYSTEM_ACTOR, self.state, after, {"sme_ids": sme_ids})
+            except ActivityError as error:  # an incident says so; the refusals of further steps hold regardless
+                workflow.logger.error("withdrawal of consent not recorded: %s", _cause(error))
 
     @workflow.signal(name=RETRY_STEPS_SIGNAL)
     def retry_steps(self) -> None:

@@ -76,11 +76,13 @@ async def case_audit(request: Request, case_id: str, viewer: ViewerDep) -> Respo
 @router.get("/audit/export")
 async def export(
     request: Request, viewer: Exporter, format: str = "jsonl", case: str | None = None, office: str | None = None,
+    access: bool = False,
 ) -> Response:
-    """The API's export (`GET /api/audit/export`), for the signed-in auditor: a link in a browser downloads it."""
+    """The API's export (`GET /api/audit/export`), for the signed-in auditor: a link in a browser downloads it
+    (`access`: with the access log's rows)."""
     try:
         return await audit_export.download(services_of(request), format, None, None, case, office,
-                                           seen_by=(viewer.actor, route_of(request)))
+                                           seen_by=(viewer.actor, route_of(request)), access=access)
     except Problem as problem:
         return error_page(request, viewer, problem)
 

@@ -26,7 +26,7 @@ from services.case_desk import CaseDesk
 from services.registry import consent_withdrawn
 
 router = APIRouter(include_in_schema=False)
-Filer = Annotated[Viewer, Depends(require_viewer(FILERS, "a {role} may not file a case"))]
+Filer = Annotated[Viewer, Depends(require_viewer(FILERS, "{a_role} may not file a case"))]
 """The viewer of the filing pages: whoever may file a case, as for `POST /api/cases`."""
 
 

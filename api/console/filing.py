@@ -25,7 +25,7 @@ LAYOUT: list[tuple[str, list[tuple[FormField, Path]]]] = [
     ]),
     ("new.contact", [
         (FormField("contact_name", "text", True, max_length=200), ("contact", "name")),
-        (FormField("contact_email", "text", True), ("contact", "email")),
+        (FormField("contact_email", "email", True, max_length=254), ("contact", "email")),
         (FormField("contact_language", "select", True, (Choice("en", "English"), Choice("ja", "日本語"))),
          ("contact", "language")),
     ]),

@@ -2,11 +2,11 @@
 payload, so a new field or action appears in the console without touching it, and the rules stay in one place:
 what is submitted goes through `CaseDesk.act` like any API call, which checks it.
 
-Field kinds follow the annotation: str → text input (textarea when it may be long), list[str] → textarea, one
-per line; bool → checkbox; int → number; Literal/Enum → select; a list of Literal/Enum → checkboxes. SME ids
-(`sme_id`, `sme_ids`) are chosen from the case's candidates — the ones `domain.rules.check` would accept for
-this action, asked candidate by candidate, so the form offers exactly what the rules allow (and says when
-there is nothing to choose yet).
+Field kinds follow the annotation: str → text input (textarea when it may be long; an e-mail input when its
+schema says `format: email`), list[str] → textarea, one per line; bool → checkbox; int → number; Literal/Enum →
+select; a list of Literal/Enum → checkboxes. SME ids (`sme_id`, `sme_ids`) are chosen from the case's candidates
+— the ones `domain.rules.check` would accept for this action, asked candidate by candidate, so the form offers
+exactly what the rules allow (and says when there is nothing to choose yet).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from domain.model import Action, Actor, CaseState
 from domain.payloads import ACTION_PAYLOADS
 from domain.rules import check
 
-Kind = Literal["text", "textarea", "lines", "checkbox", "number", "select", "checkboxes"]
+Kind = Literal["text", "textarea", "lines", "checkbox", "number", "select", "checkboxes", "email"]
 LONG_TEXT = 200  # a str that may be longer than this gets a textarea
 SME_FIELDS = frozenset({"sme_id", "sme_ids"})
 INTEGER = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only, and never so many that int() refuses or stalls
@@ -112,6 +112,8 @@ def _kind(info: FieldInfo) -> tuple[Kind, list[str] | None]:
         return "checkbox", None
     if annotation is int:
         return "number", None
+    if _stated(info).get("format") == "email":
+        return "email", None
     longest = next((m.max_length for m in info.metadata if isinstance(m, MaxLen)), None)
     return ("textarea" if longest is None or longest > LONG_TEXT else "text"), None
 

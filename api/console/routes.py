@@ -38,6 +38,7 @@ from api.console.session import (
     start_session,
 )
 from api.problems import Problem, problem_of
+from api.query_params import SearchText, search_query
 from domain.errors import DeskError
 from domain.model import Office, Role, Stage
 from domain.rules import CASE_MANAGERS, MAIL_SINK_READERS, OPERATORS
@@ -157,12 +158,12 @@ async def static(name: str) -> Response:
 async def cases(
     request: Request,
     viewer: ViewerDep,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[SearchText | None, search_query("Part of the company name or reference")] = None,
     stage: str | None = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     chosen = Stage(stage) if stage is not None and stage in Stage.__members__.values() else None
-    filters = CaseFilters(stage=chosen, q=(q or "").replace("\x00", "") or None, cursor=cursor or None,
+    filters = CaseFilters(stage=chosen, q=q or None, cursor=cursor or None,
                           limit=PAGE_SIZE)
     try:
         states, next_cursor = await CaseDesk(services_of(request)).list(viewer.actor, filters)

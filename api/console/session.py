@@ -112,7 +112,7 @@ class PageRefused(Exception):
 
 def require_viewer(roles: frozenset[Role], refusal: str) -> Callable[..., Awaitable[Viewer]]:
     """A page's role gate, the console's `api.deps.require`: the signed-in viewer when their role is one of
-    `roles` (a named set of `domain.rules`), else `PageRefused` with `refusal` (`{role}` names their role)."""
+    `roles` (a named set of `domain.rules`), else `PageRefused` with `refusal` (`{a_role}` names their role)."""
 
     async def gate(viewer: ViewerDep) -> Viewer:
         if (error := refused(viewer.actor, roles, refusal)) is not None:

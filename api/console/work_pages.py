@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.console.render import error_page, page
 from api.console.session import Viewer, ViewerDep, checked_form, require_viewer, services_of
 from api.problems import problem_of
+from api.query_params import SearchText, search_query
 from domain.calendar import TOKYO
 from domain.errors import DeskError
 from domain.model import Stage
@@ -44,14 +45,14 @@ async def work(
     stage: Annotated[str | None, Query(max_length=40)] = None,
     overdue: Annotated[str | None, Query(max_length=3)] = None,
     due_before: Annotated[str | None, Query(max_length=10)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[SearchText | None, search_query("Part of the company name or reference")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     empty: bool = False,
 ) -> Response:
     chosen = Stage(stage) if stage is not None and stage in Stage.__members__.values() else None
     chosen = None if chosen == Stage.CLOSED else chosen  # closed cases are never in anyone's work
     before = day_start(due_before)
-    q = (q or "").replace("\x00", "") or None
+    q = q or None
     filters = WorkFilters(chosen, OVERDUE.get(overdue or ""), before, q, PAGE_SIZE, cursor or None)
     try:
         states, next_cursor = await my_work(CaseDesk(services_of(request)), viewer.actor, filters)

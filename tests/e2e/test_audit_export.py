@@ -136,6 +136,31 @@ async def test_a_truncated_or_altered_export_fails_its_check(desk: Desk) -> None
         assert not checked.ok and checked.why == "2 events, but the manifest counts 3"
 
 
+async def test_the_access_log_goes_with_an_export_when_asked_and_its_rows_are_counted(desk: Desk) -> None:
+    """Issue 19 Build 3: "the export can include it" — the access log's rows of the case follow its events,
+    counted in the manifest and covered by its sha256; a dropped row is found."""
+    case = await to_matching(desk)
+    assert (await desk.get(case, COORDINATOR)).status_code == 200  # the coordinator is shown the contact
+    assert "access_count" not in manifest_of((await export(desk, case=case["id"])).content), "only when asked"
+    for format in ("jsonl", "csv"):
+        content = (await export(desk, case=case["id"], format=format, access="true")).content
+        checked, manifest = check_export(content), manifest_of(content)
+        assert (checked.ok, checked.count, checked.why) == (True, 3, None)
+        prefix = b'{"access":' if format == "jsonl" else b"#access,"
+        lines = [line for line in content.splitlines() if line.startswith(prefix)]
+        accesses = [json.loads(line.removeprefix(b"#access,"))["access"] for line in lines]
+        assert manifest["access_count"] == len(accesses) >= 1
+        assert ("coordinator", "GET /api/cases/{case_id}", case["id"]) in {
+            (a["role"], a["route"], a["case_id"]) for a in accesses}
+        assert all(a["at"].endswith("+00:00") and "request.contact" in a["fields"] for a in accesses)
+        end = b"\n" if format == "jsonl" else b"\r\n"
+        manifest_line = content.rstrip(end).rsplit(b"\n", 1)[-1]
+        shorter = content[: len(content) - len(manifest_line) - len(end)].replace(lines[-1] + end, b"")
+        rewritten = manifest_line.replace(manifest["sha256"].encode(), hashlib.sha256(shorter).hexdigest().encode())
+        dropped = check_export(shorter + rewritten + end)
+        assert not dropped.ok and "access-log rows, but the manifest counts" in (dropped.why or ""), dropped
+
+
 async def test_csv_and_jsonl_carry_the_same_events(desk: Desk) -> None:
     case = await to_matching(desk)
     await desk.ok(case, "add_note", officer(SBIC), text='call the CFO, "urgently"; then\nwrite to 佐藤さん')

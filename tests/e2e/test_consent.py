@@ -4,6 +4,7 @@ case which candidates withdrew; an answer that it is not interested may still be
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from domain.model import Office
 from domain.sme_registry import COLUMNS
 from tests.helpers.desk import Desk
-from tests.helpers.people import APPLICANT, COORDINATOR, SBIC, manager, officer
+from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC, manager, officer
 from tests.helpers.scenarios import to_matching
 
 
@@ -79,3 +80,31 @@ async def test_an_sme_that_withdrew_consent_after_matching_goes_no_further(desk:
     assert after["consent_withdrawn"] == []
     assert [r["interested"] for r in after["responses"]] == [False]
     assert [e["type"] for e in await desk.history(case, officer(SBIC))].count("shortlist") == 1
+
+
+async def recorded_withdrawals(desk: Desk, case: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """The case's `consent_withdrawn` events, once there are `count` (the workflow records them when told)."""
+    for _ in range(100):
+        found = [e for e in await desk.history(case, COORDINATOR) if e["type"] == "consent_withdrawn"]
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.1)
+    return found
+
+
+async def test_a_withdrawal_is_on_the_trail_of_every_open_case_it_affects(desk: Desk) -> None:
+    """Issue 19 Build 2: "the withdrawal is on the case's audit trail" — in each open case that has the SME among
+    its candidates, as a system event naming it; applicants never see it (it names SMEs)."""
+    one, other = await to_matching(desk), await to_matching(desk)
+    first = (await desk.ok(one, "run_matching", officer(SBIC), limit=5))["candidates"][0]["sme_id"]
+    assert first in [c["sme_id"] for c in (await desk.ok(other, "run_matching", officer(SBIC), limit=5))["candidates"]]
+    async with consent_withdrawn(desk, first):
+        for case in (one, other):
+            (event,) = await recorded_withdrawals(desk, case, 1)
+            assert (event["actor"]["id"], event["payload"]) == ("system", {"sme_ids": [first]})
+            assert "consent_withdrawn" not in [e["type"] for e in await desk.history(case, APPLICANT)]
+            assert (await desk.verify(case, COORDINATOR))["valid"]
+            as_of = await desk.http.get(f"/api/cases/{case['id']}", params={"as_of": event["at"]},
+                                        headers=desk.headers(AUDITOR))
+            assert as_of.status_code == 200 and as_of.json()["stage"] == "matching", "the trail still rewinds"
+    assert len(await recorded_withdrawals(desk, one, 2)) == 1, "consent given back is no withdrawal"

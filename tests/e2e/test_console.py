@@ -31,6 +31,7 @@ from api.console.labels_ja import JA
 from domain.model import Action, CaseState, FilingRequest, Office
 from domain.payloads import ACTION_PAYLOADS, parse_payload
 from domain.transitions import new_case
+from infra.audit_export import check_export
 from infra.settings import DEV_PEPPER, Settings
 from infra.tables import notifications
 from infra.users import DEMO_USERS
@@ -411,6 +412,10 @@ async def test_the_auditor_sees_the_chain_and_exports(console: Console, desk: De
     exported = await (await console.as_(AUDITOR)).get(f"/audit/export?format=jsonl&case={case['id']}")
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("application/x-ndjson")
     assert len(exported.text.strip().splitlines()) == 4  # three events and the manifest
+    assert "/audit/export?format=csv&amp;access=true" in audit
+    with_access = await (await console.as_(AUDITOR)).get(f"/audit/export?format=jsonl&case={case['id']}&access=true")
+    assert with_access.status_code == 200 and '{"access":' in with_access.text  # the pages above were noted
+    assert check_export(with_access.content).ok
     officer_audit = await console.page(officer(SBIC), f"/cases/{case['id']}/audit")
     assert 'data-chain="valid"' in officer_audit and "/audit/export" not in officer_audit
     officer_browser = await console.as_(officer(SBIC))
@@ -423,6 +428,7 @@ async def test_filing_from_the_console(console: Console, desk: Desk) -> None:
     browser = await console.as_(APPLICANT)
     sample = await console.page(APPLICANT, "/cases/new?sample=true")
     assert 'value="Acme GmbH"' in sample and 'name="on_behalf_of"' not in sample
+    assert re.search(r'<input type="email" id="[^"]+" name="contact_email"', sample), "an address is an e-mail input"
     fields = [("csrf_token", csrf_of(sample)), ("company_name", ""), ("country", "Germany"), ("industry", "Robots"),
               ("description", "Assembly robots"), ("contact_name", "Anna"), ("contact_email", "anna@acme.example"),
               ("contact_language", "en"), ("technologies", "sensors\r\nprecision machining"),
@@ -438,6 +444,9 @@ async def test_filing_from_the_console(console: Console, desk: Desk) -> None:
     case = (await desk.get(case_id, COORDINATOR)).json()
     assert case["company"]["name"] == "Console GmbH" and case["request"]["seeking"]["technologies"] == [
         "sensors", "precision machining"]
+    case_page = await console.page(APPLICANT, f"/cases/{case_id}")
+    assert re.search(r'<input type="email" id="[^"]+" name="email"', case_page), "update_contact's address too"
+    assert not re.search(r'<textarea id="[^"]+" name="email"', case_page)
     assert (await (await console.as_(officer(SBIC))).get("/cases/new")).status_code == 403
 
 
@@ -515,6 +524,8 @@ def test_field_kinds_follow_the_annotations() -> None:
     assert kinds[(Action.RUN_MATCHING, "overseas_interest")].kind == "checkbox"
     assert kinds[(Action.REASSIGN, "assignee")].kind == "text"
     assert kinds[(Action.ADD_NOTE, "text")].kind == "textarea"
+    assert (kinds[(Action.UPDATE_CONTACT, "email")].kind, kinds[(Action.UPDATE_CONTACT, "name")].kind) == (
+        "email", "text")
     assert (kinds[(Action.RECORD_RESPONSE, "sme_id")].kind, kinds[(Action.RECORD_RESPONSE, "sme_id")].choices) == (
         "select", ())  # SMEs are chosen, never typed; this case has no candidates yet
 

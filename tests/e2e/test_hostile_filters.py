@@ -34,6 +34,38 @@ async def test_hostile_query_strings_are_named_4xx_never_5xx(
     assert field in response.text
 
 
+@pytest.mark.parametrize(("who", "path", "field", "value", "said"), [
+    (APPLICANT, "/api/cases", "q", "Acme\nGmbH", "U+000A"),
+    (APPLICANT, "/api/cases", "q", "Acme\x7f", "U+007F"),
+    (APPLICANT, "/api/cases", "q", "a" * 201, "200 characters"),
+    (officer(SBIC), "/api/work", "q", "GA-\t1", "U+0009"),
+    (officer(SBIC), "/api/smes", "q", "サクラ\x85", "U+0085"),
+    (officer(SBIC), "/api/smes", "technology", "sensors\u2028", "U+2028"),
+    (officer(SBIC), "/api/smes", "q", "x\x00y", "U+0000"),
+])
+async def test_a_search_text_is_one_line_without_control_characters_and_bounded(
+    desk: Desk, who: object, path: str, field: str, value: str, said: str
+) -> None:
+    """README "What the doors accept": `q` and `technology` are one line of at most 200 characters without
+    control characters; anything else is a 422 naming the parameter and what was refused."""
+    response = await desk.http.get(path, params={field: value}, headers=desk.headers(who))  # type: ignore[arg-type]
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [e["loc"] for e in errors] == [["query", field]] and said in errors[0]["msg"], errors
+    fine = await desk.http.get(path, params={field: "ａｃｍｅ サクラ"}, headers=desk.headers(who))  # type: ignore[arg-type]
+    assert fine.status_code == 200, fine.text
+
+
+@pytest.mark.parametrize("path", ["/cases", "/work"])
+async def test_the_console_refuses_a_search_text_with_control_characters(desk: Desk, path: str) -> None:
+    desk.http.cookies.set("casedesk_session", desk.tokens[officer(SBIC)])
+    try:
+        response = await desk.http.get(path, params={"q": "GA\r\n1"})
+    finally:
+        desk.http.cookies.clear()
+    assert response.status_code == 422 and "U+000D" in response.text, response.text
+
+
 @pytest.mark.parametrize("params", [{"person": "x\x00y"}, {"cursor": "9" * 30}])
 async def test_the_console_access_log_page_refuses_hostile_filters_without_a_5xx(
     desk: Desk, params: dict[str, str]

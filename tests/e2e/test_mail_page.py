@@ -1,5 +1,6 @@
 """Issue 19 seen 3 (issue 17 item 6): the development `/mail` page shows a person only the messages addressed to
-them; an admin sees every message."""
+them; an admin sees every message. An address is the same address with its domain written as the U-label or
+the A-label (the desk keeps `…@例え.jp`, the message may be sent to `…@xn--r8jz45g.jp`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ MESSAGES = {  # subject → To, as the outbox addresses them (the demo users' an
     "GA-1 has been relayed for review": "officer@sbic.example",
     "Investment proposal ready: GA-1": "Yuki Tanaka <tanaka@fund.example>",
     "GA-2 has been accepted": "someone@globex.example",
+    "GA-3 has been accepted": "Kenji Sato <Kenji@XN--R8JZ45G.jp>",  # a Unicode domain, sent as its A-label
 }
 
 
@@ -47,12 +49,14 @@ async def test_each_person_reads_only_their_own_mail_and_an_admin_all(
     keep(mine.mail_dir)
     _, globex = await add_user(sessions, NewUser("Hank", Role.APPLICANT, "globex-sa", "someone@globex.example"),
                                PEPPER)
+    _, kenji = await add_user(sessions, NewUser("Kenji", Role.APPLICANT, "reitai", "kenji@例え.jp"), PEPPER)
     _, nobody = await add_user(sessions, NewUser("No Mail", Role.APPLICANT, "initech"), PEPPER)
     expected = {
         tokens[APPLICANT]: {"GA-1 has been accepted"},
         tokens[officer(SBIC)]: {"GA-1 has been relayed for review"},
         tokens[FUND_MEMBER]: {"Investment proposal ready: GA-1"},
         globex: {"GA-2 has been accepted"},
+        kenji: {"GA-3 has been accepted"},
         nobody: set(),
         tokens[ADMIN]: set(MESSAGES),
     }

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from api.examples import ACTION_EXAMPLES
+from domain.fields import ONE_LINE_PATTERN
 from domain.model import Action
 from domain.payloads import parse_payload
 
@@ -30,3 +31,16 @@ async def test_the_document_lists_every_action_and_its_problems(http: httpx.Asyn
         assert "application/problem+json" in operation["responses"][status]["content"]
     assert "ProblemDocument" in doc["components"]["schemas"]
     assert (await http.get("/docs")).status_code == 200
+
+
+async def test_every_search_text_states_its_length_and_pattern(http: httpx.AsyncClient) -> None:
+    """`q` and `technology` say in the document what the door accepts: at most 200 characters, one line without
+    control characters (`domain.fields.ONE_LINE_PATTERN`)."""
+    doc: dict[str, Any] = (await http.get("/openapi.json")).json()
+    searches = {(path, p["name"]): p for path, item in doc["paths"].items() for p in item.get("get", {}).get(
+        "parameters", []) if p["name"] in ("q", "technology")}
+    assert set(searches) == {("/api/cases", "q"), ("/api/work", "q"), ("/api/smes", "q"), ("/api/smes", "technology")}
+    for where, parameter in searches.items():
+        text = next(s for s in parameter["schema"].get("anyOf", [parameter["schema"]]) if s.get("type") == "string")
+        assert (text.get("maxLength"), parameter["schema"].get("pattern") or text.get("pattern")) == (
+            200, ONE_LINE_PATTERN), where

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import REDACTED, REDACTION_EVENT
 from infra.audit_export import check_export
-from infra.retention import archive_case, due_for_archiving
+from infra.retention import archive_case, archive_closed_cases, due_for_archiving
 from infra.settings import Settings
+from infra.tables import access_log
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR
 
@@ -105,3 +106,43 @@ async def test_altered_personal_data_is_found(desk: Desk, engine: AsyncEngine) -
                                     headers=desk.headers(AUDITOR))).json()
     assert (verified["valid"], verified["first_broken_seq"]) == (False, 1)
     assert "personal data" in verified["reason"]
+
+
+async def test_archiving_deletes_the_case_texts_kept_for_its_workflow(desk: Desk, engine: AsyncEngine,
+                                                                     tmp_path: Path, settings: Settings) -> None:
+    """The free texts (`case_texts`: the description, the offers, the withdrawal's reason…) go with retention too;
+    the audit events keep what was recorded."""
+    case, _ = await closed_case(desk)
+    count = text("SELECT count(*) FROM case_texts WHERE case_id = :id")
+    async with engine.connect() as conn:
+        assert (await conn.execute(count, {"id": case["id"]})).scalar_one() > 0
+    await archive_case(engine, case["id"], tmp_path, retention_years=10, now=datetime.now(UTC),
+                       keys=settings.audit_keys)
+    async with engine.connect() as conn:
+        assert (await conn.execute(count, {"id": case["id"]})).scalar_one() == 0
+    assert (await desk.history(case["id"], AUDITOR))[-2]["payload"]["reason"] == "plans changed"
+
+
+async def test_access_log_rows_past_retention_are_deleted_and_no_others(engine: AsyncEngine, tmp_path: Path,
+                                                                        settings: Settings) -> None:
+    now, person = datetime.now(UTC), f"u-{uuid.uuid4().hex[:8]}"
+    cutoff = now - timedelta(days=round(365.25 * 10))
+    rows = [{"at": at, "person_id": person, "person_name": "Kenji", "role": "coordinator", "org": "jetro",
+             "fields": ["request.contact"], "route": "GET /api/cases/{case_id}"}
+            for at in (cutoff - timedelta(days=400), cutoff - timedelta(seconds=1), now)]
+    async with engine.begin() as conn:
+        await conn.execute(access_log.insert(), rows)
+    kept = text("SELECT at FROM access_log WHERE person_id = :p ORDER BY at")
+    with pytest.raises(DBAPIError, match="append-only"):  # without a declared cutoff, nothing goes
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM access_log WHERE person_id = :p AND at < :c"),
+                               {"p": person, "c": cutoff})
+    with pytest.raises(DBAPIError, match="append-only"):  # with one, nothing newer than it goes
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT set_config('casedesk.access_log_cutoff', :c, true)"),
+                               {"c": cutoff.isoformat()})
+            await conn.execute(text("DELETE FROM access_log WHERE person_id = :p"), {"p": person})
+    report = await archive_closed_cases(engine, cutoff, tmp_path, 10, now, settings.audit_keys)
+    assert report.access_log_deleted >= 2
+    async with engine.connect() as conn:
+        assert list((await conn.execute(kept, {"p": person})).scalars()) == [now]

@@ -97,6 +97,19 @@ async def test_an_exact_technology_match_outranks_a_partial_one(registry: AsyncE
     assert "power electronics in part" in found[1].reason
 
 
+async def test_technologies_are_the_same_words_in_any_width_or_case(registry: AsyncEngine) -> None:
+    """Issue 18 Build 3: sought technologies and the registry's are compared folded (NFKC, case), so `ｐｙｔｈｏｎ`
+    finds an SME that writes `Python`, and `python` one that wrote `ＰＹＴＨＯＮ` in a registry file."""
+    wide, plain, unrelated = sme(1, "ＰＹＴＨＯＮ; ＭＥＭＳ sensors"), sme(2, "Python; mems Sensors"), sme(3, "brewing")
+    await put(registry, wide, plain, unrelated)
+    asked = [seeking("ｐｙｔｈｏｎ", "MEMS sensors"), seeking("python", "ｍｅｍｓ　ＳＥＮＳＯＲＳ"), seeking("PYTHON")]
+    for sought in asked:
+        found = await rank(registry, sought)
+        assert ids(found) == sorted([wide["id"], plain["id"]]), sought.technologies  # a tie: by corporate number
+        assert [c.factors["technology_fit"] for c in found] == [1.0, 1.0], sought.technologies
+        assert all(c.reason.startswith(" + ".join(sought.technologies)) for c in found), "named as typed"
+
+
 async def test_more_sought_technologies_matched_ranks_higher_and_the_reason_says_which(registry: AsyncEngine) -> None:
     both, one = sme(1, "precision machining; sensors; CNC"), sme(2, "sensors")
     await put(registry, one, both)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from api.deps import refused
 from domain import rules
 from domain.model import SYSTEM_ACTOR, Action, Actor, CaseState, Role, Stage
 from domain.payloads import parse_payload
@@ -204,6 +205,19 @@ def test_only_the_roles_of_design_may_take_an_action(role: Role, action: Action)
         assert refusal is None, refusal
     else:
         assert_refused(refusal, RefusalKind.FORBIDDEN, action)
+
+
+@pytest.mark.parametrize(("actor", "said"), [(AUDITOR_ACTOR, "an auditor"), (APPLICANT_ACTOR, "an applicant"),
+                                             (COORDINATOR_ACTOR, "a coordinator")], ids=["auditor", "applicant",
+                                                                                           "coordinator"])
+def test_a_refusal_names_the_role_as_a_sentence_does(actor: Actor, said: str) -> None:
+    refusal = rules.check(WHERE_LEGAL[A.APPROVE_INVESTMENT](), actor, A.APPROVE_INVESTMENT)
+    assert refusal is not None and refusal.detail == f"{said} may not approve_investment"
+
+
+def test_a_route_gate_names_the_role_as_a_sentence_does() -> None:
+    refusal = refused(ADMIN_ACTOR, rules.FILERS, "{a_role} may not file a case")
+    assert refusal is not None and refusal.detail == "an admin may not file a case"
 
 
 OUTSIDERS = [OTHER_APPLICANT_ACTOR, officer_actor(UNRELAYED), manager_actor(UNRELAYED), ADMIN_ACTOR]

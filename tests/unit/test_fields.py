@@ -18,6 +18,7 @@ from domain.fields import (
     NON_BLANK_LINE_PATTERN,
     NON_BLANK_LINES_PATTERN,
     ONE_LINE_PATTERN,
+    address_key,
     at_the_door,
     not_blank,
     one_line,
@@ -26,7 +27,7 @@ from domain.fields import (
 )
 from domain.folding import digits, fold
 from domain.geography import PREFECTURES, prefecture_named
-from domain.model import CaseState, FilingRequest
+from domain.model import Action, CaseState, FilingRequest
 from domain.payloads import ACTION_PAYLOADS, ProposeInvestment
 from domain.samples import sample_filing
 from domain.sme_registry import SmeRecord
@@ -181,3 +182,27 @@ def test_a_case_stored_before_these_rules_still_reads_back_and_its_history_repla
     assert {"ticket_jpy.min", "ticket_jpy.max", "seeking.prefectures.0", "seeking.industries.0",
             "seeking.technologies.1", "company.country", "company.name"} <= where
     assert CaseState.model_fields["request"].annotation is FilingRequest
+
+
+def test_an_address_is_compared_by_its_a_label_and_without_case() -> None:
+    assert address_key("Kenji@例え.jp") == address_key("kenji@XN--R8JZ45G.JP") == "kenji@xn--r8jz45g.jp"
+    assert address_key("kenji@例え.jp") != address_key("kenji@example.jp")
+    assert address_key(" not an address ") == "not an address"
+
+
+def test_text_typed_two_ways_is_stored_one_way_at_the_door_and_stored_text_reads_back_as_it_was() -> None:
+    """NFC at the door: `Satō` with a combining macron and `ガ` as `カ` + a voiced mark are the composed
+    characters people see; widths and kana are kept as typed. A case stored before reads back unchanged (its
+    audit hashes were computed over what was stored)."""
+    decomposed_name, composed_name = "Kenji Sato\u0304 (カ\u3099ス)", "Kenji Satō (ガス)"
+    filing = sample_filing()
+    filing["company"] |= {"name": decomposed_name, "description": "Cafe\u0301 robots\nｶﾌｪ"}
+    filing["contact"]["name"] = decomposed_name
+    filing["seeking"]["technologies"] = ["mate\u0301riaux"]
+    with at_the_door():
+        typed = FilingRequest.model_validate(filing)
+        note = ACTION_PAYLOADS[Action.ADD_NOTE].model_validate({"text": "Sato\u0304-san called"})
+    assert (typed.company.name, typed.contact.name) == (composed_name, composed_name)
+    assert typed.company.description == "Café robots\nｶﾌｪ", "NFC only: the half-width kana stay as typed"
+    assert typed.seeking.technologies == ["matériaux"] and note.model_dump()["text"] == "Satō-san called"
+    assert FilingRequest.model_validate(filing).company.name == decomposed_name, "as stored, outside the door"

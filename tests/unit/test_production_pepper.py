@@ -26,6 +26,13 @@ WEAK = {
     "a sentence": "correct horse battery staple and more words",
     "random hex with a newline": secrets.token_hex(32) + "\n",
     "random but short": secrets.token_hex(15),
+    "one hex unit repeated": "0123456789abcdef" * 4,
+    "the alphabet twice": "abcdefghijklmnopqrstuvwxyz" * 2,
+    "digits and letters in order": "0123456789abcdefghijklmnopqrstuvwxyz",
+    "a keyboard walk repeated": "q1w2e3r4t5y6u7i8o9p0" * 3,
+    "a short random unit repeated": secrets.token_hex(6) * 6,
+    "the placeholder with underscores and digits": "change_me_0123456789012345678901234567890",
+    "the placeholder with digits appended": "CHANGE-ME-to-a-long-random-secret" + "1234567890" * 3,
 }
 STRONG = {
     "openssl rand -hex 32": secrets.token_hex(32),
@@ -69,5 +76,7 @@ def test_development_keeps_its_public_pepper() -> None:
 
 def test_the_estimate_tells_random_from_repetitive() -> None:
     assert estimated_bits("") == 0 and estimated_bits("x" * 100) == 0
-    assert estimated_bits("ab" * 40) == 80
+    assert estimated_bits("ab" * 40) == 2, "a repeated unit counts once"
+    assert estimated_bits("abcdefghijklmnopqrstuvwxyz") == 0, "steps of one say nothing"
     assert min(estimated_bits(secrets.token_hex(32)) for _ in range(200)) > MIN_PEPPER_BITS + 40
+    assert min(estimated_bits(secrets.token_urlsafe(32)) for _ in range(200)) > MIN_PEPPER_BITS + 15
