@@ -225,8 +225,9 @@ class CaseWorkflow:
                 return
             after = self.state.model_copy(update={"updated_at": workflow.now()})
             try:
-                await self._record(events.CONSENT_WITHDRAWN, SYSTEM_ACTOR, self.state, after, {"sme_ids": sme_ids})
-            except ActivityError as error:  # an incident says so; the refusals of further steps hold regardless
+                await self._record(events.CONSENT_WITHDRAWN, SYSTEM_ACTOR, self.state, after, {"sme_ids": sme_ids},
+                                   step=f"consent:{','.join(sorted(sme_ids))}")
+            except STEP_ERRORS as error:  # an incident says so; the refusals of further steps hold regardless
                 workflow.logger.error("withdrawal of consent not recorded: %s", _cause(error))
 
     @workflow.signal(name=RETRY_STEPS_SIGNAL)
