@@ -14,11 +14,12 @@ the checkpoint log is noticed too.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.audit import GENESIS_HASH, AuditEntry, ChainReport, canonical_json, canonical_time
+from domain.audit import GENESIS_HASH, ChainEvent, ChainReport, canonical_json, canonical_time
 from domain.signing import CHECKPOINT_CONTEXT, Keyring, Signer
 
 
@@ -120,7 +121,7 @@ def make_checkpoint(id: int, at: datetime, heads: list[Head], prev: str | None, 
                       signature=signer.sign(CHECKPOINT_CONTEXT, digest))
 
 
-def contradiction(entries: list[AuditEntry], checkpoint: Checkpoint, head: Head) -> tuple[int, str] | None:
+def contradiction(entries: Sequence[ChainEvent], checkpoint: Checkpoint, head: Head) -> tuple[int, str] | None:
     """Where the trail `entries` (a case's, by seq) contradicts what `checkpoint` holds of it: (seq, reason)."""
     if len(entries) < head.seq:
         return len(entries) + 1, (
@@ -142,7 +143,7 @@ class Anchor(BaseModel):
     problem: str | None = None
 
 
-def anchored(report: ChainReport, entries: list[AuditEntry], anchor: Anchor | None) -> ChainReport:
+def anchored(report: ChainReport, entries: Sequence[ChainEvent], anchor: Anchor | None) -> ChainReport:
     """`report` (of `entries`) with what the case's latest checkpoint says: a trail intact in itself but cut
     short or rewritten since the checkpoint is broken, and the report names the checkpoint."""
     if anchor is None or not report.valid:
