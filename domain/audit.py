@@ -197,6 +197,26 @@ SignatureCheck = tuple[int, str, str | None, str | None]
 """An event's signature still to check: (seq, hash, key_id, signature)."""
 
 
+def link_problem(entry: ChainEvent, prev: str) -> str | None:
+    """Why `entry` does not hold after the event whose hash is `prev` (its link, its content against its hash,
+    its personal data against its digest), or None."""
+    if entry.prev_hash != prev:
+        return "its prev_hash is not the hash of the event before it"
+    if chain_hash(prev, hashed_fields(entry)) != entry.hash:
+        return "its content does not match its hash: the event was altered"
+    if entry.personal is not None and (
+        entry.personal_salt is None or personal_digest(entry.personal_salt, entry.personal) != entry.personal_digest
+    ):
+        return "its personal data does not match its digest: the personal data was altered"
+    return None
+
+
+def stored_event_problem(entry: ChainEvent, prev: str, keyring: Keyring) -> str | None:
+    """Why a stored event cannot be the one the recording step wrote after the event whose hash is `prev`
+    (`link_problem`, or its signature: the recording step signs every event), or None."""
+    return link_problem(entry, prev) or keyring.check(EVENT_CONTEXT, entry.hash, entry.key_id, entry.signature)
+
+
 def chain_links(entries: Sequence[ChainEvent], signatures: bool = True) -> tuple[ChainReport, list[SignatureCheck]]:
     """Everything `verify_chain` checks but the Ed25519 signatures themselves: the report of the links, hashes,
     digests and redactions (and of an unsigned event after a signed one), and the signatures of the events
@@ -215,14 +235,8 @@ def chain_links(entries: Sequence[ChainEvent], signatures: bool = True) -> tuple
         reason = None
         if entry.seq != expected_seq:
             reason = f"expected event {expected_seq} here: an event is missing or out of order"
-        elif entry.prev_hash != prev:
-            reason = "its prev_hash is not the hash of the event before it"
-        elif chain_hash(prev, hashed_fields(entry)) != entry.hash:
-            reason = "its content does not match its hash: the event was altered"
-        elif entry.personal is not None and (
-            entry.personal_salt is None or personal_digest(entry.personal_salt, entry.personal) != entry.personal_digest
-        ):
-            reason = "its personal data does not match its digest: the personal data was altered"
+        elif (reason := link_problem(entry, prev)) is not None:
+            pass
         elif entry.redacted and entry.seq not in covered:
             reason = "its personal data was erased, but no redaction is recorded after it"
         elif signatures:

@@ -46,7 +46,7 @@ def build_worker(
     the nightly checkpoints also go to `checkpoint_log` (`Settings.checkpoint_log`; None: the table only);
     `matching` replaces the engine's ranking (tests)."""
     tuning = tuning or WorkerTuning()
-    records = CaseRecords(engine, keys.signer)
+    records = CaseRecords(engine, keys.signer, keys.keyring)
     matching = matching or Matching(engine, weights)
     ranking = CandidateRanking(engine, matching)
     verification = AuditVerification(engine, keys, checkpoint_log)
