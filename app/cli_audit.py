@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.cli_support import _with_engine, an_id, console
@@ -34,15 +36,22 @@ def audit_verify(
     case = an_id(case, "a case id") if case is not None else None
     from rich.progress import Progress
 
-    from infra.audit_trail import case_ids, stored_entries, verify_every_chain
+    from infra.audit_trail import case_ids, case_on_record, stored_entries, verify_every_chain
     from infra.checkpoints import case_anchor, latest_anchors, log_contradictions
     from infra.db import session_factory
 
     async def reports(engine: AsyncEngine, keyring: Keyring) -> AsyncIterator[tuple[str, ChainReport]]:
         sessions = session_factory(engine)
         if case:
-            entries = await stored_entries(sessions, case)
-            yield case, anchored(verify_chain(entries, keyring), entries, await case_anchor(engine, case, keyring))
+            entries, anchor = await stored_entries(sessions, case), await case_anchor(engine, case, keyring)
+            if not entries and anchor is None:
+                if not await case_on_record(engine, case):
+                    console.print(f"[red]error:[/] unknown case {case}: no audit event, checkpoint or case has that id")
+                    raise typer.Exit(2)
+                yield case, ChainReport(valid=False, events=0, first_broken_seq=1,
+                                        reason="the case is on record, but its trail holds no event: they were removed")
+                return
+            yield case, anchored(verify_chain(entries, keyring), entries, anchor)
             return
         anchors = await latest_anchors(engine, keyring)
         async for found in verify_every_chain(sessions, keyring, anchors):  # one cursor for the whole trail
@@ -100,11 +109,12 @@ def audit_check_pack(
     from infra.evidence_check import check_pack
 
     problems, summary = check_pack(str(file), key or None)
+    results = Console(soft_wrap=True)  # the check's answer, as `check_pack.py` prints it: standard output
     for problem in problems:
-        console.print(f"[red]FAILED[/] {problem}", highlight=False)
+        results.print(f"[red]FAILED[/] {escape(problem)}", highlight=False)
     if problems:
         raise typer.Exit(1)
-    console.print(summary, highlight=False)
+    results.print(escape(summary), highlight=False)
 
 
 @audit_app.command("archive")

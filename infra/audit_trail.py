@@ -10,18 +10,24 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.audit import AuditEntry, ChainReport, EventRow, SignatureCheck, chain_links, settle
 from domain.checkpoints import Anchor, anchored
 from domain.signing import EVENT_CONTEXT, Keyring
-from infra.tables import audit_events
+from infra.tables import audit_events, cases
 
 
 async def stored_entries(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[AuditEntry]:
     query = select(audit_events).where(audit_events.c.case_id == case_id).order_by(audit_events.c.seq)
     async with sessions() as session:
         return [AuditEntry.model_validate(dict(row)) for row in (await session.execute(query)).mappings()]
+
+
+async def case_on_record(engine: AsyncEngine, case_id: str) -> bool:
+    """Whether the read model holds the case (filed through the desk), whatever its trail holds."""
+    async with engine.connect() as conn:
+        return await conn.scalar(select(cases.c.id).where(cases.c.id == case_id)) is not None
 
 
 async def case_ids(sessions: async_sessionmaker[AsyncSession]) -> list[str]:

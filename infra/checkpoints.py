@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.checkpoints import Anchor, Checkpoint, Head, anchor_of, checkpoint_problem, make_checkpoint
@@ -39,7 +39,7 @@ async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path |
         )).first()
         heads = [Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in (await conn.execute(
             select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.hash)
-            .distinct(audit_events.c.case_id).order_by(audit_events.c.case_id, audit_events.c.seq.desc())
+            .ext(distinct_on(audit_events.c.case_id)).order_by(audit_events.c.case_id, audit_events.c.seq.desc())
         ))]
         checkpoint = make_checkpoint((last.id if last else 0) + 1, now, heads, last.digest if last else None,
                                      keys.signer)
@@ -97,7 +97,7 @@ async def latest_anchors(engine: AsyncEngine, keyring: Keyring) -> dict[str, Anc
     """Every case's anchor, by case id: the checkpoint holding its furthest head (as `case_anchor`)."""
     furthest = (
         select(audit_checkpoint_heads.c.case_id, audit_checkpoint_heads.c.checkpoint_id)
-        .distinct(audit_checkpoint_heads.c.case_id)
+        .ext(distinct_on(audit_checkpoint_heads.c.case_id))
         .order_by(audit_checkpoint_heads.c.case_id, audit_checkpoint_heads.c.seq.desc(),
                   audit_checkpoint_heads.c.checkpoint_id.desc())
     )
@@ -120,7 +120,7 @@ async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) 
     badly signed, that no longer chains to the line before, or that the table lacks or holds otherwise (rows
     deleted or rewritten by someone who can write the database). Empty when they agree or there is no log."""
     try:
-        lines = (await asyncio.to_thread(path.read_text, encoding="utf-8")).splitlines()
+        lines = (await asyncio.to_thread(path.read_bytes)).splitlines()
     except FileNotFoundError:
         return []
     problems: list[str] = []
@@ -131,7 +131,10 @@ async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) 
     for number, line in enumerate(lines, start=1):
         where = f"{path} line {number}"
         try:
-            logged = Checkpoint.model_validate_json(line)
+            logged = Checkpoint.model_validate_json(line.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            problems.append(f"{where}: damaged: not UTF-8 (byte {error.start + 1} of the line)")
+            continue
         except ValueError:
             problems.append(f"{where}: not a checkpoint")
             continue
