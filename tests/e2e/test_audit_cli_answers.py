@@ -8,13 +8,12 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.exc import SADeprecationWarning
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.checkpoints import latest_anchors, take_checkpoint
 from infra.settings import Settings
-from tests.helpers.audit_cli import alliance
+from tests.helpers.audit_cli import alliance, as_table_owner
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT
 
@@ -28,10 +27,7 @@ async def test_verifying_an_unknown_case_says_so_and_fails(
     assert f"unknown case {unknown}" in answer.stderr and "verified" not in answer.stderr
 
     case = await desk.file(APPLICANT)  # on record, but every event removed by the table's owner
-    async with engine.begin() as conn:
-        await conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
-        await conn.execute(text("DELETE FROM audit_events WHERE case_id = :id"), {"id": case["id"]})
-        await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+    await as_table_owner(engine, "DELETE FROM audit_events WHERE case_id = :id", id=case["id"])
     emptied = await alliance(engine, settings, tmp_path / "checkpoints.log", "audit", "verify", "--case", case["id"])
     assert emptied.returncode == 1, emptied.stderr
     assert f"broken {case['id']}: event 1: the case is on record, but its trail holds no event" in emptied.stderr

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.settings import Settings
@@ -21,3 +22,11 @@ async def alliance(engine: AsyncEngine, settings: Settings, log: Path, *args: st
         subprocess.run, [str(Path(sys.executable).parent / "alliance"), *args], env=env, capture_output=True,
         text=True, timeout=120, check=False,
     )
+
+
+async def as_table_owner(engine: AsyncEngine, statement: str, **params: object) -> None:
+    """Run `statement` on audit_events as its owner would: the append-only guard off for that moment only."""
+    async with engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
+        await conn.execute(text(statement), params)
+        await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
