@@ -40,12 +40,14 @@ log = structlog.get_logger(__name__)
 
 
 class AuditVerification:
-    def __init__(self, engine: AsyncEngine, keys: AuditKeys, checkpoint_log: Path | None) -> None:
+    def __init__(self, engine: AsyncEngine, keys: AuditKeys, checkpoint_log: Path | None,
+                 checkpoint_url: str | None = None) -> None:
         """`keys` sign the recorded result and the checkpoint; `checkpoint_log`: the file checkpoints are also
-        appended to (None: the table only)."""
+        appended to (None: the table only); `checkpoint_url`: where each is also sent (AUDIT_CHECKPOINT_URL)."""
         self.engine = engine
         self.keys = keys
         self.checkpoint_log = checkpoint_log
+        self.checkpoint_url = checkpoint_url
 
     async def check_every_chain(self, run: str) -> VerificationSummary:
         chains = events = 0
@@ -74,7 +76,7 @@ class AuditVerification:
             entry = await _append(conn, summary, self.keys)
             if not summary.intact:
                 await _tell_auditors(conn, entry, summary)
-        await take_checkpoint(self.engine, self.keys, self.checkpoint_log, datetime.now(UTC))
+        await take_checkpoint(self.engine, self.keys, self.checkpoint_log, datetime.now(UTC), url=self.checkpoint_url)
         log.info("audit trail verified", run=run, chains=summary.chains, events=summary.events,
                  broken=len(summary.broken))
         return summary

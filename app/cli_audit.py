@@ -84,16 +84,47 @@ def audit_verify(
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign a checkpoint over every case's head, store it and append it to the checkpoint log."""
+    from infra.checkpoint_sink import undelivered
     from infra.checkpoints import take_checkpoint
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:
+        url = settings.audit_checkpoint_url
         try:
-            checkpoint = await take_checkpoint(engine, settings.audit_keys, settings.checkpoint_log, datetime.now(UTC))
+            checkpoint = await take_checkpoint(engine, settings.audit_keys, settings.checkpoint_log, datetime.now(UTC),
+                                               url=url)
         except OSError as error:
             raise StartupError(f"the checkpoint is stored, but the checkpoint log could not be written: {error}"
                                ) from None
         console.print(f"{checkpoint.name}: {checkpoint.cases} case(s), root {checkpoint.root}, "
-                      f"logged to {settings.checkpoint_log}")
+                      f"logged to {settings.checkpoint_log}" + (f" and sent to {url}" if url else ""))
+        if url and checkpoint.id in await undelivered(engine):
+            raise StartupError(f"{checkpoint.name} is stored and logged, but was not delivered to {url}: an open "
+                               "incident (`alliance incidents list`); `alliance audit send-checkpoints` sends it again")
+
+    _with_engine(main)
+
+
+@audit_app.command("send-checkpoints")
+def audit_send_checkpoints() -> None:
+    """Send the checkpoints that AUDIT_CHECKPOINT_URL has not received yet (their incidents) again; exit 1 while
+    any is still not delivered."""
+    from infra.checkpoint_sink import deliver, undelivered
+    from infra.checkpoints import log_line, stored_checkpoint
+
+    async def main(settings: Settings, engine: AsyncEngine) -> None:
+        url = settings.audit_checkpoint_url
+        if not url:
+            raise StartupError("AUDIT_CHECKPOINT_URL is not set: there is nowhere to send checkpoints")
+        failed = 0
+        for checkpoint_id in await undelivered(engine):
+            async with engine.connect() as conn:
+                checkpoint = await stored_checkpoint(conn, checkpoint_id)
+            problem = await deliver(engine, url, checkpoint, log_line(checkpoint))
+            failed += problem is not None
+            console.print(f"[red]not delivered[/] {escape(problem)}" if problem else f"{checkpoint.name} delivered",
+                          highlight=False)
+        if failed:
+            raise typer.Exit(1)
 
     _with_engine(main)
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.checkpoints import Anchor, Checkpoint, Head, anchor_of, checkpoint_problem, make_checkpoint
 from domain.signing import AuditKeys, Keyring
+from infra.checkpoint_sink import deliver
 from infra.tables import audit_checkpoint_heads, audit_checkpoints, audit_events
 
 log = structlog.get_logger(__name__)
@@ -26,8 +27,10 @@ HEADS_PER_INSERT = 5_000
 LOCK = "audit-checkpoint"
 
 
-async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime) -> Checkpoint:
-    """Sign a checkpoint over every case's current head, store it, then append it to `log_path` (None: no log).
+async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime, *,
+                          url: str | None = None) -> Checkpoint:
+    """Sign a checkpoint over every case's current head, store it, then append it to `log_path` (None: no log)
+    and send it to `url` (`infra.checkpoint_sink`: tried a few times; not delivered, it is an incident).
 
     One at a time (an advisory lock), so ids and `prev` form one chain. Raises OSError when the log cannot be
     written (the checkpoint is stored all the same; the next one is logged with its `prev`).
@@ -47,8 +50,12 @@ async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path |
         rows = [{"checkpoint_id": checkpoint.id, "position": n, **head.model_dump()} for n, head in enumerate(heads)]
         for start in range(0, len(rows), HEADS_PER_INSERT):
             await conn.execute(insert(audit_checkpoint_heads).values(rows[start:start + HEADS_PER_INSERT]))
-    if log_path is not None:
-        await asyncio.to_thread(append_to_log, log_path, checkpoint)
+    try:
+        if log_path is not None:
+            await asyncio.to_thread(append_to_log, log_path, checkpoint)
+    finally:
+        if url is not None:
+            await deliver(engine, url, checkpoint, log_line(checkpoint))
     log.info("audit checkpoint taken", checkpoint=checkpoint.id, cases=checkpoint.cases, root=checkpoint.root)
     return checkpoint
 
