@@ -217,15 +217,23 @@ def stored_event_problem(entry: ChainEvent, prev: str, keyring: Keyring) -> str 
     return link_problem(entry, prev) or keyring.check(EVENT_CONTEXT, entry.hash, entry.key_id, entry.signature)
 
 
-def chain_links(entries: Sequence[ChainEvent], signatures: bool = True) -> tuple[ChainReport, list[SignatureCheck]]:
+def chain_links(entries: Sequence[ChainEvent], signatures: bool = True, *,
+                verified_through: tuple[int, str] | None = None) -> tuple[ChainReport, list[SignatureCheck]]:
     """Everything `verify_chain` checks but the Ed25519 signatures themselves: the report of the links, hashes,
     digests and redactions (and of an unsigned event after a signed one), and the signatures of the events
     before the first break, still to check (none when not `signatures`). `settle` finishes the report with
-    their results: a caller can check the signatures of many chains at once (`Keyring.check_all`)."""
+    their results: a caller can check the signatures of many chains at once (`Keyring.check_all`).
+
+    `verified_through` (seq, hash): the head a verified checkpoint holds, whose chain was verified, every
+    signature included, when it was signed. Events up to it keep every check but their signature's (counted
+    as signed when they carry one): their hashes, recomputed up to that head, show they are the ones verified
+    then. That event must still hold that hash.
+    """
     prev = GENESIS_HASH
-    unsigned = 0
+    unsigned = presigned = 0
     any_signed = False
     checks: list[SignatureCheck] = []
+    through_seq, through_hash = verified_through or (0, "")
     # The events each recorded redaction names (only earlier ones): an erasure must be one of them.
     covered = {
         seq for entry in entries if entry.type == REDACTION_EVENT
@@ -239,19 +247,23 @@ def chain_links(entries: Sequence[ChainEvent], signatures: bool = True) -> tuple
             pass
         elif entry.redacted and entry.seq not in covered:
             reason = "its personal data was erased, but no redaction is recorded after it"
+        elif entry.seq == through_seq and entry.hash != through_hash:
+            reason = "it is not the event the last verified checkpoint holds: the trail was rewritten"
         elif signatures:
             if entry.signature is None and entry.key_id is None and not any_signed:
                 unsigned += 1
             elif entry.signature is None and entry.key_id is None:
                 reason = "it is not signed, though an earlier event of its chain is: not written by the Case Desk"
+            elif entry.seq <= through_seq:
+                any_signed, presigned = True, presigned + 1
             else:
                 any_signed = True
                 checks.append((entry.seq, entry.hash, entry.key_id, entry.signature))
         if reason is not None:
             return ChainReport(valid=False, events=len(entries), first_broken_seq=entry.seq, reason=reason,
-                               unsigned=unsigned), checks
+                               signed=presigned, unsigned=unsigned), checks
         prev = entry.hash
-    return ChainReport(valid=True, events=len(entries), unsigned=unsigned), checks
+    return ChainReport(valid=True, events=len(entries), signed=presigned, unsigned=unsigned), checks
 
 
 def settle(report: ChainReport, checks: list[SignatureCheck], problems: Sequence[str | None]) -> ChainReport:
@@ -260,8 +272,8 @@ def settle(report: ChainReport, checks: list[SignatureCheck], problems: Sequence
     for signed, ((seq, *_), problem) in enumerate(zip(checks, problems, strict=True)):
         if problem is not None:
             return ChainReport(valid=False, events=report.events, first_broken_seq=seq, reason=problem,
-                               signed=signed, unsigned=report.unsigned)
-    return report.model_copy(update={"signed": len(checks)})
+                               signed=report.signed + signed, unsigned=report.unsigned)
+    return report.model_copy(update={"signed": report.signed + len(checks)})
 
 
 def verify_chain(entries: Sequence[ChainEvent], keyring: Keyring | None = None) -> ChainReport:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.audit import AuditEntry, ChainReport, EventRow, SignatureCheck, chain_links, settle
-from domain.checkpoints import Anchor, anchored
+from domain.checkpoints import Anchor, Head, anchored
 from domain.signing import EVENT_CONTEXT, Keyring
 from infra.tables import audit_events, cases
 
@@ -76,25 +76,35 @@ class _Batch:
 
     @classmethod
     def start(cls, cases: list[tuple[str, list[EventRow]]], keyring: Keyring, pool: ThreadPoolExecutor,
-              parts: int) -> _Batch:
-        drafts = [(case_id, entries, *chain_links(entries)) for case_id, entries in cases]
+              parts: int, starts: dict[str, Anchor]) -> _Batch:
+        drafts = [(case_id, entries, *_links(entries, starts.get(case_id))) for case_id, entries in cases]
         items = [(hash_, key_id, sig) for *_, checks in drafts for _, hash_, key_id, sig in checks]
         size = -(-len(items) // parts) or 1
         return cls(drafts, [asyncio.wrap_future(pool.submit(keyring.check_all, EVENT_CONTEXT, items[n:n + size]))
                             for n in range(0, len(items), size)])
 
-    async def reports(self, anchors: dict[str, Anchor]) -> list[tuple[str, ChainReport]]:
+    async def reports(self, anchors: dict[str, Anchor], heads: list[Head] | None) -> list[tuple[str, ChainReport]]:
         problems = [problem for part in await asyncio.gather(*self.results) for problem in part]
         found, used = [], 0
         for case_id, entries, report, checks in self.drafts:
-            settled = settle(report, checks, problems[used:used + len(checks)])
+            settled = anchored(settle(report, checks, problems[used:used + len(checks)]), entries,
+                               anchors.get(case_id))
             used += len(checks)
-            found.append((case_id, anchored(settled, entries, anchors.get(case_id))))
+            found.append((case_id, settled))
+            if heads is not None and settled.valid and entries:
+                heads.append(Head(case_id=case_id, seq=entries[-1].seq, head_hash=entries[-1].hash))
         return found
+
+
+def _links(entries: list[EventRow], start: Anchor | None) -> tuple[ChainReport, list[SignatureCheck]]:
+    """`chain_links` of a case's events, their signatures checked only after the head its latest verified
+    checkpoint (`start`) holds."""
+    return chain_links(entries, verified_through=None if start is None else (start.head.seq, start.head.head_hash))
 
 
 async def verify_every_chain(
     sessions: async_sessionmaker[AsyncSession], keyring: Keyring, anchors: dict[str, Anchor] | None = None, *,
+    starts: dict[str, Anchor] | None = None, heads: list[Head] | None = None,
     rows_per_fetch: int = 5_000, threads: int = SIGNATURE_THREADS,
 ) -> AsyncGenerator[tuple[str, ChainReport], None]:
     """Every case's chain checked from one server-side cursor ordered by (case_id, seq), case by case, each
@@ -104,19 +114,25 @@ async def verify_every_chain(
     and in constant memory: only the cases of the last few fetches are held, however large the trail. Each
     event's signature is checked once, by `threads` threads in bulk while the next fetch is read and hashed.
     A case the checkpoint holds but the trail no longer has at all is reported last.
+
+    `starts` (by case id: the latest verified checkpoint holding it, whose signature and root hold) spare the
+    signatures verified before: a case's events up to the head its verified checkpoint holds are still read,
+    linked and hashed up to that head (so they are the very events verified then), but only the signatures
+    after it are checked (a full verification, without `starts`, checks every one). `heads` collects each
+    intact chain's head, for the next verified checkpoint.
     """
-    anchors = anchors or {}
+    anchors, starts = anchors or {}, {case_id: a for case_id, a in (starts or {}).items() if a.problem is None}
     seen: set[str] = set()
     in_flight: deque[_Batch] = deque()
     with ThreadPoolExecutor(threads, thread_name_prefix="audit-signatures") as pool:
         async for cases in _every_case(sessions, rows_per_fetch):
             seen.update(case_id for case_id, _ in cases)
-            in_flight.append(_Batch.start(cases, keyring, pool, threads))
+            in_flight.append(_Batch.start(cases, keyring, pool, threads, starts))
             while len(in_flight) > threads or (in_flight and all(f.done() for f in in_flight[0].results)):
-                for found in await in_flight.popleft().reports(anchors):
+                for found in await in_flight.popleft().reports(anchors, heads):
                     yield found
         while in_flight:
-            for found in await in_flight.popleft().reports(anchors):
+            for found in await in_flight.popleft().reports(anchors, heads):
                 yield found
     for case_id in sorted(anchors.keys() - seen):
         yield case_id, anchored(ChainReport(valid=True, events=0), [], anchors[case_id])

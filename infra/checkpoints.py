@@ -28,8 +28,9 @@ LOCK = "audit-checkpoint"
 
 
 async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime, *,
-                          url: str | None = None) -> Checkpoint:
-    """Sign a checkpoint over every case's current head, store it, then append it to `log_path` (None: no log)
+                          url: str | None = None, verified: list[Head] | None = None) -> Checkpoint:
+    """Sign a checkpoint over every case's current head — or, as a `verified` checkpoint, over the heads a
+    verification has just found intact (`verified`) — store it, then append it to `log_path` (None: no log)
     and send it to `url` (`infra.checkpoint_sink`: tried a few times; not delivered, it is an incident).
 
     One at a time (an advisory lock), so ids and `prev` form one chain. Raises OSError when the log cannot be
@@ -40,12 +41,14 @@ async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path |
         last = (await conn.execute(
             select(audit_checkpoints.c.id, audit_checkpoints.c.digest).order_by(audit_checkpoints.c.id.desc()).limit(1)
         )).first()
-        heads = [Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in (await conn.execute(
-            select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.hash)
-            .ext(distinct_on(audit_events.c.case_id)).order_by(audit_events.c.case_id, audit_events.c.seq.desc())
-        ))]
+        heads = sorted(verified, key=lambda head: head.case_id) if verified is not None else [
+            Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in (await conn.execute(
+                select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.hash)
+                .ext(distinct_on(audit_events.c.case_id)).order_by(audit_events.c.case_id, audit_events.c.seq.desc())
+            ))
+        ]
         checkpoint = make_checkpoint((last.id if last else 0) + 1, now, heads, last.digest if last else None,
-                                     keys.signer)
+                                     keys.signer, verified=verified is not None)
         await conn.execute(insert(audit_checkpoints).values(**checkpoint.model_dump()))
         rows = [{"checkpoint_id": checkpoint.id, "position": n, **head.model_dump()} for n, head in enumerate(heads)]
         for start in range(0, len(rows), HEADS_PER_INSERT):
@@ -100,14 +103,18 @@ async def case_anchor(engine: AsyncEngine, case_id: str, keyring: Keyring) -> An
                          keyring)
 
 
-async def latest_anchors(engine: AsyncEngine, keyring: Keyring) -> dict[str, Anchor]:
-    """Every case's anchor, by case id: the checkpoint holding its furthest head (as `case_anchor`)."""
+async def latest_anchors(engine: AsyncEngine, keyring: Keyring, *, verified: bool = False) -> dict[str, Anchor]:
+    """Every case's anchor, by case id: the checkpoint holding its furthest head (as `case_anchor`); with
+    `verified`, only verified checkpoints count (where a verification may start)."""
     furthest = (
         select(audit_checkpoint_heads.c.case_id, audit_checkpoint_heads.c.checkpoint_id)
         .ext(distinct_on(audit_checkpoint_heads.c.case_id))
         .order_by(audit_checkpoint_heads.c.case_id, audit_checkpoint_heads.c.seq.desc(),
                   audit_checkpoint_heads.c.checkpoint_id.desc())
     )
+    if verified:
+        furthest = furthest.where(audit_checkpoint_heads.c.checkpoint_id.in_(
+            select(audit_checkpoints.c.id).where(audit_checkpoints.c.verified)))
     anchors: dict[str, Anchor] = {}
     async with engine.connect() as conn:
         wanted: dict[int, list[str]] = {}
