@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from contracts.errors import STEP_FAILED
+from contracts.errors import STEP_FAILED, STORED_EVENT_INVALID
 from infra.incidents import note_failure, note_recovery
 
 log = structlog.get_logger(__name__)
@@ -33,6 +33,8 @@ PERMANENT_ATTEMPTS = 3
 ERROR_SUMMARY_CHARS = 500
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, operator intervention
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})  # serialization failure, deadlock, lock timeout
+INCIDENTS_WHEN_REFUSED = frozenset({STORED_EVENT_INVALID})
+"""Refusals a step decides for good that an operator must see (an incident), not only the Update's caller."""
 
 
 def is_transient(error: BaseException) -> bool:
@@ -99,6 +101,9 @@ def classified(step: str) -> Callable[[Method], Method]:
             except ApplicationError as error:  # already decided by the step (e.g. `unstorable`)
                 if not error.non_retryable:
                     await _note_failure(self.engine, step, "transient", summary_of(error))
+                elif error.type in INCIDENTS_WHEN_REFUSED:
+                    log.error("step refused for good", step=step, error=summary_of(error))
+                    await _note_failure(self.engine, step, "permanent", summary_of(error))
                 raise
             except Exception as error:
                 summary = summary_of(error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -16,12 +17,12 @@ from temporalio.exceptions import ApplicationError
 from activities.failures import classified
 from activities.outbox import write_outbox
 from contracts.activities import RECORD_CASE_EVENT, RECORD_EVENT, RecordCaseEvent, Recorded, RecordEvent
-from contracts.errors import KEY_USED, UNSTORABLE
+from contracts.errors import KEY_USED, STORED_EVENT_INVALID, UNSTORABLE
 from domain import events
-from domain.audit import AuditEntry, make_entry, sign
+from domain.audit import AuditEntry, make_entry, sign, stored_event_problem
 from domain.model import Action, Candidate, CaseState
 from domain.notifications import Notice, notice
-from domain.signing import Signer
+from domain.signing import Keyring, Signer
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
 from infra.idempotency import claim_key
 from infra.outbox import note_reported, readdress
@@ -33,10 +34,12 @@ log = structlog.get_logger(__name__)
 
 
 class CaseRecords:
-    def __init__(self, engine: AsyncEngine, signer: Signer) -> None:
-        """`signer`: the key every recorded event is signed with (AUDIT_SIGNING_KEY), never stored."""
+    def __init__(self, engine: AsyncEngine, signer: Signer, keyring: Keyring | None = None) -> None:
+        """`signer`: the key every recorded event is signed with (AUDIT_SIGNING_KEY), never stored; `keyring`:
+        the keys a row already stored under an event's (case, seq) must be signed with (default: the signer's)."""
         self.engine = engine
         self.signer = signer
+        self.keyring = keyring or Keyring.of([signer.public])
 
     @activity.defn(name=RECORD_EVENT)
     @classified(RECORD_EVENT)
@@ -61,12 +64,15 @@ class CaseRecords:
     async def _write(self, command: RecordEvent, upsert: Any) -> None:
         async with self.engine.begin() as conn:
             entry = sign(command.entry, self.signer)  # the workflow hashed it; only this step holds the key
+            await _stored_event(conn, entry.case_id, entry.seq, entry.prev_hash, self.keyring)
             await _write(conn, entry, command.state, command.notice, upsert)
 
     @activity.defn(name=RECORD_CASE_EVENT)
     @classified(RECORD_CASE_EVENT)
     async def record_case_event(self, command: RecordCaseEvent) -> Recorded:
-        """Idempotent by (case, seq): a retry after the transaction committed answers with the stored hash.
+        """Idempotent by (case, seq): a retry after the transaction committed answers with the stored hash,
+        once that row is shown to be the one a try wrote (linked to the workflow's last hash, hashed and signed
+        as the recording step does); a row that is not is refused for good (`stored_event_invalid`, an incident).
 
         The event is signed here (its hash, with the worker's AUDIT_SIGNING_KEY), so the database alone can
         neither extend a chain nor make an event up.
@@ -77,18 +83,11 @@ class CaseRecords:
         """
         header = command.header
         async with self.engine.begin() as conn:
-            # One round trip: the event if a try before this one stored it, and the case as the read model has it.
-            at_seq = (audit_events.c.case_id == header.case_id) & (audit_events.c.seq == header.seq)
-            stored, stored_step, previous = (await conn.execute(select(
-                select(audit_events.c.hash).where(at_seq).scalar_subquery(),
-                select(audit_events.c.step).where(at_seq).scalar_subquery(),
-                select(cases.c.snapshot).where(cases.c.id == header.case_id).scalar_subquery(),
-            ))).one()
-            replacing = stored is not None and _lost_step(stored_step, command.step)
-            if stored is not None and not replacing:
-                return Recorded(hash=stored)
-            if replacing:
-                await supersede_from(conn, header.case_id, header.seq, command.step, header.at)
+            stored = await _stored_event(conn, header.case_id, header.seq, header.prev_hash, self.keyring,
+                                         step=command.step)
+            if stored is not None:
+                return Recorded(hash=stored.hash)
+            previous = await conn.scalar(select(cases.c.snapshot).where(cases.c.id == header.case_id))
             before = CaseState.model_validate(previous) if previous is not None else None
             refs = set(refs_in_state(command.state)) | _refs_in(command.payload)
             if command.candidates_ref:
@@ -115,7 +114,7 @@ class CaseRecords:
             after = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
             told = notice(header.type, before or after, after, payload)
             try:
-                await _write(conn, entry, after, told, _upsert(after, replacing=replacing), step=command.step)
+                await _write(conn, entry, after, told, _upsert(after), step=command.step)
             except DataError as error:  # retrying cannot help: refuse the action instead of hanging the case
                 raise ApplicationError(
                     f"the database cannot store this event: {error.orig}", type=UNSTORABLE, non_retryable=True
@@ -130,6 +129,31 @@ def _lost_step(stored_step: str | None, step: str | None) -> bool:
     event stored without a step (recorded as an ordinary activity, which Temporal schedules only once its cause
     is in the history) or a command without one (a case from before `record-in-the-task`)."""
     return stored_step is not None and step is not None and stored_step != step
+async def _stored_event(conn: AsyncConnection, case_id: str, seq: int, prev_hash: str,
+                        keyring: Keyring, *, step: str | None = None) -> AuditEntry | None:
+    """The event already stored under (case, seq) — a try before this one wrote it — or None; raises a
+    non-retryable `stored_event_invalid` when that row does not verify after `prev_hash` (the workflow's last
+    hash): it was not written by this step, and trusting it would chain the case onto a forgery.
+
+    A stored event whose step the workflow's history does not have (`_lost_step`: its workflow task was lost
+    before Temporal kept it) is moved aside first (`infra.superseded`), and None is answered: this `step` takes
+    its place."""
+    row = (await conn.execute(select(audit_events).where(audit_events.c.case_id == case_id,
+                                                         audit_events.c.seq == seq))).mappings().first()
+    if row is None:
+        return None
+    if _lost_step(row["step"], step):
+        await supersede_from(conn, case_id, seq, step, datetime.now(UTC))
+        return None
+    fields = {name: value for name, value in row.items() if name != "step"}  # not part of the event's record
+    stored = AuditEntry.model_validate({**fields, "case_id": str(row["case_id"])})
+    if (problem := stored_event_problem(stored, prev_hash, keyring)) is not None:
+        raise ApplicationError(
+            f"event {seq} of case {case_id} is already stored, but {problem}; remove that row, then retry the "
+            f"case's incident", {"case_id": case_id, "seq": seq, "problem": problem},
+            type=STORED_EVENT_INVALID, non_retryable=True,
+        )
+    return stored
 
 
 def _refs_in(payload: dict[str, Any]) -> set[str]:
@@ -159,9 +183,10 @@ async def _contact_email(conn: AsyncConnection, case_id: str) -> str | None:
     return str(found) if found is not None else None
 
 
-def _upsert(state: CaseState, *, replacing: bool = False) -> Any:
-    """The read model's row of the case; it only ever moves forward (a replayed older event changes nothing),
-    except onto the position of a superseded event (`replacing`)."""
+def _upsert(state: CaseState) -> Any:
+    """The read model's row of the case; it never moves back (a replayed older event changes nothing). The same
+    position is written again only when the event there was superseded (its step lost, `infra.superseded`): an
+    event's own retry answers before it gets here."""
     row = {
         "id": state.id,
         "reference": state.reference,
@@ -186,7 +211,7 @@ def _upsert(state: CaseState, *, replacing: bool = False) -> Any:
     return upsert.on_conflict_do_update(
         index_elements=[cases.c.id],
         set_={k: upsert.excluded[k] for k in row if k not in ("id", "created_at")},
-        where=(cases.c.seq <= upsert.excluded.seq) if replacing else (cases.c.seq < upsert.excluded.seq),
+        where=cases.c.seq <= upsert.excluded.seq,
     )
 
 

@@ -21,6 +21,7 @@ from activities.failures import classified
 from activities.outbox import OUTBOX_NAMESPACE
 from contracts.activities import VERIFY_AUDIT_TRAIL
 from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign
+from domain.checkpoints import Head
 from domain.model import OVERSIGHT, SYSTEM_ACTOR, Role
 from domain.signing import AuditKeys
 from domain.verification import (
@@ -40,18 +41,24 @@ log = structlog.get_logger(__name__)
 
 
 class AuditVerification:
-    def __init__(self, engine: AsyncEngine, keys: AuditKeys, checkpoint_log: Path | None) -> None:
+    def __init__(self, engine: AsyncEngine, keys: AuditKeys, checkpoint_log: Path | None,
+                 checkpoint_url: str | None = None) -> None:
         """`keys` sign the recorded result and the checkpoint; `checkpoint_log`: the file checkpoints are also
-        appended to (None: the table only)."""
+        appended to (None: the table only); `checkpoint_url`: where each is also sent (AUDIT_CHECKPOINT_URL)."""
         self.engine = engine
         self.keys = keys
         self.checkpoint_log = checkpoint_log
+        self.checkpoint_url = checkpoint_url
 
-    async def check_every_chain(self, run: str) -> VerificationSummary:
+    async def check_every_chain(self, run: str, heads: list[Head] | None = None) -> VerificationSummary:
+        """Every chain, from where the latest verified checkpoint left each (the events after it; a full
+        verification is `alliance audit verify`); the heads found intact go into `heads`."""
         chains = events = 0
         broken: list[BrokenChain] = []
         anchors = await latest_anchors(self.engine, self.keys.keyring)
-        async for case_id, report in verify_every_chain(session_factory(self.engine), self.keys.keyring, anchors):
+        starts = await latest_anchors(self.engine, self.keys.keyring, verified=True)
+        async for case_id, report in verify_every_chain(session_factory(self.engine), self.keys.keyring, anchors,
+                                                        starts=starts, heads=heads):
             chains, events = chains + 1, events + report.events
             if not report.valid:
                 broken.append(BrokenChain(case_id=case_id, first_broken_seq=report.first_broken_seq,
@@ -63,9 +70,11 @@ class AuditVerification:
     @activity.defn(name=VERIFY_AUDIT_TRAIL)
     @classified(VERIFY_AUDIT_TRAIL)
     async def verify_audit_trail(self, run: str) -> VerificationSummary:
-        """Verify the whole trail once for `run`, record the outcome in the oversight chain, mail if broken, then
-        sign a checkpoint over every head (the oversight chain's new one included)."""
-        summary = await self.check_every_chain(run)
+        """Verify the whole trail once for `run` (what came after the last verified checkpoint), record the
+        outcome in the oversight chain, mail if broken, then sign a verified checkpoint over the heads found
+        intact (the oversight chain's new one instead of its last, when that chain was intact)."""
+        heads: list[Head] = []
+        summary = await self.check_every_chain(run, heads)
         async with self.engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"), {"chain": OVERSIGHT_CHAIN})
             recorded = await _recorded(conn, run)
@@ -74,7 +83,11 @@ class AuditVerification:
             entry = await _append(conn, summary, self.keys)
             if not summary.intact:
                 await _tell_auditors(conn, entry, summary)
-        await take_checkpoint(self.engine, self.keys, self.checkpoint_log, datetime.now(UTC))
+        if entry.seq == 1 or any(h.case_id == OVERSIGHT_CHAIN and h.seq == entry.seq - 1 for h in heads):
+            heads = [h for h in heads if h.case_id != OVERSIGHT_CHAIN]
+            heads.append(Head(case_id=OVERSIGHT_CHAIN, seq=entry.seq, head_hash=entry.hash))  # written on it just now
+        await take_checkpoint(self.engine, self.keys, self.checkpoint_log, datetime.now(UTC), url=self.checkpoint_url,
+                              verified=heads)
         log.info("audit trail verified", run=run, chains=summary.chains, events=summary.events,
                  broken=len(summary.broken))
         return summary

@@ -130,6 +130,7 @@ class Parts:
             self.settings.match_weights,
             keys=self.settings.audit_keys,
             checkpoint_log=self.settings.checkpoint_log,
+            checkpoint_url=self.settings.audit_checkpoint_url,
             tuning=worker_tuning(self.settings),
         )
 

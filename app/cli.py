@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -14,19 +12,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.bootstrap import open_database, open_parts
+from app.cli_audit import audit_app
 from app.cli_incidents import incidents_app
 from app.cli_mail import mail_outbox_command, mail_retry_command
 from app.cli_registry import seed_smes_command, smes_app
-from app.cli_support import _run, _settings, _with_database, _with_engine, an_id, console
+from app.cli_support import _run, _settings, _with_database, an_id, console
 from app.serving import api_server, serve_until_stopped, stop_event
-from domain.audit import ChainReport, verify_chain
-from domain.checkpoints import anchored
 from domain.model import Role
 from domain.people import person_details, resolve_org
-from domain.signing import Keyring
 from infra.settings import Settings
 from infra.startup import StartupError
 from infra.users import NewUser, add_user, list_users, revoke_user
@@ -38,7 +34,6 @@ mail_app = typer.Typer(help="The outbox, and the local mail sink of `alliance ru
 app.add_typer(mail_app, name="mail")
 mail_app.command("outbox")(mail_outbox_command)
 mail_app.command("retry")(mail_retry_command)
-audit_app = typer.Typer(help="Check the audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(smes_app, name="smes")
 app.add_typer(incidents_app, name="incidents")
@@ -198,123 +193,6 @@ def demo(
             raise StartupError(f"the demo stopped: {error} (is `alliance run` running at {base}?)") from None
 
     _run(main())
-
-
-@audit_app.command("verify")
-def audit_verify(
-    case: Annotated[str | None, typer.Option(help="One case id; omit for every case.")] = None,
-    every: Annotated[bool, typer.Option("--all", help="Every chain, the oversight chain too (the default).")] = False,
-) -> None:
-    """Recompute every case's hash chain, check every signature and hold each trail against the latest checkpoint
-    (with a progress bar), and (for every case) the checkpoint table against the checkpoint log; exit 1 if any
-    chain is broken or the log contradicts the table."""
-    if case and every:
-        console.print("[red]error:[/] give --case or --all, not both")
-        raise typer.Exit(2)
-    case = an_id(case, "a case id") if case is not None else None
-    from rich.progress import Progress
-
-    from infra.audit_trail import case_ids, stored_entries, verify_every_chain
-    from infra.checkpoints import case_anchor, latest_anchors, log_contradictions
-    from infra.db import session_factory
-
-    async def reports(engine: AsyncEngine, keyring: Keyring) -> AsyncIterator[tuple[str, ChainReport]]:
-        sessions = session_factory(engine)
-        if case:
-            entries = await stored_entries(sessions, case)
-            yield case, anchored(verify_chain(entries, keyring), entries, await case_anchor(engine, case, keyring))
-            return
-        anchors = await latest_anchors(engine, keyring)
-        async for found in verify_every_chain(sessions, keyring, anchors):  # one cursor for the whole trail
-            yield found
-
-    async def main(settings: Settings, engine: AsyncEngine) -> None:
-        total = 1 if case else len(await case_ids(session_factory(engine)))
-        checked = broken = 0
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("verifying", total=total)
-            async for case_id, report in reports(engine, settings.audit_keys.keyring):
-                checked += 1
-                if not report.valid:
-                    broken += 1
-                    console.print(f"[red]broken[/] {case_id}: event {report.first_broken_seq}: {report.reason}")
-                progress.advance(task)
-        against_log = [] if case else await log_contradictions(engine, settings.checkpoint_log,
-                                                                 settings.audit_keys.keyring)
-        for problem in against_log:
-            console.print(f"[red]checkpoint log[/] {problem}", highlight=False)
-        console.print(f"{checked} case(s) verified, {broken} broken"
-                      + (f"; the checkpoint log contradicts the database {len(against_log)} time(s)"
-                         if against_log else ""))
-        if broken or against_log:
-            raise typer.Exit(1)
-
-    _with_engine(main)
-
-
-@audit_app.command("checkpoint")
-def audit_checkpoint() -> None:
-    """Sign a checkpoint over every case's head, store it and append it to the checkpoint log."""
-    from infra.checkpoints import take_checkpoint
-
-    async def main(settings: Settings, engine: AsyncEngine) -> None:
-        try:
-            checkpoint = await take_checkpoint(engine, settings.audit_keys, settings.checkpoint_log, datetime.now(UTC))
-        except OSError as error:
-            raise StartupError(f"the checkpoint is stored, but the checkpoint log could not be written: {error}"
-                               ) from None
-        console.print(f"{checkpoint.name}: {checkpoint.cases} case(s), root {checkpoint.root}, "
-                      f"logged to {settings.checkpoint_log}")
-
-    _with_engine(main)
-
-
-@audit_app.command("check-pack")
-def audit_check_pack(
-    file: Annotated[Path, typer.Argument(help="An evidence pack (`GET /api/cases/{id}/evidence`).")],
-    key: Annotated[
-        list[str] | None, typer.Option(help="A trusted public key (64 hex); repeatable. Default: the pack's own.")
-    ] = None,
-) -> None:
-    """Check an evidence pack offline (no database, no network); exit 1 naming every problem and where."""
-    from infra.evidence_check import check_pack
-
-    problems, summary = check_pack(str(file), key or None)
-    for problem in problems:
-        console.print(f"[red]FAILED[/] {problem}", highlight=False)
-    if problems:
-        raise typer.Exit(1)
-    console.print(summary, highlight=False)
-
-
-@audit_app.command("archive")
-def audit_archive(
-    to: Annotated[Path, typer.Option(help="Where each archived case's export (JSON Lines) is written.")] = Path(
-        "archive"
-    ),
-    older_than_years: Annotated[
-        int | None, typer.Option(min=0, help="Closed longer than this (default: RETENTION_YEARS).")
-    ] = None,
-) -> None:
-    """Archive closed cases past retention: export, verify, then erase their personal contact data; delete the
-    access log's rows past retention."""
-    from infra.retention import archive_closed_cases
-
-    async def main(settings: Settings, engine: AsyncEngine) -> None:
-        years = settings.retention_years if older_than_years is None else older_than_years
-        now = datetime.now(UTC)
-        report = await archive_closed_cases(engine, now - timedelta(days=round(365.25 * years)), to, years, now,
-                                            settings.audit_keys)
-        for case_id in report.archived:
-            console.print(f"[green]archived[/] {case_id} → {to / f'case-{case_id}.jsonl'}")
-        for case_id, why in report.refused.items():
-            console.print(f"[red]not archived[/] {case_id}: {why}")
-        console.print(f"{len(report.archived)} case(s) archived, {len(report.refused)} refused; "
-                      f"{report.access_log_deleted} access-log row(s) past retention deleted")
-        if report.refused:
-            raise typer.Exit(1)
-
-    _with_engine(main)
 
 
 def main() -> None:

@@ -22,3 +22,6 @@ STEP_FAILED = "step_failed"
 KEY_USED = "idempotency_key_used"
 """The Idempotency-Key was already bound to another event (details: its `domain.idempotency.KeyUse`); nothing
 was recorded."""
+STORED_EVENT_INVALID = "stored_event_invalid"
+"""The event's (case, seq) is already stored, but that row does not verify (hash, link or signature): someone
+without the key wrote it. Nothing is recorded; the step is an incident until an operator removes the row."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,7 +65,7 @@ def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_json(fields)).encode()).hexdigest()
 
 
-def hashed_fields(entry: AuditEntry) -> dict[str, Any]:
+def hashed_fields(entry: AuditEntry | EventRow) -> dict[str, Any]:
     """The fields the hash covers, exactly as a verifier rebuilds them from a stored row."""
     fields = {
         "case_id": entry.case_id,
@@ -165,15 +166,74 @@ REDACTION_EVENT = "personal_data_redacted"
 """The event that records the erasure of a case's personal data (after the retention period)."""
 
 
-def verify_chain(entries: list[AuditEntry], keyring: Keyring | None = None) -> ChainReport:
-    """The chain's links, hashes and personal digests, and — given a `keyring` — every event's signature.
+class EventRow(NamedTuple):
+    """A stored event as verifiers that read millions take it: `AuditEntry`'s fields, in the table's column
+    order, without a model's validation (building a model per event costs more than hashing it)."""
 
-    An unsigned event is reported as unsigned (recorded before signing began) while no earlier event of its
-    chain is signed; after a signed one it is a break: only someone without the key writes an unsigned event
-    once the chain is signed. Without a keyring signatures are not looked at (`signed` and `unsigned` stay 0).
+    case_id: str
+    seq: int
+    type: str
+    actor: dict[str, Any]
+    at: datetime
+    stage_before: str | None
+    stage_after: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+    hash_version: int
+    personal: dict[str, Any] | None
+    personal_salt: str | None
+    personal_digest: str | None
+    key_id: str | None
+    signature: str | None
+
+    @property
+    def redacted(self) -> bool:
+        return self.personal_digest is not None and self.personal is None
+
+
+ChainEvent = AuditEntry | EventRow
+SignatureCheck = tuple[int, str, str | None, str | None]
+"""An event's signature still to check: (seq, hash, key_id, signature)."""
+
+
+def link_problem(entry: ChainEvent, prev: str) -> str | None:
+    """Why `entry` does not hold after the event whose hash is `prev` (its link, its content against its hash,
+    its personal data against its digest), or None."""
+    if entry.prev_hash != prev:
+        return "its prev_hash is not the hash of the event before it"
+    if chain_hash(prev, hashed_fields(entry)) != entry.hash:
+        return "its content does not match its hash: the event was altered"
+    if entry.personal is not None and (
+        entry.personal_salt is None or personal_digest(entry.personal_salt, entry.personal) != entry.personal_digest
+    ):
+        return "its personal data does not match its digest: the personal data was altered"
+    return None
+
+
+def stored_event_problem(entry: ChainEvent, prev: str, keyring: Keyring) -> str | None:
+    """Why a stored event cannot be the one the recording step wrote after the event whose hash is `prev`
+    (`link_problem`, or its signature: the recording step signs every event), or None."""
+    return link_problem(entry, prev) or keyring.check(EVENT_CONTEXT, entry.hash, entry.key_id, entry.signature)
+
+
+def chain_links(entries: Sequence[ChainEvent], signatures: bool = True, *,
+                verified_through: tuple[int, str] | None = None) -> tuple[ChainReport, list[SignatureCheck]]:
+    """Everything `verify_chain` checks but the Ed25519 signatures themselves: the report of the links, hashes,
+    digests and redactions (and of an unsigned event after a signed one), and the signatures of the events
+    before the first break, still to check (none when not `signatures`). `settle` finishes the report with
+    their results: a caller can check the signatures of many chains at once (`Keyring.check_all`).
+
+    `verified_through` (seq, hash): the head a verified checkpoint holds, whose chain was verified, every
+    signature included, when it was signed. Events up to it keep every check but their signature's (counted
+    as signed when they carry one): their hashes, recomputed up to that head, show they are the ones verified
+    then. That event must still hold that hash.
     """
     prev = GENESIS_HASH
-    signed = unsigned = 0
+    unsigned = presigned = 0
+    any_signed = False
+    checks: list[SignatureCheck] = []
+    through_seq, through_hash = verified_through or (0, "")
     # The events each recorded redaction names (only earlier ones): an erasure must be one of them.
     covered = {
         seq for entry in entries if entry.type == REDACTION_EVENT
@@ -183,31 +243,52 @@ def verify_chain(entries: list[AuditEntry], keyring: Keyring | None = None) -> C
         reason = None
         if entry.seq != expected_seq:
             reason = f"expected event {expected_seq} here: an event is missing or out of order"
-        elif entry.prev_hash != prev:
-            reason = "its prev_hash is not the hash of the event before it"
-        elif chain_hash(prev, hashed_fields(entry)) != entry.hash:
-            reason = "its content does not match its hash: the event was altered"
-        elif entry.personal is not None and (
-            entry.personal_salt is None or personal_digest(entry.personal_salt, entry.personal) != entry.personal_digest
-        ):
-            reason = "its personal data does not match its digest: the personal data was altered"
+        elif (reason := link_problem(entry, prev)) is not None:
+            pass
         elif entry.redacted and entry.seq not in covered:
             reason = "its personal data was erased, but no redaction is recorded after it"
-        elif keyring is not None:
-            if entry.signature is None and entry.key_id is None and not signed:
+        elif entry.seq == through_seq and entry.hash != through_hash:
+            reason = "it is not the event the last verified checkpoint holds: the trail was rewritten"
+        elif signatures:
+            if entry.signature is None and entry.key_id is None and not any_signed:
                 unsigned += 1
             elif entry.signature is None and entry.key_id is None:
                 reason = "it is not signed, though an earlier event of its chain is: not written by the Case Desk"
+            elif entry.seq <= through_seq:
+                any_signed, presigned = True, presigned + 1
             else:
-                reason = keyring.check(EVENT_CONTEXT, entry.hash, entry.key_id, entry.signature)
-                signed += reason is None
+                any_signed = True
+                checks.append((entry.seq, entry.hash, entry.key_id, entry.signature))
         if reason is not None:
             return ChainReport(valid=False, events=len(entries), first_broken_seq=entry.seq, reason=reason,
-                               signed=signed, unsigned=unsigned)
+                               signed=presigned, unsigned=unsigned), checks
         prev = entry.hash
-    return ChainReport(valid=True, events=len(entries), signed=signed, unsigned=unsigned)
+    return ChainReport(valid=True, events=len(entries), signed=presigned, unsigned=unsigned), checks
 
 
-def first_broken(entries: list[AuditEntry]) -> int | None:
+def settle(report: ChainReport, checks: list[SignatureCheck], problems: Sequence[str | None]) -> ChainReport:
+    """`report` of `chain_links` with its `checks`' results (`problems`, one each, None for a signature that
+    holds): the first bad signature comes before any other break, since `checks` stop at that break."""
+    for signed, ((seq, *_), problem) in enumerate(zip(checks, problems, strict=True)):
+        if problem is not None:
+            return ChainReport(valid=False, events=report.events, first_broken_seq=seq, reason=problem,
+                               signed=report.signed + signed, unsigned=report.unsigned)
+    return report.model_copy(update={"signed": report.signed + len(checks)})
+
+
+def verify_chain(entries: Sequence[ChainEvent], keyring: Keyring | None = None) -> ChainReport:
+    """The chain's links, hashes and personal digests, and — given a `keyring` — every event's signature.
+
+    An unsigned event is reported as unsigned (recorded before signing began) while no earlier event of its
+    chain is signed; after a signed one it is a break: only someone without the key writes an unsigned event
+    once the chain is signed. Without a keyring signatures are not looked at (`signed` and `unsigned` stay 0).
+    """
+    report, checks = chain_links(entries, keyring is not None)
+    if keyring is None:
+        return report
+    return settle(report, checks, keyring.check_all(EVENT_CONTEXT, [(h, k, s) for _, h, k, s in checks]))
+
+
+def first_broken(entries: Sequence[ChainEvent]) -> int | None:
     """The seq of the first event whose link or hash does not hold, or None when the chain is intact."""
     return verify_chain(entries).first_broken_seq

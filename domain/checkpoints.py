@@ -14,11 +14,12 @@ the checkpoint log is noticed too.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.audit import GENESIS_HASH, AuditEntry, ChainReport, canonical_json, canonical_time
+from domain.audit import GENESIS_HASH, ChainEvent, ChainReport, canonical_json, canonical_time
 from domain.signing import CHECKPOINT_CONTEXT, Keyring, Signer
 
 
@@ -81,7 +82,9 @@ def root_from_proof(leaf: bytes, index: int, size: int, proof: list[str]) -> byt
 
 
 class Checkpoint(BaseModel):
-    """One signed checkpoint: `root` over `cases` heads (ordered by case id), chained by `prev`."""
+    """One signed checkpoint: `root` over `cases` heads (ordered by case id), chained by `prev`. A `verified`
+    one holds only heads whose whole trail the nightly verification had just checked (links, hashes and every
+    signature): later verifications may start after them."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -93,6 +96,7 @@ class Checkpoint(BaseModel):
     digest: str
     key_id: str
     signature: str
+    verified: bool = False
 
     @property
     def name(self) -> str:
@@ -100,27 +104,31 @@ class Checkpoint(BaseModel):
 
     def problem(self, keyring: Keyring) -> str | None:
         """None when its digest and signature hold, else why not."""
-        if statement_digest(self.id, self.at, self.cases, self.root, self.prev) != self.digest:
+        if statement_digest(self.id, self.at, self.cases, self.root, self.prev, self.verified) != self.digest:
             return f"{self.name} does not match its digest: it was altered"
         return keyring.check(CHECKPOINT_CONTEXT, self.digest, self.key_id, self.signature)
 
 
-def statement_digest(id: int, at: datetime, cases: int, root: str, prev: str) -> str:
-    """sha256 of the canonical JSON `{"at","cases","id","prev","root"}`: what a checkpoint's signature covers."""
-    text = canonical_json({"id": id, "at": canonical_time(at), "cases": cases, "root": root, "prev": prev})
-    return hashlib.sha256(text.encode()).hexdigest()
+def statement_digest(id: int, at: datetime, cases: int, root: str, prev: str, verified: bool = False) -> str:
+    """sha256 of the canonical JSON `{"at","cases","id","prev","root"}`, with `"verified": true` in it for a
+    verified checkpoint (so the digests of the ones before that mark are unchanged): what the signature covers."""
+    fields: dict[str, object] = {"id": id, "at": canonical_time(at), "cases": cases, "root": root, "prev": prev}
+    if verified:
+        fields["verified"] = True
+    return hashlib.sha256(canonical_json(fields).encode()).hexdigest()
 
 
-def make_checkpoint(id: int, at: datetime, heads: list[Head], prev: str | None, signer: Signer) -> Checkpoint:
+def make_checkpoint(id: int, at: datetime, heads: list[Head], prev: str | None, signer: Signer, *,
+                    verified: bool = False) -> Checkpoint:
     """The signed checkpoint over `heads` (in the order given: by case id), after the one whose digest is `prev`."""
     root = merkle_root([head.leaf() for head in heads]).hex()
     prev = prev or GENESIS_HASH
-    digest = statement_digest(id, at, len(heads), root, prev)
+    digest = statement_digest(id, at, len(heads), root, prev, verified)
     return Checkpoint(id=id, at=at, cases=len(heads), root=root, prev=prev, digest=digest, key_id=signer.key_id,
-                      signature=signer.sign(CHECKPOINT_CONTEXT, digest))
+                      signature=signer.sign(CHECKPOINT_CONTEXT, digest), verified=verified)
 
 
-def contradiction(entries: list[AuditEntry], checkpoint: Checkpoint, head: Head) -> tuple[int, str] | None:
+def contradiction(entries: Sequence[ChainEvent], checkpoint: Checkpoint, head: Head) -> tuple[int, str] | None:
     """Where the trail `entries` (a case's, by seq) contradicts what `checkpoint` holds of it: (seq, reason)."""
     if len(entries) < head.seq:
         return len(entries) + 1, (
@@ -142,7 +150,7 @@ class Anchor(BaseModel):
     problem: str | None = None
 
 
-def anchored(report: ChainReport, entries: list[AuditEntry], anchor: Anchor | None) -> ChainReport:
+def anchored(report: ChainReport, entries: Sequence[ChainEvent], anchor: Anchor | None) -> ChainReport:
     """`report` (of `entries`) with what the case's latest checkpoint says: a trail intact in itself but cut
     short or rewritten since the checkpoint is broken, and the report names the checkpoint."""
     if anchor is None or not report.valid:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections import deque
 from collections.abc import AsyncGenerator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.audit import AuditEntry, ChainReport, verify_chain
-from domain.checkpoints import Anchor, anchored
-from domain.signing import Keyring
-from infra.tables import audit_events
+from domain.audit import AuditEntry, ChainReport, EventRow, SignatureCheck, chain_links, settle
+from domain.checkpoints import Anchor, Head, anchored
+from domain.signing import EVENT_CONTEXT, Keyring
+from infra.tables import audit_events, cases
 
 
 async def stored_entries(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[AuditEntry]:
@@ -19,42 +24,115 @@ async def stored_entries(sessions: async_sessionmaker[AsyncSession], case_id: st
         return [AuditEntry.model_validate(dict(row)) for row in (await session.execute(query)).mappings()]
 
 
+async def case_on_record(engine: AsyncEngine, case_id: str) -> bool:
+    """Whether the read model holds the case (filed through the desk), whatever its trail holds."""
+    async with engine.connect() as conn:
+        return await conn.scalar(select(cases.c.id).where(cases.c.id == case_id)) is not None
+
+
 async def case_ids(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
     query = select(audit_events.c.case_id).distinct().order_by(audit_events.c.case_id)
     async with sessions() as session:
         return [str(case_id) for case_id in (await session.scalars(query)).all()]
 
 
+SIGNATURE_THREADS = max(1, os.cpu_count() or 1)
+"""Threads checking signatures while the main thread reads and hashes (Ed25519 runs without Python's lock)."""
+_EVENT_COLUMNS = ", ".join(f"{name}::text" if name == "case_id" else name for name in EventRow._fields)
+_EVERY_EVENT = f"SELECT {_EVENT_COLUMNS} FROM audit_events ORDER BY case_id, seq"
+
+
+async def _every_case(sessions: async_sessionmaker[AsyncSession], rows_per_fetch: int,
+                      ) -> AsyncGenerator[list[tuple[str, list[EventRow]]], None]:
+    """Every case's events, from one server-side cursor ordered by (case_id, seq) on the driver's own
+    connection (no ORM rows to build): after each fetch, the cases that fetch completed."""
+    current: str | None = None
+    entries: list[EventRow] = []
+    async with sessions() as session:
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        assert driver is not None
+        async with driver.transaction(isolation="repeatable_read", readonly=True):
+            cursor = await driver.cursor(_EVERY_EVENT)
+            while rows := await cursor.fetch(rows_per_fetch):
+                done: list[tuple[str, list[EventRow]]] = []
+                for row in rows:
+                    event = EventRow(*row)
+                    if event.case_id != current:
+                        if current is not None:
+                            done.append((current, entries))
+                        current, entries = event.case_id, []
+                    entries.append(event)
+                yield done
+    if current is not None:
+        yield [(current, entries)]
+
+
+@dataclass
+class _Batch:
+    """The cases of one fetch, their chains checked but for the signatures, which threads are checking."""
+
+    drafts: list[tuple[str, list[EventRow], ChainReport, list[SignatureCheck]]]
+    results: list[asyncio.Future[list[str | None]]]
+
+    @classmethod
+    def start(cls, cases: list[tuple[str, list[EventRow]]], keyring: Keyring, pool: ThreadPoolExecutor,
+              parts: int, starts: dict[str, Anchor]) -> _Batch:
+        drafts = [(case_id, entries, *_links(entries, starts.get(case_id))) for case_id, entries in cases]
+        items = [(hash_, key_id, sig) for *_, checks in drafts for _, hash_, key_id, sig in checks]
+        size = -(-len(items) // parts) or 1
+        return cls(drafts, [asyncio.wrap_future(pool.submit(keyring.check_all, EVENT_CONTEXT, items[n:n + size]))
+                            for n in range(0, len(items), size)])
+
+    async def reports(self, anchors: dict[str, Anchor], heads: list[Head] | None) -> list[tuple[str, ChainReport]]:
+        problems = [problem for part in await asyncio.gather(*self.results) for problem in part]
+        found, used = [], 0
+        for case_id, entries, report, checks in self.drafts:
+            settled = anchored(settle(report, checks, problems[used:used + len(checks)]), entries,
+                               anchors.get(case_id))
+            used += len(checks)
+            found.append((case_id, settled))
+            if heads is not None and settled.valid and entries:
+                heads.append(Head(case_id=case_id, seq=entries[-1].seq, head_hash=entries[-1].hash))
+        return found
+
+
+def _links(entries: list[EventRow], start: Anchor | None) -> tuple[ChainReport, list[SignatureCheck]]:
+    """`chain_links` of a case's events, their signatures checked only after the head its latest verified
+    checkpoint (`start`) holds."""
+    return chain_links(entries, verified_through=None if start is None else (start.head.seq, start.head.head_hash))
+
+
 async def verify_every_chain(
     sessions: async_sessionmaker[AsyncSession], keyring: Keyring, anchors: dict[str, Anchor] | None = None, *,
-    rows_per_fetch: int = 5_000,
+    starts: dict[str, Anchor] | None = None, heads: list[Head] | None = None,
+    rows_per_fetch: int = 5_000, threads: int = SIGNATURE_THREADS,
 ) -> AsyncGenerator[tuple[str, ChainReport], None]:
     """Every case's chain checked from one server-side cursor ordered by (case_id, seq), case by case, each
     against its head in the latest checkpoint (`anchors`, by case id: `infra.checkpoints.latest_anchors`).
 
-    The same verdicts as `stored_entries` + `verify_chain` + `anchored` per case, without a query per case
-    (the per-case path spends its time on round trips) and in constant memory: only one case's events are
-    held at a time, however large the trail. A case the checkpoint holds but the trail no longer has at all
-    is reported last.
+    The same verdicts as `stored_entries` + `verify_chain` + `anchored` per case, without a query per case,
+    and in constant memory: only the cases of the last few fetches are held, however large the trail. Each
+    event's signature is checked once, by `threads` threads in bulk while the next fetch is read and hashed.
+    A case the checkpoint holds but the trail no longer has at all is reported last.
+
+    `starts` (by case id: the latest verified checkpoint holding it, whose signature and root hold) spare the
+    signatures verified before: a case's events up to the head its verified checkpoint holds are still read,
+    linked and hashed up to that head (so they are the very events verified then), but only the signatures
+    after it are checked (a full verification, without `starts`, checks every one). `heads` collects each
+    intact chain's head, for the next verified checkpoint.
     """
-    anchors = anchors or {}
+    anchors, starts = anchors or {}, {case_id: a for case_id, a in (starts or {}).items() if a.problem is None}
     seen: set[str] = set()
-    query = select(audit_events).order_by(audit_events.c.case_id, audit_events.c.seq)
-    current: str | None = None
-    entries: list[AuditEntry] = []
-    async with sessions() as session:
-        result = await session.stream(query.execution_options(yield_per=rows_per_fetch))
-        async for rows in result.mappings().partitions():
-            for row in rows:
-                entry = AuditEntry.model_construct(**row)  # the columns are the model's, typed by the table
-                if entry.case_id != current:
-                    if current is not None:
-                        seen.add(current)
-                        yield current, anchored(verify_chain(entries, keyring), entries, anchors.get(current))
-                    current, entries = entry.case_id, []
-                entries.append(entry)
-    if current is not None:
-        seen.add(current)
-        yield current, anchored(verify_chain(entries, keyring), entries, anchors.get(current))
+    in_flight: deque[_Batch] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="audit-signatures") as pool:
+        async for cases in _every_case(sessions, rows_per_fetch):
+            seen.update(case_id for case_id, _ in cases)
+            in_flight.append(_Batch.start(cases, keyring, pool, threads, starts))
+            while len(in_flight) > threads or (in_flight and all(f.done() for f in in_flight[0].results)):
+                for found in await in_flight.popleft().reports(anchors, heads):
+                    yield found
+        while in_flight:
+            for found in await in_flight.popleft().reports(anchors, heads):
+                yield found
     for case_id in sorted(anchors.keys() - seen):
         yield case_id, anchored(ChainReport(valid=True, events=0), [], anchors[case_id])

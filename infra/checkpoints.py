@@ -14,11 +14,12 @@ from pathlib import Path
 
 import structlog
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.checkpoints import Anchor, Checkpoint, Head, anchor_of, checkpoint_problem, make_checkpoint
 from domain.signing import AuditKeys, Keyring
+from infra.checkpoint_sink import deliver
 from infra.tables import audit_checkpoint_heads, audit_checkpoints, audit_events
 
 log = structlog.get_logger(__name__)
@@ -26,8 +27,11 @@ HEADS_PER_INSERT = 5_000
 LOCK = "audit-checkpoint"
 
 
-async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime) -> Checkpoint:
-    """Sign a checkpoint over every case's current head, store it, then append it to `log_path` (None: no log).
+async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime, *,
+                          url: str | None = None, verified: list[Head] | None = None) -> Checkpoint:
+    """Sign a checkpoint over every case's current head — or, as a `verified` checkpoint, over the heads a
+    verification has just found intact (`verified`) — store it, then append it to `log_path` (None: no log)
+    and send it to `url` (`infra.checkpoint_sink`: tried a few times; not delivered, it is an incident).
 
     One at a time (an advisory lock), so ids and `prev` form one chain. Raises OSError when the log cannot be
     written (the checkpoint is stored all the same; the next one is logged with its `prev`).
@@ -37,18 +41,24 @@ async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path |
         last = (await conn.execute(
             select(audit_checkpoints.c.id, audit_checkpoints.c.digest).order_by(audit_checkpoints.c.id.desc()).limit(1)
         )).first()
-        heads = [Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in (await conn.execute(
-            select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.hash)
-            .distinct(audit_events.c.case_id).order_by(audit_events.c.case_id, audit_events.c.seq.desc())
-        ))]
+        heads = sorted(verified, key=lambda head: head.case_id) if verified is not None else [
+            Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in (await conn.execute(
+                select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.hash)
+                .ext(distinct_on(audit_events.c.case_id)).order_by(audit_events.c.case_id, audit_events.c.seq.desc())
+            ))
+        ]
         checkpoint = make_checkpoint((last.id if last else 0) + 1, now, heads, last.digest if last else None,
-                                     keys.signer)
+                                     keys.signer, verified=verified is not None)
         await conn.execute(insert(audit_checkpoints).values(**checkpoint.model_dump()))
         rows = [{"checkpoint_id": checkpoint.id, "position": n, **head.model_dump()} for n, head in enumerate(heads)]
         for start in range(0, len(rows), HEADS_PER_INSERT):
             await conn.execute(insert(audit_checkpoint_heads).values(rows[start:start + HEADS_PER_INSERT]))
-    if log_path is not None:
-        await asyncio.to_thread(append_to_log, log_path, checkpoint)
+    try:
+        if log_path is not None:
+            await asyncio.to_thread(append_to_log, log_path, checkpoint)
+    finally:
+        if url is not None:
+            await deliver(engine, url, checkpoint, log_line(checkpoint))
     log.info("audit checkpoint taken", checkpoint=checkpoint.id, cases=checkpoint.cases, root=checkpoint.root)
     return checkpoint
 
@@ -93,14 +103,18 @@ async def case_anchor(engine: AsyncEngine, case_id: str, keyring: Keyring) -> An
                          keyring)
 
 
-async def latest_anchors(engine: AsyncEngine, keyring: Keyring) -> dict[str, Anchor]:
-    """Every case's anchor, by case id: the checkpoint holding its furthest head (as `case_anchor`)."""
+async def latest_anchors(engine: AsyncEngine, keyring: Keyring, *, verified: bool = False) -> dict[str, Anchor]:
+    """Every case's anchor, by case id: the checkpoint holding its furthest head (as `case_anchor`); with
+    `verified`, only verified checkpoints count (where a verification may start)."""
     furthest = (
         select(audit_checkpoint_heads.c.case_id, audit_checkpoint_heads.c.checkpoint_id)
-        .distinct(audit_checkpoint_heads.c.case_id)
+        .ext(distinct_on(audit_checkpoint_heads.c.case_id))
         .order_by(audit_checkpoint_heads.c.case_id, audit_checkpoint_heads.c.seq.desc(),
                   audit_checkpoint_heads.c.checkpoint_id.desc())
     )
+    if verified:
+        furthest = furthest.where(audit_checkpoint_heads.c.checkpoint_id.in_(
+            select(audit_checkpoints.c.id).where(audit_checkpoints.c.verified)))
     anchors: dict[str, Anchor] = {}
     async with engine.connect() as conn:
         wanted: dict[int, list[str]] = {}
@@ -120,7 +134,7 @@ async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) 
     badly signed, that no longer chains to the line before, or that the table lacks or holds otherwise (rows
     deleted or rewritten by someone who can write the database). Empty when they agree or there is no log."""
     try:
-        lines = (await asyncio.to_thread(path.read_text, encoding="utf-8")).splitlines()
+        lines = (await asyncio.to_thread(path.read_bytes)).splitlines()
     except FileNotFoundError:
         return []
     problems: list[str] = []
@@ -131,7 +145,10 @@ async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) 
     for number, line in enumerate(lines, start=1):
         where = f"{path} line {number}"
         try:
-            logged = Checkpoint.model_validate_json(line)
+            logged = Checkpoint.model_validate_json(line.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            problems.append(f"{where}: damaged: not UTF-8 (byte {error.start + 1} of the line)")
+            continue
         except ValueError:
             problems.append(f"{where}: not a checkpoint")
             continue

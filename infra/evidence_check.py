@@ -15,7 +15,8 @@ What it checks, from the pack's own files:
   stage_after, payload} (+ personal_digest from hash version 2))`, personal data matches its salted digest, an
   erasure is recorded by a later `personal_data_redacted` event, and each signature (``case-desk/audit-event/v1:``
   + hash) holds under `key_id` (events from before signing are counted as unsigned);
-* `checkpoints.json`: each checkpoint's digest (sha256 of canonical JSON {at, cases, id, prev, root}) and
+* `checkpoints.json`: each checkpoint's digest (sha256 of canonical JSON {at, cases, id, prev, root}, and
+  verified: true for a verified one) and
   signature (``case-desk/audit-checkpoint/v1:`` + digest) hold, the case's head it holds is an event of the pack,
   and the inclusion proof leads from that head's leaf to the signed root (RFC 6962 hashing).
 
@@ -152,6 +153,8 @@ def check_checkpoints(checkpoints: list[dict[str, Any]], events: list[dict[str, 
         try:
             statement = {"id": entry["id"], "at": canonical_time(entry["at"]), "cases": entry["cases"],
                          "root": entry["root"], "prev": entry["prev"]}
+            if entry.get("verified") is True:
+                statement["verified"] = True
             head, proof = entry["head"], entry["proof"]
             if sha256(canonical(statement).encode()) != entry["digest"]:
                 problems.append(f"{where}: it does not match its digest: it was altered")

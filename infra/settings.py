@@ -139,6 +139,17 @@ class Settings(BaseSettings):
     )
     mail_from: str = Field("Global Alliance Case Desk <case-desk@localhost>", description="Sender of notifications.")
 
+    @field_validator("audit_checkpoint_url")
+    @classmethod
+    def _a_web_address(cls, value: str | None) -> str | None:
+        """Refused at start, in one line: a checkpoint sent nowhere would only show at the first checkpoint."""
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")) or not value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("AUDIT_CHECKPOINT_URL must be an http:// or https:// URL with a host, e.g. "
+                             "`https://archive.example.org/checkpoints/{id}`")
+        return value
+
     @field_validator("mail_from")
     @classmethod
     def _a_sender(cls, value: str) -> str:
@@ -199,6 +210,11 @@ class Settings(BaseSettings):
     audit_checkpoint_log: Path | None = Field(
         None,
         description="Append-only file each signed checkpoint is also written to; unset: DATA_DIR/audit-checkpoints.log",
+    )
+    audit_checkpoint_url: str | None = Field(
+        None,
+        description="An http(s) URL each signed checkpoint's log line is also sent to (write-once storage): PUT "
+        "to it with `{id}` replaced by the checkpoint's id when it holds `{id}`, else POST; unset: none.",
     )
     environment: Literal["development", "production"] = Field(
         "development",

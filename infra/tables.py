@@ -110,6 +110,7 @@ audit_checkpoints = Table(
     Column("digest", String(64), nullable=False, unique=True),
     Column("key_id", String(16), nullable=False),
     Column("signature", String(128), nullable=False),
+    Column("verified", Boolean, nullable=False, server_default="false"),
 )
 """Signed checkpoints (`domain.checkpoints`): a Merkle root over every case's head, chained to the checkpoint
 before; append-only, and also written to the checkpoint log outside the database."""

@@ -39,17 +39,19 @@ def build_worker(
     *,
     keys: AuditKeys,
     checkpoint_log: Path | None = None,
+    checkpoint_url: str | None = None,
     tuning: WorkerTuning | None = None,
     matching: Matching | None = None,
 ) -> Worker:
     """The worker of both workflows and every activity; `keys` sign what it records (`Settings.audit_keys`), and
-    the nightly checkpoints also go to `checkpoint_log` (`Settings.checkpoint_log`; None: the table only);
+    the nightly checkpoints also go to `checkpoint_log` (`Settings.checkpoint_log`; None: the table only) and
+    `checkpoint_url` (AUDIT_CHECKPOINT_URL);
     `matching` replaces the engine's ranking (tests)."""
     tuning = tuning or WorkerTuning()
-    records = CaseRecords(engine, keys.signer)
+    records = CaseRecords(engine, keys.signer, keys.keyring)
     matching = matching or Matching(engine, weights)
     ranking = CandidateRanking(engine, matching)
-    verification = AuditVerification(engine, keys, checkpoint_log)
+    verification = AuditVerification(engine, keys, checkpoint_log, checkpoint_url)
     return Worker(
         client,
         task_queue=task_queue,

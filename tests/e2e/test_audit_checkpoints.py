@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.settings import Settings
-from tests.helpers.audit_cli import alliance
+from tests.helpers.audit_cli import alliance, as_table_owner
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR
 from tests.helpers.scenarios import to_matching
@@ -30,10 +30,7 @@ async def test_a_tail_deleted_after_a_checkpoint_is_found_naming_the_checkpoint(
     await desk.ok(case, "add_note", COORDINATOR, text="after the checkpoint")  # growing is fine
     assert (await desk.verify(case["id"], AUDITOR))["valid"]
 
-    async with engine.begin() as conn:  # as the table's owner: guard off, the last events gone, guard on
-        await conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete"))
-        await conn.execute(text("DELETE FROM audit_events WHERE case_id = :id AND seq >= 3"), {"id": case["id"]})
-        await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete"))
+    await as_table_owner(engine, "DELETE FROM audit_events WHERE case_id = :id AND seq >= 3", id=case["id"])
 
     report = await desk.verify(case["id"], AUDITOR)
     assert (report["valid"], report["first_broken_seq"]) == (False, 3)

@@ -82,7 +82,7 @@ async def test_a_pack_checks_alone_with_the_cli_and_the_standalone_script(pack: 
         subprocess.run, [str(Path(sys.executable).parent / "alliance"), "audit", "check-pack", str(pack)],
         capture_output=True, text=True, timeout=60, check=False,
     )
-    assert cli.returncode == 0, cli.stderr
+    assert cli.returncode == 0 and cli.stdout.startswith("OK case"), cli.stderr
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -113,7 +113,8 @@ async def test_the_schedule_verifies_records_and_tells_the_auditors(
     assert verify_chain(oversight, settings.audit_keys.keyring).valid
     assert verify_chain(oversight, settings.audit_keys.keyring).signed == 2, "the desk signs its own results"
     logged = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [(c["id"], c["cases"]) for c in logged] == [(1, 3), (2, 3)], "each run anchors every head after it"
+    assert [(c["id"], c["cases"], c["verified"]) for c in logged] == [(1, 3, True), (2, 2, True)], (
+        "each run anchors the heads it found intact (and the oversight chain's new one), not the forged chain's")
     assert logged[1]["prev"] == logged[0]["digest"]
     assert oversight[1].payload["broken"][0]["case_id"] == victim
 

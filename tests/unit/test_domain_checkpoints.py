@@ -8,6 +8,7 @@ import pytest
 
 from domain.audit import GENESIS_HASH, AuditEntry, ChainReport, make_entry, sign, verify_chain
 from domain.checkpoints import (
+    Checkpoint,
     Head,
     anchor_of,
     anchored,
@@ -15,8 +16,10 @@ from domain.checkpoints import (
     make_checkpoint,
     merkle_root,
     root_from_proof,
+    statement_digest,
 )
 from domain.signing import Keyring, Signer
+from infra.evidence_check import Keys, check_checkpoints
 
 CASE_ID = "5b1f0c3e-8d2a-4c6b-9f4e-2a7d1e0b9c11"
 OTHER = "00000000-0000-4000-8000-000000000001"
@@ -96,3 +99,23 @@ def test_heads_altered_to_match_a_shortened_trail_do_not_give_the_signed_root() 
     forged = heads_of(entries[:3])
     report = verified(entries[:3], heads_of(entries), checkpoint_heads=forged)
     assert not report.valid and "do not give its signed root" in (report.reason or "")
+
+
+def test_the_verified_mark_is_signed_and_leaves_earlier_digests_as_they_were() -> None:
+    entries = trail(2)
+    heads = [Head(case_id=CASE_ID, seq=2, head_hash=entries[-1].hash)]
+    plain = make_checkpoint(1, AT, heads, None, KEY)
+    verified = make_checkpoint(1, AT, heads, None, KEY, verified=True)
+    assert plain.digest == statement_digest(1, AT, 1, plain.root, GENESIS_HASH), "the digest of v1, unchanged"
+    assert verified.digest != plain.digest and verified.problem(KEYRING) is None
+    promoted = plain.model_copy(update={"verified": True})  # someone marks an unverified one as verified
+    assert promoted.problem(KEYRING) == f"{plain.name} does not match its digest: it was altered"
+
+    # The pack's own checker, which knows nothing of this module, agrees.
+    public = [KEY.public.public_bytes_raw().hex()]
+    events = [{"hash": e.hash} for e in entries]
+    def pack_entry(checkpoint: Checkpoint) -> dict[str, object]:
+        return {**checkpoint.model_dump(mode="json"), "head": heads[0].model_dump(), "proof": {"index": 0, "path": []}}
+    assert check_checkpoints([pack_entry(verified), pack_entry(plain)], events, Keys(public)) == []
+    (problem,) = check_checkpoints([pack_entry(promoted)], events, Keys(public))
+    assert problem.endswith("it does not match its digest: it was altered")

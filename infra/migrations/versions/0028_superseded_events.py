@@ -9,7 +9,7 @@ whose step never reached the workflow's history can be superseded.
   was, with `step` among the columns it must leave alone.
 
 Revision ID: 0028
-Revises: 0027
+Revises: 0026
 """
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "0028"
-down_revision = "0027"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,83 @@
+"""Sending each signed checkpoint's log line to an HTTP(S) target (`AUDIT_CHECKPOINT_URL`), e.g. write-once
+object storage, beside the checkpoint log file.
+
+The checkpoint is already stored (and written to the file) when it is sent: sending never blocks or undoes
+it. A send is tried a few times (a connection failure, a timeout, 408, 429 or a 5xx is tried again after a
+pause; any other answer is final). A checkpoint not delivered is an open incident (`alliance incidents list`),
+one per checkpoint, named `send_checkpoint <id>`; `alliance audit send-checkpoints` sends those again and
+resolves the ones delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.checkpoints import Checkpoint
+from infra.incidents import note_failure, note_recovery
+from infra.tables import incidents
+
+log = structlog.get_logger(__name__)
+
+ATTEMPTS = 3
+PAUSE_S = 1.0
+"""The pause before the second try; it doubles before each next one."""
+TIMEOUT_S = 10.0
+SENDER = "audit-checkpoint-log"
+"""The incidents of checkpoints not delivered carry this in place of a workflow id."""
+STEP = "send_checkpoint"
+RETRIED_STATUSES = frozenset({408, 425, 429})
+
+
+def target(url: str, checkpoint: Checkpoint) -> tuple[str, str]:
+    """(method, URL) for `checkpoint`: PUT to its own address when `url` holds `{id}`, else POST to `url`."""
+    return ("PUT", url.replace("{id}", str(checkpoint.id))) if "{id}" in url else ("POST", url)
+
+
+async def send_line(url: str, checkpoint: Checkpoint, line: str, *, attempts: int = ATTEMPTS,
+                    pause: float = PAUSE_S) -> str | None:
+    """Send `line` (the checkpoint's log line, `application/json`); None once a 2xx answers, else why not."""
+    method, address = target(url, checkpoint)
+    problem = "not tried"
+    async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+        for attempt in range(1, attempts + 1):
+            try:
+                answer = await client.request(method, address, content=line.encode(),
+                                              headers={"Content-Type": "application/json"})
+            except httpx.HTTPError as error:
+                problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            else:
+                if answer.is_success:
+                    return None
+                problem = f"{method} {address} answered {answer.status_code} {answer.reason_phrase}"
+                if answer.status_code < 500 and answer.status_code not in RETRIED_STATUSES:
+                    break
+            if attempt < attempts:
+                await asyncio.sleep(pause * 2 ** (attempt - 1))
+    return f"{checkpoint.name} was not delivered to {address}: {problem}"
+
+
+async def deliver(engine: AsyncEngine, url: str, checkpoint: Checkpoint, line: str) -> str | None:
+    """`send_line`, and its outcome kept where operators look: an incident while it is not delivered."""
+    problem = await send_line(url, checkpoint, line)
+    step = f"{STEP} {checkpoint.id}"
+    if problem is None:
+        await note_recovery(engine, SENDER, step)
+        return None
+    log.error("audit checkpoint not delivered", checkpoint=checkpoint.id, url=url, error=problem)
+    await note_failure(engine, SENDER, step, "permanent", ATTEMPTS,
+                       f"{problem}; it is stored and in the checkpoint log file; "
+                       f"`alliance audit send-checkpoints` sends it again")
+    return problem
+
+
+async def undelivered(engine: AsyncEngine) -> list[int]:
+    """The ids of checkpoints whose delivery has an open incident, oldest first."""
+    async with engine.connect() as conn:
+        steps = await conn.scalars(select(incidents.c.step).where(
+            incidents.c.workflow_id == SENDER, incidents.c.resolved_at.is_(None)))
+        return sorted(int(step.removeprefix(f"{STEP} ")) for step in steps)

@@ -1,0 +1,113 @@
+"""Checkpoints sent to an HTTP(S) target (AUDIT_CHECKPOINT_URL), here a real HTTP server started by the test:
+each line arrives as the file has it, a server that stumbles is tried again, and one that is down never stops
+the checkpoint but leaves an incident, until `alliance audit send-checkpoints` delivers it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from infra.checkpoint_sink import SENDER, undelivered
+from infra.checkpoints import take_checkpoint
+from infra.incidents import open_incidents
+from infra.settings import Settings
+from infra.tables import audit_checkpoints, incidents
+from tests.helpers.audit_cli import alliance
+from tests.helpers.desk import Desk
+from tests.helpers.people import APPLICANT
+
+
+@dataclass
+class Archive:
+    """What the server received (method, path, body), and the statuses it answers next (then 201)."""
+
+    port: int
+    received: list[tuple[str, str, bytes]] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture
+def archive() -> Iterator[Archive]:
+    state = Archive(port=0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def _store(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.received.append((self.command, self.path, body))
+            self.send_response(state.failures.pop(0) if state.failures else 201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_PUT = do_POST = _store
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+async def test_each_checkpoint_is_put_at_its_own_address_as_the_log_line(
+    desk: Desk, engine: AsyncEngine, settings: Settings, archive: Archive, tmp_path: Path
+) -> None:
+    await desk.file(APPLICANT)
+    log = tmp_path / "checkpoints.log"
+    archive.failures = [503, 502]  # the storage stumbles twice, then takes it
+    taken = await take_checkpoint(engine, settings.audit_keys, log, datetime.now(UTC),
+                                  url=archive.url("/checkpoints/{id}.json"))
+    assert [(m, p) for m, p, _ in archive.received] == [("PUT", f"/checkpoints/{taken.id}.json")] * 3
+    assert archive.received[-1][2] == log.read_bytes().splitlines(keepends=True)[-1]
+    assert json.loads(archive.received[-1][2])["digest"] == taken.digest
+    assert taken.id not in await undelivered(engine)
+
+    await take_checkpoint(engine, settings.audit_keys, None, datetime.now(UTC), url=archive.url("/append"))
+    assert archive.received[-1][:2] == ("POST", "/append"), "without {id} in the URL each line is POSTed"
+
+
+async def test_a_target_that_refuses_never_stops_the_checkpoint_and_is_an_incident_until_sent_again(
+    desk: Desk, engine: AsyncEngine, settings: Settings, archive: Archive, tmp_path: Path
+) -> None:
+    await desk.file(APPLICANT)
+    log, url = tmp_path / "checkpoints.log", archive.url("/checkpoints/{id}")
+    archive.failures = [500, 500, 500]
+    taken = await alliance(engine, settings, log, "audit", "checkpoint", env={"AUDIT_CHECKPOINT_URL": url})
+    assert taken.returncode == 1
+    checkpoint = json.loads(log.read_text().splitlines()[-1])  # stored and logged all the same
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(audit_checkpoints.c.digest).where(
+            audit_checkpoints.c.id == checkpoint["id"])) == checkpoint["digest"]
+        incident = (await conn.execute(select(incidents).where(
+            incidents.c.workflow_id == SENDER, incidents.c.resolved_at.is_(None)))).mappings().one()
+    assert f"checkpoint {checkpoint['id']} of" in taken.stderr and "was not delivered" in taken.stderr
+    assert incident["step"] == f"send_checkpoint {checkpoint['id']}" and "500" in incident["error"]
+    listed = await open_incidents(engine)  # what `alliance incidents list` shows
+    assert any(i.workflow_id == SENDER and i.step == f"send_checkpoint {checkpoint['id']}" for i in listed)
+
+    sent = await alliance(engine, settings, log, "audit", "send-checkpoints", env={"AUDIT_CHECKPOINT_URL": url})
+    assert sent.returncode == 0, sent.stderr
+    assert archive.received[-1] == ("PUT", f"/checkpoints/{checkpoint['id']}",
+                                    log.read_bytes().splitlines(keepends=True)[-1])
+    assert await undelivered(engine) == []
+
+
+def test_the_url_is_refused_at_start_unless_it_is_http() -> None:
+    with pytest.raises(ValueError, match="AUDIT_CHECKPOINT_URL must be an http:// or https:// URL"):
+        Settings(_env_file=None, audit_checkpoint_url="ftp://archive.example.org/checkpoints")
+    assert Settings(_env_file=None, audit_checkpoint_url="").audit_checkpoint_url is None

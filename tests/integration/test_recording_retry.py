@@ -1,0 +1,70 @@
+"""A retried recording step answers with the event a try before it stored, but only once that row proves to be
+the step's own: a row someone else put under the event's (case, seq) is refused for good, as an incident."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.records import CaseRecords
+from contracts.activities import RECORD_CASE_EVENT, EventHeader, RecordCaseEvent
+from contracts.case import workflow_id
+from contracts.errors import STORED_EVENT_INVALID
+from domain.audit import make_entry, sign
+from domain.model import FilingRequest
+from domain.signing import Signer
+from domain.transitions import new_case
+from infra.settings import Settings
+from infra.tables import audit_events, incidents
+from tests.helpers.people import APPLICANT_ACTOR, COORDINATOR_ACTOR
+from tests.helpers.support import filing
+
+SIGNER = Settings(_env_file=None).audit_keys.signer
+STRANGER = Signer.from_seed(bytes(range(7, 39)))
+
+
+@pytest.mark.parametrize(("forger", "why"), [(STRANGER, "which is not a known audit key"),
+                                             (None, "it is not signed")], ids=["foreign key", "unsigned"])
+async def test_a_retry_answers_with_its_own_row_and_refuses_a_forged_one(
+    engine: AsyncEngine, forger: Signer | None, why: str,
+) -> None:
+    case_id = str(uuid.uuid4())
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id=workflow_id(case_id))
+    record = CaseRecords(engine, SIGNER).record_case_event
+    request = FilingRequest.model_validate(filing())
+    draft = new_case(case_id, request, APPLICANT_ACTOR, datetime.now(UTC))
+    header = EventHeader(case_id=case_id, seq=1, type="filed", actor=APPLICANT_ACTOR.model_dump(mode="json"),
+                         at=draft.created_at, stage_before=None, stage_after=draft.stage, prev_hash=draft.last_hash)
+    filed = RecordCaseEvent(header=header, payload=request.model_dump(mode="json"),
+                            state=draft.model_copy(update={"seq": 1}))
+    first = await env.run(record, filed)
+    assert (await env.run(record, filed)).hash == first.hash, "a retry answers with the row its try stored"
+
+    # Someone who can write the table puts a correctly chained event 2 there before the step records its own.
+    note = EventHeader(case_id=case_id, seq=2, type="add_note", actor=COORDINATOR_ACTOR.model_dump(mode="json"),
+                       at=draft.created_at + timedelta(minutes=5), stage_before=draft.stage,
+                       stage_after=draft.stage, prev_hash=first.hash)
+    forged = make_entry(**note.model_dump(exclude={"salt"}), payload={"text": "made up"})
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values(**(sign(forged, forger) if forger else forged).model_dump()))
+    command = RecordCaseEvent(header=note, payload={"text": "the real note"},
+                              state=draft.model_copy(update={"seq": 2, "last_hash": first.hash}))
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(record, command)
+    assert refused.value.type == STORED_EVENT_INVALID and refused.value.non_retryable
+    assert f"event 2 of case {case_id} is already stored, but" in str(refused.value) and why in str(refused.value)
+
+    async with engine.connect() as conn:
+        incident = (await conn.execute(select(incidents).where(
+            incidents.c.workflow_id == workflow_id(case_id), incidents.c.resolved_at.is_(None)))).mappings().one()
+    assert incident["step"] == RECORD_CASE_EVENT and incident["kind"] == "permanent"
+    assert why in incident["error"]

@@ -1,0 +1,103 @@
+"""The streamed verifier of the whole trail (`verify_every_chain`: one cursor, signatures checked in bulk by
+threads) gives every case the verdict `verify_chain` gives it alone, whatever the fetch size cuts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign, verify_chain
+from domain.checkpoints import Head
+from domain.signing import AuditKeys, Keyring, Signer
+from infra.audit_trail import stored_entries, verify_every_chain
+from infra.checkpoints import latest_anchors, take_checkpoint
+from infra.db import session_factory
+from infra.tables import audit_events
+from tests.helpers.audit_cli import as_table_owner
+
+SIGNER = Signer.from_seed(bytes(range(1, 33)))
+STRANGER = Signer.from_seed(bytes(range(2, 34)))
+KEYRING = Keyring.of([SIGNER.public])
+HEADER = {"case_id", "type", "actor", "at", "stage_before", "stage_after"}
+
+
+def chain(signers: list[Signer | None]) -> list[AuditEntry]:
+    case_id, prev, start = str(uuid.uuid4()), GENESIS_HASH, datetime(2026, 4, 1, tzinfo=UTC)
+    entries = []
+    for seq, signer in enumerate(signers, start=1):
+        entry = make_entry(case_id=case_id, seq=seq, type="add_note", actor={"id": "u1", "role": "coordinator"},
+                           at=start + timedelta(hours=seq), stage_before="screening", stage_after="screening",
+                           payload={"text": f"note {seq} — 日本語"}, prev_hash=prev, salt=f"{seq:032x}")
+        entries.append(sign(entry, signer) if signer else entry)
+        prev = entry.hash
+    return entries
+
+
+async def test_streamed_verdicts_are_the_per_case_ones(engine: AsyncEngine) -> None:
+    good = chain([SIGNER] * 7)
+    forged_middle = chain([SIGNER, SIGNER, STRANGER, SIGNER, SIGNER])
+    forged_tail = chain([SIGNER, SIGNER, SIGNER, STRANGER])
+    before_signing = chain([None, None, SIGNER, SIGNER])
+    unsigned_after_signed = chain([SIGNER, None, SIGNER])
+    altered = chain([SIGNER] * 5)
+    altered[1] = altered[1].model_copy(update={"payload": {"text": "made up"}})
+    # a bad signature (event 2) before a broken link (event 4): the signature is the first break
+    both = chain([SIGNER, STRANGER, SIGNER, SIGNER, SIGNER])
+    both[3] = both[3].model_copy(update={"prev_hash": GENESIS_HASH})
+    trails = [good, forged_middle, forged_tail, before_signing, unsigned_after_signed, altered, both]
+    async with engine.begin() as conn:
+        for entries in trails:
+            await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
+    sessions = session_factory(engine)
+    expected = {entries[0].case_id: verify_chain(await stored_entries(sessions, entries[0].case_id), KEYRING)
+                for entries in trails}
+    assert [expected[t[0].case_id].first_broken_seq for t in trails] == [None, 3, 4, None, 2, 2, 2]
+
+    for rows_per_fetch, threads in [(3, 2), (4, 1), (1000, 3)]:
+        found = {case_id: report async for case_id, report in
+                 verify_every_chain(sessions, KEYRING, rows_per_fetch=rows_per_fetch, threads=threads)
+                 if case_id in expected}  # the session's database holds other tests' cases too
+        assert found == expected, (rows_per_fetch, threads)
+    assert expected[before_signing[0].case_id].unsigned == 2
+    assert expected[good[0].case_id].signed == 7
+
+
+async def test_after_a_verified_checkpoint_only_later_signatures_are_checked_but_every_hash_still_is(
+    engine: AsyncEngine,
+) -> None:
+    """The nightly run (`starts`: the latest verified checkpoints) spares the signatures it verified before,
+    never the hashes: an old event altered is still found; a forged event after the checkpoint is found; only a
+    full verification looks at an old event's signature column again."""
+    keys = AuditKeys(SIGNER, KEYRING)
+    old, tail_forged, altered = chain([SIGNER] * 4), chain([SIGNER] * 3), chain([SIGNER] * 3)
+    async with engine.begin() as conn:
+        for entries in (old, tail_forged, altered):
+            await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
+    mine = {old[0].case_id, tail_forged[0].case_id, altered[0].case_id}
+    sessions = session_factory(engine)
+    heads: list[Head] = []
+    assert all([r.valid async for c, r in verify_every_chain(sessions, KEYRING, heads=heads) if c in mine])
+    await take_checkpoint(engine, keys, None, datetime.now(UTC), verified=[h for h in heads if h.case_id in mine])
+
+    forged = sign(make_entry(**{**tail_forged[-1].model_dump(include=HEADER), "seq": 4},
+                             prev_hash=tail_forged[-1].hash, payload={"text": "made up"}), STRANGER)
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values(forged.model_dump()))
+    await as_table_owner(engine, "UPDATE audit_events SET signature = repeat('ab', 64) WHERE case_id = :id "
+                                 "AND seq = 2", id=old[0].case_id)
+    await as_table_owner(engine, "UPDATE audit_events SET payload = '{\"text\": \"forged\"}' WHERE case_id = :id "
+                                 "AND seq = 2", id=altered[0].case_id)
+
+    anchors = await latest_anchors(engine, KEYRING)
+    starts = await latest_anchors(engine, KEYRING, verified=True)
+    nightly = {c: r async for c, r in verify_every_chain(sessions, KEYRING, anchors, starts=starts) if c in mine}
+    full = {c: r async for c, r in verify_every_chain(sessions, KEYRING, anchors) if c in mine}
+    assert (nightly[old[0].case_id].valid, nightly[old[0].case_id].signed) == (True, 4)
+    assert (full[old[0].case_id].first_broken_seq, full[old[0].case_id].valid) == (2, False)
+    for report in (nightly, full):
+        assert (report[tail_forged[0].case_id].first_broken_seq, report[altered[0].case_id].first_broken_seq) == (4, 2)
+        assert "not a known audit key" in (report[tail_forged[0].case_id].reason or "")
+        assert "altered" in (report[altered[0].case_id].reason or "")
