@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,7 +28,7 @@ from infra.idempotency import claim_key
 from infra.outbox import note_reported, readdress
 from infra.superseded import supersede_from
 from infra.tables import audit_events, cases
-from infra.texts import kept_texts
+from infra.texts import kept_texts_of
 
 log = structlog.get_logger(__name__)
 
@@ -82,17 +82,25 @@ class CaseRecords:
         hashed and stored with the words as typed and the read model shows them.
         """
         header = command.header
+        refs = set(refs_in_state(command.state)) | _refs_in(command.payload)
+        if command.candidates_ref:
+            refs.add(command.candidates_ref)
         async with self.engine.begin() as conn:
-            stored = await _stored_event(conn, header.case_id, header.seq, header.prev_hash, self.keyring,
-                                         step=command.step)
-            if stored is not None:
-                return Recorded(hash=stored.hash)
-            previous = await conn.scalar(select(cases.c.snapshot).where(cases.c.id == header.case_id))
+            # One round trip: whether a try before this one stored the event, the case as the read model has
+            # it, and the texts its references stand for.
+            tried, previous, kept = (await conn.execute(select(
+                exists().where(audit_events.c.case_id == header.case_id, audit_events.c.seq == header.seq),
+                select(cases.c.snapshot).where(cases.c.id == header.case_id).scalar_subquery(),
+                kept_texts_of(header.case_id, refs),
+            ))).one()
+            if tried:
+                stored = await _stored_event(conn, header.case_id, header.seq, header.prev_hash, self.keyring,
+                                             step=command.step)
+                if stored is not None:
+                    return Recorded(hash=stored.hash)
+                previous = await conn.scalar(select(cases.c.snapshot).where(cases.c.id == header.case_id))
             before = CaseState.model_validate(previous) if previous is not None else None
-            refs = set(refs_in_state(command.state)) | _refs_in(command.payload)
-            if command.candidates_ref:
-                refs.add(command.candidates_ref)
-            texts = await kept_texts(conn, header.case_id, refs)
+            texts: dict[str, str] = kept or {}
             payload = (resolve_request(command.payload, texts) if header.type == events.FILED
                        else resolve_payload(header.type, command.payload, texts))
             after = resolve_state(command.state, texts)

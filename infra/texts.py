@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,13 +19,9 @@ async def keep_texts(conn: AsyncConnection, case_id: str, texts: Mapping[str, st
         await conn.execute(insert(case_texts).values(rows).on_conflict_do_nothing())
 
 
-async def kept_texts(conn: AsyncConnection, case_id: str, refs: Iterable[str]) -> dict[str, str]:
-    """The texts a case's references stand for (a reference not kept is simply absent)."""
-    wanted = sorted(set(refs))
-    if not wanted:
-        return {}
-    rows = await conn.execute(
-        select(case_texts.c.ref, case_texts.c.body).where(case_texts.c.case_id == case_id,
-                                                          case_texts.c.ref.in_(wanted))
-    )
-    return {ref: body for ref, body in rows}
+def kept_texts_of(case_id: str, refs: Iterable[str]) -> ScalarSelect[Any]:
+    """A scalar subquery: the texts a case's references stand for, as one JSON object `{ref: text}` (NULL when
+    none is kept; a reference not kept is simply absent), to read beside other things in one round trip."""
+    return (select(func.jsonb_object_agg(case_texts.c.ref, case_texts.c.body))
+            .where(case_texts.c.case_id == case_id, case_texts.c.ref.in_(sorted(set(refs))))
+            .scalar_subquery())
