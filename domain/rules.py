@@ -11,8 +11,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.model import Action, Actor, CaseState, Outcome, Review, Role, Stage
-from domain.payloads import Payload, RecordResponse, SmeIds
+from domain.model import JETRO, Action, Actor, CaseState, Outcome, Review, Role, Stage
+from domain.payloads import Payload, Reassign, RecordResponse, SmeIds
 from domain.service_levels import waiting_on
 
 OPEN_STAGES = frozenset(Stage) - {Stage.CLOSED}
@@ -40,6 +40,28 @@ OPERATORS = frozenset({Role.ADMIN})
 """Who sees the operation of the system (incidents of stuck cases): the operator's admins."""
 MAIL_SINK_READERS = OPERATORS
 """Who reads every message the development mail sink kept; anyone else reads only those addressed to them."""
+
+
+BULK_REASSIGNERS = CASE_MANAGERS
+"""Who moves a person's open cases to a colleague at once (issue 21): office managers, of their own office's people;
+coordinators, of anyone's. Auditors may also read what such a reassignment did."""
+
+
+def bulk_reassignment_refusal(actor: Actor, of_org: str | None = None) -> str | None:
+    """Why the caller may not reassign in bulk the cases of a person of `of_org` (403; None: of anyone their role
+    may), or None. Standing in for someone, both of them must be entitled (as `check`); the office is the
+    delegator's."""
+    for person in (actor, actor.principal):
+        if person.role not in BULK_REASSIGNERS:
+            return f"a {person.role} may not reassign cases in bulk"
+    if actor.principal.role == Role.OFFICE_MANAGER and of_org not in (None, actor.principal.org):
+        return f"a manager reassigns the cases of their own office ({actor.principal.org}) only"
+    return None
+
+
+def may_read_reassignment(actor: Actor, of_org: str) -> bool:
+    """Who sees a bulk reassignment's progress and results: whoever may start one for that office, and auditors."""
+    return actor.role in AUDITORS or bulk_reassignment_refusal(actor, of_org) is None
 
 
 def may_list_people_of(actor: Actor, org: str) -> bool:
@@ -219,7 +241,17 @@ def _partners(state: CaseState, payload: Payload) -> str | None:
     return _membership(payload.sme_ids, state.interested_smes(), "SMEs that said they are interested")
 
 
+def _assignee(state: CaseState, payload: Payload) -> str | None:
+    """A user the case is reassigned to works for JETRO or an office the case was relayed to."""
+    assert isinstance(payload, Reassign)
+    on_case = {JETRO, *(str(r.office) for r in state.offices)}
+    if payload.assignee_org is not None and payload.assignee_org not in on_case:
+        return f"{payload.assignee} ({payload.assignee_org}) does not work on this case: {', '.join(sorted(on_case))}"
+    return None
+
+
 PAYLOAD_CHECKS: dict[Action, PayloadCheck] = {
+    Action.REASSIGN: _assignee,
     Action.SHORTLIST: _shortlist,
     Action.RECORD_RESPONSE: _response,
     Action.SELECT_PARTNER: _partners,

@@ -56,6 +56,7 @@ from infra.sme_registry import without_consent
 from infra.tables import cases
 from infra.texts import keep_texts
 from infra.visibility import visible_to
+from services.assignees import with_named_assignee
 from services.context import Services
 from services.idempotency import claim_for, earlier_use
 from services.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
@@ -191,6 +192,7 @@ class CaseDesk:
         if action_name not in Action.__members__.values():
             raise NoSuchAction(action_name)
         action = Action(action_name)
+        raw = await with_named_assignee(self.services, action, raw)
         try:
             payload = parse_payload(action, raw)
         except ValidationError as error:

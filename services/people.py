@@ -32,7 +32,8 @@ class Me:
     standing_in_for: list[Delegation]
 
 
-def _as_actor(found: Person) -> Actor:
+def as_actor(found: Person) -> Actor:
+    """A stored person as the `Actor` the rules judge."""
     return Actor(id=found.id, name=found.name, role=Role(found.role), org=found.org)
 
 
@@ -59,7 +60,7 @@ async def delegate(services: Services, actor: Actor, request: DelegationRequest)
         raise Forbidden(f"a {actor.role} may not delegate")
     chosen = await person(services.sessions, request.delegate)
     now = datetime.now(UTC)
-    wrong = delegation_problems(actor, _as_actor(chosen) if chosen else None, request, now)
+    wrong = delegation_problems(actor, as_actor(chosen) if chosen else None, request, now)
     if wrong:
         raise InvalidInput([{"loc": ["body", field], "msg": msg, "type": "value_error"} for field, msg in wrong],
                            "Invalid delegation")

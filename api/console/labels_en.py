@@ -228,6 +228,8 @@ EN: dict[str, str] = {
     "field.comments": "Comments",
     "field.text": "Note text",
     "field.assignee": "Assignee",
+    "field.assignee_id": "Assignee's user id (optional: the case then shows in their My work)",
+    "field.assignee_org": "Assignee's organisation (set from the user id; leave empty)",
     "field.name": "Contact person's name",
     "field.email": "Contact person's e-mail",
     "field.language": "Language for e-mail",

@@ -231,6 +231,8 @@ JA: dict[str, str] = {
     "field.comments": "コメント",
     "field.text": "メモの内容",
     "field.assignee": "担当者",
+    "field.assignee_id": "担当者のユーザーID（任意：指定するとその人の「マイワーク」に表示されます）",
+    "field.assignee_org": "担当者の組織（ユーザーIDから設定されます。空欄のままにしてください）",
     "field.name": "連絡担当者の氏名",
     "field.email": "連絡担当者のメールアドレス",
     "field.language": "メールの言語",
