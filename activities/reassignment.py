@@ -8,12 +8,13 @@ the case's workflow continued as new — finds the key used and reassigns nothin
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -40,6 +41,7 @@ from infra.tables import cases
 
 KEY_KEPT = timedelta(days=30)
 """How long a bulk reassignment's Idempotency-Keys are remembered: longer than any such job runs."""
+HEARTBEAT_EVERY = timedelta(seconds=1)
 Result = tuple[ReassignOutcome, str | None]
 
 
@@ -56,6 +58,12 @@ def _refusal_of(error: WorkflowUpdateFailedError) -> Result | None:
     if "kind" in details:
         return ReassignOutcome.REFUSED, str(cause.message)
     return ReassignOutcome.FAILED, str(cause.message)
+
+
+async def _heartbeats() -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_EVERY.total_seconds())
 
 
 class Reassigning:
@@ -79,15 +87,20 @@ class Reassigning:
 
     @activity.defn(name=REASSIGN_CASE)
     async def reassign_case(self, step: ReassignCase) -> ReassignOutcome:
-        """The case's outcome, kept once: a step that keeps failing for good is `failed`, not a failed job."""
+        """The case's outcome, kept once: a step that keeps failing for good is `failed`, not a failed job. It
+        heartbeats while it waits on the case, so a worker that dies mid-step has it tried again within the
+        workflow's heartbeat timeout rather than its whole time limit."""
         if (done := await outcome_of(self.engine, step.job_id, step.case_id)) is not None:
             return done
+        beating = asyncio.create_task(_heartbeats())
         try:
             outcome, detail = await self._reassign(step)
         except ApplicationError as error:
             if not error.non_retryable:
                 raise
             outcome, detail = ReassignOutcome.FAILED, str(error.message)
+        finally:
+            beating.cancel()
         return await record_outcome(self.engine, step.job_id, step.case_id, outcome, detail)
 
     @classified(REASSIGN_CASE)
@@ -122,6 +135,8 @@ class Reassigning:
             if (answer := _refusal_of(error)) is None:
                 raise
             return answer
+        except WorkflowUpdateRPCTimeoutOrCancelledError as error:  # the case's worker is slow or away: try again
+            raise TimeoutError(str(error)) from error
         except RPCError as error:
             if error.status != RPCStatusCode.NOT_FOUND:
                 raise

@@ -66,7 +66,8 @@ async def plan_cases(engine: AsyncEngine, job_id: str) -> int:
         if job.status != ReassignmentStatus.PLANNING:
             return int(job.total)
         requester, leaving = Actor.model_validate(job.requested_by), Actor.model_validate(job.leaving)
-        chosen = select(literal(job_id), cases.c.id, cases.c.reference).where(
+        job_key = literal(job_id, reassignment_cases.c.reassignment_id.type)
+        chosen = select(job_key, cases.c.id, cases.c.reference).where(
             *matching(requester, leaving.id, ReassignmentFilter.model_validate(job.filter)))
         await conn.execute(insert(reassignment_cases).from_select(["reassignment_id", "case_id", "reference"], chosen))
         total = await conn.scalar(select(func.count()).where(reassignment_cases.c.reassignment_id == job_id))

@@ -29,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 STEP_TIMEOUT = timedelta(seconds=60)
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+"""`reassign_case` heartbeats every second: one silent this long died with its worker, and is tried again."""
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=30))
 """Steps retry until they succeed: `reassign_case` answers `failed` itself once it has tried enough."""
 
@@ -53,7 +55,8 @@ class ReassignmentWorkflow:
                 return handled
             await asyncio.gather(*(
                 workflow.execute_activity(reassign_case, ReassignCase(job_id=inp.job_id, case_id=case_id),
-                                          start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
+                                          start_to_close_timeout=STEP_TIMEOUT, heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                                          retry_policy=STEP_RETRY)
                 for case_id in batch
             ))
             after, handled = batch[-1], handled + len(batch)
