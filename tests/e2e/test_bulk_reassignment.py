@@ -7,6 +7,7 @@ Each test has a database of its own (`tests.helpers.team`), so "officer of SBIC'
 from __future__ import annotations
 
 import asyncio
+import html
 import uuid
 from typing import Any
 
@@ -14,10 +15,12 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
 from activities.reassignment import Reassigning
+from api.console.labels_en import EN
 from contracts.reassignment import REASSIGN_CASE, ReassignCase
 from domain.reassignment import ReassignOutcome
 from infra.settings import Settings
 from tests.helpers.desk import Desk
+from tests.helpers.forms import csrf_of
 from tests.helpers.mail import MailSink
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC, SJ, Person, manager, officer
 from tests.helpers.team import SECOND_OFFICER, Team, team_desk
@@ -166,3 +169,23 @@ async def test_a_bulk_reassignment_carries_on_after_its_worker_dies(
         for case in cases:
             assert len(await reassign_events(team, case)) == 1  # once each, none twice
             assert (await team.get(case, COORDINATOR)).json()["assignee"] == "Second officer"
+
+
+async def test_the_console_starts_a_bulk_reassignment_and_shows_its_progress_bar(team: Team) -> None:
+    case = await accepted_by(team, officer(SBIC))
+    leaving, taking_over = await user_id(team, officer(SBIC)), await user_id(team, SECOND_OFFICER)
+    async with team.browser(manager(SBIC)) as browser, team.browser(SECOND_OFFICER) as officer_browser:
+        form = (await browser.get("/reassign")).text
+        assert f'<option value="{taking_over}"' in form and 'href="/reassign?org=' not in form  # own office only
+        wrong = await browser.post("/reassign", data={"csrf_token": csrf_of(form), "from": leaving, "to": leaving})
+        assert wrong.status_code == 422 and EN["reassign.bad_to"] in html.unescape(wrong.text)
+        started = await browser.post("/reassign", data={"csrf_token": csrf_of(form), "from": leaving,
+                                                        "to": taking_over, "stage": "matching"})
+        assert started.status_code == 303
+        location = started.headers["location"]
+        await finished(team, location.replace("/reassign", "/api/work/reassign"), manager(SBIC))
+        shown = (await browser.get(location)).text
+        assert 'data-done="1" data-total="1"' in shown and "<progress" in shown
+        assert f'<tr data-case="{case["id"]}">' in shown and EN["reassign.outcome.reassigned"] in shown
+        assert (await officer_browser.get("/reassign")).status_code == 403
+        assert (await officer_browser.get(location)).status_code == 404  # an officer does not read the job
