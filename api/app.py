@@ -11,7 +11,20 @@ import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
-from api import audit, audit_export, cases, health, metrics, operations, people, problems, reassign, smes, work
+from api import (
+    audit,
+    audit_export,
+    cases,
+    conflicts,
+    health,
+    metrics,
+    operations,
+    people,
+    problems,
+    reassign,
+    smes,
+    work,
+)
 from api.console import routes as console
 from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
@@ -39,6 +52,7 @@ def create_app(services: Services, *, tracing: Tracing | None = None) -> FastAPI
     app.include_router(work.router)
     app.include_router(reassign.router)
     app.include_router(people.router)
+    app.include_router(conflicts.router)
     app.include_router(smes.router)
     app.include_router(audit.router)
     app.include_router(audit_export.router)

@@ -64,6 +64,24 @@ def may_read_reassignment(actor: Actor, of_org: str) -> bool:
     return actor.role in AUDITORS or bulk_reassignment_refusal(actor, of_org) is None
 
 
+CONFLICT_DECLARERS = frozenset({Role.FUND_COMMITTEE})
+"""Who declares conflicts of interest with companies (issue 21): the fund committee, which decides investments."""
+CONFLICT_READERS = AUDITORS
+"""Who reads every declared conflict; a member reads their own."""
+
+
+def companies_of(state: CaseState) -> set[str]:
+    """The companies a case's proposal concerns: the applicant (its organisation code) and the partner SMEs."""
+    return {state.applicant_org, *state.partners}
+
+
+def conflicted(state: CaseState, actor: Actor) -> bool:
+    """Whether the caller (or whom they stand in for) declared a conflict with a company of the case: then they
+    neither see it — its deliberation — nor decide its proposal (`can_see` is false, so every action is refused)."""
+    declared = actor.conflicts | (actor.on_behalf_of.conflicts if actor.on_behalf_of else frozenset())
+    return bool(declared & companies_of(state))
+
+
 def may_list_people_of(actor: Actor, org: str) -> bool:
     """Staff find the people of their own organisation; JETRO, which relays to every office, those of any."""
     return actor.role in DELEGATORS and (actor.role == Role.COORDINATOR or org == actor.org)
@@ -162,8 +180,10 @@ def is_claimed(state: CaseState) -> bool:
 
 
 def can_see(state: CaseState, actor: Actor) -> bool:
-    """Whether the caller may know the case exists at all; standing in for someone, both of them must."""
-    return _sees(state, actor) and (actor.on_behalf_of is None or _sees(state, actor.on_behalf_of))
+    """Whether the caller may know the case exists at all; standing in for someone, both of them must; never with a
+    conflict of interest declared with one of its companies."""
+    both = _sees(state, actor) and (actor.on_behalf_of is None or _sees(state, actor.on_behalf_of))
+    return both and not conflicted(state, actor)
 
 
 def _sees(state: CaseState, actor: Actor) -> bool:

@@ -221,9 +221,10 @@ class CaseDesk:
             # The request's fingerprint is part of the id: Temporal keeps an Update's outcome for the whole run,
             # so a key sent with another request (after it expired, or after a step failed) is another Update.
             update_id = f"{actor.id}:{idempotency_key}:{claim.fingerprint[:16]}" if claim else None
+            declared = actor.conflicts | (actor.on_behalf_of.conflicts if actor.on_behalf_of else frozenset())
             receipt = await handle.execute_update(
-                action_name, ActionCommand(actor=actor, payload=bounded, claim=claim), id=update_id,
-                result_type=Receipt,
+                action_name, ActionCommand(actor=actor, payload=bounded, claim=claim, conflicts=sorted(declared)),
+                id=update_id, result_type=Receipt,
             )
         except RPCError as error:
             if applied and error.status == RPCStatusCode.NOT_FOUND:  # its workflow has ended since

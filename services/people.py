@@ -14,6 +14,7 @@ from domain.delegation import Delegation, DelegationRequest, delegation_problems
 from domain.errors import Forbidden, InvalidInput
 from domain.model import Actor, Role
 from domain.rules import DELEGATORS, may_list_people_of
+from infra.conflicts import with_conflicts
 from infra.delegations import delegation_of, drop_delegation, save_delegation, standing_in_for
 from infra.users import Person, people_of, person
 from services.context import Services
@@ -82,5 +83,6 @@ async def stand_in(services: Services, actor: Actor, delegator_id: str) -> Actor
     """The caller standing in for `delegator_id`, under a delegation in force now; `Forbidden` without one."""
     for delegation in await standing_in_for(services.sessions, actor.id, datetime.now(UTC)):
         if delegation.delegator.id == delegator_id:
-            return actor.model_copy(update={"on_behalf_of": delegation.delegator})
+            delegator = await with_conflicts(services.sessions, delegation.delegator)
+            return actor.model_copy(update={"on_behalf_of": delegator})
     raise Forbidden(f"no delegation in force lets you act for {delegator_id}")
