@@ -22,6 +22,7 @@ from api import (
     people,
     problems,
     reassign,
+    reports,
     smes,
     work,
 )
@@ -51,6 +52,7 @@ def create_app(services: Services, *, tracing: Tracing | None = None) -> FastAPI
     app.include_router(cases.router)
     app.include_router(work.router)
     app.include_router(reassign.router)
+    app.include_router(reports.router)
     app.include_router(people.router)
     app.include_router(conflicts.router)
     app.include_router(smes.router)

@@ -82,6 +82,24 @@ def conflicted(state: CaseState, actor: Actor) -> bool:
     return bool(declared & companies_of(state))
 
 
+REPORT_READERS = CASE_MANAGERS | AUDITORS
+"""Who reads the service-level reports (issue 21): office managers (their office's), coordinators and auditors (all)."""
+
+
+def report_refusal(actor: Actor, office: str | None) -> str | None:
+    """Why the caller may not read the figures of `office` (None: of all), or None."""
+    if actor.role not in REPORT_READERS:
+        return f"a {actor.role} does not read the service-level reports"
+    if actor.role == Role.OFFICE_MANAGER and office not in (None, actor.org):
+        return f"a manager reads the figures of their own office ({actor.org}) only"
+    return None
+
+
+def report_scope(actor: Actor, office: str | None) -> str | None:
+    """Whose figures a report shows the caller: a manager's own office's, anyone else's choice (None: all)."""
+    return actor.org if actor.role == Role.OFFICE_MANAGER else office
+
+
 def may_list_people_of(actor: Actor, org: str) -> bool:
     """Staff find the people of their own organisation; JETRO, which relays to every office, those of any."""
     return actor.role in DELEGATORS and (actor.role == Role.COORDINATOR or org == actor.org)
