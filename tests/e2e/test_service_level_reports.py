@@ -42,3 +42,18 @@ async def test_each_reader_gets_the_figures_they_may_read(team: Team) -> None:
     assert b"\r\n" in sheet.content
     assert {(r["figure"], r["office"], r["stage"], r["handled"]) for r in rows if r["figure"] == "stage"} == {
         ("stage", "jetro", "screening", "1"), ("stage", "sbic", "office_review", "1")}
+
+
+async def test_the_console_shows_the_report_as_charts_and_tables(team: Team) -> None:
+    case = await team.file(APPLICANT)
+    await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
+    await team.ok(case, "accept_case", officer(SBIC))
+    async with team.browser(COORDINATOR) as jetro, team.browser(manager(SBIC)) as sbic, \
+            team.browser(officer(SBIC)) as officer_browser:
+        page = (await jetro.get("/reports")).text
+        assert page.count('role="img"') == 3 and 'id="report-office"' in page
+        assert 'data-stage-row="sbic|office_review|' in page and "format=csv" in page
+        own = (await sbic.get("/reports")).text
+        assert 'id="report-office"' not in own and "data-stage-row=\"jetro|" not in own
+        assert "data-stage-row=\"sbic|office_review|" in own
+        assert (await officer_browser.get("/reports")).status_code == 403
