@@ -6,12 +6,15 @@ Each test has a database of its own (the `team` fixture), with a second fund com
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pytest
 
+from api.console.labels_ja import JA
 from domain.model import FUND, Role
 from infra.users import NewUser, add_user
+from tests.helpers.forms import csrf_of
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, FUND_MEMBER, SBIC, Person, officer
 from tests.helpers.scenarios import to_investment_decision
 from tests.helpers.support import PEPPER
@@ -76,3 +79,21 @@ async def test_only_fund_committee_members_declare_and_only_a_company(fund: Team
     for wrong in ("1234567890123", "Acme GmbH", "jetro"):  # a bad check digit, not a code, a body of the scheme
         response = await declare(fund, FUND_MEMBER, wrong)
         assert response.status_code == 422 and response.json()["errors"][0]["loc"] == ["body", "company"], wrong
+
+
+async def test_the_console_declares_a_conflict_in_the_members_language_and_auditors_see_them(fund: Team) -> None:
+    case = await to_investment_decision(fund)
+    async with fund.browser(FUND_MEMBER) as member, fund.browser(AUDITOR) as auditor:
+        form = (await member.get("/conflicts")).text
+        assert JA["conflicts.none"] in html.unescape(form)
+        wrong = await member.post("/conflicts", data={"csrf_token": csrf_of(form), "company": "Acme GmbH",
+                                                      "reason": "board seat"})
+        assert wrong.status_code == 422 and JA["conflicts.bad_company"] in html.unescape(wrong.text)
+        assert (await member.get(f"/cases/{case['id']}")).status_code == 200
+        done = await member.post("/conflicts", data={"csrf_token": csrf_of(form), "company": "acme-gmbh",
+                                                     "reason": "board seat"})
+        assert done.status_code == 303
+        assert 'data-conflict="acme-gmbh"' in (await member.get("/conflicts")).text
+        assert (await member.get(f"/cases/{case['id']}")).status_code == 404
+        register = (await auditor.get("/conflicts")).text
+        assert 'data-conflict="acme-gmbh"' in register and 'action="/conflicts"' not in register
