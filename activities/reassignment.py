@@ -26,6 +26,7 @@ from contracts.reassignment import (
     PENDING_REASSIGNMENTS,
     PLAN_REASSIGNMENT,
     REASSIGN_CASE,
+    FinishReassignment,
     PendingCases,
     ReassignCase,
 )
@@ -82,8 +83,8 @@ class Reassigning:
 
     @activity.defn(name=FINISH_REASSIGNMENT)
     @classified(FINISH_REASSIGNMENT)
-    async def finish_reassignment(self, job_id: str) -> None:
-        await finish(self.engine, job_id)
+    async def finish_reassignment(self, finished: FinishReassignment) -> None:
+        await finish(self.engine, finished.job_id, finished.failure)
 
     @activity.defn(name=REASSIGN_CASE)
     async def reassign_case(self, step: ReassignCase) -> ReassignOutcome:

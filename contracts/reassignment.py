@@ -38,6 +38,11 @@ class PendingCases(Contract):
     limit: int
 
 
+class FinishReassignment(Contract):
+    job_id: str
+    failure: str | None = Field(None, description="Why the job stopped short (None: every case had its turn)")
+
+
 class ReassignCase(Contract):
     job_id: str
     case_id: str
@@ -65,6 +70,6 @@ async def reassign_case(step: ReassignCase) -> ReassignOutcome:
 
 
 @activity.defn(name=FINISH_REASSIGNMENT)
-async def finish_reassignment(job_id: str) -> None:
-    """Mark the job done."""
+async def finish_reassignment(finished: FinishReassignment) -> None:
+    """Mark the job done, or failed."""
     raise NotImplementedError(FINISH_REASSIGNMENT)

@@ -47,6 +47,7 @@ class ReassignmentStatus(StrEnum):
     PLANNING = "planning"  # the matching cases are being listed
     RUNNING = "running"
     DONE = "done"
+    FAILED = "failed"  # a step of the job itself failed for good (an incident says which): the rest stays undone
 
 
 class Reassignment(Frozen):

@@ -104,10 +104,12 @@ async def record_outcome(engine: AsyncEngine, job_id: str, case_id: str, outcome
     return await outcome_of(engine, job_id, case_id) or outcome
 
 
-async def finish(engine: AsyncEngine, job_id: str) -> None:
+async def finish(engine: AsyncEngine, job_id: str, failure: str | None = None) -> None:
+    """The job is done, or (with `failure`) failed; the first end recorded stands."""
+    status = ReassignmentStatus.DONE if failure is None else ReassignmentStatus.FAILED
     async with engine.begin() as conn:
         await conn.execute(update(reassignments).where(reassignments.c.id == job_id, reassignments.c.finished_at
-                                                       .is_(None)).values(status=ReassignmentStatus.DONE,
+                                                       .is_(None)).values(status=status,
                                                                           finished_at=datetime.now(UTC)))
 
 

@@ -15,10 +15,12 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from contracts.reassignment import (
         REASSIGNMENT_WORKFLOW,
+        FinishReassignment,
         PendingCases,
         ReassignCase,
         ReassignmentInput,
@@ -39,7 +41,17 @@ STEP_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_i
 class ReassignmentWorkflow:
     @workflow.run
     async def run(self, inp: ReassignmentInput) -> int:
-        """Answer how many cases this run took care of (the job's figures are in PostgreSQL)."""
+        """Answer how many cases this run took care of (the job's figures are in PostgreSQL). A step of the job
+        that fails for good marks it `failed` rather than leaving it running for ever."""
+        try:
+            return await self._run(inp)
+        except ActivityError as error:
+            await workflow.execute_activity(
+                finish_reassignment, FinishReassignment(job_id=inp.job_id, failure=str(error.cause or error)),
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
+            raise
+
+    async def _run(self, inp: ReassignmentInput) -> int:
         if not inp.planned:
             total = await workflow.execute_activity(
                 plan_reassignment, inp.job_id, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
@@ -50,8 +62,8 @@ class ReassignmentWorkflow:
                 pending_reassignments, PendingCases(job_id=inp.job_id, after=after, limit=inp.batch),
                 start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
             if not batch:
-                await workflow.execute_activity(
-                    finish_reassignment, inp.job_id, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
+                await workflow.execute_activity(finish_reassignment, FinishReassignment(job_id=inp.job_id),
+                                                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
                 return handled
             await asyncio.gather(*(
                 workflow.execute_activity(reassign_case, ReassignCase(job_id=inp.job_id, case_id=case_id),

@@ -115,6 +115,7 @@ EN: dict[str, str] = {
     "reassign.status.planning": "Listing the cases",
     "reassign.status.running": "Running",
     "reassign.status.done": "Done",
+    "reassign.status.failed": "Stopped: a step failed for good (see the incidents)",
     "reassign.done_of": "{done} of {total} cases",
     "reassign.refresh": "Refresh",
     "reassign.results": "Each case's result",

@@ -118,6 +118,7 @@ JA: dict[str, str] = {
     "reassign.status.planning": "案件を一覧にしています",
     "reassign.status.running": "実行中",
     "reassign.status.done": "完了",
+    "reassign.status.failed": "停止：処理が失敗しました（インシデントを参照）",
     "reassign.done_of": "{total} 件中 {done} 件",
     "reassign.refresh": "更新",
     "reassign.results": "案件ごとの結果",

@@ -13,16 +13,21 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from contracts.errors import STEP_FAILED
 from contracts.reassignment import (
     FINISH_REASSIGNMENT,
     PENDING_REASSIGNMENTS,
     PLAN_REASSIGNMENT,
     REASSIGN_CASE,
+    FinishReassignment,
     PendingCases,
     ReassignCase,
     ReassignmentInput,
@@ -43,6 +48,7 @@ class MockedJob:
         self.handled: Counter[str] = Counter()
         self.cases_by_run: Counter[str] = Counter()
         self.plans = self.finishes = 0
+        self.failure: str | None = None
 
     @activity.defn(name=PLAN_REASSIGNMENT)
     async def plan_reassignment(self, job_id: str) -> int:
@@ -61,8 +67,9 @@ class MockedJob:
         return ReassignOutcome.REASSIGNED
 
     @activity.defn(name=FINISH_REASSIGNMENT)
-    async def finish_reassignment(self, job_id: str) -> None:
+    async def finish_reassignment(self, finished: FinishReassignment) -> None:
         self.finishes += 1
+        self.failure = finished.failure
 
 
 async def run_job(env: WorkflowEnvironment, job: MockedJob, inp: ReassignmentInput) -> str:
@@ -103,3 +110,16 @@ async def test_ten_thousand_cases_in_runs_of_bounded_history(env: WorkflowEnviro
         assert len(started) < 300  # the job's id and a cursor
         ends.append(history.events[-1].event_type)
     assert ends.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW) == len(ends) - 1  # the last completes
+
+
+class FailingPlan(MockedJob):
+    @activity.defn(name=PLAN_REASSIGNMENT)
+    async def plan_reassignment(self, job_id: str) -> int:
+        raise ApplicationError("plan_reassignment failed: RecursionError", type=STEP_FAILED, non_retryable=True)
+
+
+async def test_a_job_whose_own_step_fails_for_good_is_marked_failed_not_left_running(env: WorkflowEnvironment) -> None:
+    job = FailingPlan(3)
+    with pytest.raises(WorkflowFailureError):
+        await run_job(env, job, ReassignmentInput(job_id=str(uuid.uuid4())))
+    assert job.finishes == 1 and "RecursionError" in (job.failure or "") and not job.handled
