@@ -11,7 +11,21 @@ import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
-from api import audit, audit_export, cases, health, metrics, operations, people, problems, smes, work
+from api import (
+    audit,
+    audit_export,
+    cases,
+    conflicts,
+    health,
+    metrics,
+    operations,
+    people,
+    problems,
+    reassign,
+    reports,
+    smes,
+    work,
+)
 from api.console import routes as console
 from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
@@ -37,7 +51,10 @@ def create_app(services: Services, *, tracing: Tracing | None = None) -> FastAPI
     app.include_router(health.router)
     app.include_router(cases.router)
     app.include_router(work.router)
+    app.include_router(reassign.router)
+    app.include_router(reports.router)
     app.include_router(people.router)
+    app.include_router(conflicts.router)
     app.include_router(smes.router)
     app.include_router(audit.router)
     app.include_router(audit_export.router)

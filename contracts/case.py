@@ -56,6 +56,8 @@ class ActionCommand(Contract):
     actor: Actor
     payload: dict[str, Any] = Field(default_factory=dict)
     claim: KeyClaim | None = Field(None, description="The caller's Idempotency-Key, bound when the event is recorded")
+    conflicts: list[str] = Field(default_factory=list, description="The companies the caller (and whom they stand "
+                                 "in for) declared a conflict of interest with: `Actor.conflicts` is never sent")
 
 
 class Receipt(Contract):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.model import Actor, CaseState, Role
+from domain.rules import conflicted
 
 
 class Viewer(StrEnum):
@@ -31,6 +32,7 @@ class Viewer(StrEnum):
     LEAD_OFFICE = "lead office"
     OTHER_OFFICE = "other office"
     FUND_COMMITTEE = "fund committee"
+    CONFLICTED_MEMBER = "conflicted member"
     AUDITOR = "auditor"
     ADMIN = "admin"
 
@@ -53,7 +55,7 @@ def viewer_of(state: CaseState, actor: Actor) -> Viewer:
         case Role.COORDINATOR:
             return Viewer.COORDINATOR
         case Role.FUND_COMMITTEE:
-            return Viewer.FUND_COMMITTEE
+            return Viewer.CONFLICTED_MEMBER if conflicted(state, actor) else Viewer.FUND_COMMITTEE
         case Role.AUDITOR:
             return Viewer.AUDITOR
         case _:
@@ -71,8 +73,9 @@ class Row:
 
 
 _S, _M, _A = Shown.SHOWN, Shown.MASKED, Shown.ABSENT
-NOT_VISIBLE = {Viewer.OTHER_COMPANY: _A, Viewer.OTHER_OFFICE: _A, Viewer.ADMIN: _A}
-"""Viewers who may not know the case exists (404)."""
+NOT_VISIBLE = {Viewer.OTHER_COMPANY: _A, Viewer.OTHER_OFFICE: _A, Viewer.CONFLICTED_MEMBER: _A, Viewer.ADMIN: _A}
+"""Viewers who may not know the case exists (404): a fund committee member with a conflict of interest declared with
+one of its companies (`domain.rules.conflicted`) among them."""
 STAFF_ALL = {Viewer.COORDINATOR: _S, Viewer.RELAYED_OFFICE: _S, Viewer.LEAD_OFFICE: _S, Viewer.FUND_COMMITTEE: _S,
              Viewer.AUDITOR: _S}
 

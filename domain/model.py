@@ -152,6 +152,8 @@ class Actor(Frozen):
 
     `on_behalf_of` is the person this one stands in for under a delegation (issue 21): the audit event names both;
     it is left out of the serialized form when absent, so events without a delegation look as they always did.
+    `conflicts` are the companies a fund committee member declared a conflict of interest with (`domain.conflicts`),
+    loaded with the person and never serialized (never in an audit event, a stored record or a Temporal payload).
     """
 
     id: str
@@ -159,6 +161,7 @@ class Actor(Frozen):
     role: Role
     org: str
     on_behalf_of: Actor | None = None
+    conflicts: frozenset[str] = Field(default_factory=frozenset, exclude=True)
 
     @model_serializer(mode="wrap")
     def _without_absent_principal(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

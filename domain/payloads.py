@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from domain.fields import (
     Amount,
+    Code,
     EmailAddress,
     Employees,
     JsicDivision,
@@ -139,7 +140,17 @@ class UpdateContact(Payload):
 
 
 class Reassign(Payload):
+    """Who works the case from now on: a name, and — when the person is a user (a bulk reassignment, or a user id
+    given) — their user id and organisation, so the case is in their "My work" (issue 21)."""
+
     assignee: Name
+    assignee_id: Code | None = Field(None, description="The assignee's user id (`GET /api/users`); the name and "
+                                     "organisation are then the user's")
+    assignee_org: Code | None = Field(None, description="Set from the user named by `assignee_id`")
+
+    def recorded(self) -> dict[str, Any]:
+        """The event's payload: what was given (a reassignment by name alone is recorded as it always was)."""
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 ACTION_PAYLOADS: dict[Action, type[Payload]] = {

@@ -30,6 +30,7 @@ from domain.payloads import (
     NoteOnly,
     Payload,
     ProposeInvestment,
+    Reassign,
     RecordResponse,
     Relay,
     UpdateContact,
@@ -163,7 +164,8 @@ EFFECTS: dict[Action, Effect] = {
     Action.RETURN_PROPOSAL: lambda s, a, p, at: {"stage": Stage.FUND_CONSIDERATION},
     Action.WITHDRAW: _close(Outcome.WITHDRAWN),
     Action.ADD_NOTE: _note,
-    Action.REASSIGN: lambda s, a, p, at: {**_assigned_to(None), "assignee": p.assignee},
+    Action.REASSIGN: lambda s, a, p, at: {"assignee": p.assignee, "assignee_id": p.assignee_id,
+                                          "assignee_org": p.assignee_org},
     Action.PAUSE: lambda s, a, p, at: {"paused": True},
     Action.RESUME: lambda s, a, p, at: {"paused": False},
     Action.UPDATE_CONTACT: _update_contact,
@@ -196,7 +198,7 @@ def apply(
 
 def event_payload(action: Action, payload: Payload, candidates: list[Candidate] | None) -> dict[str, Any]:
     """What the audit event records of an action: its payload, and the candidates matching produced."""
-    recorded = payload.recorded() if isinstance(payload, UpdateContact) else payload.model_dump(mode="json")
+    recorded = payload.recorded() if isinstance(payload, UpdateContact | Reassign) else payload.model_dump(mode="json")
     if candidates is not None:
         recorded["candidates"] = [c.model_dump(mode="json") for c in candidates]
     return recorded

@@ -255,3 +255,46 @@ access_log = Table(
 )
 """Every time personal data was shown to someone (issue 19): append-only (a trigger refuses changes), outside the
 hash chains; `fields` are `domain.disclosure` field names, `route` the method and route template."""
+
+reassignments = Table(
+    "reassignments",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("requested_by", JSONB, nullable=False),
+    Column("leaving", JSONB, nullable=False),
+    Column("taking_over", JSONB, nullable=False),
+    Column("org", String(64), nullable=False),
+    Column("filter", JSONB, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+)
+"""Bulk reassignments (issue 21): who asked (an `Actor`), whose cases (`leaving`) go to whom (`taking_over`), of which
+organisation (`org`, whose managers may read it), with which filter; `total` is fixed once the cases are listed."""
+
+reassignment_cases = Table(
+    "reassignment_cases",
+    metadata,
+    Column("reassignment_id", UUID(as_uuid=False), primary_key=True),
+    Column("case_id", UUID(as_uuid=False), primary_key=True),
+    Column("reference", String(32), nullable=False),
+    Column("outcome", String(16)),
+    Column("detail", Text),
+    Column("done_at", DateTime(timezone=True)),
+)
+"""One row per case of a bulk reassignment, listed when it starts; `outcome` (`domain.reassignment.ReassignOutcome`)
+stays NULL until the case's turn is over, so the workflow never holds the list and a restart carries on."""
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("member_id", Text, nullable=False, index=True),
+    Column("member_name", Text, nullable=False),
+    Column("company", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("declared_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+"""Conflicts of interest fund committee members declared (issue 21): `company` is an applicant's organisation code or
+an SME's corporate number. Append-only (a trigger refuses changes): a declaration stands, for auditors to read."""

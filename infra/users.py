@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.model import FUND, JETRO, OPERATOR, OVERSIGHT, Actor, Office, Role
+from infra.conflicts import with_conflicts
 from infra.tables import users
 
 USER_NAMESPACE = uuid.UUID("6f1c2f4e-5a1b-4d43-9a57-2f3f0c5b9e11")
@@ -87,7 +88,7 @@ async def ensure_demo_users(
 
 
 async def actor_for_token(sessions: async_sessionmaker[AsyncSession], token: str, pepper: str) -> Actor | None:
-    """The person a valid (known, unexpired, unrevoked) token belongs to."""
+    """The person a valid (known, unexpired, unrevoked) token belongs to, with their declared conflicts."""
     query = select(users.c.id, users.c.name, users.c.role, users.c.org).where(
         users.c.token_hash == hash_token(token, pepper),
         users.c.revoked_at.is_(None),
@@ -97,7 +98,7 @@ async def actor_for_token(sessions: async_sessionmaker[AsyncSession], token: str
         row = (await session.execute(query)).first()
     if row is None:
         return None
-    return Actor(id=row.id, name=row.name, role=Role(row.role), org=row.org)
+    return await with_conflicts(sessions, Actor(id=row.id, name=row.name, role=Role(row.role), org=row.org))
 
 
 async def email_of(sessions: async_sessionmaker[AsyncSession], user_id: str) -> str | None:

@@ -5,7 +5,8 @@ Tests hold the two to the same answer for every kind of person and case.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, Text, and_, false, not_, or_, true
+from sqlalchemy.dialects.postgresql import array
 
 from domain.model import Actor, Role
 from domain.rules import FUND_OUTCOMES
@@ -28,9 +29,19 @@ def _visible_to(actor: Actor) -> ColumnElement[bool]:
         case Role.OFFICE_OFFICER | Role.OFFICE_MANAGER:
             return cases.c.offices.contains([actor.org])
         case Role.FUND_COMMITTEE:
-            return or_(
+            deliberated = or_(
                 cases.c.snapshot["proposal"].astext.is_not(None),
                 cases.c.outcome.in_([str(o) for o in FUND_OUTCOMES]),
             )
+            return and_(deliberated, *_not_conflicted(actor))
         case _:
             return false()
+
+
+def _not_conflicted(actor: Actor) -> list[ColumnElement[bool]]:
+    """`domain.rules.conflicted` in SQL: none of the case's companies (applicant, partners) is one of the actor's."""
+    if not actor.conflicts:
+        return []
+    companies = sorted(actor.conflicts)
+    return [cases.c.applicant_org.not_in(companies),
+            not_(cases.c.snapshot["partners"].has_any(array(companies, type_=Text)))]

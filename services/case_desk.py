@@ -56,6 +56,7 @@ from infra.sme_registry import without_consent
 from infra.tables import cases
 from infra.texts import keep_texts
 from infra.visibility import visible_to
+from services.assignees import with_named_assignee
 from services.context import Services
 from services.idempotency import claim_for, earlier_use
 from services.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
@@ -191,6 +192,7 @@ class CaseDesk:
         if action_name not in Action.__members__.values():
             raise NoSuchAction(action_name)
         action = Action(action_name)
+        raw = await with_named_assignee(self.services, action, raw)
         try:
             payload = parse_payload(action, raw)
         except ValidationError as error:
@@ -219,9 +221,10 @@ class CaseDesk:
             # The request's fingerprint is part of the id: Temporal keeps an Update's outcome for the whole run,
             # so a key sent with another request (after it expired, or after a step failed) is another Update.
             update_id = f"{actor.id}:{idempotency_key}:{claim.fingerprint[:16]}" if claim else None
+            declared = actor.conflicts | (actor.on_behalf_of.conflicts if actor.on_behalf_of else frozenset())
             receipt = await handle.execute_update(
-                action_name, ActionCommand(actor=actor, payload=bounded, claim=claim), id=update_id,
-                result_type=Receipt,
+                action_name, ActionCommand(actor=actor, payload=bounded, claim=claim, conflicts=sorted(declared)),
+                id=update_id, result_type=Receipt,
             )
         except RPCError as error:
             if applied and error.status == RPCStatusCode.NOT_FOUND:  # its workflow has ended since

@@ -14,6 +14,7 @@ from domain.delegation import Delegation, DelegationRequest, delegation_problems
 from domain.errors import Forbidden, InvalidInput
 from domain.model import Actor, Role, a_role
 from domain.rules import DELEGATORS, may_list_people_of
+from infra.conflicts import with_conflicts
 from infra.delegations import delegation_of, drop_delegation, save_delegation, standing_in_for
 from infra.users import Person, people_of, person
 from services.context import Services
@@ -32,7 +33,8 @@ class Me:
     standing_in_for: list[Delegation]
 
 
-def _as_actor(found: Person) -> Actor:
+def as_actor(found: Person) -> Actor:
+    """A stored person as the `Actor` the rules judge."""
     return Actor(id=found.id, name=found.name, role=Role(found.role), org=found.org)
 
 
@@ -59,7 +61,7 @@ async def delegate(services: Services, actor: Actor, request: DelegationRequest)
         raise Forbidden(f"{a_role(actor.role)} may not delegate")
     chosen = await person(services.sessions, request.delegate)
     now = datetime.now(UTC)
-    wrong = delegation_problems(actor, _as_actor(chosen) if chosen else None, request, now)
+    wrong = delegation_problems(actor, as_actor(chosen) if chosen else None, request, now)
     if wrong:
         raise InvalidInput([{"loc": ["body", field], "msg": msg, "type": "value_error"} for field, msg in wrong],
                            "Invalid delegation")
@@ -81,5 +83,6 @@ async def stand_in(services: Services, actor: Actor, delegator_id: str) -> Actor
     """The caller standing in for `delegator_id`, under a delegation in force now; `Forbidden` without one."""
     for delegation in await standing_in_for(services.sessions, actor.id, datetime.now(UTC)):
         if delegation.delegator.id == delegator_id:
-            return actor.model_copy(update={"on_behalf_of": delegation.delegator})
+            delegator = await with_conflicts(services.sessions, delegation.delegator)
+            return actor.model_copy(update={"on_behalf_of": delegator})
     raise Forbidden(f"no delegation in force lets you act for {delegator_id}")

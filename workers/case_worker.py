@@ -14,11 +14,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import mail
 from activities.candidates import CandidateRanking
 from activities.matching import Matching
+from activities.reassignment import Reassigning
 from activities.records import CaseRecords
 from activities.verification import AuditVerification
 from domain.matching import MatchWeights
 from domain.signing import AuditKeys
 from workflows.case import CaseWorkflow
+from workflows.reassignment import ReassignmentWorkflow
 from workflows.verification import AuditVerificationWorkflow
 
 
@@ -42,20 +44,22 @@ def build_worker(
     checkpoint_url: str | None = None,
     tuning: WorkerTuning | None = None,
     matching: Matching | None = None,
+    reassigning: Reassigning | None = None,
 ) -> Worker:
-    """The worker of both workflows and every activity; `keys` sign what it records (`Settings.audit_keys`), and
+    """The worker of every workflow and activity; `keys` sign what it records (`Settings.audit_keys`), and
     the nightly checkpoints also go to `checkpoint_log` (`Settings.checkpoint_log`; None: the table only) and
-    `checkpoint_url` (AUDIT_CHECKPOINT_URL);
-    `matching` replaces the engine's ranking (tests)."""
+    `checkpoint_url` (AUDIT_CHECKPOINT_URL); `matching` replaces the engine's ranking and `reassigning` the bulk
+    reassignment's steps (tests)."""
     tuning = tuning or WorkerTuning()
     records = CaseRecords(engine, keys.signer, keys.keyring)
     matching = matching or Matching(engine, weights)
     ranking = CandidateRanking(engine, matching)
     verification = AuditVerification(engine, keys, checkpoint_log, checkpoint_url)
+    reassigning = reassigning or Reassigning(engine)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[CaseWorkflow, AuditVerificationWorkflow],
+        workflows=[CaseWorkflow, AuditVerificationWorkflow, ReassignmentWorkflow],
         activities=[
             records.record_case_event,
             ranking.rank_candidates,
@@ -63,6 +67,10 @@ def build_worker(
             matching.find_candidates,  # likewise
             mail.deliver_mail,  # cases from before the mail relay: it answers at once
             verification.verify_audit_trail,
+            reassigning.plan_reassignment,
+            reassigning.pending_reassignments,
+            reassigning.reassign_case,
+            reassigning.finish_reassignment,
         ],
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),  # running activities get this long, then are cancelled

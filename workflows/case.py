@@ -290,7 +290,8 @@ class CaseWorkflow:
             payload = parse_payload(action, command.payload)
         except ValidationError as error:
             raise invalid(action, error) from None
-        if (refusal := check(self.state, command.actor, action, payload)) is not None:
+        judged = command.actor.model_copy(update={"conflicts": frozenset(command.conflicts)})
+        if (refusal := check(self.state, judged, action, payload)) is not None:
             raise refused(refusal)
         return action, command, payload
 

@@ -33,15 +33,17 @@ HEADERS = {
 NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.APPLICANT: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.new_case", "/cases/new")),
     Role.COORDINATOR: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.new_case", "/cases/new"),
-                       ("nav.office", "/late"), ("nav.dashboard", "/dashboard"), ("nav.away", "/away")),
+                       ("nav.office", "/late"), ("nav.reassign", "/reassign"), ("nav.reports", "/reports"),
+                       ("nav.dashboard", "/dashboard"), ("nav.away", "/away")),
     Role.OFFICE_OFFICER: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.dashboard", "/dashboard"),
                           ("nav.away", "/away")),
     Role.OFFICE_MANAGER: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.office", "/late"),
-                          ("nav.dashboard", "/dashboard"), ("nav.away", "/away")),
-    Role.FUND_COMMITTEE: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.dashboard", "/dashboard"),
+                          ("nav.reassign", "/reassign"), ("nav.reports", "/reports"), ("nav.dashboard", "/dashboard"),
                           ("nav.away", "/away")),
+    Role.FUND_COMMITTEE: (("nav.work", "/work"), ("nav.cases", "/cases"), ("nav.conflicts", "/conflicts"),
+                          ("nav.dashboard", "/dashboard"), ("nav.away", "/away")),
     Role.AUDITOR: (("nav.audit", "/audit"), ("nav.access", "/audit/access"), ("nav.cases", "/cases"),
-                   ("nav.dashboard", "/dashboard")),
+                   ("nav.reports", "/reports"), ("nav.conflicts", "/conflicts"), ("nav.dashboard", "/dashboard")),
     Role.ADMIN: (("nav.cases", "/cases"), ("nav.incidents", "/incidents"), ("nav.outbox", "/outbox")),
 }
 HOME: dict[Role, str] = {Role.AUDITOR: "/audit", Role.ADMIN: "/cases"}

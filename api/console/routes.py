@@ -13,7 +13,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from api.console import audit_pages, away_pages, case_pages, work_pages
+from api.console import (
+    audit_pages,
+    away_pages,
+    case_pages,
+    conflict_pages,
+    reassign_pages,
+    report_pages,
+    work_pages,
+)
 from api.console.i18n import LANG_COOKIE, LANGUAGES
 from api.console.render import TEMPLATES, error_page, home_of, is_development, page
 from api.console.session import (
@@ -218,4 +226,7 @@ async def mail(request: Request, viewer: ViewerDep) -> Response:
 router.include_router(case_pages.router)
 router.include_router(work_pages.router)
 router.include_router(away_pages.router)
+router.include_router(reassign_pages.router)
+router.include_router(report_pages.router)
+router.include_router(conflict_pages.router)
 router.include_router(audit_pages.router)

@@ -33,20 +33,21 @@ CALLERS = {
 }
 ENDPOINTS = ["list cases", "file a case", "read the case", "read its history", "verify its history",
              "cross-check its history", "add_note", "run_matching", "relay", "withdraw", "search the registry",
-             "import into the registry", "export the audit trail", "take its evidence pack"]
+             "import into the registry", "export the audit trail", "take its evidence pack", "reassign in bulk"]
 # One row per caller, one status per endpoint, in the order of ENDPOINTS. A case the caller may not see is a 404
-# before any role gate answers 403: its existence does not leak.
+# before any role gate answers 403: its existence does not leak. "reassign in bulk" moves the (own office's) officer's
+# screening cases, of which there are none, to the office's manager (`domain.rules.bulk_reassignment_refusal`).
 MATRIX: dict[str, tuple[int, ...]] = {
-    "applicant (own company)":   (200, 201, 200, 200, 403, 403, 403, 403, 403, 200, 403, 403, 403, 403),
-    "applicant (other company)": (200, 201, 404, 404, 404, 404, 404, 404, 404, 404, 403, 403, 403, 404),
-    "coordinator":               (200, 201, 200, 200, 200, 200, 200, 403, 409, 403, 200, 403, 403, 403),
-    "officer (own office)":      (200, 403, 200, 200, 200, 200, 200, 200, 403, 403, 200, 403, 403, 403),
-    "officer (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 403, 403, 404),
-    "manager (own office)":      (200, 403, 200, 200, 200, 200, 200, 200, 403, 403, 200, 200, 403, 403),
-    "manager (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 200, 403, 404),
-    "fund committee":            (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 403, 403, 404),
-    "auditor":                   (200, 403, 200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 200, 200),
-    "admin":                     (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 200, 403, 404),
+    "applicant (own company)":   (200, 201, 200, 200, 403, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403),
+    "applicant (other company)": (200, 201, 404, 404, 404, 404, 404, 404, 404, 404, 403, 403, 403, 404, 403),
+    "coordinator":               (200, 201, 200, 200, 200, 200, 200, 403, 409, 403, 200, 403, 403, 403, 202),
+    "officer (own office)":      (200, 403, 200, 200, 200, 200, 200, 200, 403, 403, 200, 403, 403, 403, 403),
+    "officer (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 403, 403, 404, 403),
+    "manager (own office)":      (200, 403, 200, 200, 200, 200, 200, 200, 403, 403, 200, 200, 403, 403, 202),
+    "manager (other office)":    (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 200, 403, 404, 403),
+    "fund committee":            (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 403, 403, 404, 403),
+    "auditor":                   (200, 403, 200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 200, 200, 403),
+    "admin":                     (200, 403, 404, 404, 404, 404, 404, 404, 404, 404, 200, 200, 403, 404, 403),
 }
 PAYLOADS: dict[str, dict[str, Any]] = {
     "add_note": {"text": "checked"}, "run_matching": {}, "relay": {"offices": [SJ]}, "withdraw": {"reason": "x"},
@@ -90,6 +91,11 @@ async def call(desk: Desk, endpoint: str, person: tuple[Role, str], case_id: str
         case "import into the registry":
             csv_headers = {**headers, "content-type": "text/csv"}
             return (await desk.http.post("/api/smes/import", content=REGISTRY_CSV, headers=csv_headers)).status_code
+        case "reassign in bulk":
+            ids = [(await desk.http.get("/api/me", headers=desk.headers(p))).json()["id"]
+                   for p in (officer(SBIC), manager(SBIC))]
+            body = {"from": ids[0], "to": ids[1], "filter": {"stage": "screening"}}
+            return (await desk.http.post("/api/work/reassign", json=body, headers=headers)).status_code
         case action:
             return (await desk.act(case_id, action, person, **PAYLOADS[action])).status_code
 

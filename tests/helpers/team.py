@@ -7,12 +7,12 @@ urgent" in an office's queue needs a database where only its own cases wait.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
@@ -40,6 +40,7 @@ class Team(Desk):
 
     app: FastAPI | None = None
     sessions: async_sessionmaker[AsyncSession] | None = None
+    engine: AsyncEngine | None = None
 
     @asynccontextmanager
     async def browser(self, person: Person) -> AsyncIterator[httpx.AsyncClient]:
@@ -54,8 +55,10 @@ class Team(Desk):
 
 
 @asynccontextmanager
-async def team_desk(client: Client, settings: Settings, database_url: str) -> AsyncIterator[Team]:
-    """The real app and a case worker on a fresh, migrated database, with the demo people and `SECOND_OFFICER`."""
+async def team_desk(client: Client, settings: Settings, database_url: str, *, worker: bool = True
+                    ) -> AsyncIterator[Team]:
+    """The real app and a case worker on a fresh, migrated database, with the demo people and `SECOND_OFFICER`;
+    without `worker`, the test runs its own workers (`Team.engine` is the database's engine)."""
     engine = create_engine(settings, database_url)
     try:
         await migrate.upgrade(engine)
@@ -65,11 +68,12 @@ async def team_desk(client: Client, settings: Settings, database_url: str) -> As
                                                    PEPPER)
         await seed_demo_smes(engine)
         app = create_app(Services(settings, engine, sessions, client))
-        async with (
-            build_worker(client, settings.temporal_task_queue, engine, keys=settings.audit_keys),
-            mail_relay(settings, engine, client).running(),
-        ):
+        async with AsyncExitStack() as running:
+            if worker:
+                await running.enter_async_context(
+                    build_worker(client, settings.temporal_task_queue, engine, keys=settings.audit_keys))
+            await running.enter_async_context(mail_relay(settings, engine, client).running())
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as http:
-                yield Team(http, tokens, app, sessions)
+                yield Team(http, tokens, app, sessions, engine)
     finally:
         await engine.dispose()

@@ -30,6 +30,7 @@ from tests.helpers.people import (
     AUDITOR_ACTOR,
     COORDINATOR_ACTOR,
     FUND_A_ACTOR,
+    FUND_B_ACTOR,
     OTHER_APPLICANT_ACTOR,
     manager_actor,
     officer_actor,
@@ -45,6 +46,7 @@ VIEWERS: dict[Viewer, Actor] = {
     Viewer.LEAD_OFFICE: manager_actor(LEAD),
     Viewer.OTHER_OFFICE: officer_actor(UNRELAYED),
     Viewer.FUND_COMMITTEE: FUND_A_ACTOR,
+    Viewer.CONFLICTED_MEMBER: FUND_B_ACTOR.model_copy(update={"conflicts": frozenset({APPLICANT_ACTOR.org})}),
     Viewer.AUDITOR: AUDITOR_ACTOR,
     Viewer.ADMIN: ADMIN_ACTOR,
 }

@@ -1,0 +1,44 @@
+"""What a service-level report reads (`domain.reports`): the audit events of a fiscal year's cases, and the open
+cases past their due date."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.model import JETRO, Stage
+from domain.reports import ReportEvent
+from infra.tables import audit_events, cases
+
+inside = audit_events.alias("inside")
+
+
+async def report_events(engine: AsyncEngine, start: datetime, end: datetime) -> list[ReportEvent]:
+    """Every event up to `end` of the cases with an event in [start, end), in case and seq order."""
+    active = exists().where(inside.c.case_id == audit_events.c.case_id, inside.c.at >= start, inside.c.at < end)
+    query = (
+        select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.type, audit_events.c.actor,
+               audit_events.c.at, audit_events.c.stage_before, audit_events.c.stage_after,
+               audit_events.c.payload["waiting_on"].label("waiting_on"), cases.c.outcome, cases.c.lead_office)
+        .join(cases, cases.c.id == audit_events.c.case_id)
+        .where(audit_events.c.at < end, active)
+        .order_by(audit_events.c.case_id, audit_events.c.seq)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [ReportEvent(
+        case_id=str(r.case_id), seq=r.seq, type=r.type, actor_name=str(r.actor.get("name", "")),
+        actor_org=str(r.actor.get("org", "")), at=r.at, stage_before=r.stage_before, stage_after=r.stage_after,
+        waiting_on=tuple(r.waiting_on or ()), outcome=r.outcome if r.stage_after == Stage.CLOSED else None,
+        lead_office=r.lead_office,
+    ) for r in rows]
+
+
+async def open_past_due(engine: AsyncEngine) -> dict[str, int]:
+    """Open cases past their due date now, by lead office (JETRO when none accepted them yet)."""
+    office = func.coalesce(cases.c.lead_office, JETRO)
+    query = select(office, func.count()).where(cases.c.stage != Stage.CLOSED, cases.c.overdue).group_by(office)
+    async with engine.connect() as conn:
+        return {str(o): int(n) for o, n in (await conn.execute(query)).all()}
