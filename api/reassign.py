@@ -72,7 +72,7 @@ def view(found: Progress) -> ReassignmentView:
 
 @router.post("", status_code=202, response_model=ReassignmentView, response_model_by_alias=True,
              summary="Move a person's open cases (those the filter keeps) to a colleague, each by one `reassign`",
-             dependencies=[Depends(require(BULK_REASSIGNERS, "a {role} may not reassign cases in bulk"))])
+             dependencies=[Depends(require(BULK_REASSIGNERS, "{a_role} may not reassign cases in bulk"))])
 async def reassign(body: ReassignmentRequest, actor: CurrentActor, services: ServicesDep,
                    response: Response) -> ReassignmentView:
     job = await start_reassignment(services, actor, body)

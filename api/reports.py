@@ -25,7 +25,7 @@ def current_fiscal_year() -> int:
 @router.get("/service-levels", response_model=ServiceLevelReport,
             summary="Service levels of a Japanese fiscal year (April–March) per office, officer, stage and month",
             responses={200: {"content": {"text/csv": {}}}},
-            dependencies=[Depends(require(REPORT_READERS, "a {role} does not read the service-level reports"))])
+            dependencies=[Depends(require(REPORT_READERS, "{a_role} does not read the service-level reports"))])
 async def service_level_report(
     actor: CurrentActor, services: ServicesDep,
     fiscal_year: Annotated[int | None, Query(ge=2000, le=2100, description="FY N runs from 1 April N to 31 March "

@@ -53,7 +53,7 @@ def bulk_reassignment_refusal(actor: Actor, of_org: str | None = None) -> str | 
     delegator's."""
     for person in (actor, actor.principal):
         if person.role not in BULK_REASSIGNERS:
-            return f"a {person.role} may not reassign cases in bulk"
+            return f"{a_role(person.role)} may not reassign cases in bulk"
     if actor.principal.role == Role.OFFICE_MANAGER and of_org not in (None, actor.principal.org):
         return f"a manager reassigns the cases of their own office ({actor.principal.org}) only"
     return None
@@ -89,7 +89,7 @@ REPORT_READERS = CASE_MANAGERS | AUDITORS
 def report_refusal(actor: Actor, office: str | None) -> str | None:
     """Why the caller may not read the figures of `office` (None: of all), or None."""
     if actor.role not in REPORT_READERS:
-        return f"a {actor.role} does not read the service-level reports"
+        return f"{a_role(actor.role)} does not read the service-level reports"
     if actor.role == Role.OFFICE_MANAGER and office not in (None, actor.org):
         return f"a manager reads the figures of their own office ({actor.org}) only"
     return None
