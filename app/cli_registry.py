@@ -21,6 +21,7 @@ from rich.progress import (
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.cli_nta import smes_import_nta
 from app.cli_support import _with_engine, console
 from app.sme_generator import MAX_ROWS, TooManyRows, generate_sme_records, seed_smes
 from domain.registry_file import RegistryEncodingError, registry_text
@@ -28,6 +29,7 @@ from infra.settings import Settings
 from infra.sme_registry import count_smes, import_registry_csv
 
 smes_app = typer.Typer(help="The SME registry.", no_args_is_help=True)
+smes_app.command("import-nta")(smes_import_nta)
 
 
 @smes_app.command("import")

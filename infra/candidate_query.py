@@ -140,10 +140,11 @@ def _readiness(as_of: datetime, sme: FromClause) -> ColumnElement[float]:
 
 
 def _filters(criteria: MatchingCriteria, bound: Bound) -> list[ColumnElement[bool]]:
-    """Consent (the condition of the matching index), the bound's conditions, and the officer's criteria, which
-    narrow the field and never add to it."""
+    """Consent and not closed (the condition of the matching index), the bound's conditions, and the officer's
+    criteria, which narrow the field and never add to it."""
     filters: list[ColumnElement[bool]] = [
         smes.c.consent,
+        smes.c.closed_on.is_(None),
         smes.c.match_terms.op("@@")(cast(bindparam("terms", bound.terms, type_=Text), TSQUERY)),
         smes.c.employees.between(bound.employees.min, bound.employees.max),
         smes.c.updated_at >= bindparam("updated_since", bound.updated_since or EARLIEST, type_=DateTime(timezone=True)),
