@@ -6,7 +6,6 @@ consent, and stop proposing closed ones; a bad file is one line naming row and c
 from __future__ import annotations
 
 import zipfile
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,6 @@ from contracts.activities import FindCandidates
 from domain.corporate_number import with_check_digit
 from domain.model import Seeking
 from domain.payloads import MatchingCriteria
-from infra import migrate
-from infra.db import create_engine
-from infra.settings import Settings
 from infra.sme_registry import STORED_COLUMNS, store_smes
 from infra.tables import smes
 from tests.e2e.test_cli_inputs import alliance
@@ -47,14 +43,11 @@ def told(number: str, name: str, name_ja: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def registry(empty_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings, empty_database)
-    await migrate.upgrade(engine)
-    async with engine.begin() as conn:
+async def told_registry(registry: AsyncEngine) -> AsyncEngine:
+    async with registry.begin() as conn:
         await store_smes(conn, [told(CHUBU, "Chubu Precision", "中部精密株式会社"),
                                 told(TOKAI, "Tokai Seiki", "東海精機株式会社")], on_existing="keep")
-    yield engine
-    await engine.dispose()
+    return registry
 
 
 async def stored(engine: AsyncEngine, number: str) -> Any:
@@ -76,8 +69,9 @@ def applied(engine: AsyncEngine, *files: Path) -> str:
 
 
 async def test_full_then_daily_files_keep_the_registry_current_and_never_touch_what_smes_told_us(
-    registry: AsyncEngine, tmp_path: Path
+    told_registry: AsyncEngine, tmp_path: Path
 ) -> None:
+    registry = told_registry
     full = nta_file([
         nta_row(1, CHUBU, updateDate="2026-10-31", name="株式会社中部精密工業", furigana="チュウブセイミツコウギョウ",
                 enName="Chubu Precision Industries Co., Ltd.", prefectureName="静岡県", prefectureCode="22",
@@ -140,8 +134,9 @@ async def test_full_then_daily_files_keep_the_registry_current_and_never_touch_w
 
 
 async def test_a_bad_file_is_one_line_naming_row_and_column_and_applies_nothing(
-    registry: AsyncEngine, tmp_path: Path
+    told_registry: AsyncEngine, tmp_path: Path
 ) -> None:
+    registry = told_registry
     bad = tmp_path / "diff_20261105.csv"
     bad.write_bytes(nta_file([
         nta_row(1, CHUBU, process="11", name="株式会社中部テクノ"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import ActivityEnvironment
 
 from activities.matching import Matching
-from app.sme_generator import TECHNOLOGY_AREAS, seed_smes
+from app.sme_generator import seed_smes
+from app.sme_profiles import TECHNOLOGY_AREAS
 from contracts.activities import FindCandidates
 from domain import matching
 from domain.corporate_number import with_check_digit
@@ -29,20 +30,9 @@ from domain.geography import PREFECTURES
 from domain.matching import MatchWeights
 from domain.model import Candidate, EmployeeRange, Seeking
 from domain.payloads import MatchingCriteria
-from infra import migrate
-from infra.db import create_engine
-from infra.settings import Settings
 from infra.sme_registry import store_smes
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
-
-
-@pytest.fixture
-async def registry(empty_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings, empty_database)
-    await migrate.upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 def sme(serial: int, technologies: str, **overrides: Any) -> dict[str, Any]:
