@@ -208,6 +208,10 @@ def candidate_query(
         if industries
         else literal(1.0)
     )
+    # Each SME in the bound shares a word with a sought technology (the bound asks for one), so summing the
+    # matches of every sought technology, those sharing no word adding 0, scores the same SMEs as a join on a
+    # shared word would, without grouping thousands of joined rows back into SMEs.
+    matched = select(func.sum(technology_match(sought, bounded))).select_from(sought).scalar_subquery()
     field = (
         select(
             bounded.c.id,
@@ -215,17 +219,13 @@ def candidate_query(
             bounded.c.prefecture,
             bounded.c.employees,
             bounded.c.certifications,
-            _as_float(func.sum(technology_match(sought, bounded)) / func.cardinality(named)).label("technology_fit"),
+            _as_float(matched / func.cardinality(named)).label("technology_fit"),
             _as_float(industry).label("industry"),
             _as_float(_region(prefectures, bounded)).label("region"),
             _as_float(_size(employees, bounded)).label("size_fit"),
             _as_float(_readiness(as_of, bounded)).label("readiness"),
         )
-        .select_from(sought.join(bounded, bounded.c.search.op("@@")(sought.c.query)))
-        .group_by(
-            bounded.c.id, bounded.c.name, bounded.c.prefecture, bounded.c.employees, bounded.c.certifications,
-            bounded.c.industries, bounded.c.overseas_interest, bounded.c.updated_at,
-        )
+        .select_from(bounded)
         .cte("field")
     )
     share = weights.normalised()
