@@ -32,6 +32,7 @@ from sqlalchemy import (
     column,
     func,
     literal,
+    or_,
     select,
     text,
     true,
@@ -148,6 +149,12 @@ def _filters(criteria: MatchingCriteria, bound: Bound) -> list[ColumnElement[boo
         smes.c.match_terms.op("@@")(cast(bindparam("terms", bound.terms, type_=Text), TSQUERY)),
         smes.c.employees.between(bound.employees.min, bound.employees.max),
         smes.c.updated_at >= bindparam("updated_since", bound.updated_since or EARLIEST, type_=DateTime(timezone=True)),
+    ]
+    needed = bindparam("bound_industries", list(bound.industries), type_=ARRAY(Text))
+    filters += [
+        or_(func.cardinality(needed) == 0, smes.c.industries.overlap(cast(needed, smes.c.industries.type))),
+        or_(~bindparam("bound_abroad", bound.abroad, type_=Boolean), func.cardinality(smes.c.overseas_interest) > 0),
+        or_(~bindparam("bound_certified", bound.certified, type_=Boolean), func.cardinality(smes.c.certifications) > 0),
     ]
     if criteria.industries:
         filters.append(smes.c.industries.overlap(criteria.industries))
