@@ -22,6 +22,8 @@ from infra.candidate_bounds import SLACKS, SoughtTerms, bound
 from infra.candidate_query import candidate_query, sought_query
 
 log = structlog.get_logger()
+MATCHING_WORK_MEM = "64MB"
+"""PostgreSQL's work_mem for one matching request's transaction."""
 
 
 class Matching:
@@ -46,8 +48,13 @@ class Matching:
         async with self.engine.connect() as conn:
             named = (await conn.execute(sought_query(seeking.technologies))).all()
             sought = [SoughtTerms.of(phrase, list(words)) for phrase, words in named]
-            # Each bound's plan for its own conditions: a plan made for any bound would not use the index.
-            await conn.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
+            # Each bound's plan for its own conditions: a plan made for any bound would not use the index. Room
+            # to hold a bound's SMEs (up to a few hundred thousand, each with its tsvector) in memory, where 4 MB
+            # spilled them to disk: at 3.4 million SMEs p50 306 → 271 ms, p99 2.1 → 1.8 s.
+            await conn.execute(text(
+                "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                f"set_config('work_mem', '{MATCHING_WORK_MEM}', true)"
+            ))
             rows: list[Any] = []
             slacks = list(self.slacks)
             proven: float | None = None  # a slack whose bound is known to hold the best `limit` SMEs
