@@ -21,7 +21,7 @@ from domain.model import Seeking
 from domain.payloads import MatchingCriteria
 from infra.sme_registry import STORED_COLUMNS, store_smes
 from infra.tables import smes
-from tests.e2e.test_cli_inputs import alliance
+from tests.helpers.cli import alliance
 from tests.helpers.nta import nta_file, nta_row
 
 pytestmark = pytest.mark.slow
