@@ -22,6 +22,8 @@ from infra.candidate_bounds import SLACKS, SoughtTerms, bound
 from infra.candidate_query import candidate_query, sought_query
 
 log = structlog.get_logger()
+MATCHING_WORK_MEM = "64MB"
+"""PostgreSQL's work_mem for one matching request's transaction."""
 
 
 class Matching:
@@ -40,15 +42,22 @@ class Matching:
         """The best `criteria.limit` candidates, best first; ties in score go by corporate number.
 
         Scored under ever looser bounds (`infra.candidate_bounds`) until the last candidate kept scores at least
-        the bound's floor: then no SME left out can rank among them, and the answer is the whole field's."""
+        the bound's floor, or under the bound a try has proven to hold the best: then no SME left out can rank
+        among them, and the answer is the whole field's."""
         seeking, criteria = command.seeking, command.criteria
         async with self.engine.connect() as conn:
             named = (await conn.execute(sought_query(seeking.technologies))).all()
             sought = [SoughtTerms.of(phrase, list(words)) for phrase, words in named]
-            # Each bound's plan for its own conditions: a plan made for any bound would not use the index.
-            await conn.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
+            # Each bound's plan for its own conditions: a plan made for any bound would not use the index. Room
+            # to hold a bound's SMEs (up to a few hundred thousand, each with its tsvector) in memory, where 4 MB
+            # spilled them to disk: at 3.4 million SMEs p50 306 → 271 ms, p99 2.1 → 1.8 s.
+            await conn.execute(text(
+                "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                f"set_config('work_mem', '{MATCHING_WORK_MEM}', true)"
+            ))
             rows: list[Any] = []
-            slacks, certain = list(self.slacks), False
+            slacks = list(self.slacks)
+            proven: float | None = None  # a slack whose bound is known to hold the best `limit` SMEs
             while slacks:
                 slack = slacks.pop(0)
                 limit = bound(
@@ -61,12 +70,14 @@ class Matching:
                     self.weights, as_of, limit,
                 )
                 rows = list((await conn.execute(query)).mappings().all())
-                if certain or (len(rows) == criteria.limit and rows[-1]["score"] >= limit.floor):
+                if slack == proven or (len(rows) == criteria.limit and rows[-1]["score"] >= limit.floor):
                     break
                 if len(rows) == criteria.limit:
                     # `limit` SMEs score at least the last one's score: a bound for it holds them all (and its
-                    # floor, worked out in doubles, may differ from that score in the last bit).
-                    slacks, certain = [1.0 - float(rows[-1]["score"])], True
+                    # floor, worked out in doubles, may differ from that score in the last bit). The tighter
+                    # bounds left are tried before it: each may yet prove its own floor, scoring fewer SMEs.
+                    proven = 1.0 - float(rows[-1]["score"])
+                    slacks = [s for s in slacks if s < proven] + [proven]
         return [_candidate(row, seeking.technologies) for row in rows]
 
     @activity.defn(name=FIND_CANDIDATES)

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.bootstrap import open_temporal
+from app.cli_nta import smes_import_nta
 from app.cli_support import _with_engine, console
 from app.sme_generator import MAX_ROWS, TooManyRows, generate_sme_records, seed_smes
 from domain.registry_file import RegistryEncodingError, registry_text
@@ -30,6 +31,7 @@ from infra.sme_registry import count_smes, import_registry_csv
 from services.registry import tell_withdrawals
 
 smes_app = typer.Typer(help="The SME registry.", no_args_is_help=True)
+smes_app.command("import-nta")(smes_import_nta)
 
 
 @smes_app.command("import")

@@ -73,6 +73,15 @@ def _initdb(pgdata: Path, user: str | None) -> None:
         raise StartupError(f"initdb failed in {pgdata}: {result.stderr.strip().splitlines()[-1:]}")
 
 
+def shared_buffers_mb() -> int:
+    """A quarter of this machine's memory, as PostgreSQL's documentation advises, at most 2 GB and at least its
+    default 128 MB. A registry of 3.4 million SMEs is about 2 GB with its indexes: matching read from
+    PostgreSQL's own buffers instead of the OS cache through 128 MB ran p50 271 → 192 ms, p99 1.8 → 1.1 s on
+    the shared two-core machine."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(128, min(2048, memory // 4 // 2**20))
+
+
 def start_postgres(data_dir: Path, port: int) -> ChildProcess:
     """Start PostgreSQL on 127.0.0.1:port with data in `data_dir/postgres`; initialise it on first use."""
     data_dir = data_dir.resolve()
@@ -93,7 +102,8 @@ def start_postgres(data_dir: Path, port: int) -> ChildProcess:
     process = ChildProcess.start(
         "postgres",
         [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-h", HOST, "-p", str(port),
-         "-k", str(socket_dir), "-c", "max_connections=200", "-c", "fsync=on"],
+         "-k", str(socket_dir), "-c", "max_connections=200", "-c", "fsync=on",
+         "-c", f"shared_buffers={shared_buffers_mb()}MB"],
         log_path,
         user=user,
         stop_signal=signal.SIGINT,  # fast shutdown: roll back open transactions, checkpoint, exit

@@ -23,7 +23,8 @@ from rich.table import Table
 from sqlalchemy import text
 
 from activities.matching import Matching
-from app.sme_generator import MAX_ROWS, TECHNOLOGY_AREAS, generate_smes, seed_smes
+from app.sme_generator import MAX_ROWS, generate_smes, seed_smes
+from app.sme_profiles import TECHNOLOGY_AREAS
 from bench.stack import bench_database
 from contracts.activities import FindCandidates
 from domain.geography import PREFECTURES

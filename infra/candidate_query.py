@@ -32,6 +32,7 @@ from sqlalchemy import (
     column,
     func,
     literal,
+    or_,
     select,
     text,
     true,
@@ -142,13 +143,20 @@ def _readiness(as_of: datetime, sme: FromClause) -> ColumnElement[float]:
 
 
 def _filters(criteria: MatchingCriteria, bound: Bound) -> list[ColumnElement[bool]]:
-    """Consent (the condition of the matching index), the bound's conditions, and the officer's criteria, which
-    narrow the field and never add to it."""
+    """Consent and not closed (the condition of the matching index), the bound's conditions, and the officer's
+    criteria, which narrow the field and never add to it."""
     filters: list[ColumnElement[bool]] = [
         smes.c.consent,
+        smes.c.closed_on.is_(None),
         smes.c.match_terms.op("@@")(cast(bindparam("terms", bound.terms, type_=Text), TSQUERY)),
         smes.c.employees.between(bound.employees.min, bound.employees.max),
         smes.c.updated_at >= bindparam("updated_since", bound.updated_since or EARLIEST, type_=DateTime(timezone=True)),
+    ]
+    needed = bindparam("bound_industries", list(bound.industries), type_=ARRAY(Text))
+    filters += [
+        or_(func.cardinality(needed) == 0, smes.c.industries.overlap(cast(needed, smes.c.industries.type))),
+        or_(~bindparam("bound_abroad", bound.abroad, type_=Boolean), func.cardinality(smes.c.overseas_interest) > 0),
+        or_(~bindparam("bound_certified", bound.certified, type_=Boolean), func.cardinality(smes.c.certifications) > 0),
     ]
     if criteria.industries:
         filters.append(smes.c.industries.overlap(criteria.industries))
@@ -209,6 +217,10 @@ def candidate_query(
         if industries
         else literal(1.0)
     )
+    # Each SME in the bound shares a word with a sought technology (the bound asks for one), so summing the
+    # matches of every sought technology, those sharing no word adding 0, scores the same SMEs as a join on a
+    # shared word would, without grouping thousands of joined rows back into SMEs.
+    matched = select(func.sum(technology_match(sought, bounded))).select_from(sought).scalar_subquery()
     field = (
         select(
             bounded.c.id,
@@ -216,17 +228,13 @@ def candidate_query(
             bounded.c.prefecture,
             bounded.c.employees,
             bounded.c.certifications,
-            _as_float(func.sum(technology_match(sought, bounded)) / func.cardinality(named)).label("technology_fit"),
+            _as_float(matched / func.cardinality(named)).label("technology_fit"),
             _as_float(industry).label("industry"),
             _as_float(_region(prefectures, bounded)).label("region"),
             _as_float(_size(employees, bounded)).label("size_fit"),
             _as_float(_readiness(as_of, bounded)).label("readiness"),
         )
-        .select_from(sought.join(bounded, bounded.c.search.op("@@")(sought.c.query)))
-        .group_by(
-            bounded.c.id, bounded.c.name, bounded.c.prefecture, bounded.c.employees, bounded.c.certifications,
-            bounded.c.industries, bounded.c.overseas_interest, bounded.c.updated_at,
-        )
+        .select_from(bounded)
         .cte("field")
     )
     share = weights.normalised()

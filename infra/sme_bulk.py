@@ -1,17 +1,22 @@
-"""Loading millions of SMEs at once: COPY in chunks, with the registry's indexes built after the rows are in.
+"""Loading millions of SMEs at once: one streamed COPY, with the registry's indexes built after the rows are in.
 
 `store_smes` (imports) writes through a staging table into a registry that stays indexed throughout, which is
 right for thousands of rows and costs about 40 µs of server time per row with every index kept up to date. A
 seed of millions of rows follows PostgreSQL's own advice for populating a database instead: when it at least
 doubles the registry, the secondary indexes are dropped inside the transaction and built again, each in one
-sorted pass, after the last row (the registry is locked for the transaction, which only a seed does). Only
-the primary key stays, so SMEs already registered are kept (`ON CONFLICT DO NOTHING`).
+sorted pass, after the last row (the registry is locked for the transaction, which only a seed does).
+
+The rows go straight into `smes` in one COPY that streams while they are generated, so PostgreSQL stores (and
+computes the generated text-search columns of) one part while Python makes the next. SMEs already registered
+are kept: their numbers are read first and left out of the stream (the registry is locked against other
+writers meanwhile). A registry too large to hold its numbers in memory (`DIRECT_UP_TO`) takes the old way,
+COPY into a staging table in chunks and `INSERT … ON CONFLICT DO NOTHING` from there.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from itertools import islice
 from typing import Any
 
@@ -21,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from infra.sme_registry import STORED_COLUMNS, StoreResult
 
 _STAGING = "smes_seed_staging"
+DIRECT_UP_TO = 2_000_000
+"""The largest registry whose corporate numbers are read into memory (about 200 MB) to stream a seed past them."""
 BULK_SESSION_SETTINGS = {"maintenance_work_mem": "512MB", "synchronous_commit": "off"}
 """Per transaction: room to sort each index in memory; commit without waiting for the WAL flush (a seed that is
 lost to a crash at the very end is simply run again)."""
@@ -34,20 +41,66 @@ async def bulk_add_smes(
     chunk: int = 50_000,
     progress: Callable[[int], None] = lambda rows: None,
     indexing: Callable[[], None] = lambda: None,
+    direct_up_to: int = DIRECT_UP_TO,
 ) -> StoreResult:
     """Add `records` (tuples in `STORED_COLUMNS` order, corporate numbers distinct) in the caller's transaction;
     SMEs already registered are kept. `progress(n)` after each chunk of n rows; `indexing()` before the indexes
-    are rebuilt (only when `expected` rows at least double the registry)."""
+    are rebuilt (only when `expected` rows at least double the registry). A registry of more than `direct_up_to`
+    SMEs is written through a staging table."""
     for name, value in BULK_SESSION_SETTINGS.items():
         await conn.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
+    await conn.execute(text("LOCK TABLE smes IN SHARE ROW EXCLUSIVE MODE"))  # no other writer until commit
     existing = int((await conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'smes'"))).scalar_one())
-    rebuilt = await _drop_secondary_indexes(conn) if expected >= max(existing, 0) else []
-    await conn.execute(text(f"CREATE TEMPORARY TABLE {_STAGING} (LIKE smes INCLUDING DEFAULTS) ON COMMIT DROP"))
-    for generated in await _generated_columns(conn):
-        await conn.execute(text(f"ALTER TABLE {_STAGING} DROP COLUMN {generated}"))
+    if existing < 0:  # never analysed: count
+        existing = int((await conn.execute(text("SELECT count(*) FROM smes"))).scalar_one())
+    rebuilt = await _drop_secondary_indexes(conn) if expected >= existing else []
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
+    if existing <= direct_up_to:
+        registered = set((await conn.execute(text("SELECT id FROM smes"))).scalars())
+        added = await _stream_into_registry(driver, records, registered, chunk, progress)
+    else:
+        added = await _through_staging(conn, driver, records, chunk, progress)
+    if rebuilt:
+        indexing()
+        for definition in rebuilt:
+            await conn.execute(text(definition))
+    return StoreResult(added, 0)
+
+
+async def _stream_into_registry(
+    driver: Any, records: Iterable[tuple[Any, ...]], registered: set[str], chunk: int, progress: Callable[[int], None]
+) -> int:
+    """COPY `records` straight into `smes`, less those whose number is in `registered`; how many went in."""
+    added = 0
+
+    async def stream() -> AsyncIterator[tuple[Any, ...]]:
+        nonlocal added
+        seen = 0
+        for record in records:
+            seen += 1
+            if seen == chunk:
+                progress(seen)
+                seen = 0
+            if record[0] not in registered:
+                added += 1
+                yield record
+        progress(seen)
+
+    await driver.copy_records_to_table("smes", records=stream(), columns=list(STORED_COLUMNS))
+    return added
+
+
+async def _through_staging(
+    conn: AsyncConnection, driver: Any, records: Iterable[tuple[Any, ...]], chunk: int,
+    progress: Callable[[int], None],
+) -> int:
+    """COPY `records` into a staging table a chunk at a time, each moved on into `smes` (`ON CONFLICT DO
+    NOTHING`) while the next is generated; how many were new."""
+    await conn.execute(text(f"CREATE TEMPORARY TABLE {_STAGING} (LIKE smes INCLUDING DEFAULTS) ON COMMIT DROP"))
+    for generated in await _generated_columns(conn):
+        await conn.execute(text(f"ALTER TABLE {_STAGING} DROP COLUMN {generated}"))
     columns = ", ".join(STORED_COLUMNS)
     insert = (
         f"WITH written AS (INSERT INTO smes ({columns}) SELECT {columns} FROM {_STAGING} "
@@ -65,11 +118,7 @@ async def bulk_add_smes(
         added += int(await inserting)
         await driver.execute(f"TRUNCATE {_STAGING}")
         progress(done)
-    if rebuilt:
-        indexing()
-        for definition in rebuilt:
-            await conn.execute(text(definition))
-    return StoreResult(added, 0)
+    return added
 
 
 async def _drop_secondary_indexes(conn: AsyncConnection) -> list[str]:

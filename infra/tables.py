@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Computed,
+    Date,
     DateTime,
     Identity,
     Index,
@@ -144,6 +145,11 @@ smes = Table(
     Column("founded", SmallInteger),
     Column("certifications", ARRAY(Text), nullable=False, server_default="{}"),
     Column("overseas_interest", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("name_kana", Text, nullable=False, server_default=""),
+    Column("closed_on", Date),
+    Column("close_cause", String(2)),
+    Column("successor_id", String(13)),
+    Column("nta_updated", Date),
     Column(
         "search", TSVECTOR, Computed("to_tsvector('english'::regconfig, casedesk_fold(technologies))", persisted=True)
     ),

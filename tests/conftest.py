@@ -91,6 +91,15 @@ async def empty_database(postgres_server: str) -> AsyncIterator[str]:
     await drop_database(postgres_server, url)
 
 
+@pytest.fixture
+async def registry(empty_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine on a migrated database of the test's own, for tests that fill the SME registry their way."""
+    engine = create_engine(settings, empty_database)
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings(token_pepper=PEPPER, temporal_task_queue=f"test-{uuid.uuid4()}", smtp_port=free_port(),

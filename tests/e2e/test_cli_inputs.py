@@ -4,8 +4,6 @@ against the tests' PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -16,16 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.corporate_number import with_check_digit
 from domain.sme_registry import COLUMNS
 from infra.tables import smes, users
-from tests.helpers.support import BIN
+from tests.helpers.cli import alliance
 
 pytestmark = pytest.mark.slow
-
-
-def alliance(engine: AsyncEngine, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("DATABASE_", "TEMPORAL_", "SMTP_"))}
-    env.update(DATABASE_URL=engine.url.render_as_string(hide_password=False), COLUMNS="200", LOG_LEVEL="WARNING")
-    return subprocess.run([str(BIN / "alliance"), *args], capture_output=True, text=True, env=env, timeout=120,
-                          check=False)
 
 
 def registry_csv(number: str, name: str) -> str:

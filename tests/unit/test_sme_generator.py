@@ -14,16 +14,14 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from app.sme_generator import (
-    CERTIFICATIONS,
     MAX_ROWS,
-    OVERSEAS_MARKETS,
     SERIALS,
-    TECHNOLOGY_AREAS,
     TooManyRows,
     corporate_number,
     generate_sme_records,
     generate_smes,
 )
+from app.sme_profiles import CERTIFICATIONS, OVERSEAS_MARKETS, TECHNOLOGY_AREAS
 from domain.corporate_number import corporate_number_problem
 from domain.geography import JSIC_DIVISIONS, PREFECTURE_BY_NAME, PREFECTURES, REGIONS, region_of
 from infra.sme_registry import STORED_COLUMNS

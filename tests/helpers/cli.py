@@ -1,0 +1,18 @@
+"""`alliance …` run as a person runs it: a real process against a test's database, with no other service's
+variables from the environment the tests run in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.helpers.support import BIN
+
+
+def alliance(engine: AsyncEngine, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("DATABASE_", "TEMPORAL_", "SMTP_"))}
+    env.update(DATABASE_URL=engine.url.render_as_string(hide_password=False), COLUMNS="200", LOG_LEVEL="WARNING")
+    return subprocess.run([str(BIN / "alliance"), *args], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)

@@ -1,0 +1,63 @@
+"""Migration 0025 rewrote two functions every registry row goes through, for speed: `sme_match_terms` (what the
+matching index holds) and `casedesk_fold` (what the name search indexes hold). Stored columns and indexes made
+with the old bodies stay valid only if the new ones give the same result for every input: held here on
+generated SMEs and on the texts most likely to differ."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import UTC, datetime
+from types import ModuleType
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.sme_generator import generate_sme_records
+from infra.migrate import MIGRATIONS
+from infra.sme_registry import STORED_COLUMNS
+
+
+def migration(name: str) -> ModuleType:
+    """A migration module of `infra/migrations/versions` (their names start with digits: no import statement)."""
+    spec = importlib.util.spec_from_file_location(name, MIGRATIONS / "versions" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+OLD_TERMS = str(migration("0023_matching_terms").TERMS).replace(
+    "CREATE FUNCTION sme_match_terms", "CREATE FUNCTION pg_temp.old_match_terms"
+)
+OLD_FOLD = (
+    "CREATE FUNCTION pg_temp.old_fold(text) RETURNS text LANGUAGE sql IMMUTABLE AS "
+    f"$$ SELECT {migration('0025_corporate_number_publication')._FOLD_BEFORE} $$"
+)
+TEXTS = ["さくら精工", "ｻｸﾗ精工", "サクラ", "ゟ", "ゝゞ", "ゖ", "ぁ", "🈀", "㋐㈱", "ＡＩＣＨＩ Works", "Ǆ", "", "ß",
+         "İstanbul"]
+
+
+async def test_match_terms_and_folding_give_what_the_old_bodies_gave(engine: AsyncEngine) -> None:
+    records = list(generate_sme_records(20_000, seed=11, now=datetime.now(UTC)))
+    records += [(r[0], *r[1:5], [], *r[6:]) for r in records[:50]]  # no industry at all
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TEMPORARY TABLE generated (LIKE smes INCLUDING DEFAULTS) ON COMMIT DROP"))
+        await conn.execute(text("ALTER TABLE generated DROP COLUMN search, DROP COLUMN match_terms"))
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.copy_records_to_table("generated", records=records, columns=list(STORED_COLUMNS))
+        await conn.execute(text(OLD_TERMS))
+        await conn.execute(text(OLD_FOLD))
+        arguments = "technologies, industries, prefecture, certifications, overseas_interest"
+        differing = (await conn.execute(text(
+            f"SELECT count(*) FROM generated WHERE sme_match_terms({arguments}) "
+            f"IS DISTINCT FROM pg_temp.old_match_terms({arguments})"
+        ))).scalar_one()
+        assert differing == 0
+        folded = (await conn.execute(text(
+            "SELECT t, casedesk_fold(t), pg_temp.old_fold(t) FROM (SELECT name FROM generated UNION SELECT name_ja "
+            "FROM generated UNION SELECT unnest(CAST(:texts AS text[]))) AS texts (t)"
+        ), {"texts": TEXTS})).all()
+        assert len(folded) > 1000
+        assert [t for t, now, before in folded if now != before] == []

@@ -1,0 +1,48 @@
+"""`alliance seed-smes` adds a generated registry without touching the SMEs already there, whichever way the rows
+go in (streamed straight into the registry, or through a staging table for a registry too big to read its
+numbers), and leaves every index of the registry in place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.sme_generator import generate_smes
+from infra.sme_bulk import bulk_add_smes
+from infra.sme_registry import StoreResult, count_smes, seed_demo_smes, store_smes
+from infra.tables import smes
+
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+async def indexes(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'smes'::regclass ORDER BY 1"
+        ))).scalars())
+
+
+@pytest.mark.parametrize("direct_up_to", [1_000_000, 0], ids=["streamed", "through staging"])
+async def test_a_seed_keeps_the_smes_already_there_and_every_index(registry: AsyncEngine, direct_up_to: int) -> None:
+    generated = list(generate_smes(3_000, seed=4, now=NOW))
+    told = generated[1_234] | {"name": "Told Us Itself Co., Ltd.", "consent": False}
+    async with registry.begin() as conn:
+        await store_smes(conn, [told], on_existing="keep")
+    demo = await seed_demo_smes(registry)
+    before = await indexes(registry)
+
+    async with registry.begin() as conn:
+        records = (tuple(row.values()) for row in generated)
+        result = await bulk_add_smes(conn, records, expected=len(generated), chunk=1_000, direct_up_to=direct_up_to)
+    assert result == StoreResult(len(generated) - 1, 0)
+    async with registry.connect() as conn:
+        assert await count_smes(conn) == len(generated) + demo
+        kept = (await conn.execute(select(smes.c.name, smes.c.consent).where(smes.c.id == told["id"]))).one()
+        assert tuple(kept) == ("Told Us Itself Co., Ltd.", False)
+        loaded = (await conn.execute(select(smes.c.name, smes.c.match_terms).where(
+            smes.c.id == generated[0]["id"]))).one()
+    assert loaded.name == generated[0]["name"] and "prefecture " + generated[0]["prefecture"] in loaded.match_terms
+    assert await indexes(registry) == before
