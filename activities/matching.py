@@ -19,10 +19,13 @@ from contracts.activities import FIND_CANDIDATES, FindCandidates
 from domain.matching import FACTORS, Explanation, MatchWeights
 from domain.model import Candidate
 from infra.candidate_bounds import SLACKS, SoughtTerms, bound
-from infra.candidate_query import candidate_query, sought_query
+from infra.candidate_query import candidate_query, field_size_query, sought_query
 
 log = structlog.get_logger()
 MATCHING_WORK_MEM = "64MB"
+SMALL_FIELD = 2_000
+"""A field of at most this many SMEs sharing a sought word is scored whole in one try (issue 15: each try builds
+and sends the whole scoring query)."""
 """PostgreSQL's work_mem for one matching request's transaction."""
 
 
@@ -58,6 +61,7 @@ class Matching:
             rows: list[Any] = []
             slacks = list(self.slacks)
             proven: float | None = None  # a slack whose bound is known to hold the best `limit` SMEs
+            sized = False  # whether the whole field's size was counted
             while slacks:
                 slack = slacks.pop(0)
                 limit = bound(
@@ -72,6 +76,15 @@ class Matching:
                 rows = list((await conn.execute(query)).mappings().all())
                 if slack == proven or (len(rows) == criteria.limit and rows[-1]["score"] >= limit.floor):
                     break
+                if len(rows) < criteria.limit and not sized and 1.0 in slacks:
+                    # Fewer than asked for: if the whole field is small, score it at once rather than bound by
+                    # bound (a registry or a request with few SMEs sharing a word took all seven tries).
+                    sized = True
+                    whole = bound(1.0, sought, seeking.industries, seeking.prefectures, seeking.employees,
+                                  self.weights, as_of)
+                    if whole is not None and await conn.scalar(field_size_query(whole, SMALL_FIELD)) <= SMALL_FIELD:
+                        slacks = [1.0]
+                        continue
                 if len(rows) == criteria.limit:
                     # `limit` SMEs score at least the last one's score: a bound for it holds them all (and its
                     # floor, worked out in doubles, may differ from that score in the last bit). The tighter

@@ -142,13 +142,20 @@ def _readiness(as_of: datetime, sme: FromClause) -> ColumnElement[float]:
     return 0.5 * held(sme.c.overseas_interest) + 0.25 * held(sme.c.certifications) + 0.25 * fresh
 
 
+def _in_the_field(bound: Bound) -> list[ColumnElement[bool]]:
+    """Consent, not closed, and the bound's terms: the conditions of the matching index."""
+    return [
+        smes.c.consent,
+        smes.c.closed_on.is_(None),
+        smes.c.match_terms.op("@@")(cast(bindparam("terms", bound.terms, type_=Text), TSQUERY)),
+    ]
+
+
 def _filters(criteria: MatchingCriteria, bound: Bound) -> list[ColumnElement[bool]]:
     """Consent and not closed (the condition of the matching index), the bound's conditions, and the officer's
     criteria, which narrow the field and never add to it."""
     filters: list[ColumnElement[bool]] = [
-        smes.c.consent,
-        smes.c.closed_on.is_(None),
-        smes.c.match_terms.op("@@")(cast(bindparam("terms", bound.terms, type_=Text), TSQUERY)),
+        *_in_the_field(bound),
         smes.c.employees.between(bound.employees.min, bound.employees.max),
         smes.c.updated_at >= bindparam("updated_since", bound.updated_since or EARLIEST, type_=DateTime(timezone=True)),
     ]
@@ -256,6 +263,16 @@ def candidate_query(
         .select_from(best.join(smes, smes.c.id == best.c.id).join(explained, true()))
         .order_by(*_best_first(best.c.score, best.c.id))
     )
+
+
+def field_size_query(whole: Bound, cap: int) -> Select[Any]:
+    """How many consenting, open SMEs share a word with a sought technology (`whole`: the bound of slack 1.0, the
+    whole field), counted through the matching index up to `cap` + 1 (enough to tell "at most `cap`")."""
+    met = (select(literal(1))
+           .where(*_in_the_field(whole))
+           .limit(cap + 1)
+           .subquery("met"))
+    return select(func.count()).select_from(met)
 
 
 def sought_query(technologies: list[str]) -> Select[Any]:

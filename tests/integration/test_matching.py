@@ -408,6 +408,16 @@ async def test_any_seeking_within_the_limits_is_matched_by_one_query_of_one_shap
         assert first.factors["technology_fit"] >= 1 / len(technologies) - 1e-4
 
 
+async def test_a_small_field_is_scored_whole_in_one_more_try_not_one_per_bound(registry: AsyncEngine) -> None:
+    """Fewer SMEs share a sought word than were asked for: after the first bound, the whole field is counted and,
+    being small, scored at once — two scoring queries, not one per bound (there are seven)."""
+    await put(registry, sme(1, "precision sensors"), sme(2, "sensors for robots"), sme(3, "bakery"))
+    with statements(registry) as sent:
+        found = await rank(registry, seeking("sensors"), limit=20)
+    assert {c.sme_id for c in found} == {sme(1, "")["id"], sme(2, "")["id"]}
+    assert len([s for s in sent if "bounded" in s]) == 2, len(sent)
+
+
 # -- bounds change nothing ----------------------------------------------------------------------------
 
 
