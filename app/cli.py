@@ -197,3 +197,7 @@ def demo(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # `python -m app.cli` (how `alliance run` starts its worker)
+    main()

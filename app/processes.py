@@ -19,7 +19,8 @@ from infra.startup import StartupError
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """In a child just forked: receive SIGTERM when the thread that started it ends (its parent dying)."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -61,7 +62,7 @@ class ChildProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 user=user,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
                 env=env,
                 start_new_session=True,
             )

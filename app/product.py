@@ -13,7 +13,8 @@ from app.bootstrap import Parts, open_parts
 from app.embedded_postgres import ensure_database, start_postgres
 from app.embedded_temporal import start_temporal
 from app.processes import ChildProcess
-from app.serving import api_server, serve_until_stopped, stop_event
+from app.serving import SHUTDOWN_GRACE, api_server, serve_until_stopped, stop_event
+from app.worker_process import WorkerProcess
 from infra.mail_sink import start_sink
 from infra.settings import EMBEDDED_DATABASE, Settings
 from infra.sme_registry import seed_demo_smes
@@ -21,6 +22,8 @@ from infra.startup import require_free_port
 from infra.users import NewUser, ensure_demo_users
 
 log = structlog.get_logger(__name__)
+
+WORKER_STOP_TIMEOUT = SHUTDOWN_GRACE.total_seconds() + 5  # its activities get SHUTDOWN_GRACE, as in-process ones did
 
 
 async def start_embedded(settings: Settings, console: Console, children: list[ChildProcess]) -> None:
@@ -90,13 +93,16 @@ async def run_product(settings: Settings, console: Console) -> None:
         async def ready() -> None:
             print_ready(console, settings, rows)
 
-        watcher = asyncio.create_task(parts.watch_incidents(stop))
-        relay = asyncio.create_task(parts.relay_mail(stop))
+        # The worker (with the mail relay and the incident watch) in a process of its own: a core for each.
+        worker = WorkerProcess()
+        worker.start()
+        supervisor = asyncio.create_task(worker.supervise(stop))
         try:
-            await serve_until_stopped(stop, server, parts.worker(), on_ready=ready)
+            await serve_until_stopped(stop, server, None, on_ready=ready)
         finally:
             stop.set()
-            await asyncio.gather(watcher, relay)
+            await worker.stop(WORKER_STOP_TIMEOUT)
+            await supervisor
         console.print("stopping…")
     finally:
         if sink is not None:

@@ -17,6 +17,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from infra.startup import free_port
@@ -98,6 +99,40 @@ def test_run_starts_answers_health_and_stops_clean_then_finds_the_case_again(
     assert read.json()["reference"] == case["reference"]
 
     stop_and_check_nothing_is_left(second, "SIGINT", data_dir)
+
+
+def worker_processes(launched: Launched) -> list[psutil.Process]:
+    """The case workers `alliance run` started (`python -m app.cli worker`), alive now."""
+    found = []
+    for proc in launched.tree():
+        with suppress(psutil.Error):
+            if proc.cmdline()[-3:] == ["-m", "app.cli", "worker"] and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+    return found
+
+
+def test_run_keeps_its_worker_in_a_process_of_its_own_and_starts_it_again_when_it_dies(
+    tmp_path: Path, launch: Launcher
+) -> None:
+    """Issue 15: the API and the case worker each get a core; a worker killed outright is started again, and the
+    product goes on taking cases; stopping the product stops the worker too."""
+    env = product_env(tmp_path)
+    launched = launch(["run"], env, "run")
+    wait_healthy(launched, env)
+    tokens = wait_demo_tokens(launched)
+    [first] = eventually(lambda: worker_processes(launched) or None, 30, "a case worker process", launched)
+    assert first.pid != launched.popen.pid
+
+    first.kill()
+    [second] = eventually(lambda: [p for p in worker_processes(launched) if p.pid != first.pid] or None, 30,
+                          "the case worker started again", launched)
+    assert "starting it again" in launched.output(), launched.describe()
+    with httpx.Client(base_url=api_base(env), timeout=60) as http:
+        created = http.post("/api/cases", json=filing(), headers=auth(tokens["applicant"]))
+    assert created.status_code == 201, created.text
+
+    stop_and_check_nothing_is_left(launched, "SIGINT", Path(env["DATA_DIR"]))
+    assert not second.is_running() or second.status() == psutil.STATUS_ZOMBIE
 
 
 def test_users_add_and_demo_in_a_second_terminal_work_against_the_running_product(

@@ -1,7 +1,8 @@
 """A real `alliance` process with two more activities on its worker, for the bounded-logs tests.
 
-`python -m tests.pathological run` (or `worker`, `api`) is `alliance run` itself — same CLI, settings, logging,
-event loop and signal handling — except that its worker also serves:
+`python -m tests.helpers.pathological run` (or `worker`, `api`) is `alliance run` itself — same CLI, settings,
+logging, event loop and signal handling (its `run` starts this module's `worker` as its worker process) — except
+that its worker also serves:
 
 - `explode`: fails the way the matching activity did in issue 22: a RecursionError deep inside SQLAlchemy
   expression building, the cause of an error whose message is as long as asked;
@@ -92,6 +93,7 @@ def main() -> None:
     from temporalio.worker import Worker as real_worker
 
     import app.serving
+    import app.worker_process
     import workers.case_worker
     from app.cli import main as alliance
 
@@ -100,6 +102,8 @@ def main() -> None:
         return real_worker(*args, **kwargs)
 
     workers.case_worker.Worker = worker_with_extras  # type: ignore[attr-defined,assignment]
+    # `run` starts its worker as a process of its own: this module's `worker`, so it serves the extras too.
+    app.worker_process.COMMAND = [sys.executable, "-m", "tests.helpers.pathological", "worker"]
     if bound := os.environ.get("PATHOLOGICAL_STOP_BOUND"):
         app.serving.STOP_BOUND = timedelta(seconds=float(bound))
     sys.argv = ["alliance", *sys.argv[1:]]

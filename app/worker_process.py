@@ -1,0 +1,81 @@
+"""The case worker of `alliance run` in a process of its own (issue 15): the API and the worker each get a core.
+
+`alliance run` stays one command: it starts `alliance worker` as its child, with the same environment and
+working directory (so the same settings), its output going to the same terminal; starts it again when it stops
+by itself (after 1 s, then up to 30 s between tries); and stops it with the product (SIGTERM, the worker's own
+graceful stop, then SIGKILL if it is still there after `timeout`). The child dies with `alliance run` even if
+that is killed outright (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+
+import structlog
+
+from app.processes import die_with_parent
+
+log = structlog.get_logger(__name__)
+
+FIRST_BACKOFF = 1.0
+LONGEST_BACKOFF = 30.0
+COMMAND = [sys.executable, "-m", "app.cli", "worker"]
+
+
+class WorkerProcess:
+    def __init__(self, command: list[str] | None = None) -> None:
+        self.command = command or COMMAND
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        """Start the worker (from the event loop's thread: the death signal is tied to the starting thread)."""
+        # A session of its own: Ctrl-C in the terminal reaches `alliance run`, which then stops the worker itself.
+        self.popen = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
+                                      start_new_session=True)
+        self.starts += 1
+
+    async def supervise(self, stop: asyncio.Event) -> None:
+        """Until `stop`: wait for the worker to end, and start it again when it ended by itself."""
+        backoff = FIRST_BACKOFF
+        while not stop.is_set() and self.popen is not None:
+            ended = asyncio.create_task(asyncio.to_thread(self.popen.wait))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait([ended, stopping], return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if stop.is_set():
+                self.terminate()  # now, so the worker stops while the API does
+                ended.cancel()  # the thread still waits; the process ending ends the wait
+                return
+            log.error("the case worker stopped by itself; starting it again", exit_status=ended.result(),
+                      in_seconds=backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            if stop.is_set():
+                return
+            self.start()
+            backoff = min(backoff * 2, LONGEST_BACKOFF)
+
+    def terminate(self) -> None:
+        """Ask the worker to stop gracefully (SIGTERM), without waiting."""
+        if self.popen is not None and self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.send_signal(signal.SIGTERM)
+
+    async def stop(self, within: float) -> None:
+        """Ask the worker to stop (SIGTERM) and wait for it; SIGKILL it if it is still there after `within` s."""
+        popen = self.popen
+        if popen is None or popen.poll() is not None:
+            return
+        self.terminate()
+        try:
+            await asyncio.to_thread(popen.wait, within)
+        except subprocess.TimeoutExpired:
+            log.error("the case worker did not stop in time; killed", within_s=within)
+            with contextlib.suppress(ProcessLookupError):
+                popen.kill()
+            await asyncio.to_thread(popen.wait, 5)
