@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -26,7 +25,6 @@ from domain.signing import Keyring, Signer
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
 from infra.idempotency import claim_key
 from infra.outbox import note_reported, readdress
-from infra.superseded import supersede_from
 from infra.tables import audit_events, cases
 from infra.texts import kept_texts_of
 
@@ -94,11 +92,9 @@ class CaseRecords:
                 kept_texts_of(header.case_id, refs),
             ))).one()
             if tried:
-                stored = await _stored_event(conn, header.case_id, header.seq, header.prev_hash, self.keyring,
-                                             step=command.step)
+                stored = await _stored_event(conn, header.case_id, header.seq, header.prev_hash, self.keyring)
                 if stored is not None:
                     return Recorded(hash=stored.hash)
-                previous = await conn.scalar(select(cases.c.snapshot).where(cases.c.id == header.case_id))
             before = CaseState.model_validate(previous) if previous is not None else None
             texts: dict[str, str] = kept or {}
             payload = (resolve_request(command.payload, texts) if header.type == events.FILED
@@ -122,7 +118,7 @@ class CaseRecords:
             after = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
             told = notice(header.type, before or after, after, payload)
             try:
-                await _write(conn, entry, after, told, _upsert(after), step=command.step)
+                await _write(conn, entry, after, told, _upsert(after))
             except DataError as error:  # retrying cannot help: refuse the action instead of hanging the case
                 raise ApplicationError(
                     f"the database cannot store this event: {error.orig}", type=UNSTORABLE, non_retryable=True
@@ -130,31 +126,16 @@ class CaseRecords:
         return Recorded(hash=entry.hash)
 
 
-def _lost_step(stored_step: str | None, step: str | None) -> bool:
-    """Whether the event stored at this position came from a step the workflow's history does not have.
-
-    The same step again (its workflow task ran a second time after a worker died) is the same event; so is an
-    event stored without a step (recorded as an ordinary activity, which Temporal schedules only once its cause
-    is in the history) or a command without one (a case from before `record-in-the-task`)."""
-    return stored_step is not None and step is not None and stored_step != step
 async def _stored_event(conn: AsyncConnection, case_id: str, seq: int, prev_hash: str,
-                        keyring: Keyring, *, step: str | None = None) -> AuditEntry | None:
+                        keyring: Keyring) -> AuditEntry | None:
     """The event already stored under (case, seq) — a try before this one wrote it — or None; raises a
     non-retryable `stored_event_invalid` when that row does not verify after `prev_hash` (the workflow's last
-    hash): it was not written by this step, and trusting it would chain the case onto a forgery.
-
-    A stored event whose step the workflow's history does not have (`_lost_step`: its workflow task was lost
-    before Temporal kept it) is moved aside first (`infra.superseded`), and None is answered: this `step` takes
-    its place."""
+    hash): it was not written by this step, and trusting it would chain the case onto a forgery."""
     row = (await conn.execute(select(audit_events).where(audit_events.c.case_id == case_id,
                                                          audit_events.c.seq == seq))).mappings().first()
     if row is None:
         return None
-    if _lost_step(row["step"], step):
-        await supersede_from(conn, case_id, seq, step, datetime.now(UTC))
-        return None
-    fields = {name: value for name, value in row.items() if name != "step"}  # not part of the event's record
-    stored = AuditEntry.model_validate({**fields, "case_id": str(row["case_id"])})
+    stored = AuditEntry.model_validate({**row, "case_id": str(row["case_id"])})
     if (problem := stored_event_problem(stored, prev_hash, keyring)) is not None:
         raise ApplicationError(
             f"event {seq} of case {case_id} is already stored, but {problem}; remove that row, then retry the "
@@ -192,9 +173,7 @@ async def _contact_email(conn: AsyncConnection, case_id: str) -> str | None:
 
 
 def _upsert(state: CaseState) -> Any:
-    """The read model's row of the case; it never moves back (a replayed older event changes nothing). The same
-    position is written again only when the event there was superseded (its step lost, `infra.superseded`): an
-    event's own retry answers before it gets here."""
+    """The read model's row of the case; it only ever moves forward (a replayed older event changes nothing)."""
     row = {
         "id": state.id,
         "reference": state.reference,
@@ -219,18 +198,17 @@ def _upsert(state: CaseState) -> Any:
     return upsert.on_conflict_do_update(
         index_elements=[cases.c.id],
         set_={k: upsert.excluded[k] for k in row if k not in ("id", "created_at")},
-        where=cases.c.seq <= upsert.excluded.seq,
+        where=cases.c.seq < upsert.excluded.seq,
     )
 
 
 async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice | None,
-                 upsert: Any, *, step: str | None = None) -> None:
-    """The event (with the `step` that recorded it), the read model and the outbox, in the caller's transaction
-    (the mail relay delivers it)."""
+                 upsert: Any) -> None:
+    """The event, the read model and the outbox, in the caller's transaction (the mail relay delivers it)."""
     readdressed_from = await _contact_email(conn, entry.case_id) if entry.type == Action.UPDATE_CONTACT else None
     event = (
         insert(audit_events)
-        .values({**entry.model_dump(), "step": step})
+        .values(entry.model_dump())
         .on_conflict_do_nothing(index_elements=[audit_events.c.case_id, audit_events.c.seq])
         .returning(audit_events.c.seq)
         .cte("event")

@@ -65,7 +65,6 @@ class RecordCaseEvent(Contract):
     payload: dict[str, Any]
     state: CaseState
     candidates_ref: str | None = None
-    step: str | None = None  # the Update's id, or the timer or signal, that records the event (issue 15)
     claim: KeyClaim | None = None
 
 

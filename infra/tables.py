@@ -83,22 +83,8 @@ audit_events = Table(
     Column("personal_digest", String(64)),
     Column("key_id", String(16)),  # the signing key's id; NULL (with signature) for events from before signing
     Column("signature", String(128)),  # Ed25519 over the hash (domain.signing)
-    Column("step", Text),  # the Update id, timer or signal that recorded it (not hashed); NULL before issue 15
     UniqueConstraint("hash", name="uq_audit_events_hash"),
 )
-
-superseded_events = Table(
-    "superseded_events",
-    metadata,
-    Column("case_id", UUID(as_uuid=False), primary_key=True),
-    Column("seq", Integer, primary_key=True),
-    Column("hash", String(64), primary_key=True),
-    Column("step", Text),
-    Column("event", JSONB, nullable=False),  # the whole row as it was, signature included
-    Column("superseded_at", DateTime(timezone=True), nullable=False),
-    Column("superseded_by_step", Text),
-)
-"""Events whose workflow task was lost before Temporal kept it (`infra.superseded`): moved aside, never erased."""
 
 audit_checkpoints = Table(
     "audit_checkpoints",

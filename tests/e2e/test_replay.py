@@ -71,11 +71,10 @@ def test_stored_histories_exist_for_every_scenario() -> None:
     service-level timers), v2- (before timers and search attributes were sent only when they change), v3-
     (before personal data was kept apart under a salt, hash version 2), v4- (before free text left the workflow
     and was hashed by the recording step: `bounded-case-state`), v5- (before the mail relay: the workflow
-    delivered its own e-mails, `mail-leaves-the-case`), v6- (before events were recorded by a local activity inside
-    the workflow task: `record-in-the-task`)."""
+    delivered its own e-mails, `mail-leaves-the-case`)."""
     stored = {p.stem for p in HISTORIES.glob("*.json")}
     assert set(SCENARIOS) <= stored
-    assert {f"{version}-{name}" for name in SCENARIOS for version in ("v1", "v2", "v3", "v4", "v5", "v6")} <= stored
+    assert {f"{version}-{name}" for name in SCENARIOS for version in ("v1", "v2", "v3", "v4", "v5")} <= stored
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in HISTORIES.glob("*.json")))

@@ -2,7 +2,7 @@
 of interest fund committee members declare (append-only).
 
 Revision ID: 0024
-Revises: 0028
+Revises: 0026
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "0024"
-down_revision = "0028"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
