@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import CurrentActor, ServicesDep, require, route_of
 from api.examples import problems
 from api.problems import Problem
+from domain.fields import in_utc_range
 from domain.model import Actor, Office
 from domain.rules import AUDITORS
 from infra.audit_export import FORMATS, MEDIA_TYPES, ExportFilter, ExportFormat, export_audit
@@ -52,7 +53,10 @@ def _time(name: str, value: str | None) -> datetime | None:
         raise _bad_query(name, f"{value!r} is not an ISO 8601 time, e.g. 2026-03-01T00:00:00+09:00") from None
     if when.tzinfo is None:
         raise _bad_query(name, "give the time with its offset, e.g. 2026-03-01T00:00:00+09:00")
-    return when.astimezone(UTC)
+    try:
+        return in_utc_range(when).astimezone(UTC)
+    except ValueError as error:
+        raise _bad_query(name, str(error)) from None
 
 
 def _filters(since: str | None, until: str | None, case: str | None, office: str | None) -> ExportFilter:

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from api.problems import validation_problem
-from domain.fields import ONE_LINE_PATTERN, one_line
+from domain.fields import ONE_LINE_PATTERN, UtcRepresentable, one_line
 
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?")
 
@@ -25,8 +25,8 @@ def _iso_time(value: object) -> object:
     return value
 
 
-QueryTime = Annotated[datetime, BeforeValidator(_iso_time)]
-"""A time in a query string, written as ISO 8601 (the routes ask for its offset themselves)."""
+QueryTime = Annotated[datetime, BeforeValidator(_iso_time), UtcRepresentable]
+"""A time in a query string, written as ISO 8601, that exists in UTC (the routes ask for its offset themselves)."""
 
 MAX_SEARCH = 200
 """The longest search text (`q`, `technology`), in characters: far longer than any name or reference."""

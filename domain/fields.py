@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
@@ -129,7 +130,8 @@ def as_typed(value: str) -> str:
 
 
 def not_blank(value: str) -> str:
-    if not value.strip():
+    """Something to read: not only spaces and invisible format characters (a zero-width space, U+200B, alone)."""
+    if all(character.isspace() or unicodedata.category(character) == "Cf" for character in value):
         raise ValueError("may not be blank")
     return value
 
@@ -151,21 +153,34 @@ OneLine = (AsTyped, AfterValidator(door_rule(one_line)))
 SeveralLines = (AfterValidator(line_feeds), AsTyped, AfterValidator(door_rule(several_lines)))
 NotBlank = AfterValidator(door_rule(not_blank))
 
-Name = Annotated[str, _line(200, required=True), *OneLine, NotBlank]
+
+def within(max_length: int) -> AfterValidator:
+    """The length limit held again after NFC (`as_typed`): a few characters compose into more (U+FB2C is three),
+    and the text is kept as it is after that."""
+
+    def check(value: str) -> str:
+        if len(value) > max_length:
+            raise ValueError(f"at most {max_length} characters in Unicode NFC, as it is kept ({len(value)})")
+        return value
+
+    return AfterValidator(door_rule(check))
+
+
+Name = Annotated[str, _line(200, required=True), *OneLine, within(200), NotBlank]
 """A name, a title, a technology: one line, 1–200 characters, not blank."""
-Tag = Annotated[str, _line(100, required=True), *OneLine, NotBlank]
+Tag = Annotated[str, _line(100, required=True), *OneLine, within(100), NotBlank]
 """A short label (a certification, a market): one line, 1–100 characters, not blank."""
-Code = Annotated[str, _line(64, required=True), *OneLine, NotBlank]
+Code = Annotated[str, _line(64, required=True), *OneLine, within(64), NotBlank]
 """An organisation's code: one line, 1–64 characters."""
-SmeKey = Annotated[str, _line(13, required=True), *OneLine, NotBlank]
+SmeKey = Annotated[str, _line(13, required=True), *OneLine, within(13), NotBlank]
 """The key of an SME in the registry (its corporate number): one line, 1–13 characters."""
-OptionalPlace = Annotated[str, _line(100, required=False), *OneLine]
+OptionalPlace = Annotated[str, _line(100, required=False), *OneLine, within(100)]
 """A city or town, possibly empty: one line, at most 100 characters."""
-LongLine = Annotated[str, _line(2000, required=True), *OneLine, NotBlank]
+LongLine = Annotated[str, _line(2000, required=True), *OneLine, within(2000), NotBlank]
 """One long line (a registry's list of technologies): 1–2000 characters."""
-Text = Annotated[str, _lines(5000, required=True), *SeveralLines, NotBlank]
+Text = Annotated[str, _lines(5000, required=True), *SeveralLines, within(5000), NotBlank]
 """What a person writes (a reason, an answer, a description): lines, 1–5000 characters, not blank."""
-OptionalText = Annotated[str, _lines(5000, required=False), *SeveralLines]
+OptionalText = Annotated[str, _lines(5000, required=False), *SeveralLines, within(5000)]
 """An optional note: lines, at most 5000 characters."""
 
 
@@ -305,3 +320,18 @@ def smtputf8_problem(address: str, smtp_utf8: bool) -> str | None:
         f"the part before the @ ({local!r}) must be ASCII: the mail server does not take international "
         "addresses (SMTPUTF8); give an ASCII address"
     )
+
+
+def in_utc_range(value: datetime) -> datetime:
+    """A time with its offset that also exists in UTC (0001-01-01T00:00:00+14:00 does not: it is in year 0), so
+    storing or comparing it cannot overflow; naive times pass as they are (their rules are the caller's)."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("a time between 0001-01-02 and 9999-12-30 (its UTC time must exist)") from None
+    return value
+
+
+UtcRepresentable = AfterValidator(in_utc_range)
+"""`in_utc_range` as a field's rule."""

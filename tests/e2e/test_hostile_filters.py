@@ -24,6 +24,12 @@ from tests.helpers.scenarios import to_matching
     (officer(SBIC), "/api/work", {"due_before": "0.0"}, "due_before"),
     # a parameter the operation does not take
     (AUDITOR, "/api/audit/access", {"persno": "u-1"}, "persno"),
+    # a time that does not exist in UTC (year 0, or year 10000)
+    (AUDITOR, "/api/audit/access", {"since": "0001-01-01T00:00:00+14:00"}, "since"),
+    (AUDITOR, "/api/audit/access", {"until": "9999-12-31T23:59:59-14:00"}, "until"),
+    (AUDITOR, "/api/audit/export", {"since": "0001-01-01T00:00:00+14:00"}, "since"),
+    (AUDITOR, "/api/audit/export", {"until": "9999-12-31T23:59:59-14:00", "access": "true"}, "until"),
+    (officer(SBIC), "/api/work", {"due_before": "9999-12-31T23:59:59-14:00"}, "due_before"),
 ])
 async def test_hostile_query_strings_are_named_4xx_never_5xx(
     desk: Desk, who: object, path: str, params: dict[str, str], field: str

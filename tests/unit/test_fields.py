@@ -206,3 +206,24 @@ def test_text_typed_two_ways_is_stored_one_way_at_the_door_and_stored_text_reads
     assert typed.company.description == "Café robots\nｶﾌｪ", "NFC only: the half-width kana stay as typed"
     assert typed.seeking.technologies == ["matériaux"] and note.model_dump()["text"] == "Satō-san called"
     assert FilingRequest.model_validate(filing).company.name == decomposed_name, "as stored, outside the door"
+
+
+def test_a_length_limit_holds_after_the_text_is_composed_as_it_is_kept() -> None:
+    """U+FB2C is one character as typed and three in NFC: 200 of them are 600 characters kept, over a name's 200."""
+    filing = sample_filing()
+    filing["company"]["name"] = "\ufb2c" * 200
+    with pytest.raises(ValidationError, match="at most 200 characters in Unicode NFC"), at_the_door():
+        FilingRequest.model_validate(filing)
+
+
+def test_a_name_of_invisible_characters_only_is_blank() -> None:
+    filing = sample_filing()
+    filing["company"]["name"] = "\u200b\u200d "
+    with pytest.raises(ValidationError, match="may not be blank"), at_the_door():
+        FilingRequest.model_validate(filing)
+
+
+@pytest.mark.parametrize("updated", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_registry_row_updated_at_a_time_that_does_not_exist_in_utc_is_refused(updated: str) -> None:
+    with pytest.raises(ValidationError, match="its UTC time must exist"), at_the_door():
+        SmeRecord.model_validate({"updated": updated})
