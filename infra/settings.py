@@ -7,6 +7,7 @@ from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -29,7 +30,8 @@ def embedded_postgres_url(data_dir: Path, port: int, database: str) -> str:
     socket_dir = data_dir.resolve() / "run"
     socket = socket_dir / f".s.PGSQL.{port}"
     if len(str(socket)) <= UNIX_SOCKET_PATH_MAX and socket.is_socket():
-        return f"postgresql+asyncpg://postgres@/{database}?host={socket_dir}&port={port}"
+        # The folder is a query value: `&`, `+`, `%` or a space in it must not be read as URL syntax.
+        return f"postgresql+asyncpg://postgres@/{database}?host={quote(str(socket_dir), safe='/')}&port={port}"
     return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database}"
 DEV_AUDIT_KEY_CONTEXT = b"case-desk development audit signing key:"
 MIN_DISTINCT_KEY_BYTES = 16

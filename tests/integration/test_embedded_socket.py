@@ -12,7 +12,7 @@ from sqlalchemy import text
 from app.bootstrap import _where
 from app.embedded_postgres import ensure_database, start_postgres
 from infra.db import create_engine
-from infra.settings import EMBEDDED_DATABASE, Settings
+from infra.settings import EMBEDDED_DATABASE, UNIX_SOCKET_PATH_MAX, Settings
 from infra.startup import free_port
 from tests.helpers.support import PEPPER
 
@@ -47,3 +47,25 @@ def test_tcp_while_the_data_folder_has_no_socket(embedded: tuple[Path, int], tmp
     (tmp_path / "run").mkdir()
     settings = Settings(token_pepper=PEPPER, data_dir=tmp_path, embedded_postgres_port=port)
     assert settings.effective_database_url == f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{EMBEDDED_DATABASE}"
+
+
+@pytest.mark.parametrize("folder", ["R&D +%41 x", "d" * 90])
+async def test_a_data_folder_of_any_name_or_length_starts_and_is_reached(tmp_path: Path, folder: str) -> None:
+    """`&`, `+`, `%` and spaces in the folder are no URL syntax; a folder too deep for a Unix-domain socket (Linux
+    takes 107 bytes) starts PostgreSQL on TCP alone, and the product reaches it there."""
+    data_dir, port = tmp_path / folder, free_port()
+    data_dir.mkdir()
+    process = start_postgres(data_dir, port)
+    try:
+        await ensure_database(port, EMBEDDED_DATABASE)
+        settings = Settings(token_pepper=PEPPER, data_dir=data_dir, embedded_postgres_port=port)
+        engine = create_engine(settings)
+        try:
+            async with engine.connect() as conn:
+                over_socket = await conn.scalar(text("SELECT inet_client_addr() IS NULL"))
+        finally:
+            await engine.dispose()
+        fits = len(str(data_dir.resolve() / "run" / f".s.PGSQL.{port}")) <= UNIX_SOCKET_PATH_MAX
+        assert over_socket is fits
+    finally:
+        process.stop()
