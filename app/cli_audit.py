@@ -84,7 +84,7 @@ def audit_verify(
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign a checkpoint over every case's head, store it and append it to the checkpoint log."""
-    from infra.checkpoint_sink import undelivered
+    from infra.checkpoint_sink import shown, undelivered
     from infra.checkpoints import take_checkpoint
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:
@@ -95,10 +95,12 @@ def audit_checkpoint() -> None:
         except OSError as error:
             raise StartupError(f"the checkpoint is stored, but the checkpoint log could not be written: {error}"
                                ) from None
+        where = shown(url) if url else ""
+        failed = bool(url) and checkpoint.id in await undelivered(engine)
         console.print(f"{checkpoint.name}: {checkpoint.cases} case(s), root {checkpoint.root}, "
-                      f"logged to {settings.checkpoint_log}" + (f" and sent to {url}" if url else ""))
-        if url and checkpoint.id in await undelivered(engine):
-            raise StartupError(f"{checkpoint.name} is stored and logged, but was not delivered to {url}: an open "
+                      f"logged to {settings.checkpoint_log}" + (f" and sent to {where}" if url and not failed else ""))
+        if failed:
+            raise StartupError(f"{checkpoint.name} is stored and logged, but was not delivered to {where}: an open "
                                "incident (`alliance incidents list`); `alliance audit send-checkpoints` sends it again")
 
     _with_engine(main)

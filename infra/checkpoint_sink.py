@@ -33,6 +33,13 @@ STEP = "send_checkpoint"
 RETRIED_STATUSES = frozenset({408, 425, 429})
 
 
+def shown(url: str) -> str:
+    """`url` as logs, incidents and messages may show it: no user, password or query (a presigned URL's signature
+    or a token would otherwise reach every operator who reads them)."""
+    parts = httpx.URL(url)
+    return str(parts.copy_with(userinfo=b"", query=None)) + ("?…" if parts.query else "")
+
+
 def target(url: str, checkpoint: Checkpoint) -> tuple[str, str]:
     """(method, URL) for `checkpoint`: PUT to its own address when `url` holds `{id}`, else POST to `url`."""
     return ("PUT", url.replace("{id}", str(checkpoint.id))) if "{id}" in url else ("POST", url)
@@ -46,19 +53,23 @@ async def send_line(url: str, checkpoint: Checkpoint, line: str, *, attempts: in
     async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
         for attempt in range(1, attempts + 1):
             try:
-                answer = await client.request(method, address, content=line.encode(),
-                                              headers={"Content-Type": "application/json"})
+                # A whole try is bounded, not each read: a server trickling a byte at a time never times out a read.
+                async with asyncio.timeout(TIMEOUT_S):
+                    answer = await client.request(method, address, content=line.encode(),
+                                                  headers={"Content-Type": "application/json"})
+            except TimeoutError:
+                problem = f"no answer within {TIMEOUT_S:.0f} s"
             except httpx.HTTPError as error:
-                problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+                problem = type(error).__name__  # its text repeats the URL, secrets and all
             else:
                 if answer.is_success:
                     return None
-                problem = f"{method} {address} answered {answer.status_code} {answer.reason_phrase}"
+                problem = f"{method} answered {answer.status_code} {answer.reason_phrase}"
                 if answer.status_code < 500 and answer.status_code not in RETRIED_STATUSES:
                     break
             if attempt < attempts:
                 await asyncio.sleep(pause * 2 ** (attempt - 1))
-    return f"{checkpoint.name} was not delivered to {address}: {problem}"
+    return f"{checkpoint.name} was not delivered to {shown(address)}: {problem}"
 
 
 async def deliver(engine: AsyncEngine, url: str, checkpoint: Checkpoint, line: str) -> str | None:
@@ -68,7 +79,7 @@ async def deliver(engine: AsyncEngine, url: str, checkpoint: Checkpoint, line: s
     if problem is None:
         await note_recovery(engine, SENDER, step)
         return None
-    log.error("audit checkpoint not delivered", checkpoint=checkpoint.id, url=url, error=problem)
+    log.error("audit checkpoint not delivered", checkpoint=checkpoint.id, url=shown(url), error=problem)
     await note_failure(engine, SENDER, step, "permanent", ATTEMPTS,
                        f"{problem}; it is stored and in the checkpoint log file; "
                        f"`alliance audit send-checkpoints` sends it again")

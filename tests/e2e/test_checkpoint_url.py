@@ -107,6 +107,23 @@ async def test_a_target_that_refuses_never_stops_the_checkpoint_and_is_an_incide
     assert await undelivered(engine) == []
 
 
+async def test_a_url_with_credentials_never_shows_them_where_operators_read(
+    desk: Desk, engine: AsyncEngine, settings: Settings, archive: Archive, tmp_path: Path
+) -> None:
+    """A presigned or basic-auth URL keeps its secrets: not in the command's output, the log or the incident."""
+    await desk.file(APPLICANT)
+    log = tmp_path / "checkpoints.log"
+    url = f"http://archive:s3cr3t-token@127.0.0.1:{archive.port}/cp/{{id}}?X-Amz-Signature=SECRETSIG"
+    archive.failures = [500, 500, 500]
+    taken = await alliance(engine, settings, log, "audit", "checkpoint", env={"AUDIT_CHECKPOINT_URL": url})
+    assert taken.returncode == 1
+    assert archive.received and archive.received[0][1].endswith("?X-Amz-Signature=SECRETSIG")  # it was used
+    listed = await open_incidents(engine)
+    said = taken.stdout + taken.stderr + " ".join(i.error for i in listed)
+    assert "was not delivered" in said
+    assert "s3cr3t-token" not in said and "SECRETSIG" not in said, said
+
+
 def test_the_url_is_refused_at_start_unless_it_is_http() -> None:
     with pytest.raises(ValueError, match="AUDIT_CHECKPOINT_URL must be an http:// or https:// URL"):
         Settings(_env_file=None, audit_checkpoint_url="ftp://archive.example.org/checkpoints")
