@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import os
 import pwd
+import shutil
 import signal
 import stat
 import subprocess
@@ -62,14 +63,24 @@ def _initdb(pgdata: Path, user: str | None) -> None:
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
         _make_traversable(pgdata.parent)
     pgdata.chmod(0o700)
-    result = subprocess.run(
-        [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
-         "--encoding=UTF8", "--locale=C"],
-        capture_output=True,
-        text=True,
-        user=user,
-        check=False,
-    )
+    # C.UTF-8: byte-order sorting as in C, and lower()/ILIKE that know É from é (in C they know only ASCII, and
+    # search folds text in SQL and Python alike); plain C where the system has no C.UTF-8.
+    for locale in ("C.UTF-8", "C"):
+        result = subprocess.run(
+            [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
+             "--encoding=UTF8", f"--locale={locale}"],
+            capture_output=True,
+            text=True,
+            user=user,
+            check=False,
+        )
+        if result.returncode == 0:
+            break
+        shutil.rmtree(pgdata, ignore_errors=True)
+        pgdata.mkdir(parents=True, exist_ok=True)
+        if user is not None:
+            os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+        pgdata.chmod(0o700)
     if result.returncode != 0:
         raise StartupError(f"initdb failed in {pgdata}: {result.stderr.strip().splitlines()[-1:]}")
 

@@ -229,8 +229,10 @@ async def test_a_cursor_we_did_not_give_out_is_422(http: httpx.AsyncClient, toke
 async def test_a_search_finds_names_typed_in_another_width_or_kana(desk: Desk) -> None:
     sakura = await desk.file(COORDINATOR, company="サクラ精工", on_behalf_of="sakura-seiko")
     aichi = await desk.file(COORDINATOR, company="Aichi Machines", on_behalf_of="aichi-machines")
+    energie = await desk.file(COORDINATOR, company="Énergie Québec SA", on_behalf_of="energie-quebec")
     for q, wanted in (("ｻｸﾗ精工", sakura), ("さくら精工", sakura), ("サクラ", sakura), ("ａｉｃｈｉ", aichi),
-                      ("AICHI machines", aichi)):
+                      ("AICHI machines", aichi), ("Énergie", energie), ("énergie québec", energie),
+                      ("ÉNERGIE", energie)):
         response = await desk.http.get("/api/cases", params={"q": q, "limit": 200},
                                        headers=desk.headers(COORDINATOR))
         assert response.status_code == 200, response.text
