@@ -130,8 +130,7 @@ def as_typed(value: str) -> str:
 
 
 def not_blank(value: str) -> str:
-    """Something to read: not only spaces and invisible format characters (a zero-width space, U+200B, alone)."""
-    if all(character.isspace() or unicodedata.category(character) == "Cf" for character in value):
+    if not value.strip():
         raise ValueError("may not be blank")
     return value
 

@@ -216,13 +216,6 @@ def test_a_length_limit_holds_after_the_text_is_composed_as_it_is_kept() -> None
         FilingRequest.model_validate(filing)
 
 
-def test_a_name_of_invisible_characters_only_is_blank() -> None:
-    filing = sample_filing()
-    filing["company"]["name"] = "\u200b\u200d "
-    with pytest.raises(ValidationError, match="may not be blank"), at_the_door():
-        FilingRequest.model_validate(filing)
-
-
 @pytest.mark.parametrize("updated", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
 def test_a_registry_row_updated_at_a_time_that_does_not_exist_in_utc_is_refused(updated: str) -> None:
     with pytest.raises(ValidationError, match="its UTC time must exist"), at_the_door():
