@@ -9,6 +9,7 @@ recipient or the message, an address or header that cannot be encoded). RFC 5321
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable
@@ -119,6 +120,8 @@ def classify(error: Exception) -> MailFailure:
     return MailFailure(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__, permanent=False)
 
 
+QUIT_SECONDS = 2.0
+"""How long the relay, stopping, waits for servers to answer QUIT before it drops their connections."""
 IDLE_SESSION_SECONDS = 30.0
 """A session idle longer than this is closed rather than reused (a server may close one idle for 5 minutes,
 RFC 5321 §4.5.3.2.7, and some close them sooner)."""
@@ -128,8 +131,12 @@ class SmtpSessions:
     """SMTP sessions kept open between messages, one for each sender sending at the same time (issue 15): a new
     session costs a connection, the greeting, EHLO (and STARTTLS and login when configured) and QUIT, several
     times what one more message over an open session costs. A session that failed in any way, or stayed idle
-    longer than `IDLE_SESSION_SECONDS`, is closed, never reused; so a message is never sent twice by a retry
-    here (a failure is classified and left to the outbox's backoff, like any other)."""
+    longer than `IDLE_SESSION_SECONDS`, is closed, never reused.
+
+    A kept session the server has meanwhile closed (it answers 421, or is found disconnected) costs the message
+    nothing: it is sent once more, at once, on a new session. The server had not taken it — a message is taken
+    only by the answer to its end of data — so this resends no more than the outbox's own retry of a transient
+    failure would; any other failure is classified and left to the outbox's backoff."""
 
     def __init__(self, smtp: SmtpSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.smtp = smtp
@@ -141,27 +148,45 @@ class SmtpSessions:
         try:
             message = compose(outgoing, self.smtp.sender)
             recipients = [a_label_address(outgoing.recipient_email)]
-            session = await self._take()
+            session, kept = await self._take()
             try:
-                await session.send_message(message, sender=envelope_sender(self.smtp.sender), recipients=recipients)
-            except BaseException:
-                await _close(session)
-                raise
-            self._idle.append((session, self.clock()))
+                await self._send_on(session, message, recipients)
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPSenderRefused) as error:
+                if not kept or (isinstance(error, aiosmtplib.SMTPSenderRefused) and error.code != 421):
+                    raise
+                await self._send_on(await self._open(), message, recipients)  # the kept one had been closed
         except Exception as error:  # anything unforeseen is transient: retried with backoff, never in a tight loop
             raise classify(error) from error
 
-    async def close(self) -> None:
-        """QUIT every open session (the relay stopping)."""
-        while self._idle:
-            await _close(self._idle.pop()[0], quit_first=True)
+    async def _send_on(self, session: aiosmtplib.SMTP, message: EmailMessage, recipients: list[str]) -> None:
+        """Send over `session`; it is kept for the next message, or closed if anything went wrong."""
+        try:
+            await session.send_message(message, sender=envelope_sender(self.smtp.sender), recipients=recipients)
+        except BaseException:
+            await _close(session)
+            raise
+        self._idle.append((session, self.clock()))
 
-    async def _take(self) -> aiosmtplib.SMTP:
+    async def close(self) -> None:
+        """QUIT every open session (the relay stopping), all at once and within `QUIT_SECONDS`."""
+        sessions = [session for session, _ in self._idle]
+        self._idle.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(QUIT_SECONDS):
+                await asyncio.gather(*(_close(session, quit_first=True) for session in sessions))
+        for session in sessions:
+            session.close()
+
+    async def _take(self) -> tuple[aiosmtplib.SMTP, bool]:
+        """A kept session fresh enough (and True), else a new one (and False)."""
         while self._idle:
             session, since = self._idle.pop()
             if session.is_connected and self.clock() - since < IDLE_SESSION_SECONDS:
-                return session
-            await _close(session, quit_first=session.is_connected)
+                return session, True
+            await _close(session)
+        return await self._open(), False
+
+    async def _open(self) -> aiosmtplib.SMTP:
         smtp = self.smtp
         session = aiosmtplib.SMTP(hostname=smtp.host, port=smtp.port, username=smtp.username, password=smtp.password,
                                   start_tls=smtp.starttls, timeout=smtp.timeout)
@@ -175,13 +200,3 @@ async def _close(session: aiosmtplib.SMTP, *, quit_first: bool = False) -> None:
         if quit_first:
             await session.quit()
     session.close()
-
-
-async def send(outgoing: Outgoing, smtp: SmtpSettings) -> None:
-    """Hand one message to the SMTP server over a session of its own; raises MailFailure (classified)."""
-    sessions = SmtpSessions(smtp)
-    try:
-        await sessions.send(outgoing)
-    finally:
-        await sessions.close()
-

@@ -75,3 +75,21 @@ async def test_a_session_idle_too_long_is_not_reused(server: Any) -> None:
     await sessions.send(message(2))
     await sessions.close()
     assert (received(handler), handler.sessions) == (2, 2)
+
+
+async def test_a_kept_session_the_server_closed_costs_the_message_nothing(tmp_path: Path) -> None:
+    """The server went away and came back between two messages (as one that drops idle sessions does): the second
+    message goes out at once on a new session, not after a failed try and a backoff."""
+    port = free_port()
+    first, second = Counting(tmp_path / "first"), Counting(tmp_path / "second")
+    sessions = SmtpSessions(SmtpSettings(host="127.0.0.1", port=port, sender="desk@localhost"))
+    controller = serve(first, port)
+    await sessions.send(message(1))
+    controller.stop()
+    controller = serve(second, port)
+    try:
+        await sessions.send(message(2))
+    finally:
+        await sessions.close()
+        controller.stop()
+    assert (received(first), received(second), second.sessions) == (1, 1, 1)
