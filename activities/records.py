@@ -91,10 +91,9 @@ class CaseRecords:
                 select(cases.c.snapshot).where(cases.c.id == header.case_id).scalar_subquery(),
                 kept_texts_of(header.case_id, refs),
             ))).one()
-            if tried:
-                stored = await _stored_event(conn, header.case_id, header.seq, header.prev_hash, self.keyring)
-                if stored is not None:
-                    return Recorded(hash=stored.hash)
+            if tried and (stored := await _stored_event(conn, header.case_id, header.seq, header.prev_hash,
+                                                        self.keyring)) is not None:
+                return Recorded(hash=stored.hash)
             before = CaseState.model_validate(previous) if previous is not None else None
             texts: dict[str, str] = kept or {}
             payload = (resolve_request(command.payload, texts) if header.type == events.FILED

@@ -2,9 +2,9 @@
 
 `alliance run` stays one command: it starts `alliance worker` as its child, with the same environment and
 working directory (so the same settings), its output going to the same terminal; starts it again when it stops
-by itself (after 1 s, then up to 30 s between tries); and stops it with the product (SIGTERM, the worker's own
-graceful stop, then SIGKILL if it is still there after `timeout`). The child dies with `alliance run` even if
-that is killed outright (PR_SET_PDEATHSIG).
+by itself (after 1 s, then up to 30 s between tries, and 1 s again once it had run 5 minutes); and stops it with
+the product (SIGTERM, the worker's own graceful stop, then SIGKILL if it is still there after `within` seconds).
+The child dies with `alliance run` even if that is killed outright (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import contextlib
 import signal
 import subprocess
 import sys
+import time
 
 import structlog
 
@@ -23,6 +24,8 @@ log = structlog.get_logger(__name__)
 
 FIRST_BACKOFF = 1.0
 LONGEST_BACKOFF = 30.0
+STEADY_SECONDS = 300.0
+"""A worker that ran this long before it stopped is started again after FIRST_BACKOFF, not the last pause."""
 COMMAND = [sys.executable, "-m", "app.cli", "worker"]
 
 
@@ -31,6 +34,7 @@ class WorkerProcess:
         self.command = command or COMMAND
         self.popen: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.started_at = 0.0
 
     def start(self) -> None:
         """Start the worker (from the event loop's thread: the death signal is tied to the starting thread)."""
@@ -38,6 +42,7 @@ class WorkerProcess:
         self.popen = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
                                       start_new_session=True)
         self.starts += 1
+        self.started_at = time.monotonic()
 
     async def supervise(self, stop: asyncio.Event) -> None:
         """Until `stop`: wait for the worker to end, and start it again when it ended by itself."""
@@ -51,6 +56,8 @@ class WorkerProcess:
                 self.terminate()  # now, so the worker stops while the API does
                 ended.cancel()  # the thread still waits; the process ending ends the wait
                 return
+            if time.monotonic() - self.started_at > STEADY_SECONDS:  # it had been running well: a fresh fault
+                backoff = FIRST_BACKOFF
             log.error("the case worker stopped by itself; starting it again", exit_status=ended.result(),
                       in_seconds=backoff)
             with contextlib.suppress(TimeoutError):
