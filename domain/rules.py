@@ -75,11 +75,23 @@ def companies_of(state: CaseState) -> set[str]:
     return {state.applicant_org, *state.partners}
 
 
+def declared_conflicts(actor: Actor) -> frozenset[str]:
+    """The companies the caller, or whom they stand in for, declared a conflict of interest with."""
+    return actor.conflicts | (actor.on_behalf_of.conflicts if actor.on_behalf_of else frozenset())
+
+
+def conflicts_in(state: CaseState, actor: Actor) -> list[str]:
+    """The caller's declared conflicts that can concern this case now or after its next step (its applicant, its
+    partners, and the candidates a partner is chosen from): what an action carries to the case's workflow, so
+    the Update stays small however many conflicts a member has declared."""
+    could_be = companies_of(state) | {candidate.sme_id for candidate in state.candidates}
+    return sorted(declared_conflicts(actor) & could_be)
+
+
 def conflicted(state: CaseState, actor: Actor) -> bool:
     """Whether the caller (or whom they stand in for) declared a conflict with a company of the case: then they
     neither see it — its deliberation — nor decide its proposal (`can_see` is false, so every action is refused)."""
-    declared = actor.conflicts | (actor.on_behalf_of.conflicts if actor.on_behalf_of else frozenset())
-    return bool(declared & companies_of(state))
+    return bool(declared_conflicts(actor) & companies_of(state))
 
 
 REPORT_READERS = CASE_MANAGERS | AUDITORS

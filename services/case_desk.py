@@ -48,7 +48,16 @@ from domain.idempotency import FILING, KeyClaim, KeyUse, fingerprint
 from domain.model import Action, Actor, CaseState, FilingRequest, Role
 from domain.payloads import Payload, UpdateContact, parse_payload
 from domain.rewind import RewindError, rewind
-from domain.rules import Refusal, RefusalKind, allowed_actions, can_see, check, consent_refusal, needing_consent
+from domain.rules import (
+    Refusal,
+    RefusalKind,
+    allowed_actions,
+    can_see,
+    check,
+    conflicts_in,
+    consent_refusal,
+    needing_consent,
+)
 from domain.texts import Texts, bound_payload, bound_request
 from infra.audit_trail import stored_entries
 from infra.checkpoints import case_anchor
@@ -221,9 +230,9 @@ class CaseDesk:
             # The request's fingerprint is part of the id: Temporal keeps an Update's outcome for the whole run,
             # so a key sent with another request (after it expired, or after a step failed) is another Update.
             update_id = f"{actor.id}:{idempotency_key}:{claim.fingerprint[:16]}" if claim else None
-            declared = actor.conflicts | (actor.on_behalf_of.conflicts if actor.on_behalf_of else frozenset())
             receipt = await handle.execute_update(
-                action_name, ActionCommand(actor=actor, payload=bounded, claim=claim, conflicts=sorted(declared)),
+                action_name,
+                ActionCommand(actor=actor, payload=bounded, claim=claim, conflicts=conflicts_in(state, actor)),
                 id=update_id, result_type=Receipt,
             )
         except RPCError as error:

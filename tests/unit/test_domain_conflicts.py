@@ -46,3 +46,14 @@ def test_a_declaration_names_an_applicant_or_an_sme(company: str) -> None:
 def test_anything_else_is_refused(company: str) -> None:
     with pytest.raises(ValidationError):
         ConflictDeclaration(company=company, reason="shareholding")
+
+
+def test_an_action_carries_only_the_conflicts_that_can_concern_its_case() -> None:
+    """A member who declared ten thousand conflicts: the Update carries those with the case's applicant, partners
+    and candidates, not all of them (its size must not grow with the member's declarations)."""
+    state = in_investment_decision()
+    many = {with_check_digit(f"{970000000000 + n}") for n in range(10_000)}
+    member = FUND_B_ACTOR.model_copy(update={"conflicts": frozenset(many | {APPLICANT_ACTOR.org, state.partners[0]})})
+    assert rules.conflicts_in(state, member) == sorted({APPLICANT_ACTOR.org, state.partners[0]})
+    workflow_sees = member.model_copy(update={"conflicts": frozenset(rules.conflicts_in(state, member))})
+    assert rules.conflicted(state, workflow_sees) == rules.conflicted(state, member)
