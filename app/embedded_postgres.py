@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 
 from app.processes import ChildProcess, service_user, wait_for_port
-from infra.settings import UNIX_SOCKET_PATH_MAX
+from infra.settings import socket_path_fits
 from infra.startup import StartupError, require_free_port
 
 HOST = "127.0.0.1"
@@ -112,7 +112,7 @@ def start_postgres(data_dir: Path, port: int) -> ChildProcess:
         entry = pwd.getpwnam(user)
         os.chown(log_path, entry.pw_uid, entry.pw_gid)
     # A socket whose path is too long for Linux would stop the server: then only TCP (the product falls back to it).
-    sockets = str(socket_dir) if len(str(socket_dir / f".s.PGSQL.{port}")) <= UNIX_SOCKET_PATH_MAX else ""
+    sockets = str(socket_dir) if socket_path_fits(socket_dir / f".s.PGSQL.{port}") else ""
     process = ChildProcess.start(
         "postgres",
         [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-h", HOST, "-p", str(port),

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from domain.fields import Moment
 from domain.model import Actor, Frozen, Input
 from domain.rules import STAFF
 
@@ -23,8 +24,8 @@ class DelegationRequest(Input):
     """The body of `PUT /api/me/delegation`."""
 
     delegate: str = Field(min_length=1, max_length=64, description="The user id of the colleague who stands in")
-    starts_at: AwareDatetime = Field(alias="from", description="When the delegation starts (with its offset)")
-    ends_at: AwareDatetime = Field(alias="until", description="When it ends by itself (with its offset)")
+    starts_at: Moment = Field(alias="from", description="When the delegation starts (with its offset)")
+    ends_at: Moment = Field(alias="until", description="When it ends by itself (with its offset)")
 
 
 class Delegation(Frozen):

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
 from domain.countries import COUNTRY_CODES
 from domain.geography import JSIC_DIVISIONS, prefecture_named, prefecture_spellings
@@ -334,3 +334,5 @@ def in_utc_range(value: datetime) -> datetime:
 
 UtcRepresentable = AfterValidator(in_utc_range)
 """`in_utc_range` as a field's rule."""
+Moment = Annotated[AwareDatetime, UtcRepresentable]
+"""A time that comes in: with its offset, and existing in UTC (so storing or comparing it cannot overflow)."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from domain.fields import Moment
 from domain.model import Actor, Frozen, Input, Office, Stage
 from domain.rules import STAFF
 
@@ -23,7 +24,7 @@ class ReassignmentFilter(Input):
     stage: Stage | None = Field(None, description="Only cases in this stage")
     office: Office | None = Field(None, description="Only cases relayed to this office")
     overdue: bool | None = Field(None, description="Only overdue cases (true) or only those in time (false)")
-    due_before: AwareDatetime | None = Field(None, description="Only cases due before this time (with its offset)")
+    due_before: Moment | None = Field(None, description="Only cases due before this time (with its offset)")
 
 
 class ReassignmentRequest(Input):

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 
 from domain.corporate_number import corporate_number_problem
-from domain.fields import LongLine, Name, OptionalPlace, PrefectureName, Tag, UtcRepresentable, at_the_door
+from domain.fields import LongLine, Moment, Name, OptionalPlace, PrefectureName, Tag, at_the_door
 from domain.folding import digits, number_text
 from domain.geography import JSIC_DIVISIONS
 from domain.model import Input
@@ -65,7 +65,7 @@ class SmeRecord(Input):
     certifications: TagList = []
     overseas_interest: TagList = []
     consent: bool
-    updated: Annotated[AwareDatetime, UtcRepresentable] | None = None
+    updated: Moment | None = None
 
     @field_validator("corporate_number")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +21,13 @@ from infra.pepper import DEV_PEPPER, weak_pepper_reason
 
 EMBEDDED_DATABASE = "alliance"
 UNIX_SOCKET_PATH_MAX = 107  # bytes in a Unix-domain socket's path on Linux (sun_path less its NUL)
-__all__ = ["DEV_PEPPER", "EMBEDDED_DATABASE", "Settings", "embedded_postgres_url"]
+__all__ = ["DEV_PEPPER", "EMBEDDED_DATABASE", "Settings", "embedded_postgres_url", "socket_path_fits"]
+
+
+def socket_path_fits(socket: Path) -> bool:
+    """Whether Linux can bind a Unix-domain socket at `socket`: its path is counted in bytes, not characters (60
+    hiragana are 180 bytes)."""
+    return len(os.fsencode(socket)) <= UNIX_SOCKET_PATH_MAX
 
 
 def embedded_postgres_url(data_dir: Path, port: int, database: str) -> str:
@@ -29,7 +36,7 @@ def embedded_postgres_url(data_dir: Path, port: int, database: str) -> str:
     15), else over TCP."""
     socket_dir = data_dir.resolve() / "run"
     socket = socket_dir / f".s.PGSQL.{port}"
-    if len(str(socket)) <= UNIX_SOCKET_PATH_MAX and socket.is_socket():
+    if socket_path_fits(socket) and socket.is_socket():
         # The folder is a query value: `&`, `+`, `%` or a space in it must not be read as URL syntax.
         return f"postgresql+asyncpg://postgres@/{database}?host={quote(str(socket_dir), safe='/')}&port={port}"
     return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database}"

@@ -153,22 +153,26 @@ class Person:
 PERSON_COLUMNS = (users.c.id, users.c.name, users.c.role, users.c.org, users.c.language)
 
 
-async def person(sessions: async_sessionmaker[AsyncSession], user_id: str) -> Person | None:
-    """The (unrevoked) user with this id."""
+async def person(sessions: async_sessionmaker[AsyncSession], user_id: str, *,
+                 revoked_too: bool = False) -> Person | None:
+    """The unrevoked user with this id (`revoked_too`: or one who has left, whose cases are still theirs)."""
     try:
         uuid.UUID(user_id)
     except ValueError:
         return None
+    query = select(*PERSON_COLUMNS).where(users.c.id == user_id)
+    if not revoked_too:
+        query = query.where(users.c.revoked_at.is_(None))
     async with sessions() as session:
-        row = (await session.execute(
-            select(*PERSON_COLUMNS).where(users.c.id == user_id, users.c.revoked_at.is_(None))
-        )).first()
+        row = (await session.execute(query)).first()
     return Person(**row._mapping) if row is not None else None
 
 
-async def people_of(sessions: async_sessionmaker[AsyncSession], org: str) -> list[Person]:
-    """The (unrevoked) users of an organisation, by name."""
-    query = select(*PERSON_COLUMNS).where(users.c.org == org, users.c.revoked_at.is_(None)).order_by(
-        users.c.name, users.c.id)
+async def people_of(sessions: async_sessionmaker[AsyncSession], org: str, *,
+                    revoked_too: bool = False) -> list[Person]:
+    """The unrevoked users of an organisation (`revoked_too`: and those who have left), by name."""
+    query = select(*PERSON_COLUMNS).where(users.c.org == org).order_by(users.c.name, users.c.id)
+    if not revoked_too:
+        query = query.where(users.c.revoked_at.is_(None))
     async with sessions() as session:
         return [Person(**row) for row in (await session.execute(query)).mappings()]

@@ -47,12 +47,13 @@ async def who_am_i(services: Services, actor: Actor) -> Me:
               await standing_in_for(services.sessions, actor.id, now))
 
 
-async def colleagues(services: Services, actor: Actor, org: str | None) -> list[Person]:
-    """The people of an organisation (the caller's own by default): staff only (`rules.may_list_people_of`)."""
+async def colleagues(services: Services, actor: Actor, org: str | None, *, revoked_too: bool = False) -> list[Person]:
+    """The people of an organisation (the caller's own by default): staff only (`rules.may_list_people_of`);
+    `revoked_too`: those who have left as well (whose cases a bulk reassignment moves)."""
     wanted = org or actor.org
     if not may_list_people_of(actor, wanted):
         raise Forbidden("staff find the people of their own organisation (JETRO: of any)")
-    return await people_of(services.sessions, wanted)
+    return await people_of(services.sessions, wanted, revoked_too=revoked_too)
 
 
 async def delegate(services: Services, actor: Actor, request: DelegationRequest) -> Delegation:

@@ -35,8 +35,8 @@ class Progress:
     next_cursor: str | None
 
 
-async def _person(services: Services, user_id: str) -> Actor | None:
-    found = await person(services.sessions, user_id)
+async def _person(services: Services, user_id: str, *, revoked_too: bool = False) -> Actor | None:
+    found = await person(services.sessions, user_id, revoked_too=revoked_too)
     return as_actor(found) if found is not None else None
 
 
@@ -44,7 +44,9 @@ async def start_reassignment(services: Services, actor: Actor, request: Reassign
     """Start moving `from`'s matching open cases to `to`; answers the job as it starts (status `planning`)."""
     if (reason := bulk_reassignment_refusal(actor)) is not None:
         raise Forbidden(reason)
-    leaving, taking_over = await _person(services, request.from_id), await _person(services, request.to_id)
+    # The one leaving may have left already (revoked): their open cases are still theirs, and must be moved.
+    leaving = await _person(services, request.from_id, revoked_too=True)
+    taking_over = await _person(services, request.to_id)
     if wrong := reassignment_problems(leaving, taking_over):
         raise InvalidInput([{"loc": ["body", field], "msg": msg, "type": "value_error"} for field, msg in wrong],
                            "Invalid reassignment")

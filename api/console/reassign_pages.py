@@ -31,10 +31,12 @@ FILTERS = ("stage", "overdue")
 async def _form(request: Request, viewer: Viewer, org: str | None, *, errors: dict[str, list[str]] | None = None,
                 typed: dict[str, str] | None = None, status: int = 200) -> Response:
     chosen = org if viewer.actor.role == Role.COORDINATOR and org in ORGS else viewer.actor.org
-    people = await colleagues(services_of(request), viewer.actor, chosen)
+    services = services_of(request)
+    leavers = await colleagues(services, viewer.actor, chosen, revoked_too=True)  # from: who has left too
+    people = await colleagues(services, viewer.actor, chosen)
     orgs = ORGS if viewer.actor.role == Role.COORDINATOR else ()
     return page(request, "reassign.html", viewer, status=status, here=f"/reassign?org={chosen}", org=chosen,
-                orgs=orgs, people=people, errors=errors or {}, typed=typed or {})
+                orgs=orgs, choices={"from": leavers, "to": people}, errors=errors or {}, typed=typed or {})
 
 
 @router.get("/reassign")

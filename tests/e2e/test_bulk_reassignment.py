@@ -19,6 +19,7 @@ from api.console.labels_en import EN
 from contracts.reassignment import REASSIGN_CASE, ReassignCase
 from domain.reassignment import ReassignOutcome
 from infra.settings import Settings
+from infra.users import revoke_user
 from tests.helpers.desk import Desk
 from tests.helpers.forms import csrf_of
 from tests.helpers.mail import MailSink
@@ -111,6 +112,27 @@ async def test_a_coordinator_reassigns_what_the_filter_keeps(team: Team) -> None
     assert (job["total"], job["counts"]) == (1, {"reassigned": 1})
     assert (await team.get(in_review, COORDINATOR)).json()["assignee"] == "Second officer"
     assert (await team.get(matching, COORDINATOR)).json()["assignee"] == "Officer of sbic"
+
+
+async def test_the_cases_of_someone_who_has_left_are_moved_in_bulk(team: Team) -> None:
+    """The officer left and their access was revoked first: their open cases still move, in the API and from the
+    console's form, which offers them as the one leaving (never as the one taking over)."""
+    case = await accepted_by(team, officer(SBIC))
+    leaver = await user_id(team, officer(SBIC))
+    assert team.sessions is not None and await revoke_user(team.sessions, leaver)
+    body = {"from": leaver, "to": await user_id(team, SECOND_OFFICER), "filter": {}}
+    started = await team.http.post("/api/work/reassign", json=body, headers=team.headers(manager(SBIC)))
+    assert started.status_code == 202, started.text
+    job = await finished(team, started.headers["location"], manager(SBIC))
+    assert (job["total"], job["counts"]) == (1, {"reassigned": 1})
+    assert (await team.get(case, COORDINATOR)).json()["assignee"] == "Second officer"
+    backwards = {"from": body["to"], "to": leaver, "filter": {}}
+    refused = await team.http.post("/api/work/reassign", json=backwards, headers=team.headers(manager(SBIC)))
+    assert refused.status_code == 422 and "to" in refused.text
+    async with team.browser(manager(SBIC)) as browser:
+        form = (await browser.get("/reassign")).text
+    leaving, taking_over = form.split('id="reassign-to"')
+    assert f'<option value="{leaver}"' in leaving and leaver not in taking_over
 
 
 async def test_who_may_reassign_in_bulk_and_what_is_refused(team: Team) -> None:

@@ -3,6 +3,9 @@ the client about half the CPU of one over TCP), and over TCP while there is no s
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +15,7 @@ from sqlalchemy import text
 from app.bootstrap import _where
 from app.embedded_postgres import ensure_database, start_postgres
 from infra.db import create_engine
-from infra.settings import EMBEDDED_DATABASE, UNIX_SOCKET_PATH_MAX, Settings
+from infra.settings import EMBEDDED_DATABASE, Settings
 from infra.startup import free_port
 from tests.helpers.support import PEPPER
 
@@ -49,11 +52,13 @@ def test_tcp_while_the_data_folder_has_no_socket(embedded: tuple[Path, int], tmp
     assert settings.effective_database_url == f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{EMBEDDED_DATABASE}"
 
 
-@pytest.mark.parametrize("folder", ["R&D +%41 x", "d" * 90])
-async def test_a_data_folder_of_any_name_or_length_starts_and_is_reached(tmp_path: Path, folder: str) -> None:
+@pytest.mark.parametrize("folder", ["R&D +%41 x", "d" * 90, "あ" * 30])
+async def test_a_data_folder_of_any_name_or_length_starts_and_is_reached(folder: str) -> None:
     """`&`, `+`, `%` and spaces in the folder are no URL syntax; a folder too deep for a Unix-domain socket (Linux
-    takes 107 bytes) starts PostgreSQL on TCP alone, and the product reaches it there."""
-    data_dir, port = tmp_path / folder, free_port()
+    takes 107 bytes: 30 hiragana are 30 characters but 90 bytes) starts PostgreSQL on TCP alone, and the product
+    reaches it there. Under a short folder of /tmp, so the path's length is the folder name's doing."""
+    short = Path(tempfile.mkdtemp(prefix="pg", dir="/tmp"))
+    data_dir, port = short / folder, free_port()
     data_dir.mkdir()
     process = start_postgres(data_dir, port)
     try:
@@ -65,7 +70,8 @@ async def test_a_data_folder_of_any_name_or_length_starts_and_is_reached(tmp_pat
                 over_socket = await conn.scalar(text("SELECT inet_client_addr() IS NULL"))
         finally:
             await engine.dispose()
-        fits = len(str(data_dir.resolve() / "run" / f".s.PGSQL.{port}")) <= UNIX_SOCKET_PATH_MAX
+        fits = len(os.fsencode(data_dir.resolve() / "run" / f".s.PGSQL.{port}")) <= 107  # Linux's sun_path
         assert over_socket is fits
     finally:
         process.stop()
+        shutil.rmtree(short, ignore_errors=True)

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
+from domain.delegation import DelegationRequest
 from domain.fields import (
     MULTI_LINE_PATTERN,
     NON_BLANK_LINE_PATTERN,
@@ -29,6 +30,7 @@ from domain.folding import digits, fold
 from domain.geography import PREFECTURES, prefecture_named
 from domain.model import Action, CaseState, FilingRequest
 from domain.payloads import ACTION_PAYLOADS, ProposeInvestment
+from domain.reassignment import ReassignmentFilter
 from domain.samples import sample_filing
 from domain.sme_registry import SmeRecord
 
@@ -220,3 +222,14 @@ def test_a_length_limit_holds_after_the_text_is_composed_as_it_is_kept() -> None
 def test_a_registry_row_updated_at_a_time_that_does_not_exist_in_utc_is_refused(updated: str) -> None:
     with pytest.raises(ValidationError, match="its UTC time must exist"), at_the_door():
         SmeRecord.model_validate({"updated": updated})
+
+
+@pytest.mark.parametrize("model", [
+    lambda when: ReassignmentFilter.model_validate({"due_before": when}),
+    lambda when: DelegationRequest.model_validate({"delegate": "u-1", "from": when, "until": when}),
+])
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_every_time_that_comes_in_must_exist_in_utc(model: Callable[[str], Any], when: str) -> None:
+    """A bulk reassignment's filter took such a time with a 202, then failed its job in the database."""
+    with pytest.raises(ValidationError, match="its UTC time must exist"), at_the_door():
+        model(when)
