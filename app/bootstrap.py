@@ -22,6 +22,7 @@ from infra.smtp import SmtpSettings
 from infra.startup import StartupError
 from infra.temporal import connect
 from services import incidents
+from services.consent_courier import ConsentCourier
 from services.context import Services
 from services.mail_relay import MailRelay
 from workers.case_worker import WorkerTuning, build_worker
@@ -121,6 +122,10 @@ class Parts:
     async def relay_mail(self, stop: asyncio.Event) -> None:
         """Send the outbox until `stop` (workers run this)."""
         await self.mail_relay().run(stop)
+
+    async def tell_withdrawals(self, stop: asyncio.Event) -> None:
+        """Tell open cases the withdrawals of consent still to tell, until `stop` (workers run this)."""
+        await ConsentCourier(self.engine, self.temporal).run(stop)
 
     def worker(self) -> Worker:
         return build_worker(

@@ -58,11 +58,12 @@ def worker() -> None:
         stop = stop_event()
         watcher = asyncio.create_task(parts.watch_incidents(stop))
         relay = asyncio.create_task(parts.relay_mail(stop))
+        courier = asyncio.create_task(parts.tell_withdrawals(stop))
         try:
             await serve_until_stopped(stop, None, parts.worker())
         finally:
             stop.set()
-            await asyncio.gather(watcher, relay)
+            await asyncio.gather(watcher, relay, courier)
             await parts.engine.dispose()
 
     _run(main())

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from app.bootstrap import open_parts
 from app.cli_support import _run, _settings, an_id, console
+from domain.errors import CaseNotFound
 from services import incidents
 
 incidents_app = typer.Typer(help="Stuck cases: steps that keep failing.", no_args_is_help=True)
@@ -49,6 +50,9 @@ def incidents_retry(case_id: Annotated[str, typer.Argument(help="The case whose 
         parts = await open_parts(_settings(), run_migrations=False)
         try:
             resolved = await incidents.retry(parts.temporal, parts.engine, case_id)
+        except CaseNotFound as unknown:
+            console.print(f"[red]error:[/] {unknown.detail}", highlight=False)
+            raise typer.Exit(2) from None
         finally:
             await parts.engine.dispose()
         console.print(f"asked case {case_id} to retry; {resolved} incident(s) resolved")

@@ -28,6 +28,7 @@ from app.sme_generator import MAX_ROWS, TooManyRows, generate_sme_records, seed_
 from domain.registry_file import RegistryEncodingError, registry_text
 from infra.settings import Settings
 from infra.sme_registry import count_smes, import_registry_csv
+from infra.startup import StartupError
 from services.registry import tell_withdrawals
 
 smes_app = typer.Typer(help="The SME registry.", no_args_is_help=True)
@@ -60,10 +61,23 @@ def smes_import(
             raise typer.Exit(1)
         console.print(f"{outcome.added} SME(s) added, {outcome.updated} updated")
         if outcome.withdrawn:  # each open case with them among its candidates puts it on its trail
-            await tell_withdrawals(engine, await open_temporal(settings), outcome.withdrawn)
-            console.print(f"{len(outcome.withdrawn)} SME(s) withdrew their consent: their open cases were told")
+            console.print(await _told(settings, engine, outcome.withdrawn, outcome.to_tell), highlight=False)
 
     _with_engine(main)
+
+
+async def _told(settings: Settings, engine: AsyncEngine, withdrawn: list[str], to_tell: list[str]) -> str:
+    """Tell the open cases the withdrawals affect now, when Temporal answers; the line saying what happened. The
+    import stored them to tell (`consent_tellings`): what is not told now, the worker's courier tells later."""
+    try:
+        untold = await tell_withdrawals(engine, await open_temporal(settings), to_tell) if to_tell else 0
+    except StartupError as away:
+        untold, why = len(to_tell), f" ({away})"
+    else:
+        why = ""
+    told = len(to_tell) - untold
+    line = f"{len(withdrawn)} SME(s) withdrew their consent: {told} of {len(to_tell)} open case(s) told"
+    return line + (f"; the worker tells the other {untold} once Temporal answers{why}" if untold else "")
 
 
 def seed_smes_command(

@@ -44,6 +44,8 @@ class CaseInput(Contract):
     history_limit: int = Field(2000, description="Continue as new once the history is this long.")
     service_levels: dict[Stage, int] | None = Field(None, description="Business days per waiting stage.")
     mail_waiting: bool = Field(False, description="E-mails recorded but not yet delivered by the last run.")
+    withdrawals_told: list[str] = Field(default_factory=list, max_length=50,
+                                        description="The last withdrawals of consent put on the trail (their ids)")
 
 
 class FilingCommand(Contract):
@@ -84,3 +86,5 @@ class ConsentWithdrawn(Contract):
     100 candidates, `domain.fields.Limit`)."""
 
     sme_ids: list[str] = Field(max_length=100, description="Their corporate numbers")
+    withdrawal: str | None = Field(None, description="The withdrawal's id (`consent_tellings.id`): told again, it is "
+                                   "recorded once; None from senders before the durable list (each told once)")

@@ -18,12 +18,16 @@ from infra.tables import incidents
 
 SCANNED_KINDS = ("retrying", "workflow_task")
 """Kinds the scan finds (and resolves when Temporal no longer shows them); the others come from activities."""
+UNDELIVERED = "undelivered"
+"""A signal the worker keeps failing to deliver (`services.consent_courier`): resolved only by its delivery (or an
+operator's retry), never because the case's workflow is not running, which may be the very cause."""
 
 
 @dataclass(frozen=True)
 class Incident:
     """One failing step: `kind` is `permanent` or `transient` (reported by the step), `retrying` (Temporal
-    shows the activity still retrying) or `workflow_task` (the workflow's own code fails)."""
+    shows the activity still retrying), `workflow_task` (the workflow's own code fails) or `undelivered` (a
+    signal the worker keeps failing to deliver)."""
 
     workflow_id: str
     case_id: str | None
@@ -97,7 +101,8 @@ async def keep_scanned(engine: AsyncEngine, found: Iterable[Incident], running: 
             stale = stale.where(tuple_(incidents.c.workflow_id, incidents.c.step).not_in(keys))
         await conn.execute(stale.values(resolved_at=now))
         live = list(running)
-        ended = update(incidents).where(incidents.c.resolved_at.is_(None), incidents.c.case_id.is_not(None))
+        ended = update(incidents).where(incidents.c.resolved_at.is_(None), incidents.c.case_id.is_not(None),
+                                        incidents.c.kind != UNDELIVERED)
         if live:
             ended = ended.where(incidents.c.workflow_id.not_in(live))
         await conn.execute(ended.values(resolved_at=now))

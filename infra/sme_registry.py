@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.folding import digits, words
 from domain.samples import demo_sme_rows
 from domain.sme_registry import RowProblem, read_registry_csv
+from infra.consent_tellings import write_tellings
 from infra.folded_search import contains_folded
 from infra.tables import smes
 
@@ -137,6 +138,8 @@ class ImportOutcome:
     problems: list[RowProblem]
     withdrawn: list[str] = field(default_factory=list)
     """The SMEs that consented before the import and do not after it (their consent was withdrawn)."""
+    to_tell: list[str] = field(default_factory=list)
+    """One id per (open case, SME) the withdrawals affect: each is in `consent_tellings` until its case is told."""
 
 
 async def import_registry_csv(engine: AsyncEngine, lines: Iterable[str], now: datetime) -> ImportOutcome:
@@ -150,22 +153,11 @@ async def import_registry_csv(engine: AsyncEngine, lines: Iterable[str], now: da
             select(smes.c.id).where(smes.c.id.in_(refusing), smes.c.consent).order_by(smes.c.id).with_for_update()
         )).all()) if refusing else []
         result = await store_smes(conn, (record.as_row(now) for record in read.records), on_existing="update")
-    log.info("registry.imported", added=result.added, updated=result.updated, withdrawn=len(withdrawn))
-    return ImportOutcome(result.added, result.updated, [], withdrawn)
-
-
-async def open_cases_with(engine: AsyncEngine, sme_ids: Iterable[str]) -> dict[str, list[str]]:
-    """The open cases that have any of `sme_ids` among their candidates: case id → those SMEs, in order."""
-    wanted = sorted(set(sme_ids))
-    if not wanted:
-        return {}
-    query = text(
-        "SELECT c.id::text AS case_id, array_agg(DISTINCT candidate->>'sme_id' ORDER BY candidate->>'sme_id') "
-        "FROM cases c, jsonb_array_elements(c.snapshot->'candidates') AS candidate "
-        "WHERE c.snapshot->>'stage' <> 'closed' AND candidate->>'sme_id' = ANY(:wanted) GROUP BY c.id ORDER BY c.id"
-    ).bindparams(wanted=wanted)
-    async with engine.connect() as conn:
-        return {case_id: list(found) for case_id, found in await conn.execute(query)}
+        # With the change itself: the open cases it affects are told even if Temporal is away now (issue 19).
+        to_tell = await write_tellings(conn, withdrawn, now)
+    log.info("registry.imported", added=result.added, updated=result.updated, withdrawn=len(withdrawn),
+             to_tell=len(to_tell))
+    return ImportOutcome(result.added, result.updated, [], withdrawn, to_tell)
 
 
 async def seed_demo_smes(engine: AsyncEngine) -> int:

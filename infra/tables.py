@@ -201,6 +201,23 @@ incidents = Table(
 """Steps that keep failing (found by the failing activity itself, or by the scan of Temporal's pending
 activities and workflow tasks); open while `resolved_at` is NULL."""
 
+consent_tellings = Table(
+    "consent_tellings",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),  # the withdrawal's id as the case's workflow sees it
+    Column("case_id", UUID(as_uuid=False), nullable=False, index=True),
+    Column("sme_id", String(13), nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("done_at", DateTime(timezone=True)),
+    Column("outcome", String(16)),  # infra.consent_tellings.Outcome
+    Index("consent_tellings_due", "next_attempt_at", postgresql_where=text("done_at IS NULL")),
+)
+"""Withdrawals of consent to tell the open cases they affect (migration 0028): one row per (case, SME, withdrawal),
+written with the withdrawal; the worker signals each until the case's workflow has it (`done_at`)."""
+
 delegations = Table(
     "delegations",
     metadata,

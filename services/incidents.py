@@ -19,7 +19,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.case import CASE_WORKFLOW, RETRY_STEPS_SIGNAL, workflow_id
+from domain.errors import CaseNotFound
 from domain.workflow_ids import case_of_workflow
+from infra.audit_trail import case_on_record
+from infra.consent_tellings import make_due
 from infra.idempotency import forget_expired_keys
 from infra.incidents import (
     Incident,
@@ -105,8 +108,12 @@ async def watch(client: Client, engine: AsyncEngine, every: float, stop: asyncio
 
 
 async def retry(client: Client, engine: AsyncEngine, case_id: str) -> int:
-    """The cause is fixed: ask the case's workflow to try its failed steps again now, and resolve the case's
-    open incidents (a step that fails again opens a new one). How many were resolved."""
+    """The cause is fixed: ask the case's workflow to try its failed steps again now, make its untold withdrawals
+    of consent due (`services.consent_courier`), and resolve the case's open incidents (a step that fails again
+    opens a new one). How many were resolved. Raises `CaseNotFound` when no case or incident has that id."""
+    if not await case_on_record(engine, case_id) and not await open_incidents(engine, case_id):
+        raise CaseNotFound(f"unknown case {case_id}: no case or open incident has that id")
+    await make_due(engine, case_id, datetime.now(UTC))
     try:
         await client.get_workflow_handle(workflow_id(case_id)).signal(RETRY_STEPS_SIGNAL)
     except RPCError as error:

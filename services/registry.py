@@ -7,24 +7,20 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.service import RPCError
 
-from contracts.case import CONSENT_WITHDRAWN_SIGNAL, ConsentWithdrawn, workflow_id
 from domain.model import CaseState
+from infra.consent_tellings import untold
 from infra.sme_registry import (
     ImportOutcome,
     RegistrySearch,
     import_registry_csv,
-    open_cases_with,
     search_query,
     without_consent,
 )
+from services.consent_courier import ConsentCourier
 from services.context import Services
-
-log = structlog.get_logger(__name__)
 
 
 def _sme_view(row: Any) -> dict[str, Any]:
@@ -55,24 +51,23 @@ async def search_smes(
 
 async def import_registry(services: Services, content: str) -> ImportOutcome:
     """Import a registry CSV's text: every row, or none when any row has a problem (`ImportOutcome.problems`).
-    Each open case a withdrawal of consent affects is told, to put it on its trail (`tell_withdrawals`)."""
+    Each open case a withdrawal of consent affects is to be told, in the import's own transaction; it is told
+    at once when Temporal answers, else by the worker's courier later (`services.consent_courier`)."""
     # newline="" as the csv module asks (and the CLI does): str.splitlines would also break lines at form
     # feeds, U+0085 or U+2028 inside a cell, splitting rows and miscounting every later line number.
     outcome = await import_registry_csv(services.engine, io.StringIO(content, newline=""), datetime.now(UTC))
-    await tell_withdrawals(services.engine, services.temporal, outcome.withdrawn)
+    await tell_withdrawals(services.engine, services.temporal, outcome.to_tell)
     return outcome
 
 
-async def tell_withdrawals(engine: AsyncEngine, temporal: Client, withdrawn: list[str]) -> None:
-    """Signal every open case with any of the `withdrawn` SMEs among its candidates (its workflow records a
-    `consent_withdrawn` event naming them). A case whose workflow is not running is logged, not failed: the
-    registry change stands, and the case refuses further steps with them anyway."""
-    for case_id, sme_ids in (await open_cases_with(engine, withdrawn)).items():
-        try:
-            handle = temporal.get_workflow_handle(workflow_id(case_id))
-            await handle.signal(CONSENT_WITHDRAWN_SIGNAL, ConsentWithdrawn(sme_ids=sme_ids[:100]))
-        except RPCError as error:
-            log.warning("withdrawal of consent not told to its case", case_id=case_id, error=str(error)[:300])
+async def tell_withdrawals(engine: AsyncEngine, temporal: Client, to_tell: list[str]) -> int:
+    """Tell their cases the withdrawals `to_tell` (`consent_tellings` ids) now, once each; those Temporal does not
+    take now stay for the worker's courier. How many remain untold."""
+    if not to_tell:
+        return 0
+    courier = ConsentCourier(engine, temporal)
+    await courier.tell_due(to_tell)
+    return await untold(engine, to_tell)
 
 
 async def consent_withdrawn(services: Services, states: Iterable[CaseState]) -> frozenset[str]:

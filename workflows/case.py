@@ -57,6 +57,7 @@ BOUNDED_CASE = "bounded-case-state"  # free text as references, candidates by id
 STEP_FAILURES = "steps-fail-cleanly"  # a timer's step that fails for good waits, instead of failing the case
 MAIL_RELAY = "mail-leaves-the-case"  # the mail relay sends the outbox: the workflow never waits for its mail
 REPORTS_KEPT = 20  # undeliverable messages a run remembers having put on the trail (a relay may tell twice)
+WITHDRAWALS_KEPT = 50  # withdrawals of consent a case remembers having recorded, across runs (told again: ignored)
 STEP_BACKOFF = timedelta(hours=1)
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 FILING_GRACE = timedelta(minutes=10)
@@ -90,6 +91,7 @@ class CaseWorkflow:
         self.indexed: tuple[object, ...] | None = None
         self.retry_requested = False
         self.reported: list[str] = []
+        self.withdrawals_told = list(inp.withdrawals_told)
 
     @workflow.run
     async def run(self, inp: CaseInput) -> str | None:
@@ -108,7 +110,8 @@ class CaseWorkflow:
             return self.state.outcome
         workflow.continue_as_new(
             CaseInput(case_id=self.case_id, state=self.state, history_limit=self.history_limit,
-                      service_levels=self.service_levels, mail_waiting=self.mail_waiting)
+                      service_levels=self.service_levels, mail_waiting=self.mail_waiting,
+                      withdrawals_told=self.withdrawals_told)
         )
 
     async def _courier(self) -> None:
@@ -210,9 +213,14 @@ class CaseWorkflow:
     @workflow.signal(name=CONSENT_WITHDRAWN_SIGNAL)
     async def consent_withdrawn(self, withdrawal: ConsentWithdrawn) -> None:
         """Put on the trail which of the case's candidates withdrew their consent in the registry (an open case
-        only: a closed one takes no further step with them)."""
+        only: a closed one takes no further step with them). A withdrawal told again (the courier may, after a
+        crash between the signal and marking it told) is recorded once: its id is remembered. Signals without an
+        id (senders before the durable list) carry no such check, so stored histories replay unchanged."""
         async with self.lock:
             if self.state is None or self.state.stage == Stage.CLOSED:
+                return
+            told = withdrawal.withdrawal
+            if told is not None and told in self.withdrawals_told:
                 return
             named = {candidate.sme_id for candidate in self.state.candidates}
             sme_ids = [sme_id for sme_id in withdrawal.sme_ids if sme_id in named]
@@ -223,6 +231,9 @@ class CaseWorkflow:
                 await self._record(events.CONSENT_WITHDRAWN, SYSTEM_ACTOR, self.state, after, {"sme_ids": sme_ids})
             except ActivityError as error:  # an incident says so; the refusals of further steps hold regardless
                 workflow.logger.error("withdrawal of consent not recorded: %s", _cause(error))
+                return
+            if told is not None:
+                self.withdrawals_told = [*self.withdrawals_told[-(WITHDRAWALS_KEPT - 1):], told]
 
     @workflow.signal(name=RETRY_STEPS_SIGNAL)
     def retry_steps(self) -> None:

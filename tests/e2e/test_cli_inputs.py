@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
 
 from domain.corporate_number import with_check_digit
 from domain.sme_registry import COLUMNS
@@ -76,3 +77,13 @@ async def test_an_id_that_is_none_is_one_line_and_exit_status_2(engine: AsyncEng
     done = alliance(engine, *args)
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "is not a" in done.stderr
+
+
+async def test_retrying_a_case_nobody_knows_is_one_line_and_exit_status_2(
+    engine: AsyncEngine, dev_server: WorkflowEnvironment
+) -> None:
+    """An operator who mistyped a case's id is told so, not "asked case … to retry; 0 incident(s) resolved"."""
+    unknown = str(uuid.uuid4())
+    done = alliance(engine, "incidents", "retry", unknown, temporal=dev_server.client.service_client.config.target_host)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [f"error: unknown case {unknown}: no case or open incident has that id"]

@@ -7,10 +7,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from api.app import create_app
 from domain.model import Office
 from domain.sme_registry import COLUMNS
+from infra.db import session_factory
+from infra.incidents import open_incidents
+from infra.settings import Settings
+from infra.startup import free_port
+from infra.tables import consent_tellings
+from services.consent_courier import STEP, ConsentCourier
+from services.context import Services
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC, manager, officer
 from tests.helpers.scenarios import to_matching
@@ -31,12 +46,15 @@ def cell(value: Any) -> str:
     return '"' + str("" if value is None else value).replace('"', '""') + '"'
 
 
-async def set_consent(desk: Desk, sme: dict[str, Any], consent: bool) -> None:
-    """As an office manager keeping the registry: import the SME's whole row again with its consent changed."""
+async def set_consent(desk: Desk, sme: dict[str, Any], consent: bool, http: httpx.AsyncClient | None = None) -> None:
+    """As an office manager keeping the registry: import the SME's whole row again with its consent changed
+    (through `http`, another app, when given)."""
     cells = {**sme, "updated": sme["updated_at"], "consent": consent}
     body = ",".join(COLUMNS) + "\n" + ",".join(cell(cells[c]) for c in COLUMNS) + "\n"
-    response = await desk.http.post("/api/smes/import", content=body.encode(),
-                                    headers={**desk.headers(manager(Office.SBIC)), "content-type": "text/csv"})
+    response = await (http or desk.http).post(
+        "/api/smes/import", content=body.encode(),
+        headers={**desk.headers(manager(Office.SBIC)), "content-type": "text/csv"},
+    )
     assert response.status_code == 200, response.text
 
 
@@ -108,3 +126,55 @@ async def test_a_withdrawal_is_on_the_trail_of_every_open_case_it_affects(desk: 
                                         headers=desk.headers(AUDITOR))
             assert as_of.status_code == 200 and as_of.json()["stage"] == "matching", "the trail still rewinds"
     assert len(await recorded_withdrawals(desk, one, 2)) == 1, "consent given back is no withdrawal"
+
+
+@asynccontextmanager
+async def temporal_away(desk: Desk, settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """The desk's API as it runs while Temporal is unreachable: its client points at a port nobody listens on."""
+    away = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True, data_converter=pydantic_data_converter)
+    app = create_app(Services(settings, engine, session_factory(engine), away))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as http:
+        yield http
+
+
+async def test_a_withdrawal_made_while_temporal_is_away_reaches_the_case_once_it_is_back(
+    desk: Desk, settings: Settings, engine: AsyncEngine, temporal: Client
+) -> None:
+    """Issue 19 Build 2, durably: the withdrawal is stored with what its case is to be told; the worker's courier
+    tells it once Temporal answers (an incident meanwhile), and a withdrawal told twice is recorded once."""
+    case = await to_matching(desk)
+    sme_id = (await desk.ok(case, "run_matching", officer(SBIC), limit=5))["candidates"][0]["sme_id"]
+    sme = await registered(desk, sme_id)
+    async with temporal_away(desk, settings, engine) as away:
+        await set_consent(desk, sme, False, away)
+    try:
+        async with engine.connect() as conn:
+            (row,) = (await conn.execute(select(consent_tellings).where(
+                consent_tellings.c.case_id == case["id"], consent_tellings.c.done_at.is_(None)))).mappings().all()
+        assert row["sme_id"] == sme_id, "the consent is withdrawn, and what its case is to be told is kept"
+        assert "consent_withdrawn" not in [e["type"] for e in await desk.history(case, COORDINATOR)]
+
+        still_away = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True, data_converter=pydantic_data_converter)
+        later = datetime.now(UTC) + timedelta(hours=1)
+        assert await ConsentCourier(engine, still_away, clock=lambda: later).tell_due([row["id"]]) == 0
+        (incident,) = await open_incidents(engine, case["id"])
+        assert (incident.step, incident.kind) == (STEP, "undelivered")
+        assert sme_id in incident.error
+
+        back = ConsentCourier(engine, temporal, clock=lambda: later + timedelta(hours=1))
+        assert await back.tell_due([row["id"]]) == 1
+        (event,) = await recorded_withdrawals(desk, case, 1)
+        assert (event["actor"]["id"], event["payload"]) == ("system", {"sme_ids": [sme_id]})
+        assert await open_incidents(engine, case["id"]) == []
+        refused = await desk.act(case, "shortlist", officer(SBIC), sme_ids=[sme_id])
+        assert refused.status_code == 422 and sme_id in refused.json()["detail"], refused.text
+
+        async with engine.begin() as conn:  # a worker died between the signal and marking it told
+            await conn.execute(update(consent_tellings).where(consent_tellings.c.id == row["id"])
+                               .values(done_at=None))
+        assert await back.tell_due([row["id"]]) == 1
+        await desk.ok(case, "add_note", officer(SBIC), text="after the second telling")
+        types = [e["type"] for e in await desk.history(case, COORDINATOR)]
+        assert types.count("consent_withdrawn") == 1 and types[-1] == "add_note"
+    finally:
+        await set_consent(desk, sme, True)
