@@ -7,7 +7,7 @@ schema (`pattern`, `minimum`/`maximum`, `maxLength`, `enum`) exactly as it is en
   injected into mail, and it breaks every one-line display.
 - Several lines (`lines`): line feeds allowed (a CR LF or lone CR is taken as one), every other control character
   refused.
-- A required text may not be blank (spaces only).
+- A required text may not be blank: spaces and invisible format characters (U+200B…) only (`not_blank`).
 - Every text is kept in Unicode NFC (`as_typed`): `é` typed as one character or as `e` and a combining accent, or
   `ガ` as `カ` and a voiced mark (as some input methods and macOS file names send it), is stored the same, so the
   same words typed two ways compare equal and show the same. Nothing else is changed: widths and kana stay as
@@ -50,8 +50,29 @@ _SCHEMA_CONTROL = r"\u0000-\u0009\u000b-\u001f\u007f-\u009f"
 _SCHEMA_BREAKS = _SCHEMA_CONTROL + r"\u000a\u2028\u2029"
 ONE_LINE_PATTERN = rf"^[^{_SCHEMA_BREAKS}]*$"
 MULTI_LINE_PATTERN = rf"^[^{_SCHEMA_CONTROL}]*$"
-NON_BLANK_LINE_PATTERN = rf"^[^{_SCHEMA_BREAKS}]*[^\s{_SCHEMA_BREAKS}][^{_SCHEMA_BREAKS}]*$"
-NON_BLANK_LINES_PATTERN = rf"^[^{_SCHEMA_CONTROL}]*[^\s{_SCHEMA_CONTROL}][^{_SCHEMA_CONTROL}]*$"
+
+
+def _invisible_class() -> str:
+    """The characters nobody sees, as the inside of a character class of `\\uXXXX` escapes and ranges (read alike
+    by Python's `re` and by ECMA 262, the JSON Schema's dialect, with or without its `u` flag): every white space
+    (`str.isspace`) and every format character (Unicode category Cf: U+200B zero-width space, U+2060 word joiner,
+    U+FEFF, the bidirectional marks…) of the Basic Multilingual Plane. The few Cf characters beyond it (tags,
+    musical formatting) are not in it: a pattern of the JSON Schema cannot name them in both dialects."""
+    invisible = [c for c in range(0x10000) if chr(c).isspace() or unicodedata.category(chr(c)) == "Cf"]
+    ranges: list[tuple[int, int]] = []
+    for code in invisible:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
+
+
+_SCHEMA_INVISIBLE = _invisible_class()
+VISIBLE = re.compile(f"[^{_SCHEMA_INVISIBLE}]")
+"""One character somebody sees (`_invisible_class`): a required text holds at least one."""
+NON_BLANK_LINE_PATTERN = rf"^[^{_SCHEMA_BREAKS}]*[^{_SCHEMA_INVISIBLE}{_SCHEMA_BREAKS}][^{_SCHEMA_BREAKS}]*$"
+NON_BLANK_LINES_PATTERN = rf"^[^{_SCHEMA_CONTROL}]*[^{_SCHEMA_INVISIBLE}{_SCHEMA_CONTROL}][^{_SCHEMA_CONTROL}]*$"
 
 MAX_AMOUNT_JPY = 10**12
 
@@ -130,8 +151,10 @@ def as_typed(value: str) -> str:
 
 
 def not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("may not be blank")
+    """`value` if somebody can see something of it (`VISIBLE`): not only spaces and invisible format characters
+    such as a zero-width space (U+200B), a word joiner (U+2060) or a byte-order mark (U+FEFF); else ValueError."""
+    if VISIBLE.search(value) is None:
+        raise ValueError("may not be blank (spaces and invisible characters only)")
     return value
 
 

@@ -100,6 +100,11 @@ PATTERNS: dict[str, Callable[[str], str]] = {
 @settings(max_examples=400)
 @given(text=st.text(st.characters(codec="utf-8"), max_size=12), pattern=st.sampled_from(list(PATTERNS)))
 def test_the_schema_pattern_of_a_text_says_what_its_validator_does(text: str, pattern: str) -> None:
+    assert_they_agree(text, pattern)
+
+
+def assert_they_agree(text: str, pattern: str) -> None:
+    """The schema's `pattern` (read by Python's `re`) accepts `text` exactly when its validator does."""
     python_pattern = re.compile(pattern.replace("\\u000a", "\\n"))
     if "\r" in text and pattern in (MULTI_LINE_PATTERN, NON_BLANK_LINES_PATTERN):
         return  # a CR is a line break the validator takes; the schema asks for line feeds
@@ -109,6 +114,29 @@ def test_the_schema_pattern_of_a_text_says_what_its_validator_does(text: str, pa
     except ValueError:
         accepted = False
     assert accepted == bool(python_pattern.fullmatch(text)), (text, pattern)
+
+
+INVISIBLE_OR_NOT = " \t\n\r\x00\x85\u00a0\u00ad\u061c\u180e\u200b\u200d\u2028\u2060\u3000\ufeff\U000e0001a\u30a2"
+"""Spaces, invisible format characters (U+200B, U+2060, U+FEFF…), controls and a few that are seen."""
+
+
+@settings(max_examples=400)
+@given(text=st.text(st.sampled_from(INVISIBLE_OR_NOT), max_size=6), pattern=st.sampled_from(list(PATTERNS)))
+def test_the_schema_pattern_and_the_validator_agree_on_what_is_blank(text: str, pattern: str) -> None:
+    """The same comparison as above, over the characters where blank is decided."""
+    assert_they_agree(text, pattern)
+
+
+@pytest.mark.parametrize("name", ["\u200b", "\u2060\u2060", "\ufeff", " \u200b\u200d\u3000", "\u00ad\u2062"])
+def test_a_name_of_invisible_characters_only_is_blank_at_the_door_and_in_the_schema(name: str) -> None:
+    filing = sample_filing()
+    filing["company"]["name"] = name
+    with pytest.raises(ValidationError, match="may not be blank"), at_the_door():
+        FilingRequest.model_validate(filing)
+    assert re.fullmatch(NON_BLANK_LINE_PATTERN, name) is None
+    filing["company"]["name"] = "\u200bAcme\u2060"  # invisible characters beside visible ones are kept
+    with at_the_door():
+        assert FilingRequest.model_validate(filing).company.name == "\u200bAcme\u2060"
 
 
 MODELS: list[type[BaseModel]] = [FilingRequest, SmeRecord, *ACTION_PAYLOADS.values()]
