@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Text, cast, insert, select
+from sqlalchemy import Text, cast, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.conflicts import Conflict
@@ -11,9 +11,16 @@ from infra.tables import conflicts, users
 
 
 async def declare_conflict(sessions: async_sessionmaker[AsyncSession], member: Actor, company: str,
-                           reason: str) -> Conflict:
+                           reason: str, *, at_most: int) -> Conflict | None:
+    """Keep the declaration, unless the member has declared `at_most` already (then None, nothing kept). Two
+    declarations of one member at once are counted one after the other (a lock on the member for the transaction)."""
     row = {"member_id": member.id, "member_name": member.name, "company": company, "reason": reason}
     async with sessions.begin() as session:
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"conflicts:{member.id}"))))
+        held = await session.scalar(select(func.count()).select_from(conflicts)
+                                    .where(conflicts.c.member_id == member.id))
+        if (held or 0) >= at_most:
+            return None
         declared_at = await session.scalar(insert(conflicts).values(row).returning(conflicts.c.declared_at))
     return Conflict(member=member, company=company, reason=reason, declared_at=declared_at)
 

@@ -10,10 +10,13 @@ import html
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
 from api.console.labels_ja import JA
 from domain.model import FUND, Role
+from infra.tables import conflicts
 from infra.users import NewUser, add_user
+from services.conflicts import MOST_PER_MEMBER
 from tests.helpers.forms import csrf_of
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, FUND_MEMBER, SBIC, Person, officer
 from tests.helpers.scenarios import to_investment_decision
@@ -97,3 +100,20 @@ async def test_the_console_declares_a_conflict_in_the_members_language_and_audit
         assert (await member.get(f"/cases/{case['id']}")).status_code == 404
         register = (await auditor.get("/conflicts")).text
         assert 'data-conflict="acme-gmbh"' in register and 'action="/conflicts"' not in register
+
+
+async def test_a_member_declares_at_most_500_conflicts_and_is_told_so(fund: Team) -> None:
+    assert fund.sessions is not None
+    me = (await fund.http.get("/api/me", headers=fund.headers(FUND_MEMBER))).json()
+    async with fund.sessions.begin() as session:  # 499 declared already, as a member would over the years
+        await session.execute(insert(conflicts), [{"member_id": me["id"], "member_name": me["name"],
+                                                   "company": f"company-{n}", "reason": "board seat"}
+                                                  for n in range(MOST_PER_MEMBER - 1)])
+    assert (await declare(fund, FUND_MEMBER, "acme-gmbh")).status_code == 201
+    refused = await declare(fund, FUND_MEMBER, "other-gmbh")
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    (error,) = refused.json()["errors"]
+    assert error["loc"] == ["body", "company"] and "at most 500 conflicts of interest" in error["msg"]
+    mine = (await fund.http.get("/api/me/conflicts", headers=fund.headers(FUND_MEMBER))).json()["items"]
+    assert len(mine) == MOST_PER_MEMBER and mine[0]["company"] == "acme-gmbh"
+    assert (await declare(fund, COLLEAGUE, "other-gmbh")).status_code == 201, "the limit is each member's own"
