@@ -43,6 +43,8 @@ async def purge_access_log(engine: AsyncEngine, before: datetime) -> int:
         return int(deleted.rowcount)
 
 
+CANONICAL_UTC = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
+"""A time as `domain.audit.canonical_time` writes it, as a PostgreSQL `to_char` pattern of UTC."""
 ACCESS_COLUMNS = ("id", "at", "person_id", "person_name", "role", "org", "case_id", "sme_ids", "fields", "route")
 """What an exported access-log row holds (`infra.audit_export`, `access=true`)."""
 
@@ -75,3 +77,10 @@ async def read_access(engine: AsyncEngine, wanted: AccessFilter) -> list[dict[st
     query = select(access_log).where(*conditions).order_by(access_log.c.id.desc()).limit(wanted.limit)
     async with engine.connect() as conn:
         return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def case_access(engine: AsyncEngine, case_id: str) -> list[dict[str, Any]]:
+    """Every row of the case's access log, oldest first, as exported (`ACCESS_COLUMNS`, `at` canonical)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(exported_access([access_log.c.case_id == case_id], CANONICAL_UTC))
+        return [dict(zip(ACCESS_COLUMNS, row, strict=True)) for row in rows]

@@ -60,7 +60,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import AuditEntry, canonical_time, chain_hash, hashed_fields, personal_digest
 from domain.signing import EVENT_CONTEXT, Keyring, public_key
-from infra.access_log import ACCESS_COLUMNS, exported_access
+from infra.access_log import ACCESS_COLUMNS, CANONICAL_UTC, exported_access
 from infra.tables import access_log, audit_events, cases
 
 log = structlog.get_logger(__name__)
@@ -111,10 +111,6 @@ class ExportFilter:
         return found
 
 
-# The canonical form of `at` (domain.audit.canonical_time), written by PostgreSQL: UTC, microseconds.
-_CANONICAL_TIME = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
-
-
 def export_query(filters: ExportFilter) -> Select[Any]:
     """The events as text, ready to write: JSON as PostgreSQL renders it, `at` in its canonical form.
 
@@ -126,7 +122,7 @@ def export_query(filters: ExportFilter) -> Select[Any]:
         select(
             cast(events.case_id, Text).label("case_id"), events.seq, events.type,
             cast(events.actor, Text).label("actor"),
-            func.to_char(func.timezone("UTC", events.at), _CANONICAL_TIME).label("at"),
+            func.to_char(func.timezone("UTC", events.at), CANONICAL_UTC).label("at"),
             events.stage_before, events.stage_after, cast(events.payload, Text).label("payload"),
             events.prev_hash, events.hash, events.hash_version, cast(events.personal, Text).label("personal"),
             events.personal_salt, events.personal_digest, events.key_id, events.signature,
@@ -265,7 +261,7 @@ async def export_audit(
     size = 0
     sections: list[tuple[Select[Any], Callable[[Sequence[Any]], bytes]]] = [(export_query(filters), writer.rows)]
     if filters.access:
-        sections.append((exported_access(filters.access_conditions(), _CANONICAL_TIME), writer.accesses))
+        sections.append((exported_access(filters.access_conditions(), CANONICAL_UTC), writer.accesses))
     async with engine.connect() as conn:
         for query, write in sections:
             result = await conn.stream(query.execution_options(yield_per=rows_per_fetch))

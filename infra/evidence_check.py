@@ -18,7 +18,10 @@ What it checks, from the pack's own files:
 * `checkpoints.json`: each checkpoint's digest (sha256 of canonical JSON {at, cases, id, prev, root}, and
   verified: true for a verified one) and
   signature (``case-desk/audit-checkpoint/v1:`` + digest) hold, the case's head it holds is an event of the pack,
-  and the inclusion proof leads from that head's leaf to the signed root (RFC 6962 hashing).
+  and the inclusion proof leads from that head's leaf to the signed root (RFC 6962 hashing);
+* `access.jsonl` (packs of format 2 on): one access-log row per line, each of the case, as many as the manifest's
+  `access_entries`. The rows are not in the hash chain: the signed manifest proves they were exported with the
+  pack, exactly so, not that the log is complete (`README.txt` in the pack).
 
 `--key` pins the public keys you trust (from `GET /api/audit/keys`, or your own records): without it the pack's
 `keys.json` is trusted, so compare its key ids with the ones the Case Desk publishes.
@@ -43,6 +46,8 @@ CHECKPOINT_CONTEXT = b"case-desk/audit-checkpoint/v1:"
 MANIFEST_CONTEXT = b"case-desk/evidence-manifest/v1:"
 REDACTION_EVENT = "personal_data_redacted"
 MANIFEST, EVENTS, CHECKPOINTS, KEYS = "manifest.json", "events.jsonl", "checkpoints.json", "keys.json"
+ACCESS = "access.jsonl"
+ACCESS_FIELDS = ("id", "at", "person_id", "person_name", "role", "org", "case_id", "sme_ids", "fields", "route")
 
 
 def canonical(value: Any) -> str:
@@ -170,6 +175,22 @@ def check_checkpoints(checkpoints: list[dict[str, Any]], events: list[dict[str, 
     return problems
 
 
+def check_access(lines: list[str], case_id: Any, expected: Any) -> list[str]:
+    """Problems found in access.jsonl: each line a row of the case's access log, as many as the manifest says."""
+    for number, line in enumerate(lines, start=1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            return [f"{ACCESS} line {number}: not JSON ({error.msg})"]
+        if not isinstance(row, dict) or sorted(row) != sorted(ACCESS_FIELDS):
+            return [f"{ACCESS} line {number}: not an access-log row (its fields are {', '.join(ACCESS_FIELDS)})"]
+        if row["case_id"] != case_id:
+            return [f"{ACCESS} line {number}: a row of case {row['case_id']}, not of this pack's case"]
+    if len(lines) != expected:
+        return [f"{MANIFEST}: its access_entries is not the number of rows of {ACCESS}"]
+    return []
+
+
 def check_pack(path: str, trusted: list[str] | None = None) -> tuple[list[str], str]:
     """(problems, summary): no problems means the pack holds."""
     try:
@@ -210,11 +231,16 @@ def check_pack(path: str, trusted: list[str] | None = None) -> tuple[list[str], 
     except (KeyError, ValueError) as error:
         return [*problems, f"{CHECKPOINTS}: not readable ({error})"], ""
     problems += check_checkpoints(checkpoints, events, keys)
+    access = files[ACCESS].decode().splitlines() if ACCESS in listed else None
+    if access is not None:
+        problems += check_access(access, body.get("case_id"), body.get("access_entries"))
     if not problems and (len(events), events[-1]["hash"] if events else GENESIS) != (
             body.get("events"), body.get("head_hash")):
         problems.append(f"{MANIFEST}: its event count or head is not that of {EVENTS}")
     summary = (f"OK case {body.get('case_id')}: {len(events)} event(s) ({unsigned} from before signing), "
-               f"{len(checkpoints)} checkpoint(s), keys {', '.join(sorted(keys.keys))}")
+               f"{len(checkpoints)} checkpoint(s), keys {', '.join(sorted(keys.keys))}"
+               + (f"; {len(access)} access-log row(s), exported with the pack (not chained: see README.txt)"
+                  if access is not None else ""))
     return problems, summary
 
 

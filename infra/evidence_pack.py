@@ -8,9 +8,13 @@ Files (the manifest lists every other one with its sha256 and size, and is signe
 | `checkpoints.json` | `{"checkpoints": [...]}`: each checkpoint that first held one of the case's heads, and |
 |  | the latest, with that head and its inclusion proof (`{"index", "path"}`) |
 | `keys.json` | `{"keys": [...]}`: the public keys (as `GET /api/audit/keys`) |
-| `timeline.html` | the case's events as a readable page, for auditors who do not read JSON |
+| `access.jsonl` | the case's access log (who was shown its personal data), one canonical JSON object per line, |
+|  | oldest first, as `GET /api/audit/export?access=true` writes its rows; not in the hash chain (`README.txt`) |
+| `timeline.html` | the case's events and its access log as a readable page, for auditors who do not read JSON |
+| `README.txt` | what each file is and what it proves, the access log's limits included |
 | `check_pack.py` | the standalone checker |
-| `manifest.json` | `{format, case_id, created_at, events, head_hash, files, key_id, signature}`, canonical JSON |
+| `manifest.json` | `{format, case_id, created_at, events, head_hash, access_entries, files, key_id, signature}`, |
+|  | canonical JSON |
 """
 
 from __future__ import annotations
@@ -28,13 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.audit import AuditEntry, canonical_json, canonical_time
 from domain.checkpoints import inclusion_proof
 from domain.signing import AuditKeys
+from infra.access_log import case_access
 from infra.audit_trail import stored_entries
 from infra.checkpoints import stored_checkpoint, stored_heads
 from infra.db import session_factory
-from infra.evidence_check import CHECKPOINTS, EVENTS, KEYS, MANIFEST, MANIFEST_CONTEXT, sha256
+from infra.evidence_check import ACCESS, CHECKPOINTS, EVENTS, KEYS, MANIFEST, MANIFEST_CONTEXT, sha256
 from infra.tables import audit_checkpoint_heads
 
-FORMAT = "case-desk-evidence/1"
+FORMAT = "case-desk-evidence/2"  # 2: with the access log (`access.jsonl`)
 CHECKER = Path(__file__).with_name("evidence_check.py")
 
 
@@ -57,8 +62,31 @@ async def covering_checkpoints(engine: AsyncEngine, case_id: str) -> list[dict[s
     return covering
 
 
-def timeline(case_id: str, entries: list[AuditEntry], now: datetime) -> str:
-    """The events as a plain HTML page: when, what, who, the stage, and what was said."""
+README = """Evidence pack of case {case_id}, packed {created_at} by the Global Alliance Case Desk.
+
+Check it with: python check_pack.py THIS.zip [--key HEX]   (Python 3.11+ and `cryptography`; no network)
+
+events.jsonl      the case's audit events as stored: a hash chain, each event signed (Ed25519)
+checkpoints.json  the signed checkpoints that hold the case's heads, with their inclusion proofs
+keys.json         the public keys (compare their ids with GET /api/audit/keys, or pass --key)
+access.jsonl      the case's access log: who was shown its personal data, when, which fields, which route
+timeline.html     the events and the access log as a readable page
+check_pack.py     the checker
+manifest.json     every file's sha256 and size, the counts and the head hash; signed with the audit key
+
+What the access log proves, and what it does not: its rows are not links of the hash chain and are not
+signed one by one. The signed manifest covers access.jsonl (its sha256, size and row count), so the check
+proves that these rows, exactly these, were exported with this pack at {created_at}; changing, adding or
+removing any of them fails the check. It does not prove that the log is complete: a row removed from the
+database before packing (the table is append-only and kept for the retention period, but its owner can still
+remove rows) would not be missed, and rows older than the retention period have been deleted. Its own export
+is logged after the pack is made, so it is in the next pack, not in this one.
+"""
+
+
+def timeline(case_id: str, entries: list[AuditEntry], access: list[dict[str, Any]], now: datetime) -> str:
+    """The events and the access log as a plain HTML page: when, what, who, the stage, and what was said; who
+    was shown which personal data, when and through which route."""
     rows = "\n".join(
         "<tr><td>{seq}</td><td>{at}</td><td>{type}</td><td>{who}</td><td>{stage}</td><td>{payload}</td></tr>".format(
             seq=e.seq, at=html.escape(canonical_time(e.at)), type=html.escape(e.type),
@@ -67,6 +95,15 @@ def timeline(case_id: str, entries: list[AuditEntry], now: datetime) -> str:
             payload=html.escape(canonical_json(e.full_payload())),
         )
         for e in entries
+    )
+    shown = "\n".join(
+        "<tr><td>{at}</td><td>{who}</td><td>{fields}</td><td>{smes}</td><td>{route}</td></tr>".format(
+            at=html.escape(str(a["at"])),
+            who=html.escape(" · ".join(filter(None, (a["person_name"], a["role"], a["org"], a["person_id"])))),
+            fields=html.escape(", ".join(a["fields"])), smes=html.escape(", ".join(a["sme_ids"])),
+            route=html.escape(a["route"]),
+        )
+        for a in access
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Case {html.escape(case_id)}: timeline</title>
@@ -78,6 +115,14 @@ table{{border-collapse:collapse}}td:last-child{{font-family:monospace;font-size:
 <table><caption>Timeline, oldest first</caption>
 <tr><th>seq</th><th>at (UTC)</th><th>event</th><th>by</th><th>stage</th><th>what was recorded</th></tr>
 {rows}
+</table>
+<h2>Who was shown this case's personal data</h2>
+<p>{len(access)} row(s) of the access log, exported with this pack (<code>access.jsonl</code>). They are not
+part of the hash chain: the signed manifest proves they were exported with the pack, not that the log is
+complete (see <code>README.txt</code>).</p>
+<table><caption>Access log, oldest first</caption>
+<tr><th>at (UTC)</th><th>who</th><th>fields</th><th>SMEs</th><th>route</th></tr>
+{shown}
 </table></body></html>
 """
 
@@ -85,16 +130,19 @@ table{{border-collapse:collapse}}td:last-child{{font-family:monospace;font-size:
 async def evidence_pack(engine: AsyncEngine, case_id: str, keys: AuditKeys, now: datetime) -> bytes:
     """The ZIP of the case's evidence (see the module's table), its manifest signed with `keys.signer`."""
     entries = await stored_entries(session_factory(engine), case_id)
+    access = await case_access(engine, case_id)
     files = {
         EVENTS: "".join(canonical_json(e.model_dump(mode="json")) + "\n" for e in entries).encode(),
         CHECKPOINTS: canonical_json({"checkpoints": await covering_checkpoints(engine, case_id)}).encode(),
         KEYS: canonical_json({"keys": keys.keyring.published()}).encode(),
-        "timeline.html": timeline(case_id, entries, now).encode(),
+        ACCESS: "".join(canonical_json(row) + "\n" for row in access).encode(),
+        "timeline.html": timeline(case_id, entries, access, now).encode(),
+        "README.txt": README.format(case_id=case_id, created_at=canonical_time(now)).encode(),
         "check_pack.py": CHECKER.read_bytes(),
     }
     body = {
         "format": FORMAT, "case_id": case_id, "created_at": canonical_time(now), "events": len(entries),
-        "head_hash": entries[-1].hash if entries else "0" * 64,
+        "head_hash": entries[-1].hash if entries else "0" * 64, "access_entries": len(access),
         "files": {name: {"sha256": sha256(data), "bytes": len(data)} for name, data in files.items()},
     }
     manifest = {**body, "key_id": keys.signer.key_id,

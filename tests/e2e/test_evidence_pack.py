@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import io
 import json
 import subprocess
@@ -16,14 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.signing import CHECKPOINT_CONTEXT, EVENT_CONTEXT
 from infra import evidence_check
+from infra.access_log import ACCESS_COLUMNS
 from infra.checkpoints import take_checkpoint
 from infra.evidence_check import check_pack
 from infra.settings import Settings
 from tests.helpers.desk import Desk
-from tests.helpers.people import AUDITOR, COORDINATOR
+from tests.helpers.people import AUDITOR, COORDINATOR, SBIC, officer
 from tests.helpers.scenarios import to_matching
 
-FILES = ["events.jsonl", "checkpoints.json", "keys.json", "timeline.html", "check_pack.py", "manifest.json"]
+FILES = ["events.jsonl", "checkpoints.json", "keys.json", "access.jsonl", "timeline.html", "README.txt",
+         "check_pack.py", "manifest.json"]
 
 
 @pytest.fixture
@@ -33,6 +36,7 @@ async def pack(desk: Desk, engine: AsyncEngine, settings: Settings, tmp_path: Pa
     await take_checkpoint(engine, settings.audit_keys, None, datetime.now(UTC))
     await desk.ok(case, "add_note", COORDINATOR, text="Säkerhet först — 安全第一 <b>")
     await take_checkpoint(engine, settings.audit_keys, None, datetime.now(UTC))
+    assert (await desk.get(case, officer(SBIC))).status_code == 200  # the officer is shown the contact person
     answer = await desk.http.get(f"/api/cases/{case['id']}/evidence", headers=desk.headers(AUDITOR))
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
     assert f"case-{case['id']}-evidence.zip" in answer.headers["content-disposition"]
@@ -58,6 +62,45 @@ def altered(path: Path, name: str, tmp_path: Path) -> Path:
 
 def test_the_checker_signs_with_the_desks_own_contexts() -> None:
     assert (evidence_check.EVENT_CONTEXT, evidence_check.CHECKPOINT_CONTEXT) == (EVENT_CONTEXT, CHECKPOINT_CONTEXT)
+    assert evidence_check.ACCESS_FIELDS == ACCESS_COLUMNS
+
+
+async def test_the_pack_says_who_was_shown_the_cases_personal_data(pack: Path, desk: Desk) -> None:
+    """Issue 19 Build 3: the access log goes with the case; the manifest covers it, and the pack says what that
+    proves (exported with the pack, not complete)."""
+    me = (await desk.http.get("/api/me", headers=desk.headers(officer(SBIC)))).json()
+    with zipfile.ZipFile(pack) as opened:
+        manifest = json.loads(opened.read("manifest.json"))
+        rows = [json.loads(line) for line in opened.read("access.jsonl").decode().splitlines()]
+        readme, timeline = opened.read("README.txt").decode(), opened.read("timeline.html").decode()
+    assert manifest["format"] == "case-desk-evidence/2" and manifest["access_entries"] == len(rows)
+    assert {row["case_id"] for row in rows} == {manifest["case_id"]}
+    seen = [row for row in rows if row["person_id"] == me["id"] and row["route"] == "GET /api/cases/{case_id}"]
+    assert seen and "request.contact" in seen[-1]["fields"] and seen[-1]["at"].endswith("+00:00")
+    assert [row["id"] for row in rows] == sorted(row["id"] for row in rows), "oldest first"
+    assert "exported with this pack" in readme and "does not prove that the log is complete" in readme
+    assert html.escape(me["name"]) in timeline.split("Who was shown")[1]
+    problems, summary = check_pack(str(pack))
+    assert problems == [] and f"{len(rows)} access-log row(s)" in summary
+
+
+async def test_an_access_row_removed_with_a_recomputed_manifest_fails_on_the_signature(
+    pack: Path, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(pack) as original:
+        files = {info.filename: original.read(info) for info in original.infolist()}
+    files["access.jsonl"] = b"".join(files["access.jsonl"].splitlines(keepends=True)[1:])
+    manifest = json.loads(files["manifest.json"])
+    manifest["files"]["access.jsonl"] = {"sha256": evidence_check.sha256(files["access.jsonl"]),
+                                         "bytes": len(files["access.jsonl"])}
+    manifest["access_entries"] -= 1
+    files["manifest.json"] = evidence_check.canonical(manifest).encode()
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(forged, "w") as out:
+        for each, content in files.items():
+            out.writestr(each, content)
+    problems, _ = check_pack(str(forged))
+    assert problems == [f"manifest.json: its signature does not hold under key {manifest['key_id']}"]
 
 
 async def test_a_pack_checks_alone_with_the_cli_and_the_standalone_script(pack: Path, tmp_path: Path) -> None:
