@@ -4,11 +4,9 @@ case which candidates withdrew; an answer that it is not interested may still be
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 from sqlalchemy import select, update
@@ -17,8 +15,6 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
-from domain.model import Office
-from domain.sme_registry import COLUMNS
 from infra.db import session_factory
 from infra.incidents import open_incidents
 from infra.settings import Settings
@@ -27,35 +23,9 @@ from infra.tables import consent_tellings
 from services.consent_courier import STEP, ConsentCourier
 from services.context import Services
 from tests.helpers.desk import Desk
-from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC, manager, officer
+from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC, officer
+from tests.helpers.registry import recorded_withdrawals, registered, set_consent
 from tests.helpers.scenarios import to_matching
-
-
-async def registered(desk: Desk, sme_id: str) -> dict[str, Any]:
-    response = await desk.http.get("/api/smes", params={"q": sme_id}, headers=desk.headers(COORDINATOR))
-    assert response.status_code == 200, response.text
-    (found,) = response.json()["items"]
-    return dict(found)
-
-
-def cell(value: Any) -> str:
-    if isinstance(value, list):
-        value = ";".join(value)
-    elif isinstance(value, bool):
-        value = "yes" if value else "no"
-    return '"' + str("" if value is None else value).replace('"', '""') + '"'
-
-
-async def set_consent(desk: Desk, sme: dict[str, Any], consent: bool, http: httpx.AsyncClient | None = None) -> None:
-    """As an office manager keeping the registry: import the SME's whole row again with its consent changed
-    (through `http`, another app, when given)."""
-    cells = {**sme, "updated": sme["updated_at"], "consent": consent}
-    body = ",".join(COLUMNS) + "\n" + ",".join(cell(cells[c]) for c in COLUMNS) + "\n"
-    response = await (http or desk.http).post(
-        "/api/smes/import", content=body.encode(),
-        headers={**desk.headers(manager(Office.SBIC)), "content-type": "text/csv"},
-    )
-    assert response.status_code == 200, response.text
 
 
 @asynccontextmanager
@@ -98,16 +68,6 @@ async def test_an_sme_that_withdrew_consent_after_matching_goes_no_further(desk:
     assert after["consent_withdrawn"] == []
     assert [r["interested"] for r in after["responses"]] == [False]
     assert [e["type"] for e in await desk.history(case, officer(SBIC))].count("shortlist") == 1
-
-
-async def recorded_withdrawals(desk: Desk, case: dict[str, Any], count: int) -> list[dict[str, Any]]:
-    """The case's `consent_withdrawn` events, once there are `count` (the workflow records them when told)."""
-    for _ in range(100):
-        found = [e for e in await desk.history(case, COORDINATOR) if e["type"] == "consent_withdrawn"]
-        if len(found) >= count:
-            return found
-        await asyncio.sleep(0.1)
-    return found
 
 
 async def test_a_withdrawal_is_on_the_trail_of_every_open_case_it_affects(desk: Desk) -> None:

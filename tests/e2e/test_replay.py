@@ -20,6 +20,7 @@ from temporalio.worker import Replayer
 from contracts.case import workflow_id
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, COORDINATOR, FUND_MEMBER, SBIC, SCB, SJ, manager, officer
+from tests.helpers.registry import recorded_withdrawals, registered, set_consent
 from tests.helpers.scenarios import to_investment_decision, to_matching
 from workers.case_worker import workflow_runner
 from workflows.case import CaseWorkflow
@@ -59,11 +60,31 @@ async def withdrawn_while_paused(desk: Desk) -> dict[str, Any]:
     return case
 
 
+async def told_of_withdrawals(desk: Desk) -> dict[str, Any]:
+    """Two of the case's candidates withdraw their consent (two imports, two signals), then the case goes on."""
+    case = await to_matching(desk)
+    matched = await desk.ok(case, "run_matching", officer(SBIC), limit=5)
+    entries = [await registered(desk, c["sme_id"]) for c in matched["candidates"][:2]]
+    try:
+        for told, sme in enumerate(entries, start=1):
+            await set_consent(desk, sme, False)
+            assert len(await recorded_withdrawals(desk, case, told)) == told
+    finally:
+        for sme in entries:
+            await set_consent(desk, sme, True)
+    await desk.ok(case, "add_note", officer(SBIC), text="two candidates withdrew")
+    await desk.ok(case, "close_no_match", officer(SBIC), reason="none left")
+    return case
+
+
 SCENARIOS: dict[str, Callable[[Desk], Awaitable[dict[str, Any]]]] = {
     "funded_after_return": funded,
     "declined_after_questions": declined,
     "withdrawn_while_paused": withdrawn_while_paused,
+    "told_of_withdrawals": told_of_withdrawals,
 }
+VERSIONED = ["funded_after_return", "declined_after_questions", "withdrawn_while_paused"]
+"""The scenarios recorded under every earlier workflow version (v1- to v5-)."""
 
 
 def test_stored_histories_exist_for_every_scenario() -> None:
@@ -71,10 +92,12 @@ def test_stored_histories_exist_for_every_scenario() -> None:
     service-level timers), v2- (before timers and search attributes were sent only when they change), v3-
     (before personal data was kept apart under a salt, hash version 2), v4- (before free text left the workflow
     and was hashed by the recording step: `bounded-case-state`), v5- (before the mail relay: the workflow
-    delivered its own e-mails, `mail-leaves-the-case`)."""
+    delivered its own e-mails, `mail-leaves-the-case`); and v6-told_of_withdrawals (before withdrawals of consent
+    carried their id, so a withdrawal told twice is recorded once)."""
     stored = {p.stem for p in HISTORIES.glob("*.json")}
     assert set(SCENARIOS) <= stored
-    assert {f"{version}-{name}" for name in SCENARIOS for version in ("v1", "v2", "v3", "v4", "v5")} <= stored
+    assert {f"{version}-{name}" for name in VERSIONED for version in ("v1", "v2", "v3", "v4", "v5")} <= stored
+    assert "v6-told_of_withdrawals" in stored
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in HISTORIES.glob("*.json")))
