@@ -4,9 +4,11 @@ case which candidates withdrew; an answer that it is not interested may still be
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from sqlalchemy import select, update
@@ -15,6 +17,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
+from infra.consent_tellings import untold
 from infra.db import session_factory
 from infra.incidents import open_incidents
 from infra.settings import Settings
@@ -22,9 +25,10 @@ from infra.startup import free_port
 from infra.tables import consent_tellings
 from services.consent_courier import STEP, ConsentCourier
 from services.context import Services
+from tests.helpers.cli import alliance
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC, officer
-from tests.helpers.registry import recorded_withdrawals, registered, set_consent
+from tests.helpers.registry import recorded_withdrawals, registered, registry_row, set_consent
 from tests.helpers.scenarios import to_matching
 
 
@@ -121,11 +125,15 @@ async def test_a_withdrawal_made_while_temporal_is_away_reaches_the_case_once_it
         assert (incident.step, incident.kind) == (STEP, "undelivered")
         assert sme_id in incident.error
 
-        back = ConsentCourier(engine, temporal, clock=lambda: later + timedelta(hours=1))
-        assert await back.tell_due([row["id"]]) == 1
-        (event,) = await recorded_withdrawals(desk, case, 1)
+        back = ConsentCourier(engine, temporal, clock=lambda: later + timedelta(hours=1), idle_seconds=0.1)
+        async with back.running():  # as every worker runs it
+            (event,) = await recorded_withdrawals(desk, case, 1)
+            for _ in range(100):  # the courier marks it told, and resolves the incident, just after the signal
+                if not await untold(engine, [row["id"]]) and not await open_incidents(engine, case["id"]):
+                    break
+                await asyncio.sleep(0.1)
         assert (event["actor"]["id"], event["payload"]) == ("system", {"sme_ids": [sme_id]})
-        assert await open_incidents(engine, case["id"]) == []
+        assert await untold(engine, [row["id"]]) == 0 and await open_incidents(engine, case["id"]) == []
         refused = await desk.act(case, "shortlist", officer(SBIC), sme_ids=[sme_id])
         assert refused.status_code == 422 and sme_id in refused.json()["detail"], refused.text
 
@@ -136,5 +144,28 @@ async def test_a_withdrawal_made_while_temporal_is_away_reaches_the_case_once_it
         await desk.ok(case, "add_note", officer(SBIC), text="after the second telling")
         types = [e["type"] for e in await desk.history(case, COORDINATOR)]
         assert types.count("consent_withdrawn") == 1 and types[-1] == "add_note"
+    finally:
+        await set_consent(desk, sme, True)
+
+
+async def test_the_import_command_keeps_what_it_could_not_tell_and_says_so(
+    desk: Desk, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """`alliance smes import` with Temporal away: the consent is withdrawn, exit 0, and one line says the worker
+    tells the cases later; the rows to tell are there for it."""
+    case = await to_matching(desk)
+    sme_id = (await desk.ok(case, "run_matching", officer(SBIC), limit=5))["candidates"][0]["sme_id"]
+    sme = await registered(desk, sme_id)
+    file = tmp_path / "registry.csv"
+    file.write_text(registry_row(sme, consent=False), encoding="utf-8")
+    try:
+        done = await asyncio.to_thread(alliance, engine, "smes", "import", str(file),
+                                       temporal=f"127.0.0.1:{free_port()}")
+        assert done.returncode == 0, done.stderr
+        assert "withdrew their consent: 0 of" in done.stderr and "the worker tells the other" in done.stderr
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(consent_tellings.c.sme_id).where(
+                consent_tellings.c.case_id == case["id"], consent_tellings.c.done_at.is_(None)))).scalars().all() \
+                == [sme_id]
     finally:
         await set_consent(desk, sme, True)

@@ -28,11 +28,16 @@ def cell(value: Any) -> str:
     return '"' + str("" if value is None else value).replace('"', '""') + '"'
 
 
+def registry_row(sme: dict[str, Any], *, consent: bool) -> str:
+    """A registry CSV of the SME's whole entry (as `GET /api/smes` shows it) with its consent as given."""
+    cells = {**sme, "updated": sme["updated_at"], "consent": consent}
+    return ",".join(COLUMNS) + "\n" + ",".join(cell(cells[c]) for c in COLUMNS) + "\n"
+
+
 async def set_consent(desk: Desk, sme: dict[str, Any], consent: bool, http: httpx.AsyncClient | None = None) -> None:
     """As an office manager keeping the registry: import the SME's whole row again with its consent changed
     (through `http`, another app, when given)."""
-    cells = {**sme, "updated": sme["updated_at"], "consent": consent}
-    body = ",".join(COLUMNS) + "\n" + ",".join(cell(cells[c]) for c in COLUMNS) + "\n"
+    body = registry_row(sme, consent=consent)
     response = await (http or desk.http).post(
         "/api/smes/import", content=body.encode(),
         headers={**desk.headers(manager(Office.SBIC)), "content-type": "text/csv"},
