@@ -77,7 +77,8 @@ async def _told(settings: Settings, engine: AsyncEngine, withdrawn: list[str], t
         why = ""
     told = len(to_tell) - untold
     line = f"{len(withdrawn)} SME(s) withdrew their consent: {told} of {len(to_tell)} open case(s) told"
-    return line + (f"; the worker tells the other {untold} once Temporal answers{why}" if untold else "")
+    return line + (f"; the other {untold} are kept, and the worker tells them once Temporal takes them{why}"
+                   if untold else "")
 
 
 def seed_smes_command(

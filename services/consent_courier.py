@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 
 import structlog
@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from contracts.case import CONSENT_WITHDRAWN_SIGNAL, ConsentWithdrawn, workflow_id
 from infra import consent_tellings as tellings
 from infra.incidents import UNDELIVERED, note_failure, note_recovery
+from services.background import at_work, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -45,10 +46,6 @@ class Told(Enum):
     AWAY = "away"  # Temporal did not answer
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class ConsentCourier:
     """Tells due withdrawals until stopped; `clock` decides what is due (tests move it on)."""
@@ -59,18 +56,12 @@ class ConsentCourier:
     incident_after: timedelta = timedelta(minutes=10)
     idle_seconds: float = 1.0
     clock: Callable[[], datetime] = utc_now
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ConsentCourier]:
         """The courier at work for the `async with` block (stopped on leaving)."""
-        stop = asyncio.Event()
-        task = asyncio.create_task(self.run(stop))
-        try:
+        async with at_work(self.run):
             yield self
-        finally:
-            stop.set()
-            await task
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tell due withdrawals until `stop`; the database or Temporal away is logged and tried again."""

@@ -19,7 +19,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,14 +32,11 @@ from domain.signing import Signer
 from infra import outbox
 from infra.closed_cases import append_to_closed_case
 from infra.smtp import MailFailure, SmtpSessions, SmtpSettings
+from services.background import at_work, utc_now
 
 log = structlog.get_logger(__name__)
 
 REPLY_CODE = re.compile(r"^([245]\d\d)\b")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -69,13 +66,8 @@ class MailRelay:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[MailRelay]:
         """The relay at work for the `async with` block (stopped, its sends finished, on leaving)."""
-        stop = asyncio.Event()
-        task = asyncio.create_task(self.run(stop))
-        try:
+        async with at_work(self.run):
             yield self
-        finally:
-            stop.set()
-            await task
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send and report until `stop`; a message being sent when it is set is finished first."""

@@ -162,7 +162,7 @@ async def test_the_import_command_keeps_what_it_could_not_tell_and_says_so(
         done = await asyncio.to_thread(alliance, engine, "smes", "import", str(file),
                                        temporal=f"127.0.0.1:{free_port()}")
         assert done.returncode == 0, done.stderr
-        assert "withdrew their consent: 0 of" in done.stderr and "the worker tells the other" in done.stderr
+        assert "withdrew their consent: 0 of" in done.stderr and "the worker tells them" in done.stderr
         async with engine.connect() as conn:
             assert (await conn.execute(select(consent_tellings.c.sme_id).where(
                 consent_tellings.c.case_id == case["id"], consent_tellings.c.done_at.is_(None)))).scalars().all() \
