@@ -5,18 +5,20 @@ case which candidates withdrew; an answer that it is not interested may still be
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
+from contracts.case import workflow_id
 from infra.consent_tellings import untold
 from infra.db import session_factory
 from infra.incidents import open_incidents
@@ -169,3 +171,24 @@ async def test_the_import_command_keeps_what_it_could_not_tell_and_says_so(
                 == [sme_id]
     finally:
         await set_consent(desk, sme, True)
+
+
+async def test_a_withdrawal_for_a_case_that_closed_meanwhile_or_is_unknown_needs_no_telling(
+    desk: Desk, engine: AsyncEngine, temporal: Client
+) -> None:
+    case = await to_matching(desk)
+    await desk.ok(case, "withdraw", APPLICANT, reason="strategy")
+    await temporal.get_workflow_handle(workflow_id(case["id"])).result()  # its workflow has ended
+    now = datetime.now(UTC)
+    rows = {str(uuid.uuid4()): case_id for case_id in (case["id"], str(uuid.uuid4()))}
+    async with engine.begin() as conn:
+        await conn.execute(insert(consent_tellings), [
+            {"id": row, "case_id": case_id, "sme_id": "1010001000006", "withdrawn_at": now, "next_attempt_at": now}
+            for row, case_id in rows.items()])
+    courier = ConsentCourier(engine, temporal, incident_after=timedelta(0))
+    assert await courier.tell_due(list(rows)) == 2
+    async with engine.connect() as conn:
+        done = dict((await conn.execute(select(consent_tellings.c.case_id, consent_tellings.c.outcome)
+                                        .where(consent_tellings.c.id.in_(list(rows))))).all())
+    assert done == {case["id"]: "closed", rows.popitem()[1]: "unknown"}
+    assert await open_incidents(engine, case["id"]) == []
