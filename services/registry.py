@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
@@ -21,6 +23,8 @@ from infra.sme_registry import (
 )
 from services.consent_courier import ConsentCourier
 from services.context import Services
+
+log = structlog.get_logger(__name__)
 
 
 def _sme_view(row: Any) -> dict[str, Any]:
@@ -65,9 +69,12 @@ async def tell_withdrawals(engine: AsyncEngine, temporal: Client, to_tell: list[
     take now stay for the worker's courier. How many remain untold."""
     if not to_tell:
         return 0
-    courier = ConsentCourier(engine, temporal)
-    await courier.tell_due(to_tell)
-    return await untold(engine, to_tell)
+    try:
+        await ConsentCourier(engine, temporal).tell_due(to_tell)
+        return await untold(engine, to_tell)
+    except (SQLAlchemyError, OSError) as error:  # the import stands and its rows are kept: the courier tells them
+        log.warning("withdrawals of consent not told now", to_tell=len(to_tell), error=str(error)[:300])
+        return len(to_tell)
 
 
 async def consent_withdrawn(services: Services, states: Iterable[CaseState]) -> frozenset[str]:
