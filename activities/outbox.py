@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,6 +17,25 @@ from domain.notifications import APPLICANT_CONTACT, Audience, Notice, render
 from infra.tables import delegations, notifications, users
 
 OUTBOX_NAMESPACE = uuid.UUID("0d6f1f6e-2b7b-4f0e-9c39-3f8b7a4e5d21")
+
+
+def _audience_statement() -> Any:
+    """Everyone of a role and organisation, and whoever stands in for one of them at the time of the event
+    (issue 21), with an address and not revoked. Built once (issue 15); parameters role, org and at."""
+    members = select(users.c.id).where(users.c.role == bindparam("role"), users.c.org == bindparam("org"),
+                                       users.c.revoked_at.is_(None))
+    stand_ins = select(delegations.c.delegate_id).where(
+        delegations.c.delegator_id.in_(members), delegations.c.starts_at <= bindparam("at"),
+        delegations.c.ends_at > bindparam("at"),
+    )
+    return select(users.c.name, users.c.email, users.c.language).where(
+        or_(users.c.id.in_(members), users.c.id.in_(stand_ins)),
+        users.c.email.is_not(None), users.c.revoked_at.is_(None),
+    ).order_by(users.c.email)
+
+
+_AUDIENCE = _audience_statement()
+_OUTBOX_ROW = insert(notifications).on_conflict_do_nothing()
 
 
 @dataclass(frozen=True)
@@ -30,18 +50,7 @@ async def recipients(conn: AsyncConnection, state: CaseState, audience: Audience
     if audience.role == APPLICANT_CONTACT:
         contact = state.request.contact
         return [Recipient(contact.name, str(contact.email), contact.language)]
-    members = select(users.c.id).where(users.c.role == audience.role, users.c.org == audience.org,
-                                       users.c.revoked_at.is_(None))
-    # Whoever stands in for one of them at the time of the event hears of it too (issue 21).
-    stand_ins = select(delegations.c.delegate_id).where(
-        delegations.c.delegator_id.in_(members), delegations.c.starts_at <= at, delegations.c.ends_at > at
-    )
-    rows = await conn.execute(
-        select(users.c.name, users.c.email, users.c.language).where(
-            or_(users.c.id.in_(members), users.c.id.in_(stand_ins)),
-            users.c.email.is_not(None), users.c.revoked_at.is_(None),
-        ).order_by(users.c.email)
-    )
+    rows = await conn.execute(_AUDIENCE, {"role": audience.role, "org": audience.org, "at": at})
     return [Recipient(r.name, r.email, r.language) for r in rows]
 
 
@@ -60,4 +69,4 @@ async def write_outbox(conn: AsyncConnection, entry: AuditEntry, state: CaseStat
             "subject": subject, "body": body, "created_at": entry.at,
         })
     if rows:
-        await conn.execute(insert(notifications).values(rows).on_conflict_do_nothing())
+        await conn.execute(_OUTBOX_ROW, rows)

@@ -20,3 +20,10 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine on the same pool, its statements each committed on their own: no BEGIN and no ROLLBACK round
+    trip around a lone read (about 0.2 ms of client CPU and two trips to the server each, measured for issue 15).
+    Only for what one statement does: two statements through it are two transactions."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

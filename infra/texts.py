@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import ScalarSelect, func, select
@@ -19,9 +19,12 @@ async def keep_texts(conn: AsyncConnection, case_id: str, texts: Mapping[str, st
         await conn.execute(insert(case_texts).values(rows).on_conflict_do_nothing())
 
 
-def kept_texts_of(case_id: str, refs: Iterable[str]) -> ScalarSelect[Any]:
+def kept_texts_of(case_id: Any, refs: Any) -> ScalarSelect[Any]:
     """A scalar subquery: the texts a case's references stand for, as one JSON object `{ref: text}` (NULL when
-    none is kept; a reference not kept is simply absent), to read beside other things in one round trip."""
+    none is kept; a reference not kept is simply absent), to read beside other things in one round trip.
+
+    `case_id` and `refs` are values or bound parameters (`refs` then an expanding one), so a caller on a hot
+    path can build its statement once."""
     return (select(func.jsonb_object_agg(case_texts.c.ref, case_texts.c.body))
-            .where(case_texts.c.case_id == case_id, case_texts.c.ref.in_(sorted(set(refs))))
+            .where(case_texts.c.case_id == case_id, case_texts.c.ref.in_(refs))
             .scalar_subquery())

@@ -124,7 +124,7 @@ class CaseDesk:
             uuid.UUID(case_id)
         except ValueError:
             raise CaseNotFound() from None
-        async with self.services.sessions() as session:
+        async with self.services.reads() as session:
             snapshot = await session.scalar(select(cases.c.snapshot).where(cases.c.id == case_id))
         if snapshot is None:
             raise CaseNotFound()

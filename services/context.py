@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from infra.db import autocommit, session_factory
 from infra.settings import Settings
 
 
@@ -16,3 +18,14 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     temporal: Client
+
+    @functools.cached_property
+    def read_engine(self) -> AsyncEngine:
+        """The engine for reads of one statement each, on the same pool, without the BEGIN and ROLLBACK round
+        trips a transaction costs (`infra.db.autocommit`); never for writes that must be atomic (issue 15)."""
+        return autocommit(self.engine)
+
+    @functools.cached_property
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions on `read_engine`: for reads of one statement each."""
+        return session_factory(self.read_engine)

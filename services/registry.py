@@ -82,5 +82,5 @@ async def consent_withdrawn(services: Services, states: Iterable[CaseState]) -> 
     wanted = {candidate.sme_id for state in states for candidate in state.candidates}
     if not wanted:
         return frozenset()
-    async with services.engine.connect() as conn:
+    async with services.read_engine.connect() as conn:
         return frozenset(await without_consent(conn, wanted))
