@@ -23,11 +23,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
 from jsonschema_rs import Draft202012Validator
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import negated_parameters
-from schemathesis.specs.openapi.adapter.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -94,7 +94,7 @@ def on_the_wire(value: Any) -> list[str]:
     return [str(value)]
 
 
-def arrives_valid(case: Any, query_schemas: dict[str, dict[str, Any]], components: dict[str, Any]) -> bool:
+def arrives_valid(case: Any, schemas: dict[str, dict[str, Any]], components: dict[str, Any]) -> bool:
     """Whether a negative case reaches the API as a valid request after all: each parameter it mutated is either
     the Authorization header (which every call sends right) or a query parameter whose values, as the strings the
     client sends, meet its schema (a JSON null or a number in the query arrives as the text "null" or "7")."""
@@ -104,12 +104,19 @@ def arrives_valid(case: Any, query_schemas: dict[str, dict[str, Any]], component
     for name, location in mutated:
         if location == ParameterLocation.HEADER and name.lower() == "authorization":
             continue
-        if location != ParameterLocation.QUERY or name not in query_schemas or name not in (case.query or {}):
+        if location != ParameterLocation.QUERY or name not in schemas or name not in (case.query or {}):
             return False
-        validator = Draft202012Validator({**query_schemas[name], "components": components}, validate_formats=True)
+        validator = Draft202012Validator({**schemas[name], "components": components}, validate_formats=True)
         if not all(any(validator.is_valid(form) for form in read_as(text)) for text in on_the_wire(case.query[name])):
             return False
     return True
+
+
+def query_schemas(document: dict[str, Any], operation: Any) -> dict[str, dict[str, Any]]:
+    """The operation's query parameters and their schemas, as its OpenAPI document gives them."""
+    return {parameter["name"]: parameter.get("schema", {})
+            for parameter in document["paths"][operation.path][operation.method.lower()].get("parameters", [])
+            if parameter["in"] == "query"}
 
 
 def read_as(text: str) -> list[Any]:
@@ -131,11 +138,6 @@ def fuzz(live_api: str, mode: GenerationMode, checks: tuple[Any, ...]) -> int:
     components = document.get("components", {})
     for operation in operations:
         vanished = 0
-        query_schemas = {
-            parameter["name"]: parameter.get("schema", {})
-            for parameter in document["paths"][operation.path][operation.method.lower()].get("parameters", [])
-            if parameter["in"] == "query"
-        }
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=30, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck),
@@ -146,7 +148,8 @@ def fuzz(live_api: str, mode: GenerationMode, checks: tuple[Any, ...]) -> int:
             # arrives as a valid request: not a refusal the API could give.
             assume("" not in (case.query or {}))
             # Nor is one whose only faults vanish on the way (see `arrives_valid`): the API rightly accepts it.
-            if mode == GenerationMode.NEGATIVE and arrives_valid(case, query_schemas, components):
+            negative = mode == GenerationMode.NEGATIVE
+            if negative and arrives_valid(case, query_schemas(document, case.operation), components):
                 vanished += 1
                 assume(False)
             calls += 1
