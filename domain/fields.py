@@ -7,7 +7,8 @@ schema (`pattern`, `minimum`/`maximum`, `maxLength`, `enum`) exactly as it is en
   injected into mail, and it breaks every one-line display.
 - Several lines (`lines`): line feeds allowed (a CR LF or lone CR is taken as one), every other control character
   refused.
-- A required text may not be blank: spaces and invisible format characters (U+200B…) only (`not_blank`).
+- A required text may not be blank: spaces and invisible characters (U+200B, the Hangul filler U+3164…) only
+  (`not_blank`).
 - Every text is kept in Unicode NFC (`as_typed`): `é` typed as one character or as `e` and a combining accent, or
   `ガ` as `カ` and a voiced mark (as some input methods and macOS file names send it), is stored the same, so the
   same words typed two ways compare equal and show the same. Nothing else is changed: widths and kana stay as
@@ -52,13 +53,23 @@ ONE_LINE_PATTERN = rf"^[^{_SCHEMA_BREAKS}]*$"
 MULTI_LINE_PATTERN = rf"^[^{_SCHEMA_CONTROL}]*$"
 
 
+_IGNORABLE = frozenset((0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810), 0x2800, 0x3164,
+                        *range(0xFE00, 0xFE10), 0xFFA0, *range(0xFFF0, 0xFFF9)))
+"""Default_Ignorable_Code_Point characters of the BMP that are neither white space nor format characters (Unicode's
+DerivedCoreProperties.txt; the Hangul fillers are the usual way to an "invisible" name), and the braille blank."""
+
+
 def _invisible_class() -> str:
     """The characters nobody sees, as the inside of a character class of `\\uXXXX` escapes and ranges (read alike
     by Python's `re` and by ECMA 262, the JSON Schema's dialect, with or without its `u` flag): every white space
     (`str.isspace`) and every format character (Unicode category Cf: U+200B zero-width space, U+2060 word joiner,
-    U+FEFF, the bidirectional marks…) of the Basic Multilingual Plane. The few Cf characters beyond it (tags,
-    musical formatting) are not in it: a pattern of the JSON Schema cannot name them in both dialects."""
-    invisible = [c for c in range(0x10000) if chr(c).isspace() or unicodedata.category(chr(c)) == "Cf"]
+    U+FEFF, the bidirectional marks…) of the Basic Multilingual Plane, and its other default-ignorable or blank
+    characters (`_IGNORABLE`: the Hangul fillers U+3164, U+115F, U+1160, U+FFA0, the variation selectors, the
+    combining grapheme joiner U+034F, the braille blank U+2800…), which render as nothing or a gap. The few
+    characters beyond the plane (tags, musical formatting) are not in it: a pattern of the JSON Schema cannot
+    name them in both dialects."""
+    invisible = [c for c in range(0x10000)
+                 if chr(c).isspace() or unicodedata.category(chr(c)) == "Cf" or c in _IGNORABLE]
     ranges: list[tuple[int, int]] = []
     for code in invisible:
         if ranges and ranges[-1][1] == code - 1:

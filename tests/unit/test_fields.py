@@ -116,7 +116,8 @@ def assert_they_agree(text: str, pattern: str) -> None:
     assert accepted == bool(python_pattern.fullmatch(text)), (text, pattern)
 
 
-INVISIBLE_OR_NOT = " \t\n\r\x00\x85\u00a0\u00ad\u061c\u180e\u200b\u200d\u2028\u2060\u3000\ufeff\U000e0001a\u30a2"
+INVISIBLE_OR_NOT = (" \t\n\r\x00\x85\u00a0\u00ad\u061c\u180e\u200b\u200d\u2028\u2060\u3000\ufeff\U000e0001a\u30a2"
+                    "\u034f\u115f\u2800\u3164\ufe0f\uffa0")
 """Spaces, invisible format characters (U+200B, U+2060, U+FEFF…), controls and a few that are seen."""
 
 
@@ -127,7 +128,8 @@ def test_the_schema_pattern_and_the_validator_agree_on_what_is_blank(text: str, 
     assert_they_agree(text, pattern)
 
 
-@pytest.mark.parametrize("name", ["\u200b", "\u2060\u2060", "\ufeff", " \u200b\u200d\u3000", "\u00ad\u2062"])
+@pytest.mark.parametrize("name", ["\u200b", "\u2060\u2060", "\ufeff", " \u200b\u200d\u3000", "\u00ad\u2062",
+                                  "\u3164", "\u115f\u1160", "\uffa0", "\u2800", "\u034f\ufe0f", "\u180b\u17b4"])
 def test_a_name_of_invisible_characters_only_is_blank_at_the_door_and_in_the_schema(name: str) -> None:
     filing = sample_filing()
     filing["company"]["name"] = name
