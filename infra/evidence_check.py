@@ -9,7 +9,7 @@ and `OK …` when the pack holds; 1 and one line per problem, each saying where 
 What it checks, from the pack's own files:
 * `manifest.json` is canonical JSON whose `signature` (Ed25519 over ``case-desk/evidence-manifest/v1:`` +
   sha256 of the canonical manifest without `key_id`/`signature`) holds under a key of `keys.json`, and every other
-  file's sha256 and size are the manifest's; no file is missing or extra;
+  file's sha256 and size are the manifest's; no file is missing, extra or in the ZIP twice;
 * `events.jsonl`: one event per line, seq 1, 2, 3…: each one's `prev_hash` is the hash before it (64 zeros
   first), `hash = sha256(prev_hash + canonical JSON of {case_id, seq, type, actor, at, stage_before,
   stage_after, payload} (+ personal_digest from hash version 2))`, personal data matches its salted digest, an
@@ -195,9 +195,14 @@ def check_pack(path: str, trusted: list[str] | None = None) -> tuple[list[str], 
     """(problems, summary): no problems means the pack holds."""
     try:
         with zipfile.ZipFile(path) as pack:
+            names = [info.filename for info in pack.infolist()]
             files = {info.filename: pack.read(info) for info in pack.infolist()}
     except (OSError, zipfile.BadZipFile) as error:
         return [f"{path}: not a readable ZIP ({error})"], ""
+    # Two entries of one name: this reads the last, an unzip tool or file browser may show the first.
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        return [f"{name}: more than once in the ZIP: it was altered" for name in twice], ""
     if MANIFEST not in files:
         return [f"{MANIFEST}: missing"], ""
     try:

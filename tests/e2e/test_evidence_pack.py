@@ -134,6 +134,22 @@ async def test_a_byte_changed_in_any_file_fails_naming_it(pack: Path, tmp_path: 
     assert problems and problems[0].startswith(f"{name}:"), problems
 
 
+@pytest.mark.parametrize("name", FILES)
+async def test_a_file_put_twice_in_the_zip_fails_naming_it(pack: Path, tmp_path: Path, name: str) -> None:
+    """A ZIP may hold two entries of one name: the checker would read the last (the original, which holds) while
+    an unzip tool or a file browser may show the first (a forgery: another access log, another timeline)."""
+    with zipfile.ZipFile(pack) as original:
+        files = [(info.filename, original.read(info)) for info in original.infolist()]
+    forged = tmp_path / "twice.zip"
+    with zipfile.ZipFile(forged, "w") as out, pytest.warns(UserWarning, match="Duplicate name"):
+        for each, content in files:
+            if each == name:
+                out.writestr(each, b"forged\n")
+            out.writestr(each, content)
+    problems, _ = check_pack(str(forged))
+    assert problems == [f"{name}: more than once in the ZIP: it was altered"], problems
+
+
 async def test_events_altered_with_a_recomputed_manifest_fail_on_the_signature(pack: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(pack) as original:
         files = {info.filename: original.read(info) for info in original.infolist()}
