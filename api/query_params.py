@@ -1,5 +1,6 @@
 """A query parameter an API operation does not declare is refused (422 naming it and what the operation takes),
-never silently ignored: a typo such as `?stgae=matching` would otherwise answer every case as if unfiltered."""
+never silently ignored: a typo such as `?stgae=matching` would otherwise answer every case as if unfiltered. One
+given twice (`?stage=matching&stage=closed`) is refused too, rather than answered with its last value."""
 
 from __future__ import annotations
 
@@ -54,15 +55,22 @@ def declared(dependant: Dependant) -> frozenset[str]:
 
 
 async def only_declared_query(request: Request) -> None:
-    """Every `/api/` operation's dependency: raise a 422 problem for query parameters it does not take."""
+    """Every `/api/` operation's dependency: raise a 422 problem for query parameters it does not take, and for
+    one given more than once (none takes a list)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
         return
     allowed = _DECLARED.get(id(route))
     if allowed is None:
         allowed = _DECLARED[id(route)] = declared(route.dependant)
-    unknown = sorted(set(request.query_params.keys()) - allowed)
+    given = [name for name, _ in request.query_params.multi_items()]
+    unknown = sorted(set(given) - allowed)
     if unknown:
         takes = ", ".join(f"`{name}`" for name in sorted(allowed)) or "none"
         why = f"not a parameter of this operation (it takes: {takes})"
         raise validation_problem([{"loc": ["query", name], "type": "extra_forbidden", "msg": why} for name in unknown])
+    twice = sorted({name for name in given if given.count(name) > 1})
+    if twice:  # the framework would take the last value and drop the others unseen
+        raise validation_problem([{"loc": ["query", name], "type": "repeated",
+                                   "msg": "given more than once: each parameter of this operation takes one value, "
+                                          "given once"} for name in twice])

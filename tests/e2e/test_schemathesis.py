@@ -97,7 +97,8 @@ def on_the_wire(value: Any) -> list[str]:
 def arrives_valid(case: Any, schemas: dict[str, dict[str, Any]], components: dict[str, Any]) -> bool:
     """Whether a negative case reaches the API as a valid request after all: each parameter it mutated is either
     the Authorization header (which every call sends right) or a query parameter whose values, as the strings the
-    client sends, meet its schema (a JSON null or a number in the query arrives as the text "null" or "7")."""
+    client sends, meet its schema (a JSON null or a number in the query arrives as the text "null" or "7"). A list
+    sent as the parameter repeated never arrives valid: the API refuses a parameter given twice."""
     mutated = list(negated_parameters(case._meta))
     if not mutated:
         return False
@@ -105,6 +106,8 @@ def arrives_valid(case: Any, schemas: dict[str, dict[str, Any]], components: dic
         if location == ParameterLocation.HEADER and name.lower() == "authorization":
             continue
         if location != ParameterLocation.QUERY or name not in schemas or name not in (case.query or {}):
+            return False
+        if len(on_the_wire(case.query[name])) > 1:  # sent repeated: no parameter takes a list (refused)
             return False
         validator = Draft202012Validator({**schemas[name], "components": components}, validate_formats=True)
         if not all(any(validator.is_valid(form) for form in read_as(text)) for text in on_the_wire(case.query[name])):
