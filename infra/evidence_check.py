@@ -191,6 +191,12 @@ def check_access(lines: list[str], case_id: Any, expected: Any) -> list[str]:
     return []
 
 
+def jsonl_lines(data: bytes) -> list[str]:
+    """The lines of a JSON Lines file, split at line feeds only: `str.splitlines` would also split at a U+2028 or
+    U+2029 that a note's text holds (JSON keeps them unescaped), breaking one event in two."""
+    return [line.decode() for line in data.splitlines()]
+
+
 def check_pack(path: str, trusted: list[str] | None = None) -> tuple[list[str], str]:
     """(problems, summary): no problems means the pack holds."""
     try:
@@ -230,13 +236,13 @@ def check_pack(path: str, trusted: list[str] | None = None) -> tuple[list[str], 
                 *(problem for problem in altered if problem not in keys_first)]
     if problems:
         return problems, ""
-    problems, events, unsigned = check_events(files[EVENTS].decode().splitlines(), keys)
+    problems, events, unsigned = check_events(jsonl_lines(files[EVENTS]), keys)
     try:
         checkpoints = json.loads(files[CHECKPOINTS])["checkpoints"]
     except (KeyError, ValueError) as error:
         return [*problems, f"{CHECKPOINTS}: not readable ({error})"], ""
     problems += check_checkpoints(checkpoints, events, keys)
-    access = files[ACCESS].decode().splitlines() if ACCESS in listed else None
+    access = jsonl_lines(files[ACCESS]) if ACCESS in listed else None
     if access is not None:
         problems += check_access(access, body.get("case_id"), body.get("access_entries"))
     if not problems and (len(events), events[-1]["hash"] if events else GENESIS) != (

@@ -134,6 +134,17 @@ async def test_a_byte_changed_in_any_file_fails_naming_it(pack: Path, tmp_path: 
     assert problems and problems[0].startswith(f"{name}:"), problems
 
 
+async def test_a_note_with_a_line_or_paragraph_separator_packs_and_checks(desk: Desk, tmp_path: Path) -> None:
+    """A note may hold U+2028 or U+2029 (several lines of text take them), kept unescaped in events.jsonl."""
+    case = await to_matching(desk)
+    await desk.ok(case, "add_note", COORDINATOR, text="first\u2028second\u2029third")
+    answer = await desk.http.get(f"/api/cases/{case['id']}/evidence", headers=desk.headers(AUDITOR))
+    path = tmp_path / "pack.zip"
+    path.write_bytes(answer.content)
+    problems, summary = check_pack(str(path))
+    assert problems == [] and "4 event(s)" in summary, problems
+
+
 @pytest.mark.parametrize("name", FILES)
 async def test_a_file_put_twice_in_the_zip_fails_naming_it(pack: Path, tmp_path: Path, name: str) -> None:
     """A ZIP may hold two entries of one name: the checker would read the last (the original, which holds) while
