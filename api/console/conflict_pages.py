@@ -12,8 +12,9 @@ from pydantic import ValidationError
 from api.console.render import page
 from api.console.session import Viewer, checked_form, require_viewer, services_of
 from domain.conflicts import ConflictDeclaration
+from domain.errors import InvalidInput
 from domain.rules import CONFLICT_DECLARERS, CONFLICT_READERS
-from services.conflicts import declare, my_conflicts, register
+from services.conflicts import MOST_PER_MEMBER, declare, my_conflicts, register
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Viewer, Depends(require_viewer(CONFLICT_DECLARERS | CONFLICT_READERS,
@@ -43,5 +44,9 @@ async def declare_conflict(request: Request, viewer: Reader) -> Response:
     except ValidationError as error:
         errors = {str(e["loc"][0]): [viewer.t(f"conflicts.bad_{e['loc'][0]}")] for e in error.errors()}
         return await _page(request, viewer, errors=errors, typed=typed, status=422)
-    await declare(services_of(request), viewer.actor, body)
+    try:
+        await declare(services_of(request), viewer.actor, body)
+    except InvalidInput:  # the member has declared as many as one may (`MOST_PER_MEMBER`)
+        errors = {"company": [viewer.t("conflicts.too_many", most=MOST_PER_MEMBER)]}
+        return await _page(request, viewer, errors=errors, typed=typed, status=422)
     return RedirectResponse("/conflicts", status_code=303)

@@ -170,6 +170,7 @@ EN: dict[str, str] = {
     "conflicts.none": "No conflict declared.",
     "conflicts.bad_company": "Give an applicant's organisation code or an SME's 13-digit corporate number.",
     "conflicts.bad_reason": "Say why (up to 5,000 characters).",
+    "conflicts.too_many": "You have declared {most} conflicts of interest, as many as one member may.",
     "work.all_cases": "All cases, closed ones included",
     "work.more": "More cases",
     "work.filter": "Filter",

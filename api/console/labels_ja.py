@@ -171,6 +171,7 @@ JA: dict[str, str] = {
     "conflicts.none": "申告された利益相反はありません。",
     "conflicts.bad_company": "申請者の組織コードまたは中小企業の13桁の法人番号を入力してください。",
     "conflicts.bad_reason": "理由を入力してください（5,000文字以内）。",
+    "conflicts.too_many": "利益相反はすでに{most}件申告されています。1人の委員が申告できるのはここまでです。",
     "work.all_cases": "すべての案件（終了分を含む）",
     "work.more": "さらに表示",
     "work.filter": "絞り込む",

@@ -117,3 +117,21 @@ async def test_a_member_declares_at_most_500_conflicts_and_is_told_so(fund: Team
     mine = (await fund.http.get("/api/me/conflicts", headers=fund.headers(FUND_MEMBER))).json()["items"]
     assert len(mine) == MOST_PER_MEMBER and mine[0]["company"] == "acme-gmbh"
     assert (await declare(fund, COLLEAGUE, "other-gmbh")).status_code == 201, "the limit is each member's own"
+
+
+async def test_the_console_says_so_in_the_members_language_when_500_are_declared(fund: Team) -> None:
+    """The 501st declaration through the console is the form again with the limit under Company, not a JSON
+    problem shown to a browser."""
+    assert fund.sessions is not None
+    me = (await fund.http.get("/api/me", headers=fund.headers(FUND_MEMBER))).json()
+    async with fund.sessions.begin() as session:
+        await session.execute(insert(conflicts), [{"member_id": me["id"], "member_name": me["name"],
+                                                   "company": f"company-{n}", "reason": "board seat"}
+                                                  for n in range(MOST_PER_MEMBER)])
+    async with fund.browser(FUND_MEMBER) as member:
+        form = (await member.get("/conflicts")).text
+        refused = await member.post("/conflicts", data={"csrf_token": csrf_of(form), "company": "acme-gmbh",
+                                                        "reason": "board seat"})
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("text/html"), refused.text[:200]
+    assert JA["conflicts.too_many"].format(most=MOST_PER_MEMBER) in html.unescape(refused.text)
+    assert 'value="acme-gmbh"' in refused.text, "what was typed is kept"
