@@ -91,10 +91,12 @@ async def make_due(engine: AsyncEngine, case_id: str, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-async def untold(engine: AsyncEngine, ids: list[str] | None = None) -> int:
-    """How many withdrawals are still to tell (of `ids` only, when given)."""
+async def untold(engine: AsyncEngine, ids: list[str] | None = None, *, case_id: str | None = None) -> int:
+    """How many withdrawals are still to tell (of `ids` only, of the case `case_id` only, when given)."""
     query = select(func.count()).select_from(consent_tellings).where(consent_tellings.c.done_at.is_(None))
     if ids is not None:
         query = query.where(consent_tellings.c.id.in_(ids))
+    if case_id is not None:
+        query = query.where(consent_tellings.c.case_id == case_id)
     async with engine.connect() as conn:
         return int((await conn.execute(query)).scalar_one())

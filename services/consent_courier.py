@@ -86,7 +86,8 @@ class ConsentCourier:
 
     async def tell_one(self, ids: list[str] | None = None) -> Told | None:
         """Tell the withdrawal due longest ago (of `ids` only, when given); None when none is due. One that fails
-        waits for its next try, and is an incident once `incident_after` its withdrawal."""
+        waits for its next try, and is an incident once `incident_after` its withdrawal; the incident (one per case)
+        is resolved once none of its case's withdrawals is left to tell."""
         async with self.engine.begin() as conn:
             now = self.clock()
             telling = await tellings.claim_due(conn, now, ids)
@@ -108,8 +109,9 @@ class ConsentCourier:
                 backoff = min(FIRST_BACKOFF * 2 ** min(telling.attempts, 20), self.longest_backoff)
                 await tellings.mark_failed(conn, telling, failure, now + backoff)
                 bound.warning("withdrawal of consent not told yet", error=failure[:300], next_in_s=backoff.seconds)
-        if result is Told.DONE:
-            await note_recovery(self.engine, workflow_id(telling.case_id), STEP)
+        if result is Told.DONE:  # the case's one incident stands for all its untold withdrawals
+            if not await tellings.untold(self.engine, case_id=telling.case_id):
+                await note_recovery(self.engine, workflow_id(telling.case_id), STEP)
         elif now - telling.withdrawn_at >= self.incident_after:
             await note_failure(self.engine, workflow_id(telling.case_id), STEP, UNDELIVERED, telling.attempts + 1,
                                f"consent withdrawn by {telling.sme_id} not told: {failure}"[:500])

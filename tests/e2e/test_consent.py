@@ -21,7 +21,7 @@ from api.app import create_app
 from contracts.case import workflow_id
 from infra.consent_tellings import untold
 from infra.db import session_factory
-from infra.incidents import open_incidents
+from infra.incidents import note_failure, open_incidents
 from infra.settings import Settings
 from infra.startup import free_port
 from infra.tables import consent_tellings
@@ -191,4 +191,26 @@ async def test_a_withdrawal_for_a_case_that_closed_meanwhile_or_is_unknown_needs
         done = dict((await conn.execute(select(consent_tellings.c.case_id, consent_tellings.c.outcome)
                                         .where(consent_tellings.c.id.in_(list(rows))))).all())
     assert done == {case["id"]: "closed", rows.popitem()[1]: "unknown"}
+    assert await open_incidents(engine, case["id"]) == []
+
+
+async def test_the_incident_stays_open_while_another_withdrawal_of_its_case_is_untold(
+    desk: Desk, engine: AsyncEngine, temporal: Client
+) -> None:
+    """One incident per case stands for all its untold withdrawals: telling one of two must not resolve it."""
+    case = await to_matching(desk)
+    now = datetime.now(UTC)
+    told_now, later = str(uuid.uuid4()), str(uuid.uuid4())
+    async with engine.begin() as conn:
+        await conn.execute(insert(consent_tellings), [
+            {"id": told_now, "case_id": case["id"], "sme_id": "1010001000006", "withdrawn_at": now - timedelta(hours=1),
+             "next_attempt_at": now},
+            {"id": later, "case_id": case["id"], "sme_id": "1010001000014", "withdrawn_at": now - timedelta(hours=1),
+             "next_attempt_at": now + timedelta(minutes=10)}])  # failed before: its next try is later
+    await note_failure(engine, workflow_id(case["id"]), STEP, "undelivered", 3, "Temporal did not answer")
+    assert await ConsentCourier(engine, temporal).tell_due([told_now, later]) == 1
+    (incident,) = await open_incidents(engine, case["id"])
+    assert incident.step == STEP, "the other withdrawal is still untold"
+    later_on = ConsentCourier(engine, temporal, clock=lambda: now + timedelta(minutes=11))
+    assert await later_on.tell_due([later]) == 1
     assert await open_incidents(engine, case["id"]) == []
