@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnElement, any_, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from infra.tables import cases, consent_tellings
@@ -45,9 +46,16 @@ async def write_tellings(conn: AsyncConnection, withdrawn: list[str], at: dateti
     found = (await conn.execute(_OPEN_CASES_WITH.bindparams(wanted=sorted(set(withdrawn))))).all()
     rows = [{"id": str(uuid.uuid4()), "case_id": case_id, "sme_id": sme_id, "withdrawn_at": at,
              "next_attempt_at": at} for case_id, sme_id in found]
-    if rows:
-        await conn.execute(consent_tellings.insert().values(rows))
+    if rows:  # as executemany, sent in batches: one VALUES list would pass 32,767 parameters past 6,553 rows
+        await conn.execute(consent_tellings.insert(), rows)
     return [row["id"] for row in rows]
+
+
+def _among(ids: list[str]) -> ColumnElement[bool]:
+    """The tellings whose id is one of `ids`, sent as one array parameter: an import may leave thousands to tell,
+    and an IN list of that many parameters, built again at each claim, cost the import quadratic time (and fails
+    past 32,767)."""
+    return consent_tellings.c.id == any_(bindparam("ids", ids, type_=ARRAY(UUID(as_uuid=False))))
 
 
 async def claim_due(conn: AsyncConnection, now: datetime, ids: list[str] | None = None) -> Telling | None:
@@ -57,7 +65,7 @@ async def claim_due(conn: AsyncConnection, now: datetime, ids: list[str] | None 
                                             consent_tellings.c.next_attempt_at <= now)
              .order_by(consent_tellings.c.next_attempt_at).limit(1).with_for_update(skip_locked=True))
     if ids is not None:
-        query = query.where(consent_tellings.c.id.in_(ids))
+        query = query.where(_among(ids))
     row = (await conn.execute(query)).mappings().first()
     if row is None:
         return None
@@ -95,7 +103,7 @@ async def untold(engine: AsyncEngine, ids: list[str] | None = None, *, case_id: 
     """How many withdrawals are still to tell (of `ids` only, of the case `case_id` only, when given)."""
     query = select(func.count()).select_from(consent_tellings).where(consent_tellings.c.done_at.is_(None))
     if ids is not None:
-        query = query.where(consent_tellings.c.id.in_(ids))
+        query = query.where(_among(ids))
     if case_id is not None:
         query = query.where(consent_tellings.c.case_id == case_id)
     async with engine.connect() as conn:
