@@ -23,6 +23,7 @@ from domain.model import Action, Candidate, CaseState
 from domain.notifications import Notice, notice
 from domain.signing import Keyring, Signer
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
+from infra.case_rows import case_upsert
 from infra.idempotency import claim_key
 from infra.outbox import note_reported, readdress
 from infra.tables import audit_events, cases
@@ -50,7 +51,7 @@ class CaseRecords:
         The e-mails the event causes go into the outbox in the same transaction (the mail relay sends them);
         returns 0, the number of e-mails the workflow's old courier must deliver.
         """
-        upsert = _upsert(command.state)
+        upsert = case_upsert(command.state)
         try:
             await self._write(command, upsert)
         except DataError as error:  # retrying cannot help: refuse the action instead of hanging the case
@@ -117,7 +118,7 @@ class CaseRecords:
             after = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
             told = notice(header.type, before or after, after, payload)
             try:
-                await _write(conn, entry, after, told, _upsert(after))
+                await _write(conn, entry, after, told, case_upsert(after))
             except DataError as error:  # retrying cannot help: refuse the action instead of hanging the case
                 raise ApplicationError(
                     f"the database cannot store this event: {error.orig}", type=UNSTORABLE, non_retryable=True
@@ -169,36 +170,6 @@ async def _contact_email(conn: AsyncConnection, case_id: str) -> str | None:
     found = await conn.scalar(select(cases.c.snapshot["request"]["contact"]["email"].astext)
                               .where(cases.c.id == case_id))
     return str(found) if found is not None else None
-
-
-def _upsert(state: CaseState) -> Any:
-    """The read model's row of the case; it only ever moves forward (a replayed older event changes nothing)."""
-    row = {
-        "id": state.id,
-        "reference": state.reference,
-        "stage": state.stage,
-        "outcome": state.outcome,
-        "applicant_org": state.applicant_org,
-        "company_name": state.request.company.name,
-        "offices": [r.office for r in state.offices],
-        "lead_office": state.lead_office,
-        "assignee": state.assignee,
-        "assignee_id": state.assignee_id,
-        "due_at": state.due_at,
-        "overdue": state.overdue,
-        "escalation_level": state.escalation_level,
-        "paused": state.paused,
-        "seq": state.seq,
-        "snapshot": state.model_dump(mode="json"),
-        "created_at": state.created_at,
-        "updated_at": state.updated_at,
-    }
-    upsert = insert(cases).values(row)
-    return upsert.on_conflict_do_update(
-        index_elements=[cases.c.id],
-        set_={k: upsert.excluded[k] for k in row if k not in ("id", "created_at")},
-        where=cases.c.seq < upsert.excluded.seq,
-    )
 
 
 async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice | None,

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.helpers.support import BIN
 
 
-def alliance(engine: AsyncEngine, *args: str) -> subprocess.CompletedProcess[str]:
+def alliance(engine: AsyncEngine, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """`alliance ARGS` against the engine's database, with `variables` set in its environment too."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("DATABASE_", "TEMPORAL_", "SMTP_"))}
-    env.update(DATABASE_URL=engine.url.render_as_string(hide_password=False), COLUMNS="200", LOG_LEVEL="WARNING")
+    env.update(DATABASE_URL=engine.url.render_as_string(hide_password=False), COLUMNS="200", LOG_LEVEL="WARNING",
+               **variables)
     return subprocess.run([str(BIN / "alliance"), *args], capture_output=True, text=True, env=env, timeout=120,
                           check=False)
