@@ -22,7 +22,7 @@ MAX_CASES = 100_000
 def seed_cases_command(
     count: Annotated[int, typer.Option(min=1, max=MAX_CASES, help="How many cases to generate.")] = 1_000,
     months: Annotated[int, typer.Option(min=1, max=36, help="Filed over this many months before now.")] = 12,
-    seed: Annotated[int, typer.Option(help="The same seed (and day) gives the same cases.")] = 0,
+    seed: Annotated[int, typer.Option(help="The same seed makes the same choices (times count back from now).")] = 0,
 ) -> None:
     """Generate cases with a year of back-dated activity (references GEN-…), for the dashboard and the reports in
     development; refused in production, and when generated cases are there already."""
