@@ -4,8 +4,10 @@ Japanese page is answered in Japanese. One app on a database of the module's own
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ import pytest
 from playwright.async_api import Browser, expect
 from temporalio.testing import WorkflowEnvironment
 
+from api.console.i18n import Translator
+from domain.calendar import TOKYO
 from infra.settings import Settings
 from tests.helpers.browser import Window, ensure_japanese_fonts, japanese_fonts, serious_violations, served, sign_in
 from tests.helpers.mail import MailSink
@@ -117,3 +121,69 @@ async def rendered_fonts(window: Window, selector: str) -> list[str]:
     node: dict[str, Any] = await cdp.send("DOM.querySelector", {"nodeId": root["root"]["nodeId"], "selector": selector})
     used: dict[str, Any] = await cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})
     return [str(font["familyName"]) for font in used["fonts"]]
+
+
+async def test_team_work_by_clicking_claim_delegate_reassign_declare_and_report(
+        site: Site, browser: Browser, tmp_path: Path) -> None:
+    team, t = site.team, Translator("en")
+    officer_id, second_id = await person_id(team, officer(SBIC)), await person_id(team, SECOND_OFFICER)
+
+    async def at(person: Person, path: str) -> Window:
+        window = await sign_in(browser, site.address, team.tokens[person], tmp_path)
+        await window.page.goto(f"/lang/en?next={path}")
+        return window
+
+    # Claiming: the second officer claims a case waiting on SBIC from its page.
+    waiting = await team.file(APPLICANT)
+    await team.ok(waiting, "relay", COORDINATOR, offices=[SBIC])
+    second = await at(SECOND_OFFICER, f"/cases/{waiting['id']}")
+    await second.submit("claim")
+    await expect(second.page.locator(f'dt:text-is("{t("case.assignee")}") + dd')).to_have_text("Second officer")
+
+    # Delegation: SBIC's officer is away for a week; the second officer stands in.
+    away = await at(officer(SBIC), "/away")
+    now = datetime.now(TOKYO)
+    await away.page.get_by_label(t("away.delegate"), exact=True).select_option(second_id)
+    await away.page.get_by_label(t("away.from"), exact=True).fill(f"{now - timedelta(minutes=5):%Y-%m-%dT%H:%M}")
+    await away.page.get_by_label(t("away.until"), exact=True).fill(f"{now + timedelta(days=7):%Y-%m-%dT%H:%M}")
+    async with away.page.expect_navigation():
+        await away.page.get_by_role("button", name=t("away.save")).click()
+    await expect(away.page.locator(f'[data-delegation="{second_id}"]')).to_be_visible()
+    await second.page.goto("/away")
+    await expect(second.page.locator(f'[data-stands-in-for="{officer_id}"]')).to_be_visible()
+
+    # Bulk reassignment: SBIC's manager moves the officer's open cases to the second officer and watches it end.
+    await to_matching(team)
+    boss = await at(manager(SBIC), "/reassign")
+    await boss.page.get_by_label(t("reassign.from"), exact=True).select_option(officer_id)
+    await boss.page.get_by_label(t("reassign.to"), exact=True).select_option(second_id)
+    async with boss.page.expect_navigation():
+        await boss.page.get_by_role("button", name=t("reassign.start")).click()
+    progress = boss.page.locator("#reassign-progress")
+    for _ in range(120):
+        if await boss.page.get_by_role("link", name=t("reassign.refresh")).count() == 0:
+            break
+        await asyncio.sleep(0.5)
+        await boss.page.reload()
+    assert await progress.get_attribute("data-done") == await progress.get_attribute("data-total") != "0"
+    await expect(boss.page.locator('li[data-outcome="reassigned"]')).to_be_visible()
+
+    # Conflicts: a Fund member who declares a conflict with the applicant can no longer decide its proposal.
+    deciding = await to_investment_decision(team)
+    fund = await at(FUND_MEMBER, f"/cases/{deciding['id']}")
+    await expect(fund.page.locator('form[data-action="approve_investment"]')).to_have_count(1)
+    await fund.page.goto("/conflicts")
+    await fund.page.get_by_label(t("conflicts.company"), exact=True).fill(deciding["applicant_org"])
+    await fund.page.get_by_label(t("conflicts.reason"), exact=True).fill("A former employer")
+    async with fund.page.expect_navigation():
+        await fund.page.get_by_role("button", name=t("conflicts.submit")).click()
+    await expect(fund.page.locator(f'tr[data-conflict="{deciding["applicant_org"]}"]')).to_be_visible()
+    await fund.page.goto(f"/cases/{deciding['id']}")
+    await expect(fund.page.locator('form[data-action="approve_investment"]')).to_have_count(0)
+
+    # Reports: the coordinator reads this year's figures as charts and tables.
+    jetro = await at(COORDINATOR, "/reports")
+    await expect(jetro.page.locator('svg[role="img"]')).to_have_count(3)
+    await expect(jetro.page.locator('[data-stage-row^="sbic|office_review|"]').first).to_be_visible()
+    for window in (second, away, boss, fund, jetro):
+        await window.context.close()
