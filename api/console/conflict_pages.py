@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from api.console.render import page
 from api.console.session import Viewer, checked_form, require_viewer, services_of
 from domain.conflicts import ConflictDeclaration
-from domain.rules import CONFLICT_DECLARERS, CONFLICT_READERS
+from domain.team_rules import CONFLICT_DECLARERS, CONFLICT_READERS
 from services.conflicts import declare, my_conflicts, register
 
 router = APIRouter(include_in_schema=False)
