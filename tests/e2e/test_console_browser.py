@@ -110,11 +110,7 @@ async def test_a_case_from_filing_to_fund_approval_by_clicking(
     await sbic.submit("select_partner")
 
     # A wrong amount: the error is shown beside the proposal form, with what was typed kept.
-    propose = sbic.page.locator('form[data-action="propose_investment"]')
-    await propose.get_by_label(t.code("field", "route")).select_option("co_investment")
-    await propose.get_by_label(t.code("field", "amount_jpy")).fill("0")
-    await propose.get_by_label(t.code("field", "rationale")).fill("EU channels for the SME's sensor line")
-    await sbic.submit("propose_investment")
+    propose = await sbic.propose("0", "EU channels for the SME's sensor line")
     amount_error = sbic.page.locator("#act-propose_investment-amount_jpy-error")
     await expect(amount_error).to_contain_text("must be from 1 to 1000000000000")
     await expect(propose.get_by_label(t.code("field", "rationale"))).to_have_value(

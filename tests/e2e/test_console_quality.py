@@ -101,11 +101,7 @@ async def test_japanese_pages_render_in_a_japanese_font_and_answer_bad_forms_in_
     await sbic.shot("case-page-ja")
     assert (tmp_path / "case-page-ja.png").stat().st_size > 10_000
 
-    propose = sbic.page.locator('form[data-action="propose_investment"]')
-    await propose.get_by_label(t.code("field", "route")).select_option("co_investment")
-    await propose.get_by_label(t.code("field", "amount_jpy")).fill("0")
-    await propose.get_by_label(t.code("field", "rationale")).fill("EUの販路")
-    await sbic.submit("propose_investment")
+    await sbic.propose("0", "EUの販路")
     amount_error = sbic.page.locator("#act-propose_investment-amount_jpy-error")
     await expect(amount_error).to_have_text("1から1000000000000までの値にしてください")
     assert await serious_violations(sbic.page) == []  # the page with its errors too

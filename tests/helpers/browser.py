@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright
 
 from api.console.i18n import Translator
 from app.serving import QuietServer
@@ -129,6 +129,16 @@ class Window:
         form = self.page.locator(f'form[data-action="{action}"]')
         async with self.page.expect_navigation():
             await form.get_by_role("button").click()
+
+    async def propose(self, amount: str, rationale: str) -> Locator:
+        """Fill in the proposal form (a co-investment of `amount` yen) and send it; the form, as the answer shows it."""
+        t = await self.t()
+        form = self.page.locator('form[data-action="propose_investment"]')
+        await form.get_by_label(t.code("field", "route")).select_option("co_investment")
+        await form.get_by_label(t.code("field", "amount_jpy")).fill(amount)
+        await form.get_by_label(t.code("field", "rationale")).fill(rationale)
+        await self.submit("propose_investment")
+        return form
 
     async def events(self) -> list[str]:
         return [str(e) for e in await self.page.locator("ol.timeline > li").evaluate_all(
