@@ -24,6 +24,7 @@ from domain.model import Action, Candidate, CaseState
 from domain.notifications import Notice, notice
 from domain.signing import Keyring, Signer
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
+from infra.case_rows import case_row
 from infra.idempotency import claim_key
 from infra.outbox import note_reported, readdress
 from infra.tables import audit_events, cases
@@ -169,30 +170,6 @@ async def _contact_email(conn: AsyncConnection, case_id: str) -> str | None:
     return str(found) if found is not None else None
 
 
-def _case_row(state: CaseState) -> dict[str, Any]:
-    """The read model's row of the case."""
-    return {
-        "id": state.id,
-        "reference": state.reference,
-        "stage": state.stage,
-        "outcome": state.outcome,
-        "applicant_org": state.applicant_org,
-        "company_name": state.request.company.name,
-        "offices": [r.office for r in state.offices],
-        "lead_office": state.lead_office,
-        "assignee": state.assignee,
-        "assignee_id": state.assignee_id,
-        "due_at": state.due_at,
-        "overdue": state.overdue,
-        "escalation_level": state.escalation_level,
-        "paused": state.paused,
-        "seq": state.seq,
-        "snapshot": state.model_dump(mode="json"),
-        "created_at": state.created_at,
-        "updated_at": state.updated_at,
-    }
-
-
 # The statements every event runs are built once (issue 15): building and keying them cost ~1-2 ms of the
 # worker's CPU per event, more than PostgreSQL takes to run them. Values go in as bound parameters.
 
@@ -236,7 +213,7 @@ def _write_statement(event_columns: tuple[str, ...], case_columns: tuple[str, ..
 async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice | None) -> None:
     """The event, the read model and the outbox, in the caller's transaction (the mail relay delivers it)."""
     readdressed_from = await _contact_email(conn, entry.case_id) if entry.type == Action.UPDATE_CONTACT else None
-    event, case = entry.model_dump(), _case_row(state)
+    event, case = entry.model_dump(), case_row(state)
     params = {f"event_{name}": value for name, value in event.items()}
     params.update({f"case_{name}": value for name, value in case.items()})
     inserted, _ = (await conn.execute(_write_statement(tuple(event), tuple(case)), params)).one()

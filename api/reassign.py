@@ -18,7 +18,7 @@ from domain.reassignment import (
     ReassignmentStatus,
     ReassignOutcome,
 )
-from domain.rules import BULK_REASSIGNERS
+from domain.team_rules import BULK_REASSIGNERS
 from services.reassignment import Progress, progress, start_reassignment
 
 router = APIRouter(prefix="/api/work/reassign", tags=["work"], responses=problems(401, 403, 404, 422, 503))

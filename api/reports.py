@@ -11,7 +11,7 @@ from api.deps import CurrentActor, ServicesDep, require
 from api.examples import problems
 from domain.calendar import TOKYO
 from domain.reports import ServiceLevelReport
-from domain.rules import REPORT_READERS
+from domain.team_rules import REPORT_READERS
 from services.reports import as_csv, service_levels
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], responses=problems(401, 403, 422, 503))

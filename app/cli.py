@@ -19,6 +19,7 @@ from app.cli_audit import audit_app
 from app.cli_incidents import incidents_app
 from app.cli_mail import mail_outbox_command, mail_retry_command
 from app.cli_registry import seed_smes_command, smes_app
+from app.cli_seed_cases import seed_cases_command
 from app.cli_support import _run, _settings, _with_database, an_id, console
 from app.serving import api_server, serve_until_stopped, stop_event
 from domain.model import Role
@@ -38,6 +39,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(smes_app, name="smes")
 app.add_typer(incidents_app, name="incidents")
 app.command("seed-smes")(seed_smes_command)
+app.command("seed-cases")(seed_cases_command)
 @app.command()
 def run() -> None:
     """The whole product: embedded PostgreSQL and Temporal (unless configured), worker, API."""

@@ -3,7 +3,7 @@
 `POST /api/work/reassign` names the person whose cases move (`from`), the colleague who takes them (`to`), and a
 `filter` narrowing which of the open cases assigned to `from` move. Each case is then one `reassign` Update of its
 own workflow (one audit event, judged by `domain.rules.check` like any reassignment), and its result is one of
-`ReassignOutcome`. Who may start one is `domain.rules.bulk_reassignment_refusal`.
+`ReassignOutcome`. Who may start one is `domain.team_rules.bulk_reassignment_refusal`.
 """
 
 from __future__ import annotations

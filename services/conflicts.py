@@ -1,6 +1,7 @@
 """Conflicts of interest (issue 21): a fund committee member declares one; members read theirs, auditors all.
 
-Who may is `domain.rules.CONFLICT_DECLARERS` / `CONFLICT_READERS`; what a declaration does is `domain.rules.conflicted`.
+Who may is `domain.team_rules.CONFLICT_DECLARERS` / `CONFLICT_READERS`; what a declaration does is
+`domain.rules.conflicted`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import structlog
 from domain.conflicts import Conflict, ConflictDeclaration
 from domain.errors import Forbidden, InvalidInput
 from domain.model import Actor
-from domain.rules import CONFLICT_DECLARERS, CONFLICT_READERS
+from domain.team_rules import CONFLICT_DECLARERS, CONFLICT_READERS
 from infra.conflicts import declare_conflict, declared
 from services.context import Services
 

@@ -13,7 +13,8 @@ import structlog
 from domain.delegation import Delegation, DelegationRequest, delegation_problems
 from domain.errors import Forbidden, InvalidInput
 from domain.model import Actor, Role, a_role
-from domain.rules import DELEGATORS, may_list_people_of
+from domain.rules import DELEGATORS
+from domain.team_rules import may_list_people_of
 from infra.conflicts import with_conflicts
 from infra.delegations import delegation_of, drop_delegation, save_delegation, standing_in_for
 from infra.users import Person, people_of, person

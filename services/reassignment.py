@@ -1,6 +1,6 @@
 """Bulk reassignment (issue 21): start one as a Temporal workflow, and read its progress and per-case results.
 
-Who may is `domain.rules.bulk_reassignment_refusal` (403) and `may_read_reassignment` (404 for anyone else: a job
+Who may is `domain.team_rules.bulk_reassignment_refusal` (403) and `may_read_reassignment` (404 for anyone else: a job
 of another office does not leak); what is wrong with the people named is `domain.reassignment.reassignment_problems`
 (422, naming the field). The work itself is `workflows.reassignment`.
 """
@@ -17,7 +17,7 @@ from contracts.reassignment import REASSIGNMENT_WORKFLOW, ReassignmentInput, rea
 from domain.errors import BadCursor, CaseNotFound, Forbidden, InvalidInput
 from domain.model import Actor
 from domain.reassignment import Reassignment, ReassignmentRequest, ReassignmentStatus, reassignment_problems
-from domain.rules import bulk_reassignment_refusal, may_read_reassignment
+from domain.team_rules import bulk_reassignment_refusal, may_read_reassignment
 from infra.reassignments import CaseResult, create_reassignment, reassignment, results
 from infra.users import person
 from services.context import Services

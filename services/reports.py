@@ -1,6 +1,6 @@
 """Service-level reports by Japanese fiscal year (issue 21), as JSON or as a CSV that opens in Excel.
 
-Who reads which office's figures is `domain.rules.report_refusal` / `report_scope`; the figures are
+Who reads which office's figures is `domain.team_rules.report_refusal` / `report_scope`; the figures are
 `domain.reports.build_report` over the audit trail (`infra.reports`).
 """
 
@@ -13,7 +13,7 @@ import io
 from domain.errors import Forbidden
 from domain.model import Actor
 from domain.reports import CSV_COLUMNS, ServiceLevelReport, build_report, csv_rows, fiscal_year_bounds
-from domain.rules import report_refusal, report_scope
+from domain.team_rules import report_refusal, report_scope
 from infra.reports import open_past_due, report_events
 from services.context import Services
 

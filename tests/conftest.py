@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from playwright.async_api import Browser
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -33,6 +34,7 @@ from infra.temporal import ensure_search_attributes
 from infra.users import ensure_demo_users
 from services.context import Services
 from services.mail_relay import MailRelay
+from tests.helpers.browser import chromium
 from tests.helpers.desk import Desk
 from tests.helpers.mail import MailSink
 from tests.helpers.support import DEV_SERVER, PEPPER, TEST_SERVER, with_database
@@ -207,3 +209,18 @@ async def desk(http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], eng
                relay: MailRelay) -> Desk:
     await seed_demo_smes(engine)
     return Desk(http, tokens)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium for the console's browser tests, shared by the test process's modules."""
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+async def module_database(postgres_server: str) -> AsyncIterator[str]:
+    """A database of the test module's own (its tests share one app on it)."""
+    url = await create_database(postgres_server)
+    yield url
+    await drop_database(postgres_server, url)

@@ -86,7 +86,7 @@ async def file_case(request: Request, viewer: Filer) -> Response:
         state = await CaseDesk(services_of(request)).file(actor, filing_request, key)
     except DeskError as error:
         problem = problem_of(error)
-        by_field, general = filing.errors_of(problem)
+        by_field, general = filing.errors_of(problem, viewer.t)
         return page(request, "new_case.html", viewer, status=problem.status if problem.status < 500 else 409,
                     groups=filing.groups(actor, viewer.t), values=filing.typed(form), errors=by_field,
                     problem="; ".join(general) or (None if by_field else problem.detail), key=fresh_key(),

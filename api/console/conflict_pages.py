@@ -13,7 +13,7 @@ from api.console.render import page
 from api.console.session import Viewer, checked_form, require_viewer, services_of
 from domain.conflicts import ConflictDeclaration
 from domain.errors import InvalidInput
-from domain.rules import CONFLICT_DECLARERS, CONFLICT_READERS
+from domain.team_rules import CONFLICT_DECLARERS, CONFLICT_READERS
 from services.conflicts import MOST_PER_MEMBER, declare, my_conflicts, register
 
 router = APIRouter(include_in_schema=False)

@@ -120,14 +120,14 @@ def parse(form: FormValues, actor: Actor) -> dict[str, Any]:
     return body
 
 
-def errors_of(problem: Problem) -> tuple[dict[str, list[str]], list[str]]:
-    """Validation errors by form field (the longest path that names one), and the rest."""
+def errors_of(problem: Problem, t: Translator) -> tuple[dict[str, list[str]], list[str]]:
+    """Validation errors by form field (the longest path that names one), and the rest, in the page's language."""
     by_field: dict[str, list[str]] = {}
     general: list[str] = []
     for error in problem.extra.get("errors") or []:
         loc = tuple(str(part) for part in error.get("loc", []) if part != "body")
         name = next((PATHS[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in PATHS), None)
-        message = str(error.get("msg", ""))
+        message = t.message(str(error.get("msg", "")))
         if name is None:
             general.append(f"{'.'.join(loc)}: {message}" if loc else message)
         else:

@@ -230,13 +230,14 @@ def parse_form(action: Action, form: FormValues) -> dict[str, Any]:
     return payload
 
 
-def problem_errors(problem: Problem, names: list[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """A problem's validation errors by field (loc `[field, …]`), and those that belong to no one field."""
+def problem_errors(problem: Problem, names: list[str], t: Translator) -> tuple[dict[str, list[str]], list[str]]:
+    """A problem's validation errors by field (loc `[field, …]`), and those that belong to no one field, in the
+    page's language."""
     by_field: dict[str, list[str]] = {}
     general: list[str] = []
     for error in problem.extra.get("errors") or []:
         loc = [part for part in error.get("loc", []) if part != "body"]
-        message = str(error.get("msg", ""))
+        message = t.message(str(error.get("msg", "")))
         if loc and loc[0] in names:
             where = f"{int(loc[1]) + 1}: " if len(loc) > 1 and isinstance(loc[1], int) else ""
             by_field.setdefault(str(loc[0]), []).append(where + message)
@@ -264,6 +265,6 @@ def refused_form(
 ) -> ActionForm:
     """The form again, with what was typed, each field's errors beside it and the rest above the form."""
     fields = form_fields(action, state, actor, t)
-    by_field, general = problem_errors(problem, [f.name for f in fields])
+    by_field, general = problem_errors(problem, [f.name for f in fields], t)
     detail = "; ".join(general) if general else (None if by_field else problem.detail)
     return ActionForm(action.value, fields, typed_values(action, form), by_field, detail)

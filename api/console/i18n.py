@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from api.console.labels_en import EN
 from api.console.labels_ja import JA
+from api.console.validation_messages import localized
 
 LANGUAGES: dict[str, dict[str, str]] = {"en": EN, "ja": JA}
 LANGUAGE_NAMES = {"en": "English", "ja": "日本語"}
@@ -32,6 +33,10 @@ class Translator:
     def __call__(self, key: str, **values: object) -> str:
         text = LANGUAGES[self.language].get(key) or EN.get(key) or key
         return text.format(**values) if values else text
+
+    def message(self, message: str) -> str:
+        """A validation message of the API (English) in this language (`api.console.validation_messages`)."""
+        return localized(message, self.language)
 
     def knows(self, key: str) -> bool:
         return key in EN

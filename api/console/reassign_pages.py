@@ -16,7 +16,8 @@ from api.problems import problem_of
 from domain.errors import DeskError, InvalidInput
 from domain.model import JETRO, Office, Role
 from domain.reassignment import ReassignmentRequest
-from domain.rules import BULK_REASSIGNERS, STAFF_AND_AUDITORS
+from domain.rules import STAFF_AND_AUDITORS
+from domain.team_rules import BULK_REASSIGNERS
 from services.people import colleagues
 from services.reassignment import progress, start_reassignment
 

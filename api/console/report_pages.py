@@ -17,7 +17,7 @@ from api.reports import current_fiscal_year
 from domain.errors import DeskError
 from domain.model import FUND, JETRO, Office, Role
 from domain.reports import ServiceLevelReport
-from domain.rules import REPORT_READERS
+from domain.team_rules import REPORT_READERS
 from services.reports import service_levels
 
 router = APIRouter(include_in_schema=False)

@@ -36,7 +36,7 @@ ENDPOINTS = ["list cases", "file a case", "read the case", "read its history", "
              "import into the registry", "export the audit trail", "take its evidence pack", "reassign in bulk"]
 # One row per caller, one status per endpoint, in the order of ENDPOINTS. A case the caller may not see is a 404
 # before any role gate answers 403: its existence does not leak. "reassign in bulk" moves the (own office's) officer's
-# screening cases, of which there are none, to the office's manager (`domain.rules.bulk_reassignment_refusal`).
+# screening cases, of which there are none, to the office's manager (`domain.team_rules.bulk_reassignment_refusal`).
 MATRIX: dict[str, tuple[int, ...]] = {
     "applicant (own company)":   (200, 201, 200, 200, 403, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403),
     "applicant (other company)": (200, 201, 404, 404, 404, 404, 404, 404, 404, 404, 403, 403, 403, 404, 403),

@@ -5,61 +5,25 @@ main pages are saved under `test-artifacts/console/`."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
-from api.console.i18n import Translator
-from app.serving import QuietServer
 from infra.settings import Settings
 from infra.sme_registry import seed_demo_smes
-from infra.startup import free_port
 from services.context import Services
+from tests.helpers.browser import Window, served, sign_in
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, FUND_MEMBER, SBIC, Person, officer
 from tests.helpers.scenarios import to_investment_decision
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
-
-
-def ensure_chromium() -> None:
-    """Debian's own Chromium: installed with apt (as root) when it is not there yet."""
-    if CHROMIUM.exists():
-        return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
-                    "install Debian's chromium package (`apt-get install -y chromium`)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "install", "-y", "chromium"], ["apt-get", "update"],
-                    ["apt-get", "install", "-y", "chromium"]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200, check=False)
-        if command[1] == "install" and done.returncode == 0 and CHROMIUM.exists():
-            return
-    pytest.fail(f"`apt-get install -y chromium` failed, so there is no browser for the console tests:\n"
-                f"{(done.stderr or done.stdout)[-2000:]}")
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    ensure_chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture
@@ -67,58 +31,14 @@ async def site(temporal: Client, settings: Settings, engine: AsyncEngine,
                sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[str]:
     """The real app on a free port, served by uvicorn in this event loop, wired like the `http` fixture."""
     await seed_demo_smes(engine)
-    app = create_app(Services(settings, engine, sessions, temporal))
-    port = free_port()
-    server = QuietServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()  # it failed to start: say why
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
+    async with served(create_app(Services(settings, engine, sessions, temporal))) as address:
+        yield address
 
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
-
-
-class Window:
-    """One person at their own browser window (own cookies), speaking the console's language of the moment."""
-
-    def __init__(self, context: BrowserContext, page: Page, shots: Path) -> None:
-        self.context, self.page, self.shots = context, page, shots
-
-    async def t(self) -> Translator:
-        return Translator(await self.page.get_attribute("html", "lang") or "en")
-
-    async def shot(self, name: str) -> None:
-        await self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
-
-    async def submit(self, action: str) -> None:
-        """Press the action form's button and wait for the page that answers."""
-        form = self.page.locator(f'form[data-action="{action}"]')
-        async with self.page.expect_navigation():
-            await form.get_by_role("button").click()
-
-    async def events(self) -> list[str]:
-        return [str(e) for e in await self.page.locator("ol.timeline > li").evaluate_all(
-            "items => items.map(i => i.dataset.event)")]
-
-
-async def sign_in(browser: Browser, site: str, token: str, shots: Path) -> Window:
-    """Sign in through the sign-in page, by label, as a person would."""
-    context = await browser.new_context(base_url=site, viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    await page.goto("/signin")
-    t = Translator(await page.get_attribute("html", "lang") or "en")
-    await page.get_by_label(t("signin.token")).fill(token)
-    async with page.expect_navigation():
-        await page.get_by_role("button", name=t("signin.submit")).click()
-    return Window(context, page, shots)
 
 
 async def open_case(person: Window, reference: str) -> None:
@@ -190,11 +110,7 @@ async def test_a_case_from_filing_to_fund_approval_by_clicking(
     await sbic.submit("select_partner")
 
     # A wrong amount: the error is shown beside the proposal form, with what was typed kept.
-    propose = sbic.page.locator('form[data-action="propose_investment"]')
-    await propose.get_by_label(t.code("field", "route")).select_option("co_investment")
-    await propose.get_by_label(t.code("field", "amount_jpy")).fill("0")
-    await propose.get_by_label(t.code("field", "rationale")).fill("EU channels for the SME's sensor line")
-    await sbic.submit("propose_investment")
+    propose = await sbic.propose("0", "EU channels for the SME's sensor line")
     amount_error = sbic.page.locator("#act-propose_investment-amount_jpy-error")
     await expect(amount_error).to_contain_text("must be from 1 to 1000000000000")
     await expect(propose.get_by_label(t.code("field", "rationale"))).to_have_value(

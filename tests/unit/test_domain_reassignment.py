@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain import rules
+from domain import rules, team_rules
 from domain.model import Action
 from domain.payloads import Reassign
 from domain.reassignment import reassignment_problems
@@ -32,15 +32,16 @@ def test_a_case_is_reassigned_only_to_a_user_of_an_organisation_on_it() -> None:
 
 
 def test_managers_reassign_in_bulk_their_own_office_coordinators_any_and_auditors_only_read() -> None:
-    assert rules.bulk_reassignment_refusal(manager_actor(LEAD), LEAD) is None
-    assert "own office" in (rules.bulk_reassignment_refusal(manager_actor(LEAD), SECOND) or "")
-    assert rules.bulk_reassignment_refusal(COORDINATOR_ACTOR, SECOND) is None
+    assert team_rules.bulk_reassignment_refusal(manager_actor(LEAD), LEAD) is None
+    assert "own office" in (team_rules.bulk_reassignment_refusal(manager_actor(LEAD), SECOND) or "")
+    assert team_rules.bulk_reassignment_refusal(COORDINATOR_ACTOR, SECOND) is None
     for nobody in (officer_actor(LEAD), AUDITOR_ACTOR):
-        assert rules.bulk_reassignment_refusal(nobody, LEAD) is not None
+        assert team_rules.bulk_reassignment_refusal(nobody, LEAD) is not None
     standing_in = officer_actor(LEAD).model_copy(update={"on_behalf_of": manager_actor(LEAD)})
-    assert rules.bulk_reassignment_refusal(standing_in, LEAD) is not None  # an officer's rights bound the manager's
-    assert rules.may_read_reassignment(AUDITOR_ACTOR, SECOND)
-    assert not rules.may_read_reassignment(manager_actor(LEAD), SECOND)
+    # an officer's rights bound the manager's
+    assert team_rules.bulk_reassignment_refusal(standing_in, LEAD) is not None
+    assert team_rules.may_read_reassignment(AUDITOR_ACTOR, SECOND)
+    assert not team_rules.may_read_reassignment(manager_actor(LEAD), SECOND)
 
 
 def test_the_cases_go_to_a_colleague_of_the_person_who_leaves() -> None:

@@ -1,0 +1,46 @@
+"""The read model's row of a case (`cases`), written with each of its events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+
+from domain.model import CaseState
+from infra.tables import cases
+
+
+def case_row(state: CaseState) -> dict[str, Any]:
+    """The read model's row of the case, column by column."""
+    return {
+        "id": state.id,
+        "reference": state.reference,
+        "stage": state.stage,
+        "outcome": state.outcome,
+        "applicant_org": state.applicant_org,
+        "company_name": state.request.company.name,
+        "offices": [r.office for r in state.offices],
+        "lead_office": state.lead_office,
+        "assignee": state.assignee,
+        "assignee_id": state.assignee_id,
+        "due_at": state.due_at,
+        "overdue": state.overdue,
+        "escalation_level": state.escalation_level,
+        "paused": state.paused,
+        "seq": state.seq,
+        "snapshot": state.model_dump(mode="json"),
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+    }
+
+
+def case_upsert(state: CaseState) -> Any:
+    """The statement writing the read model's row of the case; it only ever moves forward (a replayed older event
+    changes nothing)."""
+    row = case_row(state)
+    upsert = insert(cases).values(row)
+    return upsert.on_conflict_do_update(
+        index_elements=[cases.c.id],
+        set_={k: upsert.excluded[k] for k in row if k not in ("id", "created_at")},
+        where=cases.c.seq < upsert.excluded.seq,
+    )
