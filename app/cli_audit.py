@@ -26,10 +26,14 @@ audit_app = typer.Typer(help="Check the audit trail.", no_args_is_help=True)
 def audit_verify(
     case: Annotated[str | None, typer.Option(help="One case id; omit for every case.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every chain, the oversight chain too (the default).")] = False,
+    every_signature: Annotated[bool, typer.Option(
+        "--every-signature", help="Check each event's signature, not only each case's head's (which vouches for "
+                                  "the chain before it; README, \"For auditors\").")] = False,
 ) -> None:
-    """Recompute every case's hash chain, check every signature and hold each trail against the latest checkpoint
-    (with a progress bar), and (for every case) the checkpoint table against the checkpoint log; exit 1 if any
-    chain is broken or the log contradicts the table."""
+    """Recompute every case's hash chain, check its signatures (each case's head's, which vouches for the events
+    before it, and every event's of a case whose head does not hold; with --every-signature each event's) and hold
+    each trail against the latest checkpoint (with a progress bar), and (for every case) the checkpoint table
+    against the checkpoint log; exit 1 if any chain is broken or the log contradicts the table."""
     if case and every:
         console.print("[red]error:[/] give --case or --all, not both")
         raise typer.Exit(2)
@@ -51,10 +55,11 @@ def audit_verify(
                 yield case, ChainReport(valid=False, events=0, first_broken_seq=1,
                                         reason="the case is on record, but its trail holds no event: they were removed")
                 return
-            yield case, anchored(verify_chain(entries, keyring), entries, anchor)
+            yield case, anchored(verify_chain(entries, keyring, every_signature=every_signature), entries, anchor)
             return
         anchors = await latest_anchors(engine, keyring)
-        async for found in verify_every_chain(sessions, keyring, anchors):  # one cursor for the whole trail
+        # one cursor for the whole trail
+        async for found in verify_every_chain(sessions, keyring, anchors, every_signature=every_signature):
             yield found
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:
