@@ -49,7 +49,7 @@ def reference(entry: EventRow) -> bytes:
     return canonical_json(fields).encode()
 
 
-@settings(max_examples=600)
+@settings(max_examples=1500)
 @given(objects, objects, st.booleans(), st.sampled_from([1, 2]), texts, st.none() | texts)
 def test_the_fast_canonical_form_is_byte_identical(actor: dict[str, Any], payload: dict[str, Any], compact: bool,
                                                    version: int, kind: str, stage: str | None) -> None:
