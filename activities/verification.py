@@ -33,7 +33,7 @@ from domain.verification import (
     verification_mail,
 )
 from infra.audit_trail import verify_every_chain
-from infra.checkpoints import latest_anchors, take_checkpoint
+from infra.checkpoints import latest_anchors, send_undelivered, take_checkpoint
 from infra.db import session_factory
 from infra.tables import audit_events, notifications, users
 
@@ -89,6 +89,9 @@ class AuditVerification:
             heads.append(Head(case_id=OVERSIGHT_CHAIN, seq=entry.seq, head_hash=entry.hash))  # written on it just now
         await take_checkpoint(self.engine, self.keys, self.checkpoint_log, datetime.now(UTC), url=self.checkpoint_url,
                               verified=heads)
+        if self.checkpoint_url is not None:  # and those the target has not received (taken before it was set)
+            async for checkpoint, problem in send_undelivered(self.engine, self.checkpoint_url):
+                log.info("audit checkpoint sent", checkpoint=checkpoint.id, delivered=problem is None)
         log.info("audit trail verified", run=run, chains=summary.chains, events=summary.events,
                  broken=len(summary.broken))
         return summary

@@ -101,7 +101,7 @@ def audit_checkpoint() -> None:
             raise StartupError(f"the checkpoint is stored, but the checkpoint log could not be written: {error}"
                                ) from None
         where = shown(url) if url else ""
-        failed = bool(url) and checkpoint.id in await undelivered(engine)
+        failed = url is not None and checkpoint.id in await undelivered(engine, url)
         console.print(f"{checkpoint.name}: {checkpoint.cases} case(s), root {checkpoint.root}, "
                       f"logged to {settings.checkpoint_log}" + (f" and sent to {where}" if url and not failed else ""))
         if failed:
@@ -113,25 +113,22 @@ def audit_checkpoint() -> None:
 
 @audit_app.command("send-checkpoints")
 def audit_send_checkpoints() -> None:
-    """Send the checkpoints that AUDIT_CHECKPOINT_URL has not received yet (their incidents) again; exit 1 while
-    any is still not delivered."""
-    from infra.checkpoint_sink import deliver, undelivered
-    from infra.checkpoints import log_line, stored_checkpoint
+    """Send AUDIT_CHECKPOINT_URL every checkpoint it has not received, oldest first: those not delivered, and those
+    taken before it was set; exit 1 at the first still not delivered (the rest wait for the next run)."""
+    from infra.checkpoints import send_undelivered
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:
         url = settings.audit_checkpoint_url
         if not url:
             raise StartupError("AUDIT_CHECKPOINT_URL is not set: there is nowhere to send checkpoints")
-        failed = 0
-        for checkpoint_id in await undelivered(engine):
-            async with engine.connect() as conn:
-                checkpoint = await stored_checkpoint(conn, checkpoint_id)
-            problem = await deliver(engine, url, checkpoint, log_line(checkpoint))
-            failed += problem is not None
-            console.print(f"[red]not delivered[/] {escape(problem)}" if problem else f"{checkpoint.name} delivered",
-                          highlight=False)
-        if failed:
-            raise typer.Exit(1)
+        sent = 0
+        async for checkpoint, problem in send_undelivered(engine, url):
+            if problem is not None:
+                console.print(f"[red]not delivered[/] {escape(problem)}", highlight=False)
+                raise typer.Exit(1)
+            sent += 1
+            console.print(f"{checkpoint.name} delivered", highlight=False)
+        console.print(f"{sent} checkpoint(s) delivered; every checkpoint has reached it", highlight=False)
 
     _with_engine(main)
 
