@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -50,13 +50,17 @@ async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: st
             select(audit_events.c.seq, audit_events.c.hash, audit_events.c.key_id, audit_events.c.signature)
             .where(audit_events.c.case_id == case_id).order_by(audit_events.c.seq.desc()).limit(1)
         )).one()
-        if last.signature is not None or last.key_id is not None:  # unsigned: from before signing began
+        problem = None
+        if last.signature is not None or last.key_id is not None:
             problem = (keyring or Keyring.of([signer.public])).check(EVENT_CONTEXT, last.hash, last.key_id,
                                                                        last.signature)
-            if problem is not None:
-                log.error("closed case's last event does not hold: nothing chained onto it", case_id=case_id,
-                          seq=last.seq, problem=problem)
-                return "broken"
+        elif await conn.scalar(select(exists().where(audit_events.c.case_id == case_id,
+                                                     audit_events.c.signature.is_not(None)))):
+            problem = "it is not signed, though an earlier event of its chain is"  # else: from before signing
+        if problem is not None:
+            log.error("closed case's last event does not hold: nothing chained onto it", case_id=case_id,
+                      seq=last.seq, problem=problem)
+            return "broken"
         event = sign(make_entry(
             case_id=case_id, seq=last.seq + 1, type=event_type, actor=SYSTEM_ACTOR.model_dump(mode="json"), at=now,
             stage_before=state.stage, stage_after=state.stage, payload=payload, prev_hash=last.hash,
