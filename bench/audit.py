@@ -274,8 +274,9 @@ def main(
     events: Annotated[int, typer.Option("--events", min=10, help="Audit events loaded.")] = 1_000_000,
     per_case: Annotated[int, typer.Option("--events-per-case", min=1, help="Events in each case's chain.")] = 10,
     per_case_limit: Annotated[
-        int, typer.Option("--per-case-cases", min=0, help="Cases the per-case verifier checks (0: all).")
-    ] = 0,
+        int, typer.Option("--per-case-cases", min=0,
+                          help="Cases the per-case verifier checks (0: all); its rate needs no more than 10,000.")
+    ] = 10_000,
 ) -> None:
     asyncio.run(run(events, per_case, per_case_limit or None))
 
