@@ -428,6 +428,18 @@ async def _undeliverable_events(engine: AsyncEngine, case_id: str, message_id: s
     return sum(1 for p in rows if p.get("message") == message_id)
 
 
+async def _bounced(engine: AsyncEngine, case_id: str) -> str:
+    """The id of a case's closing message that became undeliverable (and is not yet on its trail)."""
+    message_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    async with engine.begin() as conn:
+        await conn.execute(insert(notifications).values(
+            id=message_id, case_id=case_id, seq=1, template="closed", recipient_name="Anna",
+            recipient_email="anna@acme.example", language="en", subject="s", body="b", created_at=now,
+            next_attempt_at=now, status="undeliverable", attempts=3, last_error="550 5.1.1 gone",
+            last_attempt_at=now))
+    return message_id
+
+
 async def test_two_relays_telling_a_finished_case_at_once_put_one_event_on_its_trail(
     plain_desk: Desk, engine: AsyncEngine, temporal: Client,
 ) -> None:
@@ -438,14 +450,7 @@ async def test_two_relays_telling_a_finished_case_at_once_put_one_event_on_its_t
     case = await desk.file(APPLICANT)
     await desk.ok(case, "withdraw", APPLICANT, reason="changed our mind")
     await asyncio.wait_for(temporal.get_workflow_handle(workflow_id(case["id"])).result(), 10)
-    message_id = str(uuid.uuid4())
-    now = datetime.now(UTC)
-    async with engine.begin() as conn:
-        await conn.execute(insert(notifications).values(
-            id=message_id, case_id=case["id"], seq=1, template="closed", recipient_name="Anna",
-            recipient_email="anna@acme.example", language="en", subject="s", body="b", created_at=now,
-            next_attempt_at=now, status="undeliverable", attempts=3, last_error="550 5.1.1 gone",
-            last_attempt_at=now))
+    message_id = await _bounced(engine, case["id"])
     [told] = [m for m in await outbox.unreported(engine) if m.id == message_id]
     first = MailRelay(engine, smtp_on(free_port()), temporal, SIGNER)
     second = MailRelay(engine, smtp_on(free_port()), temporal, SIGNER)
@@ -547,12 +552,7 @@ async def test_a_finished_case_whose_trail_ends_in_a_forged_event_gets_nothing_c
                             at=datetime.now(UTC), stage_before=last["stage_after"], stage_after=last["stage_after"],
                             payload={"text": "reopened by phone"}, prev_hash=last["hash"])
         await conn.execute(insert(audit_events).values(**forged.model_dump()))
-        message_id, now = str(uuid.uuid4()), datetime.now(UTC)
-        await conn.execute(insert(notifications).values(
-            id=message_id, case_id=case["id"], seq=1, template="closed", recipient_name="Anna",
-            recipient_email="anna@acme.example", language="en", subject="s", body="b", created_at=now,
-            next_attempt_at=now, status="undeliverable", attempts=3, last_error="550 5.1.1 gone",
-            last_attempt_at=now))
+    message_id = await _bounced(engine, case["id"])
     [told] = [m for m in await outbox.unreported(engine) if m.id == message_id]
     await MailRelay(engine, smtp_on(free_port()), temporal, SIGNER).report(told)
     assert await _undeliverable_events(engine, case["id"], message_id) == 0
