@@ -6,11 +6,8 @@ delivers the checkpoints taken before the URL was set."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,47 +19,16 @@ from infra.checkpoints import take_checkpoint
 from infra.incidents import open_incidents
 from infra.settings import Settings
 from infra.tables import audit_checkpoints, incidents
+from tests.helpers.archive import Archive, serving_archive
 from tests.helpers.audit_cli import alliance
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT
 
 
-@dataclass
-class Archive:
-    """What the server received (method, path, body), and the statuses it answers next (then 201)."""
-
-    port: int
-    received: list[tuple[str, str, bytes]] = field(default_factory=list)
-    failures: list[int] = field(default_factory=list)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-
 @pytest.fixture
 def archive() -> Iterator[Archive]:
-    state = Archive(port=0)
-
-    class Handler(BaseHTTPRequestHandler):
-        def _store(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.received.append((self.command, self.path, body))
-            self.send_response(state.failures.pop(0) if state.failures else 201)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_PUT = do_POST = _store
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving_archive() as served:
+        yield served
 
 
 async def test_each_checkpoint_is_put_at_its_own_address_as_the_log_line(
