@@ -154,3 +154,29 @@ async def test_after_a_verified_checkpoint_only_later_signatures_are_checked_but
         assert (report[tail_forged[0].case_id].first_broken_seq, report[altered[0].case_id].first_broken_seq) == (4, 2)
         assert "not a known audit key" in (report[tail_forged[0].case_id].reason or "")
         assert "altered" in (report[altered[0].case_id].reason or "")
+
+
+async def test_events_as_postgresql_prints_them_hash_as_the_recording_step_hashed_them(engine: AsyncEngine) -> None:
+    """The fast hashing of the text PostgreSQL prints for jsonb (`domain.stored_events`) against the hashes the
+    recording step made: floats small and large, integers beyond 64 bits, non-ASCII, control characters, nesting."""
+    payloads: list[dict[str, object]] = [
+        {"score": 0.95, "tiny": 1e-05, "tinier": 1.5e-07, "ratio": 123.456, "neg": -0.0001},
+        {"big": 2**80, "neg_big": -(2**70), "edge": 2**63 - 1, "edge_up": 2**63, "id": "1010001000000"},
+        {"text": "佐藤 健二\u2028 \x7f\x1f \"quoted\" \\ back", "emoji": "😀", "width": "ａｂｃ", "e-mail": "1e-5"},
+        {"nested": {"z": [1, {"b": None, "a": True}], "ä": {"é": [], "e": {}}}, "list": [[[]]], "empty": ""},
+    ]
+    case_id, prev, at = str(uuid.uuid4()), GENESIS_HASH, datetime(2026, 4, 1, 9, 0, 0, 123456, tzinfo=UTC)
+    entries = []
+    for seq, payload in enumerate(payloads, start=1):
+        entry = sign(make_entry(case_id=case_id, seq=seq, type="add_note", actor={"id": "u-ü", "role": "coordinator"},
+                                at=at + timedelta(microseconds=seq * 7), stage_before="matching",
+                                stage_after="matching", payload={**payload, "contact": {"name": "Ａｎｎａ"}},
+                                prev_hash=prev, salt=f"{seq:032x}"), SIGNER)
+        entries.append(entry)
+        prev = entry.hash
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
+    for every in (True, False):
+        found = [r async for c, r in verify_every_chain(session_factory(engine), KEYRING, every_signature=every)
+                 if c == case_id]
+        assert [(r.valid, r.signed, r.reason) for r in found] == [(True, 4, None)], every
