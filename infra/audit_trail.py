@@ -56,8 +56,7 @@ _EVERY_EVENT = f"SELECT {_EVENT_COLUMNS} FROM audit_events ORDER BY case_id, seq
 async def _every_case(sessions: async_sessionmaker[AsyncSession], rows_per_fetch: int,
                       ) -> AsyncGenerator[list[tuple[str, list[EventRow]]], None]:
     """Every case's events, from one server-side cursor ordered by (case_id, seq) on the driver's own
-    connection (no ORM rows to build): after each fetch, the cases that fetch completed. The next fetch is
-    already asked for while the caller works on these (PostgreSQL reads on while this process hashes)."""
+    connection (no ORM rows to build): after each fetch, the cases that fetch completed."""
     current: str | None = None
     entries: list[EventRow] = []
     async with sessions() as session:
@@ -65,21 +64,16 @@ async def _every_case(sessions: async_sessionmaker[AsyncSession], rows_per_fetch
         assert driver is not None
         async with driver.transaction(isolation="repeatable_read", readonly=True):
             cursor = await driver.cursor(_EVERY_EVENT)
-            pending = asyncio.ensure_future(cursor.fetch(rows_per_fetch))
-            try:
-                while rows := await pending:
-                    pending = asyncio.ensure_future(cursor.fetch(rows_per_fetch))
-                    done: list[tuple[str, list[EventRow]]] = []
-                    for row in rows:
-                        event = EventRow._make(row)
-                        if event.case_id != current:
-                            if current is not None:
-                                done.append((current, entries))
-                            current, entries = event.case_id, []
-                        entries.append(event)
-                    yield done
-            finally:
-                await asyncio.wait([pending])  # the connection serves one operation at a time: let it end
+            while rows := await cursor.fetch(rows_per_fetch):
+                done: list[tuple[str, list[EventRow]]] = []
+                for row in rows:
+                    event = EventRow._make(row)
+                    if event.case_id != current:
+                        if current is not None:
+                            done.append((current, entries))
+                        current, entries = event.case_id, []
+                    entries.append(event)
+                yield done
     if current is not None:
         yield [(current, entries)]
 
@@ -104,7 +98,9 @@ class _Batch:
     results: list[asyncio.Future[list[str | None]]]
 
     @classmethod
-    def start(cls, drafts: list[_Draft], keyring: Keyring, pool: ThreadPoolExecutor, parts: int) -> _Batch:
+    def start(cls, cases: list[tuple[str, list[EventRow]]], keyring: Keyring, pool: ThreadPoolExecutor,
+              parts: int, starts: dict[str, Anchor], every: bool) -> _Batch:
+        drafts = [_draft(case_id, entries, starts.get(case_id), every) for case_id, entries in cases]
         items = [(hash_, key_id, sig) for draft in drafts for _, hash_, key_id, sig in draft.todo]
         size = -(-len(items) // parts) or 1
         return cls(drafts, [asyncio.wrap_future(pool.submit(keyring.check_all, EVENT_CONTEXT, items[n:n + size]))
@@ -126,10 +122,6 @@ class _Batch:
                 heads.append(Head(case_id=draft.case_id, seq=draft.entries[-1].seq,
                                   head_hash=draft.entries[-1].hash))
         return found
-
-
-def _drafts(cases: list[tuple[str, list[EventRow]]], starts: dict[str, Anchor], every: bool) -> list[_Draft]:
-    return [_draft(case_id, entries, starts.get(case_id), every) for case_id, entries in cases]
 
 
 def _draft(case_id: str, entries: list[EventRow], start: Anchor | None, every: bool) -> _Draft:
@@ -170,8 +162,7 @@ async def verify_every_chain(
     with ThreadPoolExecutor(threads, thread_name_prefix="audit-signatures") as pool:
         async for cases in _every_case(sessions, rows_per_fetch):
             seen.update(case_id for case_id, _ in cases)
-            drafts = await asyncio.to_thread(_drafts, cases, starts, every_signature)  # the next fetch goes on
-            in_flight.append(_Batch.start(drafts, keyring, pool, threads))
+            in_flight.append(_Batch.start(cases, keyring, pool, threads, starts, every_signature))
             while len(in_flight) > threads or (in_flight and all(f.done() for f in in_flight[0].results)):
                 for found in await in_flight.popleft().reports(anchors, heads, keyring):
                     yield found
