@@ -79,7 +79,7 @@ def mail_relay(settings: Settings, engine: AsyncEngine, temporal: Client) -> Mai
     return MailRelay(
         engine, smtp_settings(settings), temporal, settings.audit_keys.signer, senders=settings.mail_senders,
         permanent_tries=settings.mail_permanent_tries,
-        longest_backoff=timedelta(seconds=settings.mail_max_backoff_seconds),
+        longest_backoff=timedelta(seconds=settings.mail_max_backoff_seconds), keyring=settings.audit_keys.keyring,
     )
 
 

@@ -16,6 +16,7 @@ from app.cli_support import _with_engine, an_id, console
 from domain.audit import ChainReport, verify_chain
 from domain.checkpoints import anchored
 from domain.signing import Keyring
+from domain.verification import OVERSIGHT_CHAIN
 from infra.settings import Settings
 from infra.startup import StartupError
 
@@ -26,10 +27,14 @@ audit_app = typer.Typer(help="Check the audit trail.", no_args_is_help=True)
 def audit_verify(
     case: Annotated[str | None, typer.Option(help="One case id; omit for every case.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every chain, the oversight chain too (the default).")] = False,
+    every_signature: Annotated[bool, typer.Option(
+        "--every-signature", help="Check each event's signature, not only each case's head's (which vouches for "
+                                  "the chain before it; README, \"For auditors\").")] = False,
 ) -> None:
-    """Recompute every case's hash chain, check every signature and hold each trail against the latest checkpoint
-    (with a progress bar), and (for every case) the checkpoint table against the checkpoint log; exit 1 if any
-    chain is broken or the log contradicts the table."""
+    """Recompute every case's hash chain, check its signatures (each case's head's, which vouches for the events
+    before it, and every event's of a case whose head does not hold; with --every-signature each event's) and hold
+    each trail against the latest checkpoint (with a progress bar), and (for every case) the checkpoint table
+    against the checkpoint log; exit 1 if any chain is broken or the log contradicts the table."""
     if case and every:
         console.print("[red]error:[/] give --case or --all, not both")
         raise typer.Exit(2)
@@ -51,10 +56,12 @@ def audit_verify(
                 yield case, ChainReport(valid=False, events=0, first_broken_seq=1,
                                         reason="the case is on record, but its trail holds no event: they were removed")
                 return
-            yield case, anchored(verify_chain(entries, keyring), entries, anchor)
+            every = every_signature or case == OVERSIGHT_CHAIN  # its writer chains onto the head it reads
+            yield case, anchored(verify_chain(entries, keyring, every_signature=every), entries, anchor)
             return
         anchors = await latest_anchors(engine, keyring)
-        async for found in verify_every_chain(sessions, keyring, anchors):  # one cursor for the whole trail
+        # one cursor for the whole trail
+        async for found in verify_every_chain(sessions, keyring, anchors, every_signature=every_signature):
             yield found
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:
@@ -96,7 +103,7 @@ def audit_checkpoint() -> None:
             raise StartupError(f"the checkpoint is stored, but the checkpoint log could not be written: {error}"
                                ) from None
         where = shown(url) if url else ""
-        failed = bool(url) and checkpoint.id in await undelivered(engine)
+        failed = url is not None and checkpoint.id in await undelivered(engine, url)
         console.print(f"{checkpoint.name}: {checkpoint.cases} case(s), root {checkpoint.root}, "
                       f"logged to {settings.checkpoint_log}" + (f" and sent to {where}" if url and not failed else ""))
         if failed:
@@ -108,25 +115,22 @@ def audit_checkpoint() -> None:
 
 @audit_app.command("send-checkpoints")
 def audit_send_checkpoints() -> None:
-    """Send the checkpoints that AUDIT_CHECKPOINT_URL has not received yet (their incidents) again; exit 1 while
-    any is still not delivered."""
-    from infra.checkpoint_sink import deliver, undelivered
-    from infra.checkpoints import log_line, stored_checkpoint
+    """Send AUDIT_CHECKPOINT_URL every checkpoint it has not received, oldest first: those not delivered, and those
+    taken before it was set; exit 1 at the first still not delivered (the rest wait for the next run)."""
+    from infra.checkpoints import send_undelivered
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:
         url = settings.audit_checkpoint_url
         if not url:
             raise StartupError("AUDIT_CHECKPOINT_URL is not set: there is nowhere to send checkpoints")
-        failed = 0
-        for checkpoint_id in await undelivered(engine):
-            async with engine.connect() as conn:
-                checkpoint = await stored_checkpoint(conn, checkpoint_id)
-            problem = await deliver(engine, url, checkpoint, log_line(checkpoint))
-            failed += problem is not None
-            console.print(f"[red]not delivered[/] {escape(problem)}" if problem else f"{checkpoint.name} delivered",
-                          highlight=False)
-        if failed:
-            raise typer.Exit(1)
+        sent = 0
+        async for checkpoint, problem in send_undelivered(engine, url):
+            if problem is not None:
+                console.print(f"[red]not delivered[/] {escape(problem)}", highlight=False)
+                raise typer.Exit(1)
+            sent += 1
+            console.print(f"{checkpoint.name} delivered", highlight=False)
+        console.print(f"{sent} checkpoint(s) delivered; every checkpoint has reached it", highlight=False)
 
     _with_engine(main)
 

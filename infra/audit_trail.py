@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.audit import AuditEntry, ChainReport, EventRow, SignatureCheck, chain_links, settle
+from domain.audit import AuditEntry, ChainReport, EventRow, SignatureCheck, by_head, chain_links, settle
 from domain.checkpoints import Anchor, Head, anchored
 from domain.signing import EVENT_CONTEXT, Keyring
+from domain.stored_events import stored_link_problem
+from domain.verification import OVERSIGHT_CHAIN
 from infra.tables import audit_events, cases
 
 
@@ -38,7 +40,16 @@ async def case_ids(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
 
 SIGNATURE_THREADS = max(1, os.cpu_count() or 1)
 """Threads checking signatures while the main thread reads and hashes (Ed25519 runs without Python's lock)."""
-_EVENT_COLUMNS = ", ".join(f"{name}::text" if name == "case_id" else name for name in EventRow._fields)
+_AS_STORED = {
+    "case_id": "case_id::text",
+    "actor": "actor::text",
+    "payload": "payload::text",
+    # SQL NULL ("no personal data"), or JSON null stored by mistake: both are no personal data.
+    "personal": "nullif(personal, 'null'::jsonb)::text",
+    # `domain.audit.canonical_time`, printed by the server: no datetime to build per event.
+    "at": """to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""",
+}
+_EVENT_COLUMNS = ", ".join(_AS_STORED.get(name, name) for name in EventRow._fields)
 _EVERY_EVENT = f"SELECT {_EVENT_COLUMNS} FROM audit_events ORDER BY case_id, seq"
 
 
@@ -56,7 +67,7 @@ async def _every_case(sessions: async_sessionmaker[AsyncSession], rows_per_fetch
             while rows := await cursor.fetch(rows_per_fetch):
                 done: list[tuple[str, list[EventRow]]] = []
                 for row in rows:
-                    event = EventRow(*row)
+                    event = EventRow._make(row)
                     if event.case_id != current:
                         if current is not None:
                             done.append((current, entries))
@@ -68,51 +79,75 @@ async def _every_case(sessions: async_sessionmaker[AsyncSession], rows_per_fetch
 
 
 @dataclass
+class _Draft:
+    """A case's chain checked but for its signatures: every one (`checks`) and those to check now (`todo`)."""
+
+    case_id: str
+    entries: list[EventRow]
+    report: ChainReport
+    checks: list[SignatureCheck]
+    quick: ChainReport
+    todo: list[SignatureCheck]
+
+
+@dataclass
 class _Batch:
     """The cases of one fetch, their chains checked but for the signatures, which threads are checking."""
 
-    drafts: list[tuple[str, list[EventRow], ChainReport, list[SignatureCheck]]]
+    drafts: list[_Draft]
     results: list[asyncio.Future[list[str | None]]]
 
     @classmethod
     def start(cls, cases: list[tuple[str, list[EventRow]]], keyring: Keyring, pool: ThreadPoolExecutor,
-              parts: int, starts: dict[str, Anchor]) -> _Batch:
-        drafts = [(case_id, entries, *_links(entries, starts.get(case_id))) for case_id, entries in cases]
-        items = [(hash_, key_id, sig) for *_, checks in drafts for _, hash_, key_id, sig in checks]
+              parts: int, starts: dict[str, Anchor], every: bool) -> _Batch:
+        drafts = [_draft(case_id, entries, starts.get(case_id), every) for case_id, entries in cases]
+        items = [(hash_, key_id, sig) for draft in drafts for _, hash_, key_id, sig in draft.todo]
         size = -(-len(items) // parts) or 1
         return cls(drafts, [asyncio.wrap_future(pool.submit(keyring.check_all, EVENT_CONTEXT, items[n:n + size]))
                             for n in range(0, len(items), size)])
 
-    async def reports(self, anchors: dict[str, Anchor], heads: list[Head] | None) -> list[tuple[str, ChainReport]]:
+    async def reports(self, anchors: dict[str, Anchor], heads: list[Head] | None,
+                      keyring: Keyring) -> list[tuple[str, ChainReport]]:
         problems = [problem for part in await asyncio.gather(*self.results) for problem in part]
         found, used = [], 0
-        for case_id, entries, report, checks in self.drafts:
-            settled = anchored(settle(report, checks, problems[used:used + len(checks)]), entries,
-                               anchors.get(case_id))
-            used += len(checks)
-            found.append((case_id, settled))
-            if heads is not None and settled.valid and entries:
-                heads.append(Head(case_id=case_id, seq=entries[-1].seq, head_hash=entries[-1].hash))
+        for draft in self.drafts:
+            settled = settle(draft.quick, draft.todo, problems[used:used + len(draft.todo)])
+            used += len(draft.todo)
+            if not settled.valid and len(draft.todo) < len(draft.checks):  # the head does not vouch: each event
+                settled = settle(draft.report, draft.checks, await asyncio.to_thread(
+                    keyring.check_all, EVENT_CONTEXT, [(h, k, s) for _, h, k, s in draft.checks]))
+            settled = anchored(settled, draft.entries, anchors.get(draft.case_id))
+            found.append((draft.case_id, settled))
+            if heads is not None and settled.valid and draft.entries:
+                heads.append(Head(case_id=draft.case_id, seq=draft.entries[-1].seq,
+                                  head_hash=draft.entries[-1].hash))
         return found
 
 
-def _links(entries: list[EventRow], start: Anchor | None) -> tuple[ChainReport, list[SignatureCheck]]:
+def _draft(case_id: str, entries: list[EventRow], start: Anchor | None, every: bool) -> _Draft:
     """`chain_links` of a case's events, their signatures checked only after the head its latest verified
-    checkpoint (`start`) holds."""
-    return chain_links(entries, verified_through=None if start is None else (start.head.seq, start.head.head_hash))
+    checkpoint (`start`) holds; unless `every`, only the head's signature (`by_head`). The oversight chain is
+    always checked event by event: its writer chains onto the stored head it reads (`activities.verification`)."""
+    report, checks = chain_links(entries, verified_through=None if start is None else (start.head.seq,
+                                                                                        start.head.head_hash),
+                                 link=stored_link_problem)
+    quick, todo = (report, checks) if every or case_id == OVERSIGHT_CHAIN else by_head(report, checks)
+    return _Draft(case_id, entries, report, checks, quick, todo)
 
 
 async def verify_every_chain(
     sessions: async_sessionmaker[AsyncSession], keyring: Keyring, anchors: dict[str, Anchor] | None = None, *,
     starts: dict[str, Anchor] | None = None, heads: list[Head] | None = None,
-    rows_per_fetch: int = 5_000, threads: int = SIGNATURE_THREADS,
+    every_signature: bool = True, rows_per_fetch: int = 20_000, threads: int = SIGNATURE_THREADS,
 ) -> AsyncGenerator[tuple[str, ChainReport], None]:
     """Every case's chain checked from one server-side cursor ordered by (case_id, seq), case by case, each
     against its head in the latest checkpoint (`anchors`, by case id: `infra.checkpoints.latest_anchors`).
 
     The same verdicts as `stored_entries` + `verify_chain` + `anchored` per case, without a query per case,
     and in constant memory: only the cases of the last few fetches are held, however large the trail. Each
-    event's signature is checked once, by `threads` threads in bulk while the next fetch is read and hashed.
+    event's signature is checked once, by `threads` threads in bulk while the next fetch is read and hashed —
+    or, not `every_signature`, only each case's head's, which vouches for the chain before it (`by_head`; a
+    case whose head does not hold is then checked event by event, so a forged event is named at its seq).
     A case the checkpoint holds but the trail no longer has at all is reported last.
 
     `starts` (by case id: the latest verified checkpoint holding it, whose signature and root hold) spare the
@@ -127,12 +162,12 @@ async def verify_every_chain(
     with ThreadPoolExecutor(threads, thread_name_prefix="audit-signatures") as pool:
         async for cases in _every_case(sessions, rows_per_fetch):
             seen.update(case_id for case_id, _ in cases)
-            in_flight.append(_Batch.start(cases, keyring, pool, threads, starts))
+            in_flight.append(_Batch.start(cases, keyring, pool, threads, starts, every_signature))
             while len(in_flight) > threads or (in_flight and all(f.done() for f in in_flight[0].results)):
-                for found in await in_flight.popleft().reports(anchors, heads):
+                for found in await in_flight.popleft().reports(anchors, heads, keyring):
                     yield found
         while in_flight:
-            for found in await in_flight.popleft().reports(anchors, heads):
+            for found in await in_flight.popleft().reports(anchors, heads, keyring):
                 yield found
     for case_id in sorted(anchors.keys() - seen):
         yield case_id, anchored(ChainReport(valid=True, events=0), [], anchors[case_id])

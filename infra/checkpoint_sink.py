@@ -3,23 +3,27 @@ object storage, beside the checkpoint log file.
 
 The checkpoint is already stored (and written to the file) when it is sent: sending never blocks or undoes
 it. A send is tried a few times (a connection failure, a timeout, 408, 429 or a 5xx is tried again after a
-pause; any other answer is final). A checkpoint not delivered is an open incident (`alliance incidents list`),
-one per checkpoint, named `send_checkpoint <id>`; `alliance audit send-checkpoints` sends those again and
-resolves the ones delivered.
+pause; any other answer is final). Each delivery is recorded per target (`audit_checkpoint_deliveries`); a
+checkpoint not delivered is an open incident (`alliance incidents list`), one per checkpoint, named
+`send_checkpoint <id>`. `alliance audit send-checkpoints` and the nightly verification send every checkpoint
+the configured target has not received — those that failed, and those taken before the URL was set — and
+resolve the incidents of the ones delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import httpx
 import structlog
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.checkpoints import Checkpoint
 from infra.incidents import note_failure, note_recovery
-from infra.tables import incidents
+from infra.tables import audit_checkpoint_deliveries, audit_checkpoints
 
 log = structlog.get_logger(__name__)
 
@@ -73,10 +77,14 @@ async def send_line(url: str, checkpoint: Checkpoint, line: str, *, attempts: in
 
 
 async def deliver(engine: AsyncEngine, url: str, checkpoint: Checkpoint, line: str) -> str | None:
-    """`send_line`, and its outcome kept where operators look: an incident while it is not delivered."""
+    """`send_line`, and its outcome kept: the delivery to `url`'s target, or an incident while not delivered."""
     problem = await send_line(url, checkpoint, line)
     step = f"{STEP} {checkpoint.id}"
     if problem is None:
+        async with engine.begin() as conn:
+            await conn.execute(insert(audit_checkpoint_deliveries).values(
+                checkpoint_id=checkpoint.id, target=shown(url), delivered_at=datetime.now(UTC),
+            ).on_conflict_do_nothing())
         await note_recovery(engine, SENDER, step)
         return None
     log.error("audit checkpoint not delivered", checkpoint=checkpoint.id, url=shown(url), error=problem)
@@ -86,9 +94,11 @@ async def deliver(engine: AsyncEngine, url: str, checkpoint: Checkpoint, line: s
     return problem
 
 
-async def undelivered(engine: AsyncEngine) -> list[int]:
-    """The ids of checkpoints whose delivery has an open incident, oldest first."""
+async def undelivered(engine: AsyncEngine, url: str) -> list[int]:
+    """The ids of the checkpoints `url`'s target has not received, oldest first: those that failed, and those
+    taken before it was the configured target (before `AUDIT_CHECKPOINT_URL` was set, or while it was another)."""
     async with engine.connect() as conn:
-        steps = await conn.scalars(select(incidents.c.step).where(
-            incidents.c.workflow_id == SENDER, incidents.c.resolved_at.is_(None)))
-        return sorted(int(step.removeprefix(f"{STEP} ")) for step in steps)
+        received = select(audit_checkpoint_deliveries.c.checkpoint_id).where(
+            audit_checkpoint_deliveries.c.target == shown(url))
+        return list(await conn.scalars(select(audit_checkpoints.c.id).where(audit_checkpoints.c.id.not_in(received))
+                                       .order_by(audit_checkpoints.c.id)))

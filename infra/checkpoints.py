@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.checkpoints import Anchor, Checkpoint, Head, anchor_of, checkpoint_problem, make_checkpoint
 from domain.signing import AuditKeys, Keyring
-from infra.checkpoint_sink import deliver
+from infra.checkpoint_sink import deliver, undelivered
 from infra.tables import audit_checkpoint_heads, audit_checkpoints, audit_events
 
 log = structlog.get_logger(__name__)
@@ -162,3 +163,16 @@ async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) 
             problems.append(f"{where}: {logged.name} differs from the database's")
         prev = logged.digest
     return problems
+
+
+async def send_undelivered(engine: AsyncEngine, url: str) -> AsyncIterator[tuple[Checkpoint, str | None]]:
+    """`deliver` each checkpoint `url` has not received, oldest first: each with None once delivered, or why
+    not. Stops after the first not delivered (a target that is down would cost every later one its tries);
+    the rest wait for the next run."""
+    for checkpoint_id in await undelivered(engine, url):
+        async with engine.connect() as conn:
+            checkpoint = await stored_checkpoint(conn, checkpoint_id)
+        problem = await deliver(engine, url, checkpoint, log_line(checkpoint))
+        yield checkpoint, problem
+        if problem is not None:
+            return

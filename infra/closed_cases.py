@@ -8,24 +8,29 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+import structlog
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import make_entry, sign
 from domain.model import SYSTEM_ACTOR, CaseState, Stage
-from domain.signing import Signer
+from domain.signing import EVENT_CONTEXT, Keyring, Signer
 from infra.outbox import note_reported
 from infra.tables import audit_events, cases, notifications
 
-Appended = Literal["appended", "already", "open", "unknown"]
+log = structlog.get_logger(__name__)
+
+Appended = Literal["appended", "already", "open", "unknown", "broken"]
 """What became of a system event for a closed case: on its trail now, there before (the message it tells of was
-reported already), not appended because the case is open (its workflow records its events), or no such case."""
+reported already), not appended because the case is open (its workflow records its events), no such case, or not
+appended because the trail's last event is not signed as the Case Desk signs (a signed event chained onto it
+would vouch for a forgery: README, "For auditors")."""
 
 
 async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: str, event_type: str,
                                 payload: dict[str, Any], now: datetime, *,
-                                reported_message: str | None = None) -> Appended:
+                                reported_message: str | None = None, keyring: Keyring | None = None) -> Appended:
     """Chain a system event, signed with `signer` (AUDIT_SIGNING_KEY), onto a closed case's trail and move its
     read model on. Under the case row's lock, so two relays telling of the same message append it once."""
     async with engine.begin() as conn:
@@ -42,9 +47,20 @@ async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: st
         ) is not None:
             return "already"
         last = (await conn.execute(
-            select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == case_id)
-            .order_by(audit_events.c.seq.desc()).limit(1)
+            select(audit_events.c.seq, audit_events.c.hash, audit_events.c.key_id, audit_events.c.signature)
+            .where(audit_events.c.case_id == case_id).order_by(audit_events.c.seq.desc()).limit(1)
         )).one()
+        problem = None
+        if last.signature is not None or last.key_id is not None:
+            problem = (keyring or Keyring.of([signer.public])).check(EVENT_CONTEXT, last.hash, last.key_id,
+                                                                       last.signature)
+        elif await conn.scalar(select(exists().where(audit_events.c.case_id == case_id,
+                                                     audit_events.c.signature.is_not(None)))):
+            problem = "it is not signed, though an earlier event of its chain is"  # else: from before signing
+        if problem is not None:
+            log.error("closed case's last event does not hold: nothing chained onto it", case_id=case_id,
+                      seq=last.seq, problem=problem)
+            return "broken"
         event = sign(make_entry(
             case_id=case_id, seq=last.seq + 1, type=event_type, actor=SYSTEM_ACTOR.model_dump(mode="json"), at=now,
             stage_before=state.stage, stage_after=state.stage, payload=payload, prev_hash=last.hash,

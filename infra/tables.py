@@ -9,6 +9,7 @@ from sqlalchemy import (
     Computed,
     Date,
     DateTime,
+    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -113,6 +114,15 @@ audit_checkpoint_heads = Table(
     Index("audit_checkpoint_heads_case", "case_id", "checkpoint_id"),
 )
 """The leaves of each checkpoint's Merkle tree, in order: a case's last seq and head hash when it was taken."""
+
+audit_checkpoint_deliveries = Table(
+    "audit_checkpoint_deliveries",
+    metadata,
+    Column("checkpoint_id", Integer, ForeignKey("audit_checkpoints.id"), primary_key=True),
+    Column("target", Text, primary_key=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=False),
+)
+"""Each checkpoint's deliveries to an `AUDIT_CHECKPOINT_URL` (`infra.checkpoint_sink.shown`: no secrets in it)."""
 
 smes = Table(
     "smes",

@@ -28,7 +28,7 @@ from temporalio.service import RPCError
 
 from contracts.case import MAIL_UNDELIVERABLE_SIGNAL, UndeliverableMail, workflow_id
 from domain import events
-from domain.signing import Signer
+from domain.signing import Keyring, Signer
 from infra import outbox
 from infra.closed_cases import append_to_closed_case
 from infra.smtp import MailFailure, SmtpSessions, SmtpSettings
@@ -53,6 +53,7 @@ class MailRelay:
     idle_seconds: float = 0.5
     report_every: timedelta = timedelta(minutes=1)
     clock: Callable[[], datetime] = utc_now
+    keyring: Keyring | None = None  # the keys a closed case's last event must be signed with (default: signer's)
     _told: dict[str, datetime] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _sessions: SmtpSessions | None = None  # kept open between messages (`infra.smtp.SmtpSessions`)
@@ -160,12 +161,15 @@ class MailRelay:
             reason = str(error)
         outcome = await append_to_closed_case(
             self.engine, self.signer, message.case_id, events.MAIL_UNDELIVERABLE, mail.model_dump(mode="json"),
-            self.clock(), reported_message=message.id,
+            self.clock(), reported_message=message.id, keyring=self.keyring,
         )
         if outcome == "unknown":  # e.g. the nightly alert to auditors (the oversight chain): no case to tell
             await outbox.mark_reported(self.engine, message.id, self.clock())
             log.info("undeliverable mail of no case: not put on any trail", notification=message.id,
                      case_id=message.case_id)
+        elif outcome == "broken":
+            log.error("undeliverable mail not reported: its closed case's trail ends in an event the Case Desk "
+                      "did not sign (`alliance audit verify`)", notification=message.id, case_id=message.case_id)
         elif outcome == "open":
             log.warning("undeliverable mail not reported: its case is open but its workflow is not running",
                         notification=message.id, case_id=message.case_id, reason=reason[:300])

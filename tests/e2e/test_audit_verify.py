@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.settings import Settings
+from tests.helpers.audit_cli import alliance, as_table_owner
 from tests.helpers.desk import Desk
 from tests.helpers.people import AUDITOR, COORDINATOR
 from tests.helpers.scenarios import to_matching
@@ -48,3 +49,21 @@ async def test_verification_finds_the_event_changed_behind_our_back(desk: Desk, 
     assert cli.returncode == 1, cli.stderr
     assert f"broken {case['id']}: event 2" in cli.stderr
     assert " broken" in cli.stderr.splitlines()[-1]  # other tests' forged cases share this database
+
+
+async def test_every_signature_looks_again_at_a_signature_column_the_head_already_vouches_for(
+    desk: Desk, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    """Event 2's signature column overwritten (its content and hash untouched): the head's signature still vouches
+    for event 2's content, so `alliance audit verify` passes the case; `--every-signature` checks that column too."""
+    case = await to_matching(desk)
+    await as_table_owner(engine, "UPDATE audit_events SET signature = repeat('ab', 64) WHERE case_id = :id "
+                                 "AND seq = 2", id=case["id"])
+    log = tmp_path / "checkpoints.log"
+    quick = await alliance(engine, settings, log, "audit", "verify", "--case", case["id"])
+    assert quick.returncode == 0, quick.stdout + quick.stderr
+    every = await alliance(engine, settings, log, "audit", "verify", "--case", case["id"], "--every-signature")
+    assert every.returncode == 1
+    assert f"broken {case['id']}: event 2: its signature does not hold" in every.stdout + every.stderr
+    whole = await alliance(engine, settings, log, "audit", "verify", "--every-signature")
+    assert f"broken {case['id']}: event 2" in whole.stdout + whole.stderr

@@ -1,15 +1,13 @@
 """Checkpoints sent to an HTTP(S) target (AUDIT_CHECKPOINT_URL), here a real HTTP server started by the test:
 each line arrives as the file has it, a server that stumbles is tried again, and one that is down never stops
-the checkpoint but leaves an incident, until `alliance audit send-checkpoints` delivers it."""
+the checkpoint but leaves an incident, until `alliance audit send-checkpoints` delivers it; that command also
+delivers the checkpoints taken before the URL was set."""
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,47 +19,16 @@ from infra.checkpoints import take_checkpoint
 from infra.incidents import open_incidents
 from infra.settings import Settings
 from infra.tables import audit_checkpoints, incidents
+from tests.helpers.archive import Archive, serving_archive
 from tests.helpers.audit_cli import alliance
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT
 
 
-@dataclass
-class Archive:
-    """What the server received (method, path, body), and the statuses it answers next (then 201)."""
-
-    port: int
-    received: list[tuple[str, str, bytes]] = field(default_factory=list)
-    failures: list[int] = field(default_factory=list)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-
 @pytest.fixture
 def archive() -> Iterator[Archive]:
-    state = Archive(port=0)
-
-    class Handler(BaseHTTPRequestHandler):
-        def _store(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.received.append((self.command, self.path, body))
-            self.send_response(state.failures.pop(0) if state.failures else 201)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_PUT = do_POST = _store
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving_archive() as served:
+        yield served
 
 
 async def test_each_checkpoint_is_put_at_its_own_address_as_the_log_line(
@@ -75,7 +42,7 @@ async def test_each_checkpoint_is_put_at_its_own_address_as_the_log_line(
     assert [(m, p) for m, p, _ in archive.received] == [("PUT", f"/checkpoints/{taken.id}.json")] * 3
     assert archive.received[-1][2] == log.read_bytes().splitlines(keepends=True)[-1]
     assert json.loads(archive.received[-1][2])["digest"] == taken.digest
-    assert taken.id not in await undelivered(engine)
+    assert taken.id not in await undelivered(engine, archive.url("/checkpoints/{id}.json"))
 
     await take_checkpoint(engine, settings.audit_keys, None, datetime.now(UTC), url=archive.url("/append"))
     assert archive.received[-1][:2] == ("POST", "/append"), "without {id} in the URL each line is POSTed"
@@ -104,7 +71,33 @@ async def test_a_target_that_refuses_never_stops_the_checkpoint_and_is_an_incide
     assert sent.returncode == 0, sent.stderr
     assert archive.received[-1] == ("PUT", f"/checkpoints/{checkpoint['id']}",
                                     log.read_bytes().splitlines(keepends=True)[-1])
-    assert await undelivered(engine) == []
+    assert await undelivered(engine, url) == []
+
+
+async def test_checkpoints_taken_before_the_url_was_set_are_sent_once_it_is(
+    desk: Desk, engine: AsyncEngine, settings: Settings, archive: Archive, tmp_path: Path
+) -> None:
+    await desk.file(APPLICANT)
+    log = tmp_path / "checkpoints.log"
+    before = await alliance(engine, settings, log, "audit", "checkpoint", env={"AUDIT_CHECKPOINT_URL": ""})
+    assert before.returncode == 0, before.stderr
+    early = json.loads(log.read_text().splitlines()[-1])
+    assert archive.received == []  # no URL yet: nowhere to send it
+
+    url = archive.url("/checkpoints/{id}")
+    assert early["id"] in await undelivered(engine, url)
+    sent = await alliance(engine, settings, log, "audit", "send-checkpoints", env={"AUDIT_CHECKPOINT_URL": url})
+    assert sent.returncode == 0, sent.stderr
+    assert f"checkpoint {early['id']} of" in sent.stderr and "delivered" in sent.stderr  # the console: stderr
+    assert ("PUT", f"/checkpoints/{early['id']}", log.read_bytes().splitlines(keepends=True)[-1]) in archive.received
+    assert await undelivered(engine, url) == []
+    ids = [int(path.rsplit("/", 1)[-1]) for _, path, _ in archive.received]
+    assert ids == sorted(ids), "oldest first"
+
+    again = await alliance(engine, settings, log, "audit", "send-checkpoints", env={"AUDIT_CHECKPOINT_URL": url})
+    assert again.returncode == 0 and len(archive.received) == len(ids), "each is sent once"
+    other = archive.url("/elsewhere/{id}")  # a new target gets every checkpoint too
+    assert early["id"] in await undelivered(engine, other)
 
 
 async def test_a_url_with_credentials_never_shows_them_where_operators_read(

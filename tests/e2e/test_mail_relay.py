@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from contracts.case import workflow_id
+from domain.audit import make_entry
 from domain.model import Role
 from infra import outbox
 from infra.settings import Settings
@@ -427,6 +428,18 @@ async def _undeliverable_events(engine: AsyncEngine, case_id: str, message_id: s
     return sum(1 for p in rows if p.get("message") == message_id)
 
 
+async def _bounced(engine: AsyncEngine, case_id: str) -> str:
+    """The id of a case's closing message that became undeliverable (and is not yet on its trail)."""
+    message_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    async with engine.begin() as conn:
+        await conn.execute(insert(notifications).values(
+            id=message_id, case_id=case_id, seq=1, template="closed", recipient_name="Anna",
+            recipient_email="anna@acme.example", language="en", subject="s", body="b", created_at=now,
+            next_attempt_at=now, status="undeliverable", attempts=3, last_error="550 5.1.1 gone",
+            last_attempt_at=now))
+    return message_id
+
+
 async def test_two_relays_telling_a_finished_case_at_once_put_one_event_on_its_trail(
     plain_desk: Desk, engine: AsyncEngine, temporal: Client,
 ) -> None:
@@ -437,14 +450,7 @@ async def test_two_relays_telling_a_finished_case_at_once_put_one_event_on_its_t
     case = await desk.file(APPLICANT)
     await desk.ok(case, "withdraw", APPLICANT, reason="changed our mind")
     await asyncio.wait_for(temporal.get_workflow_handle(workflow_id(case["id"])).result(), 10)
-    message_id = str(uuid.uuid4())
-    now = datetime.now(UTC)
-    async with engine.begin() as conn:
-        await conn.execute(insert(notifications).values(
-            id=message_id, case_id=case["id"], seq=1, template="closed", recipient_name="Anna",
-            recipient_email="anna@acme.example", language="en", subject="s", body="b", created_at=now,
-            next_attempt_at=now, status="undeliverable", attempts=3, last_error="550 5.1.1 gone",
-            last_attempt_at=now))
+    message_id = await _bounced(engine, case["id"])
     [told] = [m for m in await outbox.unreported(engine) if m.id == message_id]
     first = MailRelay(engine, smtp_on(free_port()), temporal, SIGNER)
     second = MailRelay(engine, smtp_on(free_port()), temporal, SIGNER)
@@ -527,3 +533,29 @@ async def test_undeliverable_audit_alerts_never_block_the_reporting_of_a_case_s_
     relay = MailRelay(engine, smtp_on(free_port()), temporal, SIGNER, senders=1, idle_seconds=0.1)
     async with relay.running():
         await until(lambda: _told(engine, mine["id"]), 15)
+
+
+async def test_a_finished_case_whose_trail_ends_in_a_forged_event_gets_nothing_chained_onto_it(
+    plain_desk: Desk, engine: AsyncEngine, temporal: Client,
+) -> None:
+    """Someone without the key appends an event to a closed case's trail; the relay, asked to put a bounce on that
+    trail, does not sign an event chained onto it (its signature would vouch for the forgery), and verification
+    still names the forged event."""
+    desk = plain_desk
+    case = await desk.file(APPLICANT)
+    await desk.ok(case, "withdraw", APPLICANT, reason="changed our mind")
+    await asyncio.wait_for(temporal.get_workflow_handle(workflow_id(case["id"])).result(), 10)
+    async with engine.begin() as conn:
+        last = (await conn.execute(select(audit_events).where(audit_events.c.case_id == case["id"])
+                                   .order_by(audit_events.c.seq.desc()).limit(1))).mappings().one()
+        forged = make_entry(case_id=case["id"], seq=last["seq"] + 1, type="add_note", actor=last["actor"],
+                            at=datetime.now(UTC), stage_before=last["stage_after"], stage_after=last["stage_after"],
+                            payload={"text": "reopened by phone"}, prev_hash=last["hash"])
+        await conn.execute(insert(audit_events).values(**forged.model_dump()))
+    message_id = await _bounced(engine, case["id"])
+    [told] = [m for m in await outbox.unreported(engine) if m.id == message_id]
+    await MailRelay(engine, smtp_on(free_port()), temporal, SIGNER).report(told)
+    assert await _undeliverable_events(engine, case["id"], message_id) == 0
+    verified = (await desk.http.get(f"/api/cases/{case['id']}/history/verify",
+                                    headers=desk.headers(COORDINATOR))).json()
+    assert (verified["valid"], verified["first_broken_seq"]) == (False, forged.seq)

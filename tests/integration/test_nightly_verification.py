@@ -18,8 +18,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.verification import AuditVerification
 from app.bootstrap import mail_relay
 from app.schedules import ensure_verification_schedule
 from contracts.case import AUDIT_VERIFICATION_SCHEDULE
@@ -28,10 +29,13 @@ from domain.model import OVERSIGHT, Role
 from domain.verification import OVERSIGHT_CHAIN, VERIFIED_EVENT, VerificationSummary
 from infra import migrate
 from infra.audit_trail import stored_entries
+from infra.checkpoint_sink import undelivered
+from infra.checkpoints import take_checkpoint
 from infra.db import create_engine, session_factory
 from infra.settings import Settings
 from infra.tables import audit_events
 from infra.users import NewUser, add_user
+from tests.helpers.archive import serving_archive
 from tests.helpers.mail import MailSink
 from tests.helpers.support import PEPPER
 from workers.case_worker import build_worker
@@ -134,3 +138,19 @@ async def mail_to(sink: MailSink, case_id: str, seconds: float = 30) -> list[ema
             return found
         await asyncio.sleep(0.1)
     raise AssertionError(f"no mail about {case_id} within {seconds} s")
+
+
+async def test_the_nightly_run_sends_the_checkpoints_taken_before_the_url_was_set(
+    trail: AsyncEngine, settings: Settings
+) -> None:
+    """A checkpoint taken while AUDIT_CHECKPOINT_URL was unset reaches the target at the next nightly run, with the
+    verified checkpoint that run signs (a real HTTP server; the activity run as Temporal runs it)."""
+    early = await take_checkpoint(trail, settings.audit_keys, None, datetime.now(UTC))
+    with serving_archive() as archive:
+        url = archive.url("/checkpoints/{id}")
+        nightly = AuditVerification(trail, settings.audit_keys, None, url)
+        summary = await ActivityEnvironment().run(nightly.verify_audit_trail, "run-backlog")
+        assert summary.intact
+        paths = [path for _, path, _ in archive.received]
+    assert paths == [f"/checkpoints/{early.id + 1}", f"/checkpoints/{early.id}"]  # its own first, then the rest
+    assert await undelivered(trail, url) == []

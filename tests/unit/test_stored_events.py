@@ -1,0 +1,83 @@
+"""The verifiers' fast hashing (`domain.stored_events`, orjson where it is proven identical) gives the very bytes
+of `domain.audit`'s canonical JSON, over generated events: non-ASCII and control characters, floats of every
+size, integers beyond 64 bits, nested objects and arrays. The texts are printed the way PostgreSQL prints jsonb
+(`, ` and `: `) or compactly; `tests/integration/test_streamed_verification.py` does the same through PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.audit import GENESIS_HASH, EventRow, canonical_json, canonical_time, make_entry, personal_digest
+from domain.stored_events import stored_content, stored_link_problem, stored_personal
+
+scalars = (st.none() | st.booleans() | st.text() | st.integers() | st.integers(min_value=-2**70, max_value=2**70)
+           | st.floats(allow_nan=False, allow_infinity=False)
+           | st.sampled_from([1e-05, 1e-7, 0.0001, 1e16, 1e15, 1.5e300, 5e-324, -0.0, 2.0**63, 0.95, 100.0]))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner,
+                                                                                           max_size=4), max_leaves=12)
+objects = st.dictionaries(st.text(), values, max_size=6)
+texts = st.text() | st.sampled_from(["日本語", "Müller", "\u2028", "\x7f\x1f", "😀", "ａｂｃ", "1.5", ": 1."])
+
+
+def as_stored(value: Any, compact: bool) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":") if compact else (", ", ": "))
+
+
+def row(actor: dict[str, Any], payload: dict[str, Any], compact: bool, version: int, kind: str,
+        stage: str | None) -> EventRow:
+    return EventRow(
+        case_id="5b1f0c3e-8d2a-4c6b-9f4e-2a7d1e0b9c11", seq=7, type=kind, actor=as_stored(actor, compact),
+        at="2026-04-06T00:00:00.000001+00:00", stage_before=stage, stage_after="matching",
+        payload=as_stored(payload, compact), prev_hash=GENESIS_HASH, hash="", hash_version=version, personal=None,
+        personal_salt=None, personal_digest="ab" * 32 if version >= 2 else None, key_id=None, signature=None,
+    )
+
+
+def reference(entry: EventRow) -> bytes:
+    """`domain.audit.hashed_fields` + `canonical_json`, from the text decoded as the standard library does."""
+    fields = {"case_id": entry.case_id, "seq": entry.seq, "type": entry.type, "actor": json.loads(entry.actor),
+              "at": entry.at, "stage_before": entry.stage_before, "stage_after": entry.stage_after,
+              "payload": json.loads(entry.payload)}
+    if entry.hash_version >= 2:
+        fields["personal_digest"] = entry.personal_digest
+    return canonical_json(fields).encode()
+
+
+@settings(max_examples=1500)
+@given(objects, objects, st.booleans(), st.sampled_from([1, 2]), texts, st.none() | texts)
+def test_the_fast_canonical_form_is_byte_identical(actor: dict[str, Any], payload: dict[str, Any], compact: bool,
+                                                   version: int, kind: str, stage: str | None) -> None:
+    entry = row(actor, payload, compact, version, kind, stage)
+    assert stored_content(entry) == reference(entry)
+
+
+@settings(max_examples=300)
+@given(objects, st.text(alphabet="0123456789abcdef", min_size=32, max_size=32), st.booleans())
+def test_personal_digests_are_those_of_the_domain(personal: dict[str, Any], salt: str, compact: bool) -> None:
+    text = as_stored(personal, compact)
+    assert stored_personal(salt, text) == personal_digest(salt, json.loads(text))
+
+
+def test_an_event_made_by_the_domain_links_as_a_stored_row() -> None:
+    at = datetime(2026, 4, 6, 9, 0, 0, tzinfo=UTC) + timedelta(microseconds=7)
+    payload = {"contact": {"name": "佐藤 健二", "email": "k@example.jp"}, "score": 0.95, "n": 2**80, "notes": ["a"]}
+    entry = make_entry(case_id="5b1f0c3e-8d2a-4c6b-9f4e-2a7d1e0b9c11", seq=1, type="filed",
+                       actor={"id": "u-1", "role": "applicant"}, at=at, stage_before=None, stage_after="screening",
+                       payload=payload, prev_hash=GENESIS_HASH, salt="0f" * 16)
+    stored = EventRow(entry.case_id, entry.seq, entry.type, as_stored(entry.actor, False), canonical_time(entry.at),
+                      entry.stage_before, entry.stage_after, as_stored(entry.payload, False), entry.prev_hash,
+                      entry.hash, entry.hash_version, as_stored(entry.personal, False), entry.personal_salt,
+                      entry.personal_digest, None, None)
+    assert stored_link_problem(stored, GENESIS_HASH) is None
+    assert hashlib.sha256(GENESIS_HASH.encode() + stored_content(stored)).hexdigest() == entry.hash
+    altered = stored._replace(payload=stored.payload.replace("0.95", "0.96"))
+    assert "altered" in (stored_link_problem(altered, GENESIS_HASH) or "")
+    other_person = stored._replace(personal=stored.personal.replace("k@example.jp", "x@example.jp")
+                                   if stored.personal else None)
+    assert "personal data" in (stored_link_problem(other_person, GENESIS_HASH) or "")
