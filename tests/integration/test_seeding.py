@@ -46,3 +46,21 @@ async def test_a_seed_keeps_the_smes_already_there_and_every_index(registry: Asy
             smes.c.id == generated[0]["id"]))).one()
     assert loaded.name == generated[0]["name"] and "prefecture " + generated[0]["prefecture"] in loaded.match_terms
     assert await indexes(registry) == before
+
+
+async def test_a_seed_stores_every_value_the_generator_made(registry: AsyncEngine) -> None:
+    generated = list(generate_smes(500, seed=5, now=NOW))
+    # Text COPY reserves backslash, tab and newline, and arrays quote what a bare element cannot hold.
+    generated[7] |= {
+        "name": 'Tab\tNew\nLine\rBack\\slash "Quoted", {Braced}', "city": "", "founded": None,
+        "certifications": ["ISO 9001", "", "NULL", 'a "quote", a\\slash', "{x}"], "overseas_interest": [],
+        "industries": ["E", "L"],
+    }
+    async with registry.begin() as conn:
+        await bulk_add_smes(conn, (tuple(row.values()) for row in generated), expected=len(generated), chunk=64)
+    async with registry.connect() as conn:
+        stored = (await conn.execute(select(*[smes.c[name] for name in generated[0]]).where(
+            smes.c.id.in_([row["id"] for row in generated])))).mappings().all()
+    assert sorted((dict(row) for row in stored), key=lambda row: row["id"]) == sorted(
+        generated, key=lambda row: row["id"]
+    )
