@@ -124,6 +124,16 @@ async def without_consent(conn: AsyncConnection, sme_ids: Iterable[str]) -> set[
     return {row.id for row in rows}
 
 
+async def closed_smes(conn: AsyncConnection, sme_ids: Iterable[str]) -> set[str]:
+    """Those of `sme_ids` the registry holds as closed (`closed_on` set by the NTA import: closed, merged or
+    deleted since matching)."""
+    wanted = sorted(set(sme_ids))
+    if not wanted:
+        return set()
+    rows = await conn.execute(select(smes.c.id).where(smes.c.id.in_(wanted), smes.c.closed_on.is_not(None)))
+    return {row.id for row in rows}
+
+
 async def count_smes(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(smes))).scalar_one())
 

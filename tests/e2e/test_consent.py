@@ -7,10 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.model import Office
 from domain.sme_registry import COLUMNS
+from infra.tables import smes
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC, manager, officer
 from tests.helpers.scenarios import to_matching
@@ -108,3 +113,35 @@ async def test_a_withdrawal_is_on_the_trail_of_every_open_case_it_affects(desk: 
                                         headers=desk.headers(AUDITOR))
             assert as_of.status_code == 200 and as_of.json()["stage"] == "matching", "the trail still rewinds"
     assert len(await recorded_withdrawals(desk, one, 2)) == 1, "consent given back is no withdrawal"
+
+
+@asynccontextmanager
+async def closed(engine: AsyncEngine, sme_id: str) -> AsyncIterator[None]:
+    """The SME closed as the NTA import records it (a closing date and the NTA's cause); open again afterwards."""
+    async with engine.begin() as conn:
+        closing = update(smes).where(smes.c.id == sme_id).values(closed_on=date(2026, 11, 1), close_cause="01")
+        await conn.execute(closing)
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(update(smes).where(smes.c.id == sme_id).values(closed_on=None, close_cause=None))
+
+
+async def test_a_company_closed_after_matching_is_neither_shortlisted_nor_selected(
+    desk: Desk, engine: AsyncEngine
+) -> None:
+    case = await to_matching(desk)
+    matched = await desk.ok(case, "run_matching", officer(SBIC), limit=5)
+    first, second = (c["sme_id"] for c in matched["candidates"][:2])
+    await desk.ok(case, "shortlist", officer(SBIC), sme_ids=[first])
+    await desk.ok(case, "record_response", officer(SBIC), sme_id=first, interested=True)
+    async with closed(engine, second), closed(engine, first):
+        for action, payload, named in [("shortlist", {"sme_ids": [second]}, second),
+                                       ("select_partner", {"sme_ids": [first]}, first),
+                                       ("record_response", {"sme_id": first, "interested": True}, first)]:
+            refused = await desk.act(case, action, officer(SBIC), **payload)
+            assert refused.status_code == 422, refused.text
+            detail = refused.json()["detail"]
+            assert "closed in the corporate-number registry" in detail and named in detail, action
+    await desk.ok(case, "select_partner", officer(SBIC), sme_ids=[first])  # open again: a partner as before
