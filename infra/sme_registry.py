@@ -39,6 +39,9 @@ STORED_COLUMNS = (
     "consent",
     "updated_at",
 )
+SHOWN_COLUMNS = (*STORED_COLUMNS, "name_kana")
+"""What a registry search shows of an SME: what we store of it, and the furigana of its name as the NTA publishes
+it (public like the name itself; registry readers only, `domain.rules.REGISTRY_READERS`)."""
 _STAGING = "smes_staging"
 log = structlog.get_logger(__name__)
 
@@ -111,7 +114,7 @@ def search_query(search: RegistrySearch) -> Select[Any]:
         conditions.append(smes.c.consent.is_(search.consent))
     if search.after:
         conditions.append(smes.c.id > search.after)
-    columns = [smes.c[name] for name in STORED_COLUMNS]
+    columns = [smes.c[name] for name in SHOWN_COLUMNS]
     return select(*columns).where(*conditions).order_by(smes.c.id).limit(search.limit)
 
 
