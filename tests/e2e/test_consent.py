@@ -57,19 +57,34 @@ async def consent_withdrawn(desk: Desk, sme_id: str) -> AsyncIterator[None]:
         assert await registered(desk, sme_id) == sme, "the registry entry should be as it was"
 
 
-async def test_an_sme_that_withdrew_consent_after_matching_goes_no_further(desk: Desk) -> None:
+async def shortlisted_and_interested(desk: Desk) -> tuple[dict[str, Any], str, str]:
+    """A case in matching: its first candidate shortlisted and interested, its second only proposed."""
     case = await to_matching(desk)
     matched = await desk.ok(case, "run_matching", officer(SBIC), limit=5)
     first, second = (c["sme_id"] for c in matched["candidates"][:2])
     await desk.ok(case, "shortlist", officer(SBIC), sme_ids=[first])
     await desk.ok(case, "record_response", officer(SBIC), sme_id=first, interested=True)
+    return case, first, second
+
+
+async def each_step_further_refused(desk: Desk, case: dict[str, Any], first: str, second: str, why: str) -> None:
+    """Shortlisting the second, selecting the first, an interested answer of the first: each a 422 naming the
+    SME and `why`."""
+    steps: list[tuple[str, dict[str, Any], str]] = [
+        ("shortlist", {"sme_ids": [second]}, second),
+        ("select_partner", {"sme_ids": [first]}, first),
+        ("record_response", {"sme_id": first, "interested": True}, first),
+    ]
+    for action, payload, named in steps:
+        refused = await desk.act(case, action, officer(SBIC), **payload)
+        assert refused.status_code == 422, refused.text
+        assert why in refused.json()["detail"] and named in refused.json()["detail"], action
+
+
+async def test_an_sme_that_withdrew_consent_after_matching_goes_no_further(desk: Desk) -> None:
+    case, first, second = await shortlisted_and_interested(desk)
     async with consent_withdrawn(desk, second), consent_withdrawn(desk, first):
-        for action, payload, named in [("shortlist", {"sme_ids": [second]}, second),
-                                       ("select_partner", {"sme_ids": [first]}, first),
-                                       ("record_response", {"sme_id": first, "interested": True}, first)]:
-            refused = await desk.act(case, action, officer(SBIC), **payload)
-            assert refused.status_code == 422, refused.text
-            assert "withdrew consent" in refused.json()["detail"] and named in refused.json()["detail"], action
+        await each_step_further_refused(desk, case, first, second, "withdrew consent")
         staff_view = (await desk.get(case, officer(SBIC))).json()
         assert staff_view["consent_withdrawn"] == [first, second]  # in candidate order: staff see why
         assert "consent_withdrawn" not in (await desk.get(case, APPLICANT)).json()
@@ -131,17 +146,7 @@ async def closed(engine: AsyncEngine, sme_id: str) -> AsyncIterator[None]:
 async def test_a_company_closed_after_matching_is_neither_shortlisted_nor_selected(
     desk: Desk, engine: AsyncEngine
 ) -> None:
-    case = await to_matching(desk)
-    matched = await desk.ok(case, "run_matching", officer(SBIC), limit=5)
-    first, second = (c["sme_id"] for c in matched["candidates"][:2])
-    await desk.ok(case, "shortlist", officer(SBIC), sme_ids=[first])
-    await desk.ok(case, "record_response", officer(SBIC), sme_id=first, interested=True)
+    case, first, second = await shortlisted_and_interested(desk)
     async with closed(engine, second), closed(engine, first):
-        for action, payload, named in [("shortlist", {"sme_ids": [second]}, second),
-                                       ("select_partner", {"sme_ids": [first]}, first),
-                                       ("record_response", {"sme_id": first, "interested": True}, first)]:
-            refused = await desk.act(case, action, officer(SBIC), **payload)
-            assert refused.status_code == 422, refused.text
-            detail = refused.json()["detail"]
-            assert "closed in the corporate-number registry" in detail and named in detail, action
+        await each_step_further_refused(desk, case, first, second, "closed in the corporate-number registry")
     await desk.ok(case, "select_partner", officer(SBIC), sme_ids=[first])  # open again: a partner as before
