@@ -79,6 +79,8 @@ async def test_folding_printable_ascii_at_once_gives_what_migration_0025_gave(en
         folded = (await conn.execute(text(
             "SELECT t, casedesk_fold(t), pg_temp.fold_0025(t) FROM unnest(CAST(:texts AS text[])) AS texts (t)"
         ), {"texts": texts})).all()
+        unfolded = (await conn.execute(text("SELECT casedesk_fold(NULL)"))).scalar_one()
+    assert unfolded is None  # no longer declared STRICT (so it is inlined), still NULL for NULL
     assert len(folded) == len(texts) > 10_000
     assert [t for t, now, before in folded if now != before] == []
     assert {t: now for t, now, _ in folded}["ABC xyz"] == "abc xyz"
