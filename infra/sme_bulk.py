@@ -17,6 +17,9 @@ COPY into a staging table in chunks and `INSERT … ON CONFLICT DO NOTHING` from
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from itertools import islice
 from typing import Any
@@ -38,6 +41,8 @@ STORED_TYPES = (
 COPY_PIECE = 2_000
 """Rows sent at a time in a streamed COPY (about 400 KB): while Python makes a piece the server has only what the
 socket holds of the last one to store, so pieces are small enough for the two to overlap."""
+AHEAD = 8
+"""Pieces made ahead of the COPY (about 3 MB)."""
 BULK_SESSION_SETTINGS = {"maintenance_work_mem": "512MB", "synchronous_commit": "off"}
 """Per transaction: room to sort each index in memory; commit without waiting for the WAL flush (a seed that is
 lost to a crash at the very end is simply run again)."""
@@ -100,12 +105,47 @@ async def _copy_text(
     records: Iterable[tuple[Any, ...]], chunk: int, keep: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]],
     progress: Callable[[int], None],
 ) -> AsyncIterator[bytes]:
-    """`records` as COPY text in chunks of `chunk` rows (those `keep` keeps of each), `progress` after each; the
-    server stores one chunk while the next is made here."""
-    rows, write = iter(records), copy_writer(STORED_TYPES)
-    while batch := list(islice(rows, chunk)):
-        yield write(keep(batch)).encode()
-        progress(len(batch))
+    """`records` as COPY text in chunks of `chunk` rows (those `keep` keeps of each), `progress` after each.
+
+    The chunks are made in a thread of their own, up to `AHEAD` chunks ahead of the COPY: made on the event
+    loop, a chunk was only started once the last had nearly all gone into the socket, and the server, having
+    stored what the socket held, waited for it. Whatever stops the COPY stops the thread."""
+    pieces: queue.Queue[tuple[bytes, int] | BaseException | None] = queue.Queue(maxsize=AHEAD)
+    stop = threading.Event()
+
+    def make() -> None:
+        try:
+            rows, write = iter(records), copy_writer(STORED_TYPES)
+            while not stop.is_set() and (batch := list(islice(rows, chunk))):
+                _put(pieces, stop, (write(keep(batch)).encode(), len(batch)))
+            _put(pieces, stop, None)
+        except BaseException as error:  # handed to the COPY, which raises it
+            _put(pieces, stop, error)
+
+    maker = threading.Thread(target=make, name="copy-text", daemon=True)
+    maker.start()
+    try:
+        while (piece := await asyncio.to_thread(pieces.get)) is not None:
+            if isinstance(piece, BaseException):
+                raise piece
+            data, rows = piece
+            yield data
+            progress(rows)
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Full):
+            pieces.put_nowait(None)  # a wait for the next piece, cancelled, ends
+        await asyncio.to_thread(maker.join)
+
+
+def _put(pieces: queue.Queue[Any], stop: threading.Event, piece: Any) -> None:
+    """Put `piece` once there is room, unless the COPY has stopped."""
+    while not stop.is_set():
+        try:
+            pieces.put(piece, timeout=0.1)
+            return
+        except queue.Full:
+            continue
 
 
 async def _through_staging(

@@ -4,7 +4,10 @@ numbers), and leaves every index of the registry in place."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -64,3 +67,20 @@ async def test_a_seed_stores_every_value_the_generator_made(registry: AsyncEngin
     assert sorted((dict(row) for row in stored), key=lambda row: row["id"]) == sorted(
         generated, key=lambda row: row["id"]
     )
+
+
+async def test_a_seed_whose_rows_fail_midway_raises_that_failure_and_stores_nothing(registry: AsyncEngine) -> None:
+    generated = list(generate_smes(5_000, seed=6, now=NOW))
+
+    def rows_then_a_fault() -> Iterator[tuple[Any, ...]]:
+        yield from (tuple(row.values()) for row in generated[:4_000])
+        raise RuntimeError("the generator broke")
+
+    async with registry.connect() as conn:
+        before = await count_smes(conn)
+    with pytest.raises(RuntimeError, match="the generator broke"):
+        async with registry.begin() as conn:
+            await bulk_add_smes(conn, rows_then_a_fault(), expected=len(generated), chunk=1_000)
+    async with registry.connect() as conn:
+        assert await count_smes(conn) == before
+    assert [t.name for t in threading.enumerate() if t.name == "copy-text"] == []
