@@ -111,27 +111,23 @@ def bound(
     weights: matching.MatchWeights,
     as_of: datetime,
 ) -> Bound | None:
-    """The conditions for a score of at least 1 − `slack`; None when no SME can share a sought word.
-
-    The losses of all factors together are at most the slack: an SME having whole the sought technologies of a
-    set W and no others loses a share of the technology fit, and the room left bounds the others. So `terms`
-    asks for one alternative per set W whose loss fits in the slack: W's words, and the prefecture and
-    industry lexemes the room left after W requires (an SME with all technologies whole may lack what one with
-    a single whole technology may not). The conditions on columns are those of the most room (every
-    technology whole): they hold for every alternative."""
+    """The conditions for a score of at least 1 − `slack`; None when no SME can share a sought word."""
     shared = [t.any_word for t in sought if t.any_word is not None]
     if not shared:
         return None
     share = weights.normalised()
     room = slack + MARGIN
-    wholes = _whole_sets(room, sought, share["technology_fit"])
-    if wholes is None:
-        return Bound(1.0 - slack, NOTHING, EMPLOYEES_ANY, None)
-    alternatives = [words + _traits(left, industries, prefectures, share) for words, left in wholes]
     conditions = [_any_of(shared)]
-    if all(alternatives):
-        conditions.append(_any_of([_all_of(alternative) for alternative in alternatives]))
+    technologies = _technologies(room, sought, share["technology_fit"])
+    if technologies is None:
+        return Bound(1.0 - slack, NOTHING, EMPLOYEES_ANY, None)
+    conditions += technologies
     needed_industries = tuple(industries) if industries and share["industry"] > room else ()
+    if prefectures and share["region"] * (1 - matching.SAME_REGION) > room:
+        conditions.append(_any_of([quoted(f"prefecture {name}") for name in prefectures]))
+    elif prefectures and share["region"] > room:
+        near = prefectures + matching.nearby_prefectures(prefectures)
+        conditions.append(_any_of([quoted(f"prefecture {name}") for name in near]))
     # readiness = ½ abroad + ¼ certification + ¼ updated within a year
     abroad = share["readiness"] * 0.5 > room
     certified = share["readiness"] * 0.25 > room
@@ -142,28 +138,11 @@ def bound(
     )
 
 
-def _traits(left: float, industries: list[str], prefectures: list[str], share: dict[str, float]) -> list[str]:
-    """The lexemes of `match_terms` an SME needs when its region and industry may lose at most `left`."""
-    traits = []
-    if prefectures and share["region"] * (1 - matching.SAME_REGION) > left:
-        traits.append(_any_of([quoted(f"prefecture {name}") for name in prefectures]))
-    elif prefectures and share["region"] > left:
-        near = prefectures + matching.nearby_prefectures(prefectures)
-        traits.append(_any_of([quoted(f"prefecture {name}") for name in near]))
-    if industries and share["industry"] > left:
-        traits.append(_any_of([quoted(f"industry {division}") for division in industries]))
-    return traits
-
-
-def _whole_sets(room: float, sought: list[SoughtTerms], weight: float) -> list[tuple[list[str], float]] | None:
-    """Each set of sought technologies an SME may have whole and lose at most the room: the conditions that they
-    are whole, and the room the other factors have left; None when no SME can lose so little.
-
-    Every such set is listed (an SME has exactly one set of whole technologies, and only that set's room bounds
-    it), up to MAX_CLAUSES; past that, or past ENUMERATED technologies, the smallest sets, each with the whole
-    room (less tight, still true)."""
+def _technologies(room: float, sought: list[SoughtTerms], weight: float) -> list[str] | None:
+    """Which sought technologies must be whole for the technology fit to lose at most the room: the smallest
+    sets that do, as alternatives ([] when none need be; None when no SME can lose so little)."""
     if weight <= 0:
-        return [([], room)]
+        return []
     budget = room * len(sought) / weight  # in shares of one technology
     always_lost = sum(t.loss_if_not_whole for t in sought if t.every_word is None)
     wholes = [t for t in sought if t.every_word is not None]
@@ -171,22 +150,16 @@ def _whole_sets(room: float, sought: list[SoughtTerms], weight: float) -> list[t
         return None
     if len(wholes) > ENUMERATED:  # too many sets to list: all whole when none may be lost, else nothing asked
         losable = always_lost + min(t.loss_if_not_whole for t in wholes) <= budget
-        return [([], room)] if losable else [([t.every_word or "" for t in wholes], room)]
-    fitting: list[tuple[set[int], float]] = []
+        return [] if losable else [_all_of([t.every_word or "" for t in wholes])]
+    smallest: list[set[int]] = []
     for size in range(len(wholes) + 1):
         for whole in map(set, combinations(range(len(wholes)), size)):
             lost = always_lost + sum(t.loss_if_not_whole for i, t in enumerate(wholes) if i not in whole)
-            if lost <= budget:
-                fitting.append((whole, room - lost * weight / len(sought)))
-    if len(fitting) <= MAX_CLAUSES:
-        return [([wholes[i].every_word or "" for i in sorted(whole)], left) for whole, left in fitting]
-    smallest: list[set[int]] = []
-    for whole, _ in fitting:  # by size: a set is smallest when no smaller one listed is within it
-        if not any(kept <= whole for kept in smallest):
-            smallest.append(whole)
+            if lost <= budget and not any(kept <= whole for kept in smallest):
+                smallest.append(whole)
     if set() in smallest or len(smallest) > MAX_CLAUSES:
-        return [([], room)]
-    return [([wholes[i].every_word or "" for i in sorted(whole)], room) for whole in smallest]
+        return []
+    return [_any_of([_all_of([wholes[i].every_word or "" for i in sorted(kept)]) for kept in smallest])]
 
 
 def _employees(room: float, wanted: EmployeeRange | None, weight: float) -> EmployeeRange:
