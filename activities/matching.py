@@ -19,7 +19,7 @@ from contracts.activities import FIND_CANDIDATES, FindCandidates
 from domain.matching import FACTORS, Explanation, MatchWeights
 from domain.model import Candidate
 from infra.candidate_bounds import SLACKS, SoughtTerms, bound
-from infra.candidate_query import candidate_query, field_size_query, sought_query
+from infra.candidate_query import bound_parameters, candidate_query, field_size_query, sought_query
 
 log = structlog.get_logger()
 MATCHING_WORK_MEM = "64MB"
@@ -62,6 +62,10 @@ class Matching:
             slacks = list(self.slacks)
             proven: float | None = None  # a slack whose bound is known to hold the best `limit` SMEs
             sized = False  # whether the whole field's size was counted
+            query = candidate_query(
+                seeking.technologies, seeking.industries, seeking.prefectures, seeking.employees, criteria,
+                self.weights, as_of,
+            )
             while slacks:
                 slack = slacks.pop(0)
                 limit = bound(
@@ -69,11 +73,7 @@ class Matching:
                 )
                 if limit is None:  # no SME can share a sought word
                     break
-                query = candidate_query(
-                    seeking.technologies, seeking.industries, seeking.prefectures, seeking.employees, criteria,
-                    self.weights, as_of, limit,
-                )
-                rows = list((await conn.execute(query)).mappings().all())
+                rows = list((await conn.execute(query, bound_parameters(limit))).mappings().all())
                 if slack == proven or (len(rows) == criteria.limit and rows[-1]["score"] >= limit.floor):
                     break
                 if len(rows) < criteria.limit and not sized and 1.0 in slacks:
@@ -82,7 +82,8 @@ class Matching:
                     sized = True
                     whole = bound(1.0, sought, seeking.industries, seeking.prefectures, seeking.employees,
                                   self.weights, as_of)
-                    if whole is not None and await conn.scalar(field_size_query(whole, SMALL_FIELD)) <= SMALL_FIELD:
+                    counted = field_size_query(SMALL_FIELD)
+                    if whole is not None and await conn.scalar(counted, {"terms": whole.terms}) <= SMALL_FIELD:
                         slacks = [1.0]
                         continue
                 if len(rows) == criteria.limit:

@@ -268,12 +268,18 @@ def needing_consent(action: Action, payload: Payload) -> list[str]:
     return []
 
 
-def consent_refusal(state: CaseState, action: Action, without_consent: set[str]) -> Refusal | None:
-    """422 naming the SMEs of the step whose consent is withdrawn in the registry (`without_consent`)."""
-    if not without_consent:
+def consent_refusal(
+    state: CaseState, action: Action, without_consent: set[str], closed: set[str] | None = None
+) -> Refusal | None:
+    """422 naming the SMEs of the step whose consent is withdrawn in the registry (`without_consent`) and those
+    the registry holds as closed (`closed`: closed, merged or deleted in the NTA's publication), which no case
+    may take further either: matching never proposes them, and one proposed before it closed is no partner."""
+    named = (("withdrew consent to be matched", without_consent),
+             ("closed in the corporate-number registry", closed or set()))
+    reasons = [f"{why}: {', '.join(sorted(smes))}" for why, smes in named if smes]
+    if not reasons:
         return None
-    return Refusal(kind=RefusalKind.INVALID, action=action, stage=state.stage,
-                   detail=f"withdrew consent to be matched: {', '.join(sorted(without_consent))}")
+    return Refusal(kind=RefusalKind.INVALID, action=action, stage=state.stage, detail="; ".join(reasons))
 
 
 def check(state: CaseState, actor: Actor, action: Action, payload: Payload | None = None) -> Refusal | None:

@@ -142,28 +142,42 @@ def _readiness(as_of: datetime, sme: FromClause) -> ColumnElement[float]:
     return 0.5 * held(sme.c.overseas_interest) + 0.25 * held(sme.c.certifications) + 0.25 * fresh
 
 
-def _in_the_field(bound: Bound) -> list[ColumnElement[bool]]:
+def _in_the_field() -> list[ColumnElement[bool]]:
     """Consent, not closed, and the bound's terms: the conditions of the matching index."""
     return [
         smes.c.consent,
         smes.c.closed_on.is_(None),
-        smes.c.match_terms.op("@@")(cast(bindparam("terms", bound.terms, type_=Text), TSQUERY)),
+        smes.c.match_terms.op("@@")(cast(bindparam("terms", type_=Text), TSQUERY)),
     ]
 
 
-def _filters(criteria: MatchingCriteria, bound: Bound) -> list[ColumnElement[bool]]:
-    """Consent and not closed (the condition of the matching index), the bound's conditions, and the officer's
-    criteria, which narrow the field and never add to it."""
+def bound_parameters(bound: Bound) -> dict[str, Any]:
+    """The values of a bound's conditions, as `candidate_query` and `field_size_query` take them at execution."""
+    return {
+        "terms": bound.terms,
+        "employees_min": bound.employees.min,
+        "employees_max": bound.employees.max,
+        "updated_since": bound.updated_since or EARLIEST,
+        "bound_industries": list(bound.industries),
+        "bound_abroad": bound.abroad,
+        "bound_certified": bound.certified,
+    }
+
+
+def _filters(criteria: MatchingCriteria) -> list[ColumnElement[bool]]:
+    """Consent and not closed (the condition of the matching index), the bound's conditions (parameters: their
+    values, `bound_parameters`, come with each execution), and the officer's criteria, which narrow the field
+    and never add to it."""
     filters: list[ColumnElement[bool]] = [
-        *_in_the_field(bound),
-        smes.c.employees.between(bound.employees.min, bound.employees.max),
-        smes.c.updated_at >= bindparam("updated_since", bound.updated_since or EARLIEST, type_=DateTime(timezone=True)),
+        *_in_the_field(),
+        smes.c.employees.between(bindparam("employees_min", type_=Integer), bindparam("employees_max", type_=Integer)),
+        smes.c.updated_at >= bindparam("updated_since", type_=DateTime(timezone=True)),
     ]
-    needed = bindparam("bound_industries", list(bound.industries), type_=ARRAY(Text))
+    needed = bindparam("bound_industries", type_=ARRAY(Text))
     filters += [
         or_(func.cardinality(needed) == 0, smes.c.industries.overlap(cast(needed, smes.c.industries.type))),
-        or_(~bindparam("bound_abroad", bound.abroad, type_=Boolean), func.cardinality(smes.c.overseas_interest) > 0),
-        or_(~bindparam("bound_certified", bound.certified, type_=Boolean), func.cardinality(smes.c.certifications) > 0),
+        or_(~bindparam("bound_abroad", type_=Boolean), func.cardinality(smes.c.overseas_interest) > 0),
+        or_(~bindparam("bound_certified", type_=Boolean), func.cardinality(smes.c.certifications) > 0),
     ]
     if criteria.industries:
         filters.append(smes.c.industries.overlap(criteria.industries))
@@ -196,10 +210,10 @@ def candidate_query(
     criteria: MatchingCriteria,
     weights: matching.MatchWeights,
     as_of: datetime,
-    bound: Bound,
 ) -> Select[Any]:
-    """The top `criteria.limit` consenting SMEs meeting `bound` and sharing a word with a sought technology,
-    best first.
+    """The top `criteria.limit` consenting SMEs meeting a bound and sharing a word with a sought technology,
+    best first; the bound's values come with each execution (`bound_parameters`), so one request builds its
+    query once, however many bounds it tries.
 
     Each row has the SME's id, name, prefecture, employees and certifications; each factor of
     `domain.matching.FACTORS`; the `score`; and, one entry per sought technology in the request's order,
@@ -215,7 +229,7 @@ def candidate_query(
     sought = SOUGHT.bindparams(named, generic_words=matching.GENERIC_WORDS).cte("sought").prefix_with("MATERIALIZED")
     bounded = (
         select(*[smes.c[name] for name in BOUNDED_COLUMNS])
-        .where(*_filters(criteria, bound))
+        .where(*_filters(criteria))
         .cte("bounded")
         .prefix_with("MATERIALIZED")
     )
@@ -265,11 +279,12 @@ def candidate_query(
     )
 
 
-def field_size_query(whole: Bound, cap: int) -> Select[Any]:
-    """How many consenting, open SMEs share a word with a sought technology (`whole`: the bound of slack 1.0, the
-    whole field), counted through the matching index up to `cap` + 1 (enough to tell "at most `cap`")."""
+def field_size_query(cap: int) -> Select[Any]:
+    """How many consenting, open SMEs share a word with a sought technology (executed with the `terms` of the
+    bound of slack 1.0, the whole field), counted through the matching index up to `cap` + 1 (enough to tell
+    "at most `cap`")."""
     met = (select(literal(1))
-           .where(*_in_the_field(whole))
+           .where(*_in_the_field())
            .limit(cap + 1)
            .subquery("met"))
     return select(func.count()).select_from(met)

@@ -6,8 +6,9 @@ seed of millions of rows follows PostgreSQL's own advice for populating a databa
 doubles the registry, the secondary indexes are dropped inside the transaction and built again, each in one
 sorted pass, after the last row (the registry is locked for the transaction, which only a seed does).
 
-The rows go straight into `smes` in one COPY that streams while they are generated, so PostgreSQL stores (and
-computes the generated text-search columns of) one part while Python makes the next. SMEs already registered
+The rows go straight into `smes` in one COPY (text, written by `infra.copy_text`) that streams while they are
+generated, so PostgreSQL stores (and computes the generated text-search columns of) one piece while Python
+makes the next. SMEs already registered
 are kept: their numbers are read first and left out of the stream (the registry is locked against other
 writers meanwhile). A registry too large to hold its numbers in memory (`DIRECT_UP_TO`) takes the old way,
 COPY into a staging table in chunks and `INSERT … ON CONFLICT DO NOTHING` from there.
@@ -16,6 +17,9 @@ COPY into a staging table in chunks and `INSERT … ON CONFLICT DO NOTHING` from
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from itertools import islice
 from typing import Any
@@ -23,11 +27,22 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from infra.copy_text import copy_writer
 from infra.sme_registry import STORED_COLUMNS, StoreResult
 
 _STAGING = "smes_seed_staging"
 DIRECT_UP_TO = 2_000_000
 """The largest registry whose corporate numbers are read into memory (about 200 MB) to stream a seed past them."""
+STORED_TYPES = (
+    "text", "text", "text", "text", "text", "text[]", "int", "int", "int", "text", "text[]", "text[]", "bool",
+    "timestamptz",
+)
+"""The PostgreSQL type of each of `STORED_COLUMNS`, as `infra.copy_text` writes it."""
+COPY_PIECE = 2_000
+"""Rows sent at a time in a streamed COPY (about 400 KB): while Python makes a piece the server has only what the
+socket holds of the last one to store, so pieces are small enough for the two to overlap."""
+AHEAD = 8
+"""Pieces made ahead of the COPY (about 3 MB)."""
 BULK_SESSION_SETTINGS = {"maintenance_work_mem": "512MB", "synchronous_commit": "off"}
 """Per transaction: room to sort each index in memory; commit without waiting for the WAL flush (a seed that is
 lost to a crash at the very end is simply run again)."""
@@ -75,21 +90,62 @@ async def _stream_into_registry(
     """COPY `records` straight into `smes`, less those whose number is in `registered`; how many went in."""
     added = 0
 
-    async def stream() -> AsyncIterator[tuple[Any, ...]]:
+    def new(batch: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         nonlocal added
-        seen = 0
-        for record in records:
-            seen += 1
-            if seen == chunk:
-                progress(seen)
-                seen = 0
-            if record[0] not in registered:
-                added += 1
-                yield record
-        progress(seen)
+        kept = [record for record in batch if record[0] not in registered] if registered else batch
+        added += len(kept)
+        return kept
 
-    await driver.copy_records_to_table("smes", records=stream(), columns=list(STORED_COLUMNS))
+    piece = min(chunk, COPY_PIECE)
+    await driver.copy_to_table("smes", source=_copy_text(records, piece, new, progress), columns=list(STORED_COLUMNS))
     return added
+
+
+async def _copy_text(
+    records: Iterable[tuple[Any, ...]], chunk: int, keep: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]],
+    progress: Callable[[int], None],
+) -> AsyncIterator[bytes]:
+    """`records` as COPY text in chunks of `chunk` rows (those `keep` keeps of each), `progress` after each.
+
+    The chunks are made in a thread of their own, up to `AHEAD` chunks ahead of the COPY: made on the event
+    loop, a chunk was only started once the last had nearly all gone into the socket, and the server, having
+    stored what the socket held, waited for it. Whatever stops the COPY stops the thread."""
+    pieces: queue.Queue[tuple[bytes, int] | BaseException | None] = queue.Queue(maxsize=AHEAD)
+    stop = threading.Event()
+
+    def make() -> None:
+        try:
+            rows, write = iter(records), copy_writer(STORED_TYPES)
+            while not stop.is_set() and (batch := list(islice(rows, chunk))):
+                _put(pieces, stop, (write(keep(batch)).encode(), len(batch)))
+            _put(pieces, stop, None)
+        except BaseException as error:  # handed to the COPY, which raises it
+            _put(pieces, stop, error)
+
+    maker = threading.Thread(target=make, name="copy-text", daemon=True)
+    maker.start()
+    try:
+        while (piece := await asyncio.to_thread(pieces.get)) is not None:
+            if isinstance(piece, BaseException):
+                raise piece
+            data, rows = piece
+            yield data
+            progress(rows)
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Full):
+            pieces.put_nowait(None)  # a wait for the next piece, cancelled, ends
+        await asyncio.to_thread(maker.join)
+
+
+def _put(pieces: queue.Queue[Any], stop: threading.Event, piece: Any) -> None:
+    """Put `piece` once there is room, unless the COPY has stopped."""
+    while not stop.is_set():
+        try:
+            pieces.put(piece, timeout=0.1)
+            return
+        except queue.Full:
+            continue
 
 
 async def _through_staging(
@@ -110,7 +166,9 @@ async def _through_staging(
     rows = iter(records)
     batch = list(islice(rows, chunk))
     while batch:
-        await driver.copy_records_to_table(_STAGING, records=batch, columns=list(STORED_COLUMNS))
+        await driver.copy_to_table(
+            _STAGING, source=_copy_text(batch, len(batch), list, lambda rows: None), columns=list(STORED_COLUMNS)
+        )
         # The server moves this chunk into the registry while the next one is generated here.
         inserting = asyncio.ensure_future(driver.fetchval(insert))
         await asyncio.sleep(0)

@@ -40,6 +40,9 @@ STORED_COLUMNS = (
     "consent",
     "updated_at",
 )
+SHOWN_COLUMNS = (*STORED_COLUMNS, "name_kana")
+"""What a registry search shows of an SME: what we store of it, and the furigana of its name as the NTA publishes
+it (public like the name itself; registry readers only, `domain.rules.REGISTRY_READERS`)."""
 _STAGING = "smes_staging"
 log = structlog.get_logger(__name__)
 
@@ -112,7 +115,7 @@ def search_query(search: RegistrySearch) -> Select[Any]:
         conditions.append(smes.c.consent.is_(search.consent))
     if search.after:
         conditions.append(smes.c.id > search.after)
-    columns = [smes.c[name] for name in STORED_COLUMNS]
+    columns = [smes.c[name] for name in SHOWN_COLUMNS]
     return select(*columns).where(*conditions).order_by(smes.c.id).limit(search.limit)
 
 
@@ -122,6 +125,16 @@ async def without_consent(conn: AsyncConnection, sme_ids: Iterable[str]) -> set[
     if not wanted:
         return set()
     rows = await conn.execute(select(smes.c.id).where(smes.c.id.in_(wanted), smes.c.consent.is_(False)))
+    return {row.id for row in rows}
+
+
+async def closed_smes(conn: AsyncConnection, sme_ids: Iterable[str]) -> set[str]:
+    """Those of `sme_ids` the registry holds as closed (`closed_on` set by the NTA import: closed, merged or
+    deleted since matching)."""
+    wanted = sorted(set(sme_ids))
+    if not wanted:
+        return set()
+    rows = await conn.execute(select(smes.c.id).where(smes.c.id.in_(wanted), smes.c.closed_on.is_not(None)))
     return {row.id for row in rows}
 
 

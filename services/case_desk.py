@@ -61,7 +61,7 @@ from domain.rules import (
 from domain.texts import Texts, bound_payload, bound_request
 from infra.audit_trail import stored_entries
 from infra.checkpoints import case_anchor
-from infra.sme_registry import without_consent
+from infra.sme_registry import closed_smes, without_consent
 from infra.tables import cases
 from infra.texts import keep_texts
 from infra.visibility import visible_to
@@ -180,12 +180,13 @@ class CaseDesk:
         return state
 
     async def _consent_refusal(self, state: CaseState, action: Action, payload: Payload) -> Refusal | None:
-        """The registry is asked at the moment of the step: consent withdrawn since matching refuses it."""
+        """The registry is asked at the moment of the step: consent withdrawn, or the company closed, since
+        matching refuses it."""
         wanted = needing_consent(action, payload)
         if not wanted:
             return None
         async with self.services.engine.connect() as conn:
-            return consent_refusal(state, action, await without_consent(conn, wanted))
+            return consent_refusal(state, action, await without_consent(conn, wanted), await closed_smes(conn, wanted))
 
     async def _keep(self, case_id: str, texts: Texts) -> None:
         """Keep the free text of what is about to be sent to the case's workflow, which gets references."""

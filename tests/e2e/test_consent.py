@@ -8,8 +8,9 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import insert, select, update
@@ -24,7 +25,7 @@ from infra.db import session_factory
 from infra.incidents import note_failure, open_incidents
 from infra.settings import Settings
 from infra.startup import free_port
-from infra.tables import consent_tellings
+from infra.tables import consent_tellings, smes
 from services.consent_courier import STEP, ConsentCourier
 from services.context import Services
 from tests.helpers.cli import alliance
@@ -46,19 +47,34 @@ async def consent_withdrawn(desk: Desk, sme_id: str) -> AsyncIterator[None]:
         assert await registered(desk, sme_id) == sme, "the registry entry should be as it was"
 
 
-async def test_an_sme_that_withdrew_consent_after_matching_goes_no_further(desk: Desk) -> None:
+async def shortlisted_and_interested(desk: Desk) -> tuple[dict[str, Any], str, str]:
+    """A case in matching: its first candidate shortlisted and interested, its second only proposed."""
     case = await to_matching(desk)
     matched = await desk.ok(case, "run_matching", officer(SBIC), limit=5)
     first, second = (c["sme_id"] for c in matched["candidates"][:2])
     await desk.ok(case, "shortlist", officer(SBIC), sme_ids=[first])
     await desk.ok(case, "record_response", officer(SBIC), sme_id=first, interested=True)
+    return case, first, second
+
+
+async def each_step_further_refused(desk: Desk, case: dict[str, Any], first: str, second: str, why: str) -> None:
+    """Shortlisting the second, selecting the first, an interested answer of the first: each a 422 naming the
+    SME and `why`."""
+    steps: list[tuple[str, dict[str, Any], str]] = [
+        ("shortlist", {"sme_ids": [second]}, second),
+        ("select_partner", {"sme_ids": [first]}, first),
+        ("record_response", {"sme_id": first, "interested": True}, first),
+    ]
+    for action, payload, named in steps:
+        refused = await desk.act(case, action, officer(SBIC), **payload)
+        assert refused.status_code == 422, refused.text
+        assert why in refused.json()["detail"] and named in refused.json()["detail"], action
+
+
+async def test_an_sme_that_withdrew_consent_after_matching_goes_no_further(desk: Desk) -> None:
+    case, first, second = await shortlisted_and_interested(desk)
     async with consent_withdrawn(desk, second), consent_withdrawn(desk, first):
-        for action, payload, named in [("shortlist", {"sme_ids": [second]}, second),
-                                       ("select_partner", {"sme_ids": [first]}, first),
-                                       ("record_response", {"sme_id": first, "interested": True}, first)]:
-            refused = await desk.act(case, action, officer(SBIC), **payload)
-            assert refused.status_code == 422, refused.text
-            assert "withdrew consent" in refused.json()["detail"] and named in refused.json()["detail"], action
+        await each_step_further_refused(desk, case, first, second, "withdrew consent")
         staff_view = (await desk.get(case, officer(SBIC))).json()
         assert staff_view["consent_withdrawn"] == [first, second]  # in candidate order: staff see why
         assert "consent_withdrawn" not in (await desk.get(case, APPLICANT)).json()
@@ -214,3 +230,25 @@ async def test_the_incident_stays_open_while_another_withdrawal_of_its_case_is_u
     later_on = ConsentCourier(engine, temporal, clock=lambda: now + timedelta(minutes=11))
     assert await later_on.tell_due([later]) == 1
     assert await open_incidents(engine, case["id"]) == []
+
+
+@asynccontextmanager
+async def closed(engine: AsyncEngine, sme_id: str) -> AsyncIterator[None]:
+    """The SME closed as the NTA import records it (a closing date and the NTA's cause); open again afterwards."""
+    async with engine.begin() as conn:
+        closing = update(smes).where(smes.c.id == sme_id).values(closed_on=date(2026, 11, 1), close_cause="01")
+        await conn.execute(closing)
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(update(smes).where(smes.c.id == sme_id).values(closed_on=None, close_cause=None))
+
+
+async def test_a_company_closed_after_matching_is_neither_shortlisted_nor_selected(
+    desk: Desk, engine: AsyncEngine
+) -> None:
+    case, first, second = await shortlisted_and_interested(desk)
+    async with closed(engine, second), closed(engine, first):
+        await each_step_further_refused(desk, case, first, second, "closed in the corporate-number registry")
+    await desk.ok(case, "select_partner", officer(SBIC), sme_ids=[first])  # open again: a partner as before

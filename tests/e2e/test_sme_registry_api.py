@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -22,6 +23,7 @@ from domain.corporate_number import with_check_digit
 from domain.model import Office, Role
 from domain.samples import DEMO_SMES
 from infra.settings import Settings
+from infra.tables import smes
 from services.context import Services
 from tests.helpers.desk import Desk
 from tests.helpers.people import ADMIN, APPLICANT, AUDITOR, COORDINATOR, FUND_MEMBER, manager, officer
@@ -109,6 +111,18 @@ async def test_a_manager_imports_then_reimports_and_search_shows_the_change(desk
     assert changed["corporate_number"] == ids[1]
     assert (changed["technologies"], changed["employees"], changed["consent"]) == ("laser welding", 77, False)
     assert len(await search(desk, q=name)) == 3
+
+
+async def test_search_shows_the_furigana_the_nta_publishes(desk: Desk, engine: AsyncEngine) -> None:
+    name = f"Kanatest {tag()}"
+    (number,) = numbers(1, 1)
+    assert (await import_csv(desk, MANAGER, csv_of(sme(number, name)))).status_code == 200
+    (imported,) = await search(desk, q=name)
+    assert imported["name_kana"] == ""  # our CSV has no furigana
+    async with engine.begin() as conn:  # as `alliance smes import-nta` stores it
+        await conn.execute(update(smes).where(smes.c.id == number).values(name_kana="テストセイコウ"))
+    (found,) = await search(desk, AUDITOR, q=name)
+    assert found["name_kana"] == "テストセイコウ"
 
 
 async def test_an_admin_may_import_too(desk: Desk) -> None:

@@ -61,3 +61,26 @@ async def test_match_terms_and_folding_give_what_the_old_bodies_gave(engine: Asy
         ), {"texts": TEXTS})).all()
         assert len(folded) > 1000
         assert [t for t, now, before in folded if now != before] == []
+
+
+FOLD_0025 = (
+    "CREATE FUNCTION pg_temp.fold_0025(text) RETURNS text LANGUAGE sql IMMUTABLE AS "
+    f"$$ SELECT {migration('0025_corporate_number_publication')._FOLD_NOW} $$"
+)
+EDGES = ["", " ", "~", "ABC xyz", "Tab\there", "line\nbreak", "\x7f", "\x01", "\u00a0", "ﬁne", "Ｗorks", "Ω", "Å",
+         "İ", "K\u0301", "CAD/CAM; 3D printing"]
+
+
+async def test_folding_printable_ascii_at_once_gives_what_migration_0025_gave(engine: AsyncEngine) -> None:
+    records = generate_sme_records(5_000, seed=12, now=datetime.now(UTC))
+    texts = sorted({text for r in records for text in (r[1], r[2], r[9])} | set(EDGES) | set(TEXTS))
+    async with engine.begin() as conn:
+        await conn.execute(text(FOLD_0025))
+        folded = (await conn.execute(text(
+            "SELECT t, casedesk_fold(t), pg_temp.fold_0025(t) FROM unnest(CAST(:texts AS text[])) AS texts (t)"
+        ), {"texts": texts})).all()
+        unfolded = (await conn.execute(text("SELECT casedesk_fold(NULL)"))).scalar_one()
+    assert unfolded is None  # no longer declared STRICT (so it is inlined), still NULL for NULL
+    assert len(folded) == len(texts) > 10_000
+    assert [t for t, now, before in folded if now != before] == []
+    assert {t: now for t, now, _ in folded}["ABC xyz"] == "abc xyz"

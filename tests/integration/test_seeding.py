@@ -4,7 +4,10 @@ numbers), and leaves every index of the registry in place."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -46,3 +49,38 @@ async def test_a_seed_keeps_the_smes_already_there_and_every_index(registry: Asy
             smes.c.id == generated[0]["id"]))).one()
     assert loaded.name == generated[0]["name"] and "prefecture " + generated[0]["prefecture"] in loaded.match_terms
     assert await indexes(registry) == before
+
+
+async def test_a_seed_stores_every_value_the_generator_made(registry: AsyncEngine) -> None:
+    generated = list(generate_smes(500, seed=5, now=NOW))
+    # Text COPY reserves backslash, tab and newline, and arrays quote what a bare element cannot hold.
+    generated[7] |= {
+        "name": 'Tab\tNew\nLine\rBack\\slash "Quoted", {Braced}', "city": "", "founded": None,
+        "certifications": ["ISO 9001", "", "NULL", 'a "quote", a\\slash', "{x}"], "overseas_interest": [],
+        "industries": ["E", "L"],
+    }
+    async with registry.begin() as conn:
+        await bulk_add_smes(conn, (tuple(row.values()) for row in generated), expected=len(generated), chunk=64)
+    async with registry.connect() as conn:
+        stored = (await conn.execute(select(*[smes.c[name] for name in generated[0]]).where(
+            smes.c.id.in_([row["id"] for row in generated])))).mappings().all()
+    assert sorted((dict(row) for row in stored), key=lambda row: row["id"]) == sorted(
+        generated, key=lambda row: row["id"]
+    )
+
+
+async def test_a_seed_whose_rows_fail_midway_raises_that_failure_and_stores_nothing(registry: AsyncEngine) -> None:
+    generated = list(generate_smes(5_000, seed=6, now=NOW))
+
+    def rows_then_a_fault() -> Iterator[tuple[Any, ...]]:
+        yield from (tuple(row.values()) for row in generated[:4_000])
+        raise RuntimeError("the generator broke")
+
+    async with registry.connect() as conn:
+        before = await count_smes(conn)
+    with pytest.raises(RuntimeError, match="the generator broke"):
+        async with registry.begin() as conn:
+            await bulk_add_smes(conn, rows_then_a_fault(), expected=len(generated), chunk=1_000)
+    async with registry.connect() as conn:
+        assert await count_smes(conn) == before
+    assert [t.name for t in threading.enumerate() if t.name == "copy-text"] == []
