@@ -7,14 +7,14 @@ set (or while it pointed elsewhere) reach it too. Checkpoints delivered before t
 first run after it sends them again (a PUT to `{id}` writes the same line again).
 
 Revision ID: 0030
-Revises: 0025
+Revises: 0028
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
-down_revision = "0025"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 

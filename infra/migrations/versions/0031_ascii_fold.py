@@ -11,7 +11,7 @@ the stored columns and indexes made with the old body stay valid: replacing a fu
 rewrites nothing, whatever the registry's size.
 
 Revision ID: 0031
-Revises: 0025
+Revises: 0030
 """
 
 import importlib.util
@@ -21,7 +21,7 @@ from types import ModuleType
 from alembic import op
 
 revision = "0031"
-down_revision = "0025"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
