@@ -11,7 +11,13 @@ import re
 
 _JA: list[tuple[re.Pattern[str], str]] = [(re.compile(pattern), template) for pattern, template in [
     (r"^Field required$", "入力してください"),
-    (r"^may not be blank$", "空欄にはできません"),
+    (r"^may not be blank\b.*$", "空欄にはできません（空白や見えない文字だけの入力も）"),
+    (r"^(\w+) \((\S+)\) may not exceed (\w+) \((\S+)\)$", r"\1（\2）は\3（\4）以下にしてください"),
+    (r"^min may not exceed max$", "最小値は最大値以下にしてください"),
+    (r"^Input should be a valid URL.*$", "URLの形ではありません（例：https://example.co.jp）"),
+    (r"^URL scheme should be .*$", "http:// か https:// で始まるURLにしてください"),
+    (r"^URL should have at most (\d+) characters?$", r"URLは\1文字以内にしてください"),
+    (r"^Extra inputs are not permitted$", "この項目は受け付けていません"),
     (r"^must be from (\S+) to (\S+)$", r"\1から\2までの値にしてください"),
     (r"^must be a JSON integer from (\S+) to (\S+) \(not \w+\)$", r"\1から\2までの整数にしてください"),
     (r"^must be at least (\S+)$", r"\1以上にしてください"),

@@ -10,8 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from api.console.validation_messages import localized
-from domain.model import Action
+from domain.fields import at_the_door
+from domain.model import Action, FilingRequest
 from domain.payloads import parse_payload
+from domain.samples import sample_filing
 
 BAD_PAYLOADS: list[tuple[Action, dict[str, Any]]] = [
     (Action.PROPOSE_INVESTMENT, {"route": "fund_lp", "amount_jpy": 0, "rationale": "   "}),
@@ -22,14 +24,33 @@ BAD_PAYLOADS: list[tuple[Action, dict[str, Any]]] = [
     (Action.RUN_MATCHING, {"industries": ["Z"], "prefectures": ["Atlantis"], "min_employees": -1}),
     (Action.UPDATE_CONTACT, {"name": "A\u0007B", "email": "not-an-address"}),
     (Action.ADD_NOTE, {"text": "a\u0000b"}),
+    (Action.PROPOSE_INVESTMENT, {"route": "co_investment", "amount_jpy": 1, "rationale": "\u3000 \u200b"}),
+    (Action.RUN_MATCHING, {"min_employees": 10, "max_employees": 5}),
 ]
 
 
+def bad_filings() -> list[dict[str, Any]]:
+    """Filings a person gets wrong at the door: a ticket upside down, a website without its scheme, a field the
+    form does not have."""
+    wrong = []
+    for change in ({"ticket_jpy": {"min": 500_000_000, "max": 50_000_000}},
+                   {"company": {**sample_filing()["company"], "website": "www.example.com"}},
+                   {"company": {**sample_filing()["company"], "website": "ftp://example.com"}},
+                   {"surprise": 1}):
+        wrong.append({**sample_filing(), **change})
+    return wrong
+
+
 def messages() -> list[str]:
+    """What the doors answer (their rules included: `at_the_door`) for each bad payload and filing."""
     found = []
     for action, payload in BAD_PAYLOADS:
-        with pytest.raises(ValidationError) as refused:
+        with pytest.raises(ValidationError) as refused, at_the_door():
             parse_payload(action, payload)
+        found += [str(e["msg"]).removeprefix("Value error, ") for e in refused.value.errors()]
+    for filing in bad_filings():
+        with pytest.raises(ValidationError) as refused, at_the_door():
+            FilingRequest.model_validate(filing)
         found += [str(e["msg"]).removeprefix("Value error, ") for e in refused.value.errors()]
     return found
 
