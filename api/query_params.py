@@ -5,6 +5,7 @@ given twice (`?stage=matching&stage=closed`) is refused too, rather than answere
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime
 from typing import Annotated
 
@@ -69,7 +70,7 @@ async def only_declared_query(request: Request) -> None:
         takes = ", ".join(f"`{name}`" for name in sorted(allowed)) or "none"
         why = f"not a parameter of this operation (it takes: {takes})"
         raise validation_problem([{"loc": ["query", name], "type": "extra_forbidden", "msg": why} for name in unknown])
-    twice = sorted({name for name in given if given.count(name) > 1})
+    twice = sorted(name for name, times in Counter(given).items() if times > 1)
     if twice:  # the framework would take the last value and drop the others unseen
         raise validation_problem([{"loc": ["query", name], "type": "repeated",
                                    "msg": "given more than once: each parameter of this operation takes one value, "
