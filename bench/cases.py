@@ -49,7 +49,7 @@ from infra.logging import configure_logging
 from infra.settings import Settings
 from infra.smtp import SmtpSettings
 from infra.startup import free_port
-from infra.tables import audit_events
+from infra.tables import audit_events, cases
 from services.mail_relay import MailRelay
 from workers.case_worker import build_worker, workflow_runner
 from workflows.case import CaseWorkflow
@@ -191,7 +191,17 @@ def cpu_by_process_tree() -> dict[str, float]:
 Drive = Callable[[Phase], Awaitable[None]]
 
 
-def case_driver(client: Client, task_queue: str) -> Drive:
+async def read_case(engine: AsyncEngine, case_id: str) -> CaseState:
+    """The case as the read model shows it (what the console and the API read; no Query to the workflow)."""
+    async with engine.connect() as conn:
+        snapshot = await conn.scalar(select(cases.c.snapshot).where(cases.c.id == case_id))
+    return CaseState.model_validate(snapshot)
+
+
+def case_driver(client: Client, task_queue: str, engine: AsyncEngine) -> Drive:
+    """One case from filing to an alliance with the fund, as people drive it: Updates for actions, the read model
+    for what they look at (the candidates to shortlist, the outcome), never a Query to the workflow."""
+
     async def drive(phase: Phase) -> None:
         case_id = str(uuid.uuid4())
         operation = WithStartWorkflowOperation(
@@ -221,16 +231,14 @@ def case_driver(client: Client, task_queue: str) -> Drive:
         await act("relay", COORDINATOR, offices=[Office.SME_SUPPORT_JAPAN, Office.SBIC], note="strong tech fit")
         await act("accept_case", OFFICER, note="we take it")
         await act("run_matching", OFFICER, limit=5)
-        matched: CaseState | None = await handle.query(CaseWorkflow.snapshot)
-        assert matched is not None
-        best = matched.candidates[0].sme_id
+        best = (await read_case(engine, case_id)).candidates[0].sme_id
         await act("shortlist", OFFICER, sme_ids=[best])
         await act("record_response", OFFICER, sme_id=best, interested=True, note="keen")
         await act("select_partner", OFFICER, sme_ids=[best])
         await act("propose_investment", OFFICER, route="co_investment", amount_jpy=200_000_000,
                   rationale="opens EU channels")
         await act("approve_investment", FUND_MEMBER, note="approved")
-        outcome = await handle.result()
+        outcome = (await read_case(engine, case_id)).outcome
         if outcome != Outcome.ALLIANCE_FORMED_WITH_FUND:
             raise RuntimeError(f"case {case_id} ended as {outcome}, not alliance_formed_with_fund")
 
@@ -348,7 +356,7 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console,
                     await running.enter_async_context(relay.running())
                 else:
                     await running.enter_async_context(worker_process(stack, settings, stack.root / "worker.log"))
-                drive = case_driver(client, queue)
+                drive = case_driver(client, queue, stack.engine)
                 if warmup:
                     await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)
                 cases = await run_phase(Phase("case desk"), drive, total, concurrency, progress, timer)
