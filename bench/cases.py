@@ -39,6 +39,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Worker
 from temporalio.worker import Interceptor as WorkerInterceptor
 
+from app.processes import ChildProcess
 from bench.bare import BARE_LOCAL_WORKFLOW, BARE_WORKFLOW, BareLocalWorkflow, BareWorkflow, noop
 from bench.bare import FILE_UPDATE as BARE_FILE_UPDATE
 from bench.stack import bench_stack, worker_process
@@ -276,9 +277,11 @@ def bare_driver(client: Client, task_queue: str, workflow_type: str = BARE_WORKF
 
 
 async def run_phase(
-    phase: Phase, drive: Drive, total: int, concurrency: int, progress: Progress, timer: ActivityTimer
+    phase: Phase, drive: Drive, total: int, concurrency: int, progress: Progress, timer: ActivityTimer,
+    worker: ChildProcess | None = None,
 ) -> Phase:
-    """Drive `total` workflows, `concurrency` at a time; each lane takes the next one when it is done."""
+    """Drive `total` workflows, `concurrency` at a time; each lane takes the next one when it is done. A `worker`
+    process that exits meanwhile stops the phase with its exit status (instead of lanes waiting on it for ever)."""
     task = progress.add_task(phase.label, total=total)
     remaining: Iterator[int] = iter(range(total))
 
@@ -294,14 +297,22 @@ async def run_phase(
             await asyncio.sleep(0.01)
             phase.loop_lag.append(time.perf_counter() - before - 0.01)
 
+    async def worker_alive() -> None:
+        if worker is not None:  # the thread waiting on it ends when the bench stops the worker
+            status = await asyncio.to_thread(worker.popen.wait)
+            raise RuntimeError(f"the {worker.name} exited with status {status} during {phase.label}; "
+                               f"its log: {worker.log_path}")
+
     timer.reset()
     cpu_before = cpu_by_process_tree()
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch_loop(stop))
     started = time.perf_counter()
     async with asyncio.TaskGroup() as group:
-        for _ in range(min(concurrency, total)):
-            group.create_task(lane())
+        lanes = [group.create_task(lane()) for _ in range(min(concurrency, total))]
+        guard = group.create_task(worker_alive())
+        await asyncio.wait(lanes)
+        guard.cancel()
     phase.wall = time.perf_counter() - started
     stop.set()
     await watcher
@@ -349,17 +360,19 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console,
         ) as progress:
             queue = settings.temporal_task_queue
             async with contextlib.AsyncExitStack() as running:
+                child: ChildProcess | None = None
                 if inline:
                     relay = MailRelay(stack.engine, smtp, client, settings.audit_keys.signer)
                     worker = build_worker(client, queue, stack.engine, keys=settings.audit_keys)
                     await running.enter_async_context(worker)
                     await running.enter_async_context(relay.running())
                 else:
-                    await running.enter_async_context(worker_process(stack, settings, stack.root / "worker.log"))
+                    child = await running.enter_async_context(
+                        worker_process(stack, settings, stack.root / "worker.log"))
                 drive = case_driver(client, queue, stack.engine)
                 if warmup:
-                    await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer)
-                cases = await run_phase(Phase("case desk"), drive, total, concurrency, progress, timer)
+                    await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer, child)
+                cases = await run_phase(Phase("case desk"), drive, total, concurrency, progress, timer, child)
             await stack.stop_mail()
             queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
             async with bare_worker(client, queue):
