@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from contracts.case import workflow_id
 from tests.helpers.desk import Desk
@@ -28,9 +28,11 @@ from workflows.case import CaseWorkflow
 HISTORIES = Path(__file__).parents[1] / "histories"
 
 
-def replayer() -> Replayer:
+def replayer(*, sandboxed: bool = True) -> Replayer:
+    """The sandbox by default (it catches a non-deterministic call in workflow code); unsandboxed as the product's
+    worker runs (`WorkerTuning.sandboxed`)."""
     return Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter,
-                    workflow_runner=workflow_runner())
+                    workflow_runner=workflow_runner() if sandboxed else UnsandboxedWorkflowRunner())
 
 
 async def funded(desk: Desk) -> dict[str, Any]:
@@ -100,11 +102,12 @@ def test_stored_histories_exist_for_every_scenario() -> None:
     assert "v6-told_of_withdrawals" in stored
 
 
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "as-the-worker-runs"])
 @pytest.mark.parametrize("name", sorted(p.stem for p in HISTORIES.glob("*.json")))
-async def test_stored_history_replays(name: str) -> None:
+async def test_stored_history_replays(name: str, sandboxed: bool) -> None:
     path = HISTORIES / f"{name}.json"
     history = WorkflowHistory.from_json(f"case-{name}", path.read_text())
-    result = await replayer().replay_workflow(history)
+    result = await replayer(sandboxed=sandboxed).replay_workflow(history)
     assert result.replay_failure is None
 
 
