@@ -14,6 +14,7 @@ Shapes:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,12 +88,13 @@ class Signer:
     def from_seed(cls, seed: bytes) -> Signer:
         return cls(Ed25519PrivateKey.from_private_bytes(seed))
 
-    @property
+    @functools.cached_property
     def public(self) -> Ed25519PublicKey:
         return self.private.public_key()
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
+        """Worked out once per signer: every recorded event names it (issue 15)."""
         return key_id_of(raw_public(self.public))
 
     def sign(self, context: bytes, message: str) -> str:
