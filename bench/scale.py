@@ -119,8 +119,9 @@ async def run(open_cases: int, cases: int, concurrency: int, rest: float) -> Non
                         workers.append(start_worker(f"worker-{len(workers) + 1}", stack, queue, folder))
                         await wait_until_polling(workers[-1])
                     with Progress(*columns, console=console) as progress:
-                        phase = await run_phase(Phase(f"{count} worker(s)"), case_driver(stack.client, queue),
-                                                cases, concurrency, progress, ActivityTimer())
+                        drive = case_driver(stack.client, queue, stack.engine)
+                        phase = await run_phase(Phase(f"{count} worker(s)"), drive, cases, concurrency, progress,
+                                                ActivityTimer())
                     table.add_row(f"throughput, {count} worker(s)",
                                   f"{cases / phase.wall:.1f} cases/s ({cases} cases to fund approval, "
                                   f"{concurrency} at a time)")
