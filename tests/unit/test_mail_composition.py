@@ -1,0 +1,40 @@
+"""A message is written exactly as the standard library's default policy writes it (the relay's policy only
+makes each header class once), and a header that would inject another is still refused."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+
+from infra.smtp import MailFailure, Outgoing, compose
+
+SENDER = "Case Desk <desk@example.jp>"
+
+
+def outgoing(name: str = "山田 花子", subject: str = "案件 GA-2026-ABCDE を受け付けました") -> Outgoing:
+    return Outgoing(id="0d6f1f6e-2b7b-4f0e-9c39-3f8b7a4e5d21", case_id="c1", recipient_name=name,
+                    recipient_email="hanako@example.co.jp", subject=subject, body="山田様\n\n" + "本文 " * 80)
+
+
+def as_the_standard_policy_writes(message: EmailMessage) -> bytes:
+    again = EmailMessage()
+    for name, value in message.items():
+        if name.lower() not in ("content-type", "content-transfer-encoding", "mime-version"):
+            again[name] = str(value)
+    again.set_content(outgoing().body)
+    return again.as_bytes()
+
+
+def test_the_relay_writes_the_message_byte_for_byte_as_the_default_policy_does() -> None:
+    for _ in range(3):  # the header classes are made on the first message and reused after
+        message = compose(outgoing(), SENDER)
+        assert message.as_bytes() == as_the_standard_policy_writes(message)
+    assert str(message["To"]) == "山田 花子 <hanako@example.co.jp>"
+
+
+@pytest.mark.parametrize("field", ["name", "subject"])
+def test_a_line_break_in_a_header_is_refused_for_good(field: str) -> None:
+    with pytest.raises(MailFailure) as refused:
+        compose(outgoing(**{field: "Anna\r\nBcc: everyone@example.com"}), SENDER)
+    assert refused.value.permanent
