@@ -100,9 +100,16 @@ async def bench_stack(
 
 
 @contextlib.asynccontextmanager
-async def bench_database(console: Console, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """Only PostgreSQL (embedded, migrated, empty), for the benches that need no workflow."""
-    with tempfile.TemporaryDirectory(prefix="alliance-bench-", ignore_cleanup_errors=True) as tmp:
+async def bench_database(console: Console, settings: Settings, keep: Path | None = None) -> AsyncIterator[AsyncEngine]:
+    """Only PostgreSQL (embedded, migrated), for the benches that need no workflow: empty in a temporary folder,
+    or, with `keep`, in that folder, kept after the run with whatever the bench stored (a later run with the same
+    folder finds it there, migrated to the newest revision)."""
+    with contextlib.ExitStack() as folders:
+        if keep is None:
+            temporary = tempfile.TemporaryDirectory(prefix="alliance-bench-", ignore_cleanup_errors=True)
+            tmp = folders.enter_context(temporary)
+        else:
+            tmp = str(keep)  # made by the server's first start
         port = free_port()
         with console.status("starting PostgreSQL…"):
             postgres = start_postgres(Path(tmp), port)
