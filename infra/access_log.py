@@ -27,7 +27,8 @@ class AccessFilter:
 
 
 async def write_access(engine: AsyncEngine, rows: Sequence[dict[str, Any]]) -> None:
-    """Append the rows (keys: person_id, person_name, role, org, case_id, sme_ids, fields, route) in one statement."""
+    """Append the rows (keys: person_id, person_name, role, org, case_id, sme_ids, fields, route) in one statement
+    (on an AUTOCOMMIT engine, `infra.db.autocommit`, without BEGIN and COMMIT round trips: one statement is atomic)."""
     if rows:
         async with engine.begin() as conn:
             await conn.execute(insert(access_log), list(rows))

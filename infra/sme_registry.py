@@ -128,14 +128,25 @@ async def without_consent(conn: AsyncConnection, sme_ids: Iterable[str]) -> set[
     return {row.id for row in rows}
 
 
-async def closed_smes(conn: AsyncConnection, sme_ids: Iterable[str]) -> set[str]:
-    """Those of `sme_ids` the registry holds as closed (`closed_on` set by the NTA import: closed, merged or
-    deleted since matching)."""
+async def unfit_smes(conn: AsyncConnection, sme_ids: Iterable[str]) -> tuple[set[str], set[str]]:
+    """Those of `sme_ids` no case may take further, in one round trip: (held without consent to be matched —
+    withdrawn since matching —, held as closed — `closed_on` set by the NTA import: closed, merged or deleted
+    since matching). An SME may be in both."""
     wanted = sorted(set(sme_ids))
     if not wanted:
-        return set()
-    rows = await conn.execute(select(smes.c.id).where(smes.c.id.in_(wanted), smes.c.closed_on.is_not(None)))
-    return {row.id for row in rows}
+        return set(), set()
+    rows = await conn.execute(
+        select(smes.c.id, smes.c.consent, smes.c.closed_on)
+        .where(smes.c.id.in_(wanted), or_(smes.c.consent.is_(False), smes.c.closed_on.is_not(None)))
+    )
+    withdrawn: set[str] = set()
+    closed: set[str] = set()
+    for row in rows:
+        if row.consent is False:
+            withdrawn.add(row.id)
+        if row.closed_on is not None:
+            closed.add(row.id)
+    return withdrawn, closed
 
 
 async def count_smes(conn: AsyncConnection) -> int:
