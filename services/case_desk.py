@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Numeric, literal, select, tuple_
+from sqlalchemy import Numeric, bindparam, literal, select, tuple_
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
@@ -71,6 +71,8 @@ from services.idempotency import claim_for, earlier_use
 from services.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
 
 log = structlog.get_logger(__name__)
+SNAPSHOT_OF = select(cases.c.snapshot).where(cases.c.id == bindparam("case_id"))
+"""A case's snapshot, `{"case_id": ...}`: built once, as it is read twice an action (issue 15)."""
 IDEMPOTENCY_NAMESPACE = uuid.UUID("b0b5a3f2-1c55-4c9e-8d1e-3d8a4c7e2f60")
 
 
@@ -125,7 +127,7 @@ class CaseDesk:
         except ValueError:
             raise CaseNotFound() from None
         async with self.services.read_engine.connect() as conn:  # no ORM session: one statement, twice an action
-            snapshot = await conn.scalar(select(cases.c.snapshot).where(cases.c.id == case_id))
+            snapshot = await conn.scalar(SNAPSHOT_OF, {"case_id": case_id})
         if snapshot is None:
             raise CaseNotFound()
         with as_stored():
