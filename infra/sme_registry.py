@@ -119,13 +119,16 @@ def search_query(search: RegistrySearch) -> Select[Any]:
     return select(*columns).where(*conditions).order_by(smes.c.id).limit(search.limit)
 
 
+def without_consent_query(sme_ids: Iterable[str]) -> Select[tuple[str]]:
+    """The ids (column `id`) of those of `sme_ids` the registry holds without consent to be matched."""
+    return select(smes.c.id).where(smes.c.id.in_(sorted(set(sme_ids))), smes.c.consent.is_(False))
+
+
 async def without_consent(conn: AsyncConnection, sme_ids: Iterable[str]) -> set[str]:
     """Those of `sme_ids` the registry holds without consent to be matched (withdrawn since matching)."""
-    wanted = sorted(set(sme_ids))
-    if not wanted:
+    if not sme_ids:
         return set()
-    rows = await conn.execute(select(smes.c.id).where(smes.c.id.in_(wanted), smes.c.consent.is_(False)))
-    return {row.id for row in rows}
+    return {row.id for row in await conn.execute(without_consent_query(sme_ids))}
 
 
 async def unfit_smes(conn: AsyncConnection, sme_ids: Iterable[str]) -> tuple[set[str], set[str]]:
