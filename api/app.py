@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import structlog
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api import (
@@ -30,11 +26,9 @@ from api.console import routes as console
 from api.examples import ProblemDocument
 from api.limits import BodySizeLimit
 from api.query_params import only_declared_query
-from domain.fields import at_the_door
+from api.request_context import RequestContext
 from infra.observability import Tracing, fastapi_telemetry, setup_tracing
 from services.context import Services
-
-log = structlog.get_logger(__name__)
 
 
 def create_app(services: Services, *, tracing: Tracing | None = None) -> FastAPI:
@@ -65,19 +59,7 @@ def create_app(services: Services, *, tracing: Tracing | None = None) -> FastAPI
         max_bytes=services.settings.max_body_bytes,
         larger={smes.IMPORT_PATH: services.settings.max_import_bytes},
     )
-
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
-        with at_the_door():  # what a request brings is checked by every rule (domain.fields)
-            response = await call_next(request)
-        response.headers["X-Request-ID"] = request_id
-        log.info("request", method=request.method, path=request.url.path, status=response.status_code,
-                 ms=round((time.perf_counter() - started) * 1000, 1))
-        return response
+    app.add_middleware(RequestContext)
 
     metrics.install(app)  # outermost, so it times everything above, refusals included
 

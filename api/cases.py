@@ -20,7 +20,6 @@ from domain.views import CaseHistory, CasePage, CaseView, case_view, history_vie
 from services.access_log import note_cases, note_history
 from services.case_desk import CaseDesk
 from services.listing import CaseFilters, Sort
-from services.registry import consent_withdrawn
 
 router = APIRouter(
     prefix="/api/cases", tags=["cases"], responses=problems(401, 403, 404, 409, 413, 422, 503)
@@ -31,8 +30,7 @@ async def views_of(request: Request, services: ServicesDep, actor: CurrentActor,
                    *states: CaseState) -> list[dict[str, Any]]:
     """The cases as `actor` may see them (with the candidates whose consent is withdrawn now), noting in the access
     log the personal data they show."""
-    await note_cases(services, actor, route_of(request), states)
-    withdrawn = await consent_withdrawn(services, states)
+    withdrawn = await note_cases(services, actor, route_of(request), states)
     return [case_view(state, actor, withdrawn) for state in states]
 
 

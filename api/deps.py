@@ -23,7 +23,8 @@ from services.people import ON_BEHALF_OF, stand_in
 bearer = HTTPBearer(auto_error=False, description="A token from `alliance users add` or the demo users.")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """The app's services (async, so the framework calls it in the loop, not in its thread pool)."""
     services: Services = request.app.state.services
     return services
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, cast, delete, func, insert, select
+from sqlalchemy import ColumnElement, Row, Select, Text, cast, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.tables import access_log
@@ -26,11 +26,20 @@ class AccessFilter:
     before: int | None = None
 
 
-async def write_access(engine: AsyncEngine, rows: Sequence[dict[str, Any]]) -> None:
-    """Append the rows (keys: person_id, person_name, role, org, case_id, sme_ids, fields, route) in one statement."""
-    if rows:
-        async with engine.begin() as conn:
+async def write_access(engine: AsyncEngine, rows: Sequence[dict[str, Any]], beside: Select[Any] | None = None
+                       ) -> list[Row[Any]]:
+    """Append the rows (keys: person_id, person_name, role, org, case_id, sme_ids, fields, route) in one statement
+    (on an AUTOCOMMIT engine, `infra.db.autocommit`, without BEGIN and COMMIT round trips: one statement is atomic);
+    `beside`, a read, is run in that same statement (the rows a WITH clause, one round trip), its rows returned."""
+    if not rows and beside is None:
+        return []
+    async with engine.begin() as conn:
+        if beside is None:
             await conn.execute(insert(access_log), list(rows))
+            return []
+        if rows:  # PostgreSQL runs a data-modifying WITH once, to completion, whether or not it is read
+            beside = beside.add_cte(insert(access_log).values(list(rows)).cte("noted"))
+        return list(await conn.execute(beside))
 
 
 async def purge_access_log(engine: AsyncEngine, before: datetime) -> int:

@@ -119,23 +119,37 @@ def search_query(search: RegistrySearch) -> Select[Any]:
     return select(*columns).where(*conditions).order_by(smes.c.id).limit(search.limit)
 
 
+def without_consent_query(sme_ids: Iterable[str]) -> Select[tuple[str]]:
+    """The ids (column `id`) of those of `sme_ids` the registry holds without consent to be matched."""
+    return select(smes.c.id).where(smes.c.id.in_(sorted(set(sme_ids))), smes.c.consent.is_(False))
+
+
 async def without_consent(conn: AsyncConnection, sme_ids: Iterable[str]) -> set[str]:
     """Those of `sme_ids` the registry holds without consent to be matched (withdrawn since matching)."""
-    wanted = sorted(set(sme_ids))
-    if not wanted:
+    if not sme_ids:
         return set()
-    rows = await conn.execute(select(smes.c.id).where(smes.c.id.in_(wanted), smes.c.consent.is_(False)))
-    return {row.id for row in rows}
+    return {row.id for row in await conn.execute(without_consent_query(sme_ids))}
 
 
-async def closed_smes(conn: AsyncConnection, sme_ids: Iterable[str]) -> set[str]:
-    """Those of `sme_ids` the registry holds as closed (`closed_on` set by the NTA import: closed, merged or
-    deleted since matching)."""
+async def unfit_smes(conn: AsyncConnection, sme_ids: Iterable[str]) -> tuple[set[str], set[str]]:
+    """Those of `sme_ids` no case may take further, in one round trip: (held without consent to be matched —
+    withdrawn since matching —, held as closed — `closed_on` set by the NTA import: closed, merged or deleted
+    since matching). An SME may be in both."""
     wanted = sorted(set(sme_ids))
     if not wanted:
-        return set()
-    rows = await conn.execute(select(smes.c.id).where(smes.c.id.in_(wanted), smes.c.closed_on.is_not(None)))
-    return {row.id for row in rows}
+        return set(), set()
+    rows = await conn.execute(
+        select(smes.c.id, smes.c.consent, smes.c.closed_on)
+        .where(smes.c.id.in_(wanted), or_(smes.c.consent.is_(False), smes.c.closed_on.is_not(None)))
+    )
+    withdrawn: set[str] = set()
+    closed: set[str] = set()
+    for row in rows:
+        if row.consent is False:
+            withdrawn.add(row.id)
+        if row.closed_on is not None:
+            closed.add(row.id)
+    return withdrawn, closed
 
 
 async def count_smes(conn: AsyncConnection) -> int:

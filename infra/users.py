@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -87,15 +87,18 @@ async def ensure_demo_users(
     return issued
 
 
+TOKEN_HOLDER = select(users.c.id, users.c.name, users.c.role, users.c.org).where(
+    users.c.token_hash == bindparam("token_hash"),
+    users.c.revoked_at.is_(None),
+    or_(users.c.expires_at.is_(None), users.c.expires_at > func.now()),
+)
+"""Who holds a valid token, `{"token_hash": ...}`: built once, as every request asks it (issue 15)."""
+
+
 async def actor_for_token(sessions: async_sessionmaker[AsyncSession], token: str, pepper: str) -> Actor | None:
     """The person a valid (known, unexpired, unrevoked) token belongs to, with their declared conflicts."""
-    query = select(users.c.id, users.c.name, users.c.role, users.c.org).where(
-        users.c.token_hash == hash_token(token, pepper),
-        users.c.revoked_at.is_(None),
-        or_(users.c.expires_at.is_(None), users.c.expires_at > func.now()),
-    )
     async with sessions() as session:
-        row = (await session.execute(query)).first()
+        row = (await session.execute(TOKEN_HOLDER, {"token_hash": hash_token(token, pepper)})).first()
     if row is None:
         return None
     return await with_conflicts(sessions, Actor(id=row.id, name=row.name, role=Role(row.role), org=row.org))

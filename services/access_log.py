@@ -5,7 +5,8 @@ field names) and through which route (`GET /api/cases/{case_id}`). Views of a ca
 the SMEs they identify (`domain.disclosure.personal_shown`); a history notes the contact when an event it shows
 still carries it; an export notes the contact of every case it may carry.
 
-Each note is written (one INSERT, one commit) before the answer leaves, never batched: a note kept in memory for
+Each note is written (one INSERT, committed on its own: `Services.read_engine`) before the answer leaves, never
+batched: a note kept in memory for
 a batch would be lost with the process after the person had been shown the data, and would reach auditors late.
 What that costs a read, measured on the shared two-core development machine (embedded PostgreSQL, fsync on):
 p50 2.8 ms, p90 7 ms a note, against 0.14 ms a row in batches of 50 — small beside the read itself.
@@ -13,12 +14,13 @@ p50 2.8 ms, p90 7 ms a note, against 0.14 ms a row in batches of 50 — small be
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from typing import Any
 
 from domain.disclosure import personal_shown
 from domain.model import Actor, CaseState
 from infra.access_log import AccessFilter, read_access, write_access
+from infra.sme_registry import without_consent_query
 from services.context import Services
 
 __all__ = ["AccessFilter", "note_cases", "note_export", "note_history", "read_accesses"]
@@ -29,26 +31,30 @@ def _row(actor: Actor, route: str, case_id: str | None, fields: list[str], smes:
             "case_id": case_id, "sme_ids": smes, "fields": fields, "route": route}
 
 
-async def note_cases(services: Services, actor: Actor, route: str, states: Iterable[CaseState]) -> None:
-    """`actor` was just shown these cases (a case, a page of them, the answer to an action)."""
+async def note_cases(services: Services, actor: Actor, route: str, states: Collection[CaseState]) -> frozenset[str]:
+    """`actor` is being shown these cases (a case, a page of them, the answer to an action); the candidates of
+    these cases that have withdrawn their consent to be matched since (which the views mark), read in the same
+    round trip as the note is written."""
     rows = []
     for state in states:
         fields, smes = personal_shown(state, actor)
         if fields:
             rows.append(_row(actor, route, state.id, fields, smes))
-    await write_access(services.engine, rows)
+    wanted = {candidate.sme_id for state in states for candidate in state.candidates}
+    found = await write_access(services.read_engine, rows, without_consent_query(wanted) if wanted else None)
+    return frozenset(row.id for row in found)
 
 
 async def note_history(services: Services, actor: Actor, route: str, case_id: str,
                        events: list[dict[str, Any]]) -> None:
     """`actor` was just shown these events of the case: noted when any still carries personal data."""
     if any(event.get("personal") for event in events):
-        await write_access(services.engine, [_row(actor, route, case_id, ["request.contact"], [])])
+        await write_access(services.read_engine, [_row(actor, route, case_id, ["request.contact"], [])])
 
 
 async def note_export(services: Services, actor: Actor, route: str, case_id: str | None) -> None:
     """`actor` is exporting the audit trail (of one case, or of every case: `case_id` None)."""
-    await write_access(services.engine, [_row(actor, route, case_id, ["request.contact"], [])])
+    await write_access(services.read_engine, [_row(actor, route, case_id, ["request.contact"], [])])
 
 
 async def read_accesses(services: Services, wanted: AccessFilter) -> list[dict[str, Any]]:

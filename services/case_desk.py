@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Numeric, literal, select, tuple_
+from sqlalchemy import Numeric, bindparam, literal, select, tuple_
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
@@ -61,7 +61,7 @@ from domain.rules import (
 from domain.texts import Texts, bound_payload, bound_request
 from infra.audit_trail import stored_entries
 from infra.checkpoints import case_anchor
-from infra.sme_registry import closed_smes, without_consent
+from infra.sme_registry import unfit_smes
 from infra.tables import cases
 from infra.texts import keep_texts
 from infra.visibility import visible_to
@@ -71,6 +71,8 @@ from services.idempotency import claim_for, earlier_use
 from services.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
 
 log = structlog.get_logger(__name__)
+SNAPSHOT_OF = select(cases.c.snapshot).where(cases.c.id == bindparam("case_id"))
+"""A case's snapshot, `{"case_id": ...}`: built once, as it is read twice an action (issue 15)."""
 IDEMPOTENCY_NAMESPACE = uuid.UUID("b0b5a3f2-1c55-4c9e-8d1e-3d8a4c7e2f60")
 
 
@@ -124,8 +126,8 @@ class CaseDesk:
             uuid.UUID(case_id)
         except ValueError:
             raise CaseNotFound() from None
-        async with self.services.reads() as session:
-            snapshot = await session.scalar(select(cases.c.snapshot).where(cases.c.id == case_id))
+        async with self.services.read_engine.connect() as conn:  # no ORM session: one statement, twice an action
+            snapshot = await conn.scalar(SNAPSHOT_OF, {"case_id": case_id})
         if snapshot is None:
             raise CaseNotFound()
         with as_stored():
@@ -185,13 +187,14 @@ class CaseDesk:
         wanted = needing_consent(action, payload)
         if not wanted:
             return None
-        async with self.services.engine.connect() as conn:
-            return consent_refusal(state, action, await without_consent(conn, wanted), await closed_smes(conn, wanted))
+        async with self.services.read_engine.connect() as conn:
+            withdrawn, closed = await unfit_smes(conn, wanted)
+        return consent_refusal(state, action, withdrawn, closed)
 
     async def _keep(self, case_id: str, texts: Texts) -> None:
         """Keep the free text of what is about to be sent to the case's workflow, which gets references."""
-        if texts:
-            async with self.services.engine.begin() as conn:
+        if texts:  # one statement: committed on its own
+            async with self.services.read_engine.begin() as conn:
                 await keep_texts(conn, case_id, texts)
 
     async def act(

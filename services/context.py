@@ -21,8 +21,10 @@ class Services:
 
     @functools.cached_property
     def read_engine(self) -> AsyncEngine:
-        """The engine for reads of one statement each, on the same pool, without the BEGIN and ROLLBACK round
-        trips a transaction costs (`infra.db.autocommit`); never for writes that must be atomic (issue 15)."""
+        """The engine for lone statements, on the same pool, without the BEGIN and ROLLBACK (or COMMIT) round
+        trips a transaction costs (`infra.db.autocommit`): a read, or a write of one statement, which is atomic
+        on its own (an access-log note, the texts of a step); never for several statements that must be atomic
+        together (issue 15)."""
         return autocommit(self.engine)
 
     @functools.cached_property
