@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import httpx
 import typer
 from fastapi import FastAPI
 from rich.console import Console
@@ -65,7 +66,6 @@ from bench.cases import (
     run_phase,
 )
 from bench.stack import bench_stack, worker_process
-from bench.wire import Reply, Wire
 from domain.model import Actor, Office, Outcome
 from infra.settings import Settings
 from infra.startup import free_port
@@ -75,7 +75,7 @@ from workers.case_worker import build_worker
 
 PEPPER = "bench-pepper"
 API_HOST = "127.0.0.1"
-HTTP_TIMEOUT = 120.0  # seconds: a slow action is a measurement, not a failure
+HTTP_TIMEOUT = httpx.Timeout(120.0)  # a slow action is a measurement, not a failure
 FILING = REQUEST.model_dump(mode="json", exclude_none=True)
 ACTIONS = BARE_ACTIONS  # the 8 actions after filing: the same names on both sides
 
@@ -131,27 +131,28 @@ def actions_of(phase: Phase) -> list[float]:
 
 
 class Officers:
-    """One connection per officer (`bench.wire`): each lane (asyncio task) gets its own on its first case."""
+    """One HTTP client per officer: each lane (asyncio task) gets its own on its first case."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.clients: dict[asyncio.Task[Any], Wire] = {}
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.clients: dict[asyncio.Task[Any], httpx.AsyncClient] = {}
 
-    def client(self) -> Wire:
+    def client(self) -> httpx.AsyncClient:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("an officer drives cases from a task")
         if task not in self.clients:
-            self.clients[task] = Wire(self.host, self.port, HTTP_TIMEOUT)
+            self.clients[task] = httpx.AsyncClient(base_url=self.base_url, timeout=HTTP_TIMEOUT)
         return self.clients[task]
 
     async def aclose(self) -> None:
         for client in self.clients.values():
-            await client.aclose()
+            with contextlib.suppress(Exception):
+                await client.aclose()
         self.clients.clear()
 
 
-def expect(response: Reply, status: int, what: str) -> dict[str, Any]:
+def expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
     if response.status_code != status:
         raise RuntimeError(f"{what}: HTTP {response.status_code} {response.text[:300]}")
     body: dict[str, Any] = response.json()
@@ -242,7 +243,7 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console,
         ) as progress:
             api_port = free_port()
             app = create_app(Services(settings, engine, sessions, client))
-            officers = Officers(API_HOST, api_port)
+            officers = Officers(f"http://{API_HOST}:{api_port}")
             try:
                 async with contextlib.AsyncExitStack() as running:
                     if inline:
