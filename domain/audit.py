@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,6 +66,24 @@ def chain_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_json(fields)).encode()).hexdigest()
 
 
+def as_jsonb_keeps(token: str) -> float | int:
+    """A JSON number token as PostgreSQL's jsonb gives it back, for the hash to cover what the table will print.
+
+    jsonb keeps a number as `numeric`, which has no negative zero and prints no exponent: `-0.0` comes back as
+    `0.0`, and a float Python prints in exponent form from 1e16 on (`1e+16`, `1.2345678901234567e+20`) as the
+    integer it denotes (`10000000000000000`, `123456789012345670000`), so an event holding one would not verify.
+    Those are taken as jsonb will print them; every other float is Python's own (a small one, `1e-07`, prints
+    as `0.0000001` but reads back as the same float, whose canonical form is the same). Events written before
+    hashed none of these intact, so no hash that held changes.
+    """
+    value = float(token)
+    if value == 0:
+        return 0.0
+    if "e+" in token:  # `canonical_json` writes Python's repr: a positive exponent always with its sign
+        return int(Decimal(token))
+    return value
+
+
 def hashed_fields(entry: AuditEntry) -> dict[str, Any]:
     """The fields the hash covers, exactly as a verifier rebuilds them from a stored row."""
     fields = {
@@ -118,8 +137,8 @@ def make_entry(
 ) -> AuditEntry:
     """A chained event. With a `salt` (random, kept only until redaction) it is of hash version 2: its
     personal data is kept apart and only its salted digest is hashed."""
-    # Round-trip the payload through JSON so the hash covers exactly what storage will hold.
-    payload = json.loads(canonical_json(payload))
+    # Round-trip the payload through JSON so the hash covers exactly what storage (jsonb) will hold.
+    payload = json.loads(canonical_json(payload), parse_float=as_jsonb_keeps)
     personal: dict[str, Any] | None = None
     version, digest = 1, None
     if salt is not None:

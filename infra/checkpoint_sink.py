@@ -40,7 +40,10 @@ RETRIED_STATUSES = frozenset({408, 425, 429})
 def shown(url: str) -> str:
     """`url` as logs, incidents and messages may show it: no user, password or query (a presigned URL's signature
     or a token would otherwise reach every operator who reads them)."""
-    parts = httpx.URL(url)
+    try:
+        parts = httpx.URL(url)
+    except httpx.InvalidURL:  # refused at start (`infra.settings.checkpoint_url_problem`); nothing of it shown
+        return "(not a valid URL)"
     return str(parts.copy_with(userinfo=b"", query=None)) + ("?…" if parts.query else "")
 
 
@@ -51,7 +54,8 @@ def target(url: str, checkpoint: Checkpoint) -> tuple[str, str]:
 
 async def send_line(url: str, checkpoint: Checkpoint, line: str, *, attempts: int = ATTEMPTS,
                     pause: float = PAUSE_S) -> str | None:
-    """Send `line` (the checkpoint's log line, `application/json`); None once a 2xx answers, else why not."""
+    """Send `line` (the checkpoint's log line, `application/json`); None once a 2xx answers, else why not (an
+    address httpx refuses, e.g. `http://host:port/`, is a failed delivery too: nothing raised)."""
     method, address = target(url, checkpoint)
     problem = "not tried"
     async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
@@ -63,8 +67,10 @@ async def send_line(url: str, checkpoint: Checkpoint, line: str, *, attempts: in
                                                   headers={"Content-Type": "application/json"})
             except TimeoutError:
                 problem = f"no answer within {TIMEOUT_S:.0f} s"
-            except httpx.HTTPError as error:
-                problem = type(error).__name__  # its text repeats the URL, secrets and all
+            except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
+                # Any failure to send is a delivery not made (an incident), never a crash of the step that took the
+                # checkpoint. Its text repeats the URL, secrets and all: only its kind is kept.
+                problem = type(error).__name__
             else:
                 if answer.is_success:
                     return None

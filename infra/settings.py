@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
+import httpx
 import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +42,30 @@ def embedded_postgres_url(data_dir: Path, port: int, database: str) -> str:
         # The folder is a query value: `&`, `+`, `%` or a space in it must not be read as URL syntax.
         return f"postgresql+asyncpg://postgres@/{database}?host={quote(str(socket_dir), safe='/')}&port={port}"
     return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database}"
+def checkpoint_url_problem(url: str) -> str | None:
+    """Why `url` cannot be where checkpoints are sent (with `{id}` standing for a checkpoint id), as httpx would
+    find it only when sending, or None: not http(s), no host, a host with characters no host name has (a space),
+    a port that is not a number from 1 to 65535."""
+    try:
+        parts = httpx.URL(url.replace("{id}", "1"))
+        port = parts.port
+    except httpx.InvalidURL as error:
+        return str(error)
+    if parts.scheme not in ("http", "https"):
+        return f"its scheme is {parts.scheme or 'missing'}"
+    if not parts.host:
+        return "it has no host"
+    if not _HOST.fullmatch(parts.raw_host.decode("ascii", "replace")):
+        return "its host is not a host name or an IP address"
+    if port is not None and not 0 < port < 65536:
+        return f"its port {port} is not from 1 to 65535"
+    return None
+
+
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+")
+"""A host as httpx sends it (`raw_host`: IDNA-encoded, IPv6 without brackets); anything else was percent-encoded."""
+
+
 DEV_AUDIT_KEY_CONTEXT = b"case-desk development audit signing key:"
 MIN_DISTINCT_KEY_BYTES = 16
 """A random 32-byte seed has about 31 distinct bytes; fewer than 16 means a pattern, not a secret."""
@@ -154,9 +180,10 @@ class Settings(BaseSettings):
         """Refused at start, in one line: a checkpoint sent nowhere would only show at the first checkpoint."""
         if not value:
             return None
-        if not value.startswith(("http://", "https://")) or not value.split("://", 1)[1].split("/", 1)[0]:
-            raise ValueError("AUDIT_CHECKPOINT_URL must be an http:// or https:// URL with a host, e.g. "
-                             "`https://archive.example.org/checkpoints/{id}`")
+        problem = checkpoint_url_problem(value)
+        if problem is not None:
+            raise ValueError(f"AUDIT_CHECKPOINT_URL must be an http:// or https:// URL with a host, e.g. "
+                             f"`https://archive.example.org/checkpoints/{{id}}`: {problem}")
         return value
 
     @field_validator("mail_from")

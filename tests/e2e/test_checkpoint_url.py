@@ -117,7 +117,38 @@ async def test_a_url_with_credentials_never_shows_them_where_operators_read(
     assert "s3cr3t-token" not in said and "SECRETSIG" not in said, said
 
 
-def test_the_url_is_refused_at_start_unless_it_is_http() -> None:
-    with pytest.raises(ValueError, match="AUDIT_CHECKPOINT_URL must be an http:// or https:// URL"):
-        Settings(_env_file=None, audit_checkpoint_url="ftp://archive.example.org/checkpoints")
+@pytest.mark.parametrize(("url", "why"), [
+    ("ftp://archive.example.org/checkpoints", "its scheme is ftp"),
+    ("https://archive.example.org:eighty/checkpoints/{id}", "Invalid port"),  # httpx.InvalidURL when sending
+    ("http://[::1/checkpoints", "Invalid port"),
+    ("https://archive example.org/checkpoints", "its host is not a host name"),
+    ("https://archive.example.org:99999/checkpoints", "its port 99999 is not from 1 to 65535"),
+    ("https:///checkpoints", "it has no host"),
+])
+def test_the_url_is_refused_at_start_unless_httpx_can_send_to_it(url: str, why: str) -> None:
+    with pytest.raises(ValueError, match="AUDIT_CHECKPOINT_URL must be an http:// or https:// URL") as refused:
+        Settings(_env_file=None, audit_checkpoint_url=url)
+    assert why in str(refused.value)
+
+
+def test_a_url_httpx_can_send_to_is_taken() -> None:
     assert Settings(_env_file=None, audit_checkpoint_url="").audit_checkpoint_url is None
+    for url in ("https://archive.example.org/checkpoints/{id}", "http://u:p@127.0.0.1:8080/cp?sig=a%2Fb",
+                "http://[::1]:9000/cp", "https://bücher.example/cp"):
+        assert Settings(_env_file=None, audit_checkpoint_url=url).audit_checkpoint_url == url
+
+
+async def test_an_address_httpx_refuses_when_sending_is_an_incident_not_a_crash(
+    desk: Desk, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    """Were a bad address to get past the settings (set in code), the checkpoint is still stored and logged, and
+    the failed delivery is an incident: nothing raised by the sending step."""
+    await desk.file(APPLICANT)
+    log = tmp_path / "checkpoints.log"
+    taken = await take_checkpoint(engine, settings.audit_keys, log, datetime.now(UTC),
+                                  url="http://archive.example.org:eighty/cp/{id}?token=SECRET")
+    assert json.loads(log.read_text().splitlines()[-1])["id"] == taken.id
+    incident = next(i for i in await open_incidents(engine)
+                    if i.workflow_id == SENDER and i.step == f"send_checkpoint {taken.id}")
+    assert "was not delivered" in incident.error and "InvalidURL" in incident.error
+    assert "SECRET" not in incident.error
