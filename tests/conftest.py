@@ -34,7 +34,7 @@ from infra.temporal import ensure_search_attributes
 from infra.users import ensure_demo_users
 from services.context import Services
 from services.mail_relay import MailRelay
-from tests.helpers.browser import chromium
+from tests.helpers.browser import chromium, ensure_japanese_fonts
 from tests.helpers.desk import Desk
 from tests.helpers.mail import MailSink
 from tests.helpers.support import DEV_SERVER, PEPPER, TEST_SERVER, with_database
@@ -213,7 +213,10 @@ async def desk(http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str], eng
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium for the console's browser tests, shared by the test process's modules."""
+    """Debian's Chromium for the console's browser tests, shared by the test process's modules. The Japanese font
+    is installed first: Chromium reads the installed fonts when it starts, so one installed later by a test is not
+    drawn with until the next launch."""
+    ensure_japanese_fonts()
     async with chromium() as launched:
         yield launched
 
