@@ -245,7 +245,8 @@ def candidate_query(
     # holds far fewer distinct technologies than SMEs (a few thousand of 30,000): each is scored once, for all the
     # SMEs naming it, instead of once per SME.
     kinds = (
-        select(bounded.c.technologies, func.any_value(bounded.c.search).label("search"))
+        # `(array_agg(search))[1]`, not `any_value` (PostgreSQL 16 on): the same for equal texts, on 15 too
+        select(bounded.c.technologies, func.array_agg(bounded.c.search)[1].label("search"))
         .group_by(bounded.c.technologies)
         .subquery("kinds")
     )
