@@ -7,6 +7,7 @@ its own and passes the response through memory streams, a cost paid on every req
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -17,6 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from domain.fields import at_the_door
 
 log = structlog.get_logger(__name__)
+
+CALLERS_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+"""A caller's X-Request-ID that is kept (echoed, logged); any other (too long, other characters) is replaced by a
+new one, so no caller can put megabytes or odd bytes into every log line of its request."""
 
 
 class RequestContext:
@@ -32,7 +37,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         given = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
-        request_id = given.decode("latin-1") if given else uuid.uuid4().hex
+        request_id = given.decode("ascii") if given and CALLERS_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()

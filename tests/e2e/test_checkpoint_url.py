@@ -119,8 +119,9 @@ async def test_a_url_with_credentials_never_shows_them_where_operators_read(
 
 @pytest.mark.parametrize(("url", "why"), [
     ("ftp://archive.example.org/checkpoints", "its scheme is ftp"),
-    ("https://archive.example.org:eighty/checkpoints/{id}", "Invalid port"),  # httpx.InvalidURL when sending
-    ("http://[::1/checkpoints", "Invalid port"),
+    # httpx.InvalidURL when sending:
+    ("https://archive.example.org:eighty/checkpoints/{id}", "its port is not a number from 1 to 65535"),
+    ("http://[::1/checkpoints", "its port is not a number from 1 to 65535"),
     ("https://archive example.org/checkpoints", "its host is not a host name"),
     ("https://archive.example.org:99999/checkpoints", "its port 99999 is not from 1 to 65535"),
     ("https:///checkpoints", "it has no host"),

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from infra.settings import Settings
+from app.cli_support import settings_problem
+from infra.settings import Settings, checkpoint_url_problem
 
 
 def test_defaults_use_the_embedded_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -108,3 +109,25 @@ def test_a_sender_every_message_would_fail_with_is_refused_at_start(sender: str)
     with pytest.raises(ValidationError, match="MAIL_FROM"):
         Settings(_env_file=None, mail_from=sender)
     assert Settings(_env_file=None, mail_from="Case Desk <desk@例え.jp>").mail_from.endswith("例え.jp>")
+
+
+@pytest.mark.parametrize("separator", ["/", "#", "?"])
+def test_a_refused_checkpoint_url_is_not_quoted_back_with_its_password(separator: str) -> None:
+    """httpx reads a password holding an unencoded '/', '#' or '?' as a port and quotes it in its error: the
+    refusal at start says what is wrong without quoting any part of the URL."""
+    url = f"https://archive:s3cr3t{separator}part@archive.example.org/cp/{{id}}"
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, audit_checkpoint_url=url)
+    said = settings_problem(refused.value)
+    assert "AUDIT_CHECKPOINT_URL" in said and "percent-encoded" in said
+    assert "s3cr3t" not in said
+
+
+@pytest.mark.parametrize("url", ["https://xn--a.com/cp", "https://archive.example.org:{id}/cp",
+                                 "https://{id}.example.org/cp"])
+def test_a_checkpoint_url_with_a_bad_host_or_an_id_outside_its_path_is_refused_with_a_reason(url: str) -> None:
+    assert checkpoint_url_problem(url) is not None
+
+
+def test_an_id_in_the_query_of_a_checkpoint_url_is_taken() -> None:
+    assert checkpoint_url_problem("https://archive.example.org?checkpoint={id}") is None
