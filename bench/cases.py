@@ -4,7 +4,8 @@ Real parts: an embedded PostgreSQL (migrated, with a small SME registry) and a T
 started in a temporary folder and stopped at the end. The case worker is the product's, run as it is deployed:
 `alliance worker` (its `build_worker` and mail relay) in a process of its own (`--inline`: in this process,
 beside the driving client). SDK defaults: 100 workflow-task slots, 100 activity slots, 5 pollers each, 1000
-cached workflows; the bare worker, in this process, uses the same settings and sandbox. Each case takes 9
+cached workflows; the bare worker, in this process, uses the same settings in the SDK's default sandbox (what a
+team writes; the case worker runs its workflows unsandboxed, `WorkerTuning.sandboxed`). Each case takes 9
 Updates (filing by update-with-start, then 8 actions) and 10 activities (9 `record_case_event`, 1
 `rank_candidates`); each bare workflow takes the same Updates with ordinary no-op activities (the "bare local"
 baseline: local ones).
@@ -330,7 +331,8 @@ async def count_events(engine: AsyncEngine) -> int:
 
 
 def bare_worker(client: Client, task_queue: str) -> Worker:
-    """The same worker settings and sandbox as the case worker, with the bare workflow and activity."""
+    """The case worker's settings, with the bare workflow and activity, in the SDK's default sandbox: what a team
+    writes without the case desk (the case worker runs unsandboxed: `WorkerTuning.sandboxed`)."""
     return Worker(
         client, task_queue=task_queue, workflows=[BareWorkflow, BareLocalWorkflow], activities=[noop],
         workflow_runner=workflow_runner(),
