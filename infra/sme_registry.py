@@ -124,13 +124,6 @@ def without_consent_query(sme_ids: Iterable[str]) -> Select[tuple[str]]:
     return select(smes.c.id).where(smes.c.id.in_(sorted(set(sme_ids))), smes.c.consent.is_(False))
 
 
-async def without_consent(conn: AsyncConnection, sme_ids: Iterable[str]) -> set[str]:
-    """Those of `sme_ids` the registry holds without consent to be matched (withdrawn since matching)."""
-    if not sme_ids:
-        return set()
-    return {row.id for row in await conn.execute(without_consent_query(sme_ids))}
-
-
 async def unfit_smes(conn: AsyncConnection, sme_ids: Iterable[str]) -> tuple[set[str], set[str]]:
     """Those of `sme_ids` no case may take further, in one round trip: (held without consent to be matched —
     withdrawn since matching —, held as closed — `closed_on` set by the NTA import: closed, merged or deleted

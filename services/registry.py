@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,14 +11,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from domain.model import CaseState
 from infra.consent_tellings import untold
 from infra.sme_registry import (
     ImportOutcome,
     RegistrySearch,
     import_registry_csv,
     search_query,
-    without_consent,
 )
 from services.consent_courier import ConsentCourier
 from services.context import Services
@@ -80,12 +77,3 @@ async def tell_withdrawals(engine: AsyncEngine, temporal: Client, to_tell: list[
     except (SQLAlchemyError, OSError) as error:  # the import stands and its rows are kept: the courier tells them
         log.warning("withdrawals of consent not told now", to_tell=len(to_tell), error=str(error)[:300])
         return len(to_tell)
-
-
-async def consent_withdrawn(services: Services, states: Iterable[CaseState]) -> frozenset[str]:
-    """The candidates of these cases that have withdrawn their consent to be matched in the registry since."""
-    wanted = {candidate.sme_id for state in states for candidate in state.candidates}
-    if not wanted:
-        return frozenset()
-    async with services.read_engine.connect() as conn:
-        return frozenset(await without_consent(conn, wanted))

@@ -68,8 +68,8 @@ async def case_audit(request: Request, case_id: str, viewer: ViewerDep) -> Respo
     except DeskError as error:
         problem = problem_of(error)
         return error_page(request, viewer, problem)
-    await note_case_page(request, viewer.actor, state, events)
-    return page(request, "case_audit.html", viewer, case=case_view(state, viewer.actor), report=report,
+    withdrawn = await note_case_page(request, viewer.actor, state, events)
+    return page(request, "case_audit.html", viewer, case=case_view(state, viewer.actor, withdrawn), report=report,
                 events=events, may_export=viewer.actor.role in AUDITORS)
 
 

@@ -23,7 +23,6 @@ from domain.transitions import applicant_org_of
 from domain.views import case_view, history_view
 from services.access_log import note_cases, note_history
 from services.case_desk import CaseDesk
-from services.registry import consent_withdrawn
 
 router = APIRouter(include_in_schema=False)
 Filer = Annotated[Viewer, Depends(require_viewer(FILERS, "{a_role} may not file a case"))]
@@ -35,20 +34,23 @@ def fresh_key() -> str:
     return uuid.uuid4().hex
 
 
-async def note_case_page(request: Request, actor: Actor, state: CaseState, events: list[dict[str, Any]]) -> None:
-    """Note in the access log what personal data a page of the case and its history shows `actor`."""
+async def note_case_page(
+    request: Request, actor: Actor, state: CaseState, events: list[dict[str, Any]]
+) -> frozenset[str]:
+    """Note in the access log what personal data a page of the case and its history shows `actor`; return the
+    case's candidates that have withdrawn their consent to be matched since (read in the same statement)."""
     services, route = services_of(request), route_of(request)
-    await note_cases(services, actor, route, [state])
+    withdrawn = await note_cases(services, actor, route, [state])
     await note_history(services, actor, route, state.id, events)
+    return withdrawn
 
 
 async def case_page(
     request: Request, viewer: Viewer, state: CaseState, *, failed: ActionForm | None = None, status: int = 200
 ) -> HTMLResponse:
     actor = viewer.actor
-    view = case_view(state, actor, await consent_withdrawn(services_of(request), [state]))
     events = history_view(await CaseDesk(services_of(request)).history(state.id, actor), actor)
-    await note_case_page(request, actor, state, events)
+    view = case_view(state, actor, await note_case_page(request, actor, state, events))
     done = request.query_params.get("done")
     allowed = view["allowed_actions"]
     return page(
