@@ -121,6 +121,12 @@ def unavailable(detail: str) -> JSONResponse:
     return Problem(503, "Temporarily unavailable", detail, "urn:case-desk:unavailable").response()
 
 
+def internal_error() -> JSONResponse:
+    """The 500 of a request the server failed (a bug): no detail of the failure, which the log line bound to the
+    request's id holds."""
+    return Problem(500, "Internal error", "the server failed; the request id is in the logs").response()
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def on_problem(_: Request, exc: Problem) -> JSONResponse:
@@ -161,7 +167,7 @@ def install(app: FastAPI) -> None:
     async def on_database_unavailable(_: Request, exc: DatabaseError) -> JSONResponse:
         if not database_unavailable(exc):
             log.exception("database error")
-            return Problem(500, "Internal error", "the server failed; the request id is in the logs").response()
+            return internal_error()
         log.warning("database unavailable", error=str(exc.orig))
         return unavailable("the database did not answer; try again shortly")
 
@@ -175,4 +181,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return Problem(500, "Internal error", "the server failed; the request id is in the logs").response()
+        return internal_error()

@@ -15,6 +15,7 @@ import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.problems import internal_error
 from domain.fields import at_the_door
 
 log = structlog.get_logger(__name__)
@@ -27,7 +28,8 @@ new one, so no caller can put megabytes or odd bytes into every log line of its 
 class RequestContext:
     """Binds `request_id` (the caller's `X-Request-ID`, or a new one) for the request's log lines, answers with
     it in `X-Request-ID`, validates what comes in by every rule, and logs `request` (method, path, status, ms)
-    once the response has started. A request the app fails before answering is logged by the error handlers."""
+    once the response has started. A request the app fails before answering (a bug) is logged with its traceback
+    and answered here with a problem+json 500 that carries the id."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -51,7 +53,15 @@ class RequestContext:
             await send(message)
 
         with at_the_door():  # what a request brings is checked by every rule (domain.fields)
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                if status is not None:  # the answer has begun: nothing else can be sent (the server logs it)
+                    raise
+                # Starlette's handler of last resort answers outside this middleware, without the request's id:
+                # answer here, so the 500 carries the id its log line has.
+                log.exception("unexpected error")
+                await internal_error()(scope, receive, send_with_id)
         if status is not None:
             log.info("request", method=scope["method"], path=scope["path"], status=status,
                      ms=round((time.perf_counter() - started) * 1000, 1))

@@ -10,23 +10,36 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from api import problems
 from api.request_context import RequestContext
 
 
-def answered_id(sent: str | None) -> str:
+def answer(sent: str | None, path: str = "/ok") -> httpx.Response:
+    """The answer to GET `path` of an app with the product's error handlers and request context (`/ok`, or
+    `/bug`, which fails as a bug does)."""
     app = FastAPI()
 
     @app.get("/ok")
     async def ok() -> dict[str, int]:
         return {"ok": 1}
 
+    @app.get("/bug")
+    async def bug() -> dict[str, int]:
+        raise KeyError("a bug")
+
+    problems.install(app)
     app.add_middleware(RequestContext)
 
     async def call() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as client:
-            return await client.get("/ok", headers={"X-Request-ID": sent} if sent is not None else {})
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://desk") as client:
+            return await client.get(path, headers={"X-Request-ID": sent} if sent is not None else {})
 
-    return asyncio.run(call()).headers["x-request-id"]
+    return asyncio.run(call())
+
+
+def answered_id(sent: str | None) -> str:
+    return answer(sent).headers["x-request-id"]
 
 
 @pytest.mark.parametrize("sent", ["req-42", "7f3c9a1e2b4d4c5e8f6a0b1c2d3e4f50", "trace:abc.DEF_01", "a" * 128])
@@ -42,3 +55,13 @@ def test_any_other_is_replaced_by_a_new_one(sent: str) -> None:
 
 def test_a_request_without_one_gets_a_new_one_each_time() -> None:
     assert answered_id(None) != answered_id(None)
+
+
+def test_a_request_the_server_fails_is_answered_with_its_id_and_a_problem(capsys: pytest.CaptureFixture[str]) -> None:
+    answered = answer("bug-report-7", "/bug")
+    assert answered.status_code == 500
+    assert answered.headers["x-request-id"] == "bug-report-7", "the operator finds the log line by this id"
+    assert answered.headers["content-type"] == "application/problem+json"
+    assert answered.json()["title"] == "Internal error" and "a bug" not in answered.text
+    logged = capsys.readouterr()
+    assert "bug-report-7" in logged.out + logged.err and "KeyError" in logged.out + logged.err
