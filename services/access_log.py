@@ -5,7 +5,7 @@ field names) and through which route (`GET /api/cases/{case_id}`). Views of a ca
 the SMEs they identify (`domain.disclosure.personal_shown`); a history notes the contact when an event it shows
 still carries it; an export notes the contact of every case it may carry.
 
-Each note is written (one INSERT, committed on its own: `Services.read_engine`) before the answer leaves, never
+Each note is written (one INSERT, committed on its own: `Services.lone_statements`) before the answer leaves, never
 batched: a note kept in memory for
 a batch would be lost with the process after the person had been shown the data, and would reach auditors late.
 What that costs a read, measured on the shared two-core development machine (embedded PostgreSQL, fsync on):
@@ -41,7 +41,7 @@ async def note_cases(services: Services, actor: Actor, route: str, states: Colle
         if fields:
             rows.append(_row(actor, route, state.id, fields, smes))
     wanted = {candidate.sme_id for state in states for candidate in state.candidates}
-    found = await write_access(services.read_engine, rows, without_consent_query(wanted) if wanted else None)
+    found = await write_access(services.lone_statements, rows, without_consent_query(wanted) if wanted else None)
     return frozenset(row.id for row in found)
 
 
@@ -49,12 +49,12 @@ async def note_history(services: Services, actor: Actor, route: str, case_id: st
                        events: list[dict[str, Any]]) -> None:
     """`actor` was just shown these events of the case: noted when any still carries personal data."""
     if any(event.get("personal") for event in events):
-        await write_access(services.read_engine, [_row(actor, route, case_id, ["request.contact"], [])])
+        await write_access(services.lone_statements, [_row(actor, route, case_id, ["request.contact"], [])])
 
 
 async def note_export(services: Services, actor: Actor, route: str, case_id: str | None) -> None:
     """`actor` is exporting the audit trail (of one case, or of every case: `case_id` None)."""
-    await write_access(services.read_engine, [_row(actor, route, case_id, ["request.contact"], [])])
+    await write_access(services.lone_statements, [_row(actor, route, case_id, ["request.contact"], [])])
 
 
 async def read_accesses(services: Services, wanted: AccessFilter) -> list[dict[str, Any]]:

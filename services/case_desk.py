@@ -126,7 +126,7 @@ class CaseDesk:
             uuid.UUID(case_id)
         except ValueError:
             raise CaseNotFound() from None
-        async with self.services.read_engine.connect() as conn:  # no ORM session: one statement, twice an action
+        async with self.services.lone_statements.connect() as conn:  # no ORM session: one statement, twice an action
             snapshot = await conn.scalar(SNAPSHOT_OF, {"case_id": case_id})
         if snapshot is None:
             raise CaseNotFound()
@@ -187,14 +187,14 @@ class CaseDesk:
         wanted = needing_consent(action, payload)
         if not wanted:
             return None
-        async with self.services.read_engine.connect() as conn:
+        async with self.services.lone_statements.connect() as conn:
             withdrawn, closed = await unfit_smes(conn, wanted)
         return consent_refusal(state, action, withdrawn, closed)
 
     async def _keep(self, case_id: str, texts: Texts) -> None:
         """Keep the free text of what is about to be sent to the case's workflow, which gets references."""
         if texts:  # one statement: committed on its own
-            async with self.services.read_engine.begin() as conn:
+            async with self.services.lone_statements.begin() as conn:
                 await keep_texts(conn, case_id, texts)
 
     async def act(

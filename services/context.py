@@ -20,7 +20,7 @@ class Services:
     temporal: Client
 
     @functools.cached_property
-    def read_engine(self) -> AsyncEngine:
+    def lone_statements(self) -> AsyncEngine:
         """The engine for lone statements, on the same pool, without the BEGIN and ROLLBACK (or COMMIT) round
         trips a transaction costs (`infra.db.autocommit`): a read, or a write of one statement, which is atomic
         on its own (an access-log note, the texts of a step); never for several statements that must be atomic
@@ -29,5 +29,5 @@ class Services:
 
     @functools.cached_property
     def reads(self) -> async_sessionmaker[AsyncSession]:
-        """Sessions on `read_engine`: for reads of one statement each."""
-        return session_factory(self.read_engine)
+        """Sessions on `lone_statements`: for reads of one statement each."""
+        return session_factory(self.lone_statements)

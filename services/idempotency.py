@@ -36,7 +36,7 @@ async def earlier_use(services: Services, claim: KeyClaim | None) -> KeyUse | No
     used for another."""
     if claim is None:
         return None
-    use = await key_use(services.read_engine, claim.caller_id, claim.key)  # one SELECT: no BEGIN/ROLLBACK trips
+    use = await key_use(services.lone_statements, claim.caller_id, claim.key)  # one SELECT: no BEGIN/ROLLBACK trips
     if use is not None and use.fingerprint != claim.fingerprint:
         raise KeyReused(use)
     return use
