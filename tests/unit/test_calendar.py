@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -49,3 +50,17 @@ def test_business_days_between_counts_open_days(start: datetime, days: int) -> N
     end = start + timedelta(days=days)
     expected = sum(is_business_day(tokyo_day(start) + timedelta(days=i)) for i in range(1, days + 1))
     assert business_days_between(start, end) == expected
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2089, 12, 31), timezones=st.just(TOKYO)),
+       st.integers(min_value=400, max_value=4000))
+def test_spans_of_years_count_every_open_day(start: datetime, days: int) -> None:
+    """The running counts behind `business_days_between` hold across year ends and many years."""
+    end = start + timedelta(days=days)
+    expected = sum(is_business_day(tokyo_day(start) + timedelta(days=i)) for i in range(1, days + 1))
+    assert business_days_between(start, end) == expected
+
+
+def test_a_day_outside_the_calendar_is_refused() -> None:
+    with pytest.raises(ValueError, match="2000-2100"):
+        business_days_between(datetime(2026, 4, 1, tzinfo=TOKYO), datetime(2101, 1, 5, tzinfo=TOKYO))
