@@ -19,8 +19,10 @@ async def report_events(engine: AsyncEngine, start: datetime, end: datetime) -> 
     """Every event up to `end` of the cases with an event in [start, end), in case and seq order."""
     active = exists().where(inside.c.case_id == audit_events.c.case_id, inside.c.at >= start, inside.c.at < end)
     query = (
-        select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.type, audit_events.c.actor,
-               audit_events.c.at, audit_events.c.stage_before, audit_events.c.stage_after,
+        select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.type,
+               audit_events.c.actor["name"].astext.label("actor_name"),
+               audit_events.c.actor["org"].astext.label("actor_org"), audit_events.c.at,
+               audit_events.c.stage_before, audit_events.c.stage_after,
                audit_events.c.payload["waiting_on"].label("waiting_on"), cases.c.outcome, cases.c.lead_office)
         .join(cases, cases.c.id == audit_events.c.case_id)
         .where(audit_events.c.at < end, active)
@@ -29,8 +31,8 @@ async def report_events(engine: AsyncEngine, start: datetime, end: datetime) -> 
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
     return [ReportEvent(
-        case_id=str(r.case_id), seq=r.seq, type=r.type, actor_name=str(r.actor.get("name", "")),
-        actor_org=str(r.actor.get("org", "")), at=r.at, stage_before=r.stage_before, stage_after=r.stage_after,
+        case_id=str(r.case_id), seq=r.seq, type=r.type, actor_name=r.actor_name or "", actor_org=r.actor_org or "",
+        at=r.at, stage_before=r.stage_before, stage_after=r.stage_after,
         waiting_on=tuple(r.waiting_on or ()), outcome=r.outcome if r.stage_after == Stage.CLOSED else None,
         lead_office=r.lead_office,
     ) for r in rows]
