@@ -22,7 +22,7 @@ import os
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -279,10 +279,11 @@ def bare_driver(client: Client, task_queue: str, workflow_type: str = BARE_WORKF
 
 async def run_phase(
     phase: Phase, drive: Drive, total: int, concurrency: int, progress: Progress, timer: ActivityTimer,
-    worker: ChildProcess | None = None,
+    workers: Sequence[ChildProcess] = (),
 ) -> Phase:
-    """Drive `total` workflows, `concurrency` at a time; each lane takes the next one when it is done. A `worker`
-    process that exits meanwhile stops the phase with its exit status (instead of lanes waiting on it for ever)."""
+    """Drive `total` workflows, `concurrency` at a time; each lane takes the next one when it is done. One of the
+    `workers` (processes) that exits meanwhile stops the phase with its exit status (instead of lanes waiting on it
+    for ever)."""
     task = progress.add_task(phase.label, total=total)
     remaining: Iterator[int] = iter(range(total))
 
@@ -298,11 +299,13 @@ async def run_phase(
             await asyncio.sleep(0.01)
             phase.loop_lag.append(time.perf_counter() - before - 0.01)
 
-    async def worker_alive() -> None:
-        if worker is not None:  # the thread waiting on it ends when the bench stops the worker
-            status = await asyncio.to_thread(worker.popen.wait)
-            raise RuntimeError(f"the {worker.name} exited with status {status} during {phase.label}; "
-                               f"its log: {worker.log_path}")
+    async def workers_alive() -> None:
+        while True:  # polled: a thread waiting on each would outlive the phase
+            for worker in workers:
+                if (status := worker.popen.poll()) is not None:
+                    raise RuntimeError(f"the {worker.name} exited with status {status} during {phase.label}; "
+                                       f"its log: {worker.log_path}")
+            await asyncio.sleep(0.5)
 
     timer.reset()
     cpu_before = cpu_by_process_tree()
@@ -311,7 +314,7 @@ async def run_phase(
     started = time.perf_counter()
     async with asyncio.TaskGroup() as group:
         lanes = [group.create_task(lane()) for _ in range(min(concurrency, total))]
-        guard = group.create_task(worker_alive())
+        guard = group.create_task(workers_alive())
         await asyncio.wait(lanes)
         guard.cancel()
     phase.wall = time.perf_counter() - started
@@ -372,9 +375,11 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console,
                     child = await running.enter_async_context(
                         worker_process(stack, settings, stack.root / "worker.log"))
                 drive = case_driver(client, queue, stack.engine)
+                guarded = [child] if child is not None else []
                 if warmup:
-                    await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer, child)
-                cases = await run_phase(Phase("case desk"), drive, total, concurrency, progress, timer, child)
+                    await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer,
+                                    guarded)
+                cases = await run_phase(Phase("case desk"), drive, total, concurrency, progress, timer, guarded)
             await stack.stop_mail()
             queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
             async with bare_worker(client, queue):

@@ -44,6 +44,7 @@ from temporalio.client import (
 
 from api.app import create_app
 from app.bootstrap import mail_relay
+from app.processes import ChildProcess
 from app.serving import QuietServer, api_server
 from bench.cases import (
     APPLICANT,
@@ -246,21 +247,25 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console,
             officers = Officers(f"http://{API_HOST}:{api_port}")
             try:
                 async with contextlib.AsyncExitStack() as running:
+                    guarded: list[ChildProcess] = []  # a worker process that exits stops the run
                     if inline:
                         await running.enter_async_context(
                             build_worker(client, settings.temporal_task_queue, engine, keys=settings.audit_keys))
                         await running.enter_async_context(mail_relay(settings, engine, client).running())
                     else:
-                        await running.enter_async_context(worker_process(stack, settings, stack.root / "worker.log"))
+                        guarded.append(await running.enter_async_context(
+                            worker_process(stack, settings, stack.root / "worker.log")))
                     await running.enter_async_context(serving(app, api_port))
                     where = "in this process" if inline else "in a process of its own"
                     progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}; case worker and mail "
                                            f"relay {where}")
                     drive = http_driver(officers, tokens)
                     if warmup:
-                        await run_phase(Phase("HTTP (warm-up)"), drive, warmup, concurrency, progress, activities)
+                        await run_phase(Phase("HTTP (warm-up)"), drive, warmup, concurrency, progress, activities,
+                                        guarded)
                     updates.reset()
-                    http = await run_phase(Phase("HTTP officers"), drive, total, concurrency, progress, activities)
+                    http = await run_phase(Phase("HTTP officers"), drive, total, concurrency, progress, activities,
+                                           guarded)
                     in_api = {name: list(times) for name, times in updates.by_name.items()}
             finally:
                 await officers.aclose()

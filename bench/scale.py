@@ -121,7 +121,7 @@ async def run(open_cases: int, cases: int, concurrency: int, rest: float) -> Non
                     with Progress(*columns, console=console) as progress:
                         drive = case_driver(stack.client, queue, stack.engine)
                         phase = await run_phase(Phase(f"{count} worker(s)"), drive, cases, concurrency, progress,
-                                                ActivityTimer())
+                                                ActivityTimer(), workers)
                     table.add_row(f"throughput, {count} worker(s)",
                                   f"{cases / phase.wall:.1f} cases/s ({cases} cases to fund approval, "
                                   f"{concurrency} at a time)")
