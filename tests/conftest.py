@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import hypothesis
 import pytest
 from playwright.async_api import Browser
 from sqlalchemy.engine import make_url
@@ -227,3 +228,11 @@ async def module_database(postgres_server: str) -> AsyncIterator[str]:
     url = await create_database(postgres_server)
     yield url
     await drop_database(postgres_server, url)
+
+
+# Property tests run beside PostgreSQL, Temporal and each other on a loaded machine: how long one example takes is
+# no finding (speed is measured by the benchmarks), so no deadline, and slow data generation is no failure either.
+hypothesis.settings.register_profile(
+    "suite", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("suite")
