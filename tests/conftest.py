@@ -44,10 +44,14 @@ from workers.case_worker import build_worker
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that touches PostgreSQL is a storage test (CI runs those on both servers)."""
+    """Every test that touches PostgreSQL is a storage test (CI runs those on both servers). The `long` tests run
+    first, then the other `slow` ones, then the rest in the order collected: with `--dist worksteal` a process
+    with nothing left takes work from the other's queue, so the run ends on short tests, never one process alone
+    on a long one started late."""
     for item in items:
         if "postgres_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.storage)
+    items.sort(key=lambda item: 0 if item.get_closest_marker("long") else 1 if item.get_closest_marker("slow") else 2)
 
 
 @pytest.fixture(scope="session")

@@ -297,6 +297,7 @@ async def test_mail_to_an_erased_address_is_cancelled_never_sent(
     assert handler.deliveries == {}
 
 
+@pytest.mark.long
 async def test_a_thousand_messages_with_one_poison_among_them(
     engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
 ) -> None:
