@@ -23,11 +23,12 @@ lint: $(STAMP)
 
 # The suite runs in one process per core (pytest-xdist): each has its own PostgreSQL, Temporal and mail server.
 # The cluster tests (whole stacks of processes, timed against faults) then run alone, one at a time.
+# A process that runs out of tests takes some from the other's queue (worksteal); the long ones are queued first.
 # MARKS narrows both (e.g. MARKS=storage); pytest's exit status 5 (no test selected) is not a failure.
 MARKS ?=
 only = $(if $(MARKS),($(MARKS)) and ,)
 test: lint
-	$(BIN)/pytest -q -n auto -m "$(only)not cluster" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/pytest -q -n auto --dist worksteal -m "$(only)not cluster" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(BIN)/pytest -q -n 0 -m "$(only)cluster" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 bench: $(STAMP)

@@ -3,6 +3,7 @@ TEST_DATABASE_URL) and Temporal's test server; the people and scenarios are in t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -44,10 +45,14 @@ from workers.case_worker import build_worker
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that touches PostgreSQL is a storage test (CI runs those on both servers)."""
+    """Every test that touches PostgreSQL is a storage test (CI runs those on both servers). The `long` tests run
+    first, then the other `slow` ones, then the rest in the order collected: with `--dist worksteal` a process
+    with nothing left takes work from the other's queue, so the run ends on short tests, never one process alone
+    on a long one started late."""
     for item in items:
         if "postgres_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.storage)
+    items.sort(key=lambda item: 0 if item.get_closest_marker("long") else 1 if item.get_closest_marker("slow") else 2)
 
 
 @pytest.fixture(scope="session")
@@ -76,10 +81,19 @@ async def _on_server(server_url: str, statement: str) -> None:
         await conn.close()
 
 
-async def create_database(server_url: str) -> str:
-    """A database of its own for a test (or the session), on the server under test."""
+async def create_database(server_url: str, template: str | None = None) -> str:
+    """A database of its own for a test (or the session), on the server under test: empty, or a copy of the
+    database named `template` (which nobody may be connected to)."""
     name = f"alliance_test_{uuid.uuid4().hex[:10]}"
-    await _on_server(server_url, f'CREATE DATABASE "{name}"')
+    copied = f' TEMPLATE "{template}"' if template else ""
+    for attempt in range(50):
+        try:
+            await _on_server(server_url, f'CREATE DATABASE "{name}"{copied}')
+            break
+        except asyncpg.ObjectInUseError:  # the template's last connection is still closing (it has just been used)
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
     return with_database(server_url, name)
 
 
@@ -94,11 +108,31 @@ async def empty_database(postgres_server: str) -> AsyncIterator[str]:
     await drop_database(postgres_server, url)
 
 
-@pytest.fixture
-async def registry(empty_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """An engine on a migrated database of the test's own, for tests that fill the SME registry their way."""
-    engine = create_engine(settings, empty_database)
+@pytest.fixture(scope="session")
+async def migrated_template(postgres_server: str, settings: Settings) -> AsyncIterator[str]:
+    """The name of a database migrated to head once per test process and left alone: `migrated_database` copies
+    it (CREATE DATABASE … TEMPLATE), a fraction of the time the migrations take; they are run for real here, by
+    the session's `engine` and by tests/integration/test_migrations.py."""
+    url = await create_database(postgres_server)
+    engine = create_engine(settings, url)
     await migrate.upgrade(engine)
+    await engine.dispose()
+    yield str(make_url(url).database)
+    await drop_database(postgres_server, url)
+
+
+@pytest.fixture
+async def migrated_database(postgres_server: str, migrated_template: str) -> AsyncIterator[str]:
+    """A database of the test's own, migrated to head (a copy of `migrated_template`)."""
+    url = await create_database(postgres_server, template=migrated_template)
+    yield url
+    await drop_database(postgres_server, url)
+
+
+@pytest.fixture
+async def registry(migrated_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine on a migrated database of the test's own, for tests that fill the SME registry their way."""
+    engine = create_engine(settings, migrated_database)
     yield engine
     await engine.dispose()
 
@@ -198,10 +232,10 @@ async def http(
 
 
 @pytest.fixture
-async def team(env: WorkflowEnvironment, settings: Settings, empty_database: str,
+async def team(env: WorkflowEnvironment, settings: Settings, migrated_database: str,
                mail_sink: MailSink) -> AsyncIterator[Team]:
     """The real app and a worker on a database of the test's own, with an office of two officers (issue 21)."""
-    async with team_desk(env.client, settings, empty_database) as desk:
+    async with team_desk(env.client, settings, migrated_database) as desk:
         yield desk
 
 

@@ -169,13 +169,13 @@ class Stalling(Reassigning):
 
 
 async def test_a_bulk_reassignment_carries_on_after_its_worker_dies(
-    dev_server: WorkflowEnvironment, settings: Settings, empty_database: str, mail_sink: MailSink
+    dev_server: WorkflowEnvironment, settings: Settings, migrated_database: str, mail_sink: MailSink
 ) -> None:
     """On the dev server (a real Temporal server, as in production: the workflows the dead worker had cached go to
     the next worker), with a task queue of the test's own."""
     settings = settings.model_copy(update={"temporal_task_queue": f"test-{uuid.uuid4()}"})
     env = dev_server
-    async with team_desk(env.client, settings, empty_database, worker=False) as team:
+    async with team_desk(env.client, settings, migrated_database, worker=False) as team:
         assert team.engine is not None
         first = build_worker(env.client, settings.temporal_task_queue, team.engine, keys=settings.audit_keys,
                              reassigning=Stalling(team.engine, before=2))

@@ -49,6 +49,7 @@ async def open_case(person: Window, reference: str) -> None:
         await waiting.get_by_role("link", name=reference).click()
 
 
+@pytest.mark.long
 async def test_a_case_from_filing_to_fund_approval_by_clicking(
     browser: Browser, site: str, tokens: dict[Person, str], artifacts: Path
 ) -> None:

@@ -24,6 +24,8 @@ from tests.helpers.people import ADMIN, APPLICANT, AUDITOR, COORDINATOR, FUND_ME
 from tests.helpers.scenarios import to_fund_consideration, to_investment_decision, to_matching
 from tests.helpers.team import SECOND_OFFICER, Team, team_desk
 
+pytestmark = pytest.mark.long  # its three tests share one app (`site`), so they are queued together
+
 
 @dataclass
 class Site:

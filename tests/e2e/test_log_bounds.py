@@ -400,6 +400,7 @@ async def stop_with_sigterm(launched: Launched, within: float) -> tuple[int, flo
     return code, time.monotonic() - started
 
 
+@pytest.mark.long
 @pytest.mark.slow
 @pytest.mark.parametrize("log_format", ["console", "json"])
 async def test_alliance_run_logging_pathological_failures_answers_health_and_stops_on_sigterm(

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
@@ -90,6 +91,7 @@ async def test_a_filing_at_every_limit_is_recorded_in_words_and_crosses_temporal
     assert largest < PAYLOAD_BOUND, f"a payload of {largest} bytes crossed Temporal"
 
 
+@pytest.mark.long
 async def test_two_thousand_longest_notes_and_the_case_still_answers_and_withdraws(
     desk: Desk, temporal: Client
 ) -> None:

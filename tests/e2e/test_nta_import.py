@@ -68,6 +68,7 @@ def applied(engine: AsyncEngine, *files: Path) -> str:
     return done.stderr
 
 
+@pytest.mark.long
 async def test_full_then_daily_files_keep_the_registry_current_and_never_touch_what_smes_told_us(
     told_registry: AsyncEngine, tmp_path: Path
 ) -> None:

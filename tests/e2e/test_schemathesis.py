@@ -40,7 +40,7 @@ from domain.model import Role
 from infra.startup import free_port
 from infra.users import DEMO_USERS, demo_token
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 PEPPER = "schemathesis-pepper"
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance)

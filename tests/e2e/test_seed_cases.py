@@ -29,13 +29,15 @@ REPORT = "/api/reports/service-levels"
 
 
 @pytest.fixture
-async def quiet_team(dev_server: WorkflowEnvironment, settings: Settings, empty_database: str) -> AsyncIterator[Team]:
+async def quiet_team(dev_server: WorkflowEnvironment, settings: Settings,
+                     migrated_database: str) -> AsyncIterator[Team]:
     """The app on a database of its own, on the real-time dev server, with no worker yet: the seeded cases' live
     timers cannot add to the history while the test reads it."""
-    async with team_desk(dev_server.client, settings, empty_database, worker=False) as team:
+    async with team_desk(dev_server.client, settings, migrated_database, worker=False) as team:
         yield team
 
 
+@pytest.mark.long
 async def test_a_seeded_year_is_in_the_report_verifies_and_stays_workable(
         quiet_team: Team, dev_server: WorkflowEnvironment, settings: Settings) -> None:
     team, kept = quiet_team, list[GeneratedCase]()

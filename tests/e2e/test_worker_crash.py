@@ -47,7 +47,7 @@ from tests.helpers.people import APPLICANT_ACTOR, COORDINATOR_ACTOR, SBIC, SCB, 
 from tests.helpers.support import DEV_SERVER, filing
 from workflows.case import CaseWorkflow
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 T = TypeVar("T")
 

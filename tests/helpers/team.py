@@ -57,7 +57,8 @@ class Team(Desk):
 @asynccontextmanager
 async def team_desk(client: Client, settings: Settings, database_url: str, *, worker: bool = True
                     ) -> AsyncIterator[Team]:
-    """The real app and a case worker on a fresh, migrated database, with the demo people and `SECOND_OFFICER`;
+    """The real app and a case worker on a fresh database, migrated to head here (nothing to do on a
+    `migrated_database`), with the demo people and `SECOND_OFFICER`;
     without `worker`, the test runs its own workers (`Team.engine` is the database's engine)."""
     engine = create_engine(settings, database_url)
     try:

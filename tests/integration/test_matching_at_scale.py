@@ -17,7 +17,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from app.sme_generator import seed_smes
 from domain.model import FilingRequest, Office
-from infra import migrate
 from infra.db import create_engine, session_factory
 from infra.settings import Settings
 from services.case_desk import CaseDesk
@@ -31,9 +30,8 @@ REGISTRY_SIZE = 100_000
 
 
 @pytest.fixture
-async def large_registry(empty_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings, empty_database)
-    await migrate.upgrade(engine)
+async def large_registry(migrated_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings, migrated_database)
     async with engine.begin() as conn:
         await seed_smes(conn, REGISTRY_SIZE, seed=3, now=datetime.now(UTC))
     async with engine.connect() as conn:
@@ -43,6 +41,7 @@ async def large_registry(empty_database: str, settings: Settings) -> AsyncIterat
     await engine.dispose()
 
 
+@pytest.mark.long
 async def test_run_matching_over_100000_smes_returns_explained_candidates(
     large_registry: AsyncEngine, env: WorkflowEnvironment, settings: Settings, mail_sink: MailSink
 ) -> None:

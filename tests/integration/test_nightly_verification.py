@@ -27,7 +27,6 @@ from contracts.case import AUDIT_VERIFICATION_SCHEDULE
 from domain.audit import GENESIS_HASH, make_entry, verify_chain
 from domain.model import OVERSIGHT, Role
 from domain.verification import OVERSIGHT_CHAIN, VERIFIED_EVENT, VerificationSummary
-from infra import migrate
 from infra.audit_trail import stored_entries
 from infra.checkpoint_sink import undelivered
 from infra.checkpoints import take_checkpoint
@@ -42,10 +41,9 @@ from workers.case_worker import build_worker
 
 
 @pytest.fixture
-async def trail(empty_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+async def trail(migrated_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
     """A database of its own, with two three-event chains and an auditor who has an e-mail address."""
-    engine = create_engine(settings, empty_database)
-    await migrate.upgrade(engine)
+    engine = create_engine(settings, migrated_database)
     await add_user(session_factory(engine), NewUser("Mei Aoki", Role.AUDITOR, OVERSIGHT, "mei@oversight.example"),
                    PEPPER)
     start = datetime(2026, 4, 1, tzinfo=UTC)

@@ -92,6 +92,7 @@ async def test_a_run_ends_after_its_batches_and_the_next_carries_on_from_its_cur
     assert sorted(job.cases_by_run.values()) == [5, 30, 30, 30] and (job.plans, job.finishes) == (1, 1)
 
 
+@pytest.mark.long
 async def test_ten_thousand_cases_in_runs_of_bounded_history(env: WorkflowEnvironment) -> None:
     job, job_id = MockedJob(CASES), str(uuid.uuid4())
     workflow_id = await run_job(env, job, ReassignmentInput(job_id=job_id))

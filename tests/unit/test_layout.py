@@ -16,8 +16,8 @@ import pytest
 TESTS = Path(__file__).resolve().parents[1]
 LEVELS = ("unit", "integration", "e2e")
 # Fixtures of tests/conftest.py that start a server (or need one): a unit test reaches none of them.
-SERVER_FIXTURES = frozenset({"postgres_server", "empty_database", "engine", "sessions", "tokens", "dev_server",
-                             "env", "temporal", "http", "desk", "mail_sink"})
+SERVER_FIXTURES = frozenset({"postgres_server", "empty_database", "migrated_template", "migrated_database", "engine",
+                             "sessions", "tokens", "dev_server", "env", "temporal", "http", "desk", "mail_sink"})
 
 
 def is_test_module(path: Path) -> bool:

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,6 +50,7 @@ def reference(entry: EventRow) -> bytes:
     return canonical_json(fields).encode()
 
 
+@pytest.mark.long
 @settings(max_examples=1500)
 @given(objects, objects, st.booleans(), st.sampled_from([1, 2]), texts, st.none() | texts)
 def test_the_fast_canonical_form_is_byte_identical(actor: dict[str, Any], payload: dict[str, Any], compact: bool,
