@@ -20,7 +20,6 @@ from contracts.case import workflow_id
 from domain.audit import make_entry
 from domain.model import Role
 from infra import outbox
-from infra.db import create_engine
 from infra.settings import Settings
 from infra.sme_registry import seed_demo_smes
 from infra.smtp import SmtpSettings
@@ -87,6 +86,15 @@ async def drain(relay: MailRelay) -> int:
     while await relay.send_one():
         handled += 1
     return handled
+
+
+@pytest.fixture
+async def own_engine(registry: AsyncEngine) -> AsyncEngine:
+    """An engine on a migrated database of the test's own (conftest's `registry`) for the tests whose relay runs
+    alone: a relay sends everything due in its outbox, so what such a test counts (deliveries, messages handled)
+    is its own, whatever mail other tests left pending in the session's database (a test that serves the app
+    without a relay does)."""
+    return registry
 
 
 @pytest.fixture
@@ -192,16 +200,16 @@ async def outbox_rows(engine: AsyncEngine, *people: tuple[str, str], case_id: st
 
 
 async def test_a_server_that_says_451_for_a_while_gets_the_message_later_exactly_once(
-    engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
+    own_engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
 ) -> None:
     picky = Picky(folder, busy=frozenset({"busy@acme.example"}), busy_times=4)
     server = serve(picky, picky_port)
     clock = Clock()
-    relay = MailRelay(engine, smtp_on(picky_port), temporal, SIGNER, permanent_tries=2, clock=clock)
+    relay = MailRelay(own_engine, smtp_on(picky_port), temporal, SIGNER, permanent_tries=2, clock=clock)
     try:
-        case_id = await outbox_rows(engine, ("Busy", "busy@acme.example"), ("Calm", "calm@acme.example"))
+        case_id = await outbox_rows(own_engine, ("Busy", "busy@acme.example"), ("Calm", "calm@acme.example"))
         await drain(relay)
-        first = {r["recipient_email"]: r for r in await rows_of(engine, case_id)}
+        first = {r["recipient_email"]: r for r in await rows_of(own_engine, case_id)}
         assert first["calm@acme.example"]["status"] == "sent"
         busy = first["busy@acme.example"]
         assert (busy["status"], busy["attempts"], busy["last_error"]) == ("pending", 1, "451 4.3.2 try again later")
@@ -210,22 +218,23 @@ async def test_a_server_that_says_451_for_a_while_gets_the_message_later_exactly
             await drain(relay)
     finally:
         server.stop()
-    after = {r["recipient_email"]: r for r in await rows_of(engine, case_id)}
+    after = {r["recipient_email"]: r for r in await rows_of(own_engine, case_id)}
     assert (after["busy@acme.example"]["status"], after["busy@acme.example"]["attempts"]) == ("sent", 5)
     assert sorted(picky.deliveries.values()) == [1, 1]
 
 
 async def test_mail_waits_out_ten_minutes_of_a_dead_server_and_arrives_once(
-    engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
+    own_engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
 ) -> None:
     clock = Clock()
-    relay = MailRelay(engine, smtp_on(picky_port), temporal, SIGNER, clock=clock, longest_backoff=timedelta(minutes=2))
-    case_id = await outbox_rows(engine, ("Anna", "anna@acme.example"), ("Kenji", "sato@jetro.example"))
+    relay = MailRelay(own_engine, smtp_on(picky_port), temporal, SIGNER, clock=clock,
+                      longest_backoff=timedelta(minutes=2))
+    case_id = await outbox_rows(own_engine, ("Anna", "anna@acme.example"), ("Kenji", "sato@jetro.example"))
     started = clock.now
     while clock.now - started < timedelta(minutes=10):  # nobody listens on the port
         await drain(relay)
         clock.advance(seconds=15)
-    waiting = await rows_of(engine, case_id)
+    waiting = await rows_of(own_engine, case_id)
     assert {r["status"] for r in waiting} == {"pending"}
     assert all(r["attempts"] >= 6 and "connect" in r["last_error"].lower() for r in waiting)
     assert all(r["next_attempt_at"] - r["last_attempt_at"] == timedelta(minutes=2) for r in waiting), "backoff caps"
@@ -236,7 +245,7 @@ async def test_mail_waits_out_ten_minutes_of_a_dead_server_and_arrives_once(
         await drain(relay)
     finally:
         server.stop()
-    sent = await rows_of(engine, case_id)
+    sent = await rows_of(own_engine, case_id)
     assert {r["status"] for r in sent} == {"sent"}
     assert {handler.deliveries[f"<{r['id']}@case-desk>"] for r in sent} == {1}
 
@@ -247,20 +256,20 @@ async def test_mail_waits_out_ten_minutes_of_a_dead_server_and_arrives_once(
     ("Bad Domain", "x@exa_mple.例え", "IDNA"),
 ])
 async def test_a_message_that_can_never_be_sent_is_undeliverable_after_bounded_tries(
-    engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int, name: str, address: str, why: str
+    own_engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int, name: str, address: str, why: str
 ) -> None:
     handler = Picky(folder)
     server = serve(handler, picky_port)
     clock = Clock()
-    relay = MailRelay(engine, smtp_on(picky_port), temporal, SIGNER, permanent_tries=3, clock=clock)
+    relay = MailRelay(own_engine, smtp_on(picky_port), temporal, SIGNER, permanent_tries=3, clock=clock)
     try:
-        case_id = await outbox_rows(engine, (name, address), ("Anna", "anna@acme.example"))
+        case_id = await outbox_rows(own_engine, (name, address), ("Anna", "anna@acme.example"))
         for _ in range(5):
             await drain(relay)
             clock.advance(minutes=1)
     finally:
         server.stop()
-    rows = {r["recipient_email"]: r for r in await rows_of(engine, case_id)}
+    rows = {r["recipient_email"]: r for r in await rows_of(own_engine, case_id)}
     poisoned = rows[address]
     assert (poisoned["status"], poisoned["attempts"]) == ("undeliverable", 3)
     assert why in poisoned["last_error"]
@@ -282,42 +291,38 @@ async def relay_once(engine: AsyncEngine, temporal: Client, folder: Path, port: 
 
 
 async def test_a_non_ascii_local_part_goes_to_a_server_that_announces_smtputf8(
-    engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
+    own_engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
 ) -> None:
-    handler, [row] = await relay_once(engine, temporal, folder, picky_port, ("Jürgen", "jürgen@acme.example"),
+    handler, [row] = await relay_once(own_engine, temporal, folder, picky_port, ("Jürgen", "jürgen@acme.example"),
                                       smtputf8=True)
     assert row["status"] == "sent"
     assert handler.envelopes[f"<{row['id']}@case-desk>"] == ["jürgen@acme.example"]
 
 
 async def test_mail_to_an_erased_address_is_cancelled_never_sent(
-    engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
+    own_engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
 ) -> None:
-    handler, [row] = await relay_once(engine, temporal, folder, picky_port, ("[redacted]", "[redacted]"))
+    handler, [row] = await relay_once(own_engine, temporal, folder, picky_port, ("[redacted]", "[redacted]"))
     assert row["status"] == "cancelled" and "erased" in row["last_error"]
     assert handler.deliveries == {}
 
 
 @pytest.mark.long
 async def test_a_thousand_messages_with_one_poison_among_them(
-    migrated_database: str, settings: Settings, temporal: Client, folder: Path, picky_port: int
+    own_engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
 ) -> None:
-    """On a database of its own: the relay sends everything due in its outbox, so the count of deliveries is
-    exactly this test's, whatever mail other tests left in the session's database."""
-    engine = create_engine(settings, migrated_database)
     handler = Picky(folder)
     server = serve(handler, picky_port)
-    relay = MailRelay(engine, smtp_on(picky_port), temporal, SIGNER, senders=4, permanent_tries=3)
+    relay = MailRelay(own_engine, smtp_on(picky_port), temporal, SIGNER, senders=4, permanent_tries=3)
     people = [(f"Person {i}", f"person{i}@acme.example") for i in range(1000)]
     people[500] = ("Poison\r\nBcc: x@attacker.example", "poison@acme.example")
     try:
-        case_id = await outbox_rows(engine, *people)
+        case_id = await outbox_rows(own_engine, *people)
         async with relay.running():
-            rows = await until(lambda: _settled(engine, case_id, lambda rows: all(
+            rows = await until(lambda: _settled(own_engine, case_id, lambda rows: all(
                 r["status"] != "pending" for r in rows)), seconds=180)
     finally:
         server.stop()
-        await engine.dispose()
     by_status: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_status.setdefault(row["status"], []).append(row)
