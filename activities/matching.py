@@ -23,10 +23,10 @@ from infra.candidate_query import bound_parameters, candidate_query, field_size_
 
 log = structlog.get_logger()
 MATCHING_WORK_MEM = "64MB"
+"""PostgreSQL's work_mem for one matching request's transaction."""
 SMALL_FIELD = 2_000
 """A field of at most this many SMEs sharing a sought word is scored whole in one try (issue 15: each try builds
 and sends the whole scoring query)."""
-"""PostgreSQL's work_mem for one matching request's transaction."""
 
 
 class Matching:
