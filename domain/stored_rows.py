@@ -48,7 +48,8 @@ def copy_row(line: bytes) -> Row:
     values = line.split(b"\t")
     if b"\\" not in line:
         return values
-    # a NULL, or an escaped character
+    if line.count(b"\\") == values.count(_NULL):  # NULLs only, nothing escaped
+        return [None if value == _NULL else value for value in values]
     return [None if value == _NULL else _unescape(value) if b"\\" in value else value for value in values]
 
 
