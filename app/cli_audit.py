@@ -57,7 +57,8 @@ def audit_verify(
                                         reason="the case is on record, but its trail holds no event: they were removed")
                 return
             every = every_signature or case == OVERSIGHT_CHAIN  # its writer chains onto the head it reads
-            yield case, anchored(verify_chain(entries, keyring, every_signature=every), entries, anchor)
+            yield case, anchored(verify_chain(entries, keyring, every_signature=every), [e.hash for e in entries],
+                                 anchor)
             return
         anchors = await latest_anchors(engine, keyring)
         # one cursor for the whole trail

@@ -259,10 +259,8 @@ def chain_links(entries: Sequence[ChainEvent], signatures: bool = True, *,
     checks: list[SignatureCheck] = []
     through_seq, through_hash = verified_through or (0, "")
     # The events each recorded redaction names (only earlier ones): an erasure must be one of them.
-    covered = {
-        seq for entry in entries if entry.type == REDACTION_EVENT
-        for seq in _payload(entry).get("events", []) if isinstance(seq, int) and seq < entry.seq
-    }
+    covered = {seq for entry in entries if entry.type == REDACTION_EVENT
+               for seq in erased_by(entry.seq, _payload(entry))}
     for expected_seq, entry in enumerate(entries, start=1):
         reason = None
         if entry.seq != expected_seq:
@@ -298,6 +296,11 @@ def settle(report: ChainReport, checks: list[SignatureCheck], problems: Sequence
             return ChainReport(valid=False, events=report.events, first_broken_seq=seq, reason=problem,
                                signed=report.signed + signed, unsigned=report.unsigned)
     return report.model_copy(update={"signed": report.signed + len(checks)})
+
+
+def erased_by(seq: int, payload: dict[str, Any]) -> list[int]:
+    """The events a redaction recorded at `seq` with `payload` names, as it may: only earlier ones."""
+    return [named for named in payload.get("events", []) if isinstance(named, int) and named < seq]
 
 
 def _payload(entry: ChainEvent) -> dict[str, Any]:

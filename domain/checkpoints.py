@@ -19,7 +19,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.audit import GENESIS_HASH, ChainEvent, ChainReport, canonical_json, canonical_time
+from domain.audit import GENESIS_HASH, ChainReport, canonical_json, canonical_time
 from domain.signing import CHECKPOINT_CONTEXT, Keyring, Signer
 
 
@@ -128,14 +128,15 @@ def make_checkpoint(id: int, at: datetime, heads: list[Head], prev: str | None, 
                       signature=signer.sign(CHECKPOINT_CONTEXT, digest), verified=verified)
 
 
-def contradiction(entries: Sequence[ChainEvent], checkpoint: Checkpoint, head: Head) -> tuple[int, str] | None:
-    """Where the trail `entries` (a case's, by seq) contradicts what `checkpoint` holds of it: (seq, reason)."""
-    if len(entries) < head.seq:
-        return len(entries) + 1, (
-            f"the trail ends at event {len(entries)}, but {checkpoint.name} holds event {head.seq}: "
+def contradiction(hashes: Sequence[str], checkpoint: Checkpoint, head: Head) -> tuple[int, str] | None:
+    """Where a case's trail (its events' `hashes`, by seq) contradicts what `checkpoint` holds of it: (seq,
+    reason)."""
+    if len(hashes) < head.seq:
+        return len(hashes) + 1, (
+            f"the trail ends at event {len(hashes)}, but {checkpoint.name} holds event {head.seq}: "
             f"events were removed"
         )
-    if entries[head.seq - 1].hash != head.head_hash:
+    if hashes[head.seq - 1] != head.head_hash:
         return head.seq, f"event {head.seq} is not the one {checkpoint.name} holds: the trail was rewritten"
     return None
 
@@ -150,15 +151,16 @@ class Anchor(BaseModel):
     problem: str | None = None
 
 
-def anchored(report: ChainReport, entries: Sequence[ChainEvent], anchor: Anchor | None) -> ChainReport:
-    """`report` (of `entries`) with what the case's latest checkpoint says: a trail intact in itself but cut
-    short or rewritten since the checkpoint is broken, and the report names the checkpoint."""
+def anchored(report: ChainReport, hashes: Sequence[str], anchor: Anchor | None) -> ChainReport:
+    """`report` (of the events whose `hashes` are given, by seq) with what the case's latest checkpoint says: a
+    trail intact in itself but cut short or rewritten since the checkpoint is broken, and the report names the
+    checkpoint."""
     if anchor is None or not report.valid:
         return report
     if anchor.problem is not None:
         return report.model_copy(update={"valid": False, "reason": anchor.problem,
                                          "checkpoint": anchor.checkpoint.name})
-    found = contradiction(entries, anchor.checkpoint, anchor.head)
+    found = contradiction(hashes, anchor.checkpoint, anchor.head)
     if found is None:
         return report
     seq, reason = found

@@ -62,16 +62,21 @@ def _fields(entry: EventRow, actor: Any, payload: Any) -> dict[str, Any]:
     return fields
 
 
-def stored_personal(salt: str, personal: str) -> str:
-    """`domain.audit.personal_digest` of personal data given as its stored JSON text."""
+def canonical_text(text: str | bytes) -> bytes:
+    """`canonical_json` (UTF-8) of the value a stored JSON text holds (PostgreSQL's jsonb text, or any JSON)."""
     try:
-        out = orjson.dumps(orjson.loads(personal), option=orjson.OPT_SORT_KEYS)
+        out = orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS)
     except _ORJSON_ERRORS:
         pass
     else:
         if _same_as_stdlib(out):
-            return hashlib.sha256(salt.encode() + out).hexdigest()
-    return hashlib.sha256((salt + canonical_json(json.loads(personal))).encode()).hexdigest()
+            return out
+    return canonical_json(json.loads(text)).encode()
+
+
+def stored_personal(salt: str, personal: str) -> str:
+    """`domain.audit.personal_digest` of personal data given as its stored JSON text."""
+    return hashlib.sha256(salt.encode() + canonical_text(personal)).hexdigest()
 
 
 def stored_link_problem(entry: EventRow, prev: str) -> str | None:

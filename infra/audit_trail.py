@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections import deque
 from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.audit import AuditEntry, ChainReport, EventRow, SignatureCheck, by_head, chain_links, settle
+from domain.audit import AuditEntry, ChainReport, SignatureCheck, by_head, chain_links, settle
 from domain.checkpoints import Anchor, Head, anchored
 from domain.signing import EVENT_CONTEXT, Keyring
 from domain.stored_events import stored_link_problem
+from domain.stored_rows import ROW_COLUMNS, Canonical, Row, copy_row, event_row, quick_links
 from domain.verification import OVERSIGHT_CHAIN
 from infra.tables import audit_events, cases
 
@@ -40,42 +42,67 @@ async def case_ids(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
 
 SIGNATURE_THREADS = max(1, os.cpu_count() or 1)
 """Threads checking signatures while the main thread reads and hashes (Ed25519 runs without Python's lock)."""
-_AS_STORED = {
-    "case_id": "case_id::text",
-    "actor": "actor::text",
-    "payload": "payload::text",
-    # SQL NULL ("no personal data"), or JSON null stored by mistake: both are no personal data.
-    "personal": "nullif(personal, 'null'::jsonb)::text",
-    # `domain.audit.canonical_time`, printed by the server: no datetime to build per event.
-    "at": """to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""",
-}
-_EVENT_COLUMNS = ", ".join(_AS_STORED.get(name, name) for name in EventRow._fields)
-_EVERY_EVENT = f"SELECT {_EVENT_COLUMNS} FROM audit_events ORDER BY case_id, seq"
+_EVERY_EVENT = f"SELECT {ROW_COLUMNS} FROM audit_events ORDER BY case_id, seq"  # for COPY … TO STDOUT
+_CHUNKS_AHEAD = 64
+"""COPY's chunks (some 10 kB each) read ahead of the hashing: the server works on while this process hashes."""
+
+
+async def _copy_lines(driver: Any, query: str, lines: asyncio.Queue[list[bytes] | None]) -> None:
+    """`query`'s COPY output, whole lines at a time, into `lines`; None after the last."""
+    rest = b""
+
+    async def sink(chunk: bytes) -> None:
+        nonlocal rest
+        *whole, rest = (rest + bytes(chunk)).split(b"\n")
+        if whole:
+            await lines.put(whole)
+
+    try:
+        await driver.copy_from_query(query, output=sink)
+    except Exception:
+        await lines.put(None)  # the reader wakes, and finds the error in this task
+        raise
+    await lines.put(None)
 
 
 async def _every_case(sessions: async_sessionmaker[AsyncSession], rows_per_fetch: int,
-                      ) -> AsyncGenerator[list[tuple[str, list[EventRow]]], None]:
-    """Every case's events, from one server-side cursor ordered by (case_id, seq) on the driver's own
-    connection (no ORM rows to build): after each fetch, the cases that fetch completed."""
-    current: str | None = None
-    entries: list[EventRow] = []
+                      ) -> AsyncGenerator[list[tuple[str, list[Row]]], None]:
+    """Every case's events as COPY rows (`domain.stored_rows`), from one COPY ordered by (case_id, seq) in one
+    repeatable-read snapshot: after some `rows_per_fetch` rows, the cases they completed."""
+    current: bytes | None = None
+    rows: list[Row] = []
+    done: list[tuple[str, list[Row]]] = []
+    count = 0
     async with sessions() as session:
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
         assert driver is not None
         async with driver.transaction(isolation="repeatable_read", readonly=True):
-            cursor = await driver.cursor(_EVERY_EVENT)
-            while rows := await cursor.fetch(rows_per_fetch):
-                done: list[tuple[str, list[EventRow]]] = []
-                for row in rows:
-                    event = EventRow._make(row)
-                    if event.case_id != current:
-                        if current is not None:
-                            done.append((current, entries))
-                        current, entries = event.case_id, []
-                    entries.append(event)
-                yield done
+            await driver.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'")
+            lines: asyncio.Queue[list[bytes] | None] = asyncio.Queue(_CHUNKS_AHEAD)
+            copying = asyncio.create_task(_copy_lines(driver, _EVERY_EVENT, lines))
+            try:
+                while (batch := await lines.get()) is not None:
+                    for line in batch:
+                        row = copy_row(line)
+                        if row[0] != current:
+                            if current is not None:
+                                done.append((current.decode(), rows))
+                            current, rows = row[0], []
+                        rows.append(row)
+                    count += len(batch)
+                    if count >= rows_per_fetch and done:
+                        yield done
+                        done, count = [], 0
+                await copying
+            finally:
+                if not copying.done():
+                    copying.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await copying
     if current is not None:
-        yield [(current, entries)]
+        done.append((current.decode(), rows))
+    if done:
+        yield done
 
 
 @dataclass
@@ -83,7 +110,7 @@ class _Draft:
     """A case's chain checked but for its signatures: every one (`checks`) and those to check now (`todo`)."""
 
     case_id: str
-    entries: list[EventRow]
+    hashes: list[str]
     report: ChainReport
     checks: list[SignatureCheck]
     quick: ChainReport
@@ -98,9 +125,10 @@ class _Batch:
     results: list[asyncio.Future[list[str | None]]]
 
     @classmethod
-    def start(cls, cases: list[tuple[str, list[EventRow]]], keyring: Keyring, pool: ThreadPoolExecutor,
+    def start(cls, cases: list[tuple[str, list[Row]]], keyring: Keyring, pool: ThreadPoolExecutor,
               parts: int, starts: dict[str, Anchor], every: bool) -> _Batch:
-        drafts = [_draft(case_id, entries, starts.get(case_id), every) for case_id, entries in cases]
+        canonical = Canonical()
+        drafts = [_draft(case_id, rows, starts.get(case_id), every, canonical) for case_id, rows in cases]
         items = [(hash_, key_id, sig) for draft in drafts for _, hash_, key_id, sig in draft.todo]
         size = -(-len(items) // parts) or 1
         return cls(drafts, [asyncio.wrap_future(pool.submit(keyring.check_all, EVENT_CONTEXT, items[n:n + size]))
@@ -116,23 +144,28 @@ class _Batch:
             if not settled.valid and len(draft.todo) < len(draft.checks):  # the head does not vouch: each event
                 settled = settle(draft.report, draft.checks, await asyncio.to_thread(
                     keyring.check_all, EVENT_CONTEXT, [(h, k, s) for _, h, k, s in draft.checks]))
-            settled = anchored(settled, draft.entries, anchors.get(draft.case_id))
+            settled = anchored(settled, draft.hashes, anchors.get(draft.case_id))
             found.append((draft.case_id, settled))
-            if heads is not None and settled.valid and draft.entries:
-                heads.append(Head(case_id=draft.case_id, seq=draft.entries[-1].seq,
-                                  head_hash=draft.entries[-1].hash))
+            if heads is not None and settled.valid and draft.hashes:  # intact: its seqs run 1 to its length
+                heads.append(Head(case_id=draft.case_id, seq=len(draft.hashes), head_hash=draft.hashes[-1]))
         return found
 
 
-def _draft(case_id: str, entries: list[EventRow], start: Anchor | None, every: bool) -> _Draft:
+def _draft(case_id: str, rows: list[Row], start: Anchor | None, every: bool, canonical: Canonical) -> _Draft:
     """`chain_links` of a case's events, their signatures checked only after the head its latest verified
     checkpoint (`start`) holds; unless `every`, only the head's signature (`by_head`). The oversight chain is
-    always checked event by event: its writer chains onto the stored head it reads (`activities.verification`)."""
-    report, checks = chain_links(entries, verified_through=None if start is None else (start.head.seq,
-                                                                                        start.head.head_hash),
-                                 link=stored_link_problem)
+    always checked event by event: its writer chains onto the stored head it reads (`activities.verification`).
+    A case whose every event holds takes `quick_links`; any other, the exact path, which names its break."""
+    through = None if start is None else (start.head.seq, start.head.head_hash)
+    linked = quick_links(rows, canonical, through)
+    if linked is None:
+        entries = [event_row(row) for row in rows]
+        report, checks = chain_links(entries, verified_through=through, link=stored_link_problem)
+        hashes = [entry.hash for entry in entries]
+    else:
+        report, checks, hashes = linked
     quick, todo = (report, checks) if every or case_id == OVERSIGHT_CHAIN else by_head(report, checks)
-    return _Draft(case_id, entries, report, checks, quick, todo)
+    return _Draft(case_id, hashes, report, checks, quick, todo)
 
 
 async def verify_every_chain(
@@ -140,12 +173,12 @@ async def verify_every_chain(
     starts: dict[str, Anchor] | None = None, heads: list[Head] | None = None,
     every_signature: bool = True, rows_per_fetch: int = 20_000, threads: int = SIGNATURE_THREADS,
 ) -> AsyncGenerator[tuple[str, ChainReport], None]:
-    """Every case's chain checked from one server-side cursor ordered by (case_id, seq), case by case, each
+    """Every case's chain checked from one COPY ordered by (case_id, seq), case by case, each
     against its head in the latest checkpoint (`anchors`, by case id: `infra.checkpoints.latest_anchors`).
 
     The same verdicts as `stored_entries` + `verify_chain` + `anchored` per case, without a query per case,
-    and in constant memory: only the cases of the last few fetches are held, however large the trail. Each
-    event's signature is checked once, by `threads` threads in bulk while the next fetch is read and hashed —
+    and in constant memory: only the cases of the last few batches are held, however large the trail. Each
+    event's signature is checked once, by `threads` threads in bulk while the next batch is read and hashed —
     or, not `every_signature`, only each case's head's, which vouches for the chain before it (`by_head`; a
     case whose head does not hold is then checked event by event, so a forged event is named at its seq).
     A case the checkpoint holds but the trail no longer has at all is reported last.
@@ -158,16 +191,14 @@ async def verify_every_chain(
     """
     anchors, starts = anchors or {}, {case_id: a for case_id, a in (starts or {}).items() if a.problem is None}
     seen: set[str] = set()
-    in_flight: deque[_Batch] = deque()
     with ThreadPoolExecutor(threads, thread_name_prefix="audit-signatures") as pool:
         async for cases in _every_case(sessions, rows_per_fetch):
             seen.update(case_id for case_id, _ in cases)
-            in_flight.append(_Batch.start(cases, keyring, pool, threads, starts, every_signature))
-            while len(in_flight) > threads or (in_flight and all(f.done() for f in in_flight[0].results)):
-                for found in await in_flight.popleft().reports(anchors, heads, keyring):
-                    yield found
-        while in_flight:
-            for found in await in_flight.popleft().reports(anchors, heads, keyring):
+            # A batch's signatures are awaited before the next batch is hashed: threads that check while this
+            # one hashes wait for Python's lock after each signature (as long as 5 ms), which halved the rate
+            # of --every-signature once hashing stopped waiting for the server. COPY reads on meanwhile.
+            batch = _Batch.start(cases, keyring, pool, threads, starts, every_signature)
+            for found in await batch.reports(anchors, heads, keyring):
                 yield found
     for case_id in sorted(anchors.keys() - seen):
         yield case_id, anchored(ChainReport(valid=True, events=0), [], anchors[case_id])

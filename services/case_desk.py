@@ -271,7 +271,7 @@ class CaseDesk:
             raise Forbidden("verification is for staff and auditors")
         keyring = self.services.settings.audit_keys.keyring
         entries = await self.history(case_id, viewer)
-        return anchored(verify_chain(entries, keyring), entries,
+        return anchored(verify_chain(entries, keyring), [entry.hash for entry in entries],
                         await case_anchor(self.services.engine, case_id, keyring))
 
     async def as_of(self, case_id: str, viewer: Actor, when: datetime) -> CaseState:

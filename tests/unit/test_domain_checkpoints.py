@@ -68,7 +68,7 @@ def verified(entries: list[AuditEntry], anchor_heads: list[Head], checkpoint_hea
              ) -> ChainReport:
     checkpoint = make_checkpoint(7, AT, anchor_heads, None, KEY)
     anchor = anchor_of(checkpoint, checkpoint_heads or anchor_heads, CASE_ID, KEYRING)
-    return anchored(verify_chain(entries, KEYRING), entries, anchor)
+    return anchored(verify_chain(entries, KEYRING), [entry.hash for entry in entries], anchor)
 
 
 def test_a_trail_that_grew_since_its_checkpoint_holds() -> None:

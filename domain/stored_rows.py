@@ -1,0 +1,164 @@
+"""Events as PostgreSQL's COPY prints them (text format), linked and hashed without building an `EventRow` each.
+
+The whole-trail verifier reads the trail with `COPY (SELECT <ROW_COLUMNS> …) TO STDOUT`: one line per event,
+its columns in `EventRow`'s order separated by tabs, SQL NULL as ``\\N``, a backslash, tab, newline, carriage
+return, backspace, form feed or vertical tab in a value escaped with a backslash, and `at` printed in UTC
+(``YYYY-MM-DD HH:MI:SS[.ffffff]+00``, or already in `domain.audit.canonical_time`'s form outside years 1 to 9999,
+which that form alone can give). A row is a list of its 16 columns as bytes (None for NULL).
+
+`quick_links` checks a case's rows as `domain.audit.chain_links` does and gives its very result when every
+event holds: the canonical JSON each hash covers is put together from the columns' bytes (each actor's JSON
+made canonical once per distinct actor, the other text columns quoted once per distinct value). When anything
+does not hold (or the rows are not in the shapes it takes), it gives None and the caller takes the exact path:
+`event_row` of each row, then `chain_links` with `domain.stored_events.stored_link_problem`, which names the
+break. So it never decides a verdict but "intact", and that only when each hash is the one recomputed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+
+from domain.audit import GENESIS_HASH, REDACTION_EVENT, ChainReport, EventRow, SignatureCheck, erased_by
+from domain.stored_events import canonical_text
+
+Row = Sequence[bytes | None]
+"""A stored event's columns as COPY prints them, in `EventRow`'s order (None: SQL NULL)."""
+
+ROW_COLUMNS = ", ".join(
+    """CASE WHEN at >= '0001-01-01 00:00:00+00' AND at < '10000-01-01 00:00:00+00' THEN at::text
+       ELSE to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') END"""
+    if name == "at" else name for name in EventRow._fields)
+"""The SELECT list of `EventRow`'s columns for COPY: `at` as its text (the session's TimeZone must be UTC), which
+costs the server far less than `to_char`, and `to_char` only for the years its text prints otherwise."""
+
+_NULL = b"\\N"
+_ESCAPED = re.compile(rb"\\(.)", re.DOTALL)
+_UNESCAPE = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+_GENESIS = GENESIS_HASH.encode()
+_REDACTION = REDACTION_EVENT.encode()
+_CACHED = 4096
+"""Distinct actors (and other repeated values) remembered between cases before the memory is cleared."""
+
+
+def copy_row(line: bytes) -> Row:
+    """The columns of one line of COPY's text format (without its newline)."""
+    values = line.split(b"\t")
+    if b"\\" not in line:
+        return values
+    if line.count(b"\\") == values.count(_NULL):  # NULLs only, nothing escaped
+        return [None if value == _NULL else value for value in values]
+    return [None if value == _NULL else _unescape(value) if b"\\" in value else value for value in values]
+
+
+def _unescape(value: bytes) -> bytes:
+    return _ESCAPED.sub(lambda m: _UNESCAPE.get(m.group(1), m.group(1)), value)
+
+
+def canonical_at(at: bytes) -> bytes:
+    """`canonical_time` (ASCII) of a timestamp printed in UTC as COPY prints it (see the module's docstring)."""
+    if len(at) == 29:  # six digits of fraction, as nearly every stored time has
+        return at[:10] + b"T" + at[11:26] + b"+00:00"
+    if b"T" in at:  # printed by to_char already
+        return at
+    clock, _, fraction = at[11:-3].partition(b".")
+    return at[:10] + b"T" + clock + b"." + fraction.ljust(6, b"0") + b"+00:00"
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()
+
+
+def event_row(row: Row) -> EventRow:
+    """The `EventRow` the cursor of the same columns gives (JSON null in `personal` is no personal data)."""
+    case_id, seq, kind, actor, at, before, after, payload, prev, hash_, version, personal, *rest = row
+    assert case_id and seq and kind is not None and actor and at and after is not None and payload and version
+    assert prev is not None and hash_ is not None
+    return EventRow(case_id.decode(), int(seq), kind.decode(), actor.decode(), canonical_at(at).decode(),
+                    _text(before), after.decode(), payload.decode(), prev.decode(), hash_.decode(), int(version),
+                    None if personal == b"null" else _text(personal), *(_text(value) for value in rest))
+
+
+class Canonical:
+    """What is remembered between cases: each distinct actor's canonical JSON and each text column's JSON."""
+
+    def __init__(self) -> None:
+        self.actors: dict[bytes, bytes] = {}
+        self.texts: dict[bytes | None, bytes] = {None: b"null"}
+
+    def actor(self, text: bytes) -> bytes:
+        found = self.actors.get(text)
+        if found is None:
+            if len(self.actors) >= _CACHED:
+                self.actors.clear()
+            found = self.actors[text] = canonical_text(text)
+        return found
+
+    def text(self, value: bytes | None) -> bytes:
+        """A text column as a JSON string (None: null)."""
+        found = self.texts.get(value)
+        if found is None:
+            assert value is not None
+            if len(self.texts) >= _CACHED:
+                self.texts = {None: b"null"}
+            found = self.texts[value] = json.dumps(value.decode(), ensure_ascii=False).encode()
+        return found
+
+
+def _digest(value: bytes | None, canonical: Canonical) -> bytes:
+    """`personal_digest` as a JSON string: a hex digest needs no escape (and is not worth remembering)."""
+    return b'"' + value + b'"' if value is not None and value.isalnum() else canonical.text(value)
+
+
+def quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[int, str] | None = None,
+                ) -> tuple[ChainReport, list[SignatureCheck], list[str]] | None:
+    """`chain_links(entries, verified_through=…, link=stored_link_problem)` of one case's rows (in seq order) when
+    every event holds, with each event's hash (for `domain.checkpoints.anchored`); None when one does not (or
+    may not) hold, which only the exact path (`event_row`, `chain_links`) names."""
+    through_seq, through_hash = verified_through or (0, "")
+    case_id = b'"' + (rows[0][0] or b"") + b'"'  # a uuid's text: nothing to escape
+    covered = {named for row in rows if row[2] == _REDACTION and row[1] and row[7]
+               for named in erased_by(int(row[1]), _object(row[7]))}
+    prev, hashes, checks = _GENESIS, [], []
+    unsigned = presigned = 0
+    any_signed = False
+    for expected, (_, seq, kind, actor, at, before, after, payload, prev_hash, hash_, version, personal, salt,
+                   digest, key_id, signature) in enumerate(rows, start=1):
+        if seq is None or int(seq) != expected or prev_hash != prev or actor is None or at is None \
+                or payload is None or hash_ is None or version is None:
+            return None
+        content = b"".join((b'{"actor":', canonical.actor(actor), b',"at":"', canonical_at(at), b'","case_id":',
+                            case_id, b',"payload":', canonical_text(payload),
+                            b',"personal_digest":' + _digest(digest, canonical) if int(version) >= 2 else b"",
+                            b',"seq":', seq, b',"stage_after":', canonical.text(after), b',"stage_before":',
+                            canonical.text(before), b',"type":', canonical.text(kind), b"}"))
+        text = hash_.decode()
+        if hashlib.sha256(prev + content).hexdigest() != text:
+            return None
+        if personal is not None and personal != b"null":
+            if salt is None or digest is None or \
+                    hashlib.sha256(salt + canonical_text(personal)).hexdigest() != digest.decode():
+                return None
+        elif digest is not None and expected not in covered:  # redacted, and no later redaction names it
+            return None
+        if expected == through_seq and text != through_hash:
+            return None
+        if signature is None and key_id is None:
+            if any_signed:
+                return None
+            unsigned += 1
+        elif expected <= through_seq:
+            any_signed, presigned = True, presigned + 1
+        else:
+            any_signed = True
+            checks.append((expected, text, _text(key_id), _text(signature)))
+        hashes.append(text)
+        prev = hash_
+    return ChainReport(valid=True, events=len(rows), signed=presigned, unsigned=unsigned), checks, hashes
+
+
+def _object(payload: bytes) -> dict[str, object]:
+    value = json.loads(payload)
+    return value if isinstance(value, dict) else {}

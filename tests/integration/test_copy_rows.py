@@ -1,0 +1,111 @@
+"""The whole-trail verifier's COPY rows (`domain.stored_rows`), read from the real PostgreSQL: a row of odd content
+(tabs, newlines, backslashes and control characters that COPY escapes, non-ASCII, integers beyond 64 bits, tiny
+floats, JSON nulls, times whose printed fraction is cut short or absent, personal data kept and redacted) links and
+hashes by the bytes exactly as the recording step hashed it, and parses back to the very event; an altered row is
+left to the exact path, which names it as `verify_chain` does."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.audit import (
+    GENESIS_HASH,
+    REDACTION_EVENT,
+    AuditEntry,
+    canonical_time,
+    chain_links,
+    make_entry,
+    redact,
+    sign,
+    verify_chain,
+)
+from domain.signing import Keyring, Signer
+from domain.stored_rows import Canonical, Row, event_row, quick_links
+from infra.audit_trail import _every_case, stored_entries, verify_every_chain
+from infra.db import session_factory
+from infra.tables import audit_events
+from tests.helpers.audit_cli import as_table_owner
+
+SIGNER = Signer.from_seed(bytes(range(3, 35)))
+KEYRING = Keyring.of([SIGNER.public])
+ODD: list[dict[str, Any]] = [
+    {"text": "tab\there, newline\nthere, back\\slash, \"quoted\", bell \x07, \x7f \u2028 日本語 😀", "contact": {
+        "name": "Ａｎｎａ \\N Müller", "email": "a@example.jp"}},
+    {"big": 2**80, "neg_big": -(2**70), "tiny": 1.5e-07, "small": 1e-05, "huge": 1e300, "null": None, "e": "1e-5",
+     "contact": {"name": "O'Brien\tJr.", "size": 2**66, "ratio": 1e-06}},
+    {"nested": {"z": [1, {"b": None, "a": True}], "ä": {"é": [], "e": {}}}, "empty": "", "slash": "\\t\\n"},
+    {"events": [1], "reason": "retention period over"},
+]
+TIMES = [datetime(2026, 4, 1, 9, 0, 0, tzinfo=UTC), datetime(2026, 4, 1, 9, 0, 0, 500000, tzinfo=UTC),
+         datetime(1999, 12, 31, 23, 59, 59, 1, tzinfo=UTC), datetime(2026, 4, 2, 0, 0, 0, 120000, tzinfo=UTC)]
+
+
+def odd_chain() -> list[AuditEntry]:
+    case_id, prev, entries = str(uuid.uuid4()), GENESIS_HASH, []
+    for seq, (payload, at) in enumerate(zip(ODD, TIMES, strict=True), start=1):
+        kind = REDACTION_EVENT if seq == len(ODD) else "add_note"
+        entry = sign(make_entry(case_id=case_id, seq=seq, type=kind, at=at, stage_before=None if seq == 1 else "x\ty",
+                                actor={"id": "u-ü\\1", "name": "佐藤\t健二", "role": "coordinator"},
+                                stage_after="x\ty", payload=payload, prev_hash=prev, salt=f"{seq:032x}"), SIGNER)
+        entries.append(entry)
+        prev = entry.hash
+    entries[0] = redact(entries[0])  # the contact erased, as the last event records
+    return entries
+
+
+async def copy_rows(engine: AsyncEngine, case_id: str) -> list[Row]:
+    found = [rows async for cases in _every_case(session_factory(engine), 3) for cid, rows in cases if cid == case_id]
+    assert len(found) == 1
+    return found[0]
+
+
+async def test_odd_rows_hash_by_their_bytes_as_the_recording_step_hashed_them(engine: AsyncEngine) -> None:
+    entries = odd_chain()
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
+    rows = await copy_rows(engine, entries[0].case_id)
+    parsed = [event_row(row) for row in rows]
+    assert [(e.seq, e.hash, e.personal_digest, e.key_id, e.signature) for e in parsed] == [
+        (e.seq, e.hash, e.personal_digest, e.key_id, e.signature) for e in entries]
+    assert [(json.loads(e.actor), json.loads(e.payload), e.at, e.stage_before, e.stage_after) for e in parsed] == [
+        (e.actor, e.payload, canonical_time(e.at), e.stage_before, e.stage_after) for e in entries]
+    assert parsed[0].personal is None and parsed[1].personal is not None
+    assert json.loads(parsed[1].personal) == entries[1].personal
+    linked = quick_links(rows, Canonical())
+    assert linked is not None, "every event holds: the quick path must say so"
+    assert linked == (*chain_links(await stored_entries(session_factory(engine), entries[0].case_id)),
+                      [e.hash for e in entries])
+
+
+async def test_an_altered_row_is_named_as_verify_chain_names_it(engine: AsyncEngine) -> None:
+    entries = odd_chain()
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
+    await as_table_owner(engine, "UPDATE audit_events SET payload = jsonb_set(payload, '{big}', '1') "
+                                 "WHERE case_id = :id AND seq = 2", id=entries[0].case_id)
+    assert quick_links(await copy_rows(engine, entries[0].case_id), Canonical()) is None
+    sessions = session_factory(engine)
+    expected = verify_chain(await stored_entries(sessions, entries[0].case_id), KEYRING, every_signature=False)
+    assert (expected.first_broken_seq, expected.valid) == (2, False)
+    found = [r async for c, r in verify_every_chain(sessions, KEYRING, every_signature=False)
+             if c == entries[0].case_id]
+    assert found == [expected]
+
+
+async def test_a_reader_that_stops_early_leaves_the_connection_usable(engine: AsyncEngine) -> None:
+    """Closing the verifier mid-trail stops its COPY; the next verification runs on the same pool."""
+    for _ in range(2):
+        entries = odd_chain()
+        async with engine.begin() as conn:
+            await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
+    sessions = session_factory(engine)
+    reports = verify_every_chain(sessions, KEYRING, every_signature=False, rows_per_fetch=1)
+    assert (await anext(reports))[1].events > 0
+    await reports.aclose()
+    assert [r async for _, r in verify_every_chain(sessions, KEYRING, every_signature=False)]
