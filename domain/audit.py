@@ -299,8 +299,11 @@ def settle(report: ChainReport, checks: list[SignatureCheck], problems: Sequence
 
 
 def erased_by(seq: int, payload: dict[str, Any]) -> list[int]:
-    """The events a redaction recorded at `seq` with `payload` names, as it may: only earlier ones."""
-    return [named for named in payload.get("events", []) if isinstance(named, int) and named < seq]
+    """The events a redaction recorded at `seq` with `payload` names, as it may: only earlier ones, as a list of
+    integers (anything else names none: the recording step writes that list, and a verifier must not fail on
+    what else a row may hold)."""
+    named = payload.get("events", [])
+    return [n for n in named if type(n) is int and n < seq] if isinstance(named, list) else []
 
 
 def _payload(entry: ChainEvent) -> dict[str, Any]:
