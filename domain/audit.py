@@ -55,7 +55,12 @@ class AuditEntry(BaseModel):
 
 
 def canonical_time(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
+    """`at` in UTC, to the microsecond. A time that has no UTC form (asyncpg reads a stored '-infinity' as a naive
+    year 1, which no event is recorded at) is printed as it is, so a verifier names its event altered."""
+    try:
+        return at.astimezone(UTC).isoformat(timespec="microseconds")
+    except (OverflowError, ValueError):
+        return at.isoformat(timespec="microseconds")
 
 
 def canonical_json(fields: dict[str, Any]) -> str:

@@ -114,7 +114,8 @@ async def test_a_reader_that_stops_early_leaves_the_connection_usable(engine: As
 
 async def test_an_event_at_an_infinite_time_is_named_as_verify_chain_names_it(engine: AsyncEngine) -> None:
     """An infinite `at` (no event is recorded at one; a forged row may hold it) breaks its case and no other: the
-    whole-trail verifier once failed on it (`to_char` prints it as nothing), so no case was verified at all."""
+    whole-trail verifier once failed on it (`to_char` prints it as nothing), so no case was verified at all, and
+    the per-case one on '-infinity' (asyncpg reads it as naive year 1, which has no UTC form)."""
     chains = [odd_chain() for _ in range(3)]
     async with engine.begin() as conn:
         await conn.execute(insert(audit_events).values([e.model_dump() for c in chains for e in c]))
@@ -123,11 +124,10 @@ async def test_an_event_at_an_infinite_time_is_named_as_verify_chain_names_it(en
                              id=entries[0].case_id)
     sessions = session_factory(engine)
     found = dict([r async for r in verify_every_chain(sessions, KEYRING, every_signature=False)])
-    for entries in (chains[0], chains[2]):  # (the per-case verifier cannot take -infinity: year 0 is no datetime)
+    for entries in chains:
         expected = verify_chain(await stored_entries(sessions, entries[0].case_id), KEYRING, every_signature=False)
         assert found[entries[0].case_id] == expected
     assert [found[c[0].case_id].first_broken_seq for c in chains] == [2, 2, None]
-    assert found[chains[1][0].case_id].reason == found[chains[0][0].case_id].reason
 
 
 async def test_a_lone_number_payload_hashed_as_orjson_prints_it_is_no_intact_event(engine: AsyncEngine) -> None:

@@ -230,6 +230,14 @@ def test_a_redaction_that_names_its_events_otherwise_than_as_a_list_of_integers_
     assert "no redaction is recorded" in (report.reason or "")
 
 
+def test_an_event_at_a_time_with_no_utc_form_is_named_altered() -> None:
+    """asyncpg reads a stored '-infinity' as naive year 1, which once failed every per-case verification (a 500)."""
+    entries = salted_chain()
+    report = verify_chain([entries[0], entries[1].model_copy(update={"at": datetime.min}), entries[2]])
+    assert (report.valid, report.first_broken_seq) == (False, 2)
+    assert "altered" in (report.reason or "")
+
+
 def test_altered_personal_data_breaks_the_chain_at_its_event() -> None:
     entries = salted_chain()
     forged = entries[0].model_copy(update={"personal": {"contact": {**CONTACT["contact"], "name": "Eve"}}})
