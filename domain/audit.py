@@ -55,7 +55,12 @@ class AuditEntry(BaseModel):
 
 
 def canonical_time(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
+    """`at` in UTC, to the microsecond. A time that has no UTC form (asyncpg reads a stored '-infinity' as a naive
+    year 1, which no event is recorded at) is printed as it is, so a verifier names its event altered."""
+    try:
+        return at.astimezone(UTC).isoformat(timespec="microseconds")
+    except (OverflowError, ValueError):
+        return at.isoformat(timespec="microseconds")
 
 
 def canonical_json(fields: dict[str, Any]) -> str:
@@ -299,8 +304,11 @@ def settle(report: ChainReport, checks: list[SignatureCheck], problems: Sequence
 
 
 def erased_by(seq: int, payload: dict[str, Any]) -> list[int]:
-    """The events a redaction recorded at `seq` with `payload` names, as it may: only earlier ones."""
-    return [named for named in payload.get("events", []) if isinstance(named, int) and named < seq]
+    """The events a redaction recorded at `seq` with `payload` names, as it may: only earlier ones, as a list of
+    integers (anything else names none: the recording step writes that list, and a verifier must not fail on
+    what else a row may hold)."""
+    named = payload.get("events", [])
+    return [n for n in named if type(n) is int and n < seq] if isinstance(named, list) else []
 
 
 def _payload(entry: ChainEvent) -> dict[str, Any]:

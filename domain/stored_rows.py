@@ -28,11 +28,12 @@ Row = Sequence[bytes | None]
 """A stored event's columns as COPY prints them, in `EventRow`'s order (None: SQL NULL)."""
 
 ROW_COLUMNS = ", ".join(
-    """CASE WHEN at >= '0001-01-01 00:00:00+00' AND at < '10000-01-01 00:00:00+00' THEN at::text
+    """CASE WHEN at >= '0001-01-01 00:00:00+00' AND at < '10000-01-01 00:00:00+00' OR NOT isfinite(at) THEN at::text
        ELSE to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') END"""
     if name == "at" else name for name in EventRow._fields)
 """The SELECT list of `EventRow`'s columns for COPY: `at` as its text (the session's TimeZone must be UTC), which
-costs the server far less than `to_char`, and `to_char` only for the years its text prints otherwise."""
+costs the server far less than `to_char`, and `to_char` only for the years its text prints otherwise (an infinite
+time, which no event is recorded at, keeps its text: `to_char` prints it as nothing)."""
 
 _NULL = b"\\N"
 _ESCAPED = re.compile(rb"\\(.)", re.DOTALL)
@@ -61,7 +62,7 @@ def canonical_at(at: bytes) -> bytes:
     """`canonical_time` (ASCII) of a timestamp printed in UTC as COPY prints it (see the module's docstring)."""
     if len(at) == 29:  # six digits of fraction, as nearly every stored time has
         return at[:10] + b"T" + at[11:26] + b"+00:00"
-    if b"T" in at:  # printed by to_char already
+    if b"T" in at or not at[:1].isdigit():  # printed by to_char already, or infinite (no event's time)
         return at
     clock, _, fraction = at[11:-3].partition(b".")
     return at[:10] + b"T" + clock + b"." + fraction.ljust(6, b"0") + b"+00:00"

@@ -6,6 +6,7 @@ left to the exact path, which names it as `verify_chain` does."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -109,3 +110,38 @@ async def test_a_reader_that_stops_early_leaves_the_connection_usable(engine: As
     assert (await anext(reports))[1].events > 0
     await reports.aclose()
     assert [r async for _, r in verify_every_chain(sessions, KEYRING, every_signature=False)]
+
+
+async def test_an_event_at_an_infinite_time_is_named_as_verify_chain_names_it(engine: AsyncEngine) -> None:
+    """An infinite `at` (no event is recorded at one; a forged row may hold it) breaks its case and no other: the
+    whole-trail verifier once failed on it (`to_char` prints it as nothing), so no case was verified at all, and
+    the per-case one on '-infinity' (asyncpg reads it as naive year 1, which has no UTC form)."""
+    chains = [odd_chain() for _ in range(3)]
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values([e.model_dump() for c in chains for e in c]))
+    for entries, at in zip(chains, ["infinity", "-infinity"], strict=False):
+        await as_table_owner(engine, f"UPDATE audit_events SET at = '{at}' WHERE case_id = :id AND seq = 2",
+                             id=entries[0].case_id)
+    sessions = session_factory(engine)
+    found = dict([r async for r in verify_every_chain(sessions, KEYRING, every_signature=False)])
+    for entries in chains:
+        expected = verify_chain(await stored_entries(sessions, entries[0].case_id), KEYRING, every_signature=False)
+        assert found[entries[0].case_id] == expected
+    assert [found[c[0].case_id].first_broken_seq for c in chains] == [2, 2, None]
+
+
+async def test_a_lone_number_payload_hashed_as_orjson_prints_it_is_no_intact_event(engine: AsyncEngine) -> None:
+    """A forged event whose payload is a lone number (2**64), hashed over orjson's `1.8446744073709552e+19` where
+    the recording step's canonical JSON holds the integer: the quick path once found such a chain intact."""
+    entry = make_entry(case_id=str(uuid.uuid4()), seq=1, type="add_note", actor={"id": "u"}, at=TIMES[0],
+                       stage_before=None, stage_after="x", payload={}, prev_hash=GENESIS_HASH)
+    content = json.dumps({"actor": entry.actor, "at": canonical_time(entry.at), "case_id": entry.case_id,
+                          "payload": 2**64, "seq": 1, "stage_after": "x", "stage_before": None, "type": "add_note"},
+                         sort_keys=True, separators=(",", ":")).replace(str(2**64), "1.8446744073709552e+19")
+    forged = hashlib.sha256((GENESIS_HASH + content).encode()).hexdigest()
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values(entry.model_dump()))
+    await as_table_owner(engine, f"UPDATE audit_events SET payload = '{2**64}', hash = :hash WHERE case_id = :id",
+                         id=entry.case_id, hash=forged)
+    found = [r async for c, r in verify_every_chain(session_factory(engine), KEYRING) if c == entry.case_id]
+    assert [(r.valid, r.first_broken_seq) for r in found] == [(False, 1)]

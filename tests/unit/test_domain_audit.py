@@ -182,11 +182,11 @@ def test_wrong_orgs_are_refused_with_a_readable_message(role: Role, org: str | N
 CONTACT = {"contact": {"name": "Anna Schmidt", "email": "anna@acme.example", "language": "en"}}
 
 
-def salted_chain() -> list[AuditEntry]:
-    """filed (with a contact), relay, then the recorded redaction, each of hash version 2."""
+def salted_chain(named: object = (1,)) -> list[AuditEntry]:
+    """filed (with a contact), relay, then the recorded redaction (naming `named`), each of hash version 2."""
     steps: list[tuple[str, dict[str, Any]]] = [
         ("filed", {"company": "Acme GmbH", **CONTACT}), ("relay", {"offices": ["sbic"]}),
-        (REDACTION_EVENT, {"events": [1]}),
+        (REDACTION_EVENT, {"events": list(named) if isinstance(named, tuple) else named}),
     ]
     entries: list[AuditEntry] = []
     for seq, (kind, payload) in enumerate(steps, start=1):
@@ -219,6 +219,23 @@ def test_an_erasure_without_a_recorded_redaction_breaks_the_chain() -> None:
     report = verify_chain([redact(entries[0]), entries[1]])
     assert (report.valid, report.first_broken_seq) == (False, 1)
     assert "no redaction is recorded" in (report.reason or "")
+
+
+@pytest.mark.parametrize("named", [1, None, "1", {"1": 1}, (True,), (1.0,)])
+def test_a_redaction_that_names_its_events_otherwise_than_as_a_list_of_integers_names_none(named: object) -> None:
+    """Not a crash of the verifier (a forged row once stopped every case's verification): the erasure is a break."""
+    entries = salted_chain(named)
+    report = verify_chain([redact(entries[0]), *entries[1:]])
+    assert (report.valid, report.first_broken_seq) == (False, 1)
+    assert "no redaction is recorded" in (report.reason or "")
+
+
+def test_an_event_at_a_time_with_no_utc_form_is_named_altered() -> None:
+    """asyncpg reads a stored '-infinity' as naive year 1, which once failed every per-case verification (a 500)."""
+    entries = salted_chain()
+    report = verify_chain([entries[0], entries[1].model_copy(update={"at": datetime.min}), entries[2]])
+    assert (report.valid, report.first_broken_seq) == (False, 2)
+    assert "altered" in (report.reason or "")
 
 
 def test_altered_personal_data_breaks_the_chain_at_its_event() -> None:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.audit import GENESIS_HASH, EventRow, canonical_json, canonical_time, make_entry, personal_digest
-from domain.stored_events import stored_content, stored_link_problem, stored_personal
+from domain.stored_events import canonical_text, stored_content, stored_link_problem, stored_personal
 
 scalars = (st.none() | st.booleans() | st.text() | st.integers() | st.integers(min_value=-2**70, max_value=2**70)
            | st.floats(allow_nan=False, allow_infinity=False)
@@ -83,3 +83,17 @@ def test_an_event_made_by_the_domain_links_as_a_stored_row() -> None:
     other_person = stored._replace(personal=stored.personal.replace("k@example.jp", "x@example.jp")
                                    if stored.personal else None)
     assert "personal data" in (stored_link_problem(other_person, GENESIS_HASH) or "")
+
+
+@given(values, st.booleans())
+@settings(max_examples=300)
+def test_any_stored_json_text_is_made_canonical_as_the_domain_does(value: Any, compact: bool) -> None:
+    """A lone number too (a forged `payload` or `actor` may be one): orjson prints 2**64 as `1.8446744073709552e+19`
+    and 1e-07 as `1e-7` there, with nothing before the number to mark it."""
+    assert canonical_text(as_stored(value, compact)) == json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("text", ["18446744073709551616", "0.0000001", "-0.00001", "123456789012345678901234567890"])
+def test_a_lone_number_is_the_standard_librarys(text: str) -> None:
+    assert canonical_text(text) == json.dumps(json.loads(text)).encode()
