@@ -3,8 +3,9 @@
 The whole-trail verifier reads the trail with `COPY (SELECT <ROW_COLUMNS> …) TO STDOUT`: one line per event,
 its columns in `EventRow`'s order separated by tabs, SQL NULL as ``\\N``, a backslash, tab, newline, carriage
 return, backspace, form feed or vertical tab in a value escaped with a backslash, and `at` printed in UTC
-(``YYYY-MM-DD HH:MI:SS[.ffffff]+00``, or already in `domain.audit.canonical_time`'s form outside years 1 to 9999,
-which that form alone can give). A row is a list of its 16 columns as bytes (None for NULL).
+(``YYYY-MM-DD HH:MI:SS[.ffffff]+00``; outside years 1 to 9999, which `domain.audit.canonical_time` alone gives,
+in its form followed by the era, or ``infinity``/``-infinity``). A row is a list of its 16 columns as bytes (None
+for NULL).
 
 `quick_links` checks a case's rows as `domain.audit.chain_links` does and gives its very result when every
 event holds: the canonical JSON each hash covers is put together from the columns' bytes (each actor's JSON
@@ -29,10 +30,14 @@ Row = Sequence[bytes | None]
 
 ROW_COLUMNS = ", ".join(
     """CASE WHEN at >= '0001-01-01 00:00:00+00' AND at < '10000-01-01 00:00:00+00' THEN at::text
-       ELSE to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') END"""
+       WHEN isfinite(at) THEN to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00" BC')
+       ELSE at::text END"""
     if name == "at" else name for name in EventRow._fields)
 """The SELECT list of `EventRow`'s columns for COPY: `at` as its text (the session's TimeZone must be UTC), which
-costs the server far less than `to_char`, and `to_char` only for the years its text prints otherwise."""
+costs the server far less than `to_char`, and `to_char` only for the years its text prints otherwise, with the era
+(` AD`, ` BC`), which `canonical_time` never prints: `YYYY` prints 2026 BC as 2026, so without it an event moved
+back to 2026 BC hashed as the one of 2026 AD. `infinity` and `-infinity` (`to_char` gives NULL) stay as they are
+printed. Those times are no time `canonical_time` gives, so an event holding one never holds its hash."""
 
 _NULL = b"\\N"
 _ESCAPED = re.compile(rb"\\(.)", re.DOTALL)
@@ -61,7 +66,7 @@ def canonical_at(at: bytes) -> bytes:
     """`canonical_time` (ASCII) of a timestamp printed in UTC as COPY prints it (see the module's docstring)."""
     if len(at) == 29:  # six digits of fraction, as nearly every stored time has
         return at[:10] + b"T" + at[11:26] + b"+00:00"
-    if b"T" in at:  # printed by to_char already
+    if b"T" in at or at.endswith(b"infinity"):  # printed by to_char already, or no time canonical_time gives
         return at
     clock, _, fraction = at[11:-3].partition(b".")
     return at[:10] + b"T" + clock + b"." + fraction.ljust(6, b"0") + b"+00:00"

@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -109,3 +110,21 @@ async def test_a_reader_that_stops_early_leaves_the_connection_usable(engine: As
     assert (await anext(reports))[1].events > 0
     await reports.aclose()
     assert [r async for _, r in verify_every_chain(sessions, KEYRING, every_signature=False)]
+
+
+@pytest.mark.parametrize("moved", [
+    "at - interval '4051 years'",  # 2026 AD -> 2026 BC, which to_char's YYYY prints as 2026
+    "'infinity'", "'-infinity'", "at + interval '8000 years'",
+])
+async def test_an_event_moved_to_a_time_no_recording_step_gives_is_named(registry: AsyncEngine, moved: str) -> None:
+    """Seen: an event moved to the same instant BC verified intact, signatures and all (and `infinity` stopped
+    the verifier with an AssertionError); it is altered, at its seq. (A database of its own: the per-case
+    reader cannot decode a time BC, and other tests read the whole trail.)"""
+    engine, entries = registry, odd_chain()
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
+    await as_table_owner(engine, f"UPDATE audit_events SET at = {moved} WHERE case_id = :id AND seq = 2",
+                         id=entries[0].case_id)
+    found = [r async for c, r in verify_every_chain(session_factory(engine), KEYRING) if c == entries[0].case_id]
+    assert [(r.valid, r.first_broken_seq, r.reason) for r in found] == [
+        (False, 2, "its content does not match its hash: the event was altered")]
