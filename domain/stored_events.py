@@ -10,8 +10,9 @@ standard library's way is taken instead:
 * a float below 1e-4 (and not 0), which Python prints in exponent form with at least two exponent digits
   (`1e-07`) and orjson as `0.0000…` or with one (`1e-7`).
 
-So an output holding a number token (after `:`, `,` or `[`) in exponent form or starting `0.0000` is made again
-by the standard library (the same within a string only costs time), as is any text orjson refuses. The property
+So an output holding a number token (after `:`, `,` or `[`, or the whole output) in exponent form or starting
+`0.0000` is made again by the standard library (the same within a string only costs time), as is any text orjson
+refuses. The property
 tests of `tests/unit/test_stored_events.py` hold both ways side by side over generated data (non-ASCII, floats
 of every size, big integers, nesting).
 
@@ -29,8 +30,9 @@ import orjson
 
 from domain.audit import EventRow, canonical_json
 
-_DIFFERS = re.compile(rb"[:,\[]-?[0-9.]+e[-+]|[:,\[]-?0\.0000")
-"""A number token in exponent form, or a fraction below 1e-4, in orjson's compact output."""
+_DIFFERS = re.compile(rb"(?:^|[:,\[])-?(?:[0-9.]+e[-+]|0\.0000)")
+"""A number token in exponent form, or a fraction below 1e-4, in orjson's compact output (the whole output, when
+the JSON is a bare number)."""
 _ORJSON_ERRORS = (orjson.JSONDecodeError, orjson.JSONEncodeError, TypeError)
 
 

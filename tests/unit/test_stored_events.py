@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.audit import GENESIS_HASH, EventRow, canonical_json, canonical_time, make_entry, personal_digest
-from domain.stored_events import stored_content, stored_link_problem, stored_personal
+from domain.stored_events import canonical_text, stored_content, stored_link_problem, stored_personal
 
 scalars = (st.none() | st.booleans() | st.text() | st.integers() | st.integers(min_value=-2**70, max_value=2**70)
            | st.floats(allow_nan=False, allow_infinity=False)
@@ -64,6 +64,21 @@ def test_the_fast_canonical_form_is_byte_identical(actor: dict[str, Any], payloa
 def test_personal_digests_are_those_of_the_domain(personal: dict[str, Any], salt: str, compact: bool) -> None:
     text = as_stored(personal, compact)
     assert stored_personal(salt, text) == personal_digest(salt, json.loads(text))
+
+
+@settings(max_examples=300)
+@given(values, st.booleans())
+def test_any_json_value_is_made_canonical_as_the_domain_makes_it(value: Any, compact: bool) -> None:
+    """Seen: a bare number (an actor or payload stored as 12345678901234567890123 or 0.00001, not in an object)
+    came out in orjson's form (1.2345678901234568e+22, 0.00001): the whole-trail verifier's quick path hashed
+    it so, and held a chain intact that the exact path names altered."""
+    text = as_stored(value, compact)
+    assert canonical_text(text) == canonical_json(json.loads(text)).encode()
+
+
+@pytest.mark.parametrize("text", ["12345678901234567890123", "-12345678901234567890123", "0.00001", "1e-07"])
+def test_a_bare_number_is_made_canonical_as_the_domain_makes_it(text: str) -> None:
+    assert canonical_text(text) == canonical_json(json.loads(text)).encode()
 
 
 def test_an_event_made_by_the_domain_links_as_a_stored_row() -> None:
