@@ -299,8 +299,10 @@ def settle(report: ChainReport, checks: list[SignatureCheck], problems: Sequence
 
 
 def erased_by(seq: int, payload: dict[str, Any]) -> list[int]:
-    """The events a redaction recorded at `seq` with `payload` names, as it may: only earlier ones."""
-    return [named for named in payload.get("events", []) if isinstance(named, int) and named < seq]
+    """The events a redaction recorded at `seq` with `payload` names, as it may: only earlier ones, in a list
+    (a payload that holds no list under "events" names none: a forged one is then a break, not a crash)."""
+    events = payload.get("events")
+    return [named for named in events if isinstance(named, int) and named < seq] if isinstance(events, list) else []
 
 
 def _payload(entry: ChainEvent) -> dict[str, Any]:
