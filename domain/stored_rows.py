@@ -121,7 +121,16 @@ def quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[i
                 ) -> tuple[ChainReport, list[SignatureCheck], list[str]] | None:
     """`chain_links(entries, verified_through=…, link=stored_link_problem)` of one case's rows (in seq order) when
     every event holds, with each event's hash (for `domain.checkpoints.anchored`); None when one does not (or
-    may not) hold, which only the exact path (`event_row`, `chain_links`) names."""
+    may not) hold, which only the exact path (`event_row`, `chain_links`) names: also for JSON nested deeper than
+    the standard library reads (RecursionError), which no recorded event holds."""
+    try:
+        return _quick_links(rows, canonical, verified_through)
+    except RecursionError:
+        return None
+
+
+def _quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[int, str] | None,
+                 ) -> tuple[ChainReport, list[SignatureCheck], list[str]] | None:
     through_seq, through_hash = verified_through or (0, "")
     case_id = b'"' + (rows[0][0] or b"") + b'"'  # a uuid's text: nothing to escape
     covered = {named for row in rows if row[2] == _REDACTION and row[1] and row[7]

@@ -128,3 +128,22 @@ async def test_an_event_moved_to_a_time_no_recording_step_gives_is_named(registr
     found = [r async for c, r in verify_every_chain(session_factory(engine), KEYRING) if c == entries[0].case_id]
     assert [(r.valid, r.first_broken_seq, r.reason) for r in found] == [
         (False, 2, "its content does not match its hash: the event was altered")]
+
+
+@pytest.mark.parametrize(("column", "kind"), [("payload", "add_note"), ("payload", REDACTION_EVENT),
+                                              ("actor", "add_note"), ("personal", "add_note")])
+async def test_json_nested_deeper_than_any_recorded_event_is_named_not_a_crash(
+        registry: AsyncEngine, column: str, kind: str) -> None:
+    """Seen: one event's payload set to {"x": [[[…]]]} 3,000 deep (jsonb takes it) stopped the whole-trail verifier
+    with a RecursionError (json.loads): no verdict for any case. It is altered, at its seq. (The per-case reader,
+    whose driver decodes jsonb, still fails on it.)"""
+    engine, entries = registry, odd_chain()
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
+    await as_table_owner(engine, f"UPDATE audit_events SET {column} = jsonb_build_object('x', CAST(:deep AS jsonb)), "
+                                 "type = :kind WHERE case_id = :id AND seq = 2",
+                         id=entries[0].case_id, deep="[" * 3000 + "]" * 3000, kind=kind)
+    found = [r async for c, r in verify_every_chain(session_factory(engine), KEYRING) if c == entries[0].case_id]
+    reason = "its personal data does not match its digest: the personal data was altered" if column == "personal" \
+        else "its content does not match its hash: the event was altered"
+    assert [(r.valid, r.first_broken_seq, r.reason) for r in found] == [(False, 2, reason)]
