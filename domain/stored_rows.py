@@ -4,8 +4,8 @@ The whole-trail verifier reads the trail with `COPY (SELECT <ROW_COLUMNS> …) T
 its columns in `EventRow`'s order separated by tabs, SQL NULL as ``\\N``, a backslash, tab, newline, carriage
 return, backspace, form feed or vertical tab in a value escaped with a backslash, and `at` printed in UTC
 (``YYYY-MM-DD HH:MI:SS[.ffffff]+00``; outside years 1 to 9999, which `domain.audit.canonical_time` alone gives,
-in its form followed by the era, or ``infinity``/``-infinity``). A row is a list of its 16 columns as bytes (None
-for NULL).
+in its form followed by the era, or ``infinity``/``-infinity``: see `ROW_COLUMNS`). A row is a list of its 16
+columns as bytes (None for NULL).
 
 `quick_links` checks a case's rows as `domain.audit.chain_links` does and gives its very result when every
 event holds: the canonical JSON each hash covers is put together from the columns' bytes (each actor's JSON
@@ -36,14 +36,18 @@ ROW_COLUMNS = ", ".join(
 """The SELECT list of `EventRow`'s columns for COPY: `at` as its text (the session's TimeZone must be UTC), which
 costs the server far less than `to_char`, and `to_char` only for the years its text prints otherwise, with the era
 (` AD`, ` BC`), which `canonical_time` never prints: `YYYY` prints 2026 BC as 2026, so without it an event moved
-back to 2026 BC hashed as the one of 2026 AD. `infinity` and `-infinity` (`to_char` gives NULL) stay as they are
-printed. Those times are no time `canonical_time` gives, so an event holding one never holds its hash."""
+back to 2026 BC hashed as the one of 2026 AD; those times are none `canonical_time` gives, so an event holding
+one never holds its hash. `infinity` and `-infinity` (`to_char` gives NULL) are printed as they are: `canonical_at`
+takes them as the driver does (the times it stores so: 9999-12-31 23:59:59.999999 and 0001-01-01 00:00 UTC)."""
 
 _NULL = b"\\N"
 _ESCAPED = re.compile(rb"\\(.)", re.DOTALL)
 _UNESCAPE = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
 _GENESIS = GENESIS_HASH.encode()
 _REDACTION = REDACTION_EVENT.encode()
+_INFINITIES = {b"infinity": b"9999-12-31T23:59:59.999999+00:00",
+               b"-infinity": b"0001-01-01T00:00:00.000000+00:00"}
+"""The times asyncpg stores as `infinity` and `-infinity` (datetime.max and datetime.min), as it reads them back."""
 _CACHED = 4096
 """Distinct actors (and other repeated values) remembered between cases before the memory is cleared."""
 
@@ -66,8 +70,10 @@ def canonical_at(at: bytes) -> bytes:
     """`canonical_time` (ASCII) of a timestamp printed in UTC as COPY prints it (see the module's docstring)."""
     if len(at) == 29:  # six digits of fraction, as nearly every stored time has
         return at[:10] + b"T" + at[11:26] + b"+00:00"
-    if b"T" in at or at.endswith(b"infinity"):  # printed by to_char already, or no time canonical_time gives
+    if b"T" in at:  # printed by to_char already: no time canonical_time gives
         return at
+    if at in _INFINITIES:
+        return _INFINITIES[at]
     clock, _, fraction = at[11:-3].partition(b".")
     return at[:10] + b"T" + clock + b"." + fraction.ljust(6, b"0") + b"+00:00"
 
