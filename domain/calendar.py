@@ -17,6 +17,7 @@ TOKYO = timezone(timedelta(hours=9), "JST")
 
 # Read once at import: building a holiday set reads translation files, which a workflow may not do.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
+_EVE = date(FIRST_YEAR - 1, 12, 31)
 PUBLIC_HOLIDAYS: frozenset[date] = frozenset(holidays.country_holidays("JP", years=range(FIRST_YEAR, LAST_YEAR + 1)))
 
 
@@ -70,7 +71,10 @@ def business_days_between(start: datetime, end: datetime) -> int:
 
 
 def _open_days_through(day: date) -> int:
-    """Business days from 1 January `FIRST_YEAR` through `day`."""
+    """Business days from 1 January `FIRST_YEAR` through `day` (0 through the day before: a span may start there,
+    counting none of its days)."""
+    if day == _EVE:
+        return 0
     return _open_days_before_year(day.year) + _running_count(day.year)[day.toordinal() - _new_year(day.year)]
 
 

@@ -3,8 +3,9 @@
 The whole-trail verifier reads the trail with `COPY (SELECT <ROW_COLUMNS> …) TO STDOUT`: one line per event,
 its columns in `EventRow`'s order separated by tabs, SQL NULL as ``\\N``, a backslash, tab, newline, carriage
 return, backspace, form feed or vertical tab in a value escaped with a backslash, and `at` printed in UTC
-(``YYYY-MM-DD HH:MI:SS[.ffffff]+00``, or already in `domain.audit.canonical_time`'s form outside years 1 to 9999,
-which that form alone can give). A row is a list of its 16 columns as bytes (None for NULL).
+(``YYYY-MM-DD HH:MI:SS[.ffffff]+00``; outside years 1 to 9999, which `domain.audit.canonical_time` alone gives,
+in its form followed by the era, or ``infinity``/``-infinity``: see `ROW_COLUMNS`). A row is a list of its 16
+columns as bytes (None for NULL).
 
 `quick_links` checks a case's rows as `domain.audit.chain_links` does and gives its very result when every
 event holds: the canonical JSON each hash covers is put together from the columns' bytes (each actor's JSON
@@ -28,18 +29,25 @@ Row = Sequence[bytes | None]
 """A stored event's columns as COPY prints them, in `EventRow`'s order (None: SQL NULL)."""
 
 ROW_COLUMNS = ", ".join(
-    """CASE WHEN at >= '0001-01-01 00:00:00+00' AND at < '10000-01-01 00:00:00+00' OR NOT isfinite(at) THEN at::text
-       ELSE to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') END"""
+    """CASE WHEN at >= '0001-01-01 00:00:00+00' AND at < '10000-01-01 00:00:00+00' THEN at::text
+       WHEN isfinite(at) THEN to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00" BC')
+       ELSE at::text END"""
     if name == "at" else name for name in EventRow._fields)
 """The SELECT list of `EventRow`'s columns for COPY: `at` as its text (the session's TimeZone must be UTC), which
-costs the server far less than `to_char`, and `to_char` only for the years its text prints otherwise (an infinite
-time, which no event is recorded at, keeps its text: `to_char` prints it as nothing)."""
+costs the server far less than `to_char`, and `to_char` only for the years its text prints otherwise, with the era
+(` AD`, ` BC`), which `canonical_time` never prints: `YYYY` prints 2026 BC as 2026, so without it an event moved
+back to 2026 BC hashed as the one of 2026 AD; those times are none `canonical_time` gives, so an event holding
+one never holds its hash. `infinity` and `-infinity` (`to_char` gives NULL) are printed as they are: `canonical_at`
+takes them as the driver does (the times it stores so: 9999-12-31 23:59:59.999999 and 0001-01-01 00:00 UTC)."""
 
 _NULL = b"\\N"
 _ESCAPED = re.compile(rb"\\(.)", re.DOTALL)
 _UNESCAPE = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
 _GENESIS = GENESIS_HASH.encode()
 _REDACTION = REDACTION_EVENT.encode()
+_INFINITIES = {b"infinity": b"9999-12-31T23:59:59.999999+00:00",
+               b"-infinity": b"0001-01-01T00:00:00.000000+00:00"}
+"""The times asyncpg stores as `infinity` and `-infinity` (datetime.max and datetime.min), as it reads them back."""
 _CACHED = 4096
 """Distinct actors (and other repeated values) remembered between cases before the memory is cleared."""
 
@@ -62,8 +70,10 @@ def canonical_at(at: bytes) -> bytes:
     """`canonical_time` (ASCII) of a timestamp printed in UTC as COPY prints it (see the module's docstring)."""
     if len(at) == 29:  # six digits of fraction, as nearly every stored time has
         return at[:10] + b"T" + at[11:26] + b"+00:00"
-    if b"T" in at or not at[:1].isdigit():  # printed by to_char already, or infinite (no event's time)
+    if b"T" in at:  # printed by to_char already: no time canonical_time gives
         return at
+    if at in _INFINITIES:
+        return _INFINITIES[at]
     clock, _, fraction = at[11:-3].partition(b".")
     return at[:10] + b"T" + clock + b"." + fraction.ljust(6, b"0") + b"+00:00"
 
@@ -117,7 +127,16 @@ def quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[i
                 ) -> tuple[ChainReport, list[SignatureCheck], list[str]] | None:
     """`chain_links(entries, verified_through=…, link=stored_link_problem)` of one case's rows (in seq order) when
     every event holds, with each event's hash (for `domain.checkpoints.anchored`); None when one does not (or
-    may not) hold, which only the exact path (`event_row`, `chain_links`) names."""
+    may not) hold, which only the exact path (`event_row`, `chain_links`) names: also for JSON nested deeper than
+    the standard library reads (RecursionError), which no recorded event holds."""
+    try:
+        return _quick_links(rows, canonical, verified_through)
+    except RecursionError:
+        return None
+
+
+def _quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[int, str] | None,
+                 ) -> tuple[ChainReport, list[SignatureCheck], list[str]] | None:
     through_seq, through_hash = verified_through or (0, "")
     case_id = b'"' + (rows[0][0] or b"") + b'"'  # a uuid's text: nothing to escape
     covered = {named for row in rows if row[2] == _REDACTION and row[1] and row[7]

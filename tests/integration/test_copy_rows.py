@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -145,3 +146,66 @@ async def test_a_lone_number_payload_hashed_as_orjson_prints_it_is_no_intact_eve
                          id=entry.case_id, hash=forged)
     found = [r async for c, r in verify_every_chain(session_factory(engine), KEYRING) if c == entry.case_id]
     assert [(r.valid, r.first_broken_seq) for r in found] == [(False, 1)]
+
+
+@pytest.mark.parametrize("moved", [
+    "at - interval '4051 years'",  # 2026 AD -> 2026 BC, which to_char's YYYY prints as 2026
+    "'infinity'", "'-infinity'", "at + interval '8000 years'",
+])
+async def test_an_event_moved_to_a_time_no_recording_step_gives_is_named(registry: AsyncEngine, moved: str) -> None:
+    """Seen: an event moved to the same instant BC verified intact, signatures and all (and `infinity` stopped
+    the verifier with an AssertionError); it is altered, at its seq. (A database of its own: the per-case
+    reader cannot decode a time BC, and other tests read the whole trail.)"""
+    engine, entries = registry, odd_chain()
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
+    await as_table_owner(engine, f"UPDATE audit_events SET at = {moved} WHERE case_id = :id AND seq = 2",
+                         id=entries[0].case_id)
+    found = [r async for c, r in verify_every_chain(session_factory(engine), KEYRING) if c == entries[0].case_id]
+    assert [(r.valid, r.first_broken_seq, r.reason) for r in found] == [
+        (False, 2, "its content does not match its hash: the event was altered")]
+
+
+@pytest.mark.parametrize(("column", "kind"), [("payload", "add_note"), ("payload", REDACTION_EVENT),
+                                              ("actor", "add_note"), ("personal", "add_note")])
+async def test_json_nested_deeper_than_any_recorded_event_is_named_not_a_crash(
+        registry: AsyncEngine, column: str, kind: str) -> None:
+    """Seen: one event's payload set to {"x": [[[…]]]} 3,000 deep (jsonb takes it) stopped the whole-trail verifier
+    with a RecursionError (json.loads): no verdict for any case. It is altered, at its seq. (The per-case reader,
+    whose driver decodes jsonb, still fails on it.)"""
+    engine, entries = registry, odd_chain()
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
+    await as_table_owner(engine, f"UPDATE audit_events SET {column} = jsonb_build_object('x', CAST(:deep AS jsonb)), "
+                                 "type = :kind WHERE case_id = :id AND seq = 2",
+                         id=entries[0].case_id, deep="[" * 3000 + "]" * 3000, kind=kind)
+    found = [r async for c, r in verify_every_chain(session_factory(engine), KEYRING) if c == entries[0].case_id]
+    reason = "its personal data does not match its digest: the personal data was altered" if column == "personal" \
+        else "its content does not match its hash: the event was altered"
+    assert [(r.valid, r.first_broken_seq, r.reason) for r in found] == [(False, 2, reason)]
+
+
+@pytest.mark.parametrize("at", [datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+                                datetime(999, 6, 15, 12, 0, 0, 1, tzinfo=UTC),
+                                datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+                                datetime(2026, 12, 31, 15, 0, tzinfo=UTC)])
+async def test_times_at_the_ends_of_the_years_python_keeps_verify_both_ways(registry: AsyncEngine, at: datetime,
+                                                                           ) -> None:
+    """A recorded time in year 1, before 1000 or in 9999 (and one of no fraction), and a stage_before that is the
+    text 'null' beside one that is NULL: intact for the whole-trail verifier, by its quick path, and per case.
+    Seen: 9999-12-31 23:59:59.999999 (datetime.max), which the driver stores as `infinity`, was altered for the
+    whole-trail verifier and intact per case. (datetime.min, stored as `-infinity`, is intact for the whole-trail
+    verifier, but the driver cannot read it back per case: ValueError, year 0.)"""
+    case_id, prev, entries = str(uuid.uuid4()), GENESIS_HASH, []
+    for seq, before in enumerate([None, "null"], start=1):
+        entry = sign(make_entry(case_id=case_id, seq=seq, type="add_note", at=at, stage_before=before,
+                                actor={"id": "u1"}, stage_after="null", payload={"n": seq}, prev_hash=prev), SIGNER)
+        entries.append(entry)
+        prev = entry.hash
+    async with registry.begin() as conn:
+        await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
+    assert quick_links(await copy_rows(registry, case_id), Canonical()) is not None
+    sessions = session_factory(registry)
+    found = [r async for c, r in verify_every_chain(sessions, KEYRING) if c == case_id]
+    assert found == [verify_chain(await stored_entries(sessions, case_id), KEYRING)]
+    assert found[0].valid and found[0].signed == 2

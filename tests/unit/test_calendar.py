@@ -64,3 +64,12 @@ def test_spans_of_years_count_every_open_day(start: datetime, days: int) -> None
 def test_a_day_outside_the_calendar_is_refused() -> None:
     with pytest.raises(ValueError, match="2000-2100"):
         business_days_between(datetime(2026, 4, 1, tzinfo=TOKYO), datetime(2101, 1, 5, tzinfo=TOKYO))
+
+
+def test_a_span_may_start_the_day_before_the_calendar() -> None:
+    """Seen: from 31 December 1999 (Tokyo) to 5 January 2000 raised ValueError (no 1999 in the calendar),
+    though none of its counted days (those after the start) is in 1999; counted day by day it is 2."""
+    start, end = datetime(1999, 12, 31, 12, tzinfo=TOKYO), datetime(2000, 1, 5, tzinfo=TOKYO)
+    assert business_days_between(start, end) == sum(is_business_day(date(2000, 1, d)) for d in range(1, 6)) == 2
+    with pytest.raises(ValueError, match="1999"):
+        business_days_between(datetime(1999, 12, 30, tzinfo=TOKYO), end)

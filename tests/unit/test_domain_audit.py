@@ -238,6 +238,17 @@ def test_an_event_at_a_time_with_no_utc_form_is_named_altered() -> None:
     assert "altered" in (report.reason or "")
 
 
+@pytest.mark.parametrize("named", [5, None, True, "1"])
+def test_a_redaction_naming_no_list_of_events_is_a_break_not_a_crash(named: object) -> None:
+    """Seen: one row appended as a redaction whose payload is {"events": 5} (or null, or true) stopped every
+    verifier (whole trail and per case) with a TypeError before any link was checked."""
+    entries = salted_chain()
+    forged = entries[-1].model_copy(update={"seq": len(entries) + 1, "type": REDACTION_EVENT,
+                                            "payload": {"events": named}, "prev_hash": entries[-1].hash})
+    report = verify_chain([*entries, forged])
+    assert (report.valid, report.first_broken_seq) == (False, len(entries) + 1)
+
+
 def test_altered_personal_data_breaks_the_chain_at_its_event() -> None:
     entries = salted_chain()
     forged = entries[0].model_copy(update={"personal": {"contact": {**CONTACT["contact"], "name": "Eve"}}})

@@ -66,6 +66,21 @@ def test_personal_digests_are_those_of_the_domain(personal: dict[str, Any], salt
     assert stored_personal(salt, text) == personal_digest(salt, json.loads(text))
 
 
+@settings(max_examples=300)
+@given(values, st.booleans())
+def test_any_json_value_is_made_canonical_as_the_domain_makes_it(value: Any, compact: bool) -> None:
+    """Seen: a bare number (an actor or payload stored as 12345678901234567890123 or 0.00001, not in an object)
+    came out in orjson's form (1.2345678901234568e+22, 0.00001): the whole-trail verifier's quick path hashed
+    it so, and held a chain intact that the exact path names altered."""
+    text = as_stored(value, compact)
+    assert canonical_text(text) == canonical_json(json.loads(text)).encode()
+
+
+@pytest.mark.parametrize("text", ["12345678901234567890123", "-12345678901234567890123", "0.00001", "1e-07"])
+def test_a_bare_number_is_made_canonical_as_the_domain_makes_it(text: str) -> None:
+    assert canonical_text(text) == canonical_json(json.loads(text)).encode()
+
+
 def test_an_event_made_by_the_domain_links_as_a_stored_row() -> None:
     at = datetime(2026, 4, 6, 9, 0, 0, tzinfo=UTC) + timedelta(microseconds=7)
     payload = {"contact": {"name": "佐藤 健二", "email": "k@example.jp"}, "score": 0.95, "n": 2**80, "notes": ["a"]}
