@@ -312,7 +312,12 @@ def erased_by(seq: int, payload: dict[str, Any]) -> list[int]:
 
 
 def _payload(entry: ChainEvent) -> dict[str, Any]:
-    payload = json.loads(entry.payload) if isinstance(entry.payload, str) else entry.payload
+    """The event's payload as an object ({} for any other JSON, or JSON nested deeper than the standard library
+    reads: RecursionError, never recorded, and then named where its hash fails)."""
+    try:
+        payload = json.loads(entry.payload) if isinstance(entry.payload, str) else entry.payload
+    except RecursionError:
+        return {}
     return payload if isinstance(payload, dict) else {}
 
 
