@@ -67,11 +67,11 @@ async def copy_rows(engine: AsyncEngine, case_id: str) -> list[Row]:
     return found[0]
 
 
-async def test_odd_rows_hash_by_their_bytes_as_the_recording_step_hashed_them(engine: AsyncEngine) -> None:
+async def test_odd_rows_hash_by_their_bytes_as_the_recording_step_hashed_them(registry: AsyncEngine) -> None:
     entries = odd_chain()
-    async with engine.begin() as conn:
+    async with registry.begin() as conn:
         await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
-    rows = await copy_rows(engine, entries[0].case_id)
+    rows = await copy_rows(registry, entries[0].case_id)
     parsed = [event_row(row) for row in rows]
     assert [(e.seq, e.hash, e.personal_digest, e.key_id, e.signature) for e in parsed] == [
         (e.seq, e.hash, e.personal_digest, e.key_id, e.signature) for e in entries]
@@ -81,18 +81,18 @@ async def test_odd_rows_hash_by_their_bytes_as_the_recording_step_hashed_them(en
     assert json.loads(parsed[1].personal) == entries[1].personal
     linked = quick_links(rows, Canonical())
     assert linked is not None, "every event holds: the quick path must say so"
-    assert linked == (*chain_links(await stored_entries(session_factory(engine), entries[0].case_id)),
+    assert linked == (*chain_links(await stored_entries(session_factory(registry), entries[0].case_id)),
                       [e.hash for e in entries])
 
 
-async def test_an_altered_row_is_named_as_verify_chain_names_it(engine: AsyncEngine) -> None:
+async def test_an_altered_row_is_named_as_verify_chain_names_it(registry: AsyncEngine) -> None:
     entries = odd_chain()
-    async with engine.begin() as conn:
+    async with registry.begin() as conn:
         await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
-    await as_table_owner(engine, "UPDATE audit_events SET payload = jsonb_set(payload, '{big}', '1') "
+    await as_table_owner(registry, "UPDATE audit_events SET payload = jsonb_set(payload, '{big}', '1') "
                                  "WHERE case_id = :id AND seq = 2", id=entries[0].case_id)
-    assert quick_links(await copy_rows(engine, entries[0].case_id), Canonical()) is None
-    sessions = session_factory(engine)
+    assert quick_links(await copy_rows(registry, entries[0].case_id), Canonical()) is None
+    sessions = session_factory(registry)
     expected = verify_chain(await stored_entries(sessions, entries[0].case_id), KEYRING, every_signature=False)
     assert (expected.first_broken_seq, expected.valid) == (2, False)
     found = [r async for c, r in verify_every_chain(sessions, KEYRING, every_signature=False)
@@ -100,30 +100,30 @@ async def test_an_altered_row_is_named_as_verify_chain_names_it(engine: AsyncEng
     assert found == [expected]
 
 
-async def test_a_reader_that_stops_early_leaves_the_connection_usable(engine: AsyncEngine) -> None:
+async def test_a_reader_that_stops_early_leaves_the_connection_usable(registry: AsyncEngine) -> None:
     """Closing the verifier mid-trail stops its COPY; the next verification runs on the same pool."""
     for _ in range(2):
         entries = odd_chain()
-        async with engine.begin() as conn:
+        async with registry.begin() as conn:
             await conn.execute(insert(audit_events).values([e.model_dump() for e in entries]))
-    sessions = session_factory(engine)
+    sessions = session_factory(registry)
     reports = verify_every_chain(sessions, KEYRING, every_signature=False, rows_per_fetch=1)
     assert (await anext(reports))[1].events > 0
     await reports.aclose()
     assert [r async for _, r in verify_every_chain(sessions, KEYRING, every_signature=False)]
 
 
-async def test_an_event_at_an_infinite_time_is_named_as_verify_chain_names_it(engine: AsyncEngine) -> None:
+async def test_an_event_at_an_infinite_time_is_named_as_verify_chain_names_it(registry: AsyncEngine) -> None:
     """An infinite `at` (no event is recorded at one; a forged row may hold it) breaks its case and no other: the
     whole-trail verifier once failed on it (`to_char` prints it as nothing), so no case was verified at all, and
     the per-case one on '-infinity' (asyncpg reads it as naive year 1, which has no UTC form)."""
     chains = [odd_chain() for _ in range(3)]
-    async with engine.begin() as conn:
+    async with registry.begin() as conn:
         await conn.execute(insert(audit_events).values([e.model_dump() for c in chains for e in c]))
     for entries, at in zip(chains, ["infinity", "-infinity"], strict=False):
-        await as_table_owner(engine, f"UPDATE audit_events SET at = '{at}' WHERE case_id = :id AND seq = 2",
+        await as_table_owner(registry, f"UPDATE audit_events SET at = '{at}' WHERE case_id = :id AND seq = 2",
                              id=entries[0].case_id)
-    sessions = session_factory(engine)
+    sessions = session_factory(registry)
     found = dict([r async for r in verify_every_chain(sessions, KEYRING, every_signature=False)])
     for entries in chains:
         expected = verify_chain(await stored_entries(sessions, entries[0].case_id), KEYRING, every_signature=False)
@@ -131,7 +131,7 @@ async def test_an_event_at_an_infinite_time_is_named_as_verify_chain_names_it(en
     assert [found[c[0].case_id].first_broken_seq for c in chains] == [2, 2, None]
 
 
-async def test_a_lone_number_payload_hashed_as_orjson_prints_it_is_no_intact_event(engine: AsyncEngine) -> None:
+async def test_a_lone_number_payload_hashed_as_orjson_prints_it_is_no_intact_event(registry: AsyncEngine) -> None:
     """A forged event whose payload is a lone number (2**64), hashed over orjson's `1.8446744073709552e+19` where
     the recording step's canonical JSON holds the integer: the quick path once found such a chain intact."""
     entry = make_entry(case_id=str(uuid.uuid4()), seq=1, type="add_note", actor={"id": "u"}, at=TIMES[0],
@@ -140,11 +140,11 @@ async def test_a_lone_number_payload_hashed_as_orjson_prints_it_is_no_intact_eve
                           "payload": 2**64, "seq": 1, "stage_after": "x", "stage_before": None, "type": "add_note"},
                          sort_keys=True, separators=(",", ":")).replace(str(2**64), "1.8446744073709552e+19")
     forged = hashlib.sha256((GENESIS_HASH + content).encode()).hexdigest()
-    async with engine.begin() as conn:
+    async with registry.begin() as conn:
         await conn.execute(insert(audit_events).values(entry.model_dump()))
-    await as_table_owner(engine, f"UPDATE audit_events SET payload = '{2**64}', hash = :hash WHERE case_id = :id",
+    await as_table_owner(registry, f"UPDATE audit_events SET payload = '{2**64}', hash = :hash WHERE case_id = :id",
                          id=entry.case_id, hash=forged)
-    found = [r async for c, r in verify_every_chain(session_factory(engine), KEYRING) if c == entry.case_id]
+    found = [r async for c, r in verify_every_chain(session_factory(registry), KEYRING) if c == entry.case_id]
     assert [(r.valid, r.first_broken_seq) for r in found] == [(False, 1)]
 
 
