@@ -170,6 +170,16 @@ def _proc_table() -> dict[int, tuple[int, str, float]]:
     return table
 
 
+def _process_name(pid: int, command: str) -> str:
+    """`command`, and for the product's own processes which one (`alliance worker`, `alliance api`)."""
+    if command != "alliance":
+        return command
+    with contextlib.suppress(OSError):
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        return " ".join(["alliance", *(a.decode(errors="replace") for a in args[2:] if a)])
+    return command
+
+
 def cpu_by_process_tree() -> dict[str, float]:
     """CPU seconds used so far by this process, and by each child process together with its descendants."""
     table = _proc_table()
@@ -183,7 +193,7 @@ def cpu_by_process_tree() -> dict[str, float]:
     me = os.getpid()
     usage = {"bench (python)": table[me][2] if me in table else 0.0}
     for child in children[me]:
-        name = table[child][1]
+        name = _process_name(child, table[child][1])
         usage[name] = usage.get(name, 0.0) + tree(child)
     return usage
 

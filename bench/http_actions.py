@@ -1,8 +1,9 @@
 """Benchmark: officer action latency over HTTP, against the bare Temporal Update round trip, in one run.
 
 Real parts, as in `bench.cases`: an embedded PostgreSQL (migrated, a few SMEs, the demo users), a mail sink
-in a process of its own, a Temporal dev server, and the product's case worker. The product's API is served
-by uvicorn on a free port inside this process. Each of `--concurrency` officers (an asyncio task with an
+in a process of its own, a Temporal dev server, and the product's case worker and API, each in a process of its
+own as deployed (`alliance worker`, `alliance api`; with `--inline`, both in this process beside the officers, which
+also times the Updates inside the API). Each of `--concurrency` officers (an asyncio task with an
 HTTP client of its own) takes case after case from filing to `alliance_formed_with_fund`: the applicant
 files (`POST /api/cases`), then 8 actions (`POST /api/cases/{id}/actions/{action}`) by the coordinator, the
 SBIC officer and the fund committee. Each action's HTTP round trip is timed.
@@ -66,7 +67,7 @@ from bench.cases import (
     run_and_report,
     run_phase,
 )
-from bench.stack import bench_stack, worker_process
+from bench.stack import API_HOST, api_process, bench_stack, worker_process
 from domain.model import Actor, Office, Outcome
 from infra.settings import Settings
 from infra.startup import free_port
@@ -75,7 +76,6 @@ from services.context import Services
 from workers.case_worker import build_worker
 
 PEPPER = "bench-pepper"
-API_HOST = "127.0.0.1"
 HTTP_TIMEOUT = httpx.Timeout(120.0)  # a slow action is a measurement, not a failure
 FILING = REQUEST.model_dump(mode="json", exclude_none=True)
 ACTIONS = BARE_ACTIONS  # the 8 actions after filing: the same names on both sides
@@ -222,8 +222,9 @@ class Results:
 
 
 async def benchmark(total: int, concurrency: int, warmup: int, console: Console, *, inline: bool = False) -> Results:
-    """`inline`: the case worker and mail relay in this process, beside the API and the officers; otherwise in a
-    process of their own (`alliance worker`), as the product is deployed and as `alliance run` runs them."""
+    """`inline`: the case worker, mail relay and API in this process, beside the officers; otherwise each in a
+    process of its own (`alliance worker`, `alliance api`), as the product is deployed and as `alliance run` runs
+    them. The Updates inside the API are timed only inline (a client interceptor in this process)."""
     activities = ActivityTimer()  # run_phase wants one; it also times the activities of both workers
     updates = UpdateTimer()
     mail_port = free_port()
@@ -243,22 +244,25 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console,
             console=console,
         ) as progress:
             api_port = free_port()
-            app = create_app(Services(settings, engine, sessions, client))
             officers = Officers(f"http://{API_HOST}:{api_port}")
             try:
                 async with contextlib.AsyncExitStack() as running:
-                    guarded: list[ChildProcess] = []  # a worker process that exits stops the run
+                    guarded: list[ChildProcess] = []  # a product process that exits stops the run
                     if inline:
                         await running.enter_async_context(
                             build_worker(client, settings.temporal_task_queue, engine, keys=settings.audit_keys))
                         await running.enter_async_context(mail_relay(settings, engine, client).running())
+                        await running.enter_async_context(
+                            serving(create_app(Services(settings, engine, sessions, client)), api_port))
+                        where = "in this process, beside the officers"
                     else:
                         guarded.append(await running.enter_async_context(
                             worker_process(stack, settings, stack.root / "worker.log")))
-                    await running.enter_async_context(serving(app, api_port))
-                    where = "in this process" if inline else "in a process of its own"
-                    progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}; case worker and mail "
-                                           f"relay {where}")
+                        guarded.append(await running.enter_async_context(
+                            api_process(stack, settings, api_port, stack.root / "api.log")))
+                        where = "each in a process of its own (`alliance worker`, `alliance api`)"
+                    progress.console.print(f"[green]✓[/] API on http://{API_HOST}:{api_port}; the API, case worker "
+                                           f"and mail relay {where}")
                     drive = http_driver(officers, tokens)
                     if warmup:
                         await run_phase(Phase("HTTP (warm-up)"), drive, warmup, concurrency, progress, activities,
@@ -299,7 +303,7 @@ def report(results: Results, total: int, concurrency: int, warmup: int, console:
     table.add_column("HTTP action", justify="right")
     table.add_column("bare Update", justify="right")
     table.add_column("HTTP / bare", justify="right")
-    table.add_column("of which Update in API", justify="right")
+    table.add_column("of which Update in API (--inline only)", justify="right")
     for label, p in (("p50 ms", 50.0), ("p99 ms", 99.0)):
         a, b = percentile(here, p), percentile(there, p)
         table.add_row(label, ms(a), ms(b), f"{a / b:.2f}", ms(percentile(inside, p)))
@@ -314,7 +318,7 @@ def report(results: Results, total: int, concurrency: int, warmup: int, console:
     steps = Table(title="By action (p50 / p99 ms)")
     steps.add_column("action")
     steps.add_column("HTTP", justify="right")
-    steps.add_column("Update in API", justify="right")
+    steps.add_column("Update in API (--inline only)", justify="right")
     steps.add_column("bare Update", justify="right")
 
     def p50_p99(values: list[float]) -> str:
@@ -349,7 +353,8 @@ def main(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Officers (and bare drivers).")] = 20,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Uncounted cases of each kind first.")] = 20,
     log_level: Annotated[str, typer.Option("--log-level", help="Product log level during the run.")] = "WARNING",
-    inline: Annotated[bool, typer.Option("--inline", help="The case worker in the API's process.")] = False,
+    inline: Annotated[bool, typer.Option("--inline", help="The case worker and API in this process, beside the "
+                                                         "officers (times the Updates inside the API).")] = False,
 ) -> None:
     """Officers drive cases through the HTTP API; bare workflows take as many Updates; compare the latencies."""
     run_and_report(functools.partial(benchmark, inline=inline), report, cases, concurrency, warmup, log_level)

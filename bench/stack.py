@@ -126,16 +126,15 @@ async def bench_database(console: Console, settings: Settings, keep: Path | None
 
 
 WORKER_READY = "worker polling"  # what `alliance worker` prints once it polls its task queue
+API_HOST = "127.0.0.1"
 
 
-@contextlib.asynccontextmanager
-async def worker_process(stack: Stack, settings: Settings, log_path: Path) -> AsyncIterator[ChildProcess]:
-    """The product's case worker and mail relay as `alliance worker` runs them, in a process of its own beside this
-    one (as `alliance worker` and `alliance api` are deployed), configured only by its environment from `settings`.
-    Stopped with SIGTERM when the block ends."""
+def product_env(stack: Stack, settings: Settings, data_dir: Path, **more: str) -> dict[str, str]:
+    """The environment an `alliance` process of the bench is configured by: this process's, without any setting of
+    its own, plus the stack's parts and `settings`' queue, pepper and mail sender (and `more`)."""
     env = {name: value for name, value in os.environ.items() if name.upper() not in SETTING_NAMES}
     env.update(
-        DATA_DIR=str(log_path.parent / "worker-data"),
+        DATA_DIR=str(data_dir),
         DATABASE_URL=stack.engine.url.render_as_string(hide_password=False),
         TEMPORAL_ADDRESS=stack.client.service_client.config.target_host,
         TEMPORAL_NAMESPACE=stack.client.namespace,
@@ -146,15 +145,42 @@ async def worker_process(stack: Stack, settings: Settings, log_path: Path) -> As
         MAIL_FROM=settings.mail_from,
         LOG_LEVEL="WARNING",
         INCIDENT_SCAN_SECONDS="0",
+        **more,
     )
-    child = ChildProcess.start("case worker", [str(Path(sys.executable).parent / "alliance"), "worker"], log_path,
-                               env=env)
+    return env
+
+
+def alliance(command: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "alliance"), command]
+
+
+@contextlib.asynccontextmanager
+async def worker_process(stack: Stack, settings: Settings, log_path: Path) -> AsyncIterator[ChildProcess]:
+    """The product's case worker and mail relay as `alliance worker` runs them, in a process of its own beside this
+    one (as `alliance worker` and `alliance api` are deployed), configured only by its environment from `settings`.
+    Stopped with SIGTERM when the block ends."""
+    env = product_env(stack, settings, log_path.parent / "worker-data")
+    child = ChildProcess.start("case worker", alliance("worker"), log_path, env=env)
     try:
         deadline = asyncio.get_running_loop().time() + 60
         while WORKER_READY not in await asyncio.to_thread(log_path.read_text, errors="replace"):
             if child.popen.poll() is not None or asyncio.get_running_loop().time() > deadline:
                 raise RuntimeError(f"the case worker did not start; its log: {log_path}")
             await asyncio.sleep(0.1)
+        yield child
+    finally:
+        await asyncio.to_thread(child.stop)
+
+
+@contextlib.asynccontextmanager
+async def api_process(stack: Stack, settings: Settings, port: int, log_path: Path) -> AsyncIterator[ChildProcess]:
+    """The product's HTTP API as `alliance api` serves it, on API_HOST:`port`, in a process of its own (as deployed),
+    configured only by its environment from `settings`; yields once it answers on its port. Stopped with SIGTERM
+    when the block ends."""
+    env = product_env(stack, settings, log_path.parent / "api-data", API_HOST=API_HOST, API_PORT=str(port))
+    child = ChildProcess.start("API", alliance("api"), log_path, env=env)
+    try:
+        await asyncio.to_thread(wait_for_port, API_HOST, port, 60, child)
         yield child
     finally:
         await asyncio.to_thread(child.stop)
