@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from api.app import create_app
 from app.schedules import ensure_verification_schedule
 from infra import migrate
 from infra.db import create_engine, session_factory
@@ -26,6 +25,9 @@ from services.consent_courier import ConsentCourier
 from services.context import Services
 from services.mail_relay import MailRelay
 from workers.case_worker import WorkerTuning, build_worker
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def _where(url: str) -> str:
@@ -102,6 +104,10 @@ class Parts:
         return Services(self.settings, self.engine, self.sessions, self.temporal)
 
     def app(self) -> FastAPI:
+        """The API on these parts. Imported here: only `alliance run` and `alliance api` serve it, and importing it
+        is about 40% of every other command's start-up."""
+        from api.app import create_app
+
         return create_app(self.services())
 
     async def keep_schedules(self) -> None:
