@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import structlog
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -32,6 +32,7 @@ PERMANENT_ATTEMPTS = 3
 """A permanent error is tried this many times (it may yet be a transient one in disguise), then stops."""
 ERROR_SUMMARY_CHARS = 500
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, operator intervention
+UNSTORABLE_SQLSTATE_CLASS = "22"  # data exception: the value itself is refused (U+0000 in jsonb, out of range)
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})  # serialization failure, deadlock, lock timeout
 INCIDENTS_WHEN_REFUSED = frozenset({STORED_EVENT_INVALID})
 """Refusals a step decides for good that an operator must see (an incident), not only the Update's caller."""
@@ -47,6 +48,18 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, UnicodeError):  # a ValueError, but no retry will ever encode it
         return False
     return isinstance(error, ConnectionError | TimeoutError | OSError)
+
+
+def is_unstorable(error: BaseException) -> bool:
+    """Does PostgreSQL refuse the value itself, so that no retry will ever store it (SQLSTATE class 22)?
+
+    asyncpg's errors reach SQLAlchemy as a plain `DBAPIError` whatever their class (a `DataError` only for
+    some), so the SQLSTATE decides, not the exception's type.
+    """
+    if not isinstance(error, DBAPIError):
+        return False
+    state = str(getattr(error.orig, "sqlstate", None) or "")
+    return isinstance(error, DataError) or state[:2] == UNSTORABLE_SQLSTATE_CLASS
 
 
 def summary_of(error: BaseException) -> str:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
 from sqlalchemy import Table, bindparam, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.failures import classified
+from activities.failures import classified, is_unstorable
 from activities.outbox import write_outbox
 from contracts.activities import RECORD_CASE_EVENT, RECORD_EVENT, RecordCaseEvent, Recorded, RecordEvent
 from contracts.errors import KEY_USED, STORED_EVENT_INVALID, UNSTORABLE
@@ -52,12 +54,8 @@ class CaseRecords:
         The e-mails the event causes go into the outbox in the same transaction (the mail relay sends them);
         returns 0, the number of e-mails the workflow's old courier must deliver.
         """
-        try:
+        with _refused_when_unstorable():
             await self._write(command)
-        except DataError as error:  # retrying cannot help: refuse the action instead of hanging the case
-            raise ApplicationError(
-                f"the database cannot store this event: {error.orig}", type=UNSTORABLE, non_retryable=True
-            ) from error
         return 0
 
     async def _write(self, command: RecordEvent) -> None:
@@ -115,13 +113,23 @@ class CaseRecords:
             entry = sign(make_entry(**header.model_dump(), payload=payload), self.signer)
             after = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
             told = notice(header.type, before or after, after, payload)
-            try:
+            with _refused_when_unstorable():
                 await _write(conn, entry, after, told)
-            except DataError as error:  # retrying cannot help: refuse the action instead of hanging the case
-                raise ApplicationError(
-                    f"the database cannot store this event: {error.orig}", type=UNSTORABLE, non_retryable=True
-                ) from error
         return Recorded(hash=entry.hash)
+
+
+@contextmanager
+def _refused_when_unstorable() -> Iterator[None]:
+    """Turn a value PostgreSQL refuses for good into a non-retryable `unstorable`: retrying cannot help, so
+    the action is refused instead of hanging the case (`activities.failures.is_unstorable` says which)."""
+    try:
+        yield
+    except DBAPIError as error:
+        if not is_unstorable(error):
+            raise
+        raise ApplicationError(
+            f"the database cannot store this event: {error.orig}", type=UNSTORABLE, non_retryable=True
+        ) from error
 
 
 async def _stored_event(conn: AsyncConnection, case_id: str, seq: int, prev_hash: str,

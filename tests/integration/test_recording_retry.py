@@ -17,7 +17,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.records import CaseRecords
 from contracts.activities import RECORD_CASE_EVENT, EventHeader, RecordCaseEvent
 from contracts.case import workflow_id
-from contracts.errors import STORED_EVENT_INVALID
+from contracts.errors import STORED_EVENT_INVALID, UNSTORABLE
 from domain.audit import make_entry, sign
 from domain.model import FilingRequest
 from domain.signing import Signer
@@ -68,3 +68,30 @@ async def test_a_retry_answers_with_its_own_row_and_refuses_a_forged_one(
             incidents.c.workflow_id == workflow_id(case_id), incidents.c.resolved_at.is_(None)))).mappings().one()
     assert incident["step"] == RECORD_CASE_EVENT and incident["kind"] == "permanent"
     assert why in incident["error"]
+
+
+async def test_an_event_the_database_cannot_store_is_refused_at_the_first_attempt(engine: AsyncEngine) -> None:
+    """PostgreSQL refuses some values for good (SQLSTATE class 22, e.g. U+0000 inside jsonb); asyncpg's error
+    reaches SQLAlchemy as a plain DBAPIError, not a DataError, and was retried as if it might yet succeed."""
+    case_id = str(uuid.uuid4())
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id=workflow_id(case_id))
+    record = CaseRecords(engine, SIGNER).record_case_event
+    request = FilingRequest.model_validate(filing())
+    draft = new_case(case_id, request, APPLICANT_ACTOR, datetime.now(UTC))
+    header = EventHeader(case_id=case_id, seq=1, type="filed", actor=APPLICANT_ACTOR.model_dump(mode="json"),
+                         at=draft.created_at, stage_before=None, stage_after=draft.stage, prev_hash=draft.last_hash)
+    first = await env.run(record, RecordCaseEvent(header=header, payload=request.model_dump(mode="json"),
+                                                  state=draft.model_copy(update={"seq": 1})))
+    note = EventHeader(case_id=case_id, seq=2, type="add_note", actor=COORDINATOR_ACTOR.model_dump(mode="json"),
+                       at=draft.created_at + timedelta(minutes=5), stage_before=draft.stage,
+                       stage_after=draft.stage, prev_hash=first.hash)
+    command = RecordCaseEvent(header=note, payload={"text": "before\u0000after"},
+                              state=draft.model_copy(update={"seq": 2, "last_hash": first.hash}))
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(record, command)
+    assert refused.value.type == UNSTORABLE and refused.value.non_retryable, refused.value
+    assert "the database cannot store this event" in str(refused.value)
+    async with engine.connect() as conn:
+        stored = (await conn.execute(select(audit_events.c.seq).where(audit_events.c.case_id == case_id))).all()
+    assert [row.seq for row in stored] == [1], "nothing of the refused event is written"
