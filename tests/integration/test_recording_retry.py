@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from contracts.activities import RECORD_CASE_EVENT, EventHeader, RecordCaseEvent
 from contracts.case import workflow_id
 from contracts.errors import STORED_EVENT_INVALID, UNSTORABLE
 from domain.audit import make_entry, sign
-from domain.model import FilingRequest
+from domain.model import CaseState, FilingRequest
 from domain.signing import Signer
 from domain.transitions import new_case
 from infra.settings import Settings
@@ -31,21 +32,27 @@ SIGNER = Settings(_env_file=None).audit_keys.signer
 STRANGER = Signer.from_seed(bytes(range(7, 39)))
 
 
-@pytest.mark.parametrize(("forger", "why"), [(STRANGER, "which is not a known audit key"),
-                                             (None, "it is not signed")], ids=["foreign key", "unsigned"])
-async def test_a_retry_answers_with_its_own_row_and_refuses_a_forged_one(
-    engine: AsyncEngine, forger: Signer | None, why: str,
-) -> None:
+def filing_step(engine: AsyncEngine) -> tuple[ActivityEnvironment, Any, CaseState, RecordCaseEvent]:
+    """An activity environment for a new case's workflow, its recording step, the case and its filing."""
     case_id = str(uuid.uuid4())
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, workflow_id=workflow_id(case_id))
-    record = CaseRecords(engine, SIGNER).record_case_event
     request = FilingRequest.model_validate(filing())
     draft = new_case(case_id, request, APPLICANT_ACTOR, datetime.now(UTC))
     header = EventHeader(case_id=case_id, seq=1, type="filed", actor=APPLICANT_ACTOR.model_dump(mode="json"),
                          at=draft.created_at, stage_before=None, stage_after=draft.stage, prev_hash=draft.last_hash)
     filed = RecordCaseEvent(header=header, payload=request.model_dump(mode="json"),
                             state=draft.model_copy(update={"seq": 1}))
+    return env, CaseRecords(engine, SIGNER).record_case_event, draft, filed
+
+
+@pytest.mark.parametrize(("forger", "why"), [(STRANGER, "which is not a known audit key"),
+                                             (None, "it is not signed")], ids=["foreign key", "unsigned"])
+async def test_a_retry_answers_with_its_own_row_and_refuses_a_forged_one(
+    engine: AsyncEngine, forger: Signer | None, why: str,
+) -> None:
+    env, record, draft, filed = filing_step(engine)
+    case_id = draft.id
     first = await env.run(record, filed)
     assert (await env.run(record, filed)).hash == first.hash, "a retry answers with the row its try stored"
 
@@ -73,16 +80,9 @@ async def test_a_retry_answers_with_its_own_row_and_refuses_a_forged_one(
 async def test_an_event_the_database_cannot_store_is_refused_at_the_first_attempt(engine: AsyncEngine) -> None:
     """PostgreSQL refuses some values for good (SQLSTATE class 22, e.g. U+0000 inside jsonb); asyncpg's error
     reaches SQLAlchemy as a plain DBAPIError, not a DataError, and was retried as if it might yet succeed."""
-    case_id = str(uuid.uuid4())
-    env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, workflow_id=workflow_id(case_id))
-    record = CaseRecords(engine, SIGNER).record_case_event
-    request = FilingRequest.model_validate(filing())
-    draft = new_case(case_id, request, APPLICANT_ACTOR, datetime.now(UTC))
-    header = EventHeader(case_id=case_id, seq=1, type="filed", actor=APPLICANT_ACTOR.model_dump(mode="json"),
-                         at=draft.created_at, stage_before=None, stage_after=draft.stage, prev_hash=draft.last_hash)
-    first = await env.run(record, RecordCaseEvent(header=header, payload=request.model_dump(mode="json"),
-                                                  state=draft.model_copy(update={"seq": 1})))
+    env, record, draft, filed = filing_step(engine)
+    case_id = draft.id
+    first = await env.run(record, filed)
     note = EventHeader(case_id=case_id, seq=2, type="add_note", actor=COORDINATOR_ACTOR.model_dump(mode="json"),
                        at=draft.created_at + timedelta(minutes=5), stage_before=draft.stage,
                        stage_after=draft.stage, prev_hash=first.hash)
