@@ -7,10 +7,11 @@ case's (over HTTP, and `alliance audit verify --case`), the whole trail's (strea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 
@@ -18,11 +19,13 @@ from domain.audit import AuditEntry, make_entry
 from domain.checkpoints import UNHELD
 from infra.audit_trail import verify_every_chain
 from infra.checkpoints import anchor_legacy_trail, latest_anchors, take_checkpoint
+from infra.closed_cases import append_to_closed_case
 from infra.evidence_check import check_pack
+from infra.retention import archive_case, archive_closed_cases
 from infra.settings import Settings
 from infra.tables import audit_events
 from tests.helpers.audit_cli import alliance, as_table_owner
-from tests.helpers.people import AUDITOR, COORDINATOR
+from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR
 from tests.helpers.scenarios import to_matching
 from tests.helpers.team import Team
 
@@ -146,3 +149,30 @@ async def test_events_from_before_signing_held_by_the_first_checkpoint_stay_vali
     assert (await team.verify(case, AUDITOR))["first_broken_seq"] == 1
     answer = await alliance(team.engine, settings, log, "audit", "verify")
     assert answer.returncode == 1 and "in the checkpoint log but not in the database" in answer.stderr
+
+
+async def test_retention_and_closed_case_events_refuse_a_trail_with_unheld_unsigned_events(
+    team: Team, settings: Settings, tmp_path: Path
+) -> None:
+    """Erasing from such a trail would call it verified; a signed event chained onto it would vouch for the
+    forgery. Both refuse, naming the event."""
+    assert team.engine is not None
+    case = await team.file(APPLICANT)
+    await team.ok(case, "relay", COORDINATOR, offices=["sbic"])
+    assert (await team.ok(case, "withdraw", APPLICANT, reason="plans changed"))["stage"] == "closed"
+    await take_checkpoint(team.engine, settings.audit_keys, None, datetime.now(UTC))
+    await as_table_owner(team.engine, STRIP, id=case["id"], first=1)  # held: still a verified trail
+    last = (await team.history(case, AUDITOR))[-1]
+    async with team.engine.begin() as conn:
+        await conn.execute(insert(audit_events).values(**next_event(last).model_dump()))
+
+    with pytest.raises(ValueError, match=f"broken at event 4: {UNHELD}"):
+        await archive_case(team.engine, case["id"], tmp_path, retention_years=10, now=datetime.now(UTC),
+                           keys=settings.audit_keys)
+    archived = await archive_closed_cases(team.engine, datetime.now(UTC) + timedelta(seconds=1), tmp_path, 10,
+                                          datetime.now(UTC), settings.audit_keys)
+    assert case["id"] in archived.refused and case["id"] not in archived.archived
+    told = await append_to_closed_case(team.engine, settings.audit_keys.signer, case["id"], "mail_undeliverable",
+                                       {"note": "bounced"}, datetime.now(UTC))
+    assert told == "broken"
+    assert len(await team.history(case, AUDITOR)) == 4, "nothing chained onto the forgery"
