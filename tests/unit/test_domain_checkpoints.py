@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.audit import GENESIS_HASH, AuditEntry, ChainReport, make_entry, sign, verify_chain
+from domain.audit import GENESIS_HASH, AuditEntry, ChainReport, canonical_json, make_entry, sign, verify_chain
 from domain.checkpoints import (
     UNHELD,
     Checkpoint,
@@ -19,9 +20,10 @@ from domain.checkpoints import (
     merkle_root,
     root_from_proof,
     statement_digest,
+    unheld,
 )
-from domain.signing import Keyring, Signer
-from infra.evidence_check import Keys, check_checkpoints
+from domain.signing import Keyring, Signer, raw_public
+from infra.evidence_check import Keys, check_checkpoints, check_events, check_held
 
 CASE_ID = "5b1f0c3e-8d2a-4c6b-9f4e-2a7d1e0b9c11"
 OTHER = "00000000-0000-4000-8000-000000000001"
@@ -190,3 +192,24 @@ def test_an_unheld_unsigned_event_before_another_break_is_the_first_break() -> N
     assert (report.valid, report.first_broken_seq, report.reason) == (False, 3, UNHELD)
     report = verified(entries, heads_of(entries[:3]))
     assert report.first_broken_seq == 4 and "altered" in (report.reason or "")
+
+
+@pytest.mark.parametrize(("unsigned", "held"), [(u, h) for u in range(4) for h in range(5)])
+def test_the_pack_checker_holds_unsigned_events_as_the_domain_does(unsigned: int, held: int) -> None:
+    """`infra.evidence_check.check_held` writes `domain.checkpoints.unheld` out again: the same seq, or none."""
+    entries = legacy(4, signed_from=unsigned + 1)
+    heads = heads_of(entries[:held]) if held else []
+    checkpoint = make_checkpoint(7, AT, heads, None, KEY)
+    anchor = anchor_of(checkpoint, heads, CASE_ID, KEYRING) if held else None
+    domain = anchored(verify_chain(entries, KEYRING), [e.hash for e in entries], anchor)
+    expected = unheld(verify_chain(entries, KEYRING), anchor)
+    assert domain.first_broken_seq == expected
+    events = [json.loads(canonical_json(e.model_dump(mode="json"))) for e in entries]
+    problems, checked, counted = check_events([json.dumps(e) for e in events], Keys([raw_public(KEY.public).hex()]))
+    assert (problems, counted) == ([], unsigned)
+    pack = [{**checkpoint.model_dump(mode="json"), "head": heads[1].model_dump(),
+             "proof": {"index": 1, "path": inclusion_proof([h.leaf() for h in heads], 1)}}] if held else []
+    found = check_held(checked, counted, pack, Keys([raw_public(KEY.public).hex()]))
+    assert found == ([] if expected is None else [f"events.jsonl line {expected} (event {expected}): it is unsigned "
+                                                  "and not held by any checkpoint of the pack: not written by the "
+                                                  "Case Desk"])
