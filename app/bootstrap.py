@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -15,6 +16,7 @@ from temporalio.worker import Worker
 
 from app.schedules import ensure_verification_schedule
 from infra import migrate
+from infra.checkpoints import anchor_legacy_trail
 from infra.db import create_engine, session_factory
 from infra.settings import Settings
 from infra.smtp import SmtpSettings
@@ -28,6 +30,8 @@ from workers.case_worker import WorkerTuning, build_worker
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+log = structlog.get_logger(__name__)
 
 
 def _where(url: str) -> str:
@@ -115,6 +119,15 @@ class Parts:
         await ensure_verification_schedule(
             self.temporal, self.settings.audit_verification_cron, self.settings.temporal_task_queue
         )
+
+    async def anchor_legacy_trail(self) -> None:
+        """Hold the events recorded before signing began with a first signed checkpoint, if there is none yet and
+        no event is signed (`infra.checkpoints.anchor_legacy_trail`; every worker calls it as it starts)."""
+        try:
+            await anchor_legacy_trail(self.engine, self.settings.audit_keys, self.settings.checkpoint_log,
+                                      datetime.now(UTC), url=self.settings.audit_checkpoint_url)
+        except OSError as error:  # stored all the same; the next checkpoint is logged with its `prev`
+            log.error("the first checkpoint is stored, but the checkpoint log could not be written", error=str(error))
 
     async def watch_incidents(self, stop: asyncio.Event) -> None:
         """Scan Temporal for stuck case steps every `INCIDENT_SCAN_SECONDS` until `stop` (workers run this)."""

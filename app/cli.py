@@ -56,6 +56,7 @@ def worker() -> None:
         settings = _settings()
         parts = await open_parts(settings, run_migrations=False)
         await parts.keep_schedules()
+        await parts.anchor_legacy_trail()
         console.print(f"worker polling {settings.temporal_task_queue!r} on {settings.effective_temporal_address}")
         stop = stop_event()
         watcher = asyncio.create_task(parts.watch_incidents(stop))

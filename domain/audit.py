@@ -179,7 +179,8 @@ class ChainReport(BaseModel):
     reason: str | None = None
     signed: int = Field(0, description="Events whose signature was checked and holds")
     unsigned: int = Field(
-        0, description="Events recorded before events were signed: as strong as the hash chain, no more",
+        0, description="Events recorded before events were signed, each held by a signed checkpoint (an unsigned "
+        "event no checkpoint holds is a break)",
     )
     checkpoint: str | None = Field(
         None, description="The checkpoint the trail contradicts (truncated or rewritten), when that is the break",
@@ -337,9 +338,11 @@ def verify_chain(entries: Sequence[ChainEvent], keyring: Keyring | None = None, 
     """The chain's links, hashes and personal digests, and — given a `keyring` — its signatures: every event's,
     or (not `every_signature`) its head's, and every event's only when the head's fails (`by_head`).
 
-    An unsigned event is reported as unsigned (recorded before signing began) while no earlier event of its
+    An unsigned event is counted as unsigned (recorded before signing began) while no earlier event of its
     chain is signed; after a signed one it is a break: only someone without the key writes an unsigned event
-    once the chain is signed. Without a keyring signatures are not looked at (`signed` and `unsigned` stay 0).
+    once the chain is signed. Whether a signed checkpoint holds the unsigned ones (else they are a break too) is
+    `domain.checkpoints.anchored`'s to say, with the case's anchor. Without a keyring signatures are not looked
+    at (`signed` and `unsigned` stay 0).
     """
     report, checks = chain_links(entries, keyring is not None)
     if keyring is None:

@@ -151,21 +151,53 @@ class Anchor(BaseModel):
     problem: str | None = None
 
 
+UNHELD = "it is unsigned and not held by any checkpoint: not written by the Case Desk"
+"""Why an unsigned event no signed checkpoint holds is a break (README, "For auditors": "Unsigned events")."""
+
+
+def held_through(anchor: Anchor | None) -> int:
+    """The last seq of a case that a signed checkpoint holds: its anchor's head, when the checkpoint itself holds
+    (signature, root); 0 for none."""
+    return anchor.head.seq if anchor is not None and anchor.problem is None else 0
+
+
+def unheld(report: ChainReport, anchor: Anchor | None) -> int | None:
+    """The seq of the first unsigned event of `report`'s chain that its anchor does not hold, or None.
+
+    The unsigned events a verifier counts (`ChainReport.unsigned`) are the chain's first ones, 1 to `unsigned`:
+    one after a signed event is a break already (`domain.audit.chain_links`). An unsigned event is the Case Desk's
+    only when a signed checkpoint holds it — from before signing began, and anchored then (README) — since
+    anyone who can write the table can write one, or strip an event's signature columns: beyond the anchor's head
+    (none: 0) each is a break, the first at `held_through(anchor) + 1`. Whether the chain from there agrees with
+    the checkpointed head is `contradiction`'s question."""
+    held = held_through(anchor)
+    return held + 1 if report.unsigned > held else None
+
+
 def anchored(report: ChainReport, hashes: Sequence[str], anchor: Anchor | None) -> ChainReport:
     """`report` (of the events whose `hashes` are given, by seq) with what the case's latest checkpoint says: a
     trail intact in itself but cut short or rewritten since the checkpoint is broken, and the report names the
-    checkpoint."""
-    if anchor is None or not report.valid:
-        return report
-    if anchor.problem is not None:
+    checkpoint; an unsigned event the checkpoint does not hold (`unheld`) is broken at its seq. Every verifier
+    takes its verdict from here: the case's (API, `alliance audit verify --case`), the whole trail's (streamed,
+    nightly) and the retention's; the evidence pack's checker writes the same rule out again (it runs alone)."""
+    if anchor is not None and anchor.problem is not None:
+        if not report.valid:
+            return report
         return report.model_copy(update={"valid": False, "reason": anchor.problem,
                                          "checkpoint": anchor.checkpoint.name})
-    found = contradiction(hashes, anchor.checkpoint, anchor.head)
-    if found is None:
-        return report
-    seq, reason = found
-    return report.model_copy(update={"valid": False, "first_broken_seq": seq, "reason": reason,
-                                     "checkpoint": anchor.checkpoint.name})
+    loose = unheld(report, anchor)
+    if not report.valid:
+        if loose is None or (report.first_broken_seq is not None and report.first_broken_seq <= loose):
+            return report
+        return report.model_copy(update={"first_broken_seq": loose, "reason": UNHELD, "checkpoint": None})
+    found = contradiction(hashes, anchor.checkpoint, anchor.head) if anchor is not None else None
+    if found is not None:
+        seq, reason = found
+        return report.model_copy(update={"valid": False, "first_broken_seq": seq, "reason": reason,
+                                         "checkpoint": anchor.checkpoint.name if anchor is not None else None})
+    if loose is not None:
+        return report.model_copy(update={"valid": False, "first_broken_seq": loose, "reason": UNHELD})
+    return report
 
 
 def anchor_of(checkpoint: Checkpoint, heads: list[Head], case_id: str, keyring: Keyring) -> Anchor | None:

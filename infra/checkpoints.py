@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
-from sqlalchemy import select, text
+from sqlalchemy import Select, and_, exists, or_, select, text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -34,22 +35,87 @@ async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path |
     verification has just found intact (`verified`) — store it, then append it to `log_path` (None: no log)
     and send it to `url` (`infra.checkpoint_sink`: tried a few times; not delivered, it is an incident).
 
+    A checkpoint never newly holds an unsigned event (which it would make valid: `domain.checkpoints.unheld`):
+    over the current heads, it leaves out a case whose head is unsigned, or whose trail begins unsigned (from
+    before signing, or with its signatures stripped: the nightly verification, which holds those events against
+    their checkpoint, puts such a case's intact head in its verified checkpoint). Only `anchor_legacy_trail`
+    holds unsigned heads, once.
+
     One at a time (an advisory lock), so ids and `prev` form one chain. Raises OSError when the log cannot be
     written (the checkpoint is stored all the same; the next one is logged with its `prev`).
     """
+    async def heads(conn: AsyncConnection) -> list[Head]:
+        return sorted(verified, key=lambda head: head.case_id) if verified is not None else await signed_heads(conn)
+
+    checkpoint = await _take(engine, keys, log_path, now, url, heads, verified=verified is not None)
+    assert checkpoint is not None
+    return checkpoint
+
+
+async def anchor_legacy_trail(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime, *,
+                              url: str | None = None) -> Checkpoint | None:
+    """The first checkpoint of a deployment whose events were recorded before events were signed: it holds
+    every case's head, unsigned ones too, so those events stay valid (`domain.checkpoints.unheld`). Taken (a
+    worker calls this as it starts) only while there is no checkpoint yet and no event anywhere is signed: once
+    one is, an unsigned event can be a signed one stripped, and a checkpoint must not hold it — so deleting the
+    checkpoints then does not get stripped events anchored again (README, "For auditors"). None when not taken."""
+    async def heads(conn: AsyncConnection) -> list[Head] | None:
+        if await conn.scalar(select(audit_checkpoints.c.id).limit(1)) is not None:
+            return None
+        if await conn.scalar(select(exists().where(or_(audit_events.c.signature.is_not(None),
+                                                       audit_events.c.key_id.is_not(None))))):
+            return None
+        found = await every_head(conn)
+        return found or None
+
+    checkpoint = await _take(engine, keys, log_path, now, url, heads, verified=False)
+    if checkpoint is not None:
+        log.warning("audit events from before signing anchored by a first checkpoint", checkpoint=checkpoint.id,
+                    cases=checkpoint.cases)
+    return checkpoint
+
+
+def _last_events() -> Select[tuple[Any, ...]]:
+    return (select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.hash, audit_events.c.key_id,
+                   audit_events.c.signature)
+            .ext(distinct_on(audit_events.c.case_id)).order_by(audit_events.c.case_id, audit_events.c.seq.desc()))
+
+
+async def every_head(conn: AsyncConnection) -> list[Head]:
+    """Every case's head, by case id."""
+    rows = await conn.execute(_last_events())
+    return [Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in rows]
+
+
+async def signed_heads(conn: AsyncConnection) -> list[Head]:
+    """Every case's head, by case id, but those a checkpoint must not newly hold: an unsigned head, or one of a
+    trail whose first event is unsigned (unsigned events are a trail's first ones, or a break)."""
+    last = _last_events().subquery()
+    first = audit_events.alias("first")
+    signed = or_(first.c.signature.is_not(None), first.c.key_id.is_not(None))
+    rows = await conn.execute(
+        select(last.c.case_id, last.c.seq, last.c.hash)
+        .join(first, and_(first.c.case_id == last.c.case_id, first.c.seq == 1))
+        .where(or_(last.c.signature.is_not(None), last.c.key_id.is_not(None)), signed)
+        .order_by(last.c.case_id)
+    )
+    return [Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in rows]
+
+
+async def _take(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime, url: str | None,
+                choose: Callable[[AsyncConnection], Awaitable[list[Head] | None]], *,
+                verified: bool) -> Checkpoint | None:
+    """Sign, store, log and send a checkpoint over the heads `choose` gives (under the lock); None for none."""
     async with engine.begin() as conn:
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"), {"lock": LOCK})
+        heads = await choose(conn)
+        if heads is None:
+            return None
         last = (await conn.execute(
             select(audit_checkpoints.c.id, audit_checkpoints.c.digest).order_by(audit_checkpoints.c.id.desc()).limit(1)
         )).first()
-        heads = sorted(verified, key=lambda head: head.case_id) if verified is not None else [
-            Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in (await conn.execute(
-                select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.hash)
-                .ext(distinct_on(audit_events.c.case_id)).order_by(audit_events.c.case_id, audit_events.c.seq.desc())
-            ))
-        ]
         checkpoint = make_checkpoint((last.id if last else 0) + 1, now, heads, last.digest if last else None,
-                                     keys.signer, verified=verified is not None)
+                                     keys.signer, verified=verified)
         await conn.execute(insert(audit_checkpoints).values(**checkpoint.model_dump()))
         rows = [{"checkpoint_id": checkpoint.id, "position": n, **head.model_dump()} for n, head in enumerate(heads)]
         for start in range(0, len(rows), HEADS_PER_INSERT):

@@ -14,8 +14,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import make_entry, sign
+from domain.checkpoints import UNHELD, held_through
 from domain.model import SYSTEM_ACTOR, CaseState, Stage
 from domain.signing import EVENT_CONTEXT, Keyring, Signer
+from infra.checkpoints import case_anchor
 from infra.outbox import note_reported
 from infra.tables import audit_events, cases, notifications
 
@@ -24,8 +26,8 @@ log = structlog.get_logger(__name__)
 Appended = Literal["appended", "already", "open", "unknown", "broken"]
 """What became of a system event for a closed case: on its trail now, there before (the message it tells of was
 reported already), not appended because the case is open (its workflow records its events), no such case, or not
-appended because the trail's last event is not signed as the Case Desk signs (a signed event chained onto it
-would vouch for a forgery: README, "For auditors")."""
+appended because the trail's last event is not signed as the Case Desk signs, nor from before signing and held by a
+signed checkpoint (a signed event chained onto it would vouch for a forgery: README, "For auditors")."""
 
 
 async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: str, event_type: str,
@@ -51,12 +53,14 @@ async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: st
             .where(audit_events.c.case_id == case_id).order_by(audit_events.c.seq.desc()).limit(1)
         )).one()
         problem = None
+        keyring = keyring or Keyring.of([signer.public])
         if last.signature is not None or last.key_id is not None:
-            problem = (keyring or Keyring.of([signer.public])).check(EVENT_CONTEXT, last.hash, last.key_id,
-                                                                       last.signature)
+            problem = keyring.check(EVENT_CONTEXT, last.hash, last.key_id, last.signature)
         elif await conn.scalar(select(exists().where(audit_events.c.case_id == case_id,
                                                      audit_events.c.signature.is_not(None)))):
-            problem = "it is not signed, though an earlier event of its chain is"  # else: from before signing
+            problem = "it is not signed, though an earlier event of its chain is"
+        elif held_through(await case_anchor(engine, case_id, keyring)) < last.seq:  # from before signing: anchored?
+            problem = UNHELD
         if problem is not None:
             log.error("closed case's last event does not hold: nothing chained onto it", case_id=case_id,
                       seq=last.seq, problem=problem)

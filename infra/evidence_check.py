@@ -14,7 +14,8 @@ What it checks, from the pack's own files:
   first), `hash = sha256(prev_hash + canonical JSON of {case_id, seq, type, actor, at, stage_before,
   stage_after, payload} (+ personal_digest from hash version 2))`, personal data matches its salted digest, an
   erasure is recorded by a later `personal_data_redacted` event, and each signature (``case-desk/audit-event/v1:``
-  + hash) holds under `key_id` (events from before signing are counted as unsigned);
+  + hash) holds under `key_id` (events from before signing are counted as unsigned: each must be held by a
+  checkpoint of the pack, else it fails, naming its seq);
 * `checkpoints.json`: each checkpoint's digest (sha256 of canonical JSON {at, cases, id, prev, root}, and
   verified: true for a verified one) and
   signature (``case-desk/audit-checkpoint/v1:`` + digest) hold, the case's head it holds is an event of the pack,
@@ -175,6 +176,22 @@ def check_checkpoints(checkpoints: list[dict[str, Any]], events: list[dict[str, 
     return problems
 
 
+def check_held(events: list[dict[str, Any]], unsigned: int, checkpoints: list[dict[str, Any]], keys: Keys
+               ) -> list[str]:
+    """The first unsigned event no checkpoint of the pack holds, as a problem (`domain.checkpoints.unheld`,
+    written out again): the unsigned events are the first ones (one after a signed event is a break already),
+    and each must be held by a checkpoint whose digest, signature, head and proof hold (the furthest head of the
+    case among them) — else anyone who can write the table could have written it, or stripped its signature."""
+    case_id = events[0].get("case_id") if events else None
+    held = max((entry["head"]["seq"] for entry in checkpoints
+                if not check_checkpoints([entry], events, keys) and entry["head"].get("case_id") == case_id),
+               default=0)
+    if unsigned <= held:
+        return []
+    return [f"{EVENTS} line {held + 1} (event {held + 1}): it is unsigned and not held by any checkpoint of the pack: "
+            "not written by the Case Desk"]
+
+
 def check_access(lines: list[str], case_id: Any, expected: Any) -> list[str]:
     """Problems found in access.jsonl: each line a row of the case's access log, as many as the manifest says."""
     for number, line in enumerate(lines, start=1):
@@ -241,14 +258,16 @@ def check_pack(path: str, trusted: list[str] | None = None) -> tuple[list[str], 
         checkpoints = json.loads(files[CHECKPOINTS])["checkpoints"]
     except (KeyError, ValueError) as error:
         return [*problems, f"{CHECKPOINTS}: not readable ({error})"], ""
-    problems += check_checkpoints(checkpoints, events, keys)
+    problems = [*check_held(events, unsigned, checkpoints, keys), *problems,
+                *check_checkpoints(checkpoints, events, keys)]
     access = jsonl_lines(files[ACCESS]) if ACCESS in listed else None
     if access is not None:
         problems += check_access(access, body.get("case_id"), body.get("access_entries"))
     if not problems and (len(events), events[-1]["hash"] if events else GENESIS) != (
             body.get("events"), body.get("head_hash")):
         problems.append(f"{MANIFEST}: its event count or head is not that of {EVENTS}")
-    summary = (f"OK case {body.get('case_id')}: {len(events)} event(s) ({unsigned} from before signing), "
+    summary = (f"OK case {body.get('case_id')}: {len(events)} event(s) "
+               f"({unsigned} from before signing, held by a checkpoint), "
                f"{len(checkpoints)} checkpoint(s), keys {', '.join(sorted(keys.keys))}"
                + (f"; {len(access)} access-log row(s), exported with the pack (not chained: see README.txt)"
                   if access is not None else ""))

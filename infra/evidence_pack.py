@@ -66,7 +66,8 @@ README = """Evidence pack of case {case_id}, packed {created_at} by the Global A
 
 Check it with: python check_pack.py THIS.zip [--key HEX]   (Python 3.11+ and `cryptography`; no network)
 
-events.jsonl      the case's audit events as stored: a hash chain, each event signed (Ed25519)
+events.jsonl      the case's audit events as stored: a hash chain, each event signed (Ed25519); one from
+                  before signing began is unsigned, and valid only if a checkpoint below holds it
 checkpoints.json  the signed checkpoints that hold the case's heads, with their inclusion proofs
 keys.json         the public keys (compare their ids with GET /api/audit/keys, or pass --key)
 access.jsonl      the case's access log: who was shown its personal data, when, which fields, which route

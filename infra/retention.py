@@ -21,12 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, sign, verify_chain
+from domain.checkpoints import anchored
 from domain.model import SYSTEM_ACTOR, CaseState, Stage
 from domain.rewind import rewind
 from domain.signing import AuditKeys
 from infra.access_log import purge_access_log
 from infra.audit_export import ExportFilter, check_export, export_audit
 from infra.audit_trail import stored_entries
+from infra.checkpoints import case_anchor
 from infra.db import session_factory
 from infra.outbox import Status
 from infra.tables import audit_events, case_texts, cases, notifications
@@ -62,7 +64,9 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
     signed with `keys`. Raises ValueError to refuse."""
     sessions = session_factory(engine)
     entries = await stored_entries(sessions, case_id)
-    report = verify_chain(entries, keys.keyring)
+    # Held against its checkpoint too: unsigned events no checkpoint holds are no verified trail to erase from.
+    report = anchored(verify_chain(entries, keys.keyring), [entry.hash for entry in entries],
+                      await case_anchor(engine, case_id, keys.keyring))
     if not report.valid:
         raise ValueError(f"its chain is broken at event {report.first_broken_seq}: {report.reason}")
     chunks = export_audit(engine, "jsonl", ExportFilter(case=case_id), keys.keyring)

@@ -29,7 +29,7 @@ from domain.model import OVERSIGHT, Role
 from domain.verification import OVERSIGHT_CHAIN, VERIFIED_EVENT, VerificationSummary
 from infra.audit_trail import stored_entries
 from infra.checkpoint_sink import undelivered
-from infra.checkpoints import take_checkpoint
+from infra.checkpoints import anchor_legacy_trail, take_checkpoint
 from infra.db import create_engine, session_factory
 from infra.settings import Settings
 from infra.tables import audit_events
@@ -42,7 +42,8 @@ from workers.case_worker import build_worker
 
 @pytest.fixture
 async def trail(migrated_database: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """A database of its own, with two three-event chains and an auditor who has an e-mail address."""
+    """A database of its own, with two three-event chains (unsigned, from before signing, held by the first
+    checkpoint as a worker's start takes it) and an auditor who has an e-mail address."""
     engine = create_engine(settings, migrated_database)
     await add_user(session_factory(engine), NewUser("Mei Aoki", Role.AUDITOR, OVERSIGHT, "mei@oversight.example"),
                    PEPPER)
@@ -56,6 +57,7 @@ async def trail(migrated_database: str, settings: Settings) -> AsyncIterator[Asy
                                    stage_after="screening", payload={"text": f"note {seq}"}, prev_hash=prev)
                 await conn.execute(insert(audit_events).values(**entry.model_dump()))
                 prev = entry.hash
+    assert await anchor_legacy_trail(engine, settings.audit_keys, None, start) is not None
     yield engine
     await engine.dispose()
 
@@ -115,7 +117,7 @@ async def test_the_schedule_verifies_records_and_tells_the_auditors(
     assert verify_chain(oversight, settings.audit_keys.keyring).valid
     assert verify_chain(oversight, settings.audit_keys.keyring).signed == 2, "the desk signs its own results"
     logged = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [(c["id"], c["cases"], c["verified"]) for c in logged] == [(1, 3, True), (2, 2, True)], (
+    assert [(c["id"], c["cases"], c["verified"]) for c in logged] == [(2, 3, True), (3, 2, True)], (
         "each run anchors the heads it found intact (and the oversight chain's new one), not the forged chain's")
     assert logged[1]["prev"] == logged[0]["digest"]
     assert oversight[1].payload["broken"][0]["case_id"] == victim
@@ -150,5 +152,6 @@ async def test_the_nightly_run_sends_the_checkpoints_taken_before_the_url_was_se
         summary = await ActivityEnvironment().run(nightly.verify_audit_trail, "run-backlog")
         assert summary.intact
         paths = [path for _, path, _ in archive.received]
-    assert paths == [f"/checkpoints/{early.id + 1}", f"/checkpoints/{early.id}"]  # its own first, then the rest
+    # its own first, then the rest: the first (the legacy anchor, taken before any URL) and the early one
+    assert paths == [f"/checkpoints/{early.id + 1}", "/checkpoints/1", f"/checkpoints/{early.id}"]
     assert await undelivered(trail, url) == []
