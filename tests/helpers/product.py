@@ -173,7 +173,7 @@ def wait_demo_tokens(launched: Launched) -> dict[str, str]:
             return None
         return {role: token for role, token in found.items() if token is not None}
 
-    result: dict[str, str] = eventually(tokens, 15, "demo tokens in the output", launched)
+    result: dict[str, str] = eventually(tokens, 60, "demo tokens in the output", launched)
     return result
 
 
