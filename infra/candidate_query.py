@@ -220,9 +220,10 @@ def candidate_query(
     `exact` (named word for word?) and `matches` (its match value).
 
     `bounded` reads the SMEs meeting the bound (and the officer's criteria) through the matching index, once;
-    `field` scores each against the technologies it shares a word with, the others adding 0. `best` weighs the
-    factors into the score and keeps the top few; only those are explained. The text is the same for every
-    bound: its conditions travel as parameters.
+    `fits` scores and explains each kind of technologies in it (the same text, the same fit) against every
+    sought technology, the ones sharing no word adding 0; `field` gives each SME its kind's fit and its other
+    factors; `best` weighs them into the score and keeps the top few, explained by their kind — no second pass
+    over the registry. The text is the same for every bound: its conditions travel as parameters.
     """
     named = _named(technologies)
     # Worked out once per request (stemming, the query of each technology), not once per SME.
@@ -250,10 +251,31 @@ def candidate_query(
         .group_by(bounded.c.technologies)
         .subquery("kinds")
     )
-    matched = select(func.sum(technology_match(sought, kinds))).select_from(sought).scalar_subquery()
+    # Each kind against each sought technology, once: the fit, and what explains it (named whole? its match),
+    # carried with every SME of the kind, so the best few need no second pass over the registry to explain them.
+    per_technology = (
+        select(
+            sought.c.n,
+            kinds.c.search.op("@@")(sought.c.phrase).label("exact"),
+            technology_match(sought, kinds).label("match"),
+        )
+        .select_from(sought)
+        .correlate(kinds)
+        .subquery("per_technology")
+    )
+    fitted = select(
+        func.sum(per_technology.c.match).label("matched"),
+        func.array_agg(aggregate_order_by(per_technology.c.exact, per_technology.c.n), type_=ARRAY(Boolean))
+        .label("exact"),
+        func.array_agg(aggregate_order_by(per_technology.c.match, per_technology.c.n), type_=ARRAY(Float))
+        .label("matches"),
+    ).lateral("fitted")
     fits = select(
-        kinds.c.technologies, _as_float(matched / func.cardinality(named)).label("technology_fit")
-    ).cte("fits").prefix_with("MATERIALIZED")  # inlined, its fit would be worked out again for each SME
+        kinds.c.technologies,
+        _as_float(fitted.c.matched / func.cardinality(named)).label("technology_fit"),
+        fitted.c.exact,
+        fitted.c.matches,
+    ).select_from(kinds.join(fitted, true())).cte("fits").prefix_with("MATERIALIZED")
     field = (
         select(
             bounded.c.id,
@@ -261,6 +283,8 @@ def candidate_query(
             bounded.c.prefecture,
             bounded.c.employees,
             bounded.c.certifications,
+            fits.c.exact,
+            fits.c.matches,
             fits.c.technology_fit,
             _as_float(industry).label("industry"),
             _as_float(_region(prefectures, bounded)).label("region"),
@@ -278,17 +302,7 @@ def candidate_query(
         .limit(criteria.limit)
         .cte("best")
     )
-    explained = select(
-        func.array_agg(aggregate_order_by(smes.c.search.op("@@")(sought.c.phrase), sought.c.n), type_=ARRAY(Boolean))
-        .label("exact"),
-        func.array_agg(aggregate_order_by(technology_match(sought), sought.c.n), type_=ARRAY(Float))
-        .label("matches"),
-    ).lateral("explained")
-    return (
-        select(best, explained.c.exact, explained.c.matches)
-        .select_from(best.join(smes, smes.c.id == best.c.id).join(explained, true()))
-        .order_by(*_best_first(best.c.score, best.c.id))
-    )
+    return select(best).order_by(*_best_first(best.c.score, best.c.id))
 
 
 def field_size_query(cap: int) -> Select[Any]:
