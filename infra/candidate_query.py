@@ -13,6 +13,7 @@ a long request cannot make it deeper (building it once overflowed Python's recur
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -164,10 +165,11 @@ def bound_parameters(bound: Bound) -> dict[str, Any]:
     }
 
 
-def _filters(criteria: MatchingCriteria) -> list[ColumnElement[bool]]:
+def _filters(criteria: MatchingCriteria, leading: bool) -> list[ColumnElement[bool]]:
     """Consent and not closed (the condition of the matching index), the bound's conditions (parameters: their
-    values, `bound_parameters`, come with each execution), and the officer's criteria, which narrow the field
-    and never add to it."""
+    values, `bound_parameters`, come with each execution), the leading slice's last corporate number when
+    `leading` (a parameter too, `leading_last`), and the officer's criteria, which narrow the field and never
+    add to it."""
     filters: list[ColumnElement[bool]] = [
         *_in_the_field(),
         smes.c.employees.between(bindparam("employees_min", type_=Integer), bindparam("employees_max", type_=Integer)),
@@ -179,6 +181,8 @@ def _filters(criteria: MatchingCriteria) -> list[ColumnElement[bool]]:
         or_(~bindparam("bound_abroad", type_=Boolean), func.cardinality(smes.c.overseas_interest) > 0),
         or_(~bindparam("bound_certified", type_=Boolean), func.cardinality(smes.c.certifications) > 0),
     ]
+    if leading:
+        filters.append(smes.c.id <= bindparam("leading_last", type_=Text))
     if criteria.industries:
         filters.append(smes.c.industries.overlap(criteria.industries))
     if criteria.prefectures:
@@ -192,6 +196,20 @@ def _filters(criteria: MatchingCriteria) -> list[ColumnElement[bool]]:
     if criteria.overseas_interest:
         filters.append(func.cardinality(smes.c.overseas_interest) > 0)
     return filters
+
+
+def _weighted(weights: matching.MatchWeights, factor: Callable[[str], Any]) -> Any:
+    """The score as the query adds it up: 0.0, then each factor times its share, in `FACTORS` order."""
+    share = weights.normalised()
+    return sum((share[name] * factor(name) for name in matching.FACTORS), literal(0.0))
+
+
+def highest_score(weights: matching.MatchWeights) -> float:
+    """The score of an SME whose every factor is 1, worked out in doubles as the query works it out (the same
+    additions of the same shares, in the same order): no SME scores more, as each factor is at most 1 and
+    rounding keeps products and sums in order."""
+    share = weights.normalised()
+    return sum((share[name] * 1.0 for name in matching.FACTORS), 0.0)
 
 
 def _best_first(score: ColumnElement[float], sme_id: ColumnElement[str]) -> list[ColumnElement[Any]]:
@@ -210,10 +228,14 @@ def candidate_query(
     criteria: MatchingCriteria,
     weights: matching.MatchWeights,
     as_of: datetime,
+    *,
+    leading: bool = False,
 ) -> Select[Any]:
     """The top `criteria.limit` consenting SMEs meeting a bound and sharing a word with a sought technology,
     best first; the bound's values come with each execution (`bound_parameters`), so one request builds its
-    query once, however many bounds it tries.
+    query once, however many bounds it tries. `leading`: only among the SMEs whose corporate number is at most
+    the parameter `leading_last` (a slice of the registry in the order that breaks ties in score, read through
+    the primary key as well as the matching index: `activities.matching` says when its best are everyone's).
 
     Each row has the SME's id, name, prefecture, employees and certifications; each factor of
     `domain.matching.FACTORS`; the `score`; and, one entry per sought technology in the request's order,
@@ -230,7 +252,7 @@ def candidate_query(
     sought = SOUGHT.bindparams(named, generic_words=matching.GENERIC_WORDS).cte("sought").prefix_with("MATERIALIZED")
     bounded = (
         select(*[smes.c[name] for name in BOUNDED_COLUMNS])
-        .where(*_filters(criteria))
+        .where(*_filters(criteria, leading))
         .cte("bounded")
         .prefix_with("MATERIALIZED")
     )
@@ -294,8 +316,7 @@ def candidate_query(
         .select_from(bounded.join(fits, fits.c.technologies == bounded.c.technologies))
         .cte("field")
     )
-    share = weights.normalised()
-    weighted = sum((share[name] * field.c[name] for name in matching.FACTORS), literal(0.0))
+    weighted = _weighted(weights, lambda name: field.c[name])
     best = (
         select(field, _as_float(weighted).label("score"))
         .order_by(*_best_first(weighted, field.c.id))
@@ -303,6 +324,12 @@ def candidate_query(
         .cte("best")
     )
     return select(best).order_by(*_best_first(best.c.score, best.c.id))
+
+
+def leading_last_query() -> Select[Any]:
+    """The `skip`+1-th smallest corporate number of the registry (executed with `skip`), read from the primary
+    key alone; None when the registry is smaller."""
+    return select(smes.c.id).order_by(smes.c.id).offset(bindparam("skip", type_=Integer)).limit(1)
 
 
 def field_size_query(cap: int) -> Select[Any]:
