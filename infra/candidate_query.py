@@ -332,6 +332,14 @@ def leading_last_query() -> Select[Any]:
     return select(smes.c.id).order_by(smes.c.id).offset(bindparam("skip", type_=Integer)).limit(1)
 
 
+FIELD_ESTIMATE = text(
+    "EXPLAIN (FORMAT JSON) SELECT 1 FROM smes WHERE consent AND closed_on IS NULL "
+    "AND match_terms @@ CAST(:terms AS tsquery)"
+)
+"""The planner's plan for reading the SMEs that meet a bound's `terms` through the matching index (the same
+conditions as `field_size_query`): its top node's "Plan Rows" is how many it expects, from the statistics alone."""
+
+
 def field_size_query(cap: int) -> Select[Any]:
     """How many consenting, open SMEs share a word with a sought technology (executed with the `terms` of the
     bound of slack 1.0, the whole field), counted through the matching index up to `cap` + 1 (enough to tell
