@@ -13,6 +13,7 @@ a long request cannot make it deeper (building it once overflowed Python's recur
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -164,10 +165,11 @@ def bound_parameters(bound: Bound) -> dict[str, Any]:
     }
 
 
-def _filters(criteria: MatchingCriteria) -> list[ColumnElement[bool]]:
+def _filters(criteria: MatchingCriteria, leading: bool) -> list[ColumnElement[bool]]:
     """Consent and not closed (the condition of the matching index), the bound's conditions (parameters: their
-    values, `bound_parameters`, come with each execution), and the officer's criteria, which narrow the field
-    and never add to it."""
+    values, `bound_parameters`, come with each execution), the leading slice's last corporate number when
+    `leading` (a parameter too, `leading_last`), and the officer's criteria, which narrow the field and never
+    add to it."""
     filters: list[ColumnElement[bool]] = [
         *_in_the_field(),
         smes.c.employees.between(bindparam("employees_min", type_=Integer), bindparam("employees_max", type_=Integer)),
@@ -179,6 +181,8 @@ def _filters(criteria: MatchingCriteria) -> list[ColumnElement[bool]]:
         or_(~bindparam("bound_abroad", type_=Boolean), func.cardinality(smes.c.overseas_interest) > 0),
         or_(~bindparam("bound_certified", type_=Boolean), func.cardinality(smes.c.certifications) > 0),
     ]
+    if leading:
+        filters.append(smes.c.id <= bindparam("leading_last", type_=Text))
     if criteria.industries:
         filters.append(smes.c.industries.overlap(criteria.industries))
     if criteria.prefectures:
@@ -192,6 +196,20 @@ def _filters(criteria: MatchingCriteria) -> list[ColumnElement[bool]]:
     if criteria.overseas_interest:
         filters.append(func.cardinality(smes.c.overseas_interest) > 0)
     return filters
+
+
+def _weighted(weights: matching.MatchWeights, factor: Callable[[str], Any]) -> Any:
+    """The score as the query adds it up: 0.0, then each factor times its share, in `FACTORS` order."""
+    share = weights.normalised()
+    return sum((share[name] * factor(name) for name in matching.FACTORS), literal(0.0))
+
+
+def highest_score(weights: matching.MatchWeights) -> float:
+    """The score of an SME whose every factor is 1, worked out in doubles as the query works it out (the same
+    additions of the same shares, in the same order): no SME scores more, as each factor is at most 1 and
+    rounding keeps products and sums in order."""
+    share = weights.normalised()
+    return sum((share[name] * 1.0 for name in matching.FACTORS), 0.0)
 
 
 def _best_first(score: ColumnElement[float], sme_id: ColumnElement[str]) -> list[ColumnElement[Any]]:
@@ -210,26 +228,31 @@ def candidate_query(
     criteria: MatchingCriteria,
     weights: matching.MatchWeights,
     as_of: datetime,
+    *,
+    leading: bool = False,
 ) -> Select[Any]:
     """The top `criteria.limit` consenting SMEs meeting a bound and sharing a word with a sought technology,
     best first; the bound's values come with each execution (`bound_parameters`), so one request builds its
-    query once, however many bounds it tries.
+    query once, however many bounds it tries. `leading`: only among the SMEs whose corporate number is at most
+    the parameter `leading_last` (a slice of the registry in the order that breaks ties in score, read through
+    the primary key as well as the matching index: `activities.matching` says when its best are everyone's).
 
     Each row has the SME's id, name, prefecture, employees and certifications; each factor of
     `domain.matching.FACTORS`; the `score`; and, one entry per sought technology in the request's order,
     `exact` (named word for word?) and `matches` (its match value).
 
     `bounded` reads the SMEs meeting the bound (and the officer's criteria) through the matching index, once;
-    `field` scores each against the technologies it shares a word with, the others adding 0. `best` weighs the
-    factors into the score and keeps the top few; only those are explained. The text is the same for every
-    bound: its conditions travel as parameters.
+    `fits` scores and explains each kind of technologies in it (the same text, the same fit) against every
+    sought technology, the ones sharing no word adding 0; `field` gives each SME its kind's fit and its other
+    factors; `best` weighs them into the score and keeps the top few, explained by their kind — no second pass
+    over the registry. The text is the same for every bound: its conditions travel as parameters.
     """
     named = _named(technologies)
     # Worked out once per request (stemming, the query of each technology), not once per SME.
     sought = SOUGHT.bindparams(named, generic_words=matching.GENERIC_WORDS).cte("sought").prefix_with("MATERIALIZED")
     bounded = (
         select(*[smes.c[name] for name in BOUNDED_COLUMNS])
-        .where(*_filters(criteria))
+        .where(*_filters(criteria, leading))
         .cte("bounded")
         .prefix_with("MATERIALIZED")
     )
@@ -250,10 +273,31 @@ def candidate_query(
         .group_by(bounded.c.technologies)
         .subquery("kinds")
     )
-    matched = select(func.sum(technology_match(sought, kinds))).select_from(sought).scalar_subquery()
+    # Each kind against each sought technology, once: the fit, and what explains it (named whole? its match),
+    # carried with every SME of the kind, so the best few need no second pass over the registry to explain them.
+    per_technology = (
+        select(
+            sought.c.n,
+            kinds.c.search.op("@@")(sought.c.phrase).label("exact"),
+            technology_match(sought, kinds).label("match"),
+        )
+        .select_from(sought)
+        .correlate(kinds)
+        .subquery("per_technology")
+    )
+    fitted = select(
+        func.sum(per_technology.c.match).label("matched"),
+        func.array_agg(aggregate_order_by(per_technology.c.exact, per_technology.c.n), type_=ARRAY(Boolean))
+        .label("exact"),
+        func.array_agg(aggregate_order_by(per_technology.c.match, per_technology.c.n), type_=ARRAY(Float))
+        .label("matches"),
+    ).lateral("fitted")
     fits = select(
-        kinds.c.technologies, _as_float(matched / func.cardinality(named)).label("technology_fit")
-    ).cte("fits").prefix_with("MATERIALIZED")  # inlined, its fit would be worked out again for each SME
+        kinds.c.technologies,
+        _as_float(fitted.c.matched / func.cardinality(named)).label("technology_fit"),
+        fitted.c.exact,
+        fitted.c.matches,
+    ).select_from(kinds.join(fitted, true())).cte("fits").prefix_with("MATERIALIZED")
     field = (
         select(
             bounded.c.id,
@@ -261,6 +305,8 @@ def candidate_query(
             bounded.c.prefecture,
             bounded.c.employees,
             bounded.c.certifications,
+            fits.c.exact,
+            fits.c.matches,
             fits.c.technology_fit,
             _as_float(industry).label("industry"),
             _as_float(_region(prefectures, bounded)).label("region"),
@@ -270,25 +316,28 @@ def candidate_query(
         .select_from(bounded.join(fits, fits.c.technologies == bounded.c.technologies))
         .cte("field")
     )
-    share = weights.normalised()
-    weighted = sum((share[name] * field.c[name] for name in matching.FACTORS), literal(0.0))
+    weighted = _weighted(weights, lambda name: field.c[name])
     best = (
         select(field, _as_float(weighted).label("score"))
         .order_by(*_best_first(weighted, field.c.id))
         .limit(criteria.limit)
         .cte("best")
     )
-    explained = select(
-        func.array_agg(aggregate_order_by(smes.c.search.op("@@")(sought.c.phrase), sought.c.n), type_=ARRAY(Boolean))
-        .label("exact"),
-        func.array_agg(aggregate_order_by(technology_match(sought), sought.c.n), type_=ARRAY(Float))
-        .label("matches"),
-    ).lateral("explained")
-    return (
-        select(best, explained.c.exact, explained.c.matches)
-        .select_from(best.join(smes, smes.c.id == best.c.id).join(explained, true()))
-        .order_by(*_best_first(best.c.score, best.c.id))
-    )
+    return select(best).order_by(*_best_first(best.c.score, best.c.id))
+
+
+def leading_last_query() -> Select[Any]:
+    """The `skip`+1-th smallest corporate number of the registry (executed with `skip`), read from the primary
+    key alone; None when the registry is smaller."""
+    return select(smes.c.id).order_by(smes.c.id).offset(bindparam("skip", type_=Integer)).limit(1)
+
+
+FIELD_ESTIMATE = text(
+    "EXPLAIN (FORMAT JSON) SELECT 1 FROM smes WHERE consent AND closed_on IS NULL "
+    "AND match_terms @@ CAST(:terms AS tsquery)"
+)
+"""The planner's plan for reading the SMEs that meet a bound's `terms` through the matching index (the same
+conditions as `field_size_query`): its top node's "Plan Rows" is how many it expects, from the statistics alone."""
 
 
 def field_size_query(cap: int) -> Select[Any]:

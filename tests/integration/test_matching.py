@@ -462,6 +462,26 @@ async def test_bounded_matching_ranks_exactly_as_scoring_the_whole_field(
         assert await bounded.rank(command, NOW) == await whole_field.rank(command, NOW), (wanted, criteria)
 
 
+async def test_ranking_first_among_the_leading_smes_changes_nothing(seeded: AsyncEngine) -> None:
+    """On a seeded registry of 6,000 SMEs with a leading slice of 600, 120 requests (one technology and no
+    prefecture, which try the slice first, and others): the candidates are the very ones scoring the whole field
+    finds; some requests were answered by the slice alone and some needed the whole field after it."""
+    leading, whole_field = Matching(seeded, leading=3000), Matching(seeded, slacks=(1.0,), leading=None)
+    answered_by_slice = after_slice = 0
+    for n, (wanted, criteria) in enumerate(_requests(120, seed=13)):
+        if n % 2:  # the common request: one technology, no prefecture, often an industry and a size
+            wanted = wanted.model_copy(update={"technologies": wanted.technologies[:1], "prefectures": []})
+        command = FindCandidates(seeking=wanted, criteria=MatchingCriteria(**criteria))
+        with statements(seeded) as sent:
+            found = await leading.rank(command, NOW)
+        assert found == await whole_field.rank(command, NOW), (wanted, criteria)
+        scoring = [s for s in sent if "bounded" in s]
+        if any("smes.id <=" in s for s in scoring):
+            answered_by_slice += len(scoring) == 1
+            after_slice += len(scoring) > 1
+    assert answered_by_slice >= 5 and after_slice >= 5, (answered_by_slice, after_slice)
+
+
 RECORDED = Path(__file__).parent / "rankings_recorded.json"
 """The rankings of `_requests(60, seed=7)` over the `seeded` registry (6,000 SMEs, seed 11, as of NOW), as the
 matching query of migration 0023 made them before its query was reshaped for national scale: each request's
