@@ -59,6 +59,7 @@ from domain.rules import (
     needing_consent,
 )
 from domain.texts import Texts, bound_payload, bound_request
+from domain.workflow_ids import is_case_id
 from infra.audit_trail import stored_entries
 from infra.checkpoints import case_anchor
 from infra.sme_registry import unfit_smes
@@ -122,10 +123,8 @@ class CaseDesk:
 
     async def load(self, case_id: str, viewer: Actor) -> CaseState:
         """The case from the read model; `CaseNotFound` when it does not exist or the viewer may not see it."""
-        try:
-            uuid.UUID(case_id)
-        except ValueError:
-            raise CaseNotFound() from None
+        if not is_case_id(case_id):
+            raise CaseNotFound()
         async with self.services.lone_statements.connect() as conn:  # no ORM session: one statement, twice an action
             snapshot = await conn.scalar(SNAPSHOT_OF, {"case_id": case_id})
         if snapshot is None:
