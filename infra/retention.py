@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, sign, verify_chain
+from domain.errors import Unreplayable
 from domain.model import SYSTEM_ACTOR, CaseState, Stage
 from domain.rewind import rewind
 from domain.signing import AuditKeys
@@ -61,7 +62,10 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
     """Export, verify (signatures too) and redact one closed case; the path of its export; the erasure event is
     signed with `keys`. Raises ValueError to refuse."""
     sessions = session_factory(engine)
-    entries = await stored_entries(sessions, case_id)
+    try:
+        entries = await stored_entries(sessions, case_id)
+    except Unreplayable as error:  # a row that holds no event: refused, with the others archived
+        raise ValueError(error.detail) from None
     report = verify_chain(entries, keys.keyring)
     if not report.valid:
         raise ValueError(f"its chain is broken at event {report.first_broken_seq}: {report.reason}")
