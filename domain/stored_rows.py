@@ -257,16 +257,17 @@ def quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[i
 def _quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[int, str] | None,
                  ) -> tuple[ChainReport, list[SignatureCheck], list[str]] | None:
     through_seq, through_hash = verified_through or (0, "")
-    case_id = b'"' + (rows[0][0] or b"") + b'"'  # a uuid's text: nothing to escape
+    first = rows[0][0]
+    case_id = b'"' + (first or b"") + b'"'  # a uuid's text: nothing to escape
     covered = {named for row in rows if row[2] == _REDACTION and row[1] and row[7]
                for named in erased_by(int(row[1]), _object(row[7]))}
     prev, hashes, checks = _GENESIS, [], []
     unsigned = presigned = 0
     any_signed = False
-    for expected, (_, seq, kind, actor, at, before, after, payload, prev_hash, hash_, version, personal, salt,
+    for expected, (of_case, seq, kind, actor, at, before, after, payload, prev_hash, hash_, version, personal, salt,
                    digest, key_id, signature) in enumerate(rows, start=1):
         if seq is None or int(seq) != expected or prev_hash != prev or actor is None or at is None \
-                or payload is None or hash_ is None or version is None:
+                or payload is None or hash_ is None or version is None or of_case != first or first is None:
             return None
         content = b"".join((b'{"actor":', canonical.actor(actor), b',"at":"', canonical_at(at), b'","case_id":',
                             case_id, b',"payload":', canonical_text(payload),
