@@ -161,7 +161,7 @@ def _json_object(event: EventRow, name: str, text: str) -> dict[str, Any]:
     return value
 
 
-def trail_entries(rows: list[Row]) -> list[AuditEntry]:
+def trail_entries(rows: Sequence[Row]) -> list[AuditEntry]:
     """The events of a case's rows (in seq order), as readers show and replay them: `DamagedRow` for the first row
     that is none (`audit_entry`), for an event not where its seq puts it (one missing, held twice or out of order)
     and for a trail of no event at all."""
@@ -187,7 +187,7 @@ def _where(before: list[int], damaged: DamagedRow) -> DamagedRow:
     return DamagedRow(damaged.seq, misplaced(at))
 
 
-def links(rows: list[Row], canonical: Canonical, verified_through: tuple[int, str] | None = None,
+def links(rows: Sequence[Row], canonical: Canonical, verified_through: tuple[int, str] | None = None,
           ) -> tuple[ChainReport, list[SignatureCheck], list[str]]:
     """`chain_links` of a case's rows (in seq order, at least one) with each event's hash up to its first break:
     `quick_links` when every event holds, else the exact path (`event_row`, `stored_link_problem`), which names
@@ -242,7 +242,7 @@ def _digest(value: bytes | None, canonical: Canonical) -> bytes:
     return b'"' + value + b'"' if value is not None and value.isalnum() else canonical.text(value)
 
 
-def quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[int, str] | None = None,
+def quick_links(rows: Sequence[Row], canonical: Canonical, verified_through: tuple[int, str] | None = None,
                 ) -> tuple[ChainReport, list[SignatureCheck], list[str]] | None:
     """`chain_links(entries, verified_through=…, link=stored_link_problem)` of one case's rows (in seq order) when
     every event holds, with each event's hash (for `domain.checkpoints.anchored`); None when one does not (or
@@ -254,7 +254,7 @@ def quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[i
         return None
 
 
-def _quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[int, str] | None,
+def _quick_links(rows: Sequence[Row], canonical: Canonical, verified_through: tuple[int, str] | None,
                  ) -> tuple[ChainReport, list[SignatureCheck], list[str]] | None:
     through_seq, through_hash = verified_through or (0, "")
     first = rows[0][0]

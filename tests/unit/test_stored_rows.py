@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain.audit import GENESIS_HASH, NO_EVENTS, AuditEntry, EventRow, canonical_time, make_entry
-from domain.stored_rows import Canonical, DamagedRow, Row, audit_entry, event_row, links, trail_entries
+from domain.stored_rows import Canonical, DamagedRow, audit_entry, event_row, links, trail_entries
 
 NEVER_NULL = ["case_id", "seq", "type", "actor", "at", "stage_after", "payload", "prev_hash", "hash", "hash_version"]
 
@@ -38,7 +38,7 @@ def copied(entry: AuditEntry) -> list[bytes | None]:
     return [value if value is None or isinstance(value, bytes) else value.encode() for value in values]
 
 
-def rows_of(entries: list[AuditEntry]) -> list[Row]:
+def rows_of(entries: list[AuditEntry]) -> list[list[bytes | None]]:
     return [copied(entry) for entry in entries]
 
 
