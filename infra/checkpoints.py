@@ -45,6 +45,10 @@ async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path |
         heads = sorted(verified, key=lambda head: head.case_id) if verified is not None else [
             Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in (await conn.execute(
                 select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.hash)
+                # a row whose seq or hash its owner set NULL is no head (nor anything to anchor): the one before it
+                # is anchored, and the trail breaks after it for every verifier
+                .where(audit_events.c.seq.is_not(None), audit_events.c.hash.is_not(None),
+                       audit_events.c.case_id.is_not(None))
                 .ext(distinct_on(audit_events.c.case_id)).order_by(audit_events.c.case_id, audit_events.c.seq.desc())
             ))
         ]

@@ -88,6 +88,11 @@ async def test_a_column_set_to_null_by_the_owner_is_a_break_at_its_event(
     for column, case_id in zip(NULLABLE, broken, strict=True):
         if column != "seq":
             assert f"its {column} is NULL" in found[case_id]["verify"].json()["reason"]
+    assert team.engine is not None  # a checkpoint anchors each case's last readable event, and takes no NULL head
+    checkpoint = await alliance(team.engine, settings, tmp_path / "checkpoints.log", "audit", "checkpoint")
+    assert checkpoint.returncode == 0 and "Traceback" not in checkpoint.stderr, checkpoint.stderr
+    again = await alliance(team.engine, settings, tmp_path / "checkpoints.log", "audit", "verify")
+    assert again.returncode == 1 and f"{len(broken)} broken" in again.stderr.splitlines()[-1], again.stderr
     assert (await team.http.get(f"/api/cases/{intact['id']}/history", headers=team.headers(AUDITOR))).status_code == 200
 
 
