@@ -60,6 +60,7 @@ from domain.rules import (
 from domain.texts import Texts, bound_payload, bound_request
 from domain.workflow_ids import is_case_id
 from infra.audit_trail import case_rows, case_verdict, trail_of
+from infra.case_rows import stored_case
 from infra.checkpoints import case_anchor
 from infra.sme_registry import unfit_smes
 from infra.tables import cases
@@ -128,8 +129,7 @@ class CaseDesk:
             snapshot = await conn.scalar(SNAPSHOT_OF, {"case_id": case_id})
         if snapshot is None:
             raise CaseNotFound()
-        with as_stored():
-            state = CaseState.model_validate(snapshot)
+        state = stored_case(snapshot, case_id)
         if not can_see(state, viewer):
             raise CaseNotFound()
         return state
@@ -295,7 +295,8 @@ class CaseDesk:
     async def list(self, viewer: Actor, filters: CaseFilters) -> tuple[list[CaseState], str | None]:
         """One page of the cases the viewer may see, and the cursor of the next page (None at the end)."""
         key = sort_key(filters.sort)
-        query = select(cases.c.snapshot, key.label("sort_key")).where(visible_to(viewer), *filters.conditions())
+        query = select(cases.c.id, cases.c.snapshot, key.label("sort_key")).where(visible_to(viewer),
+                                                                                  *filters.conditions())
         if filters.cursor is not None:
             after_key, after_id = decode_cursor(filters.cursor)
             query = query.where(
@@ -306,6 +307,5 @@ class CaseDesk:
             rows = (await session.execute(query)).all()
         page = rows[: filters.limit]
         more = len(rows) > filters.limit
-        next_cursor = encode_cursor(page[-1].sort_key, page[-1].snapshot["id"]) if more and page else None
-        with as_stored():
-            return [CaseState.model_validate(r.snapshot) for r in page], next_cursor
+        next_cursor = encode_cursor(page[-1].sort_key, str(page[-1].id)) if more and page else None
+        return [stored_case(r.snapshot, r.id) for r in page], next_cursor
