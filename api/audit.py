@@ -3,7 +3,6 @@ its evidence pack and the access log."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from api.problems import validation_problem
 from api.query_params import QueryTime
 from domain.crosscheck import Difference
 from domain.rules import AUDITORS, STAFF_AND_AUDITORS
+from domain.workflow_ids import is_case_id
 from infra.evidence_pack import evidence_pack
 from services.access_log import AccessFilter, note_export, read_accesses
 from services.crosscheck import crosscheck_case
@@ -84,7 +84,7 @@ async def access_log(
         if moment is not None and moment.tzinfo is None:
             raise validation_problem([{"loc": ["query", name], "type": "value_error",
                                        "msg": "give the time with its offset, e.g. 2026-03-03T09:00:00+09:00"}])
-    if case is not None and not _is_uuid(case):
+    if case is not None and not is_case_id(case):
         raise validation_problem([{"loc": ["query", "case"], "type": "value_error", "msg": "a case id (a UUID)"}])
     if person is not None and not person.isprintable():
         raise validation_problem([{"loc": ["query", "person"], "type": "value_error",
@@ -100,13 +100,6 @@ async def access_log(
 
 LARGEST_CURSOR = 2**63 - 1  # the access log's ids are PostgreSQL bigints
 
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 class AuditKey(BaseModel):
     key_id: str = Field(description="16 hex characters: the start of sha256 of the raw public key")
     algorithm: str = Field(description="Always `Ed25519`")

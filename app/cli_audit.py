@@ -13,8 +13,7 @@ from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.cli_support import _with_engine, an_id, console
-from domain.audit import ChainReport, verify_chain
-from domain.checkpoints import anchored
+from domain.audit import ChainReport
 from domain.signing import Keyring
 from domain.verification import OVERSIGHT_CHAIN
 from infra.settings import Settings
@@ -41,24 +40,19 @@ def audit_verify(
     case = an_id(case, "a case id") if case is not None else None
     from rich.progress import Progress
 
-    from infra.audit_trail import case_ids, case_on_record, stored_entries, verify_every_chain
+    from infra.audit_trail import case_ids, case_on_record, case_rows, case_verdict, verify_every_chain
     from infra.checkpoints import case_anchor, latest_anchors, log_contradictions
     from infra.db import session_factory
 
     async def reports(engine: AsyncEngine, keyring: Keyring) -> AsyncIterator[tuple[str, ChainReport]]:
         sessions = session_factory(engine)
         if case:
-            entries, anchor = await stored_entries(sessions, case), await case_anchor(engine, case, keyring)
-            if not entries and anchor is None:
-                if not await case_on_record(engine, case):
-                    console.print(f"[red]error:[/] unknown case {case}: no audit event, checkpoint or case has that id")
-                    raise typer.Exit(2)
-                yield case, ChainReport(valid=False, events=0, first_broken_seq=1,
-                                        reason="the case is on record, but its trail holds no event: they were removed")
-                return
+            rows, anchor = await case_rows(sessions, case), await case_anchor(engine, case, keyring)
+            if not rows and anchor is None and not await case_on_record(engine, case):
+                console.print(f"[red]error:[/] unknown case {case}: no audit event, checkpoint or case has that id")
+                raise typer.Exit(2)
             every = every_signature or case == OVERSIGHT_CHAIN  # its writer chains onto the head it reads
-            yield case, anchored(verify_chain(entries, keyring, every_signature=every), [e.hash for e in entries],
-                                 anchor)
+            yield case, case_verdict(case, rows, keyring, anchor, every_signature=every)
             return
         anchors = await latest_anchors(engine, keyring)
         # one cursor for the whole trail

@@ -238,6 +238,26 @@ def link_problem(entry: AuditEntry, prev: str) -> str | None:
     return None
 
 
+NO_EVENTS = "the case is on record, but its trail holds no event: they were removed"
+"""Why the trail of a case on record, whose every event is gone, is broken (at event 1)."""
+
+
+def misplaced(expected: int) -> str:
+    """Why the event found where event `expected` belongs breaks the chain."""
+    return f"expected event {expected} here: an event is missing or out of order"
+
+
+def out_of_place(seqs: Sequence[int]) -> tuple[int, str] | None:
+    """The seq of the first event not where its seq puts it (a case's seqs run 1, 2, 3… in order) and why, or
+    event 1 and `NO_EVENTS` for a trail of none; None when every event is in its place."""
+    if not seqs:
+        return 1, NO_EVENTS
+    for expected, seq in enumerate(seqs, start=1):
+        if seq != expected:
+            return seq, misplaced(expected)
+    return None
+
+
 def stored_event_problem(entry: AuditEntry, prev: str, keyring: Keyring) -> str | None:
     """Why a stored event cannot be the one the recording step wrote after the event whose hash is `prev`
     (`link_problem`, or its signature: the recording step signs every event), or None."""
@@ -270,7 +290,7 @@ def chain_links(entries: Sequence[ChainEvent], signatures: bool = True, *,
     for expected_seq, entry in enumerate(entries, start=1):
         reason = None
         if entry.seq != expected_seq:
-            reason = f"expected event {expected_seq} here: an event is missing or out of order"
+            reason = misplaced(expected_seq)
         elif (reason := link(entry, prev)) is not None:
             pass
         elif entry.redacted and entry.seq not in covered:

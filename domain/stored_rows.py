@@ -7,6 +7,12 @@ return, backspace, form feed or vertical tab in a value escaped with a backslash
 in its form followed by the era, or ``infinity``/``-infinity``: see `ROW_COLUMNS`). A row is a list of its 16
 columns as bytes (None for NULL).
 
+It is the one reader of stored events: the whole-trail verifier and every per-case reader (history, verification,
+the case as of a time, evidence packs, retention, cross-checks; `infra.audit_trail`) take rows so, and a row no
+recording step writes — a column NULL that never is, JSON of another type than the event's, a time no reading
+gives — is `DamagedRow` here, naming its seq: a break for the verifiers (`links`), a 409 for the readers
+(`audit_entry`), never a crash.
+
 `quick_links` checks a case's rows as `domain.audit.chain_links` does and gives its very result when every
 event holds: the canonical JSON each hash covers is put together from the columns' bytes (each actor's JSON
 made canonical once per distinct actor, the other text columns quoted once per distinct value). When anything
@@ -21,9 +27,22 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from domain.audit import GENESIS_HASH, REDACTION_EVENT, ChainReport, EventRow, SignatureCheck, erased_by
-from domain.stored_events import canonical_text
+from domain.audit import (
+    GENESIS_HASH,
+    REDACTION_EVENT,
+    AuditEntry,
+    ChainReport,
+    EventRow,
+    SignatureCheck,
+    chain_links,
+    erased_by,
+    misplaced,
+    out_of_place,
+)
+from domain.stored_events import canonical_text, stored_link_problem
 
 Row = Sequence[bytes | None]
 """A stored event's columns as COPY prints them, in `EventRow`'s order (None: SQL NULL)."""
@@ -82,14 +101,114 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode()
 
 
+class DamagedRow(ValueError):
+    """A stored row no recording step writes, which no reader can take as an event: `seq` (None when it is NULL)
+    and why (`reason`, as a verifier's report words a break)."""
+
+    def __init__(self, seq: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.seq = seq
+        self.reason = reason
+
+
+_NEVER_NULL = frozenset({"case_id", "seq", "type", "actor", "at", "stage_after", "payload", "prev_hash", "hash",
+                         "hash_version"})
+"""The columns every recorded event fills (the table's NOT NULL, which the table's owner can drop)."""
+
+
 def event_row(row: Row) -> EventRow:
-    """The `EventRow` the cursor of the same columns gives (JSON null in `personal` is no personal data)."""
-    case_id, seq, kind, actor, at, before, after, payload, prev, hash_, version, personal, *rest = row
-    assert case_id and seq and kind is not None and actor and at and after is not None and payload and version
-    assert prev is not None and hash_ is not None
-    return EventRow(case_id.decode(), int(seq), kind.decode(), actor.decode(), canonical_at(at).decode(),
+    """The `EventRow` the cursor of the same columns gives (JSON null in `personal` is no personal data);
+    `DamagedRow` for a column NULL that no recording step leaves NULL."""
+    seq = None if row[1] is None else int(row[1])
+    for name, value in zip(EventRow._fields, row, strict=True):
+        if value is None and name in _NEVER_NULL:
+            raise DamagedRow(seq, f"its {name} is NULL, which no recorded event is: the event was altered")
+    case_id, _, kind, actor, at, before, after, payload, prev, hash_, version, personal, *rest = row
+    assert case_id is not None and kind is not None and actor is not None and at is not None  # for mypy: see above
+    assert after is not None and payload is not None and prev is not None and hash_ is not None and version
+    return EventRow(case_id.decode(), int(row[1] or 0), kind.decode(), actor.decode(), canonical_at(at).decode(),
                     _text(before), after.decode(), payload.decode(), prev.decode(), hash_.decode(), int(version),
                     None if personal == b"null" else _text(personal), *(_text(value) for value in rest))
+
+
+def audit_entry(row: Row) -> AuditEntry:
+    """The event a stored row holds, as the readers show and replay it; `DamagedRow` for one that holds no
+    event (`event_row`), or JSON of another type than an event's, or a time no recording step gives."""
+    event = event_row(row)
+    try:
+        actor, payload = _json_object(event, "actor", event.actor), _json_object(event, "payload", event.payload)
+        personal = None if event.personal is None else _json_object(event, "personal", event.personal)
+    except RecursionError:
+        raise DamagedRow(event.seq, "its JSON is nested deeper than any recorded event's: the event was altered"
+                         ) from None
+    try:
+        at = datetime.fromisoformat(event.at)
+    except ValueError:
+        raise DamagedRow(event.seq, f"its time ({event.at}) is none a recording step gives: the event was altered"
+                         ) from None
+    return AuditEntry(case_id=event.case_id, seq=event.seq, type=event.type, actor=actor, at=at,
+                      stage_before=event.stage_before, stage_after=event.stage_after, payload=payload,
+                      prev_hash=event.prev_hash, hash=event.hash, hash_version=event.hash_version, personal=personal,
+                      personal_salt=event.personal_salt, personal_digest=event.personal_digest, key_id=event.key_id,
+                      signature=event.signature)
+
+
+def _json_object(event: EventRow, name: str, text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise DamagedRow(event.seq, f"its {name} is not a JSON object, as every recorded event's is: the event was "
+                                    "altered")
+    return value
+
+
+def trail_entries(rows: Sequence[Row]) -> list[AuditEntry]:
+    """The events of a case's rows (in seq order), as readers show and replay them: `DamagedRow` for the first row
+    that is none (`audit_entry`), for an event not where its seq puts it (one missing, held twice or out of order)
+    and for a trail of no event at all."""
+    entries: list[AuditEntry] = []
+    for row in rows:
+        try:
+            entries.append(audit_entry(row))
+        except DamagedRow as error:
+            raise _where([entry.seq for entry in entries], error) from None
+    if (found := out_of_place([entry.seq for entry in entries])) is not None:
+        raise DamagedRow(*found)
+    return entries
+
+
+def _where(before: list[int], damaged: DamagedRow) -> DamagedRow:
+    """The break a damaged row makes after the events whose seqs are `before`, as `chain_links` would name it: the
+    first of those out of its place, else the damaged row at the place it holds (event `len(before) + 1`)."""
+    if before and (found := out_of_place(before)) is not None:
+        return DamagedRow(*found)
+    at = len(before) + 1
+    if damaged.seq is None or damaged.seq == at:
+        return DamagedRow(at, damaged.reason)
+    return DamagedRow(damaged.seq, misplaced(at))
+
+
+def links(rows: Sequence[Row], canonical: Canonical, verified_through: tuple[int, str] | None = None,
+          ) -> tuple[ChainReport, list[SignatureCheck], list[str]]:
+    """`chain_links` of a case's rows (in seq order, at least one) with each event's hash up to its first break:
+    `quick_links` when every event holds, else the exact path (`event_row`, `stored_link_problem`), which names
+    the break — a damaged row (`DamagedRow`) too, unless an earlier event breaks the chain first."""
+    linked = quick_links(rows, canonical, verified_through)
+    if linked is not None:
+        return linked
+    entries: list[EventRow] = []
+    damaged = None
+    for row in rows:
+        try:
+            entries.append(event_row(row))
+        except DamagedRow as error:
+            damaged = error
+            break
+    report, checks = chain_links(entries, verified_through=verified_through, link=stored_link_problem)
+    report = report.model_copy(update={"events": len(rows)})
+    if report.valid and damaged is not None:  # the events before it hold: it breaks the chain
+        broken = _where([entry.seq for entry in entries], damaged)
+        report = report.model_copy(update={"valid": False, "first_broken_seq": broken.seq, "reason": broken.reason})
+    return report, checks, [entry.hash for entry in entries]
 
 
 class Canonical:
@@ -123,7 +242,7 @@ def _digest(value: bytes | None, canonical: Canonical) -> bytes:
     return b'"' + value + b'"' if value is not None and value.isalnum() else canonical.text(value)
 
 
-def quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[int, str] | None = None,
+def quick_links(rows: Sequence[Row], canonical: Canonical, verified_through: tuple[int, str] | None = None,
                 ) -> tuple[ChainReport, list[SignatureCheck], list[str]] | None:
     """`chain_links(entries, verified_through=…, link=stored_link_problem)` of one case's rows (in seq order) when
     every event holds, with each event's hash (for `domain.checkpoints.anchored`); None when one does not (or
@@ -135,19 +254,20 @@ def quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[i
         return None
 
 
-def _quick_links(rows: list[Row], canonical: Canonical, verified_through: tuple[int, str] | None,
+def _quick_links(rows: Sequence[Row], canonical: Canonical, verified_through: tuple[int, str] | None,
                  ) -> tuple[ChainReport, list[SignatureCheck], list[str]] | None:
     through_seq, through_hash = verified_through or (0, "")
-    case_id = b'"' + (rows[0][0] or b"") + b'"'  # a uuid's text: nothing to escape
+    first = rows[0][0]
+    case_id = b'"' + (first or b"") + b'"'  # a uuid's text: nothing to escape
     covered = {named for row in rows if row[2] == _REDACTION and row[1] and row[7]
                for named in erased_by(int(row[1]), _object(row[7]))}
     prev, hashes, checks = _GENESIS, [], []
     unsigned = presigned = 0
     any_signed = False
-    for expected, (_, seq, kind, actor, at, before, after, payload, prev_hash, hash_, version, personal, salt,
+    for expected, (of_case, seq, kind, actor, at, before, after, payload, prev_hash, hash_, version, personal, salt,
                    digest, key_id, signature) in enumerate(rows, start=1):
         if seq is None or int(seq) != expected or prev_hash != prev or actor is None or at is None \
-                or payload is None or hash_ is None or version is None:
+                or payload is None or hash_ is None or version is None or of_case != first or first is None:
             return None
         content = b"".join((b'{"actor":', canonical.actor(actor), b',"at":"', canonical_at(at), b'","case_id":',
                             case_id, b',"payload":', canonical_text(payload),

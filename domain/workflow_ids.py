@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 CASE_WORKFLOW_PREFIX = "case-"
+_CASE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_case_id(text: str) -> bool:
+    """Whether `text` is a case id as the desk gives them out and stores them: a UUID in its canonical spelling
+    (`str(uuid.UUID(...))`, lowercase and hyphenated). Python's `uuid.UUID` also takes braces, `urn:uuid:`, capitals
+    and no hyphens, and PostgreSQL's `uuid` braces, capitals and no hyphens: such a spelling names no case (one
+    address per case), and never reaches a query (`urn:uuid:` there was a 500)."""
+    return _CASE_ID.fullmatch(text) is not None
 
 
 def case_workflow_id(case_id: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -13,19 +13,94 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.audit import AuditEntry, ChainReport, SignatureCheck, by_head, chain_links, settle
+from domain.audit import NO_EVENTS, AuditEntry, ChainReport, SignatureCheck, by_head, settle
 from domain.checkpoints import Anchor, Head, anchored
+from domain.errors import Unreplayable
 from domain.signing import EVENT_CONTEXT, Keyring
-from domain.stored_events import stored_link_problem
-from domain.stored_rows import ROW_COLUMNS, Canonical, Row, copy_row, event_row, quick_links
+from domain.stored_rows import (
+    ROW_COLUMNS,
+    Canonical,
+    DamagedRow,
+    Row,
+    audit_entry,
+    copy_row,
+    links,
+    trail_entries,
+)
 from domain.verification import OVERSIGHT_CHAIN
 from infra.tables import audit_events, cases
 
+_ONE_CASE = f"SELECT {ROW_COLUMNS} FROM audit_events WHERE case_id = $1 ORDER BY seq"  # for COPY … TO STDOUT
+_ON_RECORD_WITHOUT_EVENTS = ("SELECT c.id::text FROM cases c WHERE NOT EXISTS "
+                             "(SELECT 1 FROM audit_events e WHERE e.case_id = c.id) ORDER BY c.id")
+
+
+@contextlib.asynccontextmanager
+async def _snapshot(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Any]:
+    """The driver's connection in a read-only repeatable-read transaction, printing times as `ROW_COLUMNS` needs."""
+    async with sessions() as session:
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        assert driver is not None
+        async with driver.transaction(isolation="repeatable_read", readonly=True):
+            await driver.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'")
+            yield driver
+
+
+async def case_rows(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[Row]:
+    """The case's stored events as COPY rows (`domain.stored_rows`), by seq: what every reader of one case's trail
+    takes, as the whole-trail verifier takes every case's (a row's text, never the driver's decoding of it)."""
+    chunks: list[bytes] = []
+
+    async def sink(chunk: bytes) -> None:
+        chunks.append(bytes(chunk))
+
+    async with _snapshot(sessions) as driver:
+        await driver.copy_from_query(_ONE_CASE, case_id, output=sink)
+    return [copy_row(line) for line in b"".join(chunks).split(b"\n") if line]
+
+
+def _unreplayable(case_id: str, error: DamagedRow) -> Unreplayable:
+    event = "an event whose seq is NULL" if error.seq is None else f"event {error.seq}"
+    return Unreplayable(f"{event} of case {case_id} cannot be read back: {error.reason}")
+
 
 async def stored_entries(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[AuditEntry]:
-    query = select(audit_events).where(audit_events.c.case_id == case_id).order_by(audit_events.c.seq)
-    async with sessions() as session:
-        return [AuditEntry.model_validate(dict(row)) for row in (await session.execute(query)).mappings()]
+    """The case's stored events, by seq (none for a case without any); `Unreplayable`, naming the event, when a
+    row holds no event (`domain.stored_rows.audit_entry`)."""
+    try:
+        return [audit_entry(row) for row in await case_rows(sessions, case_id)]
+    except DamagedRow as error:
+        raise _unreplayable(case_id, error) from None
+
+
+async def trail_of(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[AuditEntry]:
+    """The events of a case on record, to show or replay: `stored_entries`, and `Unreplayable` too for a trail
+    whose seqs do not run 1, 2, 3… (an event missing, held twice or out of order) or that holds none."""
+    try:
+        return trail_entries(await case_rows(sessions, case_id))
+    except DamagedRow as error:
+        raise _unreplayable(case_id, error) from None
+
+
+def case_verdict(case_id: str, rows: list[Row], keyring: Keyring, anchor: Anchor | None, *,
+                 every_signature: bool = True) -> ChainReport:
+    """One case's chain from its `case_rows`, as `verify_every_chain` judges it: links, hashes and signatures
+    (every event's, or — not `every_signature` — its head's, and every event's when the head's fails), held against
+    its latest checkpoint (`anchor`). A case on record with no row is broken at event 1 (`NO_EVENTS`), unless a
+    checkpoint holds it (then the checkpoint names what is missing)."""
+    if not rows:
+        if anchor is None:
+            return ChainReport(valid=False, events=0, first_broken_seq=1, reason=NO_EVENTS)
+        return anchored(ChainReport(valid=True, events=0), [], anchor)
+    draft = _draft(case_id, rows, None, every_signature, Canonical())
+    settled = settle(draft.quick, draft.todo, keyring.check_all(EVENT_CONTEXT, _signatures(draft.todo)))
+    if not settled.valid and len(draft.todo) < len(draft.checks):  # the head does not vouch: each event
+        settled = settle(draft.report, draft.checks, keyring.check_all(EVENT_CONTEXT, _signatures(draft.checks)))
+    return anchored(settled, draft.hashes, anchor)
+
+
+def _signatures(checks: list[SignatureCheck]) -> list[tuple[str, str | None, str | None]]:
+    return [(hash_, key_id, signature) for _, hash_, key_id, signature in checks]
 
 
 async def case_on_record(engine: AsyncEngine, case_id: str) -> bool:
@@ -68,41 +143,49 @@ async def _copy_lines(driver: Any, query: str, lines: asyncio.Queue[list[bytes] 
 async def _every_case(sessions: async_sessionmaker[AsyncSession], rows_per_fetch: int,
                       ) -> AsyncGenerator[list[tuple[str, list[Row]]], None]:
     """Every case's events as COPY rows (`domain.stored_rows`), from one COPY ordered by (case_id, seq) in one
-    repeatable-read snapshot: after some `rows_per_fetch` rows, the cases they completed."""
+    repeatable-read snapshot: after some `rows_per_fetch` rows, the cases they completed; then, from the same
+    snapshot, each case on record with no event at all (no row), and rows whose case_id is NULL (no recording step
+    writes one; their own "case", `NO_CASE`), which sort last."""
     current: bytes | None = None
     rows: list[Row] = []
     done: list[tuple[str, list[Row]]] = []
     count = 0
-    async with sessions() as session:
-        driver = (await (await session.connection()).get_raw_connection()).driver_connection
-        assert driver is not None
-        async with driver.transaction(isolation="repeatable_read", readonly=True):
-            await driver.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'")
-            lines: asyncio.Queue[list[bytes] | None] = asyncio.Queue(_CHUNKS_AHEAD)
-            copying = asyncio.create_task(_copy_lines(driver, _EVERY_EVENT, lines))
-            try:
-                while (batch := await lines.get()) is not None:
-                    for line in batch:
-                        row = copy_row(line)
-                        if row[0] != current:
-                            if current is not None:
-                                done.append((current.decode(), rows))
-                            current, rows = row[0], []
-                        rows.append(row)
-                    count += len(batch)
-                    if count >= rows_per_fetch and done:
-                        yield done
-                        done, count = [], 0
-                await copying
-            finally:
-                if not copying.done():
-                    copying.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await copying
-    if current is not None:
-        done.append((current.decode(), rows))
+    async with _snapshot(sessions) as driver:
+        lines: asyncio.Queue[list[bytes] | None] = asyncio.Queue(_CHUNKS_AHEAD)
+        copying = asyncio.create_task(_copy_lines(driver, _EVERY_EVENT, lines))
+        try:
+            while (batch := await lines.get()) is not None:
+                for line in batch:
+                    row = copy_row(line)
+                    if row[0] != current or not rows:
+                        if rows:
+                            done.append((_case_of(current), rows))
+                        current, rows = row[0], []
+                    rows.append(row)
+                count += len(batch)
+                if count >= rows_per_fetch and done:
+                    yield done
+                    done, count = [], 0
+            await copying
+        finally:
+            if not copying.done():
+                copying.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await copying
+        if rows:
+            done.append((_case_of(current), rows))
+        # in the same snapshot: a case on record whose every event is gone (filing writes both at once)
+        done.extend((str(record["id"]), []) for record in await driver.fetch(_ON_RECORD_WITHOUT_EVENTS))
     if done:
         yield done
+
+
+NO_CASE = "(rows whose case_id is NULL)"
+"""What the whole-trail verifier names rows of no case by (a case id, in its reports)."""
+
+
+def _case_of(case_id: bytes | None) -> str:
+    return NO_CASE if case_id is None else case_id.decode()
 
 
 @dataclass
@@ -157,13 +240,10 @@ def _draft(case_id: str, rows: list[Row], start: Anchor | None, every: bool, can
     always checked event by event: its writer chains onto the stored head it reads (`activities.verification`).
     A case whose every event holds takes `quick_links`; any other, the exact path, which names its break."""
     through = None if start is None else (start.head.seq, start.head.head_hash)
-    linked = quick_links(rows, canonical, through)
-    if linked is None:
-        entries = [event_row(row) for row in rows]
-        report, checks = chain_links(entries, verified_through=through, link=stored_link_problem)
-        hashes = [entry.hash for entry in entries]
-    else:
-        report, checks, hashes = linked
+    if rows:
+        report, checks, hashes = links(rows, canonical, through)
+    else:  # a case on record without any event (`_every_case`)
+        report, checks, hashes = ChainReport(valid=False, events=0, first_broken_seq=1, reason=NO_EVENTS), [], []
     quick, todo = (report, checks) if every or case_id == OVERSIGHT_CHAIN else by_head(report, checks)
     return _Draft(case_id, hashes, report, checks, quick, todo)
 
@@ -181,7 +261,8 @@ async def verify_every_chain(
     event's signature is checked once, by `threads` threads in bulk while the next batch is read and hashed —
     or, not `every_signature`, only each case's head's, which vouches for the chain before it (`by_head`; a
     case whose head does not hold is then checked event by event, so a forged event is named at its seq).
-    A case the checkpoint holds but the trail no longer has at all is reported last.
+    A case the checkpoint holds but the trail no longer has at all is reported last; a case on record that neither
+    holds is broken at event 1 (`NO_EVENTS`).
 
     `starts` (by case id: the latest verified checkpoint holding it, whose signature and root hold) spare the
     signatures verified before: a case's events up to the head its verified checkpoint holds are still read,
@@ -192,7 +273,9 @@ async def verify_every_chain(
     anchors, starts = anchors or {}, {case_id: a for case_id, a in (starts or {}).items() if a.problem is None}
     seen: set[str] = set()
     with ThreadPoolExecutor(threads, thread_name_prefix="audit-signatures") as pool:
-        async for cases in _every_case(sessions, rows_per_fetch):
+        async for every in _every_case(sessions, rows_per_fetch):
+            # a case on record without events that a checkpoint holds: the checkpoint names what is gone (below)
+            cases = [(case_id, rows) for case_id, rows in every if rows or case_id not in anchors]
             seen.update(case_id for case_id, _ in cases)
             # A batch's signatures are awaited before the next batch is hashed: threads that check while this
             # one hashes wait for Python's lock after each signature (as long as 5 ms), which halved the rate

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 
+from domain.errors import Unreplayable
+from domain.fields import as_stored
 from domain.model import CaseState
 from infra.tables import cases
+
+
+def stored_case(snapshot: Any, case_id: object) -> CaseState:
+    """The case a read model's row holds (its `snapshot`, read as stored: `domain.fields.as_stored`); `Unreplayable`
+    naming the case when the row holds none (its owner altered it: JSON of another shape), never a crash."""
+    try:
+        with as_stored():
+            return CaseState.model_validate(snapshot)
+    except ValidationError:
+        raise Unreplayable(f"case {case_id} cannot be read back: its stored record (the read model's snapshot) is "
+                           "not a case, so it was altered; its audit trail still holds what happened") from None
 
 
 def case_row(state: CaseState) -> dict[str, Any]:

@@ -76,8 +76,12 @@ async def anchor_legacy_trail(engine: AsyncEngine, keys: AuditKeys, log_path: Pa
 
 
 def _last_events() -> Select[tuple[Any, ...]]:
+    # A row whose seq or hash its owner set NULL is no head (nor anything to anchor): the one before it is
+    # anchored, and the trail breaks after it for every verifier.
     return (select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.hash, audit_events.c.key_id,
                    audit_events.c.signature)
+            .where(audit_events.c.seq.is_not(None), audit_events.c.hash.is_not(None),
+                   audit_events.c.case_id.is_not(None))
             .ext(distinct_on(audit_events.c.case_id)).order_by(audit_events.c.case_id, audit_events.c.seq.desc()))
 
 

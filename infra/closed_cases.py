@@ -54,7 +54,9 @@ async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: st
         )).one()
         problem = None
         keyring = keyring or Keyring.of([signer.public])
-        if last.signature is not None or last.key_id is not None:
+        if last.seq is None or last.hash is None:  # a NOT NULL the table's owner dropped (a NULL seq sorts first here)
+            problem = "its seq or hash is NULL, which no recorded event's is"
+        elif last.signature is not None or last.key_id is not None:
             problem = keyring.check(EVENT_CONTEXT, last.hash, last.key_id, last.signature)
         elif await conn.scalar(select(exists().where(audit_events.c.case_id == case_id,
                                                      audit_events.c.signature.is_not(None)))):

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, sign, verify_chain
 from domain.checkpoints import anchored
+from domain.errors import Unreplayable
 from domain.model import SYSTEM_ACTOR, CaseState, Stage
 from domain.rewind import rewind
 from domain.signing import AuditKeys
@@ -63,7 +64,10 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
     """Export, verify (signatures too) and redact one closed case; the path of its export; the erasure event is
     signed with `keys`. Raises ValueError to refuse."""
     sessions = session_factory(engine)
-    entries = await stored_entries(sessions, case_id)
+    try:
+        entries = await stored_entries(sessions, case_id)
+    except Unreplayable as error:  # a row that holds no event: refused, with the others archived
+        raise ValueError(error.detail) from None
     # Held against its checkpoint too: unsigned events no checkpoint holds are no verified trail to erase from.
     report = anchored(verify_chain(entries, keys.keyring), [entry.hash for entry in entries],
                       await case_anchor(engine, case_id, keys.keyring))

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, DateTime, Integer, Numeric, case, false, f
 from domain.errors import Refused
 from domain.model import Action, Actor, CaseState, Stage
 from domain.rules import RefusalKind
+from infra.case_rows import stored_case
 from infra.delegations import standing_in_for
 from infra.queues import in_queue_of
 from infra.tables import cases
@@ -71,7 +72,7 @@ async def my_work(desk: CaseDesk, actor: Actor, filters: WorkFilters) -> tuple[l
     away = await standing_in_for(desk.services.sessions, actor.id, datetime.now(UTC))
     mine = cases.c.assignee_id.in_(sorted(actor.people | {d.delegator.id for d in away}))
     keys = urgency(mine)
-    query = select(cases.c.snapshot, *(key.label(f"k{i}") for i, key in enumerate(keys))).where(
+    query = select(cases.c.snapshot, *(key.label(f"k{i}") for i, key in enumerate(keys)), cases.c.id).where(
         visible_to(actor), cases.c.stage != Stage.CLOSED, or_(mine, in_queue_of(actor.principal)),
         *filters.conditions(),
     )
@@ -86,8 +87,9 @@ async def my_work(desk: CaseDesk, actor: Actor, filters: WorkFilters) -> tuple[l
         rows = (await session.execute(query)).all()
     page, more = rows[: filters.limit], len(rows) > filters.limit
     last = page[-1] if more and page else None
-    next_cursor = encode_keys(list(last[1:]), last.snapshot["id"]) if last is not None else None
-    return [CaseState.model_validate(row.snapshot) for row in page], next_cursor
+    states = [stored_case(row.snapshot, row.id) for row in page]
+    next_cursor = encode_keys(list(last[1:-1]), states[-1].id) if last is not None else None
+    return states, next_cursor
 
 
 async def queue_head(desk: CaseDesk, actor: Actor, count: int) -> list[str]:

@@ -58,7 +58,10 @@ def when(value: datetime | str | None) -> str:
     if value is None or value == "":
         return "—"
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M JST")
+    try:
+        return moment.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M JST")
+    except (OverflowError, ValueError):  # a stored time at the end of the calendar (an altered event): as it is
+        return moment.isoformat(timespec="minutes")
 
 
 def iso(value: datetime | str | None) -> str:
