@@ -154,9 +154,21 @@ def compact_json(text: str) -> str:
 _NEEDS_QUOTES = re.compile('[",\r\n]')
 
 
-def _cell(value: str) -> str:
-    """A CSV cell as RFC 4180 has it (the csv module does the same, at twice the cost for long JSON cells)."""
+def _cell(value: str | None) -> str:
+    """A CSV cell as RFC 4180 has it (the csv module does the same, at twice the cost for long JSON cells); an
+    empty one for NULL (a NOT NULL column the table's owner loosened: the export shows the row, check_export and
+    the verifiers call it broken)."""
+    if value is None:
+        return ""
     return '"' + value.replace('"', '""') + '"' if _NEEDS_QUOTES.search(value) else value
+
+
+def _number(value: int | None, null: str) -> str:
+    return null if value is None else str(value)
+
+
+def _json_or_null(text: str | None) -> str:
+    return "null" if text is None else compact_json(text)
 
 
 def _json_cell(text: str | None) -> str:
@@ -197,10 +209,11 @@ class _Writer:
                 (case_id, seq, type_, actor, at, before, after, payload, prev, hash_, version, personal, salt, dig, kid,
                  sig) = row
                 text.write(
-                    f'{{"case_id":"{case_id}","seq":{seq},"type":{_string(type_)},"actor":{compact_json(actor)},'
-                    f'"at":"{at}","stage_before":{_string(before)},"stage_after":{_string(after)},'
-                    f'"payload":{compact_json(payload)},"prev_hash":{_string(prev)},"hash":{_string(hash_)},'
-                    f'"hash_version":{version},"personal":{"null" if personal is None else compact_json(personal)},'
+                    f'{{"case_id":{_string(case_id)},"seq":{_number(seq, "null")},"type":{_string(type_)},'
+                    f'"actor":{_json_or_null(actor)},"at":{_string(at)},"stage_before":{_string(before)},'
+                    f'"stage_after":{_string(after)},"payload":{_json_or_null(payload)},'
+                    f'"prev_hash":{_string(prev)},"hash":{_string(hash_)},"hash_version":{_number(version, "null")},'
+                    f'"personal":{_json_or_null(personal)},'
                     f'"personal_salt":{_string(salt)},"personal_digest":{_string(dig)},"key_id":{_string(kid)},'
                     f'"signature":{_string(sig)}}}\n'
                 )
@@ -209,8 +222,9 @@ class _Writer:
                 (case_id, seq, type_, actor, at, before, after, payload, prev, hash_, version, personal, salt, dig, kid,
                  sig) = row
                 text.write(
-                    f"{case_id},{seq},{_cell(type_)},{_json_cell(actor)},{at},{_cell(before or '')},{_cell(after)},"
-                    f"{_json_cell(payload)},{_cell(prev)},{_cell(hash_)},{version},{_json_cell(personal)},"
+                    f"{_cell(case_id)},{_number(seq, '')},{_cell(type_)},{_json_cell(actor)},{_cell(at)},"
+                    f"{_cell(before)},{_cell(after)},{_json_cell(payload)},{_cell(prev)},{_cell(hash_)},"
+                    f"{_number(version, '')},{_json_cell(personal)},"
                     f"{_cell(salt or '')},{_cell(dig or '')},{_cell(kid or '')},{_cell(sig or '')}\r\n"
                 )
         self.count += len(rows)

@@ -1,0 +1,46 @@
+"""Readers outside domain.stored_rows meet damaged rows too: the audit export (API and console, both formats)
+answers 200 with the damaged row as stored (check_export calls it broken), never a 500 nor a line that is no JSON;
+an evidence pack of a case whose every event was deleted fails check-pack, as verify calls it broken at event 1."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+
+from infra.evidence_check import check_pack
+from tests.e2e.test_damaged_rows import damage
+from tests.helpers.people import AUDITOR
+from tests.helpers.scenarios import to_matching
+from tests.helpers.team import Team
+
+
+@pytest.mark.parametrize("column", ["seq", "hash", "payload", "at", "type", "actor", "hash_version"])
+async def test_the_export_shows_a_null_column_without_a_500(team: Team, column: str) -> None:
+    case = await to_matching(team)
+    await damage(team, f"UPDATE audit_events SET {column} = NULL WHERE case_id = :id AND seq = 2", case["id"],
+                 loosen=column)
+    for url in ("/api/audit/export", "/api/audit/export?format=csv"):
+        answer = await team.http.get(url, headers=team.headers(AUDITOR))
+        assert answer.status_code == 200, f"{url}: {answer.text[:300]}"
+        if "csv" not in url:
+            for line in answer.text.splitlines():
+                json.loads(line)
+    async with team.browser(AUDITOR) as browser:
+        assert (await browser.get("/audit/export?format=csv")).status_code == 200
+
+
+async def test_a_pack_of_a_case_whose_every_event_was_deleted_fails_the_check(team: Team, tmp_path: object) -> None:
+    case = await to_matching(team)
+    await damage(team, "DELETE FROM audit_events WHERE case_id = :id", case["id"])
+    answer = await team.http.get(f"/api/cases/{case['id']}/evidence", headers=team.headers(AUDITOR))
+    assert answer.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as pack:
+        assert pack.read("events.jsonl") == b""
+    path = f"/tmp/pt-rev-pack-{case['id']}.zip"
+    with open(path, "wb") as file:
+        file.write(answer.content)
+    problems, _ = check_pack(path)
+    assert problems and "holds no event" in problems[0], problems
