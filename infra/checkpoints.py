@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.checkpoints import Anchor, Checkpoint, Head, anchor_of, checkpoint_problem, make_checkpoint
-from domain.signing import AuditKeys, Keyring
+from domain.signing import EVENT_CONTEXT, AuditKeys, Keyring
 from infra.checkpoint_sink import deliver, undelivered
 from infra.tables import audit_checkpoint_heads, audit_checkpoints, audit_events
 
@@ -45,7 +45,9 @@ async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path |
     written (the checkpoint is stored all the same; the next one is logged with its `prev`).
     """
     async def heads(conn: AsyncConnection) -> list[Head]:
-        return sorted(verified, key=lambda head: head.case_id) if verified is not None else await signed_heads(conn)
+        if verified is not None:
+            return sorted(verified, key=lambda head: head.case_id)
+        return await signed_heads(conn, keys.keyring)
 
     checkpoint = await _take(engine, keys, log_path, now, url, heads, verified=verified is not None)
     assert checkpoint is not None
@@ -91,19 +93,27 @@ async def every_head(conn: AsyncConnection) -> list[Head]:
     return [Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in rows]
 
 
-async def signed_heads(conn: AsyncConnection) -> list[Head]:
-    """Every case's head, by case id, but those a checkpoint must not newly hold: an unsigned head, or one of a
-    trail whose first event is unsigned (unsigned events are a trail's first ones, or a break)."""
+async def signed_heads(conn: AsyncConnection, keyring: Keyring) -> list[Head]:
+    """Every case's head, by case id, but those a checkpoint must not newly hold: a head whose signature does not
+    hold under `keyring` (unsigned, or a forger's: held, then stripped with the events before it, it would pass
+    for a trail from before signing), or one of a trail whose first event is unsigned (unsigned events are a
+    trail's first ones, or a break)."""
     last = _last_events().subquery()
     first = audit_events.alias("first")
     signed = or_(first.c.signature.is_not(None), first.c.key_id.is_not(None))
-    rows = await conn.execute(
-        select(last.c.case_id, last.c.seq, last.c.hash)
+    rows = (await conn.execute(
+        select(last.c.case_id, last.c.seq, last.c.hash, last.c.key_id, last.c.signature)
         .join(first, and_(first.c.case_id == last.c.case_id, first.c.seq == 1))
         .where(or_(last.c.signature.is_not(None), last.c.key_id.is_not(None)), signed)
         .order_by(last.c.case_id)
-    )
-    return [Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in rows]
+    )).all()
+    problems = keyring.check_all(EVENT_CONTEXT, [(row.hash, row.key_id, row.signature) for row in rows])
+    for row, problem in zip(rows, problems, strict=True):
+        if problem is not None:
+            log.error("a case's head does not hold its signature: no checkpoint holds it", case_id=str(row.case_id),
+                      seq=row.seq, problem=problem)
+    return [Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash)
+            for row, problem in zip(rows, problems, strict=True) if problem is None]
 
 
 async def _take(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime, url: str | None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -32,15 +33,14 @@ async def test_the_export_shows_a_null_column_without_a_500(team: Team, column: 
         assert (await browser.get("/audit/export?format=csv")).status_code == 200
 
 
-async def test_a_pack_of_a_case_whose_every_event_was_deleted_fails_the_check(team: Team, tmp_path: object) -> None:
+async def test_a_pack_of_a_case_whose_every_event_was_deleted_fails_the_check(team: Team, tmp_path: Path) -> None:
     case = await to_matching(team)
     await damage(team, "DELETE FROM audit_events WHERE case_id = :id", case["id"])
     answer = await team.http.get(f"/api/cases/{case['id']}/evidence", headers=team.headers(AUDITOR))
     assert answer.status_code == 200
     with zipfile.ZipFile(io.BytesIO(answer.content)) as pack:
         assert pack.read("events.jsonl") == b""
-    path = f"/tmp/pt-rev-pack-{case['id']}.zip"
-    with open(path, "wb") as file:
-        file.write(answer.content)
-    problems, _ = check_pack(path)
+    path = tmp_path / "pack.zip"
+    path.write_bytes(answer.content)
+    problems, _ = check_pack(str(path))
     assert problems and "holds no event" in problems[0], problems
