@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, and_, exists, or_, select, text
+from sqlalchemy import Select, exists, or_, select, text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -96,15 +96,17 @@ async def every_head(conn: AsyncConnection) -> list[Head]:
 async def signed_heads(conn: AsyncConnection, keyring: Keyring) -> list[Head]:
     """Every case's head, by case id, but those a checkpoint must not newly hold: a head whose signature does not
     hold under `keyring` (unsigned, or a forger's: held, then stripped with the events before it, it would pass
-    for a trail from before signing), or one of a trail whose first event is unsigned (unsigned events are a
-    trail's first ones, or a break)."""
+    for a trail from before signing).
+
+    A head whose signature holds pins every event before it (each hash is in the next one's `prev_hash`, and the
+    recording step chains onto the workflow's last hash, never the table's), so its trail is held even where the
+    table's owner stripped the signatures of earlier events: their words are the Case Desk's. Leaving such trails
+    out let a stripped event 1 keep a case out of every later checkpoint, and its tail could then be cut unseen.
+    """
     last = _last_events().subquery()
-    first = audit_events.alias("first")
-    signed = or_(first.c.signature.is_not(None), first.c.key_id.is_not(None))
     rows = (await conn.execute(
         select(last.c.case_id, last.c.seq, last.c.hash, last.c.key_id, last.c.signature)
-        .join(first, and_(first.c.case_id == last.c.case_id, first.c.seq == 1))
-        .where(or_(last.c.signature.is_not(None), last.c.key_id.is_not(None)), signed)
+        .where(or_(last.c.signature.is_not(None), last.c.key_id.is_not(None)))
         .order_by(last.c.case_id)
     )).all()
     problems = keyring.check_all(EVENT_CONTEXT, [(row.hash, row.key_id, row.signature) for row in rows])
