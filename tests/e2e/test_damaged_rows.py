@@ -12,24 +12,13 @@ import pytest
 from sqlalchemy import text
 
 from infra.settings import Settings
-from tests.helpers.audit_cli import alliance, as_table_owner
+from tests.helpers.audit_cli import alliance
 from tests.helpers.people import AUDITOR, COORDINATOR, SBIC, officer
 from tests.helpers.scenarios import to_matching
+from tests.helpers.tampering import damage
 from tests.helpers.team import Team
 
 ALTERED = "its content does not match its hash: the event was altered"
-
-
-async def damage(team: Team, statement: str, case_id: str, *, loosen: str | None = None) -> None:
-    """`statement` on the case's rows as the table's owner; `loosen`: the column whose NOT NULL (or, for `seq`,
-    the primary key) is dropped first, as an owner may."""
-    assert team.engine is not None
-    if loosen is not None:
-        async with team.engine.begin() as conn:
-            if loosen == "seq":
-                await conn.execute(text("ALTER TABLE audit_events DROP CONSTRAINT audit_events_pkey"))
-            await conn.execute(text(f"ALTER TABLE audit_events ALTER COLUMN {loosen} DROP NOT NULL"))
-    await as_table_owner(team.engine, statement, id=case_id)
 
 
 async def api_answers(team: Team, case_id: str) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from infra.evidence_check import check_pack
-from tests.e2e.test_damaged_rows import damage
 from tests.helpers.people import AUDITOR
 from tests.helpers.scenarios import to_matching
+from tests.helpers.tampering import damage
 from tests.helpers.team import Team
 
 

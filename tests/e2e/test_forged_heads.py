@@ -13,10 +13,10 @@ from sqlalchemy.dialects.postgresql import insert
 from infra.checkpoints import take_checkpoint
 from infra.settings import Settings
 from infra.tables import audit_events
-from tests.e2e.test_unsigned_events import STRIP, next_event, verdicts
 from tests.helpers.audit_cli import as_table_owner
 from tests.helpers.people import AUDITOR
 from tests.helpers.scenarios import to_matching
+from tests.helpers.tampering import STRIP, next_event, verdicts
 from tests.helpers.team import Team
 
 

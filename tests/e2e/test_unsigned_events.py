@@ -6,62 +6,24 @@ case's (over HTTP, and `alliance audit verify --case`), the whole trail's (strea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 
-from domain.audit import AuditEntry, make_entry
 from domain.checkpoints import UNHELD
-from infra.audit_trail import verify_every_chain
-from infra.checkpoints import anchor_legacy_trail, latest_anchors, take_checkpoint
+from infra.checkpoints import anchor_legacy_trail, take_checkpoint
 from infra.closed_cases import append_to_closed_case
-from infra.evidence_check import check_pack
 from infra.retention import archive_case, archive_closed_cases
 from infra.settings import Settings
 from infra.tables import audit_events
 from tests.helpers.audit_cli import alliance, as_table_owner
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR
 from tests.helpers.scenarios import to_matching
+from tests.helpers.tampering import STRIP, next_event, verdicts
 from tests.helpers.team import Team
-
-STRIP = "UPDATE audit_events SET key_id = NULL, signature = NULL WHERE case_id = :id AND seq >= :first"
-
-
-@dataclass(frozen=True)
-class Verdicts:
-    """(valid, first broken seq) from each verifier, and the pack checker's problems."""
-
-    case: tuple[bool, int | None]
-    streamed: tuple[bool, int | None]
-    pack: list[str]
-    report: dict[str, Any]
-
-
-async def verdicts(team: Team, settings: Settings, case_id: str, tmp_path: Path) -> Verdicts:
-    assert team.engine is not None and team.sessions is not None
-    report = await team.verify(case_id, AUDITOR)
-    keyring = settings.audit_keys.keyring
-    anchors = await latest_anchors(team.engine, keyring)
-    streamed = {c: r async for c, r in verify_every_chain(team.sessions, keyring, anchors)}[case_id]
-    answer = await team.http.get(f"/api/cases/{case_id}/evidence", headers=team.headers(AUDITOR))
-    assert answer.status_code == 200, answer.text
-    pack = tmp_path / f"{case_id}.zip"
-    pack.write_bytes(answer.content)
-    problems, _ = check_pack(str(pack))
-    return Verdicts((report["valid"], report["first_broken_seq"]), (streamed.valid, streamed.first_broken_seq),
-                    problems, report)
-
-
-def next_event(last: dict[str, Any]) -> AuditEntry:
-    """The next event, unsigned, as the product's own hashing chains it (what a forger with the table can do)."""
-    return make_entry(case_id=last["case_id"], seq=last["seq"] + 1, type="add_note", actor=last["actor"],
-                      at=datetime.now(UTC), stage_before=last["stage_after"], stage_after=last["stage_after"],
-                      payload={"text": "the applicant withdrew by phone"}, prev_hash=last["hash"])
 
 
 async def test_signatures_stripped_after_a_checkpoint_are_broken_at_the_first_seq_it_does_not_hold(

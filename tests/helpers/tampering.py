@@ -1,0 +1,65 @@
+"""What a database's owner can do to the audit trail, and every verifier's verdict on it (tests of issue 20)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from domain.audit import AuditEntry, make_entry
+from infra.audit_trail import verify_every_chain
+from infra.checkpoints import latest_anchors
+from infra.evidence_check import check_pack
+from infra.settings import Settings
+from tests.helpers.audit_cli import as_table_owner
+from tests.helpers.people import AUDITOR
+from tests.helpers.team import Team
+
+STRIP = "UPDATE audit_events SET key_id = NULL, signature = NULL WHERE case_id = :id AND seq >= :first"
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """(valid, first broken seq) from each verifier, and the pack checker's problems."""
+
+    case: tuple[bool, int | None]
+    streamed: tuple[bool, int | None]
+    pack: list[str]
+    report: dict[str, Any]
+
+
+async def verdicts(team: Team, settings: Settings, case_id: str, tmp_path: Path) -> Verdicts:
+    assert team.engine is not None and team.sessions is not None
+    report = await team.verify(case_id, AUDITOR)
+    keyring = settings.audit_keys.keyring
+    anchors = await latest_anchors(team.engine, keyring)
+    streamed = {c: r async for c, r in verify_every_chain(team.sessions, keyring, anchors)}[case_id]
+    answer = await team.http.get(f"/api/cases/{case_id}/evidence", headers=team.headers(AUDITOR))
+    assert answer.status_code == 200, answer.text
+    pack = tmp_path / f"{case_id}.zip"
+    pack.write_bytes(answer.content)
+    problems, _ = check_pack(str(pack))
+    return Verdicts((report["valid"], report["first_broken_seq"]), (streamed.valid, streamed.first_broken_seq),
+                    problems, report)
+
+
+def next_event(last: dict[str, Any]) -> AuditEntry:
+    """The next event, unsigned, as the product's own hashing chains it (what a forger with the table can do)."""
+    return make_entry(case_id=last["case_id"], seq=last["seq"] + 1, type="add_note", actor=last["actor"],
+                      at=datetime.now(UTC), stage_before=last["stage_after"], stage_after=last["stage_after"],
+                      payload={"text": "the applicant withdrew by phone"}, prev_hash=last["hash"])
+
+
+async def damage(team: Team, statement: str, case_id: str, *, loosen: str | None = None) -> None:
+    """`statement` on the case's rows as the table's owner; `loosen`: the column whose NOT NULL (or, for `seq`,
+    the primary key) is dropped first, as an owner may."""
+    assert team.engine is not None
+    if loosen is not None:
+        async with team.engine.begin() as conn:
+            if loosen == "seq":
+                await conn.execute(text("ALTER TABLE audit_events DROP CONSTRAINT audit_events_pkey"))
+            await conn.execute(text(f"ALTER TABLE audit_events ALTER COLUMN {loosen} DROP NOT NULL"))
+    await as_table_owner(team.engine, statement, id=case_id)
