@@ -85,8 +85,8 @@ def audit_verify(
 
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
-    """Sign a checkpoint over every case's head (but unsigned heads and trails that begin unsigned: a checkpoint
-    never newly holds an unsigned event), store it and append it to the checkpoint log."""
+    """Sign a checkpoint over every case's head whose signature holds (an unsigned or forged head is left out),
+    store it and append it to the checkpoint log."""
     from infra.checkpoint_sink import shown, undelivered
     from infra.checkpoints import take_checkpoint
 

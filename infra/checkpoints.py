@@ -35,11 +35,9 @@ async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path |
     verification has just found intact (`verified`) — store it, then append it to `log_path` (None: no log)
     and send it to `url` (`infra.checkpoint_sink`: tried a few times; not delivered, it is an incident).
 
-    A checkpoint never newly holds an unsigned event (which it would make valid: `domain.checkpoints.unheld`):
-    over the current heads, it leaves out a case whose head is unsigned, or whose trail begins unsigned (from
-    before signing, or with its signatures stripped: the nightly verification, which holds those events against
-    their checkpoint, puts such a case's intact head in its verified checkpoint). Only `anchor_legacy_trail`
-    holds unsigned heads, once.
+    A checkpoint never newly holds an event it cannot vouch for (an unsigned one it holds is valid:
+    `domain.checkpoints.unheld`): over the current heads, it leaves out a case whose head's signature does not
+    hold (`signed_heads`). Only `anchor_legacy_trail` holds unsigned heads, once.
 
     One at a time (an advisory lock), so ids and `prev` form one chain. Raises OSError when the log cannot be
     written (the checkpoint is stored all the same; the next one is logged with its `prev`).

@@ -20,15 +20,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, sign, verify_chain
-from domain.checkpoints import anchored
-from domain.errors import Unreplayable
+from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, sign
 from domain.model import SYSTEM_ACTOR, CaseState, Stage
 from domain.rewind import rewind
 from domain.signing import AuditKeys
+from domain.stored_rows import audit_entry
 from infra.access_log import purge_access_log
 from infra.audit_export import ExportFilter, check_export, export_audit
-from infra.audit_trail import stored_entries
+from infra.audit_trail import case_rows, case_verdict
 from infra.checkpoints import case_anchor
 from infra.db import session_factory
 from infra.outbox import Status
@@ -63,16 +62,13 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
                        keys: AuditKeys) -> str:
     """Export, verify (signatures too) and redact one closed case; the path of its export; the erasure event is
     signed with `keys`. Raises ValueError to refuse."""
-    sessions = session_factory(engine)
-    try:
-        entries = await stored_entries(sessions, case_id)
-    except Unreplayable as error:  # a row that holds no event: refused, with the others archived
-        raise ValueError(error.detail) from None
-    # Held against its checkpoint too: unsigned events no checkpoint holds are no verified trail to erase from.
-    report = anchored(verify_chain(entries, keys.keyring), [entry.hash for entry in entries],
-                      await case_anchor(engine, case_id, keys.keyring))
+    # The verdict every verifier gives (`infra.audit_trail.case_verdict`): damaged rows, a trail with no event and
+    # unsigned events no checkpoint holds are no verified trail to erase from.
+    rows = await case_rows(session_factory(engine), case_id)
+    report = case_verdict(case_id, rows, keys.keyring, await case_anchor(engine, case_id, keys.keyring))
     if not report.valid:
         raise ValueError(f"its chain is broken at event {report.first_broken_seq}: {report.reason}")
+    entries = [audit_entry(row) for row in rows]  # every row reads as an event: the chain holds
     chunks = export_audit(engine, "jsonl", ExportFilter(case=case_id), keys.keyring)
     content = b"".join([chunk async for chunk in chunks])
     path = folder / f"case-{case_id}.jsonl"

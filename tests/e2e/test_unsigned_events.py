@@ -138,3 +138,20 @@ async def test_retention_and_closed_case_events_refuse_a_trail_with_unheld_unsig
                                        {"note": "bounced"}, datetime.now(UTC))
     assert told == "broken"
     assert len(await team.history(case, AUDITOR)) == 4, "nothing chained onto the forgery"
+
+
+async def test_retention_refuses_a_closed_case_whose_every_event_was_deleted(
+    team: Team, settings: Settings, tmp_path: Path
+) -> None:
+    """No trail is no verified trail: archiving refuses it, broken at event 1, as every verifier calls it (it read
+    an empty list of events as a valid chain and stopped with NoResultFound reading the last event it lacked)."""
+    assert team.engine is not None
+    case = await team.file(APPLICANT)
+    assert (await team.ok(case, "withdraw", APPLICANT, reason="plans changed"))["stage"] == "closed"
+    await as_table_owner(team.engine, "DELETE FROM audit_events WHERE case_id = :id", id=case["id"])
+    with pytest.raises(ValueError, match="broken at event 1: "):
+        await archive_case(team.engine, case["id"], tmp_path, retention_years=10, now=datetime.now(UTC),
+                           keys=settings.audit_keys)
+    archived = await archive_closed_cases(team.engine, datetime.now(UTC) + timedelta(seconds=1), tmp_path, 10,
+                                          datetime.now(UTC), settings.audit_keys)
+    assert case["id"] not in archived.archived
