@@ -6,7 +6,6 @@ refusal or a database failure is a problem document, never a download that stops
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from api.problems import Problem
 from domain.fields import in_utc_range
 from domain.model import Actor, Office
 from domain.rules import AUDITORS
+from domain.workflow_ids import is_case_id
 from infra.audit_export import FORMATS, MEDIA_TYPES, ExportFilter, ExportFormat, export_audit
 from services.access_log import note_export
 from services.context import Services
@@ -63,11 +63,8 @@ def _filters(since: str | None, until: str | None, case: str | None, office: str
     start, end = _time("since", since), _time("until", until)
     if start is not None and end is not None and start >= end:
         raise _bad_query("until", "must be later than since")
-    if case is not None:
-        try:
-            case = str(uuid.UUID(case))
-        except ValueError:
-            raise _bad_query("case", f"{case!r} is not a case id (a UUID)") from None
+    if case is not None and not is_case_id(case):
+        raise _bad_query("case", f"{case!r} is not a case id (a UUID, lowercase and hyphenated)")
     if office is not None and office not in Office.__members__.values():
         raise _bad_query("office", f"{office!r} is not an office ({', '.join(Office)})")
     return ExportFilter(since=start, until=end, case=case, office=office)

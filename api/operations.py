@@ -3,7 +3,6 @@ that does not leave."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from pydantic import BaseModel, Field
 from api.deps import ServicesDep, require
 from api.examples import problems
 from domain.rules import OPERATORS
+from domain.workflow_ids import CASE_ID_PATTERN
 from services import mail_outbox
 from services.incidents import open_incidents
 from services.mail_outbox import Status
@@ -77,8 +77,9 @@ class MailList(BaseModel):
 async def mail(
     services: ServicesDep,
     status: Annotated[Status | None, Query(description="Only messages with this status")] = None,
-    case: Annotated[uuid.UUID | None, Query(description="Only the messages of this case (its id)")] = None,
+    case: Annotated[str | None, Query(pattern=CASE_ID_PATTERN,
+                                      description="Only the messages of this case (its id)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="How many, newest first")] = 100,
 ) -> MailList:
-    found = await mail_outbox.messages(services.engine, status, str(case) if case else None, limit=limit)
+    found = await mail_outbox.messages(services.engine, status, case, limit=limit)
     return MailList(messages=[MailView(**vars(m)) for m in found])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 CASE_WORKFLOW_PREFIX = "case-"
-_CASE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+CASE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+"""A case id as the desk gives them out (`is_case_id`), for a query parameter's `pattern`."""
+_CASE_ID = re.compile(CASE_ID_PATTERN)
 
 
 def is_case_id(text: str) -> bool:
