@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
@@ -20,13 +20,12 @@ from temporalio import activity
 from activities.failures import classified
 from activities.outbox import OUTBOX_NAMESPACE
 from contracts.activities import VERIFY_AUDIT_TRAIL
-from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign
+from domain.audit import AuditEntry
 from domain.checkpoints import Head
 from domain.model import OVERSIGHT, SYSTEM_ACTOR, Role
 from domain.signing import AuditKeys
 from domain.verification import (
     OVERSIGHT_CHAIN,
-    OVERSIGHT_STAGE,
     VERIFIED_EVENT,
     BrokenChain,
     VerificationSummary,
@@ -35,6 +34,7 @@ from domain.verification import (
 from infra.audit_trail import verify_every_chain
 from infra.checkpoints import latest_anchors, send_undelivered, take_checkpoint
 from infra.db import session_factory
+from infra.oversight import append_to_oversight, lock_oversight_chain
 from infra.tables import audit_events, notifications, users
 
 log = structlog.get_logger(__name__)
@@ -77,7 +77,7 @@ class AuditVerification:
         heads: list[Head] = []
         summary = await self.check_every_chain(run, heads)
         async with self.engine.begin() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"), {"chain": OVERSIGHT_CHAIN})
+            await lock_oversight_chain(conn)
             recorded = await _recorded(conn, run)
             if recorded is not None:
                 return VerificationSummary.model_validate(recorded.payload)
@@ -106,18 +106,8 @@ async def _recorded(conn: AsyncConnection, run: str) -> AuditEntry | None:
 
 
 async def _append(conn: AsyncConnection, summary: VerificationSummary, keys: AuditKeys) -> AuditEntry:
-    last = (await conn.execute(
-        select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == OVERSIGHT_CHAIN)
-        .order_by(audit_events.c.seq.desc()).limit(1)
-    )).first()
-    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
-    entry = sign(make_entry(
-        case_id=OVERSIGHT_CHAIN, seq=seq + 1, type=VERIFIED_EVENT, actor=SYSTEM_ACTOR.model_dump(mode="json"),
-        at=datetime.now(UTC), stage_before=None, stage_after=OVERSIGHT_STAGE,
-        payload=summary.model_dump(mode="json"), prev_hash=prev_hash,
-    ), keys.signer)
-    await conn.execute(insert(audit_events).values(**entry.model_dump()))
-    return entry
+    return await append_to_oversight(conn, VERIFIED_EVENT, summary.model_dump(mode="json"), SYSTEM_ACTOR,
+                                     datetime.now(UTC), keys.signer)
 
 
 async def _tell_auditors(conn: AsyncConnection, entry: AuditEntry, summary: VerificationSummary) -> None:

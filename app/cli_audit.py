@@ -109,6 +109,52 @@ def audit_checkpoint() -> None:
     _with_engine(main)
 
 
+@audit_app.command("anchor-unsigned")
+def audit_anchor_unsigned(
+    by: Annotated[str, typer.Option(help="Who decides (your name): recorded on the oversight chain.")],
+    reason: Annotated[str, typer.Option(help="Why these trails are from before signing (e.g. the upgrade).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Anchor them; without it, only list what would be.")] = False,
+) -> None:
+    """Hold by a new checkpoint the unsigned trails no checkpoint holds (events recorded before signing, in a
+    deployment that was upgraded after it began signing), once you have made sure they are: the database alone
+    cannot tell them from signed events stripped. Only trails whose links and hashes hold are anchored; any other is
+    listed and stays broken. Who and why go on the oversight chain with the checkpoint's id. Exit 1 when a trail
+    is left broken."""
+    from infra.unsigned_trails import anchor_unsigned_trails, survey
+
+    by, reason = by.strip(), reason.strip()
+    if not by or not reason:
+        console.print("[red]error:[/] --by and --reason must say something: they go on the oversight chain")
+        raise typer.Exit(2)
+
+    async def main(settings: Settings, engine: AsyncEngine) -> None:
+        keys = settings.audit_keys
+        if yes:
+            try:
+                found = await anchor_unsigned_trails(engine, keys, settings.checkpoint_log, datetime.now(UTC), by=by,
+                                                     reason=reason, url=settings.audit_checkpoint_url)
+            except OSError as error:
+                raise StartupError(f"the checkpoint is stored, but the checkpoint log could not be written: {error}"
+                                   ) from None
+        else:
+            found = await survey(engine, keys)
+        for case_id, why in found.refused:
+            console.print(f"[red]left broken[/] {case_id}: {escape(why)}", highlight=False)
+        if found.checkpoint is not None:
+            console.print(f"{found.checkpoint.name} holds {found.checkpoint.cases} unsigned trail(s), recorded on "
+                          f"the oversight chain as anchored by {escape(by)}", highlight=False)
+        elif found.anchor and not yes:
+            console.print(f"{len(found.anchor)} unsigned trail(s) would be anchored; run again with --yes",
+                          highlight=False)
+        else:
+            console.print("no unsigned trail to anchor: every one is held by a checkpoint or left broken",
+                          highlight=False)
+        if found.refused:
+            raise typer.Exit(1)
+
+    _with_engine(main)
+
+
 @audit_app.command("send-checkpoints")
 def audit_send_checkpoints() -> None:
     """Send AUDIT_CHECKPOINT_URL every checkpoint it has not received, oldest first: those not delivered, and those

@@ -92,11 +92,19 @@ def case_verdict(case_id: str, rows: list[Row], keyring: Keyring, anchor: Anchor
         if anchor is None:
             return ChainReport(valid=False, events=0, first_broken_seq=1, reason=NO_EVENTS)
         return anchored(ChainReport(valid=True, events=0), [], anchor)
+    return anchored(*own_verdict(case_id, rows, keyring, every_signature=every_signature), anchor)
+
+
+def own_verdict(case_id: str, rows: list[Row], keyring: Keyring, *,
+                every_signature: bool = True) -> tuple[ChainReport, list[str]]:
+    """What a case's chain (its `case_rows`, at least one) says of itself, before any checkpoint is asked: links,
+    hashes and signatures as `case_verdict` checks them (its unsigned first events counted, not judged); with
+    the events' hashes, by seq."""
     draft = _draft(case_id, rows, None, every_signature, Canonical())
     settled = settle(draft.quick, draft.todo, keyring.check_all(EVENT_CONTEXT, _signatures(draft.todo)))
     if not settled.valid and len(draft.todo) < len(draft.checks):  # the head does not vouch: each event
         settled = settle(draft.report, draft.checks, keyring.check_all(EVENT_CONTEXT, _signatures(draft.checks)))
-    return anchored(settled, draft.hashes, anchor)
+    return settled, draft.hashes
 
 
 def _signatures(checks: list[SignatureCheck]) -> list[tuple[str, str | None, str | None]]:

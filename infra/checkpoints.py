@@ -37,7 +37,8 @@ async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path |
 
     A checkpoint never newly holds an event it cannot vouch for (an unsigned one it holds is valid:
     `domain.checkpoints.unheld`): over the current heads, it leaves out a case whose head's signature does not
-    hold (`signed_heads`). Only `anchor_legacy_trail` holds unsigned heads, once.
+    hold (`signed_heads`). Only `anchor_legacy_trail` (once, at a worker's start) and an operator's
+    `infra.unsigned_trails.anchor_unsigned_trails` hold unsigned heads.
 
     One at a time (an advisory lock), so ids and `prev` form one chain. Raises OSError when the log cannot be
     written (the checkpoint is stored all the same; the next one is logged with its `prev`).
@@ -47,7 +48,7 @@ async def take_checkpoint(engine: AsyncEngine, keys: AuditKeys, log_path: Path |
             return sorted(verified, key=lambda head: head.case_id)
         return await signed_heads(conn, keys.keyring)
 
-    checkpoint = await _take(engine, keys, log_path, now, url, heads, verified=verified is not None)
+    checkpoint = await take_checkpoint_over(engine, keys, log_path, now, url, heads, verified=verified is not None)
     assert checkpoint is not None
     return checkpoint
 
@@ -68,14 +69,15 @@ async def anchor_legacy_trail(engine: AsyncEngine, keys: AuditKeys, log_path: Pa
         found = await every_head(conn)
         return found or None
 
-    checkpoint = await _take(engine, keys, log_path, now, url, heads, verified=False)
+    checkpoint = await take_checkpoint_over(engine, keys, log_path, now, url, heads, verified=False)
     if checkpoint is not None:
         log.warning("audit events from before signing anchored by a first checkpoint", checkpoint=checkpoint.id,
                     cases=checkpoint.cases)
     return checkpoint
 
 
-def _last_events() -> Select[tuple[Any, ...]]:
+def last_events() -> Select[tuple[Any, ...]]:
+    """Each case's last stored event (case_id, seq, hash, key_id, signature): a statement to select from."""
     # A row whose seq or hash its owner set NULL is no head (nor anything to anchor): the one before it is
     # anchored, and the trail breaks after it for every verifier.
     return (select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.hash, audit_events.c.key_id,
@@ -87,7 +89,7 @@ def _last_events() -> Select[tuple[Any, ...]]:
 
 async def every_head(conn: AsyncConnection) -> list[Head]:
     """Every case's head, by case id."""
-    rows = await conn.execute(_last_events())
+    rows = await conn.execute(last_events())
     return [Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in rows]
 
 
@@ -101,7 +103,7 @@ async def signed_heads(conn: AsyncConnection, keyring: Keyring) -> list[Head]:
     table's owner stripped the signatures of earlier events: their words are the Case Desk's. Leaving such trails
     out let a stripped event 1 keep a case out of every later checkpoint, and its tail could then be cut unseen.
     """
-    last = _last_events().subquery()
+    last = last_events().subquery()
     rows = (await conn.execute(
         select(last.c.case_id, last.c.seq, last.c.hash, last.c.key_id, last.c.signature)
         .where(or_(last.c.signature.is_not(None), last.c.key_id.is_not(None)))
@@ -116,10 +118,13 @@ async def signed_heads(conn: AsyncConnection, keyring: Keyring) -> list[Head]:
             for row, problem in zip(rows, problems, strict=True) if problem is None]
 
 
-async def _take(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime, url: str | None,
-                choose: Callable[[AsyncConnection], Awaitable[list[Head] | None]], *,
-                verified: bool) -> Checkpoint | None:
-    """Sign, store, log and send a checkpoint over the heads `choose` gives (under the lock); None for none."""
+async def take_checkpoint_over(
+    engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime, url: str | None,
+    choose: Callable[[AsyncConnection], Awaitable[list[Head] | None]], *, verified: bool,
+    then: Callable[[AsyncConnection, Checkpoint], Awaitable[None]] | None = None,
+) -> Checkpoint | None:
+    """Sign, store, log and send a checkpoint over the heads `choose` gives (under the lock, in the transaction
+    that stores it; None: no checkpoint); `then` writes what goes with it in that same transaction."""
     async with engine.begin() as conn:
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"), {"lock": LOCK})
         heads = await choose(conn)
@@ -134,6 +139,8 @@ async def _take(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now
         rows = [{"checkpoint_id": checkpoint.id, "position": n, **head.model_dump()} for n, head in enumerate(heads)]
         for start in range(0, len(rows), HEADS_PER_INSERT):
             await conn.execute(insert(audit_checkpoint_heads).values(rows[start:start + HEADS_PER_INSERT]))
+        if then is not None:
+            await then(conn, checkpoint)
     try:
         if log_path is not None:
             await asyncio.to_thread(append_to_log, log_path, checkpoint)

@@ -1,0 +1,40 @@
+"""The oversight chain (`domain.verification.OVERSIGHT_CHAIN`): the signed trail of what was done to the audit
+trail itself — each nightly verification's result, each anchoring of unsigned trails by an operator."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign
+from domain.model import Actor
+from domain.signing import Signer
+from domain.verification import OVERSIGHT_CHAIN, OVERSIGHT_STAGE
+from infra.tables import audit_events
+
+
+async def lock_oversight_chain(conn: AsyncConnection) -> None:
+    """Hold the oversight chain for the caller's transaction: one writer at a time chains onto its head."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"), {"chain": OVERSIGHT_CHAIN})
+
+
+async def append_to_oversight(conn: AsyncConnection, event_type: str, payload: dict[str, Any], actor: Actor,
+                              at: datetime, signer: Signer) -> AuditEntry:
+    """Chain one event, signed with `signer` (AUDIT_SIGNING_KEY), onto the oversight chain's stored head, in the
+    caller's transaction (under `lock_oversight_chain`); the event as stored."""
+    await lock_oversight_chain(conn)
+    last = (await conn.execute(
+        select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == OVERSIGHT_CHAIN)
+        .order_by(audit_events.c.seq.desc()).limit(1)
+    )).first()
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    entry = sign(make_entry(
+        case_id=OVERSIGHT_CHAIN, seq=seq + 1, type=event_type, actor=actor.model_dump(mode="json"), at=at,
+        stage_before=None, stage_after=OVERSIGHT_STAGE, payload=payload, prev_hash=prev_hash,
+    ), signer)
+    await conn.execute(insert(audit_events).values(**entry.model_dump()))
+    return entry

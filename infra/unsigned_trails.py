@@ -1,0 +1,105 @@
+"""Anchoring, by an operator's decision, trails recorded before events were signed (`alliance audit
+anchor-unsigned`).
+
+An unsigned event counts only as far as a signed checkpoint holds it (`domain.checkpoints.unheld`). A worker
+anchors such events by itself only in a deployment where nothing is signed and no checkpoint exists yet
+(`infra.checkpoints.anchor_legacy_trail`). A deployment upgraded after it had started signing, or whose first
+anchor missed a trail, is left with unsigned trails no checkpoint holds: every verifier calls them broken at
+their first unheld event, rightly, since the database alone cannot tell an event from before signing from a
+signed one stripped. Only a person can say which they are; this is how they say it, on the record:
+
+- only trails whose head is unsigned, that no checkpoint holds as far as their head, and that hold by themselves
+  (links and hashes intact, and agreeing with any checkpoint that holds part of them) are anchored; any other is
+  named and left broken;
+- they are held by one new checkpoint (signed, stored, appended to the checkpoint log, sent where checkpoints go);
+- in the same transaction the oversight chain records who anchored them, why, and the checkpoint's id: an
+  auditor reading that chain, or the checkpoint log, sees every trail anchored this way and by whom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.checkpoints import UNHELD, Checkpoint, Head, anchored, held_through
+from domain.model import Actor, Role
+from domain.signing import AuditKeys
+from infra.audit_trail import case_rows, own_verdict
+from infra.checkpoints import last_events, latest_anchors, take_checkpoint_over
+from infra.db import session_factory
+from infra.oversight import append_to_oversight
+
+ANCHORED_EVENT = "unsigned_trails_anchored"
+"""The oversight chain's event naming who anchored unsigned trails, why, and by which checkpoint."""
+
+
+@dataclass
+class Anchoring:
+    """The unsigned trails no checkpoint holds: those that hold by themselves (`anchor`, their heads) and the rest
+    (`refused`: case id and why); `checkpoint`: the one that now holds `anchor`, once taken."""
+
+    anchor: list[Head] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None
+
+
+def operator(name: str) -> Actor:
+    """The person running the command, as the oversight chain names them (an operator of the deployment)."""
+    return Actor(id=f"operator:{name}", name=name, role=Role.ADMIN, org="operations")
+
+
+async def unsigned_heads(conn: AsyncConnection) -> dict[str, Head]:
+    """Every case's head that carries no signature at all, by case id."""
+    last = last_events().subquery()
+    rows = await conn.execute(select(last.c.case_id, last.c.seq, last.c.hash)
+                              .where(last.c.signature.is_(None), last.c.key_id.is_(None)))
+    return {str(row.case_id): Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in rows}
+
+
+async def survey(engine: AsyncEngine, keys: AuditKeys) -> Anchoring:
+    """Which unsigned heads no checkpoint holds, and which of their trails hold by themselves (nothing written)."""
+    anchors = await latest_anchors(engine, keys.keyring)
+    async with engine.connect() as conn:
+        heads = await unsigned_heads(conn)
+    found = Anchoring()
+    sessions = session_factory(engine)
+    for case_id, head in sorted(heads.items()):
+        anchor = anchors.get(case_id)
+        if anchor is not None and anchor.problem is None and held_through(anchor) >= head.seq:
+            continue  # held already
+        rows = await case_rows(sessions, case_id)
+        own, hashes = own_verdict(case_id, rows, keys.keyring)
+        verdict = anchored(own, hashes, anchor) if own.valid else own
+        whole = len(hashes) == head.seq and hashes[-1:] == [head.head_hash]
+        if own.valid and whole and (verdict.valid or verdict.reason == UNHELD):
+            found.anchor.append(head)
+        else:
+            found.refused.append((case_id, f"event {verdict.first_broken_seq}: {verdict.reason}"))
+    return found
+
+
+async def anchor_unsigned_trails(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None, now: datetime, *,
+                                 by: str, reason: str, url: str | None = None) -> Anchoring:
+    """`survey`, then hold the trails that hold by themselves with one checkpoint (those whose head has not moved
+    since), recording `by` and `reason` on the oversight chain with it. Raises OSError as `take_checkpoint` does
+    (stored, not logged)."""
+    found = await survey(engine, keys)
+    if not found.anchor:
+        return found
+
+    async def still_unsigned(conn: AsyncConnection) -> list[Head] | None:
+        current = await unsigned_heads(conn)
+        return [head for head in found.anchor if current.get(head.case_id) == head] or None
+
+    async def record(conn: AsyncConnection, checkpoint: Checkpoint) -> None:
+        payload = {"by": by, "reason": reason, "checkpoint": checkpoint.id, "cases": checkpoint.cases,
+                   "left_broken": len(found.refused)}
+        await append_to_oversight(conn, ANCHORED_EVENT, payload, operator(by), now, keys.signer)
+
+    found.checkpoint = await take_checkpoint_over(engine, keys, log_path, now, url, still_unsigned, verified=False,
+                                                  then=record)
+    return found
