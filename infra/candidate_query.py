@@ -9,13 +9,20 @@ The query has the same text whatever is sought: the technologies travel as one b
 reads them (stemming, phrase queries, telling words) row by row from `unnest`. The text depends only on which
 of the request's and the officer's criteria are given, never on how many technologies or words there are, so
 a long request cannot make it deeper (building it once overflowed Python's recursion limit).
+
+Every statement is built once (per `Shape`, for the scoring one), every value of a request or a bound a
+parameter given at execution, as `activities.records` builds its statements (issue 15): building and keying the
+scoring statement anew took most of matching's CPU in the worker (500 requests of the bench's shapes on 20,000
+SMEs: 14–20 ms of the client's CPU a request, 5–6 ms with the statements kept).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     CTE,
@@ -26,6 +33,7 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Select,
+    TextualSelect,
     any_,
     bindparam,
     case,
@@ -78,20 +86,29 @@ naming the technology whole has all its telling words, and a query without a phr
 row); `query` is NULL, matching nothing, when the technology has no word PostgreSQL indexes."""
 
 
-def _named(technologies: list[str]) -> BindParameter[Any]:
-    """The sought technologies as one bound `text[]`, folded (`domain.folding.words`: NFKC) as the registry's
+NAMED = bindparam("technologies", type_=ARRAY(Text))
+"""The sought technologies, as one `text[]` parameter (`sought_technologies` gives its value)."""
+
+
+def sought_technologies(technologies: list[str]) -> list[str]:
+    """The value of `NAMED`: the sought technologies folded (`domain.folding.words`: NFKC) as the registry's
     technology vectors are (migration 0027), so `ｐｙｔｈｏｎ` or `PYTHON` is the word `python` on both sides.
     PostgreSQL text cannot hold NUL; in a technology's name it separates words, as a space would."""
-    return bindparam("technologies", [words(name).replace("\x00", " ") for name in technologies], type_=ARRAY(Text))
+    return [words(name).replace("\x00", " ") for name in technologies]
+
+
+def _sought() -> TextualSelect:
+    """`SOUGHT` with its parameters: the sought technologies (`NAMED`, given at execution) and `GENERIC_WORDS`."""
+    return SOUGHT.bindparams(NAMED, generic_words=matching.GENERIC_WORDS)
 
 
 def _as_float(expression: ColumnElement[Any]) -> ColumnElement[float]:
     return cast(expression, Float)
 
 
-def _texts(values: list[str]) -> ColumnElement[list[str]]:
-    """One bound `text[]` parameter, however many values."""
-    return literal(values, ARRAY(Text))
+def _texts(name: str) -> BindParameter[Any]:
+    """One `text[]` parameter called `name`, however many values."""
+    return bindparam(name, type_=ARRAY(Text))
 
 
 def technology_match(sought: CTE, sme: FromClause = smes) -> ColumnElement[float]:
@@ -109,37 +126,40 @@ def technology_match(sought: CTE, sme: FromClause = smes) -> ColumnElement[float
     )
 
 
-def _region(prefectures: list[str], sme: FromClause) -> ColumnElement[float]:
-    if not prefectures:
-        return literal(1.0)
-    nearby = matching.nearby_prefectures(prefectures)
+def _region(sme: FromClause) -> ColumnElement[float]:
+    """1 in a sought prefecture (parameter `prefectures`), SAME_REGION in one of their region (`nearby`), else 0."""
     return case(
-        (sme.c.prefecture == any_(_texts(prefectures)), literal(1.0)),
-        (sme.c.prefecture == any_(_texts(nearby)), literal(matching.SAME_REGION)),
+        (sme.c.prefecture == any_(_texts("prefectures")), literal(1.0)),
+        (sme.c.prefecture == any_(_texts("nearby")), literal(matching.SAME_REGION)),
         else_=literal(0.0),
     )
 
 
-def _size(wanted: EmployeeRange | None, sme: FromClause) -> ColumnElement[float]:
-    if wanted is None:
-        return literal(1.0)
+def _size(sme: FromClause) -> ColumnElement[float]:
+    """The size fit against the sought range: parameters `size_min` and `size_max` (headcounts), and the same as
+    doubles, `size_min_float` and `size_max_float`, which the fall-off divides by and into."""
     employees = _as_float(sme.c.employees)
+    most = bindparam("size_max", type_=Integer)
     falloff = func.ln(literal(matching.SIZE_FALLOFF))
     return case(
-        (sme.c.employees.between(wanted.min, wanted.max), literal(1.0)),
+        (sme.c.employees.between(bindparam("size_min", type_=Integer), most), literal(1.0)),
         (
-            sme.c.employees > wanted.max,
-            func.greatest(0.0, 1.0 - func.ln(employees / float(wanted.max)) / falloff),
+            sme.c.employees > most,
+            func.greatest(0.0, 1.0 - func.ln(employees / bindparam("size_max_float", type_=Float)) / falloff),
         ),
-        else_=func.greatest(0.0, 1.0 - func.ln(float(wanted.min) / func.greatest(employees, 1.0)) / falloff),
+        else_=func.greatest(
+            0.0,
+            1.0 - func.ln(bindparam("size_min_float", type_=Float) / func.greatest(employees, 1.0)) / falloff,
+        ),
     )
 
 
-def _readiness(as_of: datetime, sme: FromClause) -> ColumnElement[float]:
+def _readiness(sme: FromClause) -> ColumnElement[float]:
+    """Readiness, an update counting as recent from the parameter `fresh_since` on."""
     def held(column: Any) -> ColumnElement[float]:
         return _as_float(cast(func.cardinality(column) > 0, Integer))
 
-    fresh = _as_float(cast(sme.c.updated_at >= as_of - matching.FRESH_FOR, Integer))
+    fresh = _as_float(cast(sme.c.updated_at >= bindparam("fresh_since", type_=sme.c.updated_at.type), Integer))
     return 0.5 * held(sme.c.overseas_interest) + 0.25 * held(sme.c.certifications) + 0.25 * fresh
 
 
@@ -153,7 +173,8 @@ def _in_the_field() -> list[ColumnElement[bool]]:
 
 
 def bound_parameters(bound: Bound) -> dict[str, Any]:
-    """The values of a bound's conditions, as `candidate_query` and `field_size_query` take them at execution."""
+    """The values of a bound's conditions, as `candidate_query`'s statement and `field_size_query` take them at
+    execution."""
     return {
         "terms": bound.terms,
         "employees_min": bound.employees.min,
@@ -165,11 +186,30 @@ def bound_parameters(bound: Bound) -> dict[str, Any]:
     }
 
 
-def _filters(criteria: MatchingCriteria, leading: bool) -> list[ColumnElement[bool]]:
+@dataclass(frozen=True)
+class Shape:
+    """What the text of a request's scoring statement depends on: which of the request's (`industries`,
+    `prefectures`, `employees`) and the officer's criteria (`criteria_*`) are given, and whether it is asked
+    among the leading slice. Never the values, nor how many technologies or words are sought: those are
+    parameters (`candidate_query`)."""
+
+    industries: bool
+    prefectures: bool
+    employees: bool
+    leading: bool
+    criteria_industries: bool
+    criteria_prefectures: bool
+    criteria_min_employees: bool
+    criteria_max_employees: bool
+    criteria_certifications: bool
+    criteria_overseas_interest: bool
+
+
+def _filters(shape: Shape) -> list[ColumnElement[bool]]:
     """Consent and not closed (the condition of the matching index), the bound's conditions (parameters: their
     values, `bound_parameters`, come with each execution), the leading slice's last corporate number when
-    `leading` (a parameter too, `leading_last`), and the officer's criteria, which narrow the field and never
-    add to it."""
+    `leading` (a parameter too, `leading_last`), and the officer's criteria (parameters `criteria_*`), which
+    narrow the field and never add to it."""
     filters: list[ColumnElement[bool]] = [
         *_in_the_field(),
         smes.c.employees.between(bindparam("employees_min", type_=Integer), bindparam("employees_max", type_=Integer)),
@@ -181,27 +221,29 @@ def _filters(criteria: MatchingCriteria, leading: bool) -> list[ColumnElement[bo
         or_(~bindparam("bound_abroad", type_=Boolean), func.cardinality(smes.c.overseas_interest) > 0),
         or_(~bindparam("bound_certified", type_=Boolean), func.cardinality(smes.c.certifications) > 0),
     ]
-    if leading:
+    if shape.leading:
         filters.append(smes.c.id <= bindparam("leading_last", type_=Text))
-    if criteria.industries:
-        filters.append(smes.c.industries.overlap(criteria.industries))
-    if criteria.prefectures:
-        filters.append(smes.c.prefecture == any_(_texts(criteria.prefectures)))
-    if criteria.min_employees is not None:
-        filters.append(smes.c.employees >= criteria.min_employees)
-    if criteria.max_employees is not None:
-        filters.append(smes.c.employees <= criteria.max_employees)
-    if criteria.certifications:
-        filters.append(smes.c.certifications.contains(_texts(criteria.certifications)))
-    if criteria.overseas_interest:
+    if shape.criteria_industries:
+        filters.append(smes.c.industries.overlap(bindparam("criteria_industries", type_=smes.c.industries.type)))
+    if shape.criteria_prefectures:
+        filters.append(smes.c.prefecture == any_(_texts("criteria_prefectures")))
+    if shape.criteria_min_employees:
+        filters.append(smes.c.employees >= bindparam("criteria_min_employees", type_=Integer))
+    if shape.criteria_max_employees:
+        filters.append(smes.c.employees <= bindparam("criteria_max_employees", type_=Integer))
+    if shape.criteria_certifications:
+        filters.append(smes.c.certifications.contains(_texts("criteria_certifications")))
+    if shape.criteria_overseas_interest:
         filters.append(func.cardinality(smes.c.overseas_interest) > 0)
     return filters
 
 
-def _weighted(weights: matching.MatchWeights, factor: Callable[[str], Any]) -> Any:
-    """The score as the query adds it up: 0.0, then each factor times its share, in `FACTORS` order."""
-    share = weights.normalised()
-    return sum((share[name] * factor(name) for name in matching.FACTORS), literal(0.0))
+def _weighted(factor: Callable[[str], Any]) -> Any:
+    """The score as the query adds it up: 0.0, then each factor times its share (parameter `share_<factor>`), in
+    `FACTORS` order."""
+    return sum(
+        (bindparam(f"share_{name}", type_=Float) * factor(name) for name in matching.FACTORS), literal(0.0)
+    )
 
 
 def highest_score(weights: matching.MatchWeights) -> float:
@@ -220,6 +262,14 @@ def _best_first(score: ColumnElement[float], sme_id: ColumnElement[str]) -> list
     return [func.round(score * 1e9).desc(), sme_id]
 
 
+class CandidateQuery(NamedTuple):
+    """A request's scoring statement (one per `Shape`, built once) and the request's values for it; each
+    execution adds a bound's (`bound_parameters`) and, among the leading slice, `leading_last`."""
+
+    statement: Select[Any]
+    parameters: dict[str, Any]
+
+
 def candidate_query(
     technologies: list[str],
     industries: list[str],
@@ -230,12 +280,66 @@ def candidate_query(
     as_of: datetime,
     *,
     leading: bool = False,
-) -> Select[Any]:
-    """The top `criteria.limit` consenting SMEs meeting a bound and sharing a word with a sought technology,
-    best first; the bound's values come with each execution (`bound_parameters`), so one request builds its
-    query once, however many bounds it tries. `leading`: only among the SMEs whose corporate number is at most
-    the parameter `leading_last` (a slice of the registry in the order that breaks ties in score, read through
-    the primary key as well as the matching index: `activities.matching` says when its best are everyone's).
+) -> CandidateQuery:
+    """The statement ranking a request's candidates (`candidate_statement`, the one of its shape) and the
+    request's values as its parameters: the sought technologies, industries, prefectures (and those of the
+    same region) and headcounts, when an update counts as recent (`as_of` less `FRESH_FOR`), each factor's
+    share of the score, the officer's criteria and `limit`."""
+    shape = Shape(
+        industries=bool(industries),
+        prefectures=bool(prefectures),
+        employees=employees is not None,
+        leading=leading,
+        criteria_industries=bool(criteria.industries),
+        criteria_prefectures=bool(criteria.prefectures),
+        criteria_min_employees=criteria.min_employees is not None,
+        criteria_max_employees=criteria.max_employees is not None,
+        criteria_certifications=bool(criteria.certifications),
+        criteria_overseas_interest=criteria.overseas_interest,
+    )
+    share = weights.normalised()
+    parameters: dict[str, Any] = {
+        "technologies": sought_technologies(technologies),
+        "fresh_since": as_of - matching.FRESH_FOR,
+        "limit": criteria.limit,
+        **{f"share_{name}": share[name] for name in matching.FACTORS},
+    }
+    if industries:
+        parameters["industries"] = industries
+    if prefectures:
+        parameters |= {"prefectures": prefectures, "nearby": matching.nearby_prefectures(prefectures)}
+    if employees is not None:
+        parameters |= {
+            "size_min": employees.min, "size_max": employees.max,
+            "size_min_float": float(employees.min), "size_max_float": float(employees.max),
+        }
+    if criteria.industries:
+        parameters["criteria_industries"] = criteria.industries
+    if criteria.prefectures:
+        parameters["criteria_prefectures"] = criteria.prefectures
+    if criteria.min_employees is not None:
+        parameters["criteria_min_employees"] = criteria.min_employees
+    if criteria.max_employees is not None:
+        parameters["criteria_max_employees"] = criteria.max_employees
+    if criteria.certifications:
+        parameters["criteria_certifications"] = criteria.certifications
+    return CandidateQuery(candidate_statement(shape), parameters)
+
+
+SHAPES_KEPT = 32
+"""How many shapes' statements are kept, the most recently used (each about 230 KB of Python objects, measured;
+all 1,024 shapes would hold 176 MB): the requests without the officer's criteria come in 12 shapes."""
+
+
+@functools.lru_cache(maxsize=SHAPES_KEPT)
+def candidate_statement(shape: Shape) -> Select[Any]:
+    """The top `limit` consenting SMEs meeting a bound and sharing a word with a sought technology, best first,
+    for requests of one `shape`. Built once per shape (issue 15: building it took most of matching's CPU, several
+    milliseconds a request); every value is a parameter, given at execution (`candidate_query`, `bound_parameters`),
+    so one statement serves every request of its shape and every bound it tries. With `shape.leading`, only among
+    the SMEs whose corporate number is at most the parameter `leading_last` (a slice of the registry in the order
+    that breaks ties in score, read through the primary key as well as the matching index: `activities.matching`
+    says when its best are everyone's).
 
     Each row has the SME's id, name, prefecture, employees and certifications; each factor of
     `domain.matching.FACTORS`; the `score`; and, one entry per sought technology in the request's order,
@@ -245,20 +349,22 @@ def candidate_query(
     `fits` scores and explains each kind of technologies in it (the same text, the same fit) against every
     sought technology, the ones sharing no word adding 0; `field` gives each SME its kind's fit and its other
     factors; `best` weighs them into the score and keeps the top few, explained by their kind — no second pass
-    over the registry. The text is the same for every bound: its conditions travel as parameters.
+    over the registry.
     """
-    named = _named(technologies)
-    # Worked out once per request (stemming, the query of each technology), not once per SME.
-    sought = SOUGHT.bindparams(named, generic_words=matching.GENERIC_WORDS).cte("sought").prefix_with("MATERIALIZED")
+    # Worked out once per execution (stemming, the query of each technology), not once per SME.
+    sought = _sought().cte("sought").prefix_with("MATERIALIZED")
     bounded = (
         select(*[smes.c[name] for name in BOUNDED_COLUMNS])
-        .where(*_filters(criteria, leading))
+        .where(*_filters(shape))
         .cte("bounded")
         .prefix_with("MATERIALIZED")
     )
     industry = (
-        case((bounded.c.industries.overlap(industries), literal(1.0)), else_=literal(0.0))
-        if industries
+        case(
+            (bounded.c.industries.overlap(bindparam("industries", type_=smes.c.industries.type)), literal(1.0)),
+            else_=literal(0.0),
+        )
+        if shape.industries
         else literal(1.0)
     )
     # Each SME in the bound shares a word with a sought technology (the bound asks for one), so summing the
@@ -294,7 +400,7 @@ def candidate_query(
     ).lateral("fitted")
     fits = select(
         kinds.c.technologies,
-        _as_float(fitted.c.matched / func.cardinality(named)).label("technology_fit"),
+        _as_float(fitted.c.matched / func.cardinality(NAMED)).label("technology_fit"),
         fitted.c.exact,
         fitted.c.matches,
     ).select_from(kinds.join(fitted, true())).cte("fits").prefix_with("MATERIALIZED")
@@ -309,27 +415,26 @@ def candidate_query(
             fits.c.matches,
             fits.c.technology_fit,
             _as_float(industry).label("industry"),
-            _as_float(_region(prefectures, bounded)).label("region"),
-            _as_float(_size(employees, bounded)).label("size_fit"),
-            _as_float(_readiness(as_of, bounded)).label("readiness"),
+            _as_float(_region(bounded) if shape.prefectures else literal(1.0)).label("region"),
+            _as_float(_size(bounded) if shape.employees else literal(1.0)).label("size_fit"),
+            _as_float(_readiness(bounded)).label("readiness"),
         )
         .select_from(bounded.join(fits, fits.c.technologies == bounded.c.technologies))
         .cte("field")
     )
-    weighted = _weighted(weights, lambda name: field.c[name])
+    weighted = _weighted(lambda name: field.c[name])
     best = (
         select(field, _as_float(weighted).label("score"))
         .order_by(*_best_first(weighted, field.c.id))
-        .limit(criteria.limit)
+        .limit(bindparam("limit", type_=Integer))
         .cte("best")
     )
     return select(best).order_by(*_best_first(best.c.score, best.c.id))
 
 
-def leading_last_query() -> Select[Any]:
-    """The `skip`+1-th smallest corporate number of the registry (executed with `skip`), read from the primary
-    key alone; None when the registry is smaller."""
-    return select(smes.c.id).order_by(smes.c.id).offset(bindparam("skip", type_=Integer)).limit(1)
+LEADING_LAST = select(smes.c.id).order_by(smes.c.id).offset(bindparam("skip", type_=Integer)).limit(1)
+"""The `skip`+1-th smallest corporate number of the registry (executed with `skip`), read from the primary key
+alone; None when the registry is smaller."""
 
 
 FIELD_ESTIMATE = text(
@@ -340,19 +445,20 @@ FIELD_ESTIMATE = text(
 conditions as `field_size_query`): its top node's "Plan Rows" is how many it expects, from the statistics alone."""
 
 
+@functools.cache
 def field_size_query(cap: int) -> Select[Any]:
     """How many consenting, open SMEs share a word with a sought technology (executed with the `terms` of the
     bound of slack 1.0, the whole field), counted through the matching index up to `cap` + 1 (enough to tell
-    "at most `cap`")."""
-    met = (select(literal(1))
-           .where(*_in_the_field())
-           .limit(cap + 1)
-           .subquery("met"))
+    "at most `cap`"). Built once per `cap`."""
+    met = select(literal(1)).where(*_in_the_field()).limit(cap + 1).subquery("met")
     return select(func.count()).select_from(met)
 
 
-def sought_query(technologies: list[str]) -> Select[Any]:
-    """Each sought technology's `phrase` (tsquery text) and telling `words`, in the request's order."""
-    named = _named(technologies)
-    sought = SOUGHT.bindparams(named, generic_words=matching.GENERIC_WORDS).subquery("sought")
+def _sought_words() -> Select[Any]:
+    sought = _sought().subquery("sought")
     return select(cast(sought.c.phrase, Text).label("phrase"), sought.c.words).order_by(sought.c.n)
+
+
+SOUGHT_WORDS = _sought_words()
+"""Each sought technology's `phrase` (tsquery text) and telling `words`, in the request's order (executed with
+`technologies`: `sought_technologies`)."""
