@@ -20,16 +20,10 @@ from contracts.activities import FIND_CANDIDATES, FindCandidates
 from domain.matching import FACTORS, Explanation, MatchWeights
 from domain.model import Candidate
 from infra.candidate_bounds import SLACKS, SoughtTerms, bound
-from infra.candidate_query import (
-    FIELD_ESTIMATE,
-    LEADING_LAST,
-    SOUGHT_WORDS,
-    bound_parameters,
-    candidate_query,
-    field_size_query,
-    highest_score,
-    sought_technologies,
-)
+from infra.candidate_factors import highest_score
+from infra.candidate_field import FIELD_ESTIMATE, LEADING_LAST, bound_parameters, field_size_query
+from infra.candidate_query import candidate_query
+from infra.candidate_sought import SOUGHT_WORDS, sought_technologies
 
 log = structlog.get_logger()
 MATCHING_WORK_MEM = "64MB"
