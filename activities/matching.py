@@ -20,19 +20,25 @@ from contracts.activities import FIND_CANDIDATES, FindCandidates
 from domain.matching import FACTORS, Explanation, MatchWeights
 from domain.model import Candidate
 from infra.candidate_bounds import SLACKS, SoughtTerms, bound
-from infra.candidate_query import (
-    FIELD_ESTIMATE,
-    bound_parameters,
-    candidate_query,
-    field_size_query,
-    highest_score,
-    leading_last_query,
-    sought_query,
-)
+from infra.candidate_factors import highest_score
+from infra.candidate_field import FIELD_ESTIMATE, LEADING_LAST, bound_parameters, field_size_query
+from infra.candidate_query import candidate_query
+from infra.candidate_sought import SOUGHT_WORDS, sought_technologies
 
 log = structlog.get_logger()
 MATCHING_WORK_MEM = "64MB"
 """PostgreSQL's work_mem for one matching request's transaction."""
+# Each bound's plan for its own conditions: a plan made for any bound would not use the index. Room to hold a
+# bound's SMEs (up to a few hundred thousand, each with its tsvector) in memory, where 4 MB spilled them to disk:
+# at 3.4 million SMEs p50 306 → 271 ms, p99 2.1 → 1.8 s.
+# No nested loops: the bound's CTEs are often estimated at one row (ANDed rare words), and a nested loop over what
+# is really thousands of rows took seconds; every join of the query is a hash join.
+_SETTINGS = text(
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+    f"set_config('work_mem', '{MATCHING_WORK_MEM}', true), "
+    "set_config('enable_nestloop', 'off', true)"
+)
+"""Matching's settings, for its transaction only."""
 LEADING = 20_000
 """How many SMEs, the first in corporate-number order, a one-technology request without prefectures is first
 ranked among (`Matching._from_the_leading_slice`)."""
@@ -70,18 +76,11 @@ class Matching:
         among them, and the answer is the whole field's."""
         seeking, criteria = command.seeking, command.criteria
         async with self.engine.connect() as conn:
-            named = (await conn.execute(sought_query(seeking.technologies))).all()
+            named = (await conn.execute(
+                SOUGHT_WORDS, {"technologies": sought_technologies(seeking.technologies)}
+            )).all()
             sought = [SoughtTerms.of(phrase, list(words)) for phrase, words in named]
-            # Each bound's plan for its own conditions: a plan made for any bound would not use the index. Room
-            # to hold a bound's SMEs (up to a few hundred thousand, each with its tsvector) in memory, where 4 MB
-            # spilled them to disk: at 3.4 million SMEs p50 306 → 271 ms, p99 2.1 → 1.8 s.
-            # No nested loops: the bound's CTEs are often estimated at one row (ANDed rare words), and a nested
-            # loop over what is really thousands of rows took seconds; every join of the query is a hash join.
-            await conn.execute(text(
-                "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
-                f"set_config('work_mem', '{MATCHING_WORK_MEM}', true), "
-                "set_config('enable_nestloop', 'off', true)"
-            ))
+            await conn.execute(_SETTINGS)
             leading = await self._from_the_leading_slice(conn, sought, command, as_of)
             if leading is not None:
                 return [_candidate(row, seeking.technologies) for row in leading]
@@ -100,7 +99,8 @@ class Matching:
                 )
                 if limit is None:  # no SME can share a sought word
                     break
-                rows = list((await conn.execute(query, bound_parameters(limit))).mappings().all())
+                parameters = query.parameters | bound_parameters(limit)
+                rows = list((await conn.execute(query.statement, parameters)).mappings().all())
                 if slack == proven or (len(rows) == criteria.limit and rows[-1]["score"] >= limit.floor):
                     break
                 if len(rows) < criteria.limit and not sized and 1.0 in slacks:
@@ -143,7 +143,7 @@ class Matching:
         seeking, criteria = command.seeking, command.criteria
         if self.leading is None or len(seeking.technologies) != 1 or seeking.prefectures:
             return None
-        last = await conn.scalar(leading_last_query(), {"skip": self.leading - 1})
+        last = await conn.scalar(LEADING_LAST, {"skip": self.leading - 1})
         limit = bound(0.0, sought, seeking.industries, seeking.prefectures, seeking.employees, self.weights, as_of)
         if last is None or limit is None:  # a registry no bigger than the slice; no SME shares a sought word
             return None
@@ -151,8 +151,8 @@ class Matching:
             seeking.technologies, seeking.industries, seeking.prefectures, seeking.employees, criteria,
             self.weights, as_of, leading=True,
         )
-        parameters = bound_parameters(limit) | {"leading_last": last}
-        rows = list((await conn.execute(query, parameters)).mappings().all())
+        parameters = query.parameters | bound_parameters(limit) | {"leading_last": last}
+        rows = list((await conn.execute(query.statement, parameters)).mappings().all())
         if len(rows) == criteria.limit and rows[-1]["score"] >= self.highest:
             return rows
         return None

@@ -1,9 +1,10 @@
 """How a candidate SME is scored against a case's request: named factors, weights, and the reason.
 
 Every factor lies in [0, 1]; the score is their weighted mean, and equal scores are ordered by corporate
-number. The matching engine (`infra/candidate_query.py`) computes the same factors in SQL to rank 100,000 SMEs
-without fetching them; these functions are the definition it is tested against, factor by factor and for the
-score (tests/test_matching.py), and `Explanation` writes the reason an officer reads.
+number. The matching engine (`infra/candidate_query.py`, its factors in `infra/candidate_factors.py`) computes the
+same factors in SQL to rank 100,000 SMEs without fetching them; these functions are the definition it is tested
+against, factor by factor and for the score (tests/integration/test_matching.py), and `Explanation` writes the
+reason an officer reads.
 """
 
 from __future__ import annotations

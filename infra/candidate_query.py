@@ -1,51 +1,44 @@
-"""The matching engine's one SQL query: every factor of `domain.matching`, computed where the SMEs are.
+"""The matching engine's scoring statement: every factor of `domain.matching`, computed where the SMEs are.
 
 Ranking 100,000 SMEs in Python would mean fetching them; instead PostgreSQL picks the SMEs sharing at least
-one word with a sought technology (GIN full-text index on `smes.search`), scores each with the same factor
-definitions as `domain.matching` (tests/test_matching.py checks every factor against them) and returns only
-the top few with their factors.
+one word with a sought technology (GIN full-text index on `smes.match_terms`, `infra.candidate_field`), scores
+each with the same factor definitions as `domain.matching` (`infra.candidate_factors`; tests/integration/
+test_matching.py checks every factor against them) and returns only the top few with their factors.
 
-The query has the same text whatever is sought: the technologies travel as one bound array, and PostgreSQL
-reads them (stemming, phrase queries, telling words) row by row from `unnest`. The text depends only on which
-of the request's and the officer's criteria are given, never on how many technologies or words there are, so
-a long request cannot make it deeper (building it once overflowed Python's recursion limit).
+The statement's text depends only on which of the request's and the officer's criteria are given and whether it
+asks among the leading slice (`Shape`), never on how many technologies or words are sought (they travel as one
+array: `infra.candidate_sought`). It is built once per shape and kept, every value of a request or a bound a
+parameter given at execution, as `activities.records` builds its statements (issue 15): building and keying the
+statement anew took most of matching's CPU in the worker (500 requests of the bench's shapes on 20,000 SMEs:
+14–20 ms of the client's CPU a request, 5–6 ms with the statements kept).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import (
-    CTE,
-    BindParameter,
-    ColumnElement,
-    DateTime,
-    Float,
-    FromClause,
-    Integer,
-    Select,
-    any_,
-    bindparam,
-    case,
-    cast,
-    column,
-    func,
-    literal,
-    or_,
-    select,
-    text,
-    true,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, aggregate_order_by
-from sqlalchemy.types import Boolean, Text
+from sqlalchemy import Boolean, Float, Integer, Select, bindparam, func, literal, select, true
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from domain import matching
-from domain.folding import words
 from domain.model import EmployeeRange
 from domain.payloads import MatchingCriteria
-from infra.candidate_bounds import Bound
+from infra.candidate_factors import (
+    as_float,
+    best_first,
+    factor_parameters,
+    industry,
+    readiness,
+    region,
+    size,
+    technology_match,
+    weighted,
+)
+from infra.candidate_field import CriteriaShape, criteria_parameters, filters
+from infra.candidate_sought import NAMED, sought, sought_technologies
 from infra.tables import smes
 
 BOUNDED_COLUMNS = (
@@ -53,171 +46,29 @@ BOUNDED_COLUMNS = (
     "technologies", "search",
 )
 """What scoring reads of an SME."""
-EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
-
-SOUGHT = text(
-    r"""
-    SELECT n, phrase, words,
-           (SELECT CAST(string_agg(q, ' | ') AS tsquery)
-              FROM (SELECT '(' || phrase::text || ')' WHERE numnode(phrase) > 0 AND cardinality(words) = 0
-                    UNION ALL
-                    SELECT '''' || replace(replace(word, '\', '\\'), '''', '''''') || ''''
-                      FROM unnest(words) AS word) AS queries (q)) AS query
-      FROM (SELECT n, phraseto_tsquery('english', name) AS phrase,
-                   tsvector_to_array(ts_delete(to_tsvector('english', name),
-                                               tsvector_to_array(to_tsvector('english', :generic_words)))) AS words
-              FROM unnest(CAST(:technologies AS text[])) WITH ORDINALITY AS named (name, n)) AS named
-    """
-).columns(column("n", Integer), column("phrase", TSQUERY), column("words", ARRAY(Text)), column("query", TSQUERY))
-"""One row per sought technology, `n` its place in the request (from 1): `phrase`, all its words in order as
-the English configuration stems them (what "named word for word" means); `words`, its telling words (its
-stems less those of `GENERIC_WORDS`); and `query`, one flat tsquery `'word' | 'word' | …` that every SME
-sharing a telling word with the technology, or naming it whole, matches. Each word is quoted and escaped, so
-nothing in it is read as an operator. The phrase is in `query` only when there is no telling word (an SME
-naming the technology whole has all its telling words, and a query without a phrase needs no recheck of each
-row); `query` is NULL, matching nothing, when the technology has no word PostgreSQL indexes."""
 
 
-def _named(technologies: list[str]) -> BindParameter[Any]:
-    """The sought technologies as one bound `text[]`, folded (`domain.folding.words`: NFKC) as the registry's
-    technology vectors are (migration 0027), so `ｐｙｔｈｏｎ` or `PYTHON` is the word `python` on both sides.
-    PostgreSQL text cannot hold NUL; in a technology's name it separates words, as a space would."""
-    return bindparam("technologies", [words(name).replace("\x00", " ") for name in technologies], type_=ARRAY(Text))
+@dataclass(frozen=True)
+class Shape:
+    """What the text of a request's scoring statement depends on: which of the request's (`industries`,
+    `prefectures`, `employees`) and the officer's criteria (`criteria`) are given, and whether it is asked among
+    the leading slice. Never the values, nor how many technologies or words are sought: those are parameters
+    (`candidate_query`)."""
+
+    industries: bool
+    prefectures: bool
+    employees: bool
+    leading: bool
+    criteria: CriteriaShape
 
 
-def _as_float(expression: ColumnElement[Any]) -> ColumnElement[float]:
-    return cast(expression, Float)
+class CandidateQuery(NamedTuple):
+    """A request's scoring statement (one per `Shape`, built once) and the request's values for it; each
+    execution adds a bound's (`infra.candidate_field.bound_parameters`) and, among the leading slice,
+    `leading_last`."""
 
-
-def _texts(values: list[str]) -> ColumnElement[list[str]]:
-    """One bound `text[]` parameter, however many values."""
-    return literal(values, ARRAY(Text))
-
-
-def technology_match(sought: CTE, sme: FromClause = smes) -> ColumnElement[float]:
-    """One sought technology's match with one SME, as `domain.matching.technology_match` defines it."""
-    exact = sme.c.search.op("@@")(sought.c.phrase)
-    telling = func.cardinality(sought.c.words)
-    # The SME's lexemes among the telling words: all of them, less those left once the telling words are deleted.
-    found = func.length(sme.c.search) - func.length(func.ts_delete(sme.c.search, sought.c.words))
-    return _as_float(
-        case(
-            (exact, literal(matching.EXACT)),
-            (telling < 2, literal(0.0)),  # a technology of one telling word is named whole or not at all
-            else_=matching.PARTIAL * _as_float(found) / _as_float(telling),
-        )
-    )
-
-
-def _region(prefectures: list[str], sme: FromClause) -> ColumnElement[float]:
-    if not prefectures:
-        return literal(1.0)
-    nearby = matching.nearby_prefectures(prefectures)
-    return case(
-        (sme.c.prefecture == any_(_texts(prefectures)), literal(1.0)),
-        (sme.c.prefecture == any_(_texts(nearby)), literal(matching.SAME_REGION)),
-        else_=literal(0.0),
-    )
-
-
-def _size(wanted: EmployeeRange | None, sme: FromClause) -> ColumnElement[float]:
-    if wanted is None:
-        return literal(1.0)
-    employees = _as_float(sme.c.employees)
-    falloff = func.ln(literal(matching.SIZE_FALLOFF))
-    return case(
-        (sme.c.employees.between(wanted.min, wanted.max), literal(1.0)),
-        (
-            sme.c.employees > wanted.max,
-            func.greatest(0.0, 1.0 - func.ln(employees / float(wanted.max)) / falloff),
-        ),
-        else_=func.greatest(0.0, 1.0 - func.ln(float(wanted.min) / func.greatest(employees, 1.0)) / falloff),
-    )
-
-
-def _readiness(as_of: datetime, sme: FromClause) -> ColumnElement[float]:
-    def held(column: Any) -> ColumnElement[float]:
-        return _as_float(cast(func.cardinality(column) > 0, Integer))
-
-    fresh = _as_float(cast(sme.c.updated_at >= as_of - matching.FRESH_FOR, Integer))
-    return 0.5 * held(sme.c.overseas_interest) + 0.25 * held(sme.c.certifications) + 0.25 * fresh
-
-
-def _in_the_field() -> list[ColumnElement[bool]]:
-    """Consent, not closed, and the bound's terms: the conditions of the matching index."""
-    return [
-        smes.c.consent,
-        smes.c.closed_on.is_(None),
-        smes.c.match_terms.op("@@")(cast(bindparam("terms", type_=Text), TSQUERY)),
-    ]
-
-
-def bound_parameters(bound: Bound) -> dict[str, Any]:
-    """The values of a bound's conditions, as `candidate_query` and `field_size_query` take them at execution."""
-    return {
-        "terms": bound.terms,
-        "employees_min": bound.employees.min,
-        "employees_max": bound.employees.max,
-        "updated_since": bound.updated_since or EARLIEST,
-        "bound_industries": list(bound.industries),
-        "bound_abroad": bound.abroad,
-        "bound_certified": bound.certified,
-    }
-
-
-def _filters(criteria: MatchingCriteria, leading: bool) -> list[ColumnElement[bool]]:
-    """Consent and not closed (the condition of the matching index), the bound's conditions (parameters: their
-    values, `bound_parameters`, come with each execution), the leading slice's last corporate number when
-    `leading` (a parameter too, `leading_last`), and the officer's criteria, which narrow the field and never
-    add to it."""
-    filters: list[ColumnElement[bool]] = [
-        *_in_the_field(),
-        smes.c.employees.between(bindparam("employees_min", type_=Integer), bindparam("employees_max", type_=Integer)),
-        smes.c.updated_at >= bindparam("updated_since", type_=DateTime(timezone=True)),
-    ]
-    needed = bindparam("bound_industries", type_=ARRAY(Text))
-    filters += [
-        or_(func.cardinality(needed) == 0, smes.c.industries.overlap(cast(needed, smes.c.industries.type))),
-        or_(~bindparam("bound_abroad", type_=Boolean), func.cardinality(smes.c.overseas_interest) > 0),
-        or_(~bindparam("bound_certified", type_=Boolean), func.cardinality(smes.c.certifications) > 0),
-    ]
-    if leading:
-        filters.append(smes.c.id <= bindparam("leading_last", type_=Text))
-    if criteria.industries:
-        filters.append(smes.c.industries.overlap(criteria.industries))
-    if criteria.prefectures:
-        filters.append(smes.c.prefecture == any_(_texts(criteria.prefectures)))
-    if criteria.min_employees is not None:
-        filters.append(smes.c.employees >= criteria.min_employees)
-    if criteria.max_employees is not None:
-        filters.append(smes.c.employees <= criteria.max_employees)
-    if criteria.certifications:
-        filters.append(smes.c.certifications.contains(_texts(criteria.certifications)))
-    if criteria.overseas_interest:
-        filters.append(func.cardinality(smes.c.overseas_interest) > 0)
-    return filters
-
-
-def _weighted(weights: matching.MatchWeights, factor: Callable[[str], Any]) -> Any:
-    """The score as the query adds it up: 0.0, then each factor times its share, in `FACTORS` order."""
-    share = weights.normalised()
-    return sum((share[name] * factor(name) for name in matching.FACTORS), literal(0.0))
-
-
-def highest_score(weights: matching.MatchWeights) -> float:
-    """The score of an SME whose every factor is 1, worked out in doubles as the query works it out (the same
-    additions of the same shares, in the same order): no SME scores more, as each factor is at most 1 and
-    rounding keeps products and sums in order."""
-    share = weights.normalised()
-    return sum((share[name] * 1.0 for name in matching.FACTORS), 0.0)
-
-
-def _best_first(score: ColumnElement[float], sme_id: ColumnElement[str]) -> list[ColumnElement[Any]]:
-    """Higher scores first, equal scores by corporate number. Scores are compared to 9 decimal places: the same
-    score reached by different sums (factors adding up to it in different ways, or technology matches added in
-    another order) may differ in the last bits of a double, and that is no reason to put the higher corporate
-    number first."""
-    return [func.round(score * 1e9).desc(), sme_id]
+    statement: Select[Any]
+    parameters: dict[str, Any]
 
 
 def candidate_query(
@@ -230,12 +81,40 @@ def candidate_query(
     as_of: datetime,
     *,
     leading: bool = False,
-) -> Select[Any]:
-    """The top `criteria.limit` consenting SMEs meeting a bound and sharing a word with a sought technology,
-    best first; the bound's values come with each execution (`bound_parameters`), so one request builds its
-    query once, however many bounds it tries. `leading`: only among the SMEs whose corporate number is at most
-    the parameter `leading_last` (a slice of the registry in the order that breaks ties in score, read through
-    the primary key as well as the matching index: `activities.matching` says when its best are everyone's).
+) -> CandidateQuery:
+    """The statement ranking a request's candidates (`candidate_statement`, the one of its shape) and the
+    request's values as its parameters: the sought technologies, the factors' (`factor_parameters`: industries,
+    prefectures and those of the same region, headcounts, when an update counts as recent, each factor's share),
+    the officer's criteria (`criteria_parameters`) and `limit`."""
+    shape = Shape(
+        industries=bool(industries),
+        prefectures=bool(prefectures),
+        employees=employees is not None,
+        leading=leading,
+        criteria=CriteriaShape.of(criteria),
+    )
+    parameters = (
+        {"technologies": sought_technologies(technologies), "limit": criteria.limit}
+        | factor_parameters(industries, prefectures, employees, weights, as_of)
+        | criteria_parameters(criteria)
+    )
+    return CandidateQuery(candidate_statement(shape), parameters)
+
+
+SHAPES_KEPT = 32
+"""How many shapes' statements are kept, the most recently used (each about 230 KB of Python objects, measured;
+all 1,024 shapes would hold 176 MB): the requests without the officer's criteria come in 12 shapes."""
+
+
+@functools.lru_cache(maxsize=SHAPES_KEPT)
+def candidate_statement(shape: Shape) -> Select[Any]:
+    """The top `limit` consenting SMEs meeting a bound and sharing a word with a sought technology, best first,
+    for requests of one `shape`. Built once per shape (issue 15: building it took most of matching's CPU, several
+    milliseconds a request); every value is a parameter, given at execution (`candidate_query`,
+    `infra.candidate_field.bound_parameters`), so one statement serves every request of its shape and every bound
+    it tries. With `shape.leading`, only among the SMEs whose corporate number is at most the parameter
+    `leading_last` (a slice of the registry in the order that breaks ties in score, read through the primary key
+    as well as the matching index: `activities.matching` says when its best are everyone's).
 
     Each row has the SME's id, name, prefecture, employees and certifications; each factor of
     `domain.matching.FACTORS`; the `score`; and, one entry per sought technology in the request's order,
@@ -245,21 +124,15 @@ def candidate_query(
     `fits` scores and explains each kind of technologies in it (the same text, the same fit) against every
     sought technology, the ones sharing no word adding 0; `field` gives each SME its kind's fit and its other
     factors; `best` weighs them into the score and keeps the top few, explained by their kind — no second pass
-    over the registry. The text is the same for every bound: its conditions travel as parameters.
+    over the registry.
     """
-    named = _named(technologies)
-    # Worked out once per request (stemming, the query of each technology), not once per SME.
-    sought = SOUGHT.bindparams(named, generic_words=matching.GENERIC_WORDS).cte("sought").prefix_with("MATERIALIZED")
+    # Worked out once per execution (stemming, the query of each technology), not once per SME.
+    named = sought().cte("sought").prefix_with("MATERIALIZED")
     bounded = (
         select(*[smes.c[name] for name in BOUNDED_COLUMNS])
-        .where(*_filters(criteria, leading))
+        .where(*filters(shape.criteria, shape.leading))
         .cte("bounded")
         .prefix_with("MATERIALIZED")
-    )
-    industry = (
-        case((bounded.c.industries.overlap(industries), literal(1.0)), else_=literal(0.0))
-        if industries
-        else literal(1.0)
     )
     # Each SME in the bound shares a word with a sought technology (the bound asks for one), so summing the
     # matches of every sought technology, those sharing no word adding 0, scores the same SMEs as a join on a
@@ -277,11 +150,11 @@ def candidate_query(
     # carried with every SME of the kind, so the best few need no second pass over the registry to explain them.
     per_technology = (
         select(
-            sought.c.n,
-            kinds.c.search.op("@@")(sought.c.phrase).label("exact"),
-            technology_match(sought, kinds).label("match"),
+            named.c.n,
+            kinds.c.search.op("@@")(named.c.phrase).label("exact"),
+            technology_match(named, kinds).label("match"),
         )
-        .select_from(sought)
+        .select_from(named)
         .correlate(kinds)
         .subquery("per_technology")
     )
@@ -294,7 +167,7 @@ def candidate_query(
     ).lateral("fitted")
     fits = select(
         kinds.c.technologies,
-        _as_float(fitted.c.matched / func.cardinality(named)).label("technology_fit"),
+        as_float(fitted.c.matched / func.cardinality(NAMED)).label("technology_fit"),
         fitted.c.exact,
         fitted.c.matches,
     ).select_from(kinds.join(fitted, true())).cte("fits").prefix_with("MATERIALIZED")
@@ -308,51 +181,19 @@ def candidate_query(
             fits.c.exact,
             fits.c.matches,
             fits.c.technology_fit,
-            _as_float(industry).label("industry"),
-            _as_float(_region(prefectures, bounded)).label("region"),
-            _as_float(_size(employees, bounded)).label("size_fit"),
-            _as_float(_readiness(as_of, bounded)).label("readiness"),
+            as_float(industry(bounded) if shape.industries else literal(1.0)).label("industry"),
+            as_float(region(bounded) if shape.prefectures else literal(1.0)).label("region"),
+            as_float(size(bounded) if shape.employees else literal(1.0)).label("size_fit"),
+            as_float(readiness(bounded)).label("readiness"),
         )
         .select_from(bounded.join(fits, fits.c.technologies == bounded.c.technologies))
         .cte("field")
     )
-    weighted = _weighted(weights, lambda name: field.c[name])
+    score = weighted(lambda name: field.c[name])
     best = (
-        select(field, _as_float(weighted).label("score"))
-        .order_by(*_best_first(weighted, field.c.id))
-        .limit(criteria.limit)
+        select(field, as_float(score).label("score"))
+        .order_by(*best_first(score, field.c.id))
+        .limit(bindparam("limit", type_=Integer))
         .cte("best")
     )
-    return select(best).order_by(*_best_first(best.c.score, best.c.id))
-
-
-def leading_last_query() -> Select[Any]:
-    """The `skip`+1-th smallest corporate number of the registry (executed with `skip`), read from the primary
-    key alone; None when the registry is smaller."""
-    return select(smes.c.id).order_by(smes.c.id).offset(bindparam("skip", type_=Integer)).limit(1)
-
-
-FIELD_ESTIMATE = text(
-    "EXPLAIN (FORMAT JSON) SELECT 1 FROM smes WHERE consent AND closed_on IS NULL "
-    "AND match_terms @@ CAST(:terms AS tsquery)"
-)
-"""The planner's plan for reading the SMEs that meet a bound's `terms` through the matching index (the same
-conditions as `field_size_query`): its top node's "Plan Rows" is how many it expects, from the statistics alone."""
-
-
-def field_size_query(cap: int) -> Select[Any]:
-    """How many consenting, open SMEs share a word with a sought technology (executed with the `terms` of the
-    bound of slack 1.0, the whole field), counted through the matching index up to `cap` + 1 (enough to tell
-    "at most `cap`")."""
-    met = (select(literal(1))
-           .where(*_in_the_field())
-           .limit(cap + 1)
-           .subquery("met"))
-    return select(func.count()).select_from(met)
-
-
-def sought_query(technologies: list[str]) -> Select[Any]:
-    """Each sought technology's `phrase` (tsquery text) and telling `words`, in the request's order."""
-    named = _named(technologies)
-    sought = SOUGHT.bindparams(named, generic_words=matching.GENERIC_WORDS).subquery("sought")
-    return select(cast(sought.c.phrase, Text).label("phrase"), sought.c.words).order_by(sought.c.n)
+    return select(best).order_by(*best_first(best.c.score, best.c.id))

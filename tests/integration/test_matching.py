@@ -33,6 +33,7 @@ from domain.geography import PREFECTURES
 from domain.matching import MatchWeights
 from domain.model import Candidate, EmployeeRange, Seeking
 from domain.payloads import MatchingCriteria
+from infra.candidate_query import candidate_statement
 from infra.sme_registry import store_smes
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
@@ -480,6 +481,34 @@ async def test_ranking_first_among_the_leading_smes_changes_nothing(seeded: Asyn
             answered_by_slice += len(scoring) == 1
             after_slice += len(scoring) > 1
     assert answered_by_slice >= 5 and after_slice >= 5, (answered_by_slice, after_slice)
+
+
+async def test_a_statement_built_once_ranks_as_one_built_afresh(seeded: AsyncEngine) -> None:
+    """Issue 15: each shape's scoring statement is built once and kept (`candidate_statement`), the request's
+    values given as parameters. 40 different requests (half of them one technology without prefectures, which try
+    the leading slice first) get from kept statements the very candidates (order, scores, factors, reasons) that
+    statements built afresh for each give: each request answered a second time, and the requests sharing a shape
+    (fewer shapes than requests, so some statement answers different requests)."""
+    kept = Matching(seeded, leading=3000)
+    commands = []
+    for n, (wanted, criteria) in enumerate(_requests(40, seed=17)):
+        if n % 2:
+            wanted = wanted.model_copy(update={"technologies": wanted.technologies[:1], "prefectures": []})
+        commands.append(FindCandidates(seeking=wanted, criteria=MatchingCriteria(**criteria)))
+    assert len({command.model_dump_json() for command in commands}) == len(commands)
+    afresh = []
+    for command in commands:
+        candidate_statement.cache_clear()
+        afresh.append(await kept.rank(command, NOW))
+    candidate_statement.cache_clear()
+    for command, expected in zip(commands, afresh, strict=True):
+        assert await kept.rank(command, NOW) == expected, command
+    shapes = candidate_statement.cache_info().misses
+    assert 1 < shapes < len(commands) // 2, shapes
+    for command, expected in zip(commands, afresh, strict=True):
+        assert await kept.rank(command, NOW) == expected, command
+    assert candidate_statement.cache_info().misses == shapes  # the second time, every statement was a kept one
+    assert sum(map(len, afresh)) > 500
 
 
 RECORDED = Path(__file__).parent / "rankings_recorded.json"

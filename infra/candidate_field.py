@@ -1,0 +1,156 @@
+"""Which SMEs a matching request scores: the matching index's conditions, a bound's, the officer's criteria and the
+leading slice, each value a parameter given at execution; and the small statements that size the field.
+
+The bound's values come from `bound_parameters` (`infra.candidate_bounds` works them out), the officer's from
+`criteria_parameters`; which of the officer's criteria are given (`CriteriaShape`) is all the conditions' text
+depends on.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
+from sqlalchemy.types import Boolean, Text
+
+from domain.payloads import MatchingCriteria
+from infra.candidate_bounds import Bound
+from infra.tables import smes
+
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+"""`updated_since` of a bound that asks no recent update: earlier than any SME's."""
+
+
+def in_the_field() -> list[ColumnElement[bool]]:
+    """Consent, not closed, and the bound's terms (parameter `terms`): the conditions of the matching index."""
+    return [
+        smes.c.consent,
+        smes.c.closed_on.is_(None),
+        smes.c.match_terms.op("@@")(cast(bindparam("terms", type_=Text), TSQUERY)),
+    ]
+
+
+def bound_parameters(bound: Bound) -> dict[str, Any]:
+    """The values of a bound's conditions, as the scoring statement (`filters`) and `field_size_query` take them
+    at execution."""
+    return {
+        "terms": bound.terms,
+        "employees_min": bound.employees.min,
+        "employees_max": bound.employees.max,
+        "updated_since": bound.updated_since or EARLIEST,
+        "bound_industries": list(bound.industries),
+        "bound_abroad": bound.abroad,
+        "bound_certified": bound.certified,
+    }
+
+
+@dataclass(frozen=True)
+class CriteriaShape:
+    """Which of the officer's criteria (`domain.payloads.MatchingCriteria`) are given: each one given is a
+    condition of `filters`, its value a parameter (`criteria_parameters`)."""
+
+    industries: bool
+    prefectures: bool
+    min_employees: bool
+    max_employees: bool
+    certifications: bool
+    overseas_interest: bool
+
+    @classmethod
+    def of(cls, criteria: MatchingCriteria) -> CriteriaShape:
+        return cls(
+            industries=bool(criteria.industries),
+            prefectures=bool(criteria.prefectures),
+            min_employees=criteria.min_employees is not None,
+            max_employees=criteria.max_employees is not None,
+            certifications=bool(criteria.certifications),
+            overseas_interest=criteria.overseas_interest,
+        )
+
+
+def criteria_parameters(criteria: MatchingCriteria) -> dict[str, Any]:
+    """The values of the officer's criteria that are given (`CriteriaShape`), as `filters` takes them."""
+    parameters: dict[str, Any] = {}
+    if criteria.industries:
+        parameters["criteria_industries"] = criteria.industries
+    if criteria.prefectures:
+        parameters["criteria_prefectures"] = criteria.prefectures
+    if criteria.min_employees is not None:
+        parameters["criteria_min_employees"] = criteria.min_employees
+    if criteria.max_employees is not None:
+        parameters["criteria_max_employees"] = criteria.max_employees
+    if criteria.certifications:
+        parameters["criteria_certifications"] = criteria.certifications
+    return parameters
+
+
+def filters(criteria: CriteriaShape, leading: bool) -> list[ColumnElement[bool]]:
+    """Consent and not closed (the condition of the matching index), the bound's conditions (parameters: their
+    values, `bound_parameters`, come with each execution), the leading slice's last corporate number when
+    `leading` (a parameter too, `leading_last`), and the officer's criteria (parameters `criteria_*`), which
+    narrow the field and never add to it."""
+    conditions: list[ColumnElement[bool]] = [
+        *in_the_field(),
+        smes.c.employees.between(bindparam("employees_min", type_=Integer), bindparam("employees_max", type_=Integer)),
+        smes.c.updated_at >= bindparam("updated_since", type_=DateTime(timezone=True)),
+    ]
+    needed = bindparam("bound_industries", type_=ARRAY(Text))
+    conditions += [
+        or_(func.cardinality(needed) == 0, smes.c.industries.overlap(cast(needed, smes.c.industries.type))),
+        or_(~bindparam("bound_abroad", type_=Boolean), func.cardinality(smes.c.overseas_interest) > 0),
+        or_(~bindparam("bound_certified", type_=Boolean), func.cardinality(smes.c.certifications) > 0),
+    ]
+    if leading:
+        conditions.append(smes.c.id <= bindparam("leading_last", type_=Text))
+    if criteria.industries:
+        conditions.append(smes.c.industries.overlap(bindparam("criteria_industries", type_=smes.c.industries.type)))
+    if criteria.prefectures:
+        conditions.append(smes.c.prefecture == any_(bindparam("criteria_prefectures", type_=ARRAY(Text))))
+    if criteria.min_employees:
+        conditions.append(smes.c.employees >= bindparam("criteria_min_employees", type_=Integer))
+    if criteria.max_employees:
+        conditions.append(smes.c.employees <= bindparam("criteria_max_employees", type_=Integer))
+    if criteria.certifications:
+        conditions.append(smes.c.certifications.contains(bindparam("criteria_certifications", type_=ARRAY(Text))))
+    if criteria.overseas_interest:
+        conditions.append(func.cardinality(smes.c.overseas_interest) > 0)
+    return conditions
+
+
+LEADING_LAST = select(smes.c.id).order_by(smes.c.id).offset(bindparam("skip", type_=Integer)).limit(1)
+"""The `skip`+1-th smallest corporate number of the registry (executed with `skip`), read from the primary key
+alone; None when the registry is smaller."""
+
+
+FIELD_ESTIMATE = text(
+    "EXPLAIN (FORMAT JSON) SELECT 1 FROM smes WHERE consent AND closed_on IS NULL "
+    "AND match_terms @@ CAST(:terms AS tsquery)"
+)
+"""The planner's plan for reading the SMEs that meet a bound's `terms` through the matching index (the same
+conditions as `field_size_query`): its top node's "Plan Rows" is how many it expects, from the statistics alone."""
+
+
+@functools.cache
+def field_size_query(cap: int) -> Select[Any]:
+    """How many consenting, open SMEs share a word with a sought technology (executed with the `terms` of the
+    bound of slack 1.0, the whole field), counted through the matching index up to `cap` + 1 (enough to tell
+    "at most `cap`"). Built once per `cap`."""
+    met = select(literal(1)).where(*in_the_field()).limit(cap + 1).subquery("met")
+    return select(func.count()).select_from(met)
