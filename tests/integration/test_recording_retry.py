@@ -27,6 +27,7 @@ from infra.settings import Settings
 from infra.tables import audit_events, incidents
 from tests.helpers.people import APPLICANT_ACTOR, COORDINATOR_ACTOR
 from tests.helpers.support import filing
+from tests.helpers.tampering import damage_rows
 
 SIGNER = Settings(_env_file=None).audit_keys.signer
 STRANGER = Signer.from_seed(bytes(range(7, 39)))
@@ -95,3 +96,32 @@ async def test_an_event_the_database_cannot_store_is_refused_at_the_first_attemp
     async with engine.connect() as conn:
         stored = (await conn.execute(select(audit_events.c.seq).where(audit_events.c.case_id == case_id))).all()
     assert [row.seq for row in stored] == [1], "nothing of the refused event is written"
+
+
+DAMAGED = [  # what the table's owner can leave under the (case, seq) a retry finds taken, and what the refusal says
+    ("hash", "UPDATE audit_events SET hash = NULL WHERE case_id = :id", "its hash is NULL"),
+    ("stage_after", "UPDATE audit_events SET stage_after = NULL WHERE case_id = :id", "its stage_after is NULL"),
+    (None, "UPDATE audit_events SET payload = '[1, 2]' WHERE case_id = :id", "its payload is not a JSON object"),
+    (None, "UPDATE audit_events SET actor = '\"someone\"' WHERE case_id = :id", "its actor is not a JSON object"),
+]
+
+
+@pytest.mark.parametrize(("loosen", "statement", "why"), DAMAGED, ids=["hash", "stage_after", "payload", "actor"])
+async def test_a_retry_that_finds_a_damaged_row_refuses_it_for_good(
+    registry: AsyncEngine, loosen: str | None, statement: str, why: str,
+) -> None:
+    """A row under the event's (case, seq) that holds no event (a NOT NULL dropped and the column set NULL, JSON of
+    another type) was validated with pydantic: a ValidationError, retried as a permanent failure (step_failed) three
+    times. It is read as every reader reads stored rows (`domain.stored_rows`): refused at once, naming the event."""
+    env, record, draft, filed = filing_step(registry)
+    case_id = draft.id
+    await env.run(record, filed)
+    await damage_rows(registry, statement, case_id, loosen=loosen)
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(record, filed)  # the retry of a try that committed
+    assert refused.value.type == STORED_EVENT_INVALID and refused.value.non_retryable, refused.value
+    assert f"event 1 of case {case_id} is already stored, but {why}" in str(refused.value)
+    async with registry.connect() as conn:
+        incident = (await conn.execute(select(incidents).where(
+            incidents.c.workflow_id == workflow_id(case_id), incidents.c.resolved_at.is_(None)))).mappings().one()
+    assert incident["kind"] == "permanent" and why in incident["error"]
