@@ -29,7 +29,7 @@ from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
 from infra.audit_trail import rows_in
-from infra.case_rows import case_row
+from infra.case_rows import case_row, stored_case
 from infra.idempotency import claim_key
 from infra.outbox import note_reported, readdress
 from infra.tables import audit_events, cases
@@ -94,7 +94,7 @@ class CaseRecords:
             if tried and (stored := await _stored_event(conn, header.case_id, header.seq, header.prev_hash,
                                                         self.keyring)) is not None:
                 return Recorded(hash=stored.hash)
-            before = CaseState.model_validate(previous) if previous is not None else None
+            before = stored_case(previous, header.case_id) if previous is not None else None
             texts: dict[str, str] = kept or {}
             payload = (resolve_request(command.payload, texts) if header.type == events.FILED
                        else resolve_payload(header.type, command.payload, texts))

@@ -15,19 +15,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import make_entry, sign
 from domain.checkpoints import UNHELD, held_through
-from domain.model import SYSTEM_ACTOR, CaseState, Stage
+from domain.errors import Unreplayable
+from domain.model import SYSTEM_ACTOR, Stage
 from domain.signing import EVENT_CONTEXT, Keyring, Signer
+from infra.case_rows import stored_case
 from infra.checkpoints import case_anchor
 from infra.outbox import note_reported
 from infra.tables import audit_events, cases, notifications
 
 log = structlog.get_logger(__name__)
 
-Appended = Literal["appended", "already", "open", "unknown", "broken"]
+Appended = Literal["appended", "already", "open", "unknown", "broken", "damaged"]
 """What became of a system event for a closed case: on its trail now, there before (the message it tells of was
 reported already), not appended because the case is open (its workflow records its events), no such case, or not
 appended because the trail's last event is not signed as the Case Desk signs, nor from before signing and held by a
-signed checkpoint (a signed event chained onto it would vouch for a forgery: README, "For auditors")."""
+signed checkpoint (a signed event chained onto it would vouch for a forgery: README, "For auditors"), or not
+appended because the case's read-model row holds no case (`infra.case_rows.stored_case`: its owner altered it)."""
 
 
 async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: str, event_type: str,
@@ -41,7 +44,12 @@ async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: st
         )).scalar_one_or_none()
         if snapshot is None:
             return "unknown"
-        state = CaseState.model_validate(snapshot)
+        try:
+            state = stored_case(snapshot, case_id)
+        except Unreplayable as damaged:
+            log.error("closed case's record holds no case: nothing chained onto its trail", case_id=case_id,
+                      problem=damaged.detail)
+            return "damaged"
         if state.stage != Stage.CLOSED:
             return "open"
         if reported_message is not None and await conn.scalar(

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from infra.settings import Settings
 from tests.helpers.audit_cli import alliance
 from tests.helpers.people import AUDITOR, COORDINATOR, SBIC, officer
 from tests.helpers.scenarios import to_matching
-from tests.helpers.tampering import damage
+from tests.helpers.tampering import damage, damage_record
 from tests.helpers.team import Team
 
 ALTERED = "its content does not match its hash: the event was altered"
@@ -140,9 +139,7 @@ async def test_a_case_whose_stored_record_is_no_case_is_a_409_not_a_500(team: Te
     history, the lists and the console answer 409 naming the case; its audit trail still verifies."""
     case = await to_matching(team)
     assert team.engine is not None
-    async with team.engine.begin() as conn:
-        await conn.execute(text("UPDATE cases SET snapshot = CAST(:snapshot AS jsonb) WHERE id = :id"),
-                           {"snapshot": snapshot, "id": case["id"]})
+    await damage_record(team.engine, case["id"], snapshot)
     for url in (f"/api/cases/{case['id']}", f"/api/cases/{case['id']}/history", "/api/cases", "/api/work"):
         answer = await team.http.get(url, headers=team.headers(officer(SBIC)))  # the case is in their work
         assert answer.status_code == 409, f"{url}: {answer.text}"

@@ -69,3 +69,11 @@ async def damage_rows(engine: AsyncEngine, statement: str, case_id: str, *, loos
                 await conn.execute(text("ALTER TABLE audit_events DROP CONSTRAINT audit_events_pkey"))
             await conn.execute(text(f"ALTER TABLE audit_events ALTER COLUMN {loosen} DROP NOT NULL"))
     await as_table_owner(engine, statement, id=case_id)
+
+
+async def damage_record(engine: AsyncEngine, case_id: str, snapshot: str) -> None:
+    """The case's read-model row (`cases.snapshot`, which no trigger guards) set to the JSON `snapshot`, as its owner
+    may; the row's other columns (reference, stage, …) stay as they were."""
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE cases SET snapshot = CAST(:snapshot AS jsonb) WHERE id = :id"),
+                           {"snapshot": snapshot, "id": case_id})
