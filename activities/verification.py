@@ -116,13 +116,15 @@ async def _recorded(conn: AsyncConnection, run: str) -> VerificationSummary | No
 
 _RECORDED = f"SELECT {ROW_COLUMNS} FROM audit_events WHERE case_id = $1 AND payload->>'run' = $2 ORDER BY seq LIMIT 1"
 """The oversight chain's event recording a run, for COPY (`infra.audit_trail.rows_in`)."""
+_LAST = f"SELECT {ROW_COLUMNS} FROM audit_events WHERE case_id = $1 ORDER BY seq DESC NULLS FIRST LIMIT 1"
+"""The oversight chain's last event (a row whose seq is NULL first: it is no event to chain onto), for COPY."""
 
 
 async def _append(conn: AsyncConnection, summary: VerificationSummary, keys: AuditKeys) -> AuditEntry:
-    last = (await conn.execute(
-        select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == OVERSIGHT_CHAIN)
-        .order_by(audit_events.c.seq.desc()).limit(1)
-    )).first()
+    """The run's result, chained onto the oversight chain's last event; a non-retryable `stored_event_invalid` when
+    that row holds no event (its seq or hash NULL…): nothing can be chained onto it."""
+    rows = await rows_in(conn, _LAST, OVERSIGHT_CHAIN)
+    last = stored_entry(OVERSIGHT_CHAIN, rows[0]) if rows else None
     seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
     entry = sign(make_entry(
         case_id=OVERSIGHT_CHAIN, seq=seq + 1, type=VERIFIED_EVENT, actor=SYSTEM_ACTOR.model_dump(mode="json"),

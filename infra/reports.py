@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.model import JETRO, Stage
@@ -13,6 +13,12 @@ from domain.reports import ReportEvent
 from infra.tables import audit_events, cases
 
 inside = audit_events.alias("inside")
+
+WAITING_ON = func.jsonb_path_query_array(
+    audit_events.c.payload, literal_column("""'$.waiting_on[*] ? (@.type() == "string")'::jsonpath"""))
+"""The organisations an event's payload says the case waited on (a reminder's, an escalation's `waiting_on`), as a
+JSON array of their names: only its texts, so an event its owner altered (a number, an object, no array) counts
+for no one, or for the names it still holds, and never fails a figure (a dashboard, a report) reading every event."""
 
 
 async def report_events(engine: AsyncEngine, start: datetime, end: datetime) -> list[ReportEvent]:
@@ -23,7 +29,7 @@ async def report_events(engine: AsyncEngine, start: datetime, end: datetime) -> 
                audit_events.c.actor["name"].astext.label("actor_name"),
                audit_events.c.actor["org"].astext.label("actor_org"), audit_events.c.at,
                audit_events.c.stage_before, audit_events.c.stage_after,
-               audit_events.c.payload["waiting_on"].label("waiting_on"), cases.c.outcome, cases.c.lead_office)
+               WAITING_ON.label("waiting_on"), cases.c.outcome, cases.c.lead_office)
         .join(cases, cases.c.id == audit_events.c.case_id)
         .where(audit_events.c.at < end, active)
         .order_by(audit_events.c.case_id, audit_events.c.seq)

@@ -178,3 +178,21 @@ async def test_a_retried_run_that_finds_its_result_damaged_refuses_it_for_good(
         await ActivityEnvironment().run(nightly.verify_audit_trail, "run-again")
     assert refused.value.type == STORED_EVENT_INVALID and refused.value.non_retryable, refused.value
     assert f"event 1 of case {OVERSIGHT_CHAIN} is already stored, but {why}" in str(refused.value)
+
+
+@pytest.mark.parametrize("column", ["hash", "seq"])
+async def test_a_run_that_finds_the_oversight_chains_last_event_damaged_refuses_for_good(
+    trail: AsyncEngine, settings: Settings, column: str,
+) -> None:
+    """The next run chains its result onto the oversight chain's last event; one whose hash or seq its owner set
+    NULL was read with SQLAlchemy (a ValidationError, or None + 1), retried as a permanent failure every night.
+    It is refused at once, naming the event."""
+    nightly = AuditVerification(trail, settings.audit_keys, None)
+    await ActivityEnvironment().run(nightly.verify_audit_trail, "run-before")
+    await damage_rows(trail, f"UPDATE audit_events SET {column} = NULL WHERE case_id = :id", OVERSIGHT_CHAIN,
+                      loosen=column)
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(nightly.verify_audit_trail, "run-after")
+    assert refused.value.type == STORED_EVENT_INVALID and refused.value.non_retryable, refused.value
+    event = "event 1" if column == "hash" else "an event whose seq is NULL"
+    assert f"{event} of case {OVERSIGHT_CHAIN} is already stored, but its {column} is NULL" in str(refused.value)
