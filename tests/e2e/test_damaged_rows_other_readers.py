@@ -63,3 +63,13 @@ async def test_the_dashboard_and_the_report_count_a_damaged_escalation_without_a
     async with team.browser(AUDITOR) as browser:
         dashboard = await browser.get("/dashboard")
     assert dashboard.status_code == 200, dashboard.text[:500]
+
+
+async def test_the_report_leaves_out_an_event_moved_before_year_1_without_a_500(team: Team) -> None:
+    """The report reads each event's time through the driver, which has no datetime before year 1: an event the owner
+    moved there (its case still active in the year) made GET /api/reports/service-levels a 500."""
+    case = await to_matching(team)
+    await damage(team, "UPDATE audit_events SET at = '0044-03-15 12:00:00+00 BC' WHERE case_id = :id AND seq = 2",
+                 case["id"])
+    report = await team.http.get("/api/reports/service-levels", headers=team.headers(AUDITOR))
+    assert report.status_code == 200, report.text
