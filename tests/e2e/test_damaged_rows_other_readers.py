@@ -1,6 +1,8 @@
 """Readers outside domain.stored_rows meet damaged rows too: the audit export (API and console, both formats)
 answers 200 with the damaged row as stored (check_export calls it broken), never a 500 nor a line that is no JSON;
-an evidence pack of a case whose every event was deleted fails check-pack, as verify calls it broken at event 1."""
+an evidence pack of a case whose every event was deleted fails check-pack, as verify calls it broken at event 1; the
+figures over every event (the console's dashboard, the service-level report) count around an altered escalation or
+time, never a 500."""
 
 from __future__ import annotations
 
