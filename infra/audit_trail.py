@@ -57,9 +57,10 @@ async def case_rows(sessions: async_sessionmaker[AsyncSession], case_id: str) ->
 
 async def rows_in(conn: AsyncConnection, query: str, *args: object) -> list[Row]:
     """The rows of `query` (a SELECT of `ROW_COLUMNS` from audit_events, parameters `$1`…) as COPY rows, read in the
-    caller's transaction — what a step that writes the trail reads of it (`domain.stored_rows` takes them as every
-    other reader does). The time zone `ROW_COLUMNS` needs is set in a savepoint that is rolled back, so the rest of
-    the caller's transaction runs with its own settings."""
+    caller's transaction (before its first statement, the driver has begun none yet: then in one of their own) —
+    what a step that writes the trail reads of it (`domain.stored_rows` takes them as every other reader does). The
+    time zone `ROW_COLUMNS` needs is set in a savepoint that is rolled back, so the rest of the caller's transaction
+    runs with its own settings."""
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None
     reading = driver.transaction()
