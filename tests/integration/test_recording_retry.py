@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.records import CaseRecords
-from contracts.activities import RECORD_CASE_EVENT, EventHeader, RecordCaseEvent
+from contracts.activities import RECORD_CASE_EVENT, EventHeader, RecordCaseEvent, RecordEvent
 from contracts.case import workflow_id
 from contracts.errors import STEP_FAILED, STORED_EVENT_INVALID, UNSTORABLE
 from domain.audit import make_entry, sign
@@ -144,3 +144,21 @@ async def test_a_case_whose_stored_record_is_no_case_is_refused_at_the_first_att
     async with registry.connect() as conn:
         stored = (await conn.execute(select(audit_events.c.seq).where(audit_events.c.case_id == case_id))).all()
     assert [row.seq for row in stored] == [1], "nothing of the refused event is written"
+
+
+async def test_the_old_recording_step_reads_back_its_own_row_before_any_other_statement(registry: AsyncEngine) -> None:
+    """`record_event` (cases from before `bounded-case-state`) reads the row under (case, seq) first thing in its
+    transaction, before the driver has begun it (`infra.audit_trail.rows_in`): a retry finds its row, writes nothing
+    twice, and a damaged one is refused as the new step refuses it."""
+    env, _, draft, filed = filing_step(registry)
+    entry = make_entry(**filed.header.model_dump(exclude={"salt"}), payload=filed.payload)
+    command = RecordEvent(entry=entry, state=filed.state.model_copy(update={"last_hash": entry.hash}))
+    record = CaseRecords(registry, SIGNER).record_event
+    assert [await env.run(record, command) for _ in range(2)] == [0, 0]
+    async with registry.connect() as conn:
+        stored = (await conn.execute(select(audit_events.c.seq).where(audit_events.c.case_id == draft.id))).all()
+    assert [row.seq for row in stored] == [1]
+    await damage_rows(registry, "UPDATE audit_events SET payload = '[]' WHERE case_id = :id", draft.id)
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(record, command)
+    assert refused.value.type == STORED_EVENT_INVALID and "its payload is not a JSON object" in str(refused.value)
