@@ -6,7 +6,9 @@ the database refuses) used to wedge its case silently. Every activity of the cas
 `classified`: a transient error (the database or the mail server unreachable, a timeout, a serialization
 failure or deadlock, a server restarting) is raised as it is and retried; anything else is permanent: after
 `PERMANENT_ATTEMPTS` attempts it is raised as a non-retryable `ApplicationError` of type `step_failed`, so
-the Update that caused it answers with a clear problem and the case stays as it was, open to other actions.
+the Update that caused it answers with a clear problem and the case stays as it was, open to other actions. A
+stored row no step can read (`Unreplayable`: the table's owner altered it) is that verdict at the first attempt:
+no retry reads it otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from contracts.errors import STEP_FAILED, STORED_EVENT_INVALID
+from domain.errors import Unreplayable
 from infra.incidents import note_failure, note_recovery
 
 log = structlog.get_logger(__name__)
@@ -124,7 +127,7 @@ def classified(step: str) -> Callable[[Method], Method]:
                     log.warning("step failed, will retry", step=step, error=summary)
                     await _note_failure(self.engine, step, "transient", summary)
                     raise
-                final = attempt >= PERMANENT_ATTEMPTS
+                final = attempt >= PERMANENT_ATTEMPTS or isinstance(error, Unreplayable)
                 log.error("step failed", step=step, error=summary, final=final)
                 await _note_failure(self.engine, step, "permanent", summary)
                 raise ApplicationError(

@@ -30,12 +30,13 @@ from contracts.reassignment import (
     PendingCases,
     ReassignCase,
 )
-from domain.fields import as_stored
+from domain.errors import Unreplayable
 from domain.idempotency import KeyClaim, fingerprint
 from domain.model import Action, CaseState
 from domain.payloads import Reassign
 from domain.reassignment import Reassignment, ReassignOutcome
 from domain.rules import check
+from infra.case_rows import stored_case
 from infra.idempotency import key_use
 from infra.reassignments import finish, outcome_of, pending_cases, plan_cases, reassignment, record_outcome
 from infra.tables import cases
@@ -116,7 +117,10 @@ class Reassigning:
                          expires_at=job.created_at + KEY_KEPT)
         if await key_use(self.engine, claim.caller_id, claim.key) is not None:
             return ReassignOutcome.REASSIGNED, "applied by an earlier attempt"
-        state = await self._case(step.case_id)
+        try:
+            state = await self._case(step.case_id)
+        except Unreplayable as damaged:  # its read model's row holds no case: no retry reads it
+            return ReassignOutcome.FAILED, damaged.detail
         if state is None:
             return ReassignOutcome.REFUSED, "no such case"
         if state.assignee_id != job.leaving.id:
@@ -147,7 +151,4 @@ class Reassigning:
     async def _case(self, case_id: str) -> CaseState | None:
         async with self.engine.connect() as conn:
             snapshot = await conn.scalar(select(cases.c.snapshot).where(cases.c.id == case_id))
-        if snapshot is None:
-            return None
-        with as_stored():
-            return CaseState.model_validate(snapshot)
+        return None if snapshot is None else stored_case(snapshot, case_id)

@@ -18,15 +18,18 @@ from temporalio.exceptions import ApplicationError
 
 from activities.failures import classified, is_unstorable
 from activities.outbox import write_outbox
+from activities.stored import refused_stored_event, stored_entry
 from contracts.activities import RECORD_CASE_EVENT, RECORD_EVENT, RecordCaseEvent, Recorded, RecordEvent
-from contracts.errors import KEY_USED, STORED_EVENT_INVALID, UNSTORABLE
+from contracts.errors import KEY_USED, UNSTORABLE
 from domain import events
 from domain.audit import AuditEntry, make_entry, sign, stored_event_problem
 from domain.model import Action, Candidate, CaseState
 from domain.notifications import Notice, notice
 from domain.signing import Keyring, Signer
+from domain.stored_rows import ROW_COLUMNS
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
-from infra.case_rows import case_row
+from infra.audit_trail import rows_in
+from infra.case_rows import case_row, stored_case
 from infra.idempotency import claim_key
 from infra.outbox import note_reported, readdress
 from infra.tables import audit_events, cases
@@ -91,7 +94,7 @@ class CaseRecords:
             if tried and (stored := await _stored_event(conn, header.case_id, header.seq, header.prev_hash,
                                                         self.keyring)) is not None:
                 return Recorded(hash=stored.hash)
-            before = CaseState.model_validate(previous) if previous is not None else None
+            before = stored_case(previous, header.case_id) if previous is not None else None
             texts: dict[str, str] = kept or {}
             payload = (resolve_request(command.payload, texts) if header.type == events.FILED
                        else resolve_payload(header.type, command.payload, texts))
@@ -135,20 +138,20 @@ def _refused_when_unstorable() -> Iterator[None]:
 async def _stored_event(conn: AsyncConnection, case_id: str, seq: int, prev_hash: str,
                         keyring: Keyring) -> AuditEntry | None:
     """The event already stored under (case, seq) — a try before this one wrote it — or None; raises a
-    non-retryable `stored_event_invalid` when that row does not verify after `prev_hash` (the workflow's last
-    hash): it was not written by this step, and trusting it would chain the case onto a forgery."""
-    row = (await conn.execute(select(audit_events).where(audit_events.c.case_id == case_id,
-                                                         audit_events.c.seq == seq))).mappings().first()
-    if row is None:
+    non-retryable `stored_event_invalid` when that row holds no event (`activities.stored`) or does not verify
+    after `prev_hash` (the workflow's last hash): it was not written by this step, and trusting it would chain the
+    case onto a forgery."""
+    rows = await rows_in(conn, _STORED_EVENT, case_id, seq)
+    if not rows:
         return None
-    stored = AuditEntry.model_validate({**row, "case_id": str(row["case_id"])})
+    stored = stored_entry(case_id, rows[0])
     if (problem := stored_event_problem(stored, prev_hash, keyring)) is not None:
-        raise ApplicationError(
-            f"event {seq} of case {case_id} is already stored, but {problem}; remove that row, then retry the "
-            f"case's incident", {"case_id": case_id, "seq": seq, "problem": problem},
-            type=STORED_EVENT_INVALID, non_retryable=True,
-        )
+        raise refused_stored_event(case_id, seq, problem)
     return stored
+
+
+_STORED_EVENT = f"SELECT {ROW_COLUMNS} FROM audit_events WHERE case_id = $1 AND seq = $2"
+"""The row stored under (case, seq), for COPY (`infra.audit_trail.rows_in`)."""
 
 
 def _refs_in(payload: dict[str, Any]) -> set[str]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -19,11 +20,13 @@ from temporalio import activity
 
 from activities.failures import classified
 from activities.outbox import OUTBOX_NAMESPACE
+from activities.stored import refused_stored_event, stored_entry
 from contracts.activities import VERIFY_AUDIT_TRAIL
 from domain.audit import AuditEntry
 from domain.checkpoints import Head
 from domain.model import OVERSIGHT, SYSTEM_ACTOR, Role
 from domain.signing import AuditKeys
+from domain.stored_rows import ROW_COLUMNS
 from domain.verification import (
     OVERSIGHT_CHAIN,
     VERIFIED_EVENT,
@@ -31,11 +34,11 @@ from domain.verification import (
     VerificationSummary,
     verification_mail,
 )
-from infra.audit_trail import verify_every_chain
+from infra.audit_trail import rows_in, verify_every_chain
 from infra.checkpoints import latest_anchors, send_undelivered, take_checkpoint
 from infra.db import session_factory
 from infra.oversight import append_to_oversight, lock_oversight_chain
-from infra.tables import audit_events, notifications, users
+from infra.tables import notifications, users
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +83,7 @@ class AuditVerification:
             await lock_oversight_chain(conn)
             recorded = await _recorded(conn, run)
             if recorded is not None:
-                return VerificationSummary.model_validate(recorded.payload)
+                return recorded
             entry = await _append(conn, summary, self.keys)
             if not summary.intact:
                 await _tell_auditors(conn, entry, summary)
@@ -97,12 +100,22 @@ class AuditVerification:
         return summary
 
 
-async def _recorded(conn: AsyncConnection, run: str) -> AuditEntry | None:
-    row = (await conn.execute(
-        select(audit_events).where(audit_events.c.case_id == OVERSIGHT_CHAIN,
-                                   audit_events.c.payload["run"].astext == run)
-    )).mappings().first()
-    return AuditEntry.model_validate(dict(row)) if row else None
+async def _recorded(conn: AsyncConnection, run: str) -> VerificationSummary | None:
+    """The result a try before this one recorded for `run`, or None; a non-retryable `stored_event_invalid` when the
+    row holding it holds no event or no verification's result (the table's owner altered it)."""
+    rows = await rows_in(conn, _RECORDED, OVERSIGHT_CHAIN, run)
+    if not rows:
+        return None
+    entry = stored_entry(OVERSIGHT_CHAIN, rows[0])
+    try:
+        return VerificationSummary.model_validate(entry.payload)
+    except ValidationError:
+        raise refused_stored_event(OVERSIGHT_CHAIN, entry.seq, "its payload is not a verification's result: the "
+                                   "event was altered") from None
+
+
+_RECORDED = f"SELECT {ROW_COLUMNS} FROM audit_events WHERE case_id = $1 AND payload->>'run' = $2 ORDER BY seq LIMIT 1"
+"""The oversight chain's event recording a run, for COPY (`infra.audit_trail.rows_in`)."""
 
 
 async def _append(conn: AsyncConnection, summary: VerificationSummary, keys: AuditKeys) -> AuditEntry:

@@ -79,8 +79,9 @@ async def list_cases(
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the page before")] = None,
 ) -> JSONResponse:
     filters = CaseFilters(stage, office, outcome, overdue, q, sort, limit, cursor)
-    states, next_cursor = await CaseDesk(services).list(actor, filters)
-    return as_sent({"items": await views_of(request, services, actor, *states), "next_cursor": next_cursor})
+    found = await CaseDesk(services).list(actor, filters)
+    return as_sent({"items": await views_of(request, services, actor, *found.cases),
+                    "damaged": [d.model_dump() for d in found.damaged], "next_cursor": found.next_cursor})
 
 
 @router.get(

@@ -44,8 +44,9 @@ async def list_my_work(
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the page before")] = None,
 ) -> JSONResponse:
     filters = WorkFilters(stage, overdue, aware(due_before), q, limit, cursor)
-    states, next_cursor = await my_work(CaseDesk(services), actor, filters)
-    return as_sent({"items": [case_view(s, actor) for s in states], "next_cursor": next_cursor})
+    found = await my_work(CaseDesk(services), actor, filters)
+    return as_sent({"items": [case_view(s, actor) for s in found.cases],
+                    "damaged": [d.model_dump() for d in found.damaged], "next_cursor": found.next_cursor})
 
 
 @router.get(

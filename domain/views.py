@@ -244,10 +244,23 @@ class CaseView(View):
     )
 
 
+class DamagedCase(View):
+    """A case of the page whose stored record (the read model's snapshot) is no case, so it cannot be shown: what
+    the row's own columns still say of it, and why (its audit trail still holds what happened)."""
+
+    id: str
+    reference: str | None
+    stage: str | None
+    detail: str
+
+
 class CasePage(View):
-    """A page of `GET /api/cases`."""
+    """A page of `GET /api/cases` (or `/api/work`)."""
 
     items: list[CaseView]
+    damaged: list[DamagedCase] = Field(
+        default_factory=list, description="Cases of this page whose stored record was altered and cannot be read "
+        "back, in the page's order: left out of `items`, never hiding the others (an administrator repairs them)")
     next_cursor: str | None = Field(description="Give it as `cursor` for the next page; None on the last")
 
 

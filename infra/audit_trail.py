@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.audit import NO_EVENTS, AuditEntry, ChainReport, SignatureCheck, by_head, settle
 from domain.checkpoints import Anchor, Head, anchored
@@ -31,6 +31,8 @@ from domain.verification import OVERSIGHT_CHAIN
 from infra.tables import audit_events, cases
 
 _ONE_CASE = f"SELECT {ROW_COLUMNS} FROM audit_events WHERE case_id = $1 ORDER BY seq"  # for COPY … TO STDOUT
+_PRINTED_AS_ROWS = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'"
+"""The settings `ROW_COLUMNS` prints times with (for the rest of the transaction, or savepoint, it runs in)."""
 _ON_RECORD_WITHOUT_EVENTS = ("SELECT c.id::text FROM cases c WHERE NOT EXISTS "
                              "(SELECT 1 FROM audit_events e WHERE e.case_id = c.id) ORDER BY c.id")
 
@@ -42,20 +44,41 @@ async def _snapshot(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
         assert driver is not None
         async with driver.transaction(isolation="repeatable_read", readonly=True):
-            await driver.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'")
+            await driver.execute(_PRINTED_AS_ROWS)
             yield driver
 
 
 async def case_rows(sessions: async_sessionmaker[AsyncSession], case_id: str) -> list[Row]:
     """The case's stored events as COPY rows (`domain.stored_rows`), by seq: what every reader of one case's trail
     takes, as the whole-trail verifier takes every case's (a row's text, never the driver's decoding of it)."""
+    async with _snapshot(sessions) as driver:
+        return await _copied(driver, _ONE_CASE, case_id)
+
+
+async def rows_in(conn: AsyncConnection, query: str, *args: object) -> list[Row]:
+    """The rows of `query` (a SELECT of `ROW_COLUMNS` from audit_events, parameters `$1`…) as COPY rows, read in the
+    caller's transaction (before its first statement, the driver has begun none yet: then in one of their own) —
+    what a step that writes the trail reads of it (`domain.stored_rows` takes them as every other reader does). The
+    time zone `ROW_COLUMNS` needs is set in a savepoint that is rolled back, so the rest of the caller's transaction
+    runs with its own settings."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    reading = driver.transaction()
+    await reading.start()
+    try:
+        await driver.execute(_PRINTED_AS_ROWS)
+        return await _copied(driver, query, *args)
+    finally:
+        await reading.rollback()
+
+
+async def _copied(driver: Any, query: str, *args: object) -> list[Row]:
     chunks: list[bytes] = []
 
     async def sink(chunk: bytes) -> None:
         chunks.append(bytes(chunk))
 
-    async with _snapshot(sessions) as driver:
-        await driver.copy_from_query(_ONE_CASE, case_id, output=sink)
+    await driver.copy_from_query(query, *args, output=sink)
     return [copy_row(line) for line in b"".join(chunks).split(b"\n") if line]
 
 

@@ -13,21 +13,25 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import make_entry, sign
+from domain.audit import NO_EVENTS, make_entry, sign
 from domain.checkpoints import UNHELD, held_through
-from domain.model import SYSTEM_ACTOR, CaseState, Stage
+from domain.errors import Unreplayable
+from domain.model import SYSTEM_ACTOR, Stage
 from domain.signing import EVENT_CONTEXT, Keyring, Signer
+from infra.case_rows import stored_case
 from infra.checkpoints import case_anchor
 from infra.outbox import note_reported
 from infra.tables import audit_events, cases, notifications
 
 log = structlog.get_logger(__name__)
 
-Appended = Literal["appended", "already", "open", "unknown", "broken"]
+Appended = Literal["appended", "already", "open", "unknown", "broken", "damaged"]
 """What became of a system event for a closed case: on its trail now, there before (the message it tells of was
 reported already), not appended because the case is open (its workflow records its events), no such case, or not
 appended because the trail's last event is not signed as the Case Desk signs, nor from before signing and held by a
-signed checkpoint (a signed event chained onto it would vouch for a forgery: README, "For auditors")."""
+signed checkpoint (a signed event chained onto it would vouch for a forgery: README, "For auditors"), or the trail
+holds no event at all, or not
+appended because the case's read-model row holds no case (`infra.case_rows.stored_case`: its owner altered it)."""
 
 
 async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: str, event_type: str,
@@ -41,7 +45,12 @@ async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: st
         )).scalar_one_or_none()
         if snapshot is None:
             return "unknown"
-        state = CaseState.model_validate(snapshot)
+        try:
+            state = stored_case(snapshot, case_id)
+        except Unreplayable as damaged:
+            log.error("closed case's record holds no case: nothing chained onto its trail", case_id=case_id,
+                      problem=damaged.detail)
+            return "damaged"
         if state.stage != Stage.CLOSED:
             return "open"
         if reported_message is not None and await conn.scalar(
@@ -51,10 +60,12 @@ async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: st
         last = (await conn.execute(
             select(audit_events.c.seq, audit_events.c.hash, audit_events.c.key_id, audit_events.c.signature)
             .where(audit_events.c.case_id == case_id).order_by(audit_events.c.seq.desc()).limit(1)
-        )).one()
+        )).first()
         problem = None
         keyring = keyring or Keyring.of([signer.public])
-        if last.seq is None or last.hash is None:  # a NOT NULL the table's owner dropped (a NULL seq sorts first here)
+        if last is None:  # every event deleted by the table's owner
+            problem = NO_EVENTS
+        elif last.seq is None or last.hash is None:  # a NOT NULL the owner dropped (a NULL seq sorts first here)
             problem = "its seq or hash is NULL, which no recorded event's is"
         elif last.signature is not None or last.key_id is not None:
             problem = keyring.check(EVENT_CONTEXT, last.hash, last.key_id, last.signature)
@@ -65,8 +76,9 @@ async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: st
             problem = UNHELD
         if problem is not None:
             log.error("closed case's last event does not hold: nothing chained onto it", case_id=case_id,
-                      seq=last.seq, problem=problem)
+                      seq=last.seq if last else None, problem=problem)
             return "broken"
+        assert last is not None  # for mypy: no problem above
         event = sign(make_entry(
             case_id=case_id, seq=last.seq + 1, type=event_type, actor=SYSTEM_ACTOR.model_dump(mode="json"), at=now,
             stage_before=state.stage, stage_after=state.stage, payload=payload, prev_hash=last.hash,

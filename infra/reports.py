@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, exists, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.model import JETRO, Stage
@@ -13,19 +13,29 @@ from domain.reports import ReportEvent
 from infra.tables import audit_events, cases
 
 inside = audit_events.alias("inside")
+_FIRST_TIME: ColumnElement[datetime] = literal_column("'0001-01-01 00:00:00+00'::timestamptz")
+"""The earliest time the driver reads (Python's datetime holds no year before 1); in SQL, since the driver sends
+datetime.min as -infinity."""
+
+WAITING_ON = func.jsonb_path_query_array(
+    audit_events.c.payload, literal_column("""'$.waiting_on[*] ? (@.type() == "string")'::jsonpath"""))
+"""The organisations an event's payload says the case waited on (a reminder's, an escalation's `waiting_on`), as a
+JSON array of their names: only its texts, so an event its owner altered (a number, an object, no array) counts
+for no one, or for the names it still holds, and never fails a figure (a dashboard, a report) reading every event."""
 
 
 async def report_events(engine: AsyncEngine, start: datetime, end: datetime) -> list[ReportEvent]:
-    """Every event up to `end` of the cases with an event in [start, end), in case and seq order."""
+    """Every event up to `end` of the cases with an event in [start, end), in case and seq order; but an event whose
+    time its owner moved before year 1 (no datetime holds it, and no recording step gives it)."""
     active = exists().where(inside.c.case_id == audit_events.c.case_id, inside.c.at >= start, inside.c.at < end)
     query = (
         select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.type,
                audit_events.c.actor["name"].astext.label("actor_name"),
                audit_events.c.actor["org"].astext.label("actor_org"), audit_events.c.at,
                audit_events.c.stage_before, audit_events.c.stage_after,
-               audit_events.c.payload["waiting_on"].label("waiting_on"), cases.c.outcome, cases.c.lead_office)
+               WAITING_ON.label("waiting_on"), cases.c.outcome, cases.c.lead_office)
         .join(cases, cases.c.id == audit_events.c.case_id)
-        .where(audit_events.c.at < end, active)
+        .where(audit_events.c.at < end, audit_events.c.at >= _FIRST_TIME, active)
         .order_by(audit_events.c.case_id, audit_events.c.seq)
     )
     async with engine.connect() as conn:

@@ -21,13 +21,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, sign
-from domain.model import SYSTEM_ACTOR, CaseState, Stage
+from domain.errors import Unreplayable
+from domain.model import SYSTEM_ACTOR, Stage
 from domain.rewind import rewind
 from domain.signing import AuditKeys
 from domain.stored_rows import audit_entry
 from infra.access_log import purge_access_log
 from infra.audit_export import ExportFilter, check_export, export_audit
 from infra.audit_trail import case_rows, case_verdict
+from infra.case_rows import stored_case
 from infra.checkpoints import case_anchor
 from infra.db import session_factory
 from infra.outbox import Status
@@ -61,7 +63,8 @@ async def due_for_archiving(engine: AsyncEngine, closed_before: datetime) -> lis
 async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retention_years: int, now: datetime,
                        keys: AuditKeys) -> str:
     """Export, verify (signatures too) and redact one closed case; the path of its export; the erasure event is
-    signed with `keys`. Raises ValueError to refuse."""
+    signed with `keys`. Raises ValueError to refuse (`Unreplayable` when the case's read-model row holds no case:
+    `infra.case_rows.stored_case`)."""
     # The verdict every verifier gives (`infra.audit_trail.case_verdict`): damaged rows, a trail with no event and
     # unsigned events no checkpoint holds are no verified trail to erase from.
     rows = await case_rows(session_factory(engine), case_id)
@@ -81,7 +84,7 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
         snapshot = (await conn.execute(
             select(cases.c.snapshot).where(cases.c.id == case_id).with_for_update()
         )).scalar_one()
-        state = CaseState.model_validate(snapshot)
+        state = stored_case(snapshot, case_id)
         last = (await conn.execute(
             select(audit_events.c.seq, audit_events.c.hash).where(audit_events.c.case_id == case_id)
             .order_by(audit_events.c.seq.desc()).limit(1)
@@ -140,7 +143,7 @@ async def archive_closed_cases(
         try:
             await archive_case(engine, case_id, folder, retention_years, now, keys)
             report.archived.append(case_id)
-        except (ValueError, IntegrityError) as error:  # IntegrityError: another archiver got there first
+        except (ValueError, IntegrityError, Unreplayable) as error:  # IntegrityError: another archiver got there first
             report.refused[case_id] = str(error)
             log.warning("case not archived", case_id=case_id, reason=str(error))
     report.access_log_deleted = await purge_access_log(engine, closed_before)

@@ -69,7 +69,7 @@ from infra.visibility import visible_to
 from services.assignees import with_named_assignee
 from services.context import Services
 from services.idempotency import claim_for, earlier_use
-from services.listing import CaseFilters, decode_cursor, encode_cursor, sort_key
+from services.listing import PAGE_COLUMNS, CaseFilters, Page, decode_cursor, encode_cursor, sort_key
 
 log = structlog.get_logger(__name__)
 SNAPSHOT_OF = select(cases.c.snapshot).where(cases.c.id == bindparam("case_id"))
@@ -292,11 +292,11 @@ class CaseDesk:
         await self.load(case_id, viewer)
         return await trail_of(self.services.sessions, case_id)
 
-    async def list(self, viewer: Actor, filters: CaseFilters) -> tuple[list[CaseState], str | None]:
-        """One page of the cases the viewer may see, and the cursor of the next page (None at the end)."""
+    async def list(self, viewer: Actor, filters: CaseFilters) -> Page:
+        """One page of the cases the viewer may see (those whose stored record is no case listed as damaged), and
+        the cursor of the next page."""
         key = sort_key(filters.sort)
-        query = select(cases.c.id, cases.c.snapshot, key.label("sort_key")).where(visible_to(viewer),
-                                                                                  *filters.conditions())
+        query = select(*PAGE_COLUMNS, key.label("sort_key")).where(visible_to(viewer), *filters.conditions())
         if filters.cursor is not None:
             after_key, after_id = decode_cursor(filters.cursor)
             query = query.where(
@@ -308,4 +308,4 @@ class CaseDesk:
         page = rows[: filters.limit]
         more = len(rows) > filters.limit
         next_cursor = encode_cursor(page[-1].sort_key, str(page[-1].id)) if more and page else None
-        return [stored_case(r.snapshot, r.id) for r in page], next_cursor
+        return Page.of(page, next_cursor)

@@ -1,4 +1,4 @@
-"""Filters, stable orders and opaque cursors for `GET /api/cases`."""
+"""Filters, stable orders and opaque cursors for `GET /api/cases` (and `/api/work`), and the pages they give."""
 
 from __future__ import annotations
 
@@ -9,17 +9,63 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+import structlog
 from sqlalchemy import ColumnElement, DateTime, func, literal
 
-from domain.errors import BadCursor
-from domain.model import Office, Outcome, Stage
+from domain.errors import BadCursor, Unreplayable
+from domain.model import CaseState, Office, Outcome, Stage
+from domain.views import DamagedCase
+from infra.case_rows import stored_case
 from infra.folded_search import contains_folded
 from infra.tables import cases
 
+log = structlog.get_logger(__name__)
 Sort = Literal["-created", "due"]
 FAR_FUTURE = datetime.fromisoformat("9999-12-31T00:00:00+00:00")
+
+
+PAGE_COLUMNS = (cases.c.id, cases.c.snapshot, cases.c.reference, cases.c.stage)
+"""What a page reads of each case's row: `Page.of` takes them."""
+
+
+class PageRow(Protocol):
+    """A row read with `PAGE_COLUMNS`."""
+
+    @property
+    def id(self) -> Any: ...
+    @property
+    def snapshot(self) -> Any: ...
+    @property
+    def reference(self) -> str | None: ...
+    @property
+    def stage(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of cases: those whose stored record reads as a case, those whose record does not (`DamagedCase`, from
+    the row's own columns), and the cursor of the next page (None at the end)."""
+
+    cases: list[CaseState]
+    damaged: list[DamagedCase]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, rows: Sequence[PageRow], next_cursor: str | None) -> Page:
+        """The page of `rows` (each with `PAGE_COLUMNS`): one case whose record is no case (`stored_case` refuses
+        it) is listed as damaged, and the others are shown — it never hides them."""
+        found: list[CaseState] = []
+        damaged: list[DamagedCase] = []
+        for row in rows:
+            try:
+                found.append(stored_case(row.snapshot, row.id))
+            except Unreplayable as error:
+                log.error("case record cannot be read back: listed as damaged", case_id=str(row.id))
+                damaged.append(DamagedCase(id=str(row.id), reference=row.reference, stage=row.stage,
+                                           detail=error.detail))
+        return cls(found, damaged, next_cursor)
 
 
 def sort_key(sort: Sort) -> ColumnElement[Any]:

@@ -168,8 +168,11 @@ class MailRelay:
             log.info("undeliverable mail of no case: not put on any trail", notification=message.id,
                      case_id=message.case_id)
         elif outcome == "broken":
-            log.error("undeliverable mail not reported: its closed case's trail ends in an event the Case Desk "
-                      "did not sign (`alliance audit verify`)", notification=message.id, case_id=message.case_id)
+            log.error("undeliverable mail not reported: its closed case's trail does not end in an event the Case "
+                      "Desk signed (`alliance audit verify`)", notification=message.id, case_id=message.case_id)
+        elif outcome == "damaged":
+            log.error("undeliverable mail not reported: its closed case's record (the read model's snapshot) is no "
+                      "case", notification=message.id, case_id=message.case_id)
         elif outcome == "open":
             log.warning("undeliverable mail not reported: its case is open but its workflow is not running",
                         notification=message.id, case_id=message.case_id, reason=reason[:300])

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from domain import events
 from domain.model import Actor, Stage
+from infra.reports import WAITING_ON
 from infra.tables import audit_events, cases, users
 from infra.visibility import visible_to
 from services.context import Services
@@ -60,7 +61,7 @@ async def dashboard_figures(services: Services, viewer: Actor) -> Figures:
     )
 
     waited_on = (
-        select(func.jsonb_array_elements_text(audit_events.c.payload["waiting_on"]).label("org"))
+        select(func.jsonb_array_elements_text(WAITING_ON).label("org"))
         .where(audit_events.c.type == events.ESCALATION, audit_events.c.payload["level"].astext == "1",
                audit_events.c.case_id.in_(visible))
         .subquery()

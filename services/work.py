@@ -14,16 +14,15 @@ from typing import Any
 import structlog
 from sqlalchemy import ColumnElement, DateTime, Integer, Numeric, case, false, func, literal, or_, select, tuple_
 
-from domain.errors import Refused
+from domain.errors import Refused, Unreplayable
 from domain.model import Action, Actor, CaseState, Stage
 from domain.rules import RefusalKind
-from infra.case_rows import stored_case
 from infra.delegations import standing_in_for
 from infra.queues import in_queue_of
 from infra.tables import cases
 from infra.visibility import visible_to
 from services.case_desk import CaseDesk
-from services.listing import FAR_FUTURE, decode_keys, encode_keys, mentions
+from services.listing import FAR_FUTURE, PAGE_COLUMNS, Page, decode_keys, encode_keys, mentions
 
 log = structlog.get_logger(__name__)
 HEAD = 10
@@ -64,15 +63,16 @@ def urgency(mine: ColumnElement[bool]) -> list[ColumnElement[Any]]:
     ]
 
 
-async def my_work(desk: CaseDesk, actor: Actor, filters: WorkFilters) -> tuple[list[CaseState], str | None]:
-    """One page of the person's open cases and then their queue, and the next page's cursor (None at the end).
+async def my_work(desk: CaseDesk, actor: Actor, filters: WorkFilters) -> Page:
+    """One page of the person's open cases and then their queue (those whose stored record is no case listed as
+    damaged), and the next page's cursor.
 
     Mine are also the cases of the people I stand in for now (a delegation in force), and, acting for one of
     them (`On-Behalf-Of`), the queue is theirs."""
     away = await standing_in_for(desk.services.sessions, actor.id, datetime.now(UTC))
     mine = cases.c.assignee_id.in_(sorted(actor.people | {d.delegator.id for d in away}))
     keys = urgency(mine)
-    query = select(cases.c.snapshot, *(key.label(f"k{i}") for i, key in enumerate(keys)), cases.c.id).where(
+    query = select(*(key.label(f"k{i}") for i, key in enumerate(keys)), *PAGE_COLUMNS).where(
         visible_to(actor), cases.c.stage != Stage.CLOSED, or_(mine, in_queue_of(actor.principal)),
         *filters.conditions(),
     )
@@ -87,9 +87,8 @@ async def my_work(desk: CaseDesk, actor: Actor, filters: WorkFilters) -> tuple[l
         rows = (await session.execute(query)).all()
     page, more = rows[: filters.limit], len(rows) > filters.limit
     last = page[-1] if more and page else None
-    states = [stored_case(row.snapshot, row.id) for row in page]
-    next_cursor = encode_keys(list(last[1:-1]), states[-1].id) if last is not None else None
-    return states, next_cursor
+    next_cursor = encode_keys(list(last[:len(keys)]), str(last.id)) if last is not None else None
+    return Page.of(page, next_cursor)
 
 
 async def queue_head(desk: CaseDesk, actor: Actor, count: int) -> list[str]:
@@ -110,6 +109,7 @@ async def take_next(desk: CaseDesk, actor: Actor) -> CaseState | None:
 
     Two callers at once are safe: each claim is an Update the case's workflow decides under its lock, so of two
     claims of one case the second is refused (409, "already assigned") and its caller moves on to the next case.
+    A case whose stored record is no case (`Unreplayable`) is passed over, as the work list shows it damaged.
     """
     for _ in range(ROUNDS):
         head = await queue_head(desk, actor, HEAD)
@@ -122,4 +122,6 @@ async def take_next(desk: CaseDesk, actor: Actor) -> CaseState | None:
                 if refusal.refusal.kind != RefusalKind.ILLEGAL_STAGE:
                     raise
                 log.info("queued case taken meanwhile", case_id=case_id)
+            except Unreplayable:  # its stored record is no case (listed as damaged): the next one
+                log.error("queued case's record cannot be read back: passed over", case_id=case_id)
     return None

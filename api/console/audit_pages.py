@@ -36,12 +36,12 @@ async def audit(request: Request, viewer: Auditor, cursor: str | None = None) ->
     """Auditors: the cases, newest first, each with whether its hash chain verifies now."""
     desk = CaseDesk(services_of(request))
     try:
-        states, next_cursor = await desk.list(viewer.actor, CaseFilters(limit=AUDIT_PAGE, cursor=cursor))
+        found = await desk.list(viewer.actor, CaseFilters(limit=AUDIT_PAGE, cursor=cursor))
     except DeskError as error:
         problem = problem_of(error)
         return error_page(request, viewer, problem)
-    rows = [(state, await desk.verify(state.id, viewer.actor)) for state in states]
-    return page(request, "audit.html", viewer, rows=rows, next_cursor=next_cursor)
+    rows = [(state, await desk.verify(state.id, viewer.actor)) for state in found.cases]
+    return page(request, "audit.html", viewer, rows=rows, damaged=found.damaged, next_cursor=found.next_cursor)
 
 
 @router.get("/audit/access")

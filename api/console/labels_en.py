@@ -75,6 +75,9 @@ EN: dict[str, str] = {
     "work.waiting": "Mine, then my queue (most urgent first)",
     "work.none_waiting": "Nothing is waiting on you or your office.",
     "work.none": "No cases.",
+    "damaged.title": "Cases whose record cannot be read",
+    "damaged.intro": ("Their stored record was altered and cannot be shown; their audit trail still holds what "
+                      "happened. Ask an administrator to repair them."),
     "nav.away": "Away",
     "away.title": "While I am away",
     "away.current": "Who stands in for me",

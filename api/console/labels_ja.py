@@ -78,6 +78,10 @@ JA: dict[str, str] = {
     "work.waiting": "自分の担当、次に組織のキュー（緊急度順）",
     "work.none_waiting": "あなた・あなたの組織の対応待ちの案件はありません。",
     "work.none": "案件はありません。",
+    "damaged.title": "記録を読めない案件",
+    "damaged.intro": (
+        "保存された記録が改変されており表示できません。監査証跡には経緯が残っています。管理者に修復を依頼してください。"
+    ),
     "nav.away": "不在時の代理",
     "away.title": "不在時の代理",
     "away.current": "私の代理",

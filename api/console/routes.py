@@ -174,12 +174,12 @@ async def cases(
     filters = CaseFilters(stage=chosen, q=q or None, cursor=cursor or None,
                           limit=PAGE_SIZE)
     try:
-        states, next_cursor = await CaseDesk(services_of(request)).list(viewer.actor, filters)
+        found = await CaseDesk(services_of(request)).list(viewer.actor, filters)
     except DeskError as error:
         problem = problem_of(error)
         return error_page(request, viewer, problem)
-    return page(request, "cases.html", viewer, states=states, next_cursor=next_cursor, q=q or "",
-                stage=chosen.value if chosen else "", stages=list(Stage))
+    return page(request, "cases.html", viewer, states=found.cases, damaged=found.damaged,
+                next_cursor=found.next_cursor, q=q or "", stage=chosen.value if chosen else "", stages=list(Stage))
 
 
 @router.get("/incidents")
@@ -203,10 +203,11 @@ async def late(request: Request, viewer: CaseManager) -> Response:
     """The manager's view: overdue (and so escalated) open cases of their office; JETRO sees every office's."""
     actor = viewer.actor
     office = Office(actor.org) if actor.role == Role.OFFICE_MANAGER else None
-    states, _ = await CaseDesk(services_of(request)).list(
+    found = await CaseDesk(services_of(request)).list(
         actor, CaseFilters(office=office, overdue=True, sort="due", limit=200)
     )
-    return page(request, "late.html", viewer, states=[s for s in states if s.stage != Stage.CLOSED])
+    return page(request, "late.html", viewer, states=[s for s in found.cases if s.stage != Stage.CLOSED],
+                damaged=found.damaged)
 
 
 @router.get("/mail")

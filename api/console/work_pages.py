@@ -55,10 +55,11 @@ async def work(
     q = q or None
     filters = WorkFilters(chosen, OVERDUE.get(overdue or ""), before, q, PAGE_SIZE, cursor or None)
     try:
-        states, next_cursor = await my_work(CaseDesk(services_of(request)), viewer.actor, filters)
+        found = await my_work(CaseDesk(services_of(request)), viewer.actor, filters)
     except DeskError as error:
         return error_page(request, viewer, problem_of(error))
-    return page(request, "work.html", viewer, states=states, next_cursor=next_cursor,
+    return page(request, "work.html", viewer, states=found.cases, damaged=found.damaged,
+                next_cursor=found.next_cursor,
                 stage=chosen.value if chosen else "", stages=[s for s in Stage if s != Stage.CLOSED],
                 overdue=overdue if overdue in OVERDUE else "", q=q or "",
                 due_before=before.date().isoformat() if before else "",

@@ -144,7 +144,8 @@ async def test_retention_refuses_a_closed_case_whose_every_event_was_deleted(
     team: Team, settings: Settings, tmp_path: Path
 ) -> None:
     """No trail is no verified trail: archiving refuses it, broken at event 1, as every verifier calls it (it read
-    an empty list of events as a valid chain and stopped with NoResultFound reading the last event it lacked)."""
+    an empty list of events as a valid chain and stopped with NoResultFound reading the last event it lacked); the
+    mail relay's event on it is refused too (it stopped with NoResultFound, and the relay tried it again for ever)."""
     assert team.engine is not None
     case = await team.file(APPLICANT)
     assert (await team.ok(case, "withdraw", APPLICANT, reason="plans changed"))["stage"] == "closed"
@@ -155,3 +156,6 @@ async def test_retention_refuses_a_closed_case_whose_every_event_was_deleted(
     archived = await archive_closed_cases(team.engine, datetime.now(UTC) + timedelta(seconds=1), tmp_path, 10,
                                           datetime.now(UTC), settings.audit_keys)
     assert case["id"] not in archived.archived
+    told = await append_to_closed_case(team.engine, settings.audit_keys.signer, case["id"], "mail_undeliverable",
+                                       {"note": "bounced"}, datetime.now(UTC))
+    assert told == "broken"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import AuditEntry, make_entry
 from infra.audit_trail import verify_every_chain
@@ -54,12 +55,25 @@ def next_event(last: dict[str, Any]) -> AuditEntry:
 
 
 async def damage(team: Team, statement: str, case_id: str, *, loosen: str | None = None) -> None:
+    """`statement` on the case's rows as the table's owner (`damage_rows`, on the team's database)."""
+    assert team.engine is not None
+    await damage_rows(team.engine, statement, case_id, loosen=loosen)
+
+
+async def damage_rows(engine: AsyncEngine, statement: str, case_id: str, *, loosen: str | None = None) -> None:
     """`statement` on the case's rows as the table's owner; `loosen`: the column whose NOT NULL (or, for `seq`,
     the primary key) is dropped first, as an owner may."""
-    assert team.engine is not None
     if loosen is not None:
-        async with team.engine.begin() as conn:
+        async with engine.begin() as conn:
             if loosen == "seq":
                 await conn.execute(text("ALTER TABLE audit_events DROP CONSTRAINT audit_events_pkey"))
             await conn.execute(text(f"ALTER TABLE audit_events ALTER COLUMN {loosen} DROP NOT NULL"))
-    await as_table_owner(team.engine, statement, id=case_id)
+    await as_table_owner(engine, statement, id=case_id)
+
+
+async def damage_record(engine: AsyncEngine, case_id: str, snapshot: str) -> None:
+    """The case's read-model row (`cases.snapshot`, which no trigger guards) set to the JSON `snapshot`, as its owner
+    may; the row's other columns (reference, stage, …) stay as they were."""
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE cases SET snapshot = CAST(:snapshot AS jsonb) WHERE id = :id"),
+                           {"snapshot": snapshot, "id": case_id})

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
@@ -24,6 +25,7 @@ from activities.verification import AuditVerification
 from app.bootstrap import mail_relay
 from app.schedules import ensure_verification_schedule
 from contracts.case import AUDIT_VERIFICATION_SCHEDULE
+from contracts.errors import STORED_EVENT_INVALID
 from domain.audit import GENESIS_HASH, make_entry, verify_chain
 from domain.model import OVERSIGHT, Role
 from domain.verification import OVERSIGHT_CHAIN, VERIFIED_EVENT, VerificationSummary
@@ -37,6 +39,7 @@ from infra.users import NewUser, add_user
 from tests.helpers.archive import serving_archive
 from tests.helpers.mail import MailSink
 from tests.helpers.support import PEPPER
+from tests.helpers.tampering import damage_rows
 from workers.case_worker import build_worker
 
 
@@ -155,3 +158,46 @@ async def test_the_nightly_run_sends_the_checkpoints_taken_before_the_url_was_se
     # its own first, then the rest: the first (the legacy anchor, taken before any URL) and the early one
     assert paths == [f"/checkpoints/{early.id + 1}", "/checkpoints/1", f"/checkpoints/{early.id}"]
     assert await undelivered(trail, url) == []
+
+
+@pytest.mark.parametrize(("loosen", "statement", "why"), [
+    ("hash", "UPDATE audit_events SET hash = NULL WHERE case_id = :id", "its hash is NULL"),
+    (None, "UPDATE audit_events SET actor = '[]' WHERE case_id = :id", "its actor is not a JSON object"),
+    (None, "UPDATE audit_events SET payload = '{\"run\": \"run-again\"}' WHERE case_id = :id",
+     "its payload is not a verification's result"),
+], ids=["hash", "actor", "payload"])
+async def test_a_retried_run_that_finds_its_result_damaged_refuses_it_for_good(
+    trail: AsyncEngine, settings: Settings, loosen: str | None, statement: str, why: str,
+) -> None:
+    """A retry finds the result a try before it recorded; a row there that holds no event, or no result, was read
+    with pydantic: a ValidationError, retried as a permanent failure. Now it is refused at once, naming the event."""
+    nightly = AuditVerification(trail, settings.audit_keys, None)
+    await ActivityEnvironment().run(nightly.verify_audit_trail, "run-again")
+    await damage_rows(trail, statement, OVERSIGHT_CHAIN, loosen=loosen)
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(nightly.verify_audit_trail, "run-again")
+    assert refused.value.type == STORED_EVENT_INVALID and refused.value.non_retryable, refused.value
+    assert f"event 1 of case {OVERSIGHT_CHAIN} is already stored, but {why}" in str(refused.value)
+
+
+@pytest.mark.parametrize("column", ["hash", "seq"])
+async def test_a_run_that_finds_the_oversight_chains_last_event_damaged_still_records_and_names_the_break(
+    trail: AsyncEngine, settings: Settings, column: str,
+) -> None:
+    """The next run chains its result onto the oversight chain's last event; one whose hash or seq its owner set
+    NULL was read with SQLAlchemy (a ValidationError, or None + 1): the run failed every night, and the auditors
+    were never told. Now the result is recorded after the last row with a seq (`infra.oversight`), and it names
+    the oversight chain broken at the damaged row, as every verifier does."""
+    nightly = AuditVerification(trail, settings.audit_keys, None)
+    await ActivityEnvironment().run(nightly.verify_audit_trail, "run-before")
+    await damage_rows(trail, f"UPDATE audit_events SET {column} = NULL WHERE case_id = :id", OVERSIGHT_CHAIN,
+                      loosen=column)
+    summary = await ActivityEnvironment().run(nightly.verify_audit_trail, "run-after")
+    assert [b.case_id for b in summary.broken] == [OVERSIGHT_CHAIN], summary
+    async with trail.connect() as conn:
+        recorded = (await conn.execute(text(
+            "SELECT seq, payload->>'run' AS run FROM audit_events WHERE case_id = :id AND type = :type "
+            "AND payload->>'run' = 'run-after'"), {"id": OVERSIGHT_CHAIN, "type": VERIFIED_EVENT})).all()
+    assert [tuple(r) for r in recorded] == [(2 if column == "hash" else 1, "run-after")]
+    again = await ActivityEnvironment().run(nightly.verify_audit_trail, "run-after")
+    assert again == summary, "a retry finds the result recorded, once"

@@ -16,9 +16,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.records import CaseRecords
-from contracts.activities import RECORD_CASE_EVENT, EventHeader, RecordCaseEvent
+from contracts.activities import RECORD_CASE_EVENT, EventHeader, RecordCaseEvent, RecordEvent
 from contracts.case import workflow_id
-from contracts.errors import STORED_EVENT_INVALID, UNSTORABLE
+from contracts.errors import STEP_FAILED, STORED_EVENT_INVALID, UNSTORABLE
 from domain.audit import make_entry, sign
 from domain.model import CaseState, FilingRequest
 from domain.signing import Signer
@@ -27,6 +27,7 @@ from infra.settings import Settings
 from infra.tables import audit_events, incidents
 from tests.helpers.people import APPLICANT_ACTOR, COORDINATOR_ACTOR
 from tests.helpers.support import filing
+from tests.helpers.tampering import damage_record, damage_rows
 
 SIGNER = Settings(_env_file=None).audit_keys.signer
 STRANGER = Signer.from_seed(bytes(range(7, 39)))
@@ -46,6 +47,15 @@ def filing_step(engine: AsyncEngine) -> tuple[ActivityEnvironment, Any, CaseStat
     return env, CaseRecords(engine, SIGNER).record_case_event, draft, filed
 
 
+def a_note(draft: CaseState, prev_hash: str, text: str) -> RecordCaseEvent:
+    """The recording of a coordinator's note as the case's event 2, after the filing whose hash is `prev_hash`."""
+    note = EventHeader(case_id=draft.id, seq=2, type="add_note", actor=COORDINATOR_ACTOR.model_dump(mode="json"),
+                       at=draft.created_at + timedelta(minutes=5), stage_before=draft.stage,
+                       stage_after=draft.stage, prev_hash=prev_hash)
+    return RecordCaseEvent(header=note, payload={"text": text},
+                           state=draft.model_copy(update={"seq": 2, "last_hash": prev_hash}))
+
+
 @pytest.mark.parametrize(("forger", "why"), [(STRANGER, "which is not a known audit key"),
                                              (None, "it is not signed")], ids=["foreign key", "unsigned"])
 async def test_a_retry_answers_with_its_own_row_and_refuses_a_forged_one(
@@ -57,14 +67,10 @@ async def test_a_retry_answers_with_its_own_row_and_refuses_a_forged_one(
     assert (await env.run(record, filed)).hash == first.hash, "a retry answers with the row its try stored"
 
     # Someone who can write the table puts a correctly chained event 2 there before the step records its own.
-    note = EventHeader(case_id=case_id, seq=2, type="add_note", actor=COORDINATOR_ACTOR.model_dump(mode="json"),
-                       at=draft.created_at + timedelta(minutes=5), stage_before=draft.stage,
-                       stage_after=draft.stage, prev_hash=first.hash)
-    forged = make_entry(**note.model_dump(exclude={"salt"}), payload={"text": "made up"})
+    command = a_note(draft, first.hash, "the real note")
+    forged = make_entry(**command.header.model_dump(exclude={"salt"}), payload={"text": "made up"})
     async with engine.begin() as conn:
         await conn.execute(insert(audit_events).values(**(sign(forged, forger) if forger else forged).model_dump()))
-    command = RecordCaseEvent(header=note, payload={"text": "the real note"},
-                              state=draft.model_copy(update={"seq": 2, "last_hash": first.hash}))
     with pytest.raises(ApplicationError) as refused:
         await env.run(record, command)
     assert refused.value.type == STORED_EVENT_INVALID and refused.value.non_retryable
@@ -83,11 +89,7 @@ async def test_an_event_the_database_cannot_store_is_refused_at_the_first_attemp
     env, record, draft, filed = filing_step(engine)
     case_id = draft.id
     first = await env.run(record, filed)
-    note = EventHeader(case_id=case_id, seq=2, type="add_note", actor=COORDINATOR_ACTOR.model_dump(mode="json"),
-                       at=draft.created_at + timedelta(minutes=5), stage_before=draft.stage,
-                       stage_after=draft.stage, prev_hash=first.hash)
-    command = RecordCaseEvent(header=note, payload={"text": "before\u0000after"},
-                              state=draft.model_copy(update={"seq": 2, "last_hash": first.hash}))
+    command = a_note(draft, first.hash, "before\u0000after")
     with pytest.raises(ApplicationError) as refused:
         await env.run(record, command)
     assert refused.value.type == UNSTORABLE and refused.value.non_retryable, refused.value
@@ -95,3 +97,68 @@ async def test_an_event_the_database_cannot_store_is_refused_at_the_first_attemp
     async with engine.connect() as conn:
         stored = (await conn.execute(select(audit_events.c.seq).where(audit_events.c.case_id == case_id))).all()
     assert [row.seq for row in stored] == [1], "nothing of the refused event is written"
+
+
+DAMAGED = [  # what the table's owner can leave under the (case, seq) a retry finds taken, and what the refusal says
+    ("hash", "UPDATE audit_events SET hash = NULL WHERE case_id = :id", "its hash is NULL"),
+    ("stage_after", "UPDATE audit_events SET stage_after = NULL WHERE case_id = :id", "its stage_after is NULL"),
+    (None, "UPDATE audit_events SET payload = '[1, 2]' WHERE case_id = :id", "its payload is not a JSON object"),
+    (None, "UPDATE audit_events SET actor = '\"someone\"' WHERE case_id = :id", "its actor is not a JSON object"),
+]
+
+
+@pytest.mark.parametrize(("loosen", "statement", "why"), DAMAGED, ids=["hash", "stage_after", "payload", "actor"])
+async def test_a_retry_that_finds_a_damaged_row_refuses_it_for_good(
+    registry: AsyncEngine, loosen: str | None, statement: str, why: str,
+) -> None:
+    """A row under the event's (case, seq) that holds no event (a NOT NULL dropped and the column set NULL, JSON of
+    another type) was validated with pydantic: a ValidationError, retried as a permanent failure (step_failed) three
+    times. It is read as every reader reads stored rows (`domain.stored_rows`): refused at once, naming the event."""
+    env, record, draft, filed = filing_step(registry)
+    case_id = draft.id
+    await env.run(record, filed)
+    await damage_rows(registry, statement, case_id, loosen=loosen)
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(record, filed)  # the retry of a try that committed
+    assert refused.value.type == STORED_EVENT_INVALID and refused.value.non_retryable, refused.value
+    assert f"event 1 of case {case_id} is already stored, but {why}" in str(refused.value)
+    async with registry.connect() as conn:
+        incident = (await conn.execute(select(incidents).where(
+            incidents.c.workflow_id == workflow_id(case_id), incidents.c.resolved_at.is_(None)))).mappings().one()
+    assert incident["kind"] == "permanent" and why in incident["error"]
+
+
+async def test_a_case_whose_stored_record_is_no_case_is_refused_at_the_first_attempt(registry: AsyncEngine) -> None:
+    """The recording step reads the case's read-model row (for the candidates' details and the mail an event
+    causes); a row its owner altered to JSON of another shape was a ValidationError, tried three times. It is read
+    as every reader reads it (`infra.case_rows.stored_case`): a verdict naming the case, at once."""
+    env, record, draft, filed = filing_step(registry)
+    case_id = draft.id
+    first = await env.run(record, filed)
+    await damage_record(registry, case_id, '{"stage": "screening"}')
+    command = a_note(draft, first.hash, "a note")
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(record, command)
+    assert refused.value.type == STEP_FAILED and refused.value.non_retryable, refused.value
+    assert f"case {case_id} cannot be read back: its stored record" in str(refused.value)
+    async with registry.connect() as conn:
+        stored = (await conn.execute(select(audit_events.c.seq).where(audit_events.c.case_id == case_id))).all()
+    assert [row.seq for row in stored] == [1], "nothing of the refused event is written"
+
+
+async def test_the_old_recording_step_reads_back_its_own_row_before_any_other_statement(registry: AsyncEngine) -> None:
+    """`record_event` (cases from before `bounded-case-state`) reads the row under (case, seq) first thing in its
+    transaction, before the driver has begun it (`infra.audit_trail.rows_in`): a retry finds its row, writes nothing
+    twice, and a damaged one is refused as the new step refuses it."""
+    env, _, draft, filed = filing_step(registry)
+    entry = make_entry(**filed.header.model_dump(exclude={"salt"}), payload=filed.payload)
+    command = RecordEvent(entry=entry, state=filed.state.model_copy(update={"last_hash": entry.hash}))
+    record = CaseRecords(registry, SIGNER).record_event
+    assert [await env.run(record, command) for _ in range(2)] == [0, 0]
+    async with registry.connect() as conn:
+        stored = (await conn.execute(select(audit_events.c.seq).where(audit_events.c.case_id == draft.id))).all()
+    assert [row.seq for row in stored] == [1]
+    await damage_rows(registry, "UPDATE audit_events SET payload = '[]' WHERE case_id = :id", draft.id)
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(record, command)
+    assert refused.value.type == STORED_EVENT_INVALID and "its payload is not a JSON object" in str(refused.value)

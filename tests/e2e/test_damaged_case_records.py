@@ -1,0 +1,103 @@
+"""A case whose read-model row (`cases.snapshot`, which no trigger guards) its owner altered to JSON that is no
+case: the steps and jobs that read it — the mail relay's event on a closed case, retention, a bulk reassignment —
+give a verdict for that case (`infra.case_rows.stored_case`), never a crash or a retry, and go on with the others;
+the lists (API and console) show the others and list it as damaged. Each test has a database of its own (`team`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from infra.closed_cases import append_to_closed_case
+from infra.retention import archive_closed_cases
+from infra.settings import Settings
+from infra.tables import audit_events
+from tests.helpers.people import APPLICANT, AUDITOR, SBIC, manager, officer
+from tests.helpers.reassigning import accepted_by, finished, start
+from tests.helpers.tampering import damage_record
+from tests.helpers.team import SECOND_OFFICER, Team
+
+NO_CASE = "cannot be read back: its stored record (the read model's snapshot) is not a case"
+CLOSED_BUT_NO_CASE = '{"stage": "closed"}'
+"""A record retention still finds due (it asks the snapshot's stage), which holds no case."""
+
+
+async def in_sbic_queue(team: Team) -> dict[str, Any]:
+    """A case in matching that SBIC leads and nobody has claimed: in SBIC's queue by its row's own columns (in
+    office review, the queue asks the record which offices still have to review it)."""
+    return await team.ok(await accepted_by(team, officer(SBIC)), "release", officer(SBIC))
+
+
+async def test_a_closed_case_whose_record_is_no_case_gets_no_event_and_is_not_archived(
+    team: Team, settings: Settings, tmp_path: Path
+) -> None:
+    """Both read the record with pydantic: the mail relay's event on a closed case raised a ValidationError (its
+    reporter retried it for ever), retention refused the case with pydantic's list of errors."""
+    assert team.engine is not None
+    damaged, intact = await team.file(APPLICANT), await team.file(APPLICANT)
+    for case in (damaged, intact):
+        assert (await team.ok(case, "withdraw", APPLICANT, reason="plans changed"))["stage"] == "closed"
+    await damage_record(team.engine, damaged["id"], CLOSED_BUT_NO_CASE)
+
+    told = await append_to_closed_case(team.engine, settings.audit_keys.signer, damaged["id"], "mail_undeliverable",
+                                       {"note": "bounced"}, datetime.now(UTC))
+    assert told == "damaged"
+    async with team.engine.connect() as conn:
+        events = await conn.scalar(select(func.count()).where(audit_events.c.case_id == damaged["id"]))
+    assert events == 2, "nothing chained onto its trail"
+
+    archived = await archive_closed_cases(team.engine, datetime.now(UTC) + timedelta(seconds=1), tmp_path, 10,
+                                          datetime.now(UTC), settings.audit_keys)
+    assert archived.archived == [intact["id"]], archived.refused
+    assert f"case {damaged['id']} {NO_CASE}" in archived.refused[damaged["id"]]
+
+
+async def test_a_bulk_reassignment_fails_the_case_whose_record_is_no_case_and_moves_the_others(team: Team) -> None:
+    """The step read the record with pydantic: a ValidationError, tried three times, then `failed` with pydantic's
+    words. It is the verdict naming the case, at once."""
+    assert team.engine is not None
+    damaged, intact = [await accepted_by(team, officer(SBIC)) for _ in range(2)]
+    await damage_record(team.engine, damaged["id"], "[]")
+    started = await start(team, manager(SBIC), officer(SBIC), SECOND_OFFICER)
+    assert started.status_code == 202, started.text
+    job = await finished(team, started.headers["location"], manager(SBIC))
+    assert job["counts"] == {"reassigned": 1, "failed": 1}, job
+    outcomes = {r["case_id"]: r for r in job["results"]}
+    assert outcomes[intact["id"]]["outcome"] == "reassigned"
+    assert f"case {damaged['id']} {NO_CASE}" in outcomes[damaged["id"]]["detail"], outcomes
+
+
+async def test_one_case_whose_record_is_no_case_is_listed_as_damaged_and_hides_no_other(team: Team) -> None:
+    """Every list page read each row's record as a case: one that was no case made the whole page a 409, hiding every
+    other case from staff (`GET /api/cases`, `/api/work`, the console's lists) and stopping "take the next case"
+    for the whole office. The page now shows the others and lists that one under `damaged`, from its row's own
+    columns; taking the next case passes it over."""
+    assert team.engine is not None
+    damaged, *others = [await in_sbic_queue(team) for _ in range(3)]  # the first filed is the most urgent
+    await damage_record(team.engine, damaged["id"], "[]")
+    listed = {"id": damaged["id"], "reference": damaged["reference"], "stage": damaged["stage"]}
+
+    for url in ("/api/cases", "/api/work"):
+        answer = await team.http.get(url, headers=team.headers(officer(SBIC)))
+        assert answer.status_code == 200, f"{url}: {answer.text}"
+        assert sorted(c["id"] for c in answer.json()["items"]) == sorted(c["id"] for c in others), url
+        (found,) = answer.json()["damaged"]
+        assert {k: found[k] for k in listed} == listed and NO_CASE in found["detail"], url
+    first = (await team.http.get("/api/work?limit=1", headers=team.headers(officer(SBIC)))).json()
+    assert (first["items"], [d["id"] for d in first["damaged"]]) == ([], [damaged["id"]])
+    after = (await team.http.get("/api/work", params={"limit": 1, "cursor": first["next_cursor"]},
+                                 headers=team.headers(officer(SBIC)))).json()
+    assert [c["id"] for c in after["items"]] == [others[0]["id"]], "the page after a damaged one goes on"
+
+    for person, path in ((officer(SBIC), "/cases"), (officer(SBIC), "/work"), (AUDITOR, "/audit")):
+        async with team.browser(person) as browser:
+            page = await browser.get(path)
+        assert page.status_code == 200, f"{path}: {page.text[:500]}"
+        assert all(case["reference"] in page.text for case in others), path
+        assert f'data-case="{damaged["id"]}" data-damaged="true"' in page.text, path
+
+    taken = await team.http.get("/api/work/next", headers=team.headers(officer(SBIC)))
+    assert taken.status_code == 200 and taken.json()["id"] == others[0]["id"], taken.text
