@@ -40,7 +40,8 @@ ANCHORED_EVENT = "unsigned_trails_anchored"
 @dataclass
 class Anchoring:
     """The unsigned trails no checkpoint holds: those that hold by themselves (`anchor`, their heads) and the rest
-    (`refused`: case id and why); `checkpoint`: the one that now holds `anchor`, once taken."""
+    (`refused`: case id and why); `checkpoint`: the one that now holds `anchor`, once taken (`anchor` is then the
+    heads it holds: one that moved since the survey is left out)."""
 
     anchor: list[Head] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
@@ -93,7 +94,8 @@ async def anchor_unsigned_trails(engine: AsyncEngine, keys: AuditKeys, log_path:
 
     async def still_unsigned(conn: AsyncConnection) -> list[Head] | None:
         current = await unsigned_heads(conn)
-        return [head for head in found.anchor if current.get(head.case_id) == head] or None
+        found.anchor = [head for head in found.anchor if current.get(head.case_id) == head]  # those it holds
+        return found.anchor or None
 
     async def record(conn: AsyncConnection, checkpoint: Checkpoint) -> None:
         payload = {"by": by, "reason": reason, "checkpoint": checkpoint.id, "cases": checkpoint.cases,
