@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.checkpoints import UNHELD, Checkpoint, Head, anchored, held_through
+from domain.checkpoints import UNHELD, Checkpoint, Head, anchored
 from domain.model import Actor, Role
 from domain.signing import AuditKeys
 from infra.audit_trail import case_rows, own_verdict
@@ -70,14 +70,18 @@ async def survey(engine: AsyncEngine, keys: AuditKeys) -> Anchoring:
     sessions = session_factory(engine)
     for case_id, head in sorted(heads.items()):
         anchor = anchors.get(case_id)
-        if anchor is not None and anchor.problem is None and held_through(anchor) >= head.seq:
-            continue  # held already
+        if anchor is not None and anchor.problem is None and anchor.head == head:
+            continue  # held already, as far as its head
+        # A checkpoint holding it further, or another event at its head's seq, is no hold but a contradiction
+        # (events removed, the trail rewritten): named below with every verifier's reason, never passed over.
         rows = await case_rows(sessions, case_id)
         own, hashes = own_verdict(case_id, rows, keys.keyring)
         verdict = anchored(own, hashes, anchor) if own.valid else own
         whole = len(hashes) == head.seq and hashes[-1:] == [head.head_hash]
         if own.valid and whole and (verdict.valid or verdict.reason == UNHELD):
             found.anchor.append(head)
+        elif own.valid and (verdict.valid or verdict.reason == UNHELD):  # not `whole`
+            found.refused.append((case_id, "its head moved while it was read: run the command again"))
         else:
             found.refused.append((case_id, f"event {verdict.first_broken_seq}: {verdict.reason}"))
     return found

@@ -120,7 +120,6 @@ async def test_a_trail_rewritten_under_a_checkpoint_removed_from_the_database_is
     assert await verdict(engine, settings, legacy) == (False, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="a held trail that contradicts its checkpoint is skipped unlisted")
 async def test_a_held_trail_cut_short_is_listed_as_broken(
     upgraded: tuple[AsyncEngine, str], settings: Settings, tmp_path: Path
 ) -> None:
