@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.checkpoints import UNHELD, Checkpoint, Head, anchored
-from domain.model import Actor, Role
+from domain.model import OPERATOR, Actor, Role
 from domain.signing import AuditKeys
 from infra.audit_trail import case_rows, own_verdict
 from infra.checkpoints import last_events, latest_anchors, take_checkpoint_over
@@ -50,7 +50,7 @@ class Anchoring:
 
 def operator(name: str) -> Actor:
     """The person running the command, as the oversight chain names them (an operator of the deployment)."""
-    return Actor(id=f"operator:{name}", name=name, role=Role.ADMIN, org="operations")
+    return Actor(id=f"operator:{name}", name=name, role=Role.ADMIN, org=OPERATOR)
 
 
 async def unsigned_heads(conn: AsyncConnection) -> dict[str, Head]:
