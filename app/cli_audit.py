@@ -137,7 +137,7 @@ def audit_anchor_unsigned(
                 raise StartupError(f"the checkpoint is stored, but the checkpoint log could not be written: {error}"
                                    ) from None
         else:
-            found = await survey(engine, keys)
+            found = await survey(engine, keys, settings.checkpoint_log)
         for head in found.anchor:  # each by name: the operator vouches for these, not for a count
             console.print(f"{'anchored' if found.checkpoint is not None else 'would anchor'} {head.case_id}: "
                           f"{head.seq} unsigned event(s)", highlight=False)

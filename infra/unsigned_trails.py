@@ -10,7 +10,8 @@ signed one stripped. Only a person can say which they are; this is how they say 
 
 - only trails whose head is unsigned, that no checkpoint holds as far as their head, and that hold by themselves
   (links and hashes intact, and agreeing with any checkpoint that holds part of them) are anchored; any other is
-  named and left broken;
+  named and left broken; none is anchored while a checkpoint may be missing from the database (the checkpoint log
+  contradicts it, or its checkpoints do not chain): a trail that checkpoint held may have been rewritten since;
 - they are held by one new checkpoint (signed, stored, appended to the checkpoint log, sent where checkpoints go);
 - in the same transaction the oversight chain records who anchored them, why, and the checkpoint's id: an
   auditor reading that chain, or the checkpoint log, sees every trail anchored this way and by whom.
@@ -25,13 +26,15 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.audit import GENESIS_HASH
 from domain.checkpoints import UNHELD, Checkpoint, Head, anchored
 from domain.model import OPERATOR, Actor, Role
-from domain.signing import AuditKeys
+from domain.signing import AuditKeys, Keyring
 from infra.audit_trail import case_rows, own_verdict
-from infra.checkpoints import last_events, latest_anchors, take_checkpoint_over
+from infra.checkpoints import last_events, latest_anchors, log_contradictions, take_checkpoint_over
 from infra.db import session_factory
 from infra.oversight import append_to_oversight
+from infra.tables import audit_checkpoints
 
 ANCHORED_EVENT = "unsigned_trails_anchored"
 """The oversight chain's event naming who anchored unsigned trails, why, and by which checkpoint."""
@@ -61,8 +64,29 @@ async def unsigned_heads(conn: AsyncConnection) -> dict[str, Head]:
     return {str(row.case_id): Head(case_id=str(row.case_id), seq=row.seq, head_hash=row.hash) for row in rows}
 
 
-async def survey(engine: AsyncEngine, keys: AuditKeys) -> Anchoring:
-    """Which unsigned heads no checkpoint holds, and which of their trails hold by themselves (nothing written)."""
+async def checkpoints_in_doubt(engine: AsyncEngine, keyring: Keyring, log_path: Path | None) -> list[str]:
+    """Why a checkpoint may be missing from (or altered in) the database: the checkpoint log contradicts the table
+    (`log_contradictions`), or the table's checkpoints do not run 1, 2, 3… each chained (`prev`) to the one before.
+    A trail such a checkpoint held is unheld now, and may have been rewritten since: while any is found, nothing
+    is anchored."""
+    problems = await log_contradictions(engine, log_path, keyring) if log_path is not None else []
+    async with engine.connect() as conn:
+        stored = await conn.execute(select(audit_checkpoints.c.id, audit_checkpoints.c.prev,
+                                           audit_checkpoints.c.digest).order_by(audit_checkpoints.c.id))
+        prev = GENESIS_HASH
+        for expected, row in enumerate(stored, start=1):
+            if row.id != expected or row.prev != prev:
+                problems.append(f"checkpoint {row.id} does not chain to checkpoint {expected - 1} in the database: "
+                                "a checkpoint is missing")
+                break
+            prev = row.digest
+    return problems
+
+
+async def survey(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None = None) -> Anchoring:
+    """Which unsigned heads no checkpoint holds, and which of their trails hold by themselves (nothing written);
+    none of them does while a checkpoint may be missing (`checkpoints_in_doubt`, with the checkpoint log at
+    `log_path`)."""
     anchors = await latest_anchors(engine, keys.keyring)
     async with engine.connect() as conn:
         heads = await unsigned_heads(conn)
@@ -84,6 +108,11 @@ async def survey(engine: AsyncEngine, keys: AuditKeys) -> Anchoring:
             found.refused.append((case_id, "its head moved while it was read: run the command again"))
         else:
             found.refused.append((case_id, f"event {verdict.first_broken_seq}: {verdict.reason}"))
+    if found.anchor and (doubts := await checkpoints_in_doubt(engine, keys.keyring, log_path)):
+        why = (f"a checkpoint that held it may have been removed ({doubts[0]}; `alliance audit verify` names every "
+               "contradiction with the checkpoint log): nothing is anchored while one is found")
+        found.refused = sorted([*found.refused, *((head.case_id, why) for head in found.anchor)])
+        found.anchor = []
     return found
 
 
@@ -92,7 +121,7 @@ async def anchor_unsigned_trails(engine: AsyncEngine, keys: AuditKeys, log_path:
     """`survey`, then hold the trails that hold by themselves with one checkpoint (those whose head has not moved
     since), recording `by` and `reason` on the oversight chain with it. Raises OSError as `take_checkpoint` does
     (stored, not logged)."""
-    found = await survey(engine, keys)
+    found = await survey(engine, keys, log_path)
     if not found.anchor:
         return found
 

@@ -82,7 +82,6 @@ async def test_the_dry_run_names_the_trails_it_would_anchor(
     assert f"would anchor {legacy}: 3 unsigned event(s)" in out and f"would anchor {forged}: 1" in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="anchoring does not consult the checkpoint log")
 async def test_a_trail_rewritten_under_a_checkpoint_removed_from_the_database_is_not_anchored_again(
     upgraded: tuple[AsyncEngine, str], settings: Settings, tmp_path: Path
 ) -> None:
