@@ -11,7 +11,8 @@ signed one stripped. Only a person can say which they are; this is how they say 
 - only trails whose head is unsigned, that no checkpoint holds as far as their head, and that hold by themselves
   (links and hashes intact, and agreeing with any checkpoint that holds part of them) are anchored; any other is
   named and left broken; none is anchored while a checkpoint may be missing from the database (the checkpoint log
-  contradicts it, or its checkpoints do not chain): a trail that checkpoint held may have been rewritten since;
+  contradicts it, or its checkpoints do not chain) or one holding a case is damaged (its heads do not give its
+  root): a trail that checkpoint held may have been rewritten since;
 - they are held by one new checkpoint (signed, stored, appended to the checkpoint log, sent where checkpoints go);
 - in the same transaction the oversight chain records who anchored them, why, and the checkpoint's id: an
   auditor reading that chain, or the checkpoint log, sees every trail anchored this way and by whom.
@@ -86,7 +87,7 @@ async def checkpoints_in_doubt(engine: AsyncEngine, keyring: Keyring, log_path: 
 async def survey(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None = None) -> Anchoring:
     """Which unsigned heads no checkpoint holds, and which of their trails hold by themselves (nothing written);
     none of them does while a checkpoint may be missing (`checkpoints_in_doubt`, with the checkpoint log at
-    `log_path`)."""
+    `log_path`) or a checkpoint holding any case does not hold itself (its heads, its signature)."""
     anchors = await latest_anchors(engine, keys.keyring)
     async with engine.connect() as conn:
         heads = await unsigned_heads(conn)
@@ -108,9 +109,13 @@ async def survey(engine: AsyncEngine, keys: AuditKeys, log_path: Path | None = N
             found.refused.append((case_id, "its head moved while it was read: run the command again"))
         else:
             found.refused.append((case_id, f"event {verdict.first_broken_seq}: {verdict.reason}"))
-    if found.anchor and (doubts := await checkpoints_in_doubt(engine, keys.keyring, log_path)):
-        why = (f"a checkpoint that held it may have been removed ({doubts[0]}; `alliance audit verify` names every "
-               "contradiction with the checkpoint log): nothing is anchored while one is found")
+    # A checkpoint whose stored heads do not give its root may have held one of these trails (its head row
+    # deleted): it is seen only through the cases it is the latest anchor of, and none of these is anchored then.
+    damaged = sorted({anchor.problem for anchor in anchors.values() if anchor.problem is not None})
+    if found.anchor and (doubts := damaged or await checkpoints_in_doubt(engine, keys.keyring, log_path)):
+        why = (f"a checkpoint that held it may have been removed or altered ({doubts[0]}; `alliance audit verify` "
+               "names every broken trail and contradiction with the checkpoint log): nothing is anchored while one "
+               "is found")
         found.refused = sorted([*found.refused, *((head.case_id, why) for head in found.anchor)])
         found.anchor = []
     return found
