@@ -68,9 +68,14 @@ async def unsigned_heads(conn: AsyncConnection) -> dict[str, Head]:
 async def checkpoints_in_doubt(engine: AsyncEngine, keyring: Keyring, log_path: Path | None) -> list[str]:
     """Why a checkpoint may be missing from (or altered in) the database: the checkpoint log contradicts the table
     (`log_contradictions`), or the table's checkpoints do not run 1, 2, 3… each chained (`prev`) to the one before.
-    A trail such a checkpoint held is unheld now, and may have been rewritten since: while any is found, nothing
-    is anchored."""
-    problems = await log_contradictions(engine, log_path, keyring) if log_path is not None else []
+    A trail such a checkpoint held is unheld now, and may have been rewritten since: while any is found (or the
+    log cannot be read), nothing is anchored."""
+    problems: list[str] = []
+    if log_path is not None:
+        try:
+            problems = await log_contradictions(engine, log_path, keyring)
+        except OSError as error:  # not the caller's "stored, not logged": nothing is stored yet
+            problems = [f"the checkpoint log {log_path} cannot be read ({error.strerror or error})"]
     async with engine.connect() as conn:
         stored = await conn.execute(select(audit_checkpoints.c.id, audit_checkpoints.c.prev,
                                            audit_checkpoints.c.digest).order_by(audit_checkpoints.c.id))

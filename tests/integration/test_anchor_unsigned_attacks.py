@@ -211,3 +211,30 @@ async def test_a_trail_whose_head_was_deleted_from_the_only_checkpoint_holding_i
     again = await anchor_unsigned_trails(engine, settings.audit_keys, log, datetime.now(UTC), by="someone else",
                                          reason="the upgrade")
     assert again.checkpoint is None, "a rewritten trail was anchored again"
+
+
+async def test_an_unreadable_checkpoint_log_and_odd_names_give_lines_not_tracebacks(
+    upgraded: tuple[AsyncEngine, str], settings: Settings, tmp_path: Path
+) -> None:
+    """A checkpoint log that cannot be read (its folder is a file) cannot say no checkpoint is missing: nothing is
+    anchored, one line says why, exit 1 (not "the checkpoint is stored, but the checkpoint log could not be
+    written", which nothing was). Then, with a log, a name with control characters and markup is kept as typed."""
+    engine, legacy = upgraded
+    (tmp_path / "not-a-folder").write_text("")
+    by = "佐藤\x1b[2J [red]花子[/]\t"
+    args = ("audit", "anchor-unsigned", "--by", by, "--reason", "行1\n行2", "--yes")
+    answer = await alliance(engine, settings, tmp_path / "not-a-folder" / "log", *args)
+    out = " ".join((answer.stdout + answer.stderr).split())
+    assert answer.returncode == 1 and "Traceback" not in out, out
+    assert f"left broken {legacy}: a checkpoint that held it may have been removed or altered (the checkpoint log" \
+        in out and "could not be written" not in out, out
+    assert await verdict(engine, settings, legacy) == (False, 1)
+
+    answer = await alliance(engine, settings, tmp_path / "log", *args)
+    out = answer.stdout + answer.stderr
+    assert answer.returncode == 0 and "Traceback" not in out, out
+    async with engine.connect() as conn:
+        record = (await conn.execute(select(audit_events.c.actor, audit_events.c.payload).where(
+            audit_events.c.case_id == OVERSIGHT_CHAIN, audit_events.c.type == ANCHORED_EVENT))).one()
+    assert record.actor["name"] == by.strip() and record.payload["reason"] == "行1\n行2"
+    assert record.payload["checkpoint"] == 1 and await verdict(engine, settings, legacy) == (True, None)
