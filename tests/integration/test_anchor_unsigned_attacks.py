@@ -238,3 +238,40 @@ async def test_an_unreadable_checkpoint_log_and_odd_names_give_lines_not_traceba
             audit_events.c.case_id == OVERSIGHT_CHAIN, audit_events.c.type == ANCHORED_EVENT))).one()
     assert record.actor["name"] == by.strip() and record.payload["reason"] == "行1\n行2"
     assert record.payload["checkpoint"] == 1 and await verdict(engine, settings, legacy) == (True, None)
+
+
+SIGNED_THEN_STRIPPED = "signed, then its head stripped"
+DAMAGE = [
+    ("UPDATE audit_events SET payload = payload || '{\"x\": 1}'::jsonb WHERE case_id = :id AND seq = 2", None),
+    ("DELETE FROM audit_events WHERE case_id = :id AND seq = 2", None),
+    ("UPDATE audit_events SET hash = repeat('a', 64) WHERE case_id = :id AND seq = 3", None),
+    ("UPDATE audit_events SET at = 'infinity' WHERE case_id = :id AND seq = 1", None),
+    ("UPDATE audit_events SET payload = NULL WHERE case_id = :id AND seq = 2", "payload"),
+    ("UPDATE audit_events SET seq = NULL WHERE case_id = :id AND seq = 3", "seq"),
+    ("UPDATE audit_events SET hash = NULL WHERE case_id = :id AND seq = 3", "hash"),
+    ("UPDATE audit_events SET seq = 5 WHERE case_id = :id AND seq = 2", None),
+    (SIGNED_THEN_STRIPPED, None),
+]
+
+
+@pytest.mark.parametrize(("statement", "loosen"), DAMAGE)
+async def test_a_damaged_unsigned_trail_is_left_broken(
+    upgraded: tuple[AsyncEngine, str], settings: Settings, tmp_path: Path, statement: str, loosen: str | None
+) -> None:
+    """Whatever the owner did to a trail no checkpoint holds, if its links and hashes do not hold by themselves it
+    is listed and never anchored."""
+    engine, legacy = upgraded
+    if statement == SIGNED_THEN_STRIPPED:
+        await as_table_owner(engine, "DELETE FROM audit_events WHERE case_id = :id", id=legacy)
+        await write_trail(engine, legacy, ["one", "two", "three"], settings=settings)
+        statement = "UPDATE audit_events SET key_id = NULL, signature = NULL WHERE case_id = :id AND seq = 3"
+    if loosen is not None:
+        async with engine.begin() as conn:
+            if loosen == "seq":
+                await conn.execute(text("ALTER TABLE audit_events DROP CONSTRAINT audit_events_pkey"))
+            await conn.execute(text(f"ALTER TABLE audit_events ALTER COLUMN {loosen} DROP NOT NULL"))
+    await as_table_owner(engine, statement, id=legacy)
+    found = await anchor_unsigned_trails(engine, settings.audit_keys, tmp_path / "log", datetime.now(UTC), by=BY,
+                                         reason=REASON)
+    assert found.checkpoint is None and [case_id for case_id, _ in found.refused] == [legacy], found
+    assert not (await verdict(engine, settings, legacy))[0]
