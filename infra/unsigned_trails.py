@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import GENESIS_HASH
@@ -39,6 +39,10 @@ from infra.tables import audit_checkpoints
 
 ANCHORED_EVENT = "unsigned_trails_anchored"
 """The oversight chain's event naming who anchored unsigned trails, why, and by which checkpoint."""
+HELD = text("SELECT DISTINCT h.case_id::text FROM audit_checkpoint_heads h JOIN unnest(CAST(:ids AS uuid[]), "
+            "CAST(:seqs AS integer[]), CAST(:hashes AS text[])) AS a(case_id, seq, head_hash) "
+            "ON h.case_id = a.case_id AND h.seq = a.seq AND h.head_hash = a.head_hash")
+"""Which of the given heads (three arrays: one parameter each, however many) a checkpoint holds already."""
 
 
 @dataclass
@@ -136,8 +140,14 @@ async def anchor_unsigned_trails(engine: AsyncEngine, keys: AuditKeys, log_path:
         return found
 
     async def still_unsigned(conn: AsyncConnection) -> list[Head] | None:
+        # under the checkpoints' lock: a head that moved since the survey, or that a checkpoint taken meanwhile
+        # holds (another operator's run), is left out
         current = await unsigned_heads(conn)
-        found.anchor = [head for head in found.anchor if current.get(head.case_id) == head]  # those it holds
+        held = set((await conn.execute(HELD, {"ids": [h.case_id for h in found.anchor],
+                                              "seqs": [h.seq for h in found.anchor],
+                                              "hashes": [h.head_hash for h in found.anchor]})).scalars())
+        found.anchor = [head for head in found.anchor if current.get(head.case_id) == head
+                        and head.case_id not in held]  # those it holds
         return found.anchor or None
 
     async def record(conn: AsyncConnection, checkpoint: Checkpoint) -> None:

@@ -275,3 +275,36 @@ async def test_a_damaged_unsigned_trail_is_left_broken(
                                          reason=REASON)
     assert found.checkpoint is None and [case_id for case_id, _ in found.refused] == [legacy], found
     assert not (await verdict(engine, settings, legacy))[0]
+
+
+async def test_what_changes_between_the_survey_and_the_checkpoint_is_not_anchored_twice_or_moved(
+    upgraded: tuple[AsyncEngine, str], settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two operators at once: the second's survey is taken before the first's checkpoint; it must not anchor the
+    same trails again (a second checkpoint, a second record on the oversight chain). A trail whose head moved
+    after the survey (an event added by the owner) is not held by the checkpoint."""
+    engine, legacy = upgraded
+    moved = str(uuid.uuid4())
+    await write_trail(engine, moved, ["one"])
+    log = tmp_path / "checkpoints.log"
+    import infra.unsigned_trails as module
+
+    surveyed = module.survey
+
+    async def raced(*args: object, **kwargs: object) -> module.Anchoring:
+        found = await surveyed(*args, **kwargs)  # type: ignore[arg-type]
+        monkeypatch.setattr(module, "survey", surveyed)
+        await as_table_owner(engine, "DELETE FROM audit_events WHERE case_id = :id", id=moved)
+        await write_trail(engine, moved, ["one", "two"])
+        first = await anchor_unsigned_trails(engine, settings.audit_keys, log, datetime.now(UTC), by="the other",
+                                             reason="the upgrade")
+        assert first.checkpoint is not None and [h.case_id for h in first.anchor] == sorted([legacy, moved])
+        return found
+
+    monkeypatch.setattr(module, "survey", raced)
+    found = await anchor_unsigned_trails(engine, settings.audit_keys, log, datetime.now(UTC), by=BY, reason=REASON)
+    assert found.checkpoint is None and found.anchor == [], found
+    async with engine.connect() as conn:
+        records = (await conn.execute(select(audit_events.c.seq).where(
+            audit_events.c.case_id == OVERSIGHT_CHAIN, audit_events.c.type == ANCHORED_EVENT))).scalars().all()
+    assert records == [1]
