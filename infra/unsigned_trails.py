@@ -15,7 +15,8 @@ signed one stripped. Only a person can say which they are; this is how they say 
   root): a trail that checkpoint held may have been rewritten since;
 - they are held by one new checkpoint (signed, stored, appended to the checkpoint log, sent where checkpoints go);
 - in the same transaction the oversight chain records who anchored them, why, and the checkpoint's id: an
-  auditor reading that chain, or the checkpoint log, sees every trail anchored this way and by whom.
+  auditor reading that chain sees every anchoring, by whom and why, and the checkpoint it names says which
+  trails (its heads, in the database; the checkpoint log has its root and count, no case id nor name).
 """
 
 from __future__ import annotations

@@ -308,3 +308,23 @@ async def test_what_changes_between_the_survey_and_the_checkpoint_is_not_anchore
         records = (await conn.execute(select(audit_events.c.seq).where(
             audit_events.c.case_id == OVERSIGHT_CHAIN, audit_events.c.type == ANCHORED_EVENT))).scalars().all()
     assert records == [1]
+
+
+async def test_a_record_that_fails_takes_its_checkpoint_with_it(
+    upgraded: tuple[AsyncEngine, str], settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The oversight record fails after the checkpoint's rows are written: neither is stored, nothing is logged."""
+    engine, legacy = upgraded
+    import infra.unsigned_trails as module
+
+    async def failing(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(module, "append_to_oversight", failing)
+    log = tmp_path / "checkpoints.log"
+    with pytest.raises(RuntimeError):
+        await anchor_unsigned_trails(engine, settings.audit_keys, log, datetime.now(UTC), by=BY, reason=REASON)
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM audit_checkpoints")) == 0
+        assert await conn.scalar(text("SELECT count(*) FROM audit_checkpoint_heads")) == 0
+    assert not log.exists() and await verdict(engine, settings, legacy) == (False, 1)
