@@ -11,8 +11,8 @@ signed one stripped. Only a person can say which they are; this is how they say 
 - only trails whose head is unsigned, that no checkpoint holds as far as their head, and that hold by themselves
   (links and hashes intact, and agreeing with any checkpoint that holds part of them) are anchored; any other is
   named and left broken; none is anchored while a checkpoint may be missing from the database (the checkpoint log
-  contradicts it, or its checkpoints do not chain) or one holding a case is damaged (its heads do not give its
-  root): a trail that checkpoint held may have been rewritten since;
+  holds one it lacks or holds otherwise, or its checkpoints do not chain) or one holding a case is damaged (its
+  heads do not give its root): a trail that checkpoint held may have been rewritten since;
 - they are held by one new checkpoint (signed, stored, appended to the checkpoint log, sent where checkpoints go);
 - in the same transaction the oversight chain records who anchored them, why, and the checkpoint's id: an
   auditor reading that chain sees every anchoring, by whom and why, and the checkpoint it names says which
@@ -21,6 +21,7 @@ signed one stripped. Only a person can say which they are; this is how they say 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from domain.checkpoints import UNHELD, Checkpoint, Head, anchored
 from domain.model import OPERATOR, Actor, Role
 from domain.signing import AuditKeys, Keyring
 from infra.audit_trail import case_rows, own_verdict
-from infra.checkpoints import last_events, latest_anchors, log_contradictions, take_checkpoint_over
+from infra.checkpoints import last_events, latest_anchors, take_checkpoint_over
 from infra.db import session_factory
 from infra.oversight import append_to_oversight
 from infra.tables import audit_checkpoints
@@ -71,26 +72,38 @@ async def unsigned_heads(conn: AsyncConnection) -> dict[str, Head]:
 
 
 async def checkpoints_in_doubt(engine: AsyncEngine, keyring: Keyring, log_path: Path | None) -> list[str]:
-    """Why a checkpoint may be missing from (or altered in) the database: the checkpoint log contradicts the table
-    (`log_contradictions`), or the table's checkpoints do not run 1, 2, 3… each chained (`prev`) to the one before.
-    A trail such a checkpoint held is unheld now, and may have been rewritten since: while any is found (or the
-    log cannot be read), nothing is anchored."""
+    """Why a checkpoint may be missing from (or altered in) the database: one the checkpoint log holds (its line
+    signed) that the table lacks or holds otherwise, or the table's checkpoints do not run 1, 2, 3… each chained
+    (`prev`) to the one before. A trail such a checkpoint held is unheld now, and may have been rewritten since:
+    while any is found (or the log cannot be read), nothing is anchored. A line missing from the log (its write
+    failed once) or damaged is no sign of that, and stays `alliance audit verify`'s to report: it would otherwise
+    stop every anchoring for good, the log being append-only."""
     problems: list[str] = []
+    async with engine.connect() as conn:
+        stored = {row.id: Checkpoint.model_validate(dict(row._mapping))
+                  for row in await conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.id))}
     if log_path is not None:
         try:
-            problems = await log_contradictions(engine, log_path, keyring)
+            lines = (await asyncio.to_thread(log_path.read_bytes)).splitlines()
+        except FileNotFoundError:
+            lines = []
         except OSError as error:  # not the caller's "stored, not logged": nothing is stored yet
-            problems = [f"the checkpoint log {log_path} cannot be read ({error.strerror or error})"]
-    async with engine.connect() as conn:
-        stored = await conn.execute(select(audit_checkpoints.c.id, audit_checkpoints.c.prev,
-                                           audit_checkpoints.c.digest).order_by(audit_checkpoints.c.id))
-        prev = GENESIS_HASH
-        for expected, row in enumerate(stored, start=1):
-            if row.id != expected or row.prev != prev:
-                problems.append(f"checkpoint {row.id} does not chain to checkpoint {expected - 1} in the database: "
-                                "a checkpoint is missing")
-                break
-            prev = row.digest
+            return [f"the checkpoint log {log_path} cannot be read ({error.strerror or error})"]
+        for number, line in enumerate(lines, start=1):
+            try:
+                logged = Checkpoint.model_validate_json(line.decode("utf-8"))
+            except ValueError:  # UnicodeDecodeError too
+                continue
+            if logged.problem(keyring) is None and stored.get(logged.id) != logged:
+                problems.append(f"the checkpoint log's line {number}, {logged.name}, is "
+                                + ("not in the database" if logged.id not in stored else "not the database's"))
+    prev = GENESIS_HASH
+    for expected, checkpoint in enumerate(stored.values(), start=1):
+        if checkpoint.id != expected or checkpoint.prev != prev:
+            problems.append(f"checkpoint {checkpoint.id} does not chain to checkpoint {expected - 1} in the database: "
+                            "a checkpoint is missing")
+            break
+        prev = checkpoint.digest
     return problems
 
 

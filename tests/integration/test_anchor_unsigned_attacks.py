@@ -21,7 +21,7 @@ from domain.audit import GENESIS_HASH, make_entry, sign
 from domain.model import OPERATOR
 from domain.verification import OVERSIGHT_CHAIN
 from infra.audit_trail import case_rows, case_verdict
-from infra.checkpoints import case_anchor
+from infra.checkpoints import case_anchor, take_checkpoint
 from infra.db import create_engine, session_factory
 from infra.settings import Settings
 from infra.tables import audit_events
@@ -115,7 +115,8 @@ async def test_a_trail_rewritten_under_a_checkpoint_removed_from_the_database_is
                                          reason="the upgrade")
     assert again.checkpoint is None and again.anchor == [], "a rewritten trail was anchored again"
     assert [case_id for case_id, _ in again.refused] == [legacy]
-    assert "is in the checkpoint log but not in the database" in again.refused[0][1], again.refused
+    assert "the checkpoint log's line 1, checkpoint 1 of" in again.refused[0][1], again.refused
+    assert "is not in the database" in again.refused[0][1], again.refused
     assert await verdict(engine, settings, legacy) == (False, 1)
 
 
@@ -328,3 +329,18 @@ async def test_a_record_that_fails_takes_its_checkpoint_with_it(
         assert await conn.scalar(text("SELECT count(*) FROM audit_checkpoints")) == 0
         assert await conn.scalar(text("SELECT count(*) FROM audit_checkpoint_heads")) == 0
     assert not log.exists() and await verdict(engine, settings, legacy) == (False, 1)
+
+
+async def test_a_line_missing_from_the_checkpoint_log_does_not_stop_anchoring_for_good(
+    upgraded: tuple[AsyncEngine, str], settings: Settings, tmp_path: Path
+) -> None:
+    """A checkpoint stored but not logged (the log could not be written that once) leaves the log unchained for
+    ever: that is `alliance audit verify`'s to report, and no sign that a checkpoint is missing from the database."""
+    engine, legacy = upgraded
+    log = tmp_path / "checkpoints.log"
+    await take_checkpoint(engine, settings.audit_keys, log, datetime.now(UTC))
+    await take_checkpoint(engine, settings.audit_keys, None, datetime.now(UTC))  # as if its line were lost
+    await take_checkpoint(engine, settings.audit_keys, log, datetime.now(UTC))
+    found = await anchor_unsigned_trails(engine, settings.audit_keys, log, datetime.now(UTC), by=BY, reason=REASON)
+    assert found.checkpoint is not None and found.refused == [], found
+    assert await verdict(engine, settings, legacy) == (True, None)
