@@ -344,3 +344,29 @@ async def test_a_line_missing_from_the_checkpoint_log_does_not_stop_anchoring_fo
     found = await anchor_unsigned_trails(engine, settings.audit_keys, log, datetime.now(UTC), by=BY, reason=REASON)
     assert found.checkpoint is not None and found.refused == [], found
     assert await verdict(engine, settings, legacy) == (True, None)
+
+
+async def test_after_anchoring_the_nightly_run_and_every_verifier_find_everything_intact(
+    upgraded: tuple[AsyncEngine, str], settings: Settings, tmp_path: Path
+) -> None:
+    """The nightly run before and after an anchoring (the oversight chain then holds audit_verified,
+    unsigned_trails_anchored, audit_verified), its run retried once: every chain intact, recorded once per run,
+    and `alliance audit verify` (every case, against the log) agrees."""
+    engine, legacy = upgraded
+    log = tmp_path / "checkpoints.log"
+    nightly = AuditVerification(engine, settings.audit_keys, log)
+    before = await ActivityEnvironment().run(nightly.verify_audit_trail, "night-1")
+    assert [b.case_id for b in before.broken] == [legacy]
+    assert (await anchor_unsigned_trails(engine, settings.audit_keys, log, datetime.now(UTC), by=BY,
+                                         reason=REASON)).checkpoint is not None
+    after = await ActivityEnvironment().run(nightly.verify_audit_trail, "night-2")
+    again = await ActivityEnvironment().run(nightly.verify_audit_trail, "night-2")
+    assert after.intact and after == again and after.chains == 3, after
+    async with engine.connect() as conn:
+        types = (await conn.execute(select(audit_events.c.type).where(audit_events.c.case_id == OVERSIGHT_CHAIN)
+                                    .order_by(audit_events.c.seq))).scalars().all()
+    assert types == ["audit_verified", ANCHORED_EVENT, "audit_verified"]
+    verified = await alliance(engine, settings, log, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    third = await ActivityEnvironment().run(nightly.verify_audit_trail, "night-3")
+    assert third.intact and third.chains == 3
