@@ -138,19 +138,20 @@ async def test_a_held_trail_cut_short_is_listed_as_broken(
     assert answer.returncode == 1 and f"left broken {legacy}: event 3" in out, out
 
 
+@pytest.mark.parametrize("column", ["seq", "hash"])
 async def test_an_owner_cannot_silence_the_nightly_record_by_damaging_the_oversight_head(
-    upgraded: tuple[AsyncEngine, str], settings: Settings, tmp_path: Path
+    upgraded: tuple[AsyncEngine, str], settings: Settings, tmp_path: Path, column: str
 ) -> None:
-    """The owner drops the key of audit_events and sets the oversight chain's last seq NULL. The nightly run still
-    records what it found (and so tells the auditors), and an operator's anchoring is still recorded, rather than
-    both failing on the NULL (ORDER BY seq DESC puts NULL first)."""
+    """The owner drops the key of audit_events and sets the oversight chain's last seq (or hash) NULL. The nightly
+    run still records what it found (and so tells the auditors), and an operator's anchoring is still recorded,
+    rather than both failing on the NULL (ORDER BY seq DESC puts NULL first; a NULL prev_hash is no event)."""
     engine, _ = upgraded
     nightly = AuditVerification(engine, settings.audit_keys, None)
     assert (await ActivityEnvironment().run(nightly.verify_audit_trail, "night-1")).chains == 2
     async with engine.begin() as conn:
         await conn.execute(text("ALTER TABLE audit_events DROP CONSTRAINT audit_events_pkey"))
-        await conn.execute(text("ALTER TABLE audit_events ALTER COLUMN seq DROP NOT NULL"))
-    await as_table_owner(engine, "UPDATE audit_events SET seq = NULL WHERE case_id = :id", id=OVERSIGHT_CHAIN)
+        await conn.execute(text(f"ALTER TABLE audit_events ALTER COLUMN {column} DROP NOT NULL"))
+    await as_table_owner(engine, f"UPDATE audit_events SET {column} = NULL WHERE case_id = :id", id=OVERSIGHT_CHAIN)
 
     summary = await ActivityEnvironment().run(nightly.verify_audit_trail, "night-2")
     assert OVERSIGHT_CHAIN in [broken.case_id for broken in summary.broken]
@@ -161,7 +162,8 @@ async def test_an_owner_cannot_silence_the_nightly_record_by_damaging_the_oversi
         recorded = (await conn.execute(select(audit_events.c.type).where(
             audit_events.c.case_id == OVERSIGHT_CHAIN, audit_events.c.seq.is_not(None)
         ).order_by(audit_events.c.seq))).scalars().all()
-    assert recorded == ["audit_verified", ANCHORED_EVENT]
+    assert recorded == (["audit_verified", ANCHORED_EVENT] if column == "seq"
+                        else ["audit_verified", "audit_verified", ANCHORED_EVENT])
 
 
 async def unhold(engine: AsyncEngine, case_id: str) -> None:
