@@ -117,9 +117,9 @@ def audit_anchor_unsigned(
 ) -> None:
     """Hold by a new checkpoint the unsigned trails no checkpoint holds (events recorded before signing, in a
     deployment that was upgraded after it began signing), once you have made sure they are: the database alone
-    cannot tell them from signed events stripped. Only trails whose links and hashes hold are anchored; any other is
-    listed and stays broken. Who and why go on the oversight chain with the checkpoint's id. Exit 1 when a trail
-    is left broken."""
+    cannot tell them from signed events stripped. Only trails whose links and hashes hold are anchored (each named);
+    any other is listed and stays broken. Who and why go on the oversight chain with the checkpoint's id. Exit 1
+    when a trail is left broken."""
     from infra.unsigned_trails import anchor_unsigned_trails, survey
 
     by, reason = by.strip(), reason.strip()
@@ -137,7 +137,10 @@ def audit_anchor_unsigned(
                 raise StartupError(f"the checkpoint is stored, but the checkpoint log could not be written: {error}"
                                    ) from None
         else:
-            found = await survey(engine, keys)
+            found = await survey(engine, keys, settings.checkpoint_log)
+        for head in found.anchor:  # each by name: the operator vouches for these, not for a count
+            console.print(f"{'anchored' if found.checkpoint is not None else 'would anchor'} {head.case_id}: "
+                          f"{head.seq} unsigned event(s)", highlight=False)
         for case_id, why in found.refused:
             console.print(f"[red]left broken[/] {case_id}: {escape(why)}", highlight=False)
         if found.checkpoint is not None:

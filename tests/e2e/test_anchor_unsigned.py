@@ -40,13 +40,15 @@ async def test_an_operator_anchors_the_unsigned_trails_that_hold_and_the_oversig
     out = " ".join((listed.stdout + listed.stderr).split())
     assert listed.returncode == 1, listed.stdout + listed.stderr  # a trail is left broken
     assert "1 unsigned trail(s) would be anchored; run again with --yes" in out
-    assert f"left broken {altered['id']}: event 2:" in out and legacy["id"] not in out and signed["id"] not in out
+    assert f"left broken {altered['id']}: event 2:" in out and f"would anchor {legacy['id']}: 3 unsigned" in out
+    assert f"left broken {legacy['id']}" not in out and signed["id"] not in out
     assert not log.exists(), "without --yes nothing is written"
     assert (await verdicts(team, settings, legacy["id"], tmp_path)).case == (False, 1)
 
     done = await alliance(team.engine, settings, log, *ANCHOR, "--yes")
     out = " ".join((done.stdout + done.stderr).split())
     assert done.returncode == 1 and "holds 1 unsigned trail(s)" in out and "anchored by Sato Hanako" in out, out
+    assert f"anchored {legacy['id']}: 3 unsigned event(s)" in out
     assert len(log.read_text().splitlines()) == 1
     found = await verdicts(team, settings, legacy["id"], tmp_path)
     assert found.case == found.streamed == (True, None) and found.pack == []
