@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -168,12 +168,37 @@ async def stored_heads(conn: AsyncConnection, checkpoint_id: int) -> list[Head]:
         select(audit_checkpoint_heads.c.case_id, audit_checkpoint_heads.c.seq, audit_checkpoint_heads.c.head_hash)
         .where(audit_checkpoint_heads.c.checkpoint_id == checkpoint_id).order_by(audit_checkpoint_heads.c.position)
     )
-    return [Head(case_id=str(r.case_id), seq=r.seq, head_hash=r.head_hash) for r in rows]
+    return [stored_head(r.case_id, r.seq, r.head_hash) for r in rows]
 
 
 async def stored_checkpoint(conn: AsyncConnection, checkpoint_id: int) -> Checkpoint:
     row = (await conn.execute(select(audit_checkpoints).where(audit_checkpoints.c.id == checkpoint_id))).mappings()
-    return Checkpoint.model_validate(dict(row.one()))
+    return checkpoint_of_row(row.one())
+
+
+NEVER_SIGNED = datetime(1, 1, 1, tzinfo=UTC)
+"""The time a checkpoint row whose `at` its owner set NULL is read with: no checkpoint was ever signed then."""
+
+
+def checkpoint_of_row(row: Mapping[Any, Any]) -> Checkpoint:
+    """The checkpoint a stored row holds, read as stored. A column the table's owner set NULL (having dropped its
+    NOT NULL) is read as a value no checkpoint is signed with — empty text, -1 cases, `NEVER_SIGNED` — so the row
+    reads as a checkpoint that does not hold (`Checkpoint.problem`: altered), and every verifier says so of the
+    cases it holds, instead of failing (a 500, a traceback) on the row."""
+    def text(name: str) -> str:
+        return "" if row[name] is None else str(row[name])
+
+    return Checkpoint(id=row["id"] if row["id"] is not None else 0, at=row["at"] or NEVER_SIGNED,
+                      cases=row["cases"] if row["cases"] is not None else -1, root=text("root"), prev=text("prev"),
+                      digest=text("digest"), key_id=text("key_id"), signature=text("signature"),
+                      verified=row["verified"] is True)
+
+
+def stored_head(case_id: object, seq: int | None, head_hash: str | None) -> Head:
+    """A head as a checkpoint's stored row holds it; a column set NULL is read as a head no checkpoint holds (seq 0,
+    empty text), so the checkpoint's root does not come out of its heads (`checkpoint_problem`)."""
+    return Head(case_id="" if case_id is None else str(case_id), seq=0 if seq is None else seq,
+                head_hash=head_hash or "")
 
 
 async def case_anchor(engine: AsyncEngine, case_id: str, keyring: Keyring) -> Anchor | None:
@@ -228,8 +253,8 @@ async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) 
     problems: list[str] = []
     prev = None
     async with engine.connect() as conn:
-        stored = {row.id: Checkpoint.model_validate(dict(row._mapping))
-                  for row in await conn.execute(select(audit_checkpoints))}
+        stored = {checkpoint.id: checkpoint for checkpoint in
+                  (checkpoint_of_row(row._mapping) for row in await conn.execute(select(audit_checkpoints)))}
     for number, line in enumerate(lines, start=1):
         where = f"{path} line {number}"
         try:

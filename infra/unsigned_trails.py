@@ -34,7 +34,7 @@ from domain.checkpoints import UNHELD, Checkpoint, Head, anchored
 from domain.model import OPERATOR, Actor, Role
 from domain.signing import AuditKeys, Keyring
 from infra.audit_trail import case_rows, own_verdict
-from infra.checkpoints import last_events, latest_anchors, take_checkpoint_over
+from infra.checkpoints import checkpoint_of_row, last_events, latest_anchors, take_checkpoint_over
 from infra.db import session_factory
 from infra.oversight import append_to_oversight
 from infra.tables import audit_checkpoints
@@ -80,8 +80,8 @@ async def checkpoints_in_doubt(engine: AsyncEngine, keyring: Keyring, log_path: 
     stop every anchoring for good, the log being append-only."""
     problems: list[str] = []
     async with engine.connect() as conn:
-        stored = {row.id: Checkpoint.model_validate(dict(row._mapping))
-                  for row in await conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.id))}
+        stored = {checkpoint.id: checkpoint for checkpoint in (checkpoint_of_row(row._mapping) for row in
+                  await conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.id)))}
     if log_path is not None:
         try:
             lines = (await asyncio.to_thread(log_path.read_bytes)).splitlines()
