@@ -33,10 +33,13 @@ MATCHING_WORK_MEM = "64MB"
 # at 3.4 million SMEs p50 306 → 271 ms, p99 2.1 → 1.8 s.
 # No nested loops: the bound's CTEs are often estimated at one row (ANDed rare words), and a nested loop over what
 # is really thousands of rows took seconds; every join of the query is a hash join.
+# No JIT: a nested loop the planner cannot avoid is costed as disabled (about 1e10), far past jit_above_cost, so a
+# PostgreSQL built with LLVM (Debian's, most servers') compiled every matching query: about a second each over
+# 6,000 SMEs on PostgreSQL 15, where the embedded server (built without it) takes milliseconds.
 _SETTINGS = text(
     "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
     f"set_config('work_mem', '{MATCHING_WORK_MEM}', true), "
-    "set_config('enable_nestloop', 'off', true)"
+    "set_config('enable_nestloop', 'off', true), set_config('jit', 'off', true)"
 )
 """Matching's settings, for its transaction only."""
 LEADING = 20_000
