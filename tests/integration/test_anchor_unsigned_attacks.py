@@ -27,6 +27,7 @@ from infra.settings import Settings
 from infra.tables import audit_events
 from infra.unsigned_trails import ANCHORED_EVENT, anchor_unsigned_trails, survey
 from tests.helpers.audit_cli import alliance, as_table_owner
+from tests.helpers.tampering import damage_rows
 
 START = datetime(2025, 4, 1, tzinfo=UTC)
 BY, REASON = "佐藤 花子", "1.4 から更新: 署名前の記録"
@@ -268,12 +269,7 @@ async def test_a_damaged_unsigned_trail_is_left_broken(
         await as_table_owner(engine, "DELETE FROM audit_events WHERE case_id = :id", id=legacy)
         await write_trail(engine, legacy, ["one", "two", "three"], settings=settings)
         statement = "UPDATE audit_events SET key_id = NULL, signature = NULL WHERE case_id = :id AND seq = 3"
-    if loosen is not None:
-        async with engine.begin() as conn:
-            if loosen == "seq":
-                await conn.execute(text("ALTER TABLE audit_events DROP CONSTRAINT audit_events_pkey"))
-            await conn.execute(text(f"ALTER TABLE audit_events ALTER COLUMN {loosen} DROP NOT NULL"))
-    await as_table_owner(engine, statement, id=legacy)
+    await damage_rows(engine, statement, legacy, loosen=loosen)
     found = await anchor_unsigned_trails(engine, settings.audit_keys, tmp_path / "log", datetime.now(UTC), by=BY,
                                          reason=REASON)
     assert found.checkpoint is None and [case_id for case_id, _ in found.refused] == [legacy], found
