@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from activities.failures import classified, is_unstorable
 from activities.outbox import write_outbox
 from activities.stored import refused_stored_event, stored_entry
+from activities.strangers import stored_from, void_strangers
 from contracts.activities import RECORD_CASE_EVENT, RECORD_EVENT, RecordCaseEvent, Recorded, RecordEvent
 from contracts.errors import KEY_USED, UNSTORABLE
 from domain import events
@@ -28,6 +29,7 @@ from domain.notifications import Notice, notice
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS
 from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
+from domain.voiding import answering
 from infra.audit_trail import rows_in
 from infra.case_rows import case_row, stored_case
 from infra.idempotency import claim_key
@@ -36,6 +38,9 @@ from infra.tables import audit_events, cases
 from infra.texts import kept_texts_of
 
 log = structlog.get_logger(__name__)
+
+SEQ_TAKEN = "seq_taken"
+"""A retried failure: the event's (case, seq) was taken by another try while this one wrote."""
 
 
 class CaseRecords:
@@ -70,9 +75,11 @@ class CaseRecords:
     @activity.defn(name=RECORD_CASE_EVENT)
     @classified(RECORD_CASE_EVENT)
     async def record_case_event(self, command: RecordCaseEvent) -> Recorded:
-        """Idempotent by (case, seq): a retry after the transaction committed answers with the stored hash,
-        once that row is shown to be the one a try wrote (linked to the workflow's last hash, hashed and signed
-        as the recording step does); a row that is not is refused for good (`stored_event_invalid`, an incident).
+        """Idempotent by (case, seq): a retry after the transaction committed answers with the stored event,
+        once the rows from that seq on are shown to be chained after the workflow's last hash and signed as the
+        recording step signs (else refused for good: `stored_event_invalid`, an incident) and the last of them is
+        this very event (`domain.voiding.answering`); other events there were recorded in a workflow task that was
+        lost, and are voided before this one is recorded (`activities.strangers`: the answer then names its seq).
 
         The event is signed here (its hash, with the worker's AUDIT_SIGNING_KEY), so the database alone can
         neither extend a chain nor make an event up.
@@ -91,20 +98,24 @@ class CaseRecords:
             tried, previous, kept = (await conn.execute(
                 _BEFORE, {"case_id": header.case_id, "seq": header.seq, "refs": sorted(refs)}
             )).one()
-            if tried and (stored := await _stored_event(conn, header.case_id, header.seq, header.prev_hash,
-                                                        self.keyring)) is not None:
-                return Recorded(hash=stored.hash)
-            before = stored_case(previous, header.case_id) if previous is not None else None
             texts: dict[str, str] = kept or {}
             payload = (resolve_request(command.payload, texts) if header.type == events.FILED
                        else resolve_payload(header.type, command.payload, texts))
-            after = resolve_state(command.state, texts)
             if command.candidates_ref:
                 ranked = [Candidate.model_validate(c) for c in json.loads(texts[command.candidates_ref])]
                 payload["candidates"] = [c.model_dump(mode="json") for c in ranked]
+            # A try before this one, or a workflow task that was lost, stored events from this seq on.
+            stored = await stored_from(conn, header, self.keyring) if tried else []
+            if stored and (ours := answering(stored, make_entry(**header.model_dump(), payload=payload))):
+                return Recorded(hash=ours.hash, seq=ours.seq)
+            before = stored_case(previous, header.case_id) if previous is not None else None
+            after = resolve_state(command.state, texts)
+            if command.candidates_ref:
                 after = after.model_copy(update={"candidates": ranked})
             elif before is not None:
                 after = _with_candidate_details(after, before)
+            if stored:  # the read model shows the strangers: who is told is judged on the case after
+                header, before = await void_strangers(conn, stored, header, self.signer), None
             if command.claim is not None:
                 action = events.FILE if header.type == events.FILED else header.type
                 earlier = await claim_key(conn, command.claim, header.case_id, action, header.seq)
@@ -117,8 +128,8 @@ class CaseRecords:
             after = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
             told = notice(header.type, before or after, after, payload)
             with _refused_when_unstorable():
-                await _write(conn, entry, after, told)
-        return Recorded(hash=entry.hash)
+                await _write(conn, entry, after, told, own_seq=True)
+        return Recorded(hash=entry.hash, seq=entry.seq)
 
 
 @contextmanager
@@ -221,13 +232,22 @@ def _write_statement(event_columns: tuple[str, ...], case_columns: tuple[str, ..
     )
 
 
-async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice | None) -> None:
-    """The event, the read model and the outbox, in the caller's transaction (the mail relay delivers it)."""
+async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice | None, *,
+                 own_seq: bool = False) -> None:
+    """The event, the read model and the outbox, in the caller's transaction (the mail relay delivers it).
+
+    `own_seq`: the event must be the one stored under its (case, seq). Another try that stored its event there
+    since this one read the trail (a worker that lost its workflow task and another running it again: their events
+    differ in time and salt) makes this a retried failure, which rolls everything back; the retry reads that event
+    (`activities.strangers`) instead of answering with a hash no stored event has."""
     readdressed_from = await _contact_email(conn, entry.case_id) if entry.type == Action.UPDATE_CONTACT else None
     event, case = entry.model_dump(), case_row(state)
     params = {f"event_{name}": value for name, value in event.items()}
     params.update({f"case_{name}": value for name, value in case.items()})
     inserted, _ = (await conn.execute(_write_statement(tuple(event), tuple(case)), params)).one()
+    if own_seq and not inserted:
+        raise ApplicationError(f"event {entry.seq} of case {entry.case_id} was stored meanwhile by another try",
+                               type=SEQ_TAKEN)
     if notice is not None:
         await write_outbox(conn, entry, state, notice)
     if entry.type == events.MAIL_UNDELIVERABLE:

@@ -69,11 +69,13 @@ class RecordCaseEvent(Contract):
 
 
 class Recorded(Contract):
-    """The recorded event's hash (the next event's `prev_hash`); `waiting` is always 0 now that the mail relay
-    delivers the outbox (cases from before it read it to call `deliver_mail`)."""
+    """The recorded event's hash (the next event's `prev_hash`) and, when it is not the seq the workflow asked for
+    (events no workflow took came first and are now void: `domain.voiding`), its seq; `waiting` is always 0 now that
+    the mail relay delivers the outbox (cases from before it read it to call `deliver_mail`)."""
 
     hash: str
     waiting: int = 0
+    seq: int | None = None  # the event's seq, when not the one asked for (events no workflow took were voided)
 
 
 class Ranked(Contract):

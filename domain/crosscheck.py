@@ -21,6 +21,7 @@ from typing import Literal
 
 from domain import events
 from domain.audit import AuditEntry
+from domain.voiding import voided_seqs
 
 FILE_UPDATE = events.FILE
 FILED_EVENT = events.FILED
@@ -85,8 +86,10 @@ def event_type_of(update_name: str) -> str:
 
 
 def from_updates(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
-    """The audit events that Updates record (everything but the service-level timers' events)."""
-    return [e for e in entries if e.type not in SYSTEM_EVENTS]
+    """The audit events that Updates record (everything but the service-level timers' events and the other system
+    events, and but events voided as recorded in a lost workflow task: `domain.voiding`)."""
+    voided = voided_seqs(entries)
+    return [e for e in entries if e.type not in SYSTEM_EVENTS and e.seq not in voided]
 
 
 @dataclass

@@ -108,10 +108,11 @@ TABLE: tuple[Row, ...] = (
     _row("notes", "internal notes and their count", _A),
     _row("consent_withdrawn", "candidates that withdrew their consent to be matched since", _A),
     _row("history.events", "the audit events", _M,
-         "only the outward steps (filed, questions and answers, relay, acceptance, partner selection, closing)"),
+         "only the outward steps (filed, questions and answers, relay, acceptance, partner selection, closing) "
+         "and any voiding of events the case never took"),
     _row("history.actor", "who took each step", _M, "staff by role and organisation, never by name"),
     _row("history.payload", "what each step carried", _M,
-         "only the filing, the questions, the answers and a withdrawal; `{}` for the others"),
+         "only the filing, the questions, the answers, a withdrawal and a voiding (which seqs); `{}` for the others"),
     _row("mail.names", "names of staff, SMEs' names and numbers in e-mail about a case (offices are named by "
          "organisation; an applicant is mailed about its own case only)", _A, staff=_A),
 )

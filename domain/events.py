@@ -25,6 +25,11 @@ CONSENT_WITHDRAWN = "consent_withdrawn"
 """Candidates of the case withdrew their consent to be matched in the registry (an import said so): payload
 `{"sme_ids": [...]}`; they go no further in the case (`domain.rules.consent_refusal`)."""
 
-SYSTEM_EVENTS = frozenset({REMINDER, ESCALATION, EXPIRED, REDACTION, MAIL_UNDELIVERABLE, CONSENT_WITHDRAWN})
+VOIDED = "events_voided"
+"""Events recorded in a workflow task that was lost, which the case never took, are void: payload
+`{"from_seq": .., "to_seq": .., "reason": ..}` (`domain.voiding`)."""
+
+SYSTEM_EVENTS = frozenset({REMINDER, ESCALATION, EXPIRED, REDACTION, MAIL_UNDELIVERABLE, CONSENT_WITHDRAWN, VOIDED})
 """Events no action causes: the service-level timers', the retention job's erasure of personal data, the
-mail relay's undeliverable messages and the registry's withdrawals of consent."""
+mail relay's undeliverable messages, the registry's withdrawals of consent and the voiding of events no workflow
+took."""

@@ -16,6 +16,7 @@ from domain.model import Action, Actor, Candidate, CaseState, Contact, FilingReq
 from domain.payloads import parse_payload
 from domain.service_levels import fire, next_moment
 from domain.transitions import apply, new_case
+from domain.voiding import voided_seqs
 
 
 class RewindError(ValueError):
@@ -32,8 +33,8 @@ def _replay(state: CaseState | None, entry: AuditEntry, levels: dict[Stage, int]
         contact = redacted_personal(entry.payload)["contact"]
         request = state.request.model_copy(update={"contact": Contact.model_validate(contact)})
         return state.model_copy(update={"request": request, "updated_at": entry.at})
-    if entry.type in (events.MAIL_UNDELIVERABLE, events.CONSENT_WITHDRAWN):  # facts about an e-mail or the
-        # registry: the case itself does not change
+    if entry.type in (events.MAIL_UNDELIVERABLE, events.CONSENT_WITHDRAWN, events.VOIDED):  # facts about an e-mail,
+        # the registry or events no workflow took (`state` is then the case before those): the case does not change
         return state.model_copy(update={"updated_at": entry.at})
     if entry.type in Action.__members__.values():
         action = Action(entry.type)
@@ -54,13 +55,26 @@ def _replay(state: CaseState | None, entry: AuditEntry, levels: dict[Stage, int]
 def rewind(entries: Iterable[AuditEntry], levels: dict[Stage, int], as_of: datetime) -> CaseState | None:
     """The case after every event recorded at or before `as_of` (None: not filed yet).
 
-    `levels` are the service levels the case was filed with (they never change in a case's life).
+    `levels` are the service levels the case was filed with (they never change in a case's life). An
+    `events_voided` event puts the case back as it stood before the events it voids (`domain.voiding`).
     """
     state: CaseState | None = None
+    states: list[CaseState | None] = [None]  # the case after each seq (index), for a voiding to go back to
     for entry in entries:
         if entry.at > as_of:
             break
         if state is not None and entry.seq != state.seq + 1:
             raise RewindError(f"event {entry.seq} follows event {state.seq}")
-        state = _replay(state, entry, levels).model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
+        base = _voided_back_to(states, entry) if entry.type == events.VOIDED else state
+        state = _replay(base, entry, levels).model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
+        states.append(state)
     return state
+
+
+def _voided_back_to(states: list[CaseState | None], entry: AuditEntry) -> CaseState:
+    """The case as it stood before the first event `entry` (an `events_voided`) voids."""
+    first = min(voided_seqs([entry]), default=entry.seq)
+    back = states[first - 1] if 0 < first <= len(states) else None
+    if back is None:
+        raise RewindError(f"event {entry.seq} voids events from {first}, before the case was filed")
+    return back

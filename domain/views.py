@@ -136,9 +136,11 @@ if _unmasked:
 APPLICANT_EVENTS = frozenset(
     {events.FILED, "request_info", "provide_info", "reject", "relay", "accept_case", "select_partner",
      "close_no_match", "conclude_without_fund", "approve_investment", "decline_investment", "withdraw",
-     "update_contact", events.EXPIRED}
+     "update_contact", events.EXPIRED, events.VOIDED}
 )
-APPLICANT_PAYLOADS = frozenset({events.FILED, "request_info", "provide_info", "withdraw", "update_contact"})
+APPLICANT_PAYLOADS = frozenset(
+    {events.FILED, "request_info", "provide_info", "withdraw", "update_contact", events.VOIDED}
+)
 
 
 def _event(entry: AuditEntry) -> dict[str, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import mail
@@ -52,11 +53,12 @@ def build_worker(
     tuning: WorkerTuning | None = None,
     matching: Matching | None = None,
     reassigning: Reassigning | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     """The worker of every workflow and activity; `keys` sign what it records (`Settings.audit_keys`), and
     the nightly checkpoints also go to `checkpoint_log` (`Settings.checkpoint_log`; None: the table only) and
     `checkpoint_url` (AUDIT_CHECKPOINT_URL); `matching` replaces the engine's ranking and `reassigning` the bulk
-    reassignment's steps (tests)."""
+    reassignment's steps and `interceptors` are the SDK's (tests)."""
     tuning = tuning or WorkerTuning()
     records = CaseRecords(engine, keys.signer, keys.keyring)
     matching = matching or Matching(engine, weights)
@@ -80,6 +82,7 @@ def build_worker(
             reassigning.finish_reassignment,
         ],
         workflow_runner=workflow_runner() if tuning.sandboxed else UnsandboxedWorkflowRunner(),
+        interceptors=interceptors,
         graceful_shutdown_timeout=timedelta(seconds=10),  # running activities get this long, then are cancelled
         max_concurrent_activities=tuning.max_concurrent_activities,
         max_concurrent_workflow_tasks=tuning.max_concurrent_workflow_tasks,

@@ -379,6 +379,7 @@ EN: dict[str, str] = {
     "event.personal_data_redacted": "Personal data erased",
     "event.mail_undeliverable": "E-mail undeliverable",
     "event.consent_withdrawn": "Consent to be matched withdrawn",
+    "event.events_voided": "Events voided (recorded in a lost workflow task; the case never took them)",
     "event.audit_verified": "Audit trail verified",
     "role.applicant": "Applicant",
     "role.coordinator": "Coordinator (JETRO)",

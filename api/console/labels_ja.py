@@ -381,6 +381,7 @@ JA: dict[str, str] = {
     "event.personal_data_redacted": "個人データ消去",
     "event.mail_undeliverable": "メール配信不能",
     "event.consent_withdrawn": "マッチング同意の撤回",
+    "event.events_voided": "記録の無効化（失われたワークフロータスクで記録され、案件には反映されていない）",
     "event.audit_verified": "監査証跡の検証",
     "role.applicant": "申請者",
     "role.coordinator": "コーディネーター（JETRO）",

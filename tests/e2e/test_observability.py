@@ -167,10 +167,10 @@ async def test_the_worker_serves_the_temporal_sdk_metrics(
             for _ in range(50):  # the SDK records some metrics a moment after the work is done
                 text = (await scraper.get(f"http://{address}/metrics")).text
                 names = {family.name for family in text_string_to_metric_families(text)}
-                if {"temporal_request", "temporal_activity_execution_latency"} <= names:
+                if {"temporal_request", "temporal_local_activity_execution_latency"} <= names:
                     break
                 await asyncio.sleep(0.1)
-    assert {"temporal_request", "temporal_activity_execution_latency"} <= names, sorted(names)
+    assert {"temporal_request", "temporal_local_activity_execution_latency"} <= names, sorted(names)
 
 
 @pytest.fixture

@@ -94,12 +94,14 @@ def test_stored_histories_exist_for_every_scenario() -> None:
     service-level timers), v2- (before timers and search attributes were sent only when they change), v3-
     (before personal data was kept apart under a salt, hash version 2), v4- (before free text left the workflow
     and was hashed by the recording step: `bounded-case-state`), v5- (before the mail relay: the workflow
-    delivered its own e-mails, `mail-leaves-the-case`); and v6-told_of_withdrawals (before withdrawals of consent
-    carried their id, so a withdrawal told twice is recorded once)."""
+    delivered its own e-mails, `mail-leaves-the-case`); v6-told_of_withdrawals (before withdrawals of consent
+    carried their id, so a withdrawal told twice is recorded once); and v7- of every scenario (before an Update's
+    event was recorded by a local activity in the task that accepts it, `updates-record-locally`)."""
     stored = {p.stem for p in HISTORIES.glob("*.json")}
     assert set(SCENARIOS) <= stored
     assert {f"{version}-{name}" for name in VERSIONED for version in ("v1", "v2", "v3", "v4", "v5")} <= stored
     assert "v6-told_of_withdrawals" in stored
+    assert {f"v7-{name}" for name in SCENARIOS} <= stored
 
 
 @pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "as-the-worker-runs"])

@@ -3,57 +3,21 @@ the step's own: a row someone else put under the event's (case, seq) is refused 
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.records import CaseRecords
-from contracts.activities import RECORD_CASE_EVENT, EventHeader, RecordCaseEvent, RecordEvent
+from contracts.activities import RECORD_CASE_EVENT, RecordEvent
 from contracts.case import workflow_id
 from contracts.errors import STEP_FAILED, STORED_EVENT_INVALID, UNSTORABLE
 from domain.audit import make_entry, sign
-from domain.model import CaseState, FilingRequest
 from domain.signing import Signer
-from domain.transitions import new_case
-from infra.settings import Settings
 from infra.tables import audit_events, incidents
-from tests.helpers.people import APPLICANT_ACTOR, COORDINATOR_ACTOR
-from tests.helpers.support import filing
+from tests.helpers.recording import SIGNER, STRANGER, a_note, filing_step
 from tests.helpers.tampering import damage_record, damage_rows
-
-SIGNER = Settings(_env_file=None).audit_keys.signer
-STRANGER = Signer.from_seed(bytes(range(7, 39)))
-
-
-def filing_step(engine: AsyncEngine) -> tuple[ActivityEnvironment, Any, CaseState, RecordCaseEvent]:
-    """An activity environment for a new case's workflow, its recording step, the case and its filing."""
-    case_id = str(uuid.uuid4())
-    env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, workflow_id=workflow_id(case_id))
-    request = FilingRequest.model_validate(filing())
-    draft = new_case(case_id, request, APPLICANT_ACTOR, datetime.now(UTC))
-    header = EventHeader(case_id=case_id, seq=1, type="filed", actor=APPLICANT_ACTOR.model_dump(mode="json"),
-                         at=draft.created_at, stage_before=None, stage_after=draft.stage, prev_hash=draft.last_hash)
-    filed = RecordCaseEvent(header=header, payload=request.model_dump(mode="json"),
-                            state=draft.model_copy(update={"seq": 1}))
-    return env, CaseRecords(engine, SIGNER).record_case_event, draft, filed
-
-
-def a_note(draft: CaseState, prev_hash: str, text: str) -> RecordCaseEvent:
-    """The recording of a coordinator's note as the case's event 2, after the filing whose hash is `prev_hash`."""
-    note = EventHeader(case_id=draft.id, seq=2, type="add_note", actor=COORDINATOR_ACTOR.model_dump(mode="json"),
-                       at=draft.created_at + timedelta(minutes=5), stage_before=draft.stage,
-                       stage_after=draft.stage, prev_hash=prev_hash)
-    return RecordCaseEvent(header=note, payload={"text": text},
-                           state=draft.model_copy(update={"seq": 2, "last_hash": prev_hash}))
 
 
 @pytest.mark.parametrize(("forger", "why"), [(STRANGER, "which is not a known audit key"),

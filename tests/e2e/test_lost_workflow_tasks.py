@@ -1,0 +1,131 @@
+"""An Update's event is written by a local activity in the workflow task that accepts it (issue 15). A task lost
+after that event committed (its worker died before completing it) is run again by Temporal with the same Update:
+the action is recorded once, the trail verifies and agrees with the workflow's history, and the case goes on.
+A real Temporal dev server and a real worker; the task is lost by failing it once right after the Update's
+handler finished (what Temporal sees of a worker that dies then: the task is not completed)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import (
+    HandleUpdateInput,
+    Interceptor,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
+
+from activities.records import CaseRecords
+from contracts.activities import EventHeader, RecordCaseEvent
+from contracts.case import workflow_id
+from domain import events
+from domain.model import Action
+from domain.payloads import parse_payload
+from domain.transitions import apply
+from infra.settings import Settings
+from tests.helpers.mail import MailSink
+from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, COORDINATOR_ACTOR, SBIC, officer
+from tests.helpers.team import team_desk
+from workers.case_worker import build_worker
+from workflows.case import CaseWorkflow
+
+pytestmark = pytest.mark.parametrize("env", ["local"], indirect=True)
+
+
+class LoseTasks(Interceptor):
+    """Fails the workflow task in which an Update named `update` finished, the first time each such Update runs."""
+
+    def __init__(self, update: str) -> None:
+        self.update = update
+        self.lost: list[str] = []
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
+        outer = self
+
+        class Losing(WorkflowInboundInterceptor):
+            async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+                result = await super().handle_update_handler(input)
+                if input.update == outer.update and input.id not in outer.lost:
+                    outer.lost.append(input.id)
+                    raise RuntimeError("the worker died before completing this workflow task")
+                return result
+
+        return Losing
+
+
+async def test_an_update_whose_task_was_lost_after_recording_is_recorded_once(
+    env: WorkflowEnvironment, settings: Settings, migrated_database: str, mail_sink: MailSink,
+) -> None:
+    losing = LoseTasks("relay")
+    client: Client = env.client
+    async with team_desk(client, settings, migrated_database, worker=False) as team:
+        assert team.engine is not None
+        async with build_worker(client, settings.temporal_task_queue, team.engine, keys=settings.audit_keys,
+                                interceptors=[losing]):
+            case = await team.file(APPLICANT)
+            relayed = await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
+            assert len(losing.lost) == 1, "the task that ran the relay was lost once"
+            await team.ok(case, "accept_case", officer(SBIC))
+            history = await team.history(case, COORDINATOR)
+            verdict = await team.verify(case, AUDITOR)
+            crosscheck = (await team.http.get(f"/api/cases/{case['id']}/history/crosscheck",
+                                              headers=team.headers(AUDITOR))).json()
+    assert [(e["seq"], e["type"]) for e in history] == [(1, events.FILED), (2, "relay"), (3, "accept_case")]
+    assert relayed["stage"] == "office_review"
+    assert verdict["valid"] is True
+    assert crosscheck["consistent"] is True, crosscheck
+
+
+async def test_an_event_whose_update_never_came_back_is_voided_and_the_case_goes_on(
+    env: WorkflowEnvironment, settings: Settings, migrated_database: str, mail_sink: MailSink,
+) -> None:
+    """The task that recorded a note was lost and its Update never delivered again (its caller gave up, Temporal
+    restarted): the note is on the trail, chained and signed, but the workflow never took it. The next action
+    comes to the note's seq: the note is voided and the action recorded after the voiding; the case, its history
+    as of any time and the cross-check with Temporal's history all agree."""
+    client: Client = env.client
+    async with team_desk(client, settings, migrated_database) as team:
+        assert team.engine is not None
+        case = await team.file(APPLICANT)
+        state = await client.get_workflow_handle(workflow_id(case["id"])).query(CaseWorkflow.snapshot)
+        assert state is not None
+        note = {"text": "written by a task that was lost"}
+        at = datetime.now(UTC)
+        after = apply(state, COORDINATOR_ACTOR, Action.ADD_NOTE, parse_payload(Action.ADD_NOTE, note), at)
+        header = EventHeader(
+            case_id=state.id, seq=state.seq + 1, type="add_note", actor=COORDINATOR_ACTOR.model_dump(mode="json"),
+            at=at, stage_before=state.stage, stage_after=after.stage, prev_hash=state.last_hash,
+            salt=uuid.uuid4().hex,
+        )
+        lost = RecordCaseEvent(header=header, payload=note, state=after.model_copy(update={"seq": header.seq}))
+        activity = ActivityEnvironment()
+        activity.info = dataclasses.replace(activity.info, workflow_id=workflow_id(state.id))
+        await activity.run(CaseRecords(team.engine, settings.audit_keys.signer).record_case_event, lost)
+        noted = (await team.get(case, COORDINATOR)).json()
+
+        relayed = await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
+        history = await team.history(case, AUDITOR)
+        told = await team.history(case, APPLICANT)
+        verdict = await team.verify(case, AUDITOR)
+        crosscheck = (await team.http.get(f"/api/cases/{case['id']}/history/crosscheck",
+                                          headers=team.headers(AUDITOR))).json()
+        back_then = (await team.http.get(f"/api/cases/{case['id']}", params={"as_of": noted["updated_at"]},
+                                         headers=team.headers(AUDITOR))).json()
+        now = (await team.http.get(f"/api/cases/{case['id']}", params={"as_of": relayed["updated_at"]},
+                                   headers=team.headers(AUDITOR))).json()
+    assert [(e["seq"], e["type"]) for e in history] == [
+        (1, events.FILED), (2, "add_note"), (3, events.VOIDED), (4, "relay")]
+    assert history[2]["payload"]["from_seq"] == 2 and history[2]["payload"]["to_seq"] == 2
+    assert relayed["stage"] == "office_review" and relayed["notes_total"] == 0, "the case never took the note"
+    assert [e["type"] for e in told] == [events.FILED, events.VOIDED, "relay"], "the applicant sees the voiding"
+    assert verdict["valid"] is True
+    assert crosscheck["consistent"] is True, crosscheck
+    assert noted["notes_total"] == 1, "until the voiding, the read model showed the stranger"
+    assert back_then["notes_total"] == 1 and back_then["stage"] == "screening"
+    assert now["notes_total"] == 0 and now["stage"] == "office_review", "as of after the voiding, no note"

@@ -1,0 +1,160 @@
+"""Events recorded in a workflow task that was lost (an Update's event is written by a local activity, issue 15):
+the same Update delivered again is answered with its stored event; events the case never took are voided by the
+next recording, which then records the case's own event after the voiding (`activities.strangers`)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.exceptions import ApplicationError
+
+from activities.records import SEQ_TAKEN
+from contracts.errors import STORED_EVENT_INVALID
+from domain import events
+from domain.audit import AuditEntry, make_entry, sign, verify_chain
+from domain.idempotency import KeyClaim
+from domain.signing import Keyring
+from domain.voiding import VOID_REASON
+from infra.tables import audit_events, cases, idempotency_keys, notifications
+from tests.helpers.recording import SIGNER, a_note, filing_step
+
+
+async def trail(engine: AsyncEngine, case_id: str) -> list[AuditEntry]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(audit_events).where(audit_events.c.case_id == case_id)
+                                   .order_by(audit_events.c.seq))).mappings().all()
+    return [AuditEntry.model_validate(dict(row)) for row in rows]
+
+
+async def test_an_update_delivered_again_is_answered_with_the_event_its_lost_task_stored(engine: AsyncEngine) -> None:
+    """The Update runs again in a new task: the same action at another time, under another salt. It is the same
+    event, not a second one."""
+    env, record, draft, filed = filing_step(engine)
+    first = await env.run(record, filed)
+    lost = a_note(draft, first.hash, "a note its task lost")
+    stored = await env.run(record, lost)
+    again = lost.model_copy(update={"header": lost.header.model_copy(update={
+        "at": lost.header.at + timedelta(seconds=12), "salt": "f" * 32})})
+    answered = await env.run(record, again)
+    assert (answered.seq, answered.hash) == (2, stored.hash)
+    assert [e.type for e in await trail(engine, draft.id)] == ["filed", "add_note"]
+
+
+async def test_an_event_no_workflow_took_is_voided_and_the_case_goes_on_after_it(engine: AsyncEngine) -> None:
+    env, record, draft, filed = filing_step(engine)
+    case_id = draft.id
+    first = await env.run(record, filed)
+    # The lost task's event: a question to the applicant (mail waits in the outbox), sent with an Idempotency-Key.
+    claim = KeyClaim(caller_id="coordinator-1", key="ask-once", fingerprint="0" * 64,
+                     expires_at=datetime.now(UTC) + timedelta(hours=1))
+    asked = a_note(draft, first.hash, "ignored")
+    asked = asked.model_copy(update={
+        "header": asked.header.model_copy(update={"type": "request_info"}),
+        "payload": {"questions": ["Which markets?"]}, "claim": claim})
+    await env.run(record, asked)
+    async with engine.connect() as conn:
+        waiting = (await conn.execute(select(notifications.c.status).where(
+            notifications.c.case_id == case_id, notifications.c.seq == 2))).scalars().all()
+    assert waiting and set(waiting) == {"pending"}, "the lost task's event put mail in the outbox"
+
+    # The workflow never took it: its next recording (a note, the next seq it knows) comes to the same seq.
+    own = a_note(draft, first.hash, "the case's own note")
+    own = own.model_copy(update={"header": own.header.model_copy(update={"at": own.header.at + timedelta(minutes=1)})})
+    recorded = await env.run(record, own)
+    assert recorded.seq == 4
+
+    entries = await trail(engine, case_id)
+    assert [(e.seq, e.type) for e in entries] == [
+        (1, "filed"), (2, "request_info"), (3, events.VOIDED), (4, "add_note")]
+    voiding = entries[2]
+    assert voiding.payload == {"from_seq": 2, "to_seq": 2, "reason": VOID_REASON}
+    assert (voiding.stage_before, voiding.stage_after) == (entries[1].stage_after, own.header.stage_before)
+    assert entries[3].payload == {"text": "the case's own note"} and entries[3].hash == recorded.hash
+    assert verify_chain(entries, Keyring.of([SIGNER.public])).valid, "the trail still verifies, voiding and all"
+
+    async with engine.connect() as conn:
+        model = (await conn.execute(select(cases.c.seq, cases.c.snapshot).where(cases.c.id == case_id))).one()
+        mail = (await conn.execute(select(notifications.c.status).where(
+            notifications.c.case_id == case_id, notifications.c.seq == 2))).scalars().all()
+        keys = (await conn.execute(select(idempotency_keys).where(idempotency_keys.c.case_id == case_id))).all()
+    assert model.seq == 4 and model.snapshot["last_hash"] == recorded.hash
+    assert set(mail) == {"cancelled"}, "mail about an action the case never took is not sent"
+    assert keys == [], "the key is free again: the caller's retry applies the action"
+
+    again = await env.run(record, own)  # the step retried after its transaction committed
+    assert (again.seq, again.hash) == (4, recorded.hash)
+    assert len(await trail(engine, case_id)) == 4
+
+
+async def test_several_lost_events_are_voided_at_once(engine: AsyncEngine) -> None:
+    env, record, draft, filed = filing_step(engine)
+    first = await env.run(record, filed)
+    one = await env.run(record, a_note(draft, first.hash, "lost one"))
+    two = a_note(draft, one.hash, "lost two")
+    two = two.model_copy(update={"header": two.header.model_copy(update={"seq": 3})})
+    await env.run(record, two)
+    recorded = await env.run(record, a_note(draft, first.hash, "kept"))
+    entries = await trail(engine, draft.id)
+    assert [e.type for e in entries] == ["filed", "add_note", "add_note", events.VOIDED, "add_note"]
+    assert entries[3].payload["from_seq"] == 2 and entries[3].payload["to_seq"] == 3
+    assert recorded.seq == 5 and entries[4].payload == {"text": "kept"}
+
+
+async def test_a_stranger_at_the_filing_is_refused_not_voided(engine: AsyncEngine) -> None:
+    """A case is filed once: a different filing at seq 1 is nobody's lost task (the filing delivered again is the
+    same event), so it stays a refusal for good, as any event the step cannot own."""
+    env, record, draft, filed = filing_step(engine)
+    await env.run(record, filed)
+    other = filed.model_copy(update={"payload": {**filed.payload, "summary": "another filing"}})
+    async with engine.begin() as conn:
+        before = (await conn.execute(select(audit_events.c.seq).where(audit_events.c.case_id == draft.id))).all()
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(record, other)
+    assert refused.value.type == STORED_EVENT_INVALID and refused.value.non_retryable
+    assert "not the filing" in str(refused.value)
+    async with engine.connect() as conn:
+        after = (await conn.execute(select(audit_events.c.seq).where(audit_events.c.case_id == draft.id))).all()
+    assert after == before
+
+
+async def test_a_voiding_cannot_void_what_a_forger_wrote(engine: AsyncEngine) -> None:
+    """Only events signed as the recording step signs are voided: an unsigned one at the seq is still refused."""
+    env, record, draft, filed = filing_step(engine)
+    first = await env.run(record, filed)
+    note = a_note(draft, first.hash, "real")
+    forged = make_entry(**note.header.model_dump(exclude={"salt"}), payload={"text": "forged"})
+    async with engine.begin() as conn:
+        await conn.execute(insert(audit_events).values(**forged.model_dump()))
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(record, note)
+    assert refused.value.type == STORED_EVENT_INVALID and "it is not signed" in str(refused.value)
+    assert [e.type for e in await trail(engine, draft.id)] == ["filed", "add_note"]
+
+
+async def test_a_try_that_finds_its_seq_taken_while_writing_reads_the_event_there(engine: AsyncEngine) -> None:
+    """Two tries of one Update at once (a worker whose task was lost still writing while another runs the task
+    again): their events differ in time and salt. The one whose insert finds the seq taken must not answer with its
+    own hash, which no stored event has: it fails, to be retried, and the retry answers with the stored event."""
+    env, record, draft, filed = filing_step(engine)
+    first = await env.run(record, filed)
+    mine = a_note(draft, first.hash, "one note")
+    theirs = make_entry(**mine.header.model_copy(update={"at": mine.header.at + timedelta(seconds=3),
+                                                         "salt": "e" * 32}).model_dump(),
+                        payload=mine.payload)
+    async with engine.connect() as other:
+        writing = await other.begin()
+        await other.execute(insert(audit_events).values(**sign(theirs, SIGNER).model_dump()))
+        trying = asyncio.create_task(env.run(record, mine))
+        await asyncio.sleep(0.5)  # it read the trail (the other try's row is not committed) and waits on its insert
+        assert not trying.done()
+        await writing.commit()
+        with pytest.raises(ApplicationError) as raced:
+            await trying
+    assert raced.value.type == SEQ_TAKEN and not raced.value.non_retryable
+    again = await env.run(record, mine)
+    assert (again.seq, again.hash) == (2, theirs.hash)
+    assert [e.hash for e in await trail(engine, draft.id)] == [first.hash, theirs.hash]
