@@ -6,9 +6,9 @@ started in a temporary folder and stopped at the end. The case worker is the pro
 beside the driving client). SDK defaults: 100 workflow-task slots, 100 activity slots, 5 pollers each, 1000
 cached workflows; the bare worker, in this process, uses the same settings in the SDK's default sandbox (what a
 team writes; the case worker runs its workflows unsandboxed, `WorkerTuning.sandboxed`). Each case takes 9
-Updates (filing by update-with-start, then 8 actions) and 10 activities (9 `record_case_event`, 1
-`rank_candidates`); each bare workflow takes the same Updates with ordinary no-op activities (the "bare local"
-baseline: local ones).
+Updates (filing by update-with-start, then 8 actions) and 10 activities (9 `record_case_event`, local ones run in
+the task that accepts each Update, and 1 ordinary `rank_candidates`); each bare workflow takes the same Updates with
+ordinary no-op activities (the "bare local" baseline: local ones).
 
     python -m bench.cases --cases 500 --concurrency 50
 """
@@ -58,7 +58,7 @@ from workflows.case import CaseWorkflow
 
 DATABASE = "alliance_bench"
 UPDATES_PER_CASE = 9
-ACTIVITIES_PER_CASE = 10  # 9 record_case_event, 1 rank_candidates
+ACTIVITIES_PER_CASE = 10  # 9 record_case_event (local), 1 rank_candidates
 
 APPLICANT = Actor(id="bench-applicant", name="Anna Schmidt (Acme GmbH)", role=Role.APPLICANT, org="acme-gmbh")
 COORDINATOR = Actor(id="bench-coordinator", name="Kenji Sato (JETRO)", role=Role.COORDINATOR, org=JETRO)
