@@ -27,11 +27,12 @@ from domain.rewind import rewind
 from domain.signing import AuditKeys
 from domain.stored_rows import audit_entry
 from infra.access_log import purge_access_log
-from infra.audit_export import ExportFilter, check_export, export_audit
+from infra.audit_export import ExportFilter, export_audit
 from infra.audit_trail import case_rows, case_verdict
 from infra.case_rows import stored_case
 from infra.checkpoints import case_anchor
 from infra.db import session_factory
+from infra.export_check import check_export
 from infra.outbox import Status
 from infra.tables import audit_events, case_texts, cases, notifications
 

@@ -24,7 +24,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.model import Office
-from infra.audit_export import COLUMNS, check_export, compact_json
+from infra.audit_export import COLUMNS, compact_json
+from infra.export_check import check_export
 from tests.helpers.desk import Desk
 from tests.helpers.people import ADMIN, APPLICANT, AUDITOR, COORDINATOR, FUND_MEMBER, Person, manager, officer
 from tests.helpers.scenarios import to_matching

@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.audit import AuditEntry, make_entry
-from infra.audit_export import check_export
 from infra.audit_trail import stored_entries
+from infra.export_check import check_export
 from infra.settings import Settings
 from infra.tables import audit_events
 from tests.helpers.desk import Desk

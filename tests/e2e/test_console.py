@@ -31,7 +31,7 @@ from api.console.labels_ja import JA
 from domain.model import Action, CaseState, FilingRequest, Office
 from domain.payloads import ACTION_PAYLOADS, parse_payload
 from domain.transitions import new_case
-from infra.audit_export import check_export
+from infra.export_check import check_export
 from infra.settings import DEV_PEPPER, Settings
 from infra.tables import notifications
 from infra.users import DEMO_USERS
