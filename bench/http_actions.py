@@ -55,18 +55,15 @@ from bench.cases import (
     OFFICER,
     REQUEST,
     UPDATES_PER_CASE,
-    ActivityTimer,
     Drive,
-    Phase,
     bare_driver,
     bare_worker,
     count_events,
-    mean,
     ms,
-    percentile,
     run_and_report,
     run_phase,
 )
+from bench.measure import ActivityTimer, Phase, mean, percentile
 from bench.stack import API_HOST, api_process, bench_stack, worker_process
 from domain.model import Actor, Office, Outcome
 from infra.settings import Settings

@@ -24,7 +24,8 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from app.processes import ChildProcess
-from bench.cases import APPLICANT, REQUEST, ActivityTimer, Phase, case_driver, run_phase
+from bench.cases import APPLICANT, REQUEST, case_driver, run_phase
+from bench.measure import ActivityTimer, Phase
 from bench.stack import Stack, bench_stack
 from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, CaseInput, FilingCommand, Receipt, workflow_id
 from infra.settings import Settings
