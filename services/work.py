@@ -7,6 +7,7 @@ filed; ties by case id, so pages are stable (keyset cursors, as `GET /api/cases`
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -91,12 +92,13 @@ async def my_work(desk: CaseDesk, actor: Actor, filters: WorkFilters) -> Page:
     return Page.of(page, next_cursor)
 
 
-async def queue_head(desk: CaseDesk, actor: Actor, count: int) -> list[str]:
-    """The ids of the `count` most urgent unclaimed cases of the person's queue."""
+async def queue_head(desk: CaseDesk, actor: Actor, count: int, passed: Collection[str] = ()) -> list[str]:
+    """The ids of the `count` most urgent unclaimed cases of the person's queue, but those `passed` over."""
     keys = urgency(false())[1:]
     query = (
         select(cases.c.id)
-        .where(visible_to(actor), cases.c.stage != Stage.CLOSED, in_queue_of(actor.principal))
+        .where(visible_to(actor), cases.c.stage != Stage.CLOSED, in_queue_of(actor.principal),
+               cases.c.id.not_in(sorted(passed)))
         .order_by(*keys, cases.c.id)
         .limit(count)
     )
@@ -109,10 +111,12 @@ async def take_next(desk: CaseDesk, actor: Actor) -> CaseState | None:
 
     Two callers at once are safe: each claim is an Update the case's workflow decides under its lock, so of two
     claims of one case the second is refused (409, "already assigned") and its caller moves on to the next case.
-    A case whose stored record is no case (`Unreplayable`) is passed over, as the work list shows it damaged.
+    A case whose stored record is no case (`Unreplayable`) is passed over, as the work list shows it damaged, and the
+    queue is read on after it: ten damaged cases on top of the queue do not hide the intact ones below them.
     """
+    passed: set[str] = set()
     for _ in range(ROUNDS):
-        head = await queue_head(desk, actor, HEAD)
+        head = await queue_head(desk, actor, HEAD, passed)
         if not head:
             return None
         for case_id in head:
@@ -124,4 +128,5 @@ async def take_next(desk: CaseDesk, actor: Actor) -> CaseState | None:
                 log.info("queued case taken meanwhile", case_id=case_id)
             except Unreplayable:  # its stored record is no case (listed as damaged): the next one
                 log.error("queued case's record cannot be read back: passed over", case_id=case_id)
+                passed.add(case_id)
     return None

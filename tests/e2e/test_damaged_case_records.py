@@ -15,6 +15,7 @@ from infra.closed_cases import append_to_closed_case
 from infra.retention import archive_closed_cases
 from infra.settings import Settings
 from infra.tables import audit_events
+from services.work import HEAD
 from tests.helpers.people import APPLICANT, AUDITOR, SBIC, manager, officer
 from tests.helpers.reassigning import accepted_by, finished, start
 from tests.helpers.tampering import damage_record
@@ -101,3 +102,18 @@ async def test_one_case_whose_record_is_no_case_is_listed_as_damaged_and_hides_n
 
     taken = await team.http.get("/api/work/next", headers=team.headers(officer(SBIC)))
     assert taken.status_code == 200 and taken.json()["id"] == others[0]["id"], taken.text
+
+
+async def test_taking_the_next_case_passes_over_more_damaged_cases_than_it_reads_at_a_time(team: Team) -> None:
+    """`take_next` read the queue's ten most urgent cases again and again: with ten damaged ones on top, each round
+    read the same ten, passed them over, and after ten rounds answered 204 ("the queue is empty") though an intact
+    case waited right after them. It reads on past the cases it passed over."""
+    assert team.engine is not None
+    queued = [await in_sbic_queue(team) for _ in range(HEAD + 1)]  # the first filed are the most urgent
+    for case in queued[:HEAD]:
+        await damage_record(team.engine, case["id"], "[]")
+
+    taken = await team.http.get("/api/work/next", headers=team.headers(officer(SBIC)))
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["id"] == queued[HEAD]["id"] and taken.json()["assignee"] is not None
+
