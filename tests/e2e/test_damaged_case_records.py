@@ -16,7 +16,7 @@ from infra.retention import archive_closed_cases
 from infra.settings import Settings
 from infra.tables import audit_events
 from services.work import HEAD
-from tests.helpers.people import APPLICANT, AUDITOR, SBIC, manager, officer
+from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC, SJ, manager, officer
 from tests.helpers.reassigning import accepted_by, finished, start
 from tests.helpers.tampering import damage_record
 from tests.helpers.team import SECOND_OFFICER, Team
@@ -117,3 +117,20 @@ async def test_taking_the_next_case_passes_over_more_damaged_cases_than_it_reads
     assert taken.status_code == 200, taken.text
     assert taken.json()["id"] == queued[HEAD]["id"] and taken.json()["assignee"] is not None
 
+
+async def test_a_damaged_case_in_office_review_stays_in_the_queue_of_the_office_reviewing_it(team: Team) -> None:
+    """An office's queue asked the case's record (its snapshot) which offices still have to review it: a case whose
+    record is no case waited on no office, so it was in nobody's "My work" (listed nowhere as damaged either) and
+    no one would ever see it needed repair. It stays in the queues of the offices its row names, listed as damaged;
+    an office it does not name still sees nothing of it."""
+    assert team.engine is not None
+    case = await team.file(APPLICANT)
+    await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
+    await damage_record(team.engine, case["id"], "[]")
+
+    for person in (officer(SBIC), manager(SBIC)):
+        answer = await team.http.get("/api/work", headers=team.headers(person))
+        assert answer.status_code == 200, answer.text
+        assert [d["id"] for d in answer.json()["damaged"]] == [case["id"]], (person, answer.json())
+    other = await team.http.get("/api/work", headers=team.headers(officer(SJ)))
+    assert other.status_code == 200 and case["id"] not in other.text and case["reference"] not in other.text
