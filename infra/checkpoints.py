@@ -172,8 +172,14 @@ async def stored_heads(conn: AsyncConnection, checkpoint_id: int) -> list[Head]:
 
 
 async def stored_checkpoint(conn: AsyncConnection, checkpoint_id: int) -> Checkpoint:
-    row = (await conn.execute(select(audit_checkpoints).where(audit_checkpoints.c.id == checkpoint_id))).mappings()
-    return checkpoint_of_row(row.one())
+    """The checkpoint stored as `checkpoint_id`. Its heads name it, but its owner may have deleted its row (having
+    dropped the heads' foreign key) or stored a second row with its id (having dropped the primary key): either is
+    read as a checkpoint of that id that does not hold (every column NULL: `checkpoint_of_row`), never a crash."""
+    rows = (await conn.execute(select(audit_checkpoints).where(audit_checkpoints.c.id == checkpoint_id))).mappings()
+    found = rows.all()
+    if len(found) != 1:
+        return checkpoint_of_row({column.name: None for column in audit_checkpoints.c} | {"id": checkpoint_id})
+    return checkpoint_of_row(found[0])
 
 
 NEVER_SIGNED = datetime(1, 1, 1, tzinfo=UTC)
