@@ -5,6 +5,7 @@ the lists (API and console) show the others and list it as damaged. Each test ha
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 from infra.closed_cases import append_to_closed_case
 from infra.retention import archive_closed_cases
 from infra.settings import Settings
-from infra.tables import audit_events
+from infra.tables import audit_events, cases
 from services.work import HEAD
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC, SJ, manager, officer
 from tests.helpers.reassigning import accepted_by, finished, start
@@ -134,3 +135,29 @@ async def test_a_damaged_case_in_office_review_stays_in_the_queue_of_the_office_
         assert [d["id"] for d in answer.json()["damaged"]] == [case["id"]], (person, answer.json())
     other = await team.http.get("/api/work", headers=team.headers(officer(SJ)))
     assert other.status_code == 200 and case["id"] not in other.text and case["reference"] not in other.text
+
+
+async def test_a_record_copied_from_another_case_shows_nothing_of_that_case(team: Team) -> None:
+    """A row whose record is another case's (its owner copied a snapshot across, a restore put it in the wrong row)
+    read as that other case: SBIC's lists, scoped by the row's own columns, showed an SME Support Japan case — its
+    id, reference and company — to SBIC's staff. A record that is not the row's case is listed as damaged, from the
+    row's own columns, and opening the case says so."""
+    assert team.engine is not None
+    ours = await team.file(APPLICANT, company="Seen Here KK")
+    await team.ok(ours, "relay", COORDINATOR, offices=[SBIC])
+    theirs = await team.file(APPLICANT, company="Hidden Elsewhere GmbH")
+    await team.ok(theirs, "relay", COORDINATOR, offices=[SJ])
+    async with team.engine.connect() as conn:
+        copied = await conn.scalar(select(cases.c.snapshot).where(cases.c.id == theirs["id"]))
+    await damage_record(team.engine, ours["id"], json.dumps(copied))
+
+    for url in ("/api/cases", "/api/work"):
+        answer = await team.http.get(url, headers=team.headers(officer(SBIC)))
+        assert answer.status_code == 200, f"{url}: {answer.text}"
+        assert [d["id"] for d in answer.json()["damaged"]] == [ours["id"]], f"{url}: {answer.text}"
+        assert all(leak not in answer.text for leak in (theirs["id"], theirs["reference"], "Hidden Elsewhere")), url
+    async with team.browser(officer(SBIC)) as browser:
+        page = await browser.get("/cases")
+    assert page.status_code == 200 and "Hidden Elsewhere" not in page.text and theirs["reference"] not in page.text
+    opened = await team.get(ours, officer(SBIC))
+    assert opened.status_code == 409 and ours["id"] in opened.json()["detail"], opened.text
