@@ -248,6 +248,11 @@ async def latest_anchors(engine: AsyncEngine, keyring: Keyring, *, verified: boo
     return anchors
 
 
+def unreadable_log(path: Path, error: OSError) -> str:
+    """Why the checkpoint log at `path`, which is there, could not be read (`error`: a folder, no permission)."""
+    return f"the checkpoint log {path} cannot be read ({error.strerror or error})"
+
+
 async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) -> list[str]:
     """Where the checkpoint log and the checkpoint table disagree: a logged checkpoint whose line is altered or
     badly signed, that no longer chains to the line before, or that the table lacks or holds otherwise (rows
@@ -256,6 +261,8 @@ async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) 
         lines = (await asyncio.to_thread(path.read_bytes)).splitlines()
     except FileNotFoundError:
         return []
+    except OSError as error:  # there, but not to be read (a folder, no permission): no agreement can be seen
+        return [unreadable_log(path, error)]
     problems: list[str] = []
     prev = None
     async with engine.connect() as conn:
