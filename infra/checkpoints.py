@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, exists, or_, select, text
+from sqlalchemy import Select, exists, func, or_, select, text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -133,8 +133,10 @@ async def take_checkpoint_over(
         last = (await conn.execute(
             select(audit_checkpoints.c.id, audit_checkpoints.c.digest).order_by(audit_checkpoints.c.id.desc()).limit(1)
         )).first()
-        checkpoint = make_checkpoint((last.id if last else 0) + 1, now, heads, last.digest if last else None,
-                                     keys.signer, verified=verified)
+        # after every id its heads name too: a row its owner deleted (its heads kept) leaves its id taken
+        named = await conn.scalar(select(func.max(audit_checkpoint_heads.c.checkpoint_id)))
+        checkpoint = make_checkpoint(max(last.id if last else 0, named or 0) + 1, now, heads,
+                                     last.digest if last else None, keys.signer, verified=verified)
         await conn.execute(insert(audit_checkpoints).values(**checkpoint.model_dump()))
         rows = [{"checkpoint_id": checkpoint.id, "position": n, **head.model_dump()} for n, head in enumerate(heads)]
         for start in range(0, len(rows), HEADS_PER_INSERT):

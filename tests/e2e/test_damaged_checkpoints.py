@@ -81,3 +81,28 @@ async def test_a_damaged_checkpoint_row_is_a_checkpoint_that_does_not_hold(
         said = " ".join((found.stdout + found.stderr).split())
         assert found.returncode == 1 and "Traceback" not in said, said[-2000:]
         assert f"broken {case['id']}: event" in said and "checkpoint 1" in said, said[-2000:]
+
+
+async def test_a_checkpoint_is_taken_after_one_whose_row_was_deleted_and_the_log_names_the_missing_one(
+    team: Team, settings: Settings, tmp_path: Path
+) -> None:
+    """With checkpoint 1's row deleted and its heads kept (their foreign key dropped), `alliance audit checkpoint` (and
+    the nightly verification's checkpoint) took the next id from the rows alone, 1 again, and stopped on its heads'
+    primary key: "failed unexpectedly" and a traceback, every night. It takes checkpoint 2, and `alliance audit
+    verify` names checkpoint 1 as in the log but not in the database."""
+    assert team.engine is not None
+    await to_matching(team)
+    log = tmp_path / "checkpoints.log"
+    assert (await alliance(team.engine, settings, log, "audit", "checkpoint")).returncode == 0
+    async with team.engine.begin() as conn:
+        for statement in ("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER", *DAMAGE["row deleted, heads kept"],
+                          "ALTER TABLE audit_checkpoints ENABLE TRIGGER USER"):
+            await conn.execute(text(statement))
+
+    taken = await alliance(team.engine, settings, log, "audit", "checkpoint")
+    said = " ".join((taken.stdout + taken.stderr).split())
+    assert taken.returncode == 0 and "checkpoint 2 of" in said, said[-2000:]
+    verified = await alliance(team.engine, settings, log, "audit", "verify")
+    said = " ".join((verified.stdout + verified.stderr).split())
+    assert verified.returncode == 1 and "Traceback" not in said, said[-2000:]
+    assert "checkpoint 1 of" in said and "is in the checkpoint log but not in the database" in said, said[-2000:]
