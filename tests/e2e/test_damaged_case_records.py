@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from infra.audit_export import check_export
 from infra.closed_cases import append_to_closed_case
 from infra.retention import archive_closed_cases
 from infra.settings import Settings
@@ -161,3 +162,19 @@ async def test_a_record_copied_from_another_case_shows_nothing_of_that_case(team
     assert page.status_code == 200 and "Hidden Elsewhere" not in page.text and theirs["reference"] not in page.text
     opened = await team.get(ours, officer(SBIC))
     assert opened.status_code == 409 and ours["id"] in opened.json()["detail"], opened.text
+
+
+async def test_an_office_export_holds_the_events_of_its_case_whose_record_is_no_case(team: Team) -> None:
+    """The audit export of an office's cases asked each case's record which offices it was relayed to: a case whose
+    record is no case was left out, its events — all an auditor has left of it — silently missing from the office's
+    export. The row's own offices say it, as they scope every list."""
+    assert team.engine is not None
+    case = await team.file(APPLICANT)
+    await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
+    await damage_record(team.engine, case["id"], "[]")
+
+    for office, relayed in ((SBIC, True), (SJ, False)):
+        answer = await team.http.get("/api/audit/export", params={"office": office}, headers=team.headers(AUDITOR))
+        assert answer.status_code == 200, answer.text
+        checked = check_export(answer.content)
+        assert checked.ok and (checked.count == 2) is relayed and (case["id"] in answer.text) is relayed, office
