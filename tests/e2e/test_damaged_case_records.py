@@ -25,7 +25,7 @@ from tests.helpers.team import SECOND_OFFICER, Team
 
 NO_CASE = "cannot be read back: its stored record (the read model's snapshot) is not a case"
 CLOSED_BUT_NO_CASE = '{"stage": "closed"}'
-"""A record retention still finds due (it asks the snapshot's stage), which holds no case."""
+"""A record that says the case is closed but holds no case."""
 
 
 async def in_sbic_queue(team: Team) -> dict[str, Any]:
@@ -178,3 +178,19 @@ async def test_an_office_export_holds_the_events_of_its_case_whose_record_is_no_
         assert answer.status_code == 200, answer.text
         checked = check_export(answer.content)
         assert checked.ok and (checked.count == 2) is relayed and (case["id"] in answer.text) is relayed, office
+
+
+async def test_retention_names_a_closed_case_whose_record_says_nothing_of_its_stage(
+    team: Team, settings: Settings, tmp_path: Path
+) -> None:
+    """Retention found the cases due by their record's stage: a closed case whose record its owner altered to JSON
+    without one (`[]`) was never due, so its personal data was kept past retention with no word of it, run after
+    run. The row's own stage finds it, and retention refuses it naming the case, as any record that is no case."""
+    assert team.engine is not None
+    case = await team.file(APPLICANT)
+    assert (await team.ok(case, "withdraw", APPLICANT, reason="plans changed"))["stage"] == "closed"
+    await damage_record(team.engine, case["id"], "[]")
+
+    archived = await archive_closed_cases(team.engine, datetime.now(UTC) + timedelta(seconds=1), tmp_path, 10,
+                                          datetime.now(UTC), settings.audit_keys)
+    assert archived.archived == [] and f"case {case['id']} {NO_CASE}" in archived.refused.get(case["id"], ""), archived
