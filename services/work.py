@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, DateTime, Integer, Numeric, case, false, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Numeric, case, false, literal, or_, select, tuple_
 
 from domain.errors import Refused, Unreplayable
 from domain.model import Action, Actor, CaseState, Stage
@@ -23,7 +23,7 @@ from infra.queues import in_queue_of
 from infra.tables import cases
 from infra.visibility import visible_to
 from services.case_desk import CaseDesk
-from services.listing import FAR_FUTURE, PAGE_COLUMNS, Page, decode_keys, encode_keys, mentions
+from services.listing import FAR_FUTURE, PAGE_COLUMNS, Page, decode_keys, encode_keys, epoch, mentions
 
 log = structlog.get_logger(__name__)
 HEAD = 10
@@ -59,8 +59,8 @@ def urgency(mine: ColumnElement[bool]) -> list[ColumnElement[Any]]:
     return [
         case((mine, 0), else_=1),
         case((cases.c.overdue, 0), else_=1),
-        func.extract("epoch", func.coalesce(cases.c.due_at, literal(FAR_FUTURE, DateTime(timezone=True)))),
-        func.extract("epoch", cases.c.created_at),
+        epoch(cases.c.due_at, FAR_FUTURE),
+        epoch(cases.c.created_at, FAR_FUTURE),  # a case without a filing time (its owner set it NULL) last
     ]
 
 

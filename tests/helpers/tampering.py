@@ -77,3 +77,10 @@ async def damage_record(engine: AsyncEngine, case_id: str, snapshot: str) -> Non
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE cases SET snapshot = CAST(:snapshot AS jsonb) WHERE id = :id"),
                            {"snapshot": snapshot, "id": case_id})
+
+
+async def clear_case_column(engine: AsyncEngine, column: str, *case_ids: str) -> None:
+    """The cases' read-model rows with `column` set NULL, its NOT NULL dropped first, as the table's owner may."""
+    async with engine.begin() as conn:
+        await conn.execute(text(f"ALTER TABLE cases ALTER COLUMN {column} DROP NOT NULL"))
+        await conn.execute(text(f"UPDATE cases SET {column} = NULL WHERE id = ANY(:ids)"), {"ids": list(case_ids)})
