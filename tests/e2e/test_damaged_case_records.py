@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from infra.audit_export import check_export
 from infra.closed_cases import append_to_closed_case
+from infra.evidence_check import check_pack
 from infra.retention import archive_closed_cases
 from infra.settings import Settings
 from infra.tables import audit_events, cases
@@ -216,3 +217,25 @@ async def test_pages_go_on_past_cases_whose_filing_time_was_set_null(team: Team)
                 break
             params = {"limit": "1", "cursor": answer.json()["next_cursor"]}
         assert sorted(seen) == sorted(case["id"] for case in queued), (url, seen)
+
+
+async def test_the_trail_of_a_case_whose_record_is_no_case_is_still_verified_and_packed(
+    team: Team, tmp_path: Path
+) -> None:
+    """Verifying a case's trail and its evidence pack first read the case's record: a record that is no case made both
+    a 409, so the auditor could not check, nor take away, the one thing left intact — its audit trail. Both are
+    asked of the trail alone; who may see the case is still asked (of the row's own columns)."""
+    assert team.engine is not None
+    case = await team.file(APPLICANT)
+    await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
+    await damage_record(team.engine, case["id"], "[]")
+
+    for person in (AUDITOR, officer(SBIC)):
+        report = await team.verify(case, person)
+        assert report["valid"] and report["events"] == 2, report
+    pack = await team.http.get(f"/api/cases/{case['id']}/evidence", headers=team.headers(AUDITOR))
+    assert pack.status_code == 200, pack.text[:300]
+    (tmp_path / "pack.zip").write_bytes(pack.content)
+    assert check_pack(str(tmp_path / "pack.zip"))[0] == []
+    hidden = await team.http.get(f"/api/cases/{case['id']}/history/verify", headers=team.headers(officer(SJ)))
+    assert hidden.status_code == 404, hidden.text
