@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 import structlog
-from sqlalchemy import ColumnElement, DateTime, func, literal
+from sqlalchemy import ColumnElement, DateTime, case, func, literal
 
 from domain.errors import BadCursor, Unreplayable
 from domain.model import CaseState, Office, Outcome, Stage
@@ -71,8 +71,10 @@ class Page:
 
 def epoch(column: ColumnElement[datetime], missing: datetime) -> ColumnElement[Any]:
     """A time column as seconds since 1970 for a sort key; `missing` where the row has none (no due date, or a time
-    its owner set NULL: a NULL key compares as nothing, so a page's cursor after it found no page after)."""
-    return func.extract("epoch", func.coalesce(column, literal(missing, DateTime(timezone=True))))
+    its owner set NULL: a NULL key compares as nothing, so a page's cursor after it found no page after) or one no
+    case is given (±infinity: a key no cursor holds)."""
+    finite = case((func.isfinite(column), column))  # NULL for NULL and ±infinity
+    return func.extract("epoch", func.coalesce(finite, literal(missing, DateTime(timezone=True))))
 
 
 def sort_key(sort: Sort) -> ColumnElement[Any]:

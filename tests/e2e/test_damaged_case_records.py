@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from infra.audit_export import check_export
@@ -21,7 +22,7 @@ from infra.tables import audit_events, cases
 from services.work import HEAD
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC, SJ, manager, officer
 from tests.helpers.reassigning import accepted_by, finished, start
-from tests.helpers.tampering import clear_case_column, damage_record
+from tests.helpers.tampering import damage_record, set_case_column
 from tests.helpers.team import SECOND_OFFICER, Team
 
 NO_CASE = "cannot be read back: its stored record (the read model's snapshot) is not a case"
@@ -197,27 +198,29 @@ async def test_retention_names_a_closed_case_whose_record_says_nothing_of_its_st
     assert archived.archived == [] and f"case {case['id']} {NO_CASE}" in archived.refused.get(case["id"], ""), archived
 
 
-async def test_pages_go_on_past_cases_whose_filing_time_was_set_null(team: Team) -> None:
-    """The lists order by the filing time (`GET /api/cases` newest first, `/api/work` oldest first among equals): a
-    row whose `created_at` its owner set NULL gave a NULL sort key, which no row follows in the next page's keyset
-    condition: the pages ended before such a case (the keyset condition is NULL for it), which was never listed, nor
-    anything after it. Such cases come last, and the pages go on through them."""
+@pytest.mark.parametrize(("column", "value"), [("created_at", "NULL"), ("created_at", "'-infinity'"),
+                                               ("due_at", "'infinity'"), ("due_at", "'-infinity'")])
+async def test_pages_go_on_past_cases_whose_times_no_case_is_given(team: Team, column: str, value: str) -> None:
+    """The lists order by times (`GET /api/cases` newest first or soonest due, `/api/work` soonest due then oldest
+    filed): a row whose `created_at` its owner set NULL gave a NULL sort key, which no row follows in the next
+    page's keyset condition, so the pages ended before it and it was never listed; one whose time was set to
+    ±infinity gave a cursor of "Infinity", which the next page refused (422, "not one this API gave out"). Such
+    cases come last, and the pages go on through them."""
     assert team.engine is not None
     queued = [await in_sbic_queue(team) for _ in range(3)]
-    await clear_case_column(team.engine, "created_at", queued[0]["id"], queued[1]["id"])
+    await set_case_column(team.engine, column, value, queued[0]["id"], queued[1]["id"])
 
-    for url in ("/api/cases", "/api/work"):
+    for url, sort in (("/api/cases", "-created"), ("/api/cases", "due"), ("/api/work", None)):
         seen: list[str] = []
-        params = {"limit": "1"}
+        params = {"limit": "1"} | ({"sort": sort} if sort else {})
         while True:
             answer = await team.http.get(url, params=params, headers=team.headers(officer(SBIC)))
-            assert answer.status_code == 200, f"{url} after {len(seen)}: {answer.text}"
+            assert answer.status_code == 200, f"{url} {sort} after {len(seen)}: {answer.text}"
             seen += [case["id"] for case in answer.json()["items"]]
             if answer.json()["next_cursor"] is None:
                 break
-            params = {"limit": "1", "cursor": answer.json()["next_cursor"]}
-        assert sorted(seen) == sorted(case["id"] for case in queued), (url, seen)
-
+            params |= {"cursor": answer.json()["next_cursor"]}
+        assert sorted(seen) == sorted(case["id"] for case in queued), (url, sort, seen)
 
 async def test_the_trail_of_a_case_whose_record_is_no_case_is_still_verified_and_packed(
     team: Team, tmp_path: Path
