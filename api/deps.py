@@ -70,11 +70,12 @@ def require(roles: frozenset[Role], refusal: str) -> Callable[..., Awaitable[Act
 
 
 def require_on_case(roles: frozenset[Role], refusal: str) -> Callable[..., Awaitable[Actor]]:
-    """The role gate of a route under `/api/cases/{case_id}`: the case is loaded first, so a caller who may not
-    see it gets 404 whatever their role (an invisible case does not leak its existence), and only then 403."""
+    """The role gate of a route under `/api/cases/{case_id}`: whether the caller may see the case is asked first
+    (`CaseDesk.seen_by`), so a caller who may not gets 404 whatever their role (an invisible case does not leak its
+    existence), and only then 403."""
 
     async def gate(case_id: str, actor: CurrentActor, services: ServicesDep) -> Actor:
-        await CaseDesk(services).load(case_id, actor)
+        await CaseDesk(services).seen_by(case_id, actor)
         if (error := refused(actor, roles, refusal)) is not None:
             raise error
         return actor

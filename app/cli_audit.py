@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.cli_support import _with_engine, an_id, console
 from domain.audit import ChainReport
+from domain.fields import VISIBLE
 from domain.signing import Keyring
 from domain.verification import OVERSIGHT_CHAIN
 from infra.settings import Settings
@@ -123,7 +124,7 @@ def audit_anchor_unsigned(
     from infra.unsigned_trails import anchor_unsigned_trails, survey
 
     by, reason = by.strip(), reason.strip()
-    if not by or not reason:
+    if VISIBLE.search(by) is None or VISIBLE.search(reason) is None:  # a zero-width space is no name
         console.print("[red]error:[/] --by and --reason must say something: they go on the oversight chain")
         raise typer.Exit(2)
 

@@ -105,7 +105,8 @@ class ExportFilter:
         if self.case is not None:
             found.append(case_id == self.case)
         if self.office is not None:
-            relayed = select(cases.c.id).where(cases.c.snapshot["offices"].contains([{"office": self.office}]))
+            # the row's own column, as every list is scoped: a case whose record its owner altered keeps its events
+            relayed = select(cases.c.id).where(cases.c.offices.contains([self.office]))
             found.append(case_id.in_(relayed))
         return found
 

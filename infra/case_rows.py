@@ -15,13 +15,18 @@ from infra.tables import cases
 
 def stored_case(snapshot: Any, case_id: object) -> CaseState:
     """The case a read model's row holds (its `snapshot`, read as stored: `domain.fields.as_stored`); `Unreplayable`
-    naming the case when the row holds none (its owner altered it: JSON of another shape), never a crash."""
+    naming the case when the row holds none (its owner altered it: JSON of another shape), or holds another case
+    (a record copied across rows: shown, it would show that case to whoever may see this row), never a crash."""
     try:
         with as_stored():
-            return CaseState.model_validate(snapshot)
+            state: CaseState | None = CaseState.model_validate(snapshot)
     except ValidationError:
+        state = None
+    if state is None or state.id != str(case_id):
+        what = "not a case" if state is None else "another case's"
         raise Unreplayable(f"case {case_id} cannot be read back: its stored record (the read model's snapshot) is "
-                           "not a case, so it was altered; its audit trail still holds what happened") from None
+                           f"{what}, so it was altered; its audit trail still holds what happened")
+    return state
 
 
 def case_row(state: CaseState) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, exists, or_, select, text
+from sqlalchemy import Select, exists, func, or_, select, text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -133,8 +133,10 @@ async def take_checkpoint_over(
         last = (await conn.execute(
             select(audit_checkpoints.c.id, audit_checkpoints.c.digest).order_by(audit_checkpoints.c.id.desc()).limit(1)
         )).first()
-        checkpoint = make_checkpoint((last.id if last else 0) + 1, now, heads, last.digest if last else None,
-                                     keys.signer, verified=verified)
+        # after every id its heads name too: a row its owner deleted (its heads kept) leaves its id taken
+        named = await conn.scalar(select(func.max(audit_checkpoint_heads.c.checkpoint_id)))
+        checkpoint = make_checkpoint(max(last.id if last else 0, named or 0) + 1, now, heads,
+                                     last.digest if last else None, keys.signer, verified=verified)
         await conn.execute(insert(audit_checkpoints).values(**checkpoint.model_dump()))
         rows = [{"checkpoint_id": checkpoint.id, "position": n, **head.model_dump()} for n, head in enumerate(heads)]
         for start in range(0, len(rows), HEADS_PER_INSERT):
@@ -172,8 +174,14 @@ async def stored_heads(conn: AsyncConnection, checkpoint_id: int) -> list[Head]:
 
 
 async def stored_checkpoint(conn: AsyncConnection, checkpoint_id: int) -> Checkpoint:
-    row = (await conn.execute(select(audit_checkpoints).where(audit_checkpoints.c.id == checkpoint_id))).mappings()
-    return checkpoint_of_row(row.one())
+    """The checkpoint stored as `checkpoint_id`. Its heads name it, but its owner may have deleted its row (having
+    dropped the heads' foreign key) or stored a second row with its id (having dropped the primary key): either is
+    read as a checkpoint of that id that does not hold (every column NULL: `checkpoint_of_row`), never a crash."""
+    rows = (await conn.execute(select(audit_checkpoints).where(audit_checkpoints.c.id == checkpoint_id))).mappings()
+    found = rows.all()
+    if len(found) != 1:
+        return checkpoint_of_row({column.name: None for column in audit_checkpoints.c} | {"id": checkpoint_id})
+    return checkpoint_of_row(found[0])
 
 
 NEVER_SIGNED = datetime(1, 1, 1, tzinfo=UTC)
@@ -242,6 +250,11 @@ async def latest_anchors(engine: AsyncEngine, keyring: Keyring, *, verified: boo
     return anchors
 
 
+def unreadable_log(path: Path, error: OSError) -> str:
+    """Why the checkpoint log at `path`, which is there, could not be read (`error`: a folder, no permission)."""
+    return f"the checkpoint log {path} cannot be read ({error.strerror or error})"
+
+
 async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) -> list[str]:
     """Where the checkpoint log and the checkpoint table disagree: a logged checkpoint whose line is altered or
     badly signed, that no longer chains to the line before, or that the table lacks or holds otherwise (rows
@@ -250,6 +263,8 @@ async def log_contradictions(engine: AsyncEngine, path: Path, keyring: Keyring) 
         lines = (await asyncio.to_thread(path.read_bytes)).splitlines()
     except FileNotFoundError:
         return []
+    except OSError as error:  # there, but not to be read (a folder, no permission): no agreement can be seen
+        return [unreadable_log(path, error)]
     problems: list[str] = []
     prev = None
     async with engine.connect() as conn:

@@ -4,7 +4,7 @@ to the same answer."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_
 
 from domain.model import Actor, Role, Stage
 from infra.tables import cases
@@ -20,7 +20,14 @@ def waits_on(actor: Actor) -> ColumnElement[bool]:
         case Role.FUND_COMMITTEE:
             return cases.c.stage == Stage.INVESTMENT_DECISION
         case Role.OFFICE_OFFICER | Role.OFFICE_MANAGER:
-            pending = cases.c.snapshot["offices"].contains([{"office": actor.org, "review": "pending"}])
+            reviews = cases.c.snapshot["offices"]
+            pending = or_(
+                reviews.contains([{"office": actor.org, "review": "pending"}]),
+                # a record that says nothing of the office's review (its owner altered it: no case) leaves it to
+                # every office its row names, where it is listed as damaged, rather than to no one
+                and_(cases.c.offices.contains([actor.org]),
+                     not_(func.coalesce(reviews.contains([{"office": actor.org}]), false()))),
+            )
             return or_(
                 and_(cases.c.stage == Stage.OFFICE_REVIEW, pending),
                 and_(cases.c.stage.in_([Stage.MATCHING, Stage.FUND_CONSIDERATION]), cases.c.lead_office == actor.org),

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import structlog
-from sqlalchemy import delete, null, select, update
+from sqlalchemy import delete, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -53,7 +53,9 @@ async def due_for_archiving(engine: AsyncEngine, closed_before: datetime) -> lis
     )
     query = (
         select(cases.c.id)
-        .where(cases.c.snapshot["stage"].astext == Stage.CLOSED, cases.c.updated_at < closed_before,
+        # the row's stage too: a record its owner altered (no stage in it) is still due, and refused by name
+        .where(or_(cases.c.stage == Stage.CLOSED, cases.c.snapshot["stage"].astext == Stage.CLOSED),
+               cases.c.updated_at < closed_before,
                cases.c.id.in_(holding))
         .order_by(cases.c.id)
     )

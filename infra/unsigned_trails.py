@@ -34,7 +34,7 @@ from domain.checkpoints import UNHELD, Checkpoint, Head, anchored
 from domain.model import OPERATOR, Actor, Role
 from domain.signing import AuditKeys, Keyring
 from infra.audit_trail import case_rows, own_verdict
-from infra.checkpoints import checkpoint_of_row, last_events, latest_anchors, take_checkpoint_over
+from infra.checkpoints import checkpoint_of_row, last_events, latest_anchors, take_checkpoint_over, unreadable_log
 from infra.db import session_factory
 from infra.oversight import append_to_oversight
 from infra.tables import audit_checkpoints
@@ -88,7 +88,7 @@ async def checkpoints_in_doubt(engine: AsyncEngine, keyring: Keyring, log_path: 
         except FileNotFoundError:
             lines = []
         except OSError as error:  # not the caller's "stored, not logged": nothing is stored yet
-            return [f"the checkpoint log {log_path} cannot be read ({error.strerror or error})"]
+            return [unreadable_log(log_path, error)]
         for number, line in enumerate(lines, start=1):
             try:
                 logged = Checkpoint.model_validate_json(line.decode("utf-8"))

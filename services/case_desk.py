@@ -134,6 +134,17 @@ class CaseDesk:
             raise CaseNotFound()
         return state
 
+    async def seen_by(self, case_id: str, viewer: Actor) -> None:
+        """`CaseNotFound` unless the case exists and the viewer may see it, asked of the row's own columns (what the
+        lists are scoped by, `infra.visibility`) rather than its record: a case whose record its owner altered still
+        has its trail verified and packed as evidence, for those who may see it."""
+        if not is_case_id(case_id):
+            raise CaseNotFound()
+        async with self.services.lone_statements.connect() as conn:
+            found = await conn.scalar(select(cases.c.id).where(cases.c.id == case_id, visible_to(viewer)))
+        if found is None:
+            raise CaseNotFound()
+
     def _mailable(self, email: str, where: list[str], title: str) -> None:
         """Refuse (InvalidInput) an address whose local part needs SMTPUTF8 the mail server does not take."""
         if (problem := smtputf8_problem(email, self.services.settings.smtp_utf8)) is not None:
@@ -263,8 +274,8 @@ class CaseDesk:
 
     async def verify(self, case_id: str, viewer: Actor) -> ChainReport:
         """Recompute the case's hash chain from the stored events, check every signature and hold the trail
-        against the latest checkpoint of it (staff and auditors only)."""
-        await self.load(case_id, viewer)
+        against the latest checkpoint of it (staff and auditors only); the case's record (`load`) is not read."""
+        await self.seen_by(case_id, viewer)
         if viewer.role == Role.APPLICANT:
             raise Forbidden("verification is for staff and auditors")
         keyring = self.services.settings.audit_keys.keyring

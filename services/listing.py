@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 import structlog
-from sqlalchemy import ColumnElement, DateTime, func, literal
+from sqlalchemy import ColumnElement, DateTime, case, func, literal
 
 from domain.errors import BadCursor, Unreplayable
 from domain.model import CaseState, Office, Outcome, Stage
@@ -24,6 +24,7 @@ from infra.tables import cases
 log = structlog.get_logger(__name__)
 Sort = Literal["-created", "due"]
 FAR_FUTURE = datetime.fromisoformat("9999-12-31T00:00:00+00:00")
+EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
 PAGE_COLUMNS = (cases.c.id, cases.c.snapshot, cases.c.reference, cases.c.stage)
@@ -68,11 +69,19 @@ class Page:
         return cls(found, damaged, next_cursor)
 
 
+def epoch(column: ColumnElement[datetime], missing: datetime) -> ColumnElement[Any]:
+    """A time column as seconds since 1970 for a sort key; `missing` where the row has none (no due date, or a time
+    its owner set NULL: a NULL key compares as nothing, so a page's cursor after it found no page after) or one no
+    case is given (±infinity: a key no cursor holds)."""
+    finite = case((func.isfinite(column), column))  # NULL for NULL and ±infinity
+    return func.extract("epoch", func.coalesce(finite, literal(missing, DateTime(timezone=True))))
+
+
 def sort_key(sort: Sort) -> ColumnElement[Any]:
     """A numeric, ascending key for every order, so one keyset condition serves them all (ties: case id)."""
     if sort == "due":  # soonest due first, cases without a due date last
-        return func.extract("epoch", func.coalesce(cases.c.due_at, literal(FAR_FUTURE, DateTime(timezone=True))))
-    return -func.extract("epoch", cases.c.created_at)  # newest first
+        return epoch(cases.c.due_at, FAR_FUTURE)
+    return -epoch(cases.c.created_at, EPOCH)  # newest first, a case without a filing time last
 
 
 def mentions(q: str) -> ColumnElement[bool]:

@@ -7,12 +7,13 @@ filed; ties by case id, so pages are stable (keyset cursors, as `GET /api/cases`
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, DateTime, Integer, Numeric, case, false, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Numeric, case, false, literal, or_, select, tuple_
 
 from domain.errors import Refused, Unreplayable
 from domain.model import Action, Actor, CaseState, Stage
@@ -22,7 +23,7 @@ from infra.queues import in_queue_of
 from infra.tables import cases
 from infra.visibility import visible_to
 from services.case_desk import CaseDesk
-from services.listing import FAR_FUTURE, PAGE_COLUMNS, Page, decode_keys, encode_keys, mentions
+from services.listing import FAR_FUTURE, PAGE_COLUMNS, Page, decode_keys, encode_keys, epoch, mentions
 
 log = structlog.get_logger(__name__)
 HEAD = 10
@@ -58,8 +59,8 @@ def urgency(mine: ColumnElement[bool]) -> list[ColumnElement[Any]]:
     return [
         case((mine, 0), else_=1),
         case((cases.c.overdue, 0), else_=1),
-        func.extract("epoch", func.coalesce(cases.c.due_at, literal(FAR_FUTURE, DateTime(timezone=True)))),
-        func.extract("epoch", cases.c.created_at),
+        epoch(cases.c.due_at, FAR_FUTURE),
+        epoch(cases.c.created_at, FAR_FUTURE),  # a case without a filing time (its owner set it NULL) last
     ]
 
 
@@ -91,12 +92,13 @@ async def my_work(desk: CaseDesk, actor: Actor, filters: WorkFilters) -> Page:
     return Page.of(page, next_cursor)
 
 
-async def queue_head(desk: CaseDesk, actor: Actor, count: int) -> list[str]:
-    """The ids of the `count` most urgent unclaimed cases of the person's queue."""
+async def queue_head(desk: CaseDesk, actor: Actor, count: int, passed: Collection[str] = ()) -> list[str]:
+    """The ids of the `count` most urgent unclaimed cases of the person's queue, but those `passed` over."""
     keys = urgency(false())[1:]
     query = (
         select(cases.c.id)
-        .where(visible_to(actor), cases.c.stage != Stage.CLOSED, in_queue_of(actor.principal))
+        .where(visible_to(actor), cases.c.stage != Stage.CLOSED, in_queue_of(actor.principal),
+               cases.c.id.not_in(sorted(passed)))
         .order_by(*keys, cases.c.id)
         .limit(count)
     )
@@ -109,10 +111,12 @@ async def take_next(desk: CaseDesk, actor: Actor) -> CaseState | None:
 
     Two callers at once are safe: each claim is an Update the case's workflow decides under its lock, so of two
     claims of one case the second is refused (409, "already assigned") and its caller moves on to the next case.
-    A case whose stored record is no case (`Unreplayable`) is passed over, as the work list shows it damaged.
+    A case whose stored record is no case (`Unreplayable`) is passed over, as the work list shows it damaged, and the
+    queue is read on after it: ten damaged cases on top of the queue do not hide the intact ones below them.
     """
+    passed: set[str] = set()
     for _ in range(ROUNDS):
-        head = await queue_head(desk, actor, HEAD)
+        head = await queue_head(desk, actor, HEAD, passed)
         if not head:
             return None
         for case_id in head:
@@ -124,4 +128,5 @@ async def take_next(desk: CaseDesk, actor: Actor) -> CaseState | None:
                 log.info("queued case taken meanwhile", case_id=case_id)
             except Unreplayable:  # its stored record is no case (listed as damaged): the next one
                 log.error("queued case's record cannot be read back: passed over", case_id=case_id)
+                passed.add(case_id)
     return None

@@ -79,8 +79,12 @@ async def test_an_operator_anchors_the_unsigned_trails_that_hold_and_the_oversig
 
 
 async def test_anchoring_asks_for_a_name_and_a_reason(team: Team, settings: Settings, tmp_path: Path) -> None:
+    """A name or reason of invisible characters only (a zero-width space, a word joiner, a byte-order mark, a
+    Hangul filler) passed: the oversight chain recorded a checkpoint anchored by nobody one can read."""
     assert team.engine is not None
-    for args in (("--by", " ", "--reason", "upgrade"), ("--by", "Sato", "--reason", ""), ("--reason", "upgrade")):
+    for args in (("--by", " ", "--reason", "upgrade"), ("--by", "Sato", "--reason", ""), ("--reason", "upgrade"),
+                 ("--by", "\u200b", "--reason", "upgrade"), ("--by", "\u3164\ufeff", "--reason", "upgrade"),
+                 ("--by", "Sato", "--reason", "\u2060")):
         answer = await alliance(team.engine, settings, tmp_path / "log", "audit", "anchor-unsigned", *args, "--yes")
         assert answer.returncode == 2, answer.stdout + answer.stderr
         assert "--by" in answer.stdout + answer.stderr

@@ -62,3 +62,18 @@ async def test_checkpoints_build_their_queries_without_deprecated_calls(engine: 
         warnings.simplefilter("error", SADeprecationWarning)
         await take_checkpoint(engine, settings.audit_keys, None, datetime.now(UTC))
         await latest_anchors(engine, settings.audit_keys.keyring)
+
+
+async def test_a_checkpoint_log_that_cannot_be_read_is_said_in_one_line(
+    desk: Desk, engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    """`alliance audit verify` read the checkpoint log allowing only for its absence: a log it may not read (its path a
+    folder, as a mistyped AUDIT_CHECKPOINT_LOG gives) ended it with "failed unexpectedly" and a traceback, after it
+    had verified every chain. It says the log cannot be read, as a contradiction it cannot rule out, and exits 1."""
+    await desk.file(APPLICANT)
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    answer = await alliance(engine, settings, folder, "audit", "verify")
+    said = " ".join((answer.stdout + answer.stderr).split())
+    assert answer.returncode == 1 and "Traceback" not in said and "unexpectedly" not in said, said[-2000:]
+    assert f"checkpoint log {folder} cannot be read (Is a directory)" in said and "case(s) verified" in said, said

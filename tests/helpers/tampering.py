@@ -77,3 +77,12 @@ async def damage_record(engine: AsyncEngine, case_id: str, snapshot: str) -> Non
     async with engine.begin() as conn:
         await conn.execute(text("UPDATE cases SET snapshot = CAST(:snapshot AS jsonb) WHERE id = :id"),
                            {"snapshot": snapshot, "id": case_id})
+
+
+async def set_case_column(engine: AsyncEngine, column: str, value: str, *case_ids: str) -> None:
+    """The cases' read-model rows with `column` set to the SQL `value` (`NULL`: its NOT NULL dropped first; a time
+    no case is given, `'infinity'`), as the table's owner may."""
+    async with engine.begin() as conn:
+        if value == "NULL":
+            await conn.execute(text(f"ALTER TABLE cases ALTER COLUMN {column} DROP NOT NULL"))
+        await conn.execute(text(f"UPDATE cases SET {column} = {value} WHERE id = ANY(:ids)"), {"ids": list(case_ids)})
