@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from infra.audit_export import check_export
 from infra.closed_cases import append_to_closed_case
 from infra.evidence_check import check_pack
+from infra.export_check import check_export
 from infra.retention import archive_closed_cases
 from infra.settings import Settings
 from infra.tables import audit_events, cases
