@@ -19,7 +19,7 @@ from activities.failures import classified
 from contracts.activities import FIND_CANDIDATES, FindCandidates
 from domain.matching import FACTORS, Explanation, MatchWeights
 from domain.model import Candidate
-from infra.candidate_bounds import SLACKS, SoughtTerms, bound
+from infra.candidate_bounds import SLACKS, SoughtTerms, bound, worth_trying
 from infra.candidate_factors import highest_score
 from infra.candidate_field import FIELD_ESTIMATE, LEADING_LAST, bound_parameters, field_size_query
 from infra.candidate_query import candidate_query
@@ -88,7 +88,7 @@ class Matching:
             if leading is not None:
                 return [_candidate(row, seeking.technologies) for row in leading]
             rows: list[Any] = []
-            slacks = list(self.slacks)
+            slacks = worth_trying(self.slacks, sought, self.weights)
             proven: float | None = None  # a slack whose bound is known to hold the best `limit` SMEs
             sized = False  # whether the whole field's size was counted
             query = candidate_query(
