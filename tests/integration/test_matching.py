@@ -505,6 +505,18 @@ async def test_every_bound_holds_every_sme_that_can_score_its_floor(seeded: Asyn
     assert held > 1000, held
 
 
+async def _scoring_as_the_whole_field(
+    seeded: AsyncEngine, leading: Matching, whole_field: Matching, wanted: Seeking, criteria: dict[str, Any]
+) -> list[str]:
+    """The scoring statements `leading` sent to rank a request, having found the very candidates `whole_field`
+    finds."""
+    command = FindCandidates(seeking=wanted, criteria=MatchingCriteria(**criteria))
+    with statements(seeded) as sent:
+        found = await leading.rank(command, NOW)
+    assert found == await whole_field.rank(command, NOW), (wanted, criteria)
+    return [s for s in sent if "bounded" in s]
+
+
 async def test_ranking_first_among_the_leading_smes_changes_nothing(seeded: AsyncEngine) -> None:
     """On a seeded registry of 6,000 SMEs with a leading slice of 600, 120 requests (one technology and no
     prefecture, which try the slice first, and others): the candidates are the very ones scoring the whole field
@@ -514,15 +526,24 @@ async def test_ranking_first_among_the_leading_smes_changes_nothing(seeded: Asyn
     for n, (wanted, criteria) in enumerate(_requests(120, seed=13)):
         if n % 2:  # the common request: one technology, no prefecture, often an industry and a size
             wanted = wanted.model_copy(update={"technologies": wanted.technologies[:1], "prefectures": []})
-        command = FindCandidates(seeking=wanted, criteria=MatchingCriteria(**criteria))
-        with statements(seeded) as sent:
-            found = await leading.rank(command, NOW)
-        assert found == await whole_field.rank(command, NOW), (wanted, criteria)
-        scoring = [s for s in sent if "bounded" in s]
+        scoring = await _scoring_as_the_whole_field(seeded, leading, whole_field, wanted, criteria)
         if any("smes.id <=" in s for s in scoring):
             answered_by_slice += len(scoring) == 1
             after_slice += len(scoring) > 1
     assert answered_by_slice >= 5 and after_slice >= 5, (answered_by_slice, after_slice)
+
+
+async def test_ranking_among_a_wider_slice_after_the_leading_one_changes_nothing(seeded: AsyncEngine) -> None:
+    """With a leading slice of 300 SMEs (and so a wider one of 3,000) over 6,000, 80 one-technology requests without
+    prefectures get the very candidates scoring the whole field finds; some were answered by the wider slice
+    (two tries, both among a slice)."""
+    leading, whole_field = Matching(seeded, leading=300), Matching(seeded, slacks=(1.0,), leading=None)
+    by_wider = 0
+    for wanted, criteria in _requests(80, seed=31):
+        wanted = wanted.model_copy(update={"technologies": wanted.technologies[:1], "prefectures": []})
+        scoring = await _scoring_as_the_whole_field(seeded, leading, whole_field, wanted, criteria)
+        by_wider += len(scoring) == 2 and all("smes.id <=" in s for s in scoring)
+    assert by_wider >= 3, by_wider
 
 
 async def test_a_statement_built_once_ranks_as_one_built_afresh(seeded: AsyncEngine) -> None:
