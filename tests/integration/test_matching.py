@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.testing import ActivityEnvironment
 
 from activities.matching import Matching
@@ -33,7 +33,10 @@ from domain.geography import PREFECTURES
 from domain.matching import MatchWeights
 from domain.model import Candidate, EmployeeRange, Seeking
 from domain.payloads import MatchingCriteria
-from infra.candidate_query import candidate_statement
+from infra.candidate_bounds import SLACKS, SoughtTerms, bound
+from infra.candidate_field import bound_parameters
+from infra.candidate_query import candidate_query, candidate_statement
+from infra.candidate_sought import SOUGHT_WORDS, sought_technologies
 from infra.sme_registry import store_smes
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
@@ -463,6 +466,57 @@ async def test_bounded_matching_ranks_exactly_as_scoring_the_whole_field(
         assert await bounded.rank(command, NOW) == await whole_field.rank(command, NOW), (wanted, criteria)
 
 
+async def _scored_within(
+    conn: AsyncConnection, wanted: Seeking, sought: list[SoughtTerms], criteria: MatchingCriteria,
+    weights: MatchWeights, slack: float,
+) -> tuple[float, dict[str, float]]:
+    """The floor of the bound of `slack` and every SME it scores (id → score), not only the best few."""
+    limit = bound(slack, sought, wanted.industries, wanted.prefectures, wanted.employees, weights, NOW)
+    if limit is None:
+        return 1.0 - slack, {}
+    query = candidate_query(
+        wanted.technologies, wanted.industries, wanted.prefectures, wanted.employees, criteria, weights, NOW
+    )
+    parameters = query.parameters | bound_parameters(limit) | {"limit": 100_000}
+    rows = (await conn.execute(query.statement, parameters)).mappings().all()
+    return limit.floor, {row["id"]: row["score"] for row in rows}
+
+
+@pytest.mark.parametrize("weights", [MatchWeights(), MatchWeights(technology_fit=0.2, region=0.4, readiness=0.3)])
+async def test_every_bound_holds_every_sme_that_can_score_its_floor(seeded: AsyncEngine, weights: MatchWeights) -> None:
+    """The soundness of each bound itself, whatever the tries make of it: on a seeded registry, for 40 requests
+    (many with prefectures, so the technologies and the region are asked together, through the words of a
+    prefecture and of a region) and every slack tried, each SME that scores at least the bound's floor when the
+    whole field is scored is among the SMEs the bound scores, with the same score. Fails if a bound leaves out
+    an SME that could rank, which the ranking tests see only when it would have been among the best."""
+    held = 0
+    async with seeded.connect() as conn:
+        for wanted, criteria in _requests(40, seed=29):
+            named = (await conn.execute(
+                SOUGHT_WORDS, {"technologies": sought_technologies(wanted.technologies)}
+            )).all()
+            sought = [SoughtTerms.of(phrase, list(words)) for phrase, words in named]
+            _, field = await _scored_within(conn, wanted, sought, MatchingCriteria(**criteria), weights, 1.0)
+            for slack in (*SLACKS[:-1], 0.15, 0.25, 0.35, 0.4):
+                floor, found = await _scored_within(conn, wanted, sought, MatchingCriteria(**criteria), weights, slack)
+                can = {sme_id: score for sme_id, score in field.items() if score >= floor - 1e-9}
+                assert {sme_id: found.get(sme_id) for sme_id in can} == can, (wanted, criteria, slack)
+                held += len(can)
+    assert held > 1000, held
+
+
+async def _scoring_as_the_whole_field(
+    seeded: AsyncEngine, leading: Matching, whole_field: Matching, wanted: Seeking, criteria: dict[str, Any]
+) -> list[str]:
+    """The scoring statements `leading` sent to rank a request, having found the very candidates `whole_field`
+    finds."""
+    command = FindCandidates(seeking=wanted, criteria=MatchingCriteria(**criteria))
+    with statements(seeded) as sent:
+        found = await leading.rank(command, NOW)
+    assert found == await whole_field.rank(command, NOW), (wanted, criteria)
+    return [s for s in sent if "bounded" in s]
+
+
 async def test_ranking_first_among_the_leading_smes_changes_nothing(seeded: AsyncEngine) -> None:
     """On a seeded registry of 6,000 SMEs with a leading slice of 600, 120 requests (one technology and no
     prefecture, which try the slice first, and others): the candidates are the very ones scoring the whole field
@@ -472,15 +526,24 @@ async def test_ranking_first_among_the_leading_smes_changes_nothing(seeded: Asyn
     for n, (wanted, criteria) in enumerate(_requests(120, seed=13)):
         if n % 2:  # the common request: one technology, no prefecture, often an industry and a size
             wanted = wanted.model_copy(update={"technologies": wanted.technologies[:1], "prefectures": []})
-        command = FindCandidates(seeking=wanted, criteria=MatchingCriteria(**criteria))
-        with statements(seeded) as sent:
-            found = await leading.rank(command, NOW)
-        assert found == await whole_field.rank(command, NOW), (wanted, criteria)
-        scoring = [s for s in sent if "bounded" in s]
+        scoring = await _scoring_as_the_whole_field(seeded, leading, whole_field, wanted, criteria)
         if any("smes.id <=" in s for s in scoring):
             answered_by_slice += len(scoring) == 1
             after_slice += len(scoring) > 1
     assert answered_by_slice >= 5 and after_slice >= 5, (answered_by_slice, after_slice)
+
+
+async def test_ranking_among_a_wider_slice_after_the_leading_one_changes_nothing(seeded: AsyncEngine) -> None:
+    """With a leading slice of 300 SMEs (and so a wider one of 3,000) over 6,000, 80 one-technology requests without
+    prefectures get the very candidates scoring the whole field finds; some were answered by the wider slice
+    (two tries, both among a slice)."""
+    leading, whole_field = Matching(seeded, leading=300), Matching(seeded, slacks=(1.0,), leading=None)
+    by_wider = 0
+    for wanted, criteria in _requests(80, seed=31):
+        wanted = wanted.model_copy(update={"technologies": wanted.technologies[:1], "prefectures": []})
+        scoring = await _scoring_as_the_whole_field(seeded, leading, whole_field, wanted, criteria)
+        by_wider += len(scoring) == 2 and all("smes.id <=" in s for s in scoring)
+    assert by_wider >= 3, by_wider
 
 
 async def test_a_statement_built_once_ranks_as_one_built_afresh(seeded: AsyncEngine) -> None:

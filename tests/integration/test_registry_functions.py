@@ -1,7 +1,8 @@
 """Migration 0025 rewrote two functions every registry row goes through, for speed: `sme_match_terms` (what the
 matching index holds) and `casedesk_fold` (what the name search indexes hold). Stored columns and indexes made
 with the old bodies stay valid only if the new ones give the same result for every input: held here on
-generated SMEs and on the texts most likely to differ."""
+generated SMEs and on the texts most likely to differ. Migration 0032 added to `sme_match_terms` each technology
+word in the SME's prefecture and region, and nothing else."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.sme_generator import generate_sme_records
+from domain.geography import PREFECTURES
 from infra.migrate import MIGRATIONS
 from infra.sme_registry import STORED_COLUMNS
 
@@ -33,6 +35,16 @@ OLD_FOLD = (
     "CREATE FUNCTION pg_temp.old_fold(text) RETURNS text LANGUAGE sql IMMUTABLE AS "
     f"$$ SELECT {migration('0025_corporate_number_publication')._FOLD_BEFORE} $$"
 )
+_REGIONS = ", ".join(f"('{p.name}', '{p.region}')" for p in PREFECTURES)
+PLACED = (
+    "CREATE FUNCTION pg_temp.placed(technologies text, prefecture text) RETURNS tsvector LANGUAGE sql IMMUTABLE AS "
+    "$$ SELECT array_to_tsvector(ARRAY(SELECT prefecture || ' ' || word FROM unnest(tsvector_to_array("
+    "to_tsvector('english', technologies))) AS word) "
+    "|| ARRAY(SELECT region || ' region ' || word FROM unnest(tsvector_to_array(to_tsvector('english', technologies)))"
+    f" AS word, (VALUES {_REGIONS}) AS regions (name, region) WHERE name = prefecture)) $$"
+)
+"""Each technology word in the prefecture (`Aichi robot`) and in its region (`Chubu region robot`), the regions
+as `domain.geography` has them: what migration 0032 adds to the terms of 0023."""
 TEXTS = ["さくら精工", "ｻｸﾗ精工", "サクラ", "ゟ", "ゝゞ", "ゖ", "ぁ", "🈀", "㋐㈱", "ＡＩＣＨＩ Works", "Ǆ", "", "ß",
          "İstanbul"]
 
@@ -49,10 +61,11 @@ async def test_match_terms_and_folding_give_what_the_old_bodies_gave(engine: Asy
         await driver.copy_records_to_table("generated", records=records, columns=list(STORED_COLUMNS))
         await conn.execute(text(OLD_TERMS))
         await conn.execute(text(OLD_FOLD))
+        await conn.execute(text(PLACED))
         arguments = "technologies, industries, prefecture, certifications, overseas_interest"
         differing = (await conn.execute(text(
             f"SELECT count(*) FROM generated WHERE sme_match_terms({arguments}) "
-            f"IS DISTINCT FROM pg_temp.old_match_terms({arguments})"
+            f"IS DISTINCT FROM pg_temp.old_match_terms({arguments}) || pg_temp.placed(technologies, prefecture)"
         ))).scalar_one()
         assert differing == 0
         folded = (await conn.execute(text(
