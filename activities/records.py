@@ -33,7 +33,7 @@ from domain.voiding import answering
 from infra.audit_trail import rows_in
 from infra.case_rows import case_row, stored_case
 from infra.idempotency import claim_key
-from infra.outbox import note_reported, readdress
+from infra.outbox import contact_email, note_reported, readdress
 from infra.tables import audit_events, cases
 from infra.texts import kept_texts_of
 
@@ -115,7 +115,8 @@ class CaseRecords:
             elif before is not None:
                 after = _with_candidate_details(after, before)
             if stored:  # the read model shows the strangers: who is told is judged on the case after
-                header, before = await void_strangers(conn, stored, header, self.signer), None
+                header = await void_strangers(conn, stored, header, self.signer, after.request.contact)
+                before = None
             if command.claim is not None:
                 action = events.FILE if header.type == events.FILED else header.type
                 earlier = await claim_key(conn, command.claim, header.case_id, action, header.seq)
@@ -185,13 +186,6 @@ def _with_candidate_details(after: CaseState, before: CaseState) -> CaseState:
                                                    for c in after.candidates]})
 
 
-async def _contact_email(conn: AsyncConnection, case_id: str) -> str | None:
-    """The applicant contact's address as the read model has it before this event."""
-    found = await conn.scalar(select(cases.c.snapshot["request"]["contact"]["email"].astext)
-                              .where(cases.c.id == case_id))
-    return str(found) if found is not None else None
-
-
 # The statements every event runs are built once (issue 15): building and keying them cost ~1-2 ms of the
 # worker's CPU per event, more than PostgreSQL takes to run them. Values go in as bound parameters.
 
@@ -240,7 +234,7 @@ async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, not
     since this one read the trail (a worker that lost its workflow task and another running it again: their events
     differ in time and salt) makes this a retried failure, which rolls everything back; the retry reads that event
     (`activities.strangers`) instead of answering with a hash no stored event has."""
-    readdressed_from = await _contact_email(conn, entry.case_id) if entry.type == Action.UPDATE_CONTACT else None
+    readdressed_from = await contact_email(conn, entry.case_id) if entry.type == Action.UPDATE_CONTACT else None
     event, case = entry.model_dump(), case_row(state)
     params = {f"event_{name}": value for name, value in event.items()}
     params.update({f"case_{name}": value for name, value in case.items()})

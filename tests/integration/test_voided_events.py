@@ -5,6 +5,7 @@ next recording, which then records the case's own event after the voiding (`acti
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,13 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 
 from activities.records import SEQ_TAKEN
+from contracts.activities import EventHeader, RecordCaseEvent
 from contracts.errors import STORED_EVENT_INVALID
 from domain import events
 from domain.audit import AuditEntry, make_entry, sign, verify_chain
 from domain.idempotency import KeyClaim
+from domain.model import Action, Actor, CaseState
+from domain.payloads import parse_payload
 from domain.signing import Keyring
+from domain.transitions import apply, event_payload
 from domain.voiding import VOID_REASON
 from infra.tables import audit_events, cases, idempotency_keys, notifications
+from tests.helpers.people import COORDINATOR_ACTOR
 from tests.helpers.recording import SIGNER, a_note, filing_step
 
 
@@ -158,3 +164,48 @@ async def test_a_try_that_finds_its_seq_taken_while_writing_reads_the_event_ther
     again = await env.run(record, mine)
     assert (again.seq, again.hash) == (2, theirs.hash)
     assert [e.hash for e in await trail(engine, draft.id)] == [first.hash, theirs.hash]
+
+
+def _action_step(draft: CaseState, before: CaseState, prev_hash: str, action: Action, raw: dict[str, object],
+                 actor: Actor, at: datetime) -> tuple[RecordCaseEvent, CaseState]:
+    """The recording of `action` as the case's next event after `before` (whose last hash is `prev_hash`)."""
+    payload = parse_payload(action, raw)
+    after = apply(before, actor, action, payload, at)
+    header = EventHeader(case_id=draft.id, seq=before.seq + 1, type=action, actor=actor.model_dump(mode="json"),
+                         at=at, stage_before=before.stage, stage_after=after.stage, prev_hash=prev_hash,
+                         salt=uuid.uuid4().hex)
+    numbered = after.model_copy(update={"seq": header.seq})
+    return (RecordCaseEvent(header=header, payload=event_payload(action, payload, None), state=numbered),
+            numbered)
+
+
+async def test_mail_readdressed_by_a_voided_contact_goes_back_to_the_contact_the_case_has(engine: AsyncEngine) -> None:
+    """A lost task's `update_contact` readdressed the case's unsent mail to an address the case never took; its
+    voiding must send that mail to the case's own contact again, not to the stranger's address."""
+    env, record, draft, filed = filing_step(engine)
+    first = await env.run(record, filed)
+    filed_state = draft.model_copy(update={"seq": 1, "last_hash": first.hash})
+    at = draft.created_at + timedelta(minutes=1)
+    asking, asked = _action_step(draft, filed_state, first.hash, Action.REQUEST_INFO,
+                                 {"questions": ["Which markets?"]}, COORDINATOR_ACTOR, at)
+    question = await env.run(record, asking)
+    asked = asked.model_copy(update={"last_hash": question.hash})
+    own_address = str(draft.request.contact.email)
+    lost, _ = _action_step(draft, asked, question.hash, Action.UPDATE_CONTACT,
+                           {"name": "Somebody Else", "email": "never-taken@example.com"}, COORDINATOR_ACTOR,
+                           at + timedelta(minutes=1))
+    await env.run(record, lost)
+    async with engine.connect() as conn:
+        readdressed = (await conn.execute(select(notifications.c.recipient_email).where(
+            notifications.c.case_id == draft.id, notifications.c.seq == 2))).scalars().all()
+    assert readdressed == ["never-taken@example.com"], "the lost task's event readdressed the question"
+
+    own, _ = _action_step(draft, asked, question.hash, Action.ADD_NOTE, {"text": "the case's own note"},
+                          COORDINATOR_ACTOR, at + timedelta(minutes=2))
+    recorded = await env.run(record, own)
+    assert recorded.seq == 5
+    async with engine.connect() as conn:
+        mail = (await conn.execute(select(notifications.c.recipient_email, notifications.c.status).where(
+            notifications.c.case_id == draft.id, notifications.c.seq == 2))).all()
+    assert [(m.recipient_email, m.status) for m in mail] == [(own_address, "pending")], \
+        "the question goes to the address the case has, not to one only a voided event gave"
