@@ -22,16 +22,19 @@ from temporalio.worker import (
 )
 
 from activities.records import CaseRecords
+from api.reports import current_fiscal_year
 from contracts.activities import EventHeader, RecordCaseEvent
 from contracts.case import workflow_id
 from domain import events
-from domain.model import Action
+from domain.model import Action, Actor
 from domain.payloads import parse_payload
-from domain.transitions import apply
+from domain.transitions import apply, event_payload
 from infra.settings import Settings
+from services.context import Services
+from services.read_model import dashboard_figures
 from tests.helpers.mail import MailSink
-from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, COORDINATOR_ACTOR, SBIC, officer
-from tests.helpers.team import team_desk
+from tests.helpers.people import APPLICANT, AUDITOR, AUDITOR_ACTOR, COORDINATOR, COORDINATOR_ACTOR, SBIC, officer
+from tests.helpers.team import Team, team_desk
 from workers.case_worker import build_worker
 from workflows.case import CaseWorkflow
 
@@ -57,6 +60,28 @@ class LoseTasks(Interceptor):
                 return result
 
         return Losing
+
+
+async def record_lost(team: Team, client: Client, settings: Settings, case: dict[str, Any], action: Action,
+                      payload: dict[str, Any], actor: Actor) -> None:
+    """Record `action` as the case's next event the way its Update's local activity does, in a workflow task that
+    is then lost and whose Update never comes back: the event is stored, chained and signed; the workflow never
+    took it."""
+    assert team.engine is not None
+    state = await client.get_workflow_handle(workflow_id(case["id"])).query(CaseWorkflow.snapshot)
+    assert state is not None
+    at = datetime.now(UTC)
+    parsed = parse_payload(action, payload)
+    after = apply(state, actor, action, parsed, at)
+    header = EventHeader(
+        case_id=state.id, seq=state.seq + 1, type=action, actor=actor.model_dump(mode="json"),
+        at=at, stage_before=state.stage, stage_after=after.stage, prev_hash=state.last_hash, salt=uuid.uuid4().hex,
+    )
+    lost = RecordCaseEvent(header=header, payload=event_payload(action, parsed, None),
+                           state=after.model_copy(update={"seq": header.seq}))
+    activity = ActivityEnvironment()
+    activity.info = dataclasses.replace(activity.info, workflow_id=workflow_id(state.id))
+    await activity.run(CaseRecords(team.engine, settings.audit_keys.signer).record_case_event, lost)
 
 
 async def test_an_update_whose_task_was_lost_after_recording_is_recorded_once(
@@ -93,20 +118,8 @@ async def test_an_event_whose_update_never_came_back_is_voided_and_the_case_goes
     async with team_desk(client, settings, migrated_database) as team:
         assert team.engine is not None
         case = await team.file(APPLICANT)
-        state = await client.get_workflow_handle(workflow_id(case["id"])).query(CaseWorkflow.snapshot)
-        assert state is not None
-        note = {"text": "written by a task that was lost"}
-        at = datetime.now(UTC)
-        after = apply(state, COORDINATOR_ACTOR, Action.ADD_NOTE, parse_payload(Action.ADD_NOTE, note), at)
-        header = EventHeader(
-            case_id=state.id, seq=state.seq + 1, type="add_note", actor=COORDINATOR_ACTOR.model_dump(mode="json"),
-            at=at, stage_before=state.stage, stage_after=after.stage, prev_hash=state.last_hash,
-            salt=uuid.uuid4().hex,
-        )
-        lost = RecordCaseEvent(header=header, payload=note, state=after.model_copy(update={"seq": header.seq}))
-        activity = ActivityEnvironment()
-        activity.info = dataclasses.replace(activity.info, workflow_id=workflow_id(state.id))
-        await activity.run(CaseRecords(team.engine, settings.audit_keys.signer).record_case_event, lost)
+        await record_lost(team, client, settings, case, Action.ADD_NOTE, {"text": "written by a task that was lost"},
+                          COORDINATOR_ACTOR)
         noted = (await team.get(case, COORDINATOR)).json()
 
         relayed = await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
@@ -129,3 +142,30 @@ async def test_an_event_whose_update_never_came_back_is_voided_and_the_case_goes
     assert noted["notes_total"] == 1, "until the voiding, the read model showed the stranger"
     assert back_then["notes_total"] == 1 and back_then["stage"] == "screening"
     assert now["notes_total"] == 0 and now["stage"] == "office_review", "as of after the voiding, no note"
+
+
+async def test_reports_and_the_dashboard_leave_out_what_a_voiding_voids(
+    env: WorkflowEnvironment, settings: Settings, migrated_database: str, mail_sink: MailSink,
+) -> None:
+    """A relay recorded in a lost task and voided, then the case's own relay: the coordinator handled screening
+    once, and the case stayed in office review once (not also for the while the voided relay stood)."""
+    client: Client = env.client
+    async with team_desk(client, settings, migrated_database) as team:
+        case = await team.file(APPLICANT)
+        await record_lost(team, client, settings, case, Action.RELAY, {"offices": [SBIC]}, COORDINATOR_ACTOR)
+        await team.ok(case, "add_note", COORDINATOR, text="voids the relay")
+        await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
+        await team.ok(case, "accept_case", officer(SBIC))
+        history = await team.history(case, AUDITOR)
+        report = (await team.http.get(f"/api/reports/service-levels?fiscal_year={current_fiscal_year()}",
+                                      headers=team.headers(AUDITOR))).json()
+        assert team.sessions is not None and team.engine is not None
+        figures = await dashboard_figures(Services(settings, team.engine, team.sessions, client),
+                                          AUDITOR_ACTOR)
+    assert [e["type"] for e in history] == [events.FILED, "relay", events.VOIDED, "add_note", "relay", "accept_case"]
+    handled = {(s["office"], s["officer"], s["stage"]): s["handled"] for s in report["stages"]}
+    assert handled == {("jetro", "Kenji Sato (JETRO)", "screening"): 1, ("sbic", "Officer of sbic", "office_review"): 1}
+    at = [datetime.fromisoformat(e["at"]) for e in history]
+    stays = dict(figures.median_days)
+    assert stays["screening"] == pytest.approx((at[4] - at[0]).total_seconds() / 86_400)
+    assert stays["office_review"] == pytest.approx((at[5] - at[4]).total_seconds() / 86_400)
