@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         FILE_UPDATE,
         MAIL_UNDELIVERABLE_SIGNAL,
         RETRY_STEPS_SIGNAL,
+        SNAPSHOT_QUERY,
         ActionCommand,
         CaseInput,
         ConsentWithdrawn,
@@ -190,7 +191,7 @@ class CaseWorkflow:
         long = info.get_current_history_length() >= self.history_limit or info.is_continue_as_new_suggested()
         return self.state.stage == Stage.CLOSED or long
 
-    @workflow.query
+    @workflow.query(name=SNAPSHOT_QUERY)
     def snapshot(self) -> CaseState | None:
         """The case as the workflow holds it (free text as references: the read model has the words)."""
         return self.state

@@ -32,8 +32,9 @@ from domain.transitions import apply, event_payload
 from infra.settings import Settings
 from services.context import Services
 from services.read_model import dashboard_figures
+from tests.helpers import people
 from tests.helpers.mail import MailSink
-from tests.helpers.people import APPLICANT, AUDITOR, AUDITOR_ACTOR, COORDINATOR, COORDINATOR_ACTOR, SBIC, officer
+from tests.helpers.people import APPLICANT, APPLICANT_ACTOR, AUDITOR, COORDINATOR, COORDINATOR_ACTOR, SBIC, officer
 from tests.helpers.team import Team, team_desk
 from workers.case_worker import build_worker
 from workflows.case import CaseWorkflow
@@ -161,7 +162,7 @@ async def test_reports_and_the_dashboard_leave_out_what_a_voiding_voids(
                                       headers=team.headers(AUDITOR))).json()
         assert team.sessions is not None and team.engine is not None
         figures = await dashboard_figures(Services(settings, team.engine, team.sessions, client),
-                                          AUDITOR_ACTOR)
+                                          people.AUDITOR_ACTOR)
     assert [e["type"] for e in history] == [events.FILED, "relay", events.VOIDED, "add_note", "relay", "accept_case"]
     handled = {(s["office"], s["officer"], s["stage"]): s["handled"] for s in report["stages"]}
     assert handled == {("jetro", "Kenji Sato (JETRO)", "screening"): 1, ("sbic", "Officer of sbic", "office_review"): 1}
@@ -169,3 +170,25 @@ async def test_reports_and_the_dashboard_leave_out_what_a_voiding_voids(
     stays = dict(figures.median_days)
     assert stays["screening"] == pytest.approx((at[4] - at[0]).total_seconds() / 86_400)
     assert stays["office_review"] == pytest.approx((at[5] - at[4]).total_seconds() / 86_400)
+
+
+async def test_an_action_the_case_awaits_is_taken_though_the_read_model_shows_a_stranger(
+    env: WorkflowEnvironment, settings: Settings, migrated_database: str, mail_sink: MailSink,
+) -> None:
+    """Until the next recording voids it, the read model shows the event no workflow took: here a withdrawal, so
+    the case reads as closed. The desk must judge an action on the case its workflow holds, not refuse for good
+    every step of a case that is open (nothing else may come to void the stranger)."""
+    client: Client = env.client
+    async with team_desk(client, settings, migrated_database) as team:
+        case = await team.file(APPLICANT)
+        await record_lost(team, client, settings, case, Action.WITHDRAW, {"reason": "lost with its task"},
+                          APPLICANT_ACTOR)
+        shown = (await team.get(case, COORDINATOR)).json()
+        assert shown["stage"] == "closed", "the read model shows the withdrawal no workflow took"
+        relayed = await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
+        history = await team.history(case, AUDITOR)
+        crosscheck = (await team.http.get(f"/api/cases/{case['id']}/history/crosscheck",
+                                          headers=team.headers(AUDITOR))).json()
+    assert relayed["stage"] == "office_review" and relayed["outcome"] is None
+    assert [e["type"] for e in history] == [events.FILED, "withdraw", events.VOIDED, "relay"]
+    assert crosscheck["consistent"] is True, crosscheck
