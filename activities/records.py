@@ -20,22 +20,30 @@ from activities.failures import classified, is_unstorable
 from activities.outbox import write_outbox
 from activities.stored import refused_stored_event, stored_entry
 from activities.strangers import stored_from, void_strangers
-from contracts.activities import RECORD_CASE_EVENT, RECORD_EVENT, RecordCaseEvent, Recorded, RecordEvent
+from contracts.activities import (
+    RECORD_CASE_EVENT,
+    RECORD_EVENT,
+    STORED_FILING,
+    RecordCaseEvent,
+    Recorded,
+    RecordEvent,
+    StoredFiling,
+)
 from contracts.errors import KEY_USED, UNSTORABLE
 from domain import events
-from domain.audit import AuditEntry, make_entry, sign, stored_event_problem
-from domain.model import Action, Candidate, CaseState
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign, stored_event_problem
+from domain.model import Action, Actor, Candidate, CaseState, FilingRequest
 from domain.notifications import Notice, notice
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS
-from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
+from domain.texts import bound_request, is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
 from domain.voiding import answering
 from infra.audit_trail import rows_in
 from infra.case_rows import case_row, stored_case
 from infra.idempotency import claim_key
 from infra.outbox import contact_email, note_reported, readdress
 from infra.tables import audit_events, cases
-from infra.texts import kept_texts_of
+from infra.texts import keep_texts, kept_texts_of
 
 log = structlog.get_logger(__name__)
 
@@ -131,6 +139,22 @@ class CaseRecords:
             with _refused_when_unstorable():
                 await _write(conn, entry, after, told, own_seq=True)
         return Recorded(hash=entry.hash, seq=entry.seq)
+
+    @activity.defn(name=STORED_FILING)
+    @classified(STORED_FILING)
+    async def stored_filing(self, case_id: str) -> StoredFiling | None:
+        """The filing stored as the case's event 1, when one is: recorded in the workflow task that accepted the
+        filing, which was lost and its Update never delivered again, so the workflow never took it. Verified as
+        `record_case_event` verifies what it finds (else `stored_event_invalid`); its free text is kept again, so
+        the workflow can hold it by reference."""
+        async with self.engine.begin() as conn:
+            stored = await _stored_event(conn, case_id, 1, GENESIS_HASH, self.keyring)
+            if stored is None or stored.type != events.FILED:
+                return None
+            request, texts = bound_request(stored.full_payload())
+            await keep_texts(conn, case_id, texts)
+        return StoredFiling(request=FilingRequest.model_validate(request), actor=Actor.model_validate(stored.actor),
+                            at=stored.at, hash=stored.hash)
 
 
 @contextmanager

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         rank_candidates,
         record_case_event,
         record_event,
+        stored_filing,
     )
     from contracts.case import (
         CASE_WORKFLOW,
@@ -58,6 +59,7 @@ BOUNDED_CASE = "bounded-case-state"  # free text as references, candidates by id
 STEP_FAILURES = "steps-fail-cleanly"  # a timer's step that fails for good waits, instead of failing the case
 MAIL_RELAY = "mail-leaves-the-case"  # the mail relay sends the outbox: the workflow never waits for its mail
 LOCAL_RECORDING = "updates-record-locally"  # an Update's event is written in the task that accepts it (issue 15)
+LOST_FILING = "take-a-filing-never-taken"  # a filing stored by a lost task whose Update never came back is taken
 REPORTS_KEPT = 20  # undeliverable messages a run remembers having put on the trail (a relay may tell twice)
 WITHDRAWALS_KEPT = 50  # withdrawals of consent a case remembers having recorded, across runs (told again: ignored)
 STEP_BACKOFF = timedelta(hours=1)
@@ -100,7 +102,8 @@ class CaseWorkflow:
         try:  # a start whose filing was refused leaves nothing behind
             await workflow.wait_condition(lambda: self.state is not None, timeout=FILING_GRACE)
         except TimeoutError:
-            return None
+            if not workflow.patched(LOST_FILING) or not await self._take_stored_filing():
+                return None
         courier = asyncio.create_task(self._courier())
         while not self._should_stop_run():
             await self._wait_for_next_moment()
@@ -115,6 +118,31 @@ class CaseWorkflow:
                       service_levels=self.service_levels, mail_waiting=self.mail_waiting,
                       withdrawals_told=self.withdrawals_told)
         )
+
+    async def _take_stored_filing(self) -> bool:
+        """Take the filing stored for this case, if one is: recorded by the local activity of a workflow task that
+        was lost, whose Update never came back (issue 15). The trail and the read model show a filed case; without
+        this, its workflow would end and leave a case no workflow runs, every action on it unanswered."""
+        async with self.lock:
+            if self.state is not None:  # the filing came meanwhile
+                return True
+            try:
+                stored = await workflow.execute_activity(
+                    stored_filing, self.case_id, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+                )
+            except ActivityError as error:  # an incident says so
+                workflow.logger.error("stored filing not taken: %s", _cause(error))
+                return False
+            if stored is None:
+                return False
+            try:
+                draft = new_case(self.case_id, stored.request, stored.actor, stored.at, self.service_levels)
+            except ValueError as error:
+                workflow.logger.error("stored filing not taken: %s", error)
+                return False
+            workflow.logger.warning("took the filing a lost workflow task stored")
+            self._adopt(draft.model_copy(update={"seq": 1, "last_hash": stored.hash}), 0)
+            return True
 
     async def _courier(self) -> None:
         """Cases from before the mail relay (no `mail-leaves-the-case` patch) delivered their e-mails here,
