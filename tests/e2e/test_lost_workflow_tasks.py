@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +65,17 @@ class LoseTasks(Interceptor):
         return Losing
 
 
+@asynccontextmanager
+async def losing_desk(client: Client, settings: Settings, database_url: str, losing: LoseTasks
+                      ) -> AsyncIterator[Team]:
+    """The team's desk with a case worker that loses the tasks `losing` says."""
+    async with team_desk(client, settings, database_url, worker=False) as team:
+        assert team.engine is not None
+        async with build_worker(client, settings.temporal_task_queue, team.engine, keys=settings.audit_keys,
+                                interceptors=[losing]):
+            yield team
+
+
 async def record_lost(team: Team, client: Client, settings: Settings, case: dict[str, Any], action: Action,
                       payload: dict[str, Any], actor: Actor) -> None:
     """Record `action` as the case's next event the way its Update's local activity does, in a workflow task that
@@ -89,19 +102,15 @@ async def test_an_update_whose_task_was_lost_after_recording_is_recorded_once(
     env: WorkflowEnvironment, settings: Settings, migrated_database: str, mail_sink: MailSink,
 ) -> None:
     losing = LoseTasks("relay")
-    client: Client = env.client
-    async with team_desk(client, settings, migrated_database, worker=False) as team:
-        assert team.engine is not None
-        async with build_worker(client, settings.temporal_task_queue, team.engine, keys=settings.audit_keys,
-                                interceptors=[losing]):
-            case = await team.file(APPLICANT)
-            relayed = await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
-            assert len(losing.lost) == 1, "the task that ran the relay was lost once"
-            await team.ok(case, "accept_case", officer(SBIC))
-            history = await team.history(case, COORDINATOR)
-            verdict = await team.verify(case, AUDITOR)
-            crosscheck = (await team.http.get(f"/api/cases/{case['id']}/history/crosscheck",
-                                              headers=team.headers(AUDITOR))).json()
+    async with losing_desk(env.client, settings, migrated_database, losing) as team:
+        case = await team.file(APPLICANT)
+        relayed = await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
+        assert len(losing.lost) == 1, "the task that ran the relay was lost once"
+        await team.ok(case, "accept_case", officer(SBIC))
+        history = await team.history(case, COORDINATOR)
+        verdict = await team.verify(case, AUDITOR)
+        crosscheck = (await team.http.get(f"/api/cases/{case['id']}/history/crosscheck",
+                                          headers=team.headers(AUDITOR))).json()
     assert [(e["seq"], e["type"]) for e in history] == [(1, events.FILED), (2, "relay"), (3, "accept_case")]
     assert relayed["stage"] == "office_review"
     assert verdict["valid"] is True
@@ -192,3 +201,34 @@ async def test_an_action_the_case_awaits_is_taken_though_the_read_model_shows_a_
     assert relayed["stage"] == "office_review" and relayed["outcome"] is None
     assert [e["type"] for e in history] == [events.FILED, "withdraw", events.VOIDED, "relay"]
     assert crosscheck["consistent"] is True, crosscheck
+
+
+@pytest.mark.parametrize("lost", ["file", "request_info", "update_contact", "provide_info", "withdraw"])
+async def test_every_kind_of_update_whose_task_was_lost_is_recorded_once(
+    env: WorkflowEnvironment, settings: Settings, migrated_database: str, mail_sink: MailSink, lost: str,
+) -> None:
+    """The filing (update-with-start), a keyed action (its key claimed with the event, then sent again), a
+    readdressing and the withdrawal that ends the workflow in the very task that was lost."""
+    losing = LoseTasks(lost)
+    async with losing_desk(env.client, settings, migrated_database, losing) as team:
+        case = await team.file(APPLICANT)
+        keyed = {**team.headers(COORDINATOR), "Idempotency-Key": "ask-once"}
+        asking = {"questions": ["Which markets?"]}
+        for _ in range(2):
+            asked = await team.http.post(f"/api/cases/{case['id']}/actions/request_info", json=asking,
+                                         headers=keyed)
+            assert asked.status_code == 200, asked.text
+        await team.ok(case, "update_contact", COORDINATOR, name="Anna Schmidt", email="anna@new.example")
+        await team.ok(case, "provide_info", APPLICANT, answer="Europe")
+        await team.ok(case, "withdraw", APPLICANT, reason="no longer needed")
+        assert len(losing.lost) == 1, f"the task that ran {lost} was lost once"
+        history = await team.history(case, AUDITOR)
+        verdict = await team.verify(case, AUDITOR)
+        crosscheck = (await team.http.get(f"/api/cases/{case['id']}/history/crosscheck",
+                                          headers=team.headers(AUDITOR))).json()
+        shown = (await team.get(case, COORDINATOR)).json()
+    assert [e["type"] for e in history] == [
+        events.FILED, "request_info", "update_contact", "provide_info", "withdraw"]
+    assert verdict["valid"] is True
+    assert crosscheck["consistent"] is True, crosscheck
+    assert shown["stage"] == "closed" and shown["outcome"] == "withdrawn"
