@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from activities.failures import classified, is_unstorable
 from activities.outbox import write_outbox
 from activities.stored import refused_stored_event, stored_entry
-from activities.strangers import stored_from, void_strangers
+from activities.strangers import candidates_taken, stored_from, void_strangers
 from contracts.activities import (
     RECORD_CASE_EVENT,
     RECORD_EVENT,
@@ -120,8 +120,10 @@ class CaseRecords:
             after = resolve_state(command.state, texts)
             if command.candidates_ref:
                 after = after.model_copy(update={"candidates": ranked})
-            elif before is not None:
-                after = _with_candidate_details(after, before)
+            elif before is not None:  # strangers' candidates are not the case's: those of its own matching are
+                known = before.model_copy(update={"candidates": await candidates_taken(conn, header)}) if stored \
+                    else before
+                after = _with_candidate_details(after, known)
             if stored:  # the read model shows the strangers: who is told is judged on the case after
                 header = await void_strangers(conn, stored, header, self.signer, after.request.contact)
                 before = None

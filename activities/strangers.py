@@ -12,19 +12,21 @@ caller's retry with the same key applies the action again), and the event is rec
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import delete, insert, update
+from pydantic import ValidationError
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.stored import refused_stored_event, stored_entry
 from contracts.activities import EventHeader
 from domain import events
 from domain.audit import AuditEntry, make_entry, sign, stored_event_problem
-from domain.model import SYSTEM_ACTOR, Contact
+from domain.model import SYSTEM_ACTOR, Action, Candidate, Contact
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS
 from domain.voiding import void_payload
 from infra.audit_trail import rows_in
 from infra.outbox import Status, contact_email, readdress
+from infra.reports import TAKEN
 from infra.tables import audit_events, idempotency_keys, notifications
 
 log = structlog.get_logger(__name__)
@@ -49,6 +51,22 @@ async def stored_from(conn: AsyncConnection, header: EventHeader, keyring: Keyri
         stored.append(entry)
         prev = entry.hash
     return stored
+
+
+async def candidates_taken(conn: AsyncConnection, header: EventHeader) -> list[Candidate]:
+    """The candidates, with their names, factors and reasons, of the case's last `run_matching` before `header.seq`
+    that was not voided (`infra.reports.TAKEN`): where the read model, showing strangers, no longer has them. None
+    when there is no such event, or its owner altered its candidates into something else."""
+    found = await conn.scalar(
+        select(audit_events.c.payload["candidates"])
+        .where(audit_events.c.case_id == header.case_id, audit_events.c.type == Action.RUN_MATCHING,
+               audit_events.c.seq < header.seq, TAKEN)
+        .order_by(audit_events.c.seq.desc()).limit(1)
+    )
+    try:
+        return [Candidate.model_validate(candidate) for candidate in found or []]
+    except (ValidationError, TypeError):
+        return []
 
 
 async def void_strangers(conn: AsyncConnection, strangers: list[AuditEntry], header: EventHeader,
