@@ -6,11 +6,13 @@ handler finished (what Temporal sees of a worker that dies then: the task is not
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +30,12 @@ from api.reports import current_fiscal_year
 from contracts.activities import EventHeader, RecordCaseEvent
 from contracts.case import workflow_id
 from domain import events
+from domain.audit import REDACTION_EVENT
 from domain.model import Action, Actor
 from domain.payloads import parse_payload
 from domain.transitions import apply, event_payload
+from infra.evidence_check import check_pack
+from infra.retention import archive_case
 from infra.settings import Settings
 from services.context import Services
 from services.read_model import dashboard_figures
@@ -45,11 +50,24 @@ pytestmark = pytest.mark.parametrize("env", ["local"], indirect=True)
 
 
 class LoseTasks(Interceptor):
-    """Fails the workflow task in which an Update named `update` finished, the first time each such Update runs."""
+    """Fails the workflow task in which an Update named `update` finished, the first time each such Update runs;
+    with `count`, only once: the task in which the `count`-th such Update finished."""
 
-    def __init__(self, update: str) -> None:
-        self.update = update
+    def __init__(self, update: str, count: int | None = None) -> None:
+        self.update, self.count = update, count
+        self.finished: list[str] = []
         self.lost: list[str] = []
+
+    def _loses(self, update: str, update_id: str) -> bool:
+        if update == self.update and update_id not in self.finished:
+            self.finished.append(update_id)
+        if self.count is not None:
+            lose = len(self.finished) == self.count and not self.lost
+        else:
+            lose = update == self.update and update_id not in self.lost
+        if lose:
+            self.lost.append(update_id)
+        return lose
 
     def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
         outer = self
@@ -57,8 +75,7 @@ class LoseTasks(Interceptor):
         class Losing(WorkflowInboundInterceptor):
             async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
                 result = await super().handle_update_handler(input)
-                if input.update == outer.update and input.id not in outer.lost:
-                    outer.lost.append(input.id)
+                if outer._loses(input.update, input.id):
                     raise RuntimeError("the worker died before completing this workflow task")
                 return result
 
@@ -232,3 +249,62 @@ async def test_every_kind_of_update_whose_task_was_lost_is_recorded_once(
     assert verdict["valid"] is True
     assert crosscheck["consistent"] is True, crosscheck
     assert shown["stage"] == "closed" and shown["outcome"] == "withdrawn"
+
+
+async def test_a_trail_with_a_voiding_packs_checks_and_is_archived_erasing_every_address(
+    env: WorkflowEnvironment, settings: Settings, migrated_database: str, mail_sink: MailSink, tmp_path: Path,
+) -> None:
+    """A voided update_contact's address is personal data like any other: the evidence pack checks alone, and
+    archiving the closed case erases the address only the voided event held too."""
+    client: Client = env.client
+    async with team_desk(client, settings, migrated_database) as team:
+        assert team.engine is not None
+        case = await team.file(APPLICANT)
+        await record_lost(team, client, settings, case, Action.UPDATE_CONTACT,
+                          {"name": "Somebody Else", "email": "never-taken@example.com"}, COORDINATOR_ACTOR)
+        await team.ok(case, "withdraw", APPLICANT, reason="no longer needed")
+        packed = await team.http.get(f"/api/cases/{case['id']}/evidence", headers=team.headers(AUDITOR))
+        assert packed.status_code == 200, packed.text
+        pack = tmp_path / "pack.zip"
+        pack.write_bytes(packed.content)
+        problems, _ = check_pack(str(pack))
+        await archive_case(team.engine, case["id"], tmp_path, retention_years=10, now=datetime.now(UTC),
+                           keys=settings.audit_keys)
+        history = await team.history(case, AUDITOR)
+        verdict = await team.verify(case, AUDITOR)
+    assert problems == []
+    assert [e["type"] for e in history] == [events.FILED, "update_contact", events.VOIDED, "withdraw", REDACTION_EVENT]
+    assert history[-1]["payload"]["events"] == [1, 2], "the voided event's address is erased too"
+    assert verdict["valid"] is True
+
+
+async def test_updates_a_lost_task_recorded_together_are_each_taken_again_not_voided(
+    env: WorkflowEnvironment, settings: Settings, migrated_database: str, mail_sink: MailSink,
+) -> None:
+    """Three notes wait while no worker runs, so one workflow task takes them all; it is lost after two of them
+    recorded. Temporal runs it again with the same Updates: each finds its own event at its seq and takes it.
+    Nothing is voided and recorded again (which sends the mail of each a second time)."""
+    client: Client = env.client
+    losing = LoseTasks("add_note", count=2)
+    async with team_desk(client, settings, migrated_database, worker=False) as team:
+        assert team.engine is not None
+        async with build_worker(client, settings.temporal_task_queue, team.engine, keys=settings.audit_keys):
+            case = await team.file(APPLICANT)
+        waiting = [asyncio.create_task(team.act(case, "add_note", COORDINATOR, text=f"note {n}")) for n in range(3)]
+        await asyncio.sleep(1)
+        async with build_worker(client, settings.temporal_task_queue, team.engine, keys=settings.audit_keys,
+                                interceptors=[losing]):
+            noted = await asyncio.gather(*waiting)
+            assert [r.status_code for r in noted] == [200] * 3, [r.text for r in noted]
+            await team.ok(case, "relay", COORDINATOR, offices=[SBIC])
+            history = await team.history(case, AUDITOR)
+            verdict = await team.verify(case, AUDITOR)
+            crosscheck = (await team.http.get(f"/api/cases/{case['id']}/history/crosscheck",
+                                              headers=team.headers(AUDITOR))).json()
+            shown = (await team.get(case, COORDINATOR)).json()
+    assert losing.lost
+    assert [e["type"] for e in history] == [events.FILED, *["add_note"] * 3, "relay"], "nothing voided"
+    assert sorted(e["payload"]["text"] for e in history if e["type"] == "add_note") == [f"note {n}" for n in range(3)]
+    assert shown["notes_total"] == 3
+    assert verdict["valid"] is True
+    assert crosscheck["consistent"] is True, crosscheck
