@@ -59,6 +59,7 @@ BOUNDED_CASE = "bounded-case-state"  # free text as references, candidates by id
 STEP_FAILURES = "steps-fail-cleanly"  # a timer's step that fails for good waits, instead of failing the case
 MAIL_RELAY = "mail-leaves-the-case"  # the mail relay sends the outbox: the workflow never waits for its mail
 LOCAL_RECORDING = "updates-record-locally"  # an Update's event is written in the task that accepts it (issue 15)
+UPDATES_FIRST = "signals-yield-to-updates"  # an Update in a signal's task records first (issue 15)
 LOST_FILING = "take-a-filing-never-taken"  # a filing stored by a lost task whose Update never came back is taken
 REPORTS_KEPT = 20  # undeliverable messages a run remembers having put on the trail (a relay may tell twice)
 WITHDRAWALS_KEPT = 50  # withdrawals of consent a case remembers having recorded, across runs (told again: ignored)
@@ -227,6 +228,7 @@ class CaseWorkflow:
     @workflow.signal(name=MAIL_UNDELIVERABLE_SIGNAL)
     async def mail_undeliverable(self, mail: UndeliverableMail) -> None:
         """Put an e-mail the relay could not deliver on the case's trail (once per message, for staff to see)."""
+        await self._after_updates()
         async with self.lock:
             told = f"{mail.message}@{mail.failed_at.isoformat() if mail.failed_at else ''}"
             if self.state is None or told in self.reported:
@@ -246,6 +248,7 @@ class CaseWorkflow:
         only: a closed one takes no further step with them). A withdrawal told again (the courier may, after a
         crash between the signal and marking it told) is recorded once: its id is remembered. Signals without an
         id (senders before the durable list) carry no such check, so stored histories replay unchanged."""
+        await self._after_updates()
         async with self.lock:
             if self.state is None or self.state.stage == Stage.CLOSED:
                 return
@@ -264,6 +267,15 @@ class CaseWorkflow:
                 return
             if told is not None:
                 self.withdrawals_told = [*self.withdrawals_told[-(WITHDRAWALS_KEPT - 1):], told]
+
+    async def _after_updates(self) -> None:
+        """Let the Updates of this workflow task take the case's lock before a signal's step does. A task that was
+        lost after an Update recorded its event (a local activity, issue 15) is run again with that Update after
+        any signal that came meanwhile; the signal's event (an ordinary activity, at the same seq) would find the
+        Update's event and void it, and the Update record it again, its mail sent twice. Yielding once lets the
+        Update's handler, started after the signal's, take the lock and its own event first."""
+        if workflow.patched(UPDATES_FIRST):
+            await asyncio.sleep(0)
 
     @workflow.signal(name=RETRY_STEPS_SIGNAL)
     def retry_steps(self) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import (
@@ -28,7 +29,7 @@ from temporalio.worker import (
 from activities.records import CaseRecords
 from api.reports import current_fiscal_year
 from contracts.activities import EventHeader, RecordCaseEvent
-from contracts.case import workflow_id
+from contracts.case import MAIL_UNDELIVERABLE_SIGNAL, UndeliverableMail, workflow_id
 from domain import events
 from domain.audit import REDACTION_EVENT
 from domain.model import Action, Actor
@@ -307,4 +308,46 @@ async def test_updates_a_lost_task_recorded_together_are_each_taken_again_not_vo
     assert sorted(e["payload"]["text"] for e in history if e["type"] == "add_note") == [f"note {n}" for n in range(3)]
     assert shown["notes_total"] == 3
     assert verdict["valid"] is True
+    assert crosscheck["consistent"] is True, crosscheck
+
+
+class LoseTaskAfterASignal(LoseTasks):
+    """Loses the task of the first Update named `update`, and before that task is run again, the mail relay tells
+    the case of an undeliverable message: the task run again holds the signal first, then the same Update."""
+
+    def __init__(self, update: str, client: Client, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(update, count=1)
+        self.client, self.loop = client, loop
+
+    def _loses(self, update: str, update_id: str) -> bool:
+        if not super()._loses(update, update_id):
+            return False
+        told = UndeliverableMail(message=str(uuid.uuid4()), template="request_info", code="550")
+        handle = self.client.get_workflow_handle(workflow.info().workflow_id)
+        asyncio.run_coroutine_threadsafe(handle.signal(MAIL_UNDELIVERABLE_SIGNAL, told), self.loop).result(10)
+        return True
+
+
+async def test_an_update_whose_lost_task_is_run_again_after_a_signal_is_taken_not_voided(
+    env: WorkflowEnvironment, settings: Settings, migrated_database: str, mail_sink: MailSink,
+) -> None:
+    """The signal's event (an ordinary activity) must not void the Update's event when the Update is delivered
+    again in that very task: the Update takes its event, the signal's event follows. Else the action is voided
+    and recorded again, and its mail, sent already, goes out twice."""
+    client: Client = env.client
+    losing = LoseTaskAfterASignal("add_note", client, asyncio.get_running_loop())
+    async with losing_desk(client, settings, migrated_database, losing) as team:
+        case = await team.file(APPLICANT)
+        await team.ok(case, "add_note", COORDINATOR, text="taken once")
+        for _ in range(50):
+            history = await team.history(case, AUDITOR)
+            if any(e["type"] == events.MAIL_UNDELIVERABLE for e in history):
+                break
+            await asyncio.sleep(0.2)
+        crosscheck = (await team.http.get(f"/api/cases/{case['id']}/history/crosscheck",
+                                          headers=team.headers(AUDITOR))).json()
+        shown = (await team.get(case, COORDINATOR)).json()
+    assert losing.lost
+    assert [e["type"] for e in history] == [events.FILED, "add_note", events.MAIL_UNDELIVERABLE], "nothing voided"
+    assert shown["notes_total"] == 1
     assert crosscheck["consistent"] is True, crosscheck
