@@ -19,23 +19,31 @@ from temporalio.exceptions import ApplicationError
 from activities.failures import classified, is_unstorable
 from activities.outbox import write_outbox
 from activities.stored import refused_stored_event, stored_entry
-from activities.strangers import stored_from, void_strangers
-from contracts.activities import RECORD_CASE_EVENT, RECORD_EVENT, RecordCaseEvent, Recorded, RecordEvent
+from activities.strangers import candidates_taken, stored_from, void_strangers
+from contracts.activities import (
+    RECORD_CASE_EVENT,
+    RECORD_EVENT,
+    STORED_FILING,
+    RecordCaseEvent,
+    Recorded,
+    RecordEvent,
+    StoredFiling,
+)
 from contracts.errors import KEY_USED, UNSTORABLE
 from domain import events
-from domain.audit import AuditEntry, make_entry, sign, stored_event_problem
-from domain.model import Action, Candidate, CaseState
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign, stored_event_problem
+from domain.model import Action, Actor, Candidate, CaseState, FilingRequest
 from domain.notifications import Notice, notice
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS
-from domain.texts import is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
+from domain.texts import bound_request, is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
 from domain.voiding import answering
 from infra.audit_trail import rows_in
 from infra.case_rows import case_row, stored_case
 from infra.idempotency import claim_key
-from infra.outbox import note_reported, readdress
+from infra.outbox import contact_email, note_reported, readdress
 from infra.tables import audit_events, cases
-from infra.texts import kept_texts_of
+from infra.texts import keep_texts, kept_texts_of
 
 log = structlog.get_logger(__name__)
 
@@ -112,10 +120,13 @@ class CaseRecords:
             after = resolve_state(command.state, texts)
             if command.candidates_ref:
                 after = after.model_copy(update={"candidates": ranked})
-            elif before is not None:
-                after = _with_candidate_details(after, before)
+            elif before is not None:  # strangers' candidates are not the case's: those of its own matching are
+                known = before.model_copy(update={"candidates": await candidates_taken(conn, header)}) if stored \
+                    else before
+                after = _with_candidate_details(after, known)
             if stored:  # the read model shows the strangers: who is told is judged on the case after
-                header, before = await void_strangers(conn, stored, header, self.signer), None
+                header = await void_strangers(conn, stored, header, self.signer, after.request.contact)
+                before = None
             if command.claim is not None:
                 action = events.FILE if header.type == events.FILED else header.type
                 earlier = await claim_key(conn, command.claim, header.case_id, action, header.seq)
@@ -130,6 +141,22 @@ class CaseRecords:
             with _refused_when_unstorable():
                 await _write(conn, entry, after, told, own_seq=True)
         return Recorded(hash=entry.hash, seq=entry.seq)
+
+    @activity.defn(name=STORED_FILING)
+    @classified(STORED_FILING)
+    async def stored_filing(self, case_id: str) -> StoredFiling | None:
+        """The filing stored as the case's event 1, when one is: recorded in the workflow task that accepted the
+        filing, which was lost and its Update never delivered again, so the workflow never took it. Verified as
+        `record_case_event` verifies what it finds (else `stored_event_invalid`); its free text is kept again, so
+        the workflow can hold it by reference."""
+        async with self.engine.begin() as conn:
+            stored = await _stored_event(conn, case_id, 1, GENESIS_HASH, self.keyring)
+            if stored is None or stored.type != events.FILED:
+                return None
+            request, texts = bound_request(stored.full_payload())
+            await keep_texts(conn, case_id, texts)
+        return StoredFiling(request=FilingRequest.model_validate(request), actor=Actor.model_validate(stored.actor),
+                            at=stored.at, hash=stored.hash)
 
 
 @contextmanager
@@ -185,13 +212,6 @@ def _with_candidate_details(after: CaseState, before: CaseState) -> CaseState:
                                                    for c in after.candidates]})
 
 
-async def _contact_email(conn: AsyncConnection, case_id: str) -> str | None:
-    """The applicant contact's address as the read model has it before this event."""
-    found = await conn.scalar(select(cases.c.snapshot["request"]["contact"]["email"].astext)
-                              .where(cases.c.id == case_id))
-    return str(found) if found is not None else None
-
-
 # The statements every event runs are built once (issue 15): building and keying them cost ~1-2 ms of the
 # worker's CPU per event, more than PostgreSQL takes to run them. Values go in as bound parameters.
 
@@ -240,7 +260,7 @@ async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, not
     since this one read the trail (a worker that lost its workflow task and another running it again: their events
     differ in time and salt) makes this a retried failure, which rolls everything back; the retry reads that event
     (`activities.strangers`) instead of answering with a hash no stored event has."""
-    readdressed_from = await _contact_email(conn, entry.case_id) if entry.type == Action.UPDATE_CONTACT else None
+    readdressed_from = await contact_email(conn, entry.case_id) if entry.type == Action.UPDATE_CONTACT else None
     event, case = entry.model_dump(), case_row(state)
     params = {f"event_{name}": value for name, value in event.items()}
     params.update({f"case_{name}": value for name, value in case.items()})

@@ -12,19 +12,21 @@ caller's retry with the same key applies the action again), and the event is rec
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import delete, insert, update
+from pydantic import ValidationError
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.stored import refused_stored_event, stored_entry
 from contracts.activities import EventHeader
 from domain import events
 from domain.audit import AuditEntry, make_entry, sign, stored_event_problem
-from domain.model import SYSTEM_ACTOR
+from domain.model import SYSTEM_ACTOR, Action, Candidate, Contact
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS
 from domain.voiding import void_payload
 from infra.audit_trail import rows_in
-from infra.outbox import Status
+from infra.outbox import Status, contact_email, readdress
+from infra.reports import TAKEN
 from infra.tables import audit_events, idempotency_keys, notifications
 
 log = structlog.get_logger(__name__)
@@ -51,11 +53,30 @@ async def stored_from(conn: AsyncConnection, header: EventHeader, keyring: Keyri
     return stored
 
 
+async def candidates_taken(conn: AsyncConnection, header: EventHeader) -> list[Candidate]:
+    """The candidates, with their names, factors and reasons, of the case's last `run_matching` before `header.seq`
+    that was not voided (`infra.reports.TAKEN`): where the read model, showing strangers, no longer has them. None
+    when there is no such event, or its owner altered its candidates into something else."""
+    found = await conn.scalar(
+        select(audit_events.c.payload["candidates"])
+        .where(audit_events.c.case_id == header.case_id, audit_events.c.type == Action.RUN_MATCHING,
+               audit_events.c.seq < header.seq, TAKEN)
+        .order_by(audit_events.c.seq.desc()).limit(1)
+    )
+    try:
+        return [Candidate.model_validate(candidate) for candidate in found or []]
+    except (ValidationError, TypeError):
+        return []
+
+
 async def void_strangers(conn: AsyncConnection, strangers: list[AuditEntry], header: EventHeader,
-                         signer: Signer) -> EventHeader:
+                         signer: Signer, contact: Contact) -> EventHeader:
     """Void `strangers` (events from `header.seq` on that the case never took) in the caller's transaction; answers
     the header of the event to record, now after the voiding. A stranger at seq 1 is refused for good: a case is
-    filed once, and its filing delivered again is the same event (`domain.voiding.same_event`)."""
+    filed once, and its filing delivered again is the same event (`domain.voiding.same_event`).
+
+    `contact` is the applicant's contact as the case has it (the workflow's): unsent mail that a stranger
+    (`update_contact`) readdressed goes back to it, never to an address only a voided event gave."""
     first, last = strangers[0], strangers[-1]
     if first.seq == 1 or header.stage_before is None:
         raise refused_stored_event(header.case_id, first.seq, "it is not the filing this case's workflow records")
@@ -70,6 +91,9 @@ async def void_strangers(conn: AsyncConnection, strangers: list[AuditEntry], hea
                        .values(status=Status.CANCELLED))
     await conn.execute(delete(idempotency_keys).where(idempotency_keys.c.case_id == header.case_id,
                                                       idempotency_keys.c.seq.between(first.seq, last.seq)))
+    shown = await contact_email(conn, header.case_id)  # the read model, as the strangers left it
+    if shown is not None and shown != str(contact.email):
+        await readdress(conn, header.case_id, shown, contact.name, str(contact.email), header.at)
     log.warning("events no workflow took voided", case_id=header.case_id, from_seq=first.seq, to_seq=last.seq,
                 types=[s.type for s in strangers][:20], voided_by=voiding.seq)
     return header.model_copy(update={"seq": voiding.seq + 1, "prev_hash": voiding.hash})

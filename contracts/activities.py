@@ -15,7 +15,7 @@ from temporalio import activity
 from contracts.case import Contract
 from domain.audit import AuditEntry
 from domain.idempotency import KeyClaim
-from domain.model import Candidate, CaseState, Seeking
+from domain.model import Actor, Candidate, CaseState, FilingRequest, Seeking
 from domain.notifications import Notice
 from domain.payloads import MatchingCriteria
 from domain.verification import VerificationSummary
@@ -26,6 +26,7 @@ DELIVER_MAIL = "deliver_mail"
 VERIFY_AUDIT_TRAIL = "verify_audit_trail"
 RECORD_CASE_EVENT = "record_case_event"
 RANK_CANDIDATES = "rank_candidates"
+STORED_FILING = "stored_filing"
 
 
 class RecordEvent(Contract):
@@ -76,6 +77,16 @@ class Recorded(Contract):
     hash: str
     waiting: int = 0
     seq: int | None = None  # the event's seq, when not the one asked for (events no workflow took were voided)
+
+
+class StoredFiling(Contract):
+    """The filing stored as a case's event 1 (its request with free text as references, its actor, time and
+    hash): what the case's workflow needs to take a filing it never took (`domain.voiding`)."""
+
+    request: FilingRequest
+    actor: Actor
+    at: datetime
+    hash: str
 
 
 class Ranked(Contract):
@@ -130,3 +141,10 @@ async def rank_candidates(command: FindCandidates) -> Ranked:
     """Rank the registry for a request and keep the full candidates for the recording step
     (`activities.candidates.CandidateRanking`)."""
     raise NotImplementedError(RANK_CANDIDATES)
+
+
+@activity.defn(name=STORED_FILING)
+async def stored_filing(case_id: str) -> StoredFiling | None:
+    """The filing stored for the case, verified as the recording step verifies what it finds (None: none is), its
+    free text kept (`activities.records.CaseRecords`)."""
+    raise NotImplementedError(STORED_FILING)

@@ -19,6 +19,8 @@ FILE_UPDATE = events.FILE
 """The Update that files a case; every other Update is named after its `domain.model.Action`."""
 FILE_UPDATE_ID = "file"
 """The filing Update's id: a repeated filing is the same Update, applied once."""
+SNAPSHOT_QUERY = "snapshot"
+"""The case as its workflow holds it (free text as references): what it took, whatever the read model shows."""
 RETRY_STEPS_SIGNAL = "retry_steps"
 """Asks a case's workflow to try a failed step again now (an operator fixed its cause)."""
 MAIL_UNDELIVERABLE_SIGNAL = events.MAIL_UNDELIVERABLE

@@ -41,9 +41,14 @@ def same_event(stored: AuditEntry, recording: AuditEntry) -> bool:
 
 def answering(stored: Sequence[AuditEntry], recording: AuditEntry) -> AuditEntry | None:
     """Of the events stored from `recording`'s seq on, the one that is `recording` recorded before (`same_event`),
-    or None. Only the last can be, and only when nothing before it is left standing: it is alone, or right after a
-    voiding of every event before it (from `recording`'s seq on). An event after strangers not voided was chained
-    onto them by a run that took them, so it cannot be this run's: then everything there is voided."""
+    or None. Either the first, at `recording`'s own seq, when no voiding is among them: a lost task that recorded
+    several Updates left them in the order it took them, and the task run again takes them again one by one (the
+    events after it are the next Updates', or strangers the next recording voids). Or the last, when nothing before
+    it is left standing: right after a voiding of every event before it (from `recording`'s seq on). An event after
+    strangers not voided was chained onto them by a run that took them, so it cannot be this run's: then everything
+    there is voided."""
+    if stored and same_event(stored[0], recording) and all(e.type != events.VOIDED for e in stored):
+        return stored[0]
     if not stored or not same_event(stored[-1], recording):
         return None
     if len(stored) == 1:

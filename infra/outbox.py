@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import REDACTED
 from infra.smtp import MailFailure, Outgoing
-from infra.tables import notifications
+from infra.tables import cases, notifications
 
 FIRST_BACKOFF = timedelta(seconds=2)
 
@@ -150,6 +150,13 @@ async def retry(engine: AsyncEngine, message_id: str, now: datetime) -> Status |
                 status=Status.PENDING, attempts=0, next_attempt_at=now, reported_at=None,
             ))
     return Status(status) if status is not None else None
+
+
+async def contact_email(conn: AsyncConnection, case_id: str) -> str | None:
+    """The applicant contact's address as the case's read model has it."""
+    found = await conn.scalar(select(cases.c.snapshot["request"]["contact"]["email"].astext)
+                              .where(cases.c.id == case_id))
+    return str(found) if found is not None else None
 
 
 async def readdress(conn: AsyncConnection, case_id: str, old_email: str, name: str, email: str, now: datetime) -> int:

@@ -4,10 +4,12 @@ cases past their due date."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal_column, select
+from sqlalchemy import ColumnElement, Numeric, and_, case, exists, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain import events
 from domain.model import JETRO, Stage
 from domain.reports import ReportEvent
 from infra.tables import audit_events, cases
@@ -23,10 +25,29 @@ WAITING_ON = func.jsonb_path_query_array(
 JSON array of their names: only its texts, so an event its owner altered (a number, an object, no array) counts
 for no one, or for the names it still holds, and never fails a figure (a dashboard, a report) reading every event."""
 
+_voiding = audit_events.alias("voiding")
+
+
+def _voided_bound(key: str) -> ColumnElement[Any]:
+    """A voiding's `from_seq` or `to_seq` (`domain.voiding`), or NULL when its owner made it no number."""
+    value = _voiding.c.payload[key]
+    return case((func.jsonb_typeof(value) == "number", value.astext.cast(Numeric)), else_=None)
+
+
+TAKEN: ColumnElement[bool] = and_(
+    audit_events.c.type != events.VOIDED,
+    ~exists().where(_voiding.c.case_id == audit_events.c.case_id, _voiding.c.type == events.VOIDED,
+                    _voiding.c.seq > audit_events.c.seq, _voided_bound("from_seq") <= audit_events.c.seq,
+                    _voided_bound("to_seq") >= audit_events.c.seq),
+)
+"""An event of `audit_events` the case took: neither voided, as recorded in a workflow task that was lost, nor
+the voiding itself (`domain.voiding`). Figures read the case as it went: the stages it really passed through."""
+
 
 async def report_events(engine: AsyncEngine, start: datetime, end: datetime) -> list[ReportEvent]:
     """Every event up to `end` of the cases with an event in [start, end), in case and seq order; but an event whose
-    time its owner moved before year 1 (no datetime holds it, and no recording step gives it)."""
+    time its owner moved before year 1 (no datetime holds it, and no recording step gives it), and but events the
+    case never took and their voiding (`TAKEN`)."""
     active = exists().where(inside.c.case_id == audit_events.c.case_id, inside.c.at >= start, inside.c.at < end)
     query = (
         select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.type,
@@ -35,7 +56,7 @@ async def report_events(engine: AsyncEngine, start: datetime, end: datetime) -> 
                audit_events.c.stage_before, audit_events.c.stage_after,
                WAITING_ON.label("waiting_on"), cases.c.outcome, cases.c.lead_office)
         .join(cases, cases.c.id == audit_events.c.case_id)
-        .where(audit_events.c.at < end, audit_events.c.at >= _FIRST_TIME, active)
+        .where(audit_events.c.at < end, audit_events.c.at >= _FIRST_TIME, active, TAKEN)
         .order_by(audit_events.c.case_id, audit_events.c.seq)
     )
     async with engine.connect() as conn:

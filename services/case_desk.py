@@ -6,13 +6,19 @@ Every refusal is a `domain.errors` error; the API and the console map them to wh
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import Numeric, bindparam, literal, select, tuple_
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -21,6 +27,7 @@ from contracts.case import (
     CASE_WORKFLOW,
     FILE_UPDATE,
     FILE_UPDATE_ID,
+    SNAPSHOT_QUERY,
     ActionCommand,
     CaseInput,
     FilingCommand,
@@ -74,6 +81,8 @@ from services.listing import PAGE_COLUMNS, CaseFilters, Page, decode_cursor, enc
 log = structlog.get_logger(__name__)
 SNAPSHOT_OF = select(cases.c.snapshot).where(cases.c.id == bindparam("case_id"))
 """A case's snapshot, `{"case_id": ...}`: built once, as it is read twice an action (issue 15)."""
+ASKING_THE_WORKFLOW = timedelta(seconds=2)
+"""How long a refusal waits for the case's workflow to say what it holds (no worker: the read model's refusal)."""
 IDEMPOTENCY_NAMESPACE = uuid.UUID("b0b5a3f2-1c55-4c9e-8d1e-3d8a4c7e2f60")
 
 
@@ -224,6 +233,8 @@ class CaseDesk:
         sent = payload.model_dump(mode="json")
         claim = claim_for(self.services, actor, idempotency_key, case_id, action, sent)
         refusal = check(state, actor, action, payload)
+        if refusal is not None and (held := await self._as_its_workflow_holds_it(case_id, state)) is not None:
+            state, refusal = held, check(held, actor, action, payload)
         if refusal is not None and refusal.kind in (RefusalKind.NOT_VISIBLE, RefusalKind.FORBIDDEN):
             raise Refused(refusal, allowed_actions(state, actor))  # who may act is asked before any key
         # This very request, applied already? Then whether it is legal in the stage is not asked again (the case
@@ -265,6 +276,24 @@ class CaseDesk:
         await earlier_use(self.services, claim)  # another request with this key, answered by Temporal as one
         log.info("action taken", action=action_name, stage=receipt.stage, seq=receipt.seq)
         return await self.load(case_id, actor)  # recorded before the Update answered
+
+    async def _as_its_workflow_holds_it(self, case_id: str, shown: CaseState) -> CaseState | None:
+        """The case as its running workflow holds it, when the read model (`shown`) is ahead of it: it shows events
+        recorded in a workflow task that was lost, which the case never took and its next recording voids
+        (`domain.voiding`); else None. Asked only of a refused action: the workflow judges it again in any case."""
+        handle = self.services.temporal.get_workflow_handle(workflow_id(case_id))
+        try:
+            if (await handle.describe(rpc_timeout=ASKING_THE_WORKFLOW)).status != WorkflowExecutionStatus.RUNNING:
+                return None  # a workflow that finished took every event its read model shows
+            held: CaseState | None = await handle.query(SNAPSHOT_QUERY, result_type=CaseState,
+                                                        rpc_timeout=ASKING_THE_WORKFLOW)
+        except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as error:
+            log.warning("the case's workflow could not be asked for its case", error=str(error)[:300])
+            return None
+        if held is None or held.seq >= shown.seq:
+            return None
+        log.warning("the read model shows events the case's workflow never took", shown=shown.seq, held=held.seq)
+        return held
 
     async def _unless_applied(self, failure: DeskError, claim: KeyClaim | None) -> None:
         """Raise the failure, unless it only says that this very keyed request was applied before."""

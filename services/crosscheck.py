@@ -15,7 +15,8 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
-from contracts.case import workflow_id
+from contracts.activities import STORED_FILING
+from contracts.case import FILE_UPDATE, workflow_id
 from domain.audit import AuditEntry
 from domain.crosscheck import AcceptedUpdate, Crosscheck, UpdateOutcome, compare
 from domain.errors import HistoryUnavailable
@@ -25,6 +26,10 @@ log = structlog.get_logger(__name__)
 
 ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
 COMPLETED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+ACTIVITY_COMPLETED = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+TOOK_FILING = "stored-filing"
+"""The id a filing its workflow took from the trail goes by, as the `file` Update it stands for."""
 READ_ATTEMPTS = 5
 
 
@@ -69,16 +74,39 @@ async def _reported_seq(client: Client, outcome: Outcome) -> int | None:
     return seq if isinstance(seq, int) else None
 
 
+async def _took_filing(client: Client, result: Any) -> bool:
+    """Whether a `stored_filing` activity's result is a filing (its workflow then took it), not None."""
+    if not result.payloads:
+        return False
+    try:
+        (value,) = await client.data_converter.decode(result.payloads[:1])
+    except Exception as error:
+        log.warning("stored filing's result not readable", error=str(error))
+        return False
+    return value is not None
+
+
 async def accepted_updates(client: Client, workflow: str) -> list[AcceptedUpdate]:
-    """The Updates the workflow accepted, in acceptance order over all its runs, each with how it ended."""
+    """The Updates the workflow accepted, in acceptance order over all its runs, each with how it ended. A filing
+    the workflow took from the trail (`stored_filing`: the Update that recorded it never came back, issue 15)
+    counts as its `file` Update, completed as event 1."""
     updates: list[AcceptedUpdate] = []
     for run_id, history in await run_histories(client, workflow):
         accepted: dict[str, HistoryEvent] = {}
         ended: dict[str, tuple[UpdateOutcome, int | None]] = {}
+        asked: set[int] = set()
         for event in history.events:
             if event.event_type == ACCEPTED:
                 request = event.workflow_execution_update_accepted_event_attributes.accepted_request
                 accepted[request.meta.update_id] = event
+            elif (event.event_type == SCHEDULED
+                  and event.activity_task_scheduled_event_attributes.activity_type.name == STORED_FILING):
+                asked.add(event.event_id)
+            elif (event.event_type == ACTIVITY_COMPLETED
+                  and event.activity_task_completed_event_attributes.scheduled_event_id in asked
+                  and await _took_filing(client, event.activity_task_completed_event_attributes.result)):
+                accepted[TOOK_FILING] = event
+                ended[TOOK_FILING] = (UpdateOutcome.COMPLETED, 1)
             elif event.event_type == COMPLETED:
                 attributes = event.workflow_execution_update_completed_event_attributes
                 if attributes.outcome.HasField("failure"):
@@ -88,7 +116,8 @@ async def accepted_updates(client: Client, workflow: str) -> list[AcceptedUpdate
                     ended[attributes.meta.update_id] = (UpdateOutcome.COMPLETED, seq)
         for update_id, event in accepted.items():  # dicts keep insertion order: the order of acceptance
             outcome, seq = ended.get(update_id, (UpdateOutcome.RUNNING, None))
-            name = event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+            name = (FILE_UPDATE if update_id == TOOK_FILING
+                    else event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name)
             updates.append(AcceptedUpdate(name, update_id, outcome, seq, run_id))
     return updates
 

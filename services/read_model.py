@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from domain import events
 from domain.model import Actor, Stage
-from infra.reports import WAITING_ON
+from infra.reports import TAKEN, WAITING_ON
 from infra.tables import audit_events, cases, users
 from infra.visibility import visible_to
 from services.context import Services
@@ -45,7 +45,7 @@ async def dashboard_figures(services: Services, viewer: Actor) -> Figures:
         select(audit_events.c.case_id, audit_events.c.seq, audit_events.c.at,
                audit_events.c.stage_after.label("stage"))
         .where(audit_events.c.stage_before.is_distinct_from(audit_events.c.stage_after),
-               audit_events.c.case_id.in_(visible))
+               audit_events.c.case_id.in_(visible), TAKEN)
         .subquery()
     )
     stays = select(

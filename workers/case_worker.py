@@ -71,6 +71,7 @@ def build_worker(
         workflows=[CaseWorkflow, AuditVerificationWorkflow, ReassignmentWorkflow],
         activities=[
             records.record_case_event,
+            records.stored_filing,  # a filing whose Update never came back (`workflows.case`)
             ranking.rank_candidates,
             records.record_event,  # cases recorded before their free text left the workflow
             matching.find_candidates,  # likewise

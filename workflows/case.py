@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         rank_candidates,
         record_case_event,
         record_event,
+        stored_filing,
     )
     from contracts.case import (
         CASE_WORKFLOW,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         FILE_UPDATE,
         MAIL_UNDELIVERABLE_SIGNAL,
         RETRY_STEPS_SIGNAL,
+        SNAPSHOT_QUERY,
         ActionCommand,
         CaseInput,
         ConsentWithdrawn,
@@ -57,6 +59,8 @@ BOUNDED_CASE = "bounded-case-state"  # free text as references, candidates by id
 STEP_FAILURES = "steps-fail-cleanly"  # a timer's step that fails for good waits, instead of failing the case
 MAIL_RELAY = "mail-leaves-the-case"  # the mail relay sends the outbox: the workflow never waits for its mail
 LOCAL_RECORDING = "updates-record-locally"  # an Update's event is written in the task that accepts it (issue 15)
+UPDATES_FIRST = "signals-yield-to-updates"  # an Update in a signal's task records first (issue 15)
+LOST_FILING = "take-a-filing-never-taken"  # a filing stored by a lost task whose Update never came back is taken
 REPORTS_KEPT = 20  # undeliverable messages a run remembers having put on the trail (a relay may tell twice)
 WITHDRAWALS_KEPT = 50  # withdrawals of consent a case remembers having recorded, across runs (told again: ignored)
 STEP_BACKOFF = timedelta(hours=1)
@@ -99,7 +103,8 @@ class CaseWorkflow:
         try:  # a start whose filing was refused leaves nothing behind
             await workflow.wait_condition(lambda: self.state is not None, timeout=FILING_GRACE)
         except TimeoutError:
-            return None
+            if not workflow.patched(LOST_FILING) or not await self._take_stored_filing():
+                return None
         courier = asyncio.create_task(self._courier())
         while not self._should_stop_run():
             await self._wait_for_next_moment()
@@ -114,6 +119,31 @@ class CaseWorkflow:
                       service_levels=self.service_levels, mail_waiting=self.mail_waiting,
                       withdrawals_told=self.withdrawals_told)
         )
+
+    async def _take_stored_filing(self) -> bool:
+        """Take the filing stored for this case, if one is: recorded by the local activity of a workflow task that
+        was lost, whose Update never came back (issue 15). The trail and the read model show a filed case; without
+        this, its workflow would end and leave a case no workflow runs, every action on it unanswered."""
+        async with self.lock:
+            if self.state is not None:  # the filing came meanwhile
+                return True
+            try:
+                stored = await workflow.execute_activity(
+                    stored_filing, self.case_id, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+                )
+            except ActivityError as error:  # an incident says so
+                workflow.logger.error("stored filing not taken: %s", _cause(error))
+                return False
+            if stored is None:
+                return False
+            try:
+                draft = new_case(self.case_id, stored.request, stored.actor, stored.at, self.service_levels)
+            except ValueError as error:
+                workflow.logger.error("stored filing not taken: %s", error)
+                return False
+            workflow.logger.warning("took the filing a lost workflow task stored")
+            self._adopt(draft.model_copy(update={"seq": 1, "last_hash": stored.hash}), 0)
+            return True
 
     async def _courier(self) -> None:
         """Cases from before the mail relay (no `mail-leaves-the-case` patch) delivered their e-mails here,
@@ -190,7 +220,7 @@ class CaseWorkflow:
         long = info.get_current_history_length() >= self.history_limit or info.is_continue_as_new_suggested()
         return self.state.stage == Stage.CLOSED or long
 
-    @workflow.query
+    @workflow.query(name=SNAPSHOT_QUERY)
     def snapshot(self) -> CaseState | None:
         """The case as the workflow holds it (free text as references: the read model has the words)."""
         return self.state
@@ -198,6 +228,7 @@ class CaseWorkflow:
     @workflow.signal(name=MAIL_UNDELIVERABLE_SIGNAL)
     async def mail_undeliverable(self, mail: UndeliverableMail) -> None:
         """Put an e-mail the relay could not deliver on the case's trail (once per message, for staff to see)."""
+        await self._after_updates()
         async with self.lock:
             told = f"{mail.message}@{mail.failed_at.isoformat() if mail.failed_at else ''}"
             if self.state is None or told in self.reported:
@@ -217,6 +248,7 @@ class CaseWorkflow:
         only: a closed one takes no further step with them). A withdrawal told again (the courier may, after a
         crash between the signal and marking it told) is recorded once: its id is remembered. Signals without an
         id (senders before the durable list) carry no such check, so stored histories replay unchanged."""
+        await self._after_updates()
         async with self.lock:
             if self.state is None or self.state.stage == Stage.CLOSED:
                 return
@@ -235,6 +267,15 @@ class CaseWorkflow:
                 return
             if told is not None:
                 self.withdrawals_told = [*self.withdrawals_told[-(WITHDRAWALS_KEPT - 1):], told]
+
+    async def _after_updates(self) -> None:
+        """Let the Updates of this workflow task take the case's lock before a signal's step does. A task that was
+        lost after an Update recorded its event (a local activity, issue 15) is run again with that Update after
+        any signal that came meanwhile; the signal's event (an ordinary activity, at the same seq) would find the
+        Update's event and void it, and the Update record it again, its mail sent twice. Yielding once lets the
+        Update's handler, started after the signal's, take the lock and its own event first."""
+        if workflow.patched(UPDATES_FIRST):
+            await asyncio.sleep(0)
 
     @workflow.signal(name=RETRY_STEPS_SIGNAL)
     def retry_steps(self) -> None:

@@ -5,6 +5,8 @@ next recording, which then records the case's own event after the voiding (`acti
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,13 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 
 from activities.records import SEQ_TAKEN
+from contracts.activities import EventHeader, RecordCaseEvent
 from contracts.errors import STORED_EVENT_INVALID
 from domain import events
 from domain.audit import AuditEntry, make_entry, sign, verify_chain
 from domain.idempotency import KeyClaim
+from domain.model import Action, Actor, Candidate, CaseState
+from domain.payloads import parse_payload
 from domain.signing import Keyring
+from domain.texts import bound_candidates_of, ref_of
+from domain.transitions import apply, event_payload
 from domain.voiding import VOID_REASON
 from infra.tables import audit_events, cases, idempotency_keys, notifications
+from infra.texts import keep_texts
+from tests.helpers.people import COORDINATOR_ACTOR
 from tests.helpers.recording import SIGNER, a_note, filing_step
 
 
@@ -158,3 +167,90 @@ async def test_a_try_that_finds_its_seq_taken_while_writing_reads_the_event_ther
     again = await env.run(record, mine)
     assert (again.seq, again.hash) == (2, theirs.hash)
     assert [e.hash for e in await trail(engine, draft.id)] == [first.hash, theirs.hash]
+
+
+def _action_step(draft: CaseState, before: CaseState, prev_hash: str, action: Action, raw: dict[str, object],
+                 actor: Actor, at: datetime) -> tuple[RecordCaseEvent, CaseState]:
+    """The recording of `action` as the case's next event after `before` (whose last hash is `prev_hash`)."""
+    payload = parse_payload(action, raw)
+    after = apply(before, actor, action, payload, at)
+    header = EventHeader(case_id=draft.id, seq=before.seq + 1, type=action, actor=actor.model_dump(mode="json"),
+                         at=at, stage_before=before.stage, stage_after=after.stage, prev_hash=prev_hash,
+                         salt=uuid.uuid4().hex)
+    numbered = after.model_copy(update={"seq": header.seq})
+    return (RecordCaseEvent(header=header, payload=event_payload(action, payload, None), state=numbered),
+            numbered)
+
+
+async def test_mail_readdressed_by_a_voided_contact_goes_back_to_the_contact_the_case_has(engine: AsyncEngine) -> None:
+    """A lost task's `update_contact` readdressed the case's unsent mail to an address the case never took; its
+    voiding must send that mail to the case's own contact again, not to the stranger's address."""
+    env, record, draft, filed = filing_step(engine)
+    first = await env.run(record, filed)
+    filed_state = draft.model_copy(update={"seq": 1, "last_hash": first.hash})
+    at = draft.created_at + timedelta(minutes=1)
+    asking, asked = _action_step(draft, filed_state, first.hash, Action.REQUEST_INFO,
+                                 {"questions": ["Which markets?"]}, COORDINATOR_ACTOR, at)
+    question = await env.run(record, asking)
+    asked = asked.model_copy(update={"last_hash": question.hash})
+    own_address = str(draft.request.contact.email)
+    lost, _ = _action_step(draft, asked, question.hash, Action.UPDATE_CONTACT,
+                           {"name": "Somebody Else", "email": "never-taken@example.com"}, COORDINATOR_ACTOR,
+                           at + timedelta(minutes=1))
+    await env.run(record, lost)
+    async with engine.connect() as conn:
+        readdressed = (await conn.execute(select(notifications.c.recipient_email).where(
+            notifications.c.case_id == draft.id, notifications.c.seq == 2))).scalars().all()
+    assert readdressed == ["never-taken@example.com"], "the lost task's event readdressed the question"
+
+    own, _ = _action_step(draft, asked, question.hash, Action.ADD_NOTE, {"text": "the case's own note"},
+                          COORDINATOR_ACTOR, at + timedelta(minutes=2))
+    recorded = await env.run(record, own)
+    assert recorded.seq == 5
+    async with engine.connect() as conn:
+        mail = (await conn.execute(select(notifications.c.recipient_email, notifications.c.status).where(
+            notifications.c.case_id == draft.id, notifications.c.seq == 2))).all()
+    assert [(m.recipient_email, m.status) for m in mail] == [(own_address, "pending")], \
+        "the question goes to the address the case has, not to one only a voided event gave"
+
+
+async def _matched(engine: AsyncEngine, draft: CaseState, before: CaseState, prev_hash: str, name: str,
+                   at: datetime) -> tuple[RecordCaseEvent, CaseState]:
+    """The recording of a `run_matching` that found one SME named `name` (its ranking kept, as matching keeps it)."""
+    found = [Candidate(sme_id=f"sme-{name.lower()}", name=name, score=0.9, factors={"industry": 1.0},
+                       reason=f"{name} fits")]
+    kept = json.dumps([c.model_dump(mode="json") for c in found], ensure_ascii=False, sort_keys=True)
+    async with engine.begin() as conn:
+        await keep_texts(conn, draft.id, {ref_of(kept): kept})
+    criteria = parse_payload(Action.RUN_MATCHING, {})
+    held = bound_candidates_of(found)
+    after = apply(before, COORDINATOR_ACTOR, Action.RUN_MATCHING, criteria, at, held)
+    header = EventHeader(case_id=draft.id, seq=before.seq + 1, type=Action.RUN_MATCHING,
+                         actor=COORDINATOR_ACTOR.model_dump(mode="json"), at=at, stage_before=before.stage,
+                         stage_after=after.stage, prev_hash=prev_hash, salt=uuid.uuid4().hex)
+    numbered = after.model_copy(update={"seq": header.seq})
+    return (RecordCaseEvent(header=header, payload=event_payload(Action.RUN_MATCHING, criteria, held),
+                            state=numbered, candidates_ref=ref_of(kept)), numbered)
+
+
+async def test_the_read_model_keeps_the_details_of_the_case_s_candidates_after_a_voided_matching(
+    engine: AsyncEngine,
+) -> None:
+    """A lost task's `run_matching` put other candidates in the read model; the case's next event (its workflow
+    holds its own candidates by id and score) must show them with their names, factors and reasons again."""
+    env, record, draft, filed = filing_step(engine)
+    first = await env.run(record, filed)
+    at = draft.created_at + timedelta(minutes=1)
+    matching, matched = await _matched(engine, draft, draft.model_copy(update={"seq": 1, "last_hash": first.hash}),
+                                       first.hash, "Alpha", at)
+    ranked = await env.run(record, matching)
+    matched = matched.model_copy(update={"last_hash": ranked.hash})
+    lost, _ = await _matched(engine, draft, matched, ranked.hash, "Beta", at + timedelta(minutes=1))
+    await env.run(record, lost)
+    own, _ = _action_step(draft, matched, ranked.hash, Action.ADD_NOTE, {"text": "the case's own note"},
+                          COORDINATOR_ACTOR, at + timedelta(minutes=2))
+    assert (await env.run(record, own)).seq == 5
+    async with engine.connect() as conn:
+        snapshot = (await conn.execute(select(cases.c.snapshot).where(cases.c.id == draft.id))).scalar_one()
+    assert [(c["sme_id"], c["name"], c["reason"]) for c in snapshot["candidates"]] == [
+        ("sme-alpha", "Alpha", "Alpha fits")], "the candidates the case has, with their details"

@@ -58,3 +58,14 @@ def test_only_an_event_left_standing_answers_a_recording_again() -> None:
                       entry(5, "add_note", {"text": "mine"})], note) is None, "event 2 is left standing"
     assert answering([stranger], note) is None
     assert answering([], note) is None
+
+
+def test_the_first_of_several_updates_a_lost_task_recorded_answers_its_recording_again() -> None:
+    """A lost task recorded two Updates; the task run again takes the first again: it is the event at its seq, and
+    the second (its own recording comes next) is not voided for it. With a voiding among them, the rule above."""
+    note = entry(2, "add_note", {"text": "mine"})
+    second = entry(3, "add_note", {"text": "the next Update's"})
+    assert answering([note, second], note) == note
+    assert answering([note, second, entry(4, "add_note", {"text": "third"})], note) == note
+    assert answering([note, entry(3, events.VOIDED, void_payload(2, 2)), entry(4, "add_note", {"text": "x"})],
+                     note) is None, "voided already: not taken again"
