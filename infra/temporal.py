@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
 
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import IndexedValueType, WorkflowExecutionStatus
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
@@ -93,3 +96,13 @@ async def ensure_search_attributes(client: Client, namespace: str, types: Mappin
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
         )
+
+
+async def is_running(client: Client, workflow_id: str, rpc_timeout: timedelta) -> bool:
+    """Whether the workflow's latest run is running. Asked of the service as it answers, without decoding the run's
+    search attributes: the SDK's `describe()` fails on a datetime search attribute the workflow unset (a TypeError)."""
+    execution = WorkflowExecution(workflow_id=workflow_id)
+    described = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=execution), timeout=rpc_timeout,
+    )
+    return bool(described.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING)

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from sqlalchemy import Numeric, bindparam, literal, select, tuple_
 from temporalio.client import (
     WithStartWorkflowOperation,
-    WorkflowExecutionStatus,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
@@ -71,6 +70,7 @@ from infra.case_rows import stored_case
 from infra.checkpoints import case_anchor
 from infra.sme_registry import unfit_smes
 from infra.tables import cases
+from infra.temporal import is_running
 from infra.texts import keep_texts
 from infra.visibility import visible_to
 from services.assignees import with_named_assignee
@@ -283,7 +283,7 @@ class CaseDesk:
         (`domain.voiding`); else None. Asked only of a refused action: the workflow judges it again in any case."""
         handle = self.services.temporal.get_workflow_handle(workflow_id(case_id))
         try:
-            if (await handle.describe(rpc_timeout=ASKING_THE_WORKFLOW)).status != WorkflowExecutionStatus.RUNNING:
+            if not await is_running(self.services.temporal, workflow_id(case_id), ASKING_THE_WORKFLOW):
                 return None  # a workflow that finished took every event its read model shows
             held: CaseState | None = await handle.query(SNAPSHOT_QUERY, result_type=CaseState,
                                                         rpc_timeout=ASKING_THE_WORKFLOW)
