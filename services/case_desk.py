@@ -165,9 +165,11 @@ class CaseDesk:
         case_id = case_id_for(actor, idempotency_key, body)
         structlog.contextvars.bind_contextvars(case_id=case_id, workflow_id=workflow_id(case_id))
         claim = claim_for(self.services, actor, idempotency_key, case_id, FILING, body)
-        if await earlier_use(self.services, claim) is not None:  # this very filing, recorded already
-            return await self.load(case_id, actor)
-        if idempotency_key is not None:  # a retry of a filing made before keys were bound to their request
+        # This very filing, recorded already, is sent again all the same (the same Update id, answered once by
+        # Temporal): its event may have been written by a workflow task that was lost with its Update (issue 15),
+        # and only the Update makes the case's workflow take it; the recording step answers with the stored event.
+        if await earlier_use(self.services, claim) is None and idempotency_key is not None:
+            # a retry of a filing made before keys were bound to their request
             try:
                 return await self.load(legacy_case_id_for(actor, idempotency_key), actor)
             except CaseNotFound:
