@@ -55,7 +55,7 @@ async def stored_from(conn: AsyncConnection, header: EventHeader, keyring: Keyri
 
 async def candidates_taken(conn: AsyncConnection, header: EventHeader) -> list[Candidate]:
     """The candidates, with their names, factors and reasons, of the case's last `run_matching` before `header.seq`
-    that was not voided (`infra.reports.TAKEN`): where the read model, showing strangers, no longer has them. None
+    that was not voided (`infra.reports.TAKEN`): where the read model, showing strangers, no longer has them. Empty
     when there is no such event, or its owner altered its candidates into something else."""
     found = await conn.scalar(
         select(audit_events.c.payload["candidates"])
@@ -73,7 +73,7 @@ async def void_strangers(conn: AsyncConnection, strangers: list[AuditEntry], hea
                          signer: Signer, contact: Contact) -> EventHeader:
     """Void `strangers` (events from `header.seq` on that the case never took) in the caller's transaction; answers
     the header of the event to record, now after the voiding. A stranger at seq 1 is refused for good: a case is
-    filed once, and its filing delivered again is the same event (`domain.voiding.same_event`).
+    filed once, and its filing delivered again is the same event (`domain.voiding.answering`).
 
     `contact` is the applicant's contact as the case has it (the workflow's): unsent mail that a stranger
     (`update_contact`) readdressed goes back to it, never to an address only a voided event gave."""
