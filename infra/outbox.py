@@ -1,7 +1,7 @@
 """The notification outbox as PostgreSQL keeps it, for the mail relay and the operators.
 
 Rows are written with the audit event that causes them (`activities.outbox.write_outbox`); from then on each
-row has its own fate (`Status`). The relay claims one due row at a time with `FOR UPDATE SKIP LOCKED`, so any
+row has its own fate (`Status`). The relay claims a few due rows at a time with `FOR UPDATE SKIP LOCKED`, so any
 number of senders in any number of workers never take the same message, and a message that waits (its next
 try later) never stands in front of another.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import REDACTED
@@ -52,26 +52,33 @@ def backoff(attempts: int, longest: timedelta) -> timedelta:
     return min(wait, longest)
 
 
-async def claim_due(conn: AsyncConnection, now: datetime) -> Claimed | None:
-    """The pending message whose try is due longest ago, locked until `conn`'s transaction ends (None: none)."""
-    row = (await conn.execute(
-        select(notifications)
-        .where(notifications.c.status == Status.PENDING, notifications.c.next_attempt_at <= now)
-        .order_by(notifications.c.next_attempt_at, notifications.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )).mappings().first()
-    if row is None:
-        return None
-    outgoing = Outgoing(id=str(row["id"]), case_id=str(row["case_id"]), recipient_name=row["recipient_name"],
-                        recipient_email=row["recipient_email"], subject=row["subject"], body=row["body"])
-    return Claimed(outgoing, row["template"], row["attempts"])
+async def claim_due(conn: AsyncConnection, now: datetime, limit: int = 1) -> list[Claimed]:
+    """Up to `limit` pending messages whose try is due, longest due first, locked until `conn`'s transaction ends
+    (none: an empty list)."""
+    rows = (await conn.execute(_DUE, {"now": now, "limit": limit})).mappings().all()
+    return [Claimed(Outgoing(id=str(row["id"]), case_id=str(row["case_id"]), recipient_name=row["recipient_name"],
+                             recipient_email=row["recipient_email"], subject=row["subject"], body=row["body"]),
+                    row["template"], row["attempts"]) for row in rows]
 
 
-async def mark_sent(conn: AsyncConnection, message: Claimed, now: datetime) -> None:
-    await conn.execute(update(notifications).where(notifications.c.id == message.outgoing.id).values(
-        status=Status.SENT, sent_at=now, last_attempt_at=now, attempts=message.attempts + 1,
-    ))
+_DUE = (
+    select(notifications)
+    .where(notifications.c.status == Status.PENDING, notifications.c.next_attempt_at <= bindparam("now"))
+    .order_by(notifications.c.next_attempt_at, notifications.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+"""The relay's claim, built once: parameters `now` and `limit`."""
+
+
+async def mark_sent(conn: AsyncConnection, messages: list[Claimed], now: datetime) -> None:
+    """Mark the claimed `messages` sent at `now`, each with one more try counted, in one statement."""
+    if messages:
+        await conn.execute(
+            update(notifications).where(notifications.c.id.in_([m.outgoing.id for m in messages])).values(
+                status=Status.SENT, sent_at=now, last_attempt_at=now, attempts=notifications.c.attempts + 1,
+            )
+        )
 
 
 async def mark_cancelled(conn: AsyncConnection, message: Claimed, now: datetime, why: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
@@ -22,7 +22,7 @@ from domain.model import Role
 from infra import outbox
 from infra.settings import Settings
 from infra.sme_registry import seed_demo_smes
-from infra.smtp import SmtpSettings
+from infra.smtp import SmtpSettings, message_id
 from infra.startup import free_port
 from infra.tables import audit_events, notifications
 from services.mail_outbox import retry_message
@@ -83,8 +83,8 @@ async def until(check: Callable[[], Any], seconds: float = 60) -> Any:
 async def drain(relay: MailRelay) -> int:
     """Let the relay send everything due now; how many messages it handled."""
     handled = 0
-    while await relay.send_one():
-        handled += 1
+    while claimed := await relay.send_due():
+        handled += claimed
     return handled
 
 
@@ -330,6 +330,36 @@ async def test_a_thousand_messages_with_one_poison_among_them(
     assert [r["recipient_email"] for r in by_status["undeliverable"]] == ["poison@acme.example"]
     assert {r["attempts"] for r in by_status["sent"]} == {1}, "no message waited behind the poison"
     assert set(handler.deliveries.values()) == {1} and len(handler.deliveries) == 999
+
+
+async def test_messages_claimed_together_each_keep_their_own_fate(
+    own_engine: AsyncEngine, temporal: Client, folder: Path, picky_port: int
+) -> None:
+    """A sender claims a few due messages in one transaction (issue 15): a refused one among them is counted
+    and waits for its own next try, the others are sent and marked sent, and what was not claimed stays due."""
+    handler = Picky(folder, refuse=frozenset({"refused@acme.example"}))
+    server = serve(handler, picky_port)
+    relay = MailRelay(own_engine, smtp_on(picky_port), temporal, SIGNER, senders=1, batch=3, permanent_tries=3)
+    try:
+        case_id = await outbox_rows(own_engine, ("Aki", "aki@acme.example"), ("Bo", "refused@acme.example"),
+                                    ("Chie", "chie@acme.example"), ("Dai", "dai@acme.example"))
+        async with own_engine.begin() as conn:  # the refused one is due longest: always among those claimed
+            await conn.execute(update(notifications).where(notifications.c.recipient_email == "refused@acme.example")
+                               .values(next_attempt_at=datetime.now(UTC) - timedelta(minutes=2)))
+        assert await relay.send_due() == 3
+    finally:
+        server.stop()
+    rows = {r["recipient_email"]: r for r in await rows_of(own_engine, case_id)}
+    refused = rows.pop("refused@acme.example")
+    assert (refused["status"], refused["attempts"], refused["sent_at"]) == ("pending", 1, None)
+    assert refused["last_error"].startswith("550"), refused["last_error"]
+    assert refused["next_attempt_at"] > refused["last_attempt_at"], "it waits for its own next try"
+    sent = [row for row in rows.values() if row["status"] == "sent"]
+    assert len(sent) == 2 and {row["attempts"] for row in sent} == {1}
+    assert {message_id(str(row["id"])) for row in sent} == set(handler.deliveries)
+    assert set(handler.deliveries.values()) == {1}
+    (left,) = [row for row in rows.values() if row["status"] != "sent"]
+    assert (left["status"], left["attempts"], left["sent_at"]) == ("pending", 0, None)
 
 
 # -- operators see it and fix it --------------------------------------------------------------------------
