@@ -27,9 +27,9 @@ from services.listing import FAR_FUTURE, PAGE_COLUMNS, Page, decode_keys, encode
 
 log = structlog.get_logger(__name__)
 HEAD = 10
-"""How many of the queue's most urgent cases `take_next` reads at a time."""
-ROUNDS = 10
-"""How many times `take_next` reads the queue again when other callers took every case it read."""
+"""How many of the queue's most urgent cases `take_next` reads first; each further read takes twice as many."""
+WIDEST_HEAD = 500
+"""The most cases `take_next` reads at a time."""
 
 
 @dataclass(frozen=True)
@@ -112,13 +112,12 @@ async def take_next(desk: CaseDesk, actor: Actor) -> CaseState | None:
     Two callers at once are safe: each claim is an Update the case's workflow decides under its lock, so of two
     claims of one case the second is refused (409, "already assigned") and its caller moves on to the next case.
     A case whose stored record is no case (`Unreplayable`) is passed over, as the work list shows it damaged, and the
-    queue is read on after it: ten damaged cases on top of the queue do not hide the intact ones below them.
+    queue is read on after it, and after any number of them: damaged cases on top of the queue never hide the
+    intact ones below them. Each read of the queue leaves out every case read before, so reading ends.
     """
-    passed: set[str] = set()
-    for _ in range(ROUNDS):
-        head = await queue_head(desk, actor, HEAD, passed)
-        if not head:
-            return None
+    passed: set[str] = set()  # every case read is claimed or passed over: each read of the queue goes further
+    count = HEAD
+    while head := await queue_head(desk, actor, count, passed):
         for case_id in head:
             try:
                 return await desk.act(case_id, actor, Action.CLAIM, {})
@@ -128,5 +127,6 @@ async def take_next(desk: CaseDesk, actor: Actor) -> CaseState | None:
                 log.info("queued case taken meanwhile", case_id=case_id)
             except Unreplayable:  # its stored record is no case (listed as damaged): the next one
                 log.error("queued case's record cannot be read back: passed over", case_id=case_id)
-                passed.add(case_id)
+            passed.add(case_id)
+        count = min(count * 2, WIDEST_HEAD)
     return None

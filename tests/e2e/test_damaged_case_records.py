@@ -122,6 +122,26 @@ async def test_taking_the_next_case_passes_over_more_damaged_cases_than_it_reads
     assert taken.json()["id"] == queued[HEAD]["id"] and taken.json()["assignee"] is not None
 
 
+async def test_taking_the_next_case_passes_over_any_number_of_damaged_cases(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`take_next` gave up after ten reads of the queue: with more damaged cases on top than ten reads held (100
+    at the default size of a read, 10 here with reads of one case), it answered 204 ("the queue is empty") though
+    an intact case waited right after them. It reads on until the queue has no case it has not read."""
+    assert team.engine is not None
+    monkeypatch.setattr("services.work.HEAD", 1)
+    monkeypatch.setattr("services.work.WIDEST_HEAD", 1)
+    queued = [await in_sbic_queue(team) for _ in range(12)]
+    for case in queued[:11]:
+        await damage_record(team.engine, case["id"], "[]")
+
+    taken = await team.http.get("/api/work/next", headers=team.headers(officer(SBIC)))
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["id"] == queued[11]["id"] and taken.json()["assignee"] is not None
+    again = await team.http.get("/api/work/next", headers=team.headers(officer(SBIC)))
+    assert again.status_code == 204, "only damaged cases are left: the queue has nothing to take"
+
+
 async def test_a_damaged_case_in_office_review_stays_in_the_queue_of_the_office_reviewing_it(team: Team) -> None:
     """An office's queue asked the case's record (its snapshot) which offices still have to review it: a case whose
     record is no case waited on no office, so it was in nobody's "My work" (listed nowhere as damaged either) and
