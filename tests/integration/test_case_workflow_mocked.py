@@ -1,13 +1,14 @@
 """The case workflow alone, its activities mocked (as temporalio/samples-python tests workflows), on the
 time-skipping server: no PostgreSQL, no SMTP. What it shows: a step that fails for good answers its Update
 with `step_failed` and leaves the case as it was and open to other actions; a timer's step that fails waits
-instead of failing the case, and is tried again when an operator asks; what crosses Temporal is a receipt.
+instead of failing the case, and is tried again when an operator asks; what crosses Temporal is a receipt; a
+filing a lost workflow task stored is taken after the filing grace, and a start with no filing at all ends.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio import activity
@@ -21,10 +22,12 @@ from contracts.activities import (
     DELIVER_MAIL,
     RANK_CANDIDATES,
     RECORD_CASE_EVENT,
+    STORED_FILING,
     FindCandidates,
     Ranked,
     RecordCaseEvent,
     Recorded,
+    StoredFiling,
 )
 from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
 from contracts.errors import STEP_FAILED
@@ -32,7 +35,7 @@ from domain.model import CaseState, FilingRequest, Role, Stage
 from domain.samples import sample_filing
 from tests.helpers.people import APPLICANT_ACTOR, COORDINATOR_ACTOR, SBIC, officer_actor
 from workers.case_worker import workflow_runner
-from workflows.case import CaseWorkflow
+from workflows.case import FILING_GRACE, CaseWorkflow
 
 SBIC_OFFICER = officer_actor(SBIC)
 
@@ -43,6 +46,7 @@ class MockedSteps:
     def __init__(self) -> None:
         self.recorded: list[RecordCaseEvent] = []
         self.fail_system_events = False
+        self.stored: StoredFiling | None = None  # what `stored_filing` finds: a filing a lost workflow task stored
 
     @activity.defn(name=RECORD_CASE_EVENT)
     async def record_case_event(self, command: RecordCaseEvent) -> Recorded:
@@ -59,6 +63,13 @@ class MockedSteps:
     @activity.defn(name=DELIVER_MAIL)
     async def deliver_mail(self, case_id: str) -> int:
         return 0
+
+    @activity.defn(name=STORED_FILING)
+    async def stored_filing(self, case_id: str) -> StoredFiling | None:
+        return self.stored
+
+    def activities(self) -> list[object]:
+        return [self.record_case_event, self.rank_candidates, self.deliver_mail, self.stored_filing]
 
 
 async def open_case(client: Client, queue: str, *, to_matching: bool = True) -> str:
@@ -123,3 +134,44 @@ async def test_a_timer_step_that_fails_waits_and_is_tried_again_when_asked(
         await env.sleep(timedelta(seconds=1))
         reminded = [r for r in steps.recorded if r.header.actor["role"] == Role.SYSTEM]
         assert reminded and reminded[0].header.type == "reminder"
+
+
+async def started_without_its_filing(client: Client, queue: str) -> str:
+    """A case's workflow whose filing Update never came back (its workflow task was lost after the local activity
+    stored the filing, and the applicant never sent it again)."""
+    case_id = str(uuid.uuid4())
+    await client.start_workflow(CaseWorkflow.run, CaseInput(case_id=case_id), id=workflow_id(case_id), task_queue=queue)
+    return case_id
+
+
+async def test_a_filing_stored_by_a_lost_task_is_taken_after_the_filing_grace(
+    mocked: tuple[WorkflowEnvironment, MockedSteps, str],
+) -> None:
+    env, steps, queue = mocked
+    steps.stored = StoredFiling(request=FilingRequest.model_validate(sample_filing()), actor=APPLICANT_ACTOR,
+                                at=datetime(2026, 12, 1, tzinfo=UTC), hash="hash-1")
+    async with Worker(env.client, task_queue=queue, workflows=[CaseWorkflow], workflow_runner=workflow_runner(),
+                      activities=steps.activities()):
+        case_id = await started_without_its_filing(env.client, queue)
+        handle = env.client.get_workflow_handle(workflow_id(case_id))
+        await env.sleep(FILING_GRACE + timedelta(minutes=1))
+        state: CaseState | None = await handle.query(CaseWorkflow.snapshot)
+        assert state is not None and (state.stage, state.seq, state.last_hash) == (Stage.SCREENING, 1, "hash-1")
+        relayed = await handle.execute_update("relay", ActionCommand(actor=COORDINATOR_ACTOR,
+                                                                     payload={"offices": ["sbic"]}),
+                                              result_type=Receipt)
+        assert relayed.seq == 2
+        assert [(r.header.type, r.header.seq, r.header.prev_hash) for r in steps.recorded] == [("relay", 2, "hash-1")]
+
+
+async def test_a_workflow_with_no_filing_stored_ends_after_the_filing_grace(
+    mocked: tuple[WorkflowEnvironment, MockedSteps, str],
+) -> None:
+    env, steps, queue = mocked
+    async with Worker(env.client, task_queue=queue, workflows=[CaseWorkflow], workflow_runner=workflow_runner(),
+                      activities=steps.activities()):
+        case_id = await started_without_its_filing(env.client, queue)
+        handle = env.client.get_workflow_handle(workflow_id(case_id))
+        await env.sleep(FILING_GRACE + timedelta(minutes=1))
+        assert await handle.result() is None
+        assert steps.recorded == []
