@@ -8,7 +8,9 @@ filing a lost workflow task stored is taken after the filing grace, and a start 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from temporalio import activity
@@ -68,7 +70,7 @@ class MockedSteps:
     async def stored_filing(self, case_id: str) -> StoredFiling | None:
         return self.stored
 
-    def activities(self) -> list[object]:
+    def activities(self) -> list[Callable[..., Any]]:
         return [self.record_case_event, self.rank_candidates, self.deliver_mail, self.stored_filing]
 
 
