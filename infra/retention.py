@@ -20,12 +20,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, sign
+from domain.audit import REDACTED, REDACTION_EVENT, redact
 from domain.errors import Unreplayable
-from domain.model import SYSTEM_ACTOR, Stage
+from domain.model import Stage
 from domain.rewind import rewind
 from domain.signing import AuditKeys
 from domain.stored_rows import audit_entry
+from domain.system_events import signed_event_after
 from infra.access_log import purge_access_log
 from infra.audit_export import ExportFilter, export_audit
 from infra.audit_trail import case_rows, case_verdict
@@ -94,13 +95,13 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
         )).one()
         if (last.seq, last.hash) != (entries[-1].seq, entries[-1].hash):
             raise ValueError("its trail grew while it was being archived; archive it again")
-        event = sign(make_entry(
-            case_id=case_id, seq=entries[-1].seq + 1, type=REDACTION_EVENT, actor=SYSTEM_ACTOR.model_dump(mode="json"),
-            at=now, stage_before=state.stage, stage_after=state.stage,
+        event = signed_event_after(
+            case_id=case_id, last_seq=entries[-1].seq, last_hash=entries[-1].hash, type=REDACTION_EVENT, at=now,
+            stage_before=state.stage, stage_after=state.stage,
             payload={"reason": "retention", "retention_years": retention_years, "events": erased,
                      "export_sha256": exported.manifest.get("sha256") if exported.manifest else None},
-            prev_hash=entries[-1].hash,
-        ), keys.signer)
+            signer=keys.signer,
+        )
         await conn.execute(
             update(audit_events).where(audit_events.c.case_id == case_id, audit_events.c.personal_digest.is_not(None),
                                        audit_events.c.personal.is_not(None))
