@@ -25,9 +25,8 @@ from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS
 from domain.system_events import signed_event_after
 from domain.voiding import void_payload
-from infra.audit_trail import rows_in
+from infra.audit_trail import TAKEN, rows_in
 from infra.outbox import Status, contact_email, readdress
-from infra.reports import TAKEN
 from infra.tables import audit_events, idempotency_keys, notifications
 
 log = structlog.get_logger(__name__)
@@ -56,7 +55,7 @@ async def stored_from(conn: AsyncConnection, header: EventHeader, keyring: Keyri
 
 async def candidates_taken(conn: AsyncConnection, header: EventHeader) -> list[Candidate]:
     """The candidates, with their names, factors and reasons, of the case's last `run_matching` before `header.seq`
-    that was not voided (`infra.reports.TAKEN`): where the read model, showing strangers, no longer has them. Empty
+    that was not voided (`infra.audit_trail.TAKEN`): where the read model, showing strangers, no longer has them. Empty
     when there is no such event, or its owner altered its candidates into something else."""
     found = await conn.scalar(
         select(audit_events.c.payload["candidates"])
