@@ -1,6 +1,7 @@
 """Retention: closed cases older than the retention period are archived — exported, verified, and their
 personal contact data erased, their free texts kept for the workflow (`case_texts`) deleted — with the erasure
-itself recorded as an audit event; and the access log's rows older than the period are deleted.
+itself recorded as an audit event; and the access log's rows, and the consent tellings done (`consent_tellings`),
+older than the period are deleted.
 
 Order matters: the export is written (and its manifest checked) and the chain verified before anything is
 erased, so what leaves the database first exists, whole, outside it. The erasure and its audit event are
@@ -32,6 +33,7 @@ from infra.audit_export import ExportFilter, export_audit
 from infra.audit_trail import case_rows, case_verdict
 from infra.case_rows import stored_case
 from infra.checkpoints import case_anchor
+from infra.consent_tellings import purge_done
 from infra.db import session_factory
 from infra.export_check import check_export
 from infra.outbox import Status
@@ -45,6 +47,7 @@ class ArchiveReport:
     archived: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     access_log_deleted: int = 0
+    consent_tellings_deleted: int = 0
 
 
 async def due_for_archiving(engine: AsyncEngine, closed_before: datetime) -> list[str]:
@@ -151,4 +154,5 @@ async def archive_closed_cases(
             report.refused[case_id] = str(error)
             log.warning("case not archived", case_id=case_id, reason=str(error))
     report.access_log_deleted = await purge_access_log(engine, closed_before)
+    report.consent_tellings_deleted = await purge_done(engine, closed_before)
     return report
