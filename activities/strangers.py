@@ -19,14 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from activities.stored import refused_stored_event, stored_entry
 from contracts.activities import EventHeader
 from domain import events
-from domain.audit import AuditEntry, make_entry, sign, stored_event_problem
-from domain.model import SYSTEM_ACTOR, Action, Candidate, Contact
+from domain.audit import AuditEntry, stored_event_problem
+from domain.model import Action, Candidate, Contact
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS
+from domain.system_events import signed_event_after
 from domain.voiding import void_payload
-from infra.audit_trail import rows_in
+from infra.audit_trail import TAKEN, rows_in
 from infra.outbox import Status, contact_email, readdress
-from infra.reports import TAKEN
 from infra.tables import audit_events, idempotency_keys, notifications
 
 log = structlog.get_logger(__name__)
@@ -55,7 +55,7 @@ async def stored_from(conn: AsyncConnection, header: EventHeader, keyring: Keyri
 
 async def candidates_taken(conn: AsyncConnection, header: EventHeader) -> list[Candidate]:
     """The candidates, with their names, factors and reasons, of the case's last `run_matching` before `header.seq`
-    that was not voided (`infra.reports.TAKEN`): where the read model, showing strangers, no longer has them. Empty
+    that was not voided (`infra.audit_trail.TAKEN`): where the read model, showing strangers, no longer has them. Empty
     when there is no such event, or its owner altered its candidates into something else."""
     found = await conn.scalar(
         select(audit_events.c.payload["candidates"])
@@ -80,11 +80,11 @@ async def void_strangers(conn: AsyncConnection, strangers: list[AuditEntry], hea
     first, last = strangers[0], strangers[-1]
     if first.seq == 1 or header.stage_before is None:
         raise refused_stored_event(header.case_id, first.seq, "it is not the filing this case's workflow records")
-    voiding = sign(make_entry(
-        case_id=header.case_id, seq=last.seq + 1, type=events.VOIDED, actor=SYSTEM_ACTOR.model_dump(mode="json"),
-        at=header.at, stage_before=last.stage_after, stage_after=header.stage_before,
-        payload=void_payload(first.seq, last.seq), prev_hash=last.hash, salt=header.salt,
-    ), signer)
+    voiding = signed_event_after(
+        case_id=header.case_id, last_seq=last.seq, last_hash=last.hash, type=events.VOIDED, at=header.at,
+        stage_before=last.stage_after, stage_after=header.stage_before, payload=void_payload(first.seq, last.seq),
+        signer=signer, salt=header.salt,
+    )
     await conn.execute(insert(audit_events).values(**voiding.model_dump()))
     voided = (notifications.c.case_id == header.case_id) & notifications.c.seq.between(first.seq, last.seq)
     await conn.execute(update(notifications).where(voided, notifications.c.status == Status.PENDING)

@@ -210,7 +210,7 @@ def audit_archive(
     ] = None,
 ) -> None:
     """Archive closed cases past retention: export, verify, then erase their personal contact data; delete the
-    access log's rows past retention."""
+    access log's rows and the done consent tellings past retention."""
     from infra.retention import archive_closed_cases
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:
@@ -223,7 +223,8 @@ def audit_archive(
         for case_id, why in report.refused.items():
             console.print(f"[red]not archived[/] {case_id}: {why}")
         console.print(f"{len(report.archived)} case(s) archived, {len(report.refused)} refused; "
-                      f"{report.access_log_deleted} access-log row(s) past retention deleted")
+                      f"{report.access_log_deleted} access-log row(s) and {report.consent_tellings_deleted} done "
+                      "consent telling(s) past retention deleted")
         if report.refused:
             raise typer.Exit(1)
 

@@ -1,4 +1,5 @@
-"""Reading the stored audit trail back (for verification and history)."""
+"""Reading the stored audit trail back (for verification and history), and which of its events a case took
+(`TAKEN`: not voided, `domain.voiding`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Numeric, and_, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from domain import events
 from domain.audit import NO_EVENTS, AuditEntry, ChainReport, SignatureCheck, by_head, settle
 from domain.checkpoints import Anchor, Head, anchored
 from domain.errors import Unreplayable
@@ -35,6 +37,24 @@ _PRINTED_AS_ROWS = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'
 """The settings `ROW_COLUMNS` prints times with (for the rest of the transaction, or savepoint, it runs in)."""
 _ON_RECORD_WITHOUT_EVENTS = ("SELECT c.id::text FROM cases c WHERE NOT EXISTS "
                              "(SELECT 1 FROM audit_events e WHERE e.case_id = c.id) ORDER BY c.id")
+
+_voiding = audit_events.alias("voiding")
+
+
+def _voided_bound(key: str) -> ColumnElement[Any]:
+    """A voiding's `from_seq` or `to_seq` (`domain.voiding`), or NULL when its owner made it no number."""
+    value = _voiding.c.payload[key]
+    return case((func.jsonb_typeof(value) == "number", value.astext.cast(Numeric)), else_=None)
+
+
+TAKEN: ColumnElement[bool] = and_(
+    audit_events.c.type != events.VOIDED,
+    ~exists().where(_voiding.c.case_id == audit_events.c.case_id, _voiding.c.type == events.VOIDED,
+                    _voiding.c.seq > audit_events.c.seq, _voided_bound("from_seq") <= audit_events.c.seq,
+                    _voided_bound("to_seq") >= audit_events.c.seq),
+)
+"""An event of `audit_events` the case took: neither voided, as recorded in a workflow task that was lost, nor
+the voiding itself (`domain.voiding`). Figures read the case as it went: the stages it really passed through."""
 
 
 @contextlib.asynccontextmanager

@@ -13,11 +13,12 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import NO_EVENTS, make_entry, sign
+from domain.audit import NO_EVENTS
 from domain.checkpoints import UNHELD, held_through
 from domain.errors import Unreplayable
-from domain.model import SYSTEM_ACTOR, Stage
+from domain.model import Stage
 from domain.signing import EVENT_CONTEXT, Keyring, Signer
+from domain.system_events import signed_event_after
 from infra.case_rows import stored_case
 from infra.checkpoints import case_anchor
 from infra.outbox import note_reported
@@ -79,11 +80,10 @@ async def append_to_closed_case(engine: AsyncEngine, signer: Signer, case_id: st
                       seq=last.seq if last else None, problem=problem)
             return "broken"
         assert last is not None  # for mypy: no problem above
-        event = sign(make_entry(
-            case_id=case_id, seq=last.seq + 1, type=event_type, actor=SYSTEM_ACTOR.model_dump(mode="json"), at=now,
-            stage_before=state.stage, stage_after=state.stage, payload=payload, prev_hash=last.hash,
-            salt=uuid.uuid4().hex,
-        ), signer)
+        event = signed_event_after(
+            case_id=case_id, last_seq=last.seq, last_hash=last.hash, type=event_type, at=now,
+            stage_before=state.stage, stage_after=state.stage, payload=payload, signer=signer, salt=uuid.uuid4().hex,
+        )
         await conn.execute(insert(audit_events).values(**event.model_dump()))
         after = state.model_copy(update={"seq": event.seq, "last_hash": event.hash, "updated_at": now})
         await conn.execute(update(cases).where(cases.c.id == case_id).values(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, any_, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, any_, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -101,6 +101,16 @@ async def make_due(engine: AsyncEngine, case_id: str, now: datetime) -> int:
             .values(next_attempt_at=now)
         )
     return int(result.rowcount or 0)
+
+
+async def purge_done(engine: AsyncEngine, before: datetime) -> int:
+    """Delete the tellings done before `before`; how many. `infra.retention.archive_closed_cases` passes the cutoff
+    RETENTION_YEARS puts on closed cases, the period after which the access log's rows go too: a done telling is only
+    a delivery note (what the case was told is its own audit event). A telling not done stays however old: its case
+    is still to be told."""
+    async with engine.begin() as conn:
+        deleted = await conn.execute(delete(consent_tellings).where(consent_tellings.c.done_at < before))
+    return int(deleted.rowcount or 0)
 
 
 async def untold(engine: AsyncEngine, ids: list[str] | None = None, *, case_id: str | None = None) -> int:

@@ -10,9 +10,10 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign
+from domain.audit import GENESIS_HASH, AuditEntry
 from domain.model import Actor
 from domain.signing import Signer
+from domain.system_events import signed_event_after
 from domain.verification import OVERSIGHT_CHAIN, OVERSIGHT_STAGE
 from infra.tables import audit_events
 
@@ -36,10 +37,10 @@ async def append_to_oversight(conn: AsyncConnection, event_type: str, payload: d
         .where(audit_events.c.case_id == OVERSIGHT_CHAIN, audit_events.c.seq.is_not(None))
         .order_by(audit_events.c.seq.desc()).limit(1)
     )).first()
-    seq, prev_hash = (last.seq, last.hash or GENESIS_HASH) if last else (0, GENESIS_HASH)
-    entry = sign(make_entry(
-        case_id=OVERSIGHT_CHAIN, seq=seq + 1, type=event_type, actor=actor.model_dump(mode="json"), at=at,
-        stage_before=None, stage_after=OVERSIGHT_STAGE, payload=payload, prev_hash=prev_hash,
-    ), signer)
+    last_seq, last_hash = (last.seq, last.hash or GENESIS_HASH) if last else (0, GENESIS_HASH)
+    entry = signed_event_after(
+        case_id=OVERSIGHT_CHAIN, last_seq=last_seq, last_hash=last_hash, type=event_type, at=at, stage_before=None,
+        stage_after=OVERSIGHT_STAGE, payload=payload, signer=signer, actor=actor,
+    )
     await conn.execute(insert(audit_events).values(**entry.model_dump()))
     return entry

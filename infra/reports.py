@@ -4,14 +4,13 @@ cases past their due date."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, and_, case, exists, func, literal_column, select
+from sqlalchemy import ColumnElement, exists, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain import events
 from domain.model import JETRO, Stage
 from domain.reports import ReportEvent
+from infra.audit_trail import TAKEN
 from infra.tables import audit_events, cases
 
 inside = audit_events.alias("inside")
@@ -24,25 +23,6 @@ WAITING_ON = func.jsonb_path_query_array(
 """The organisations an event's payload says the case waited on (a reminder's, an escalation's `waiting_on`), as a
 JSON array of their names: only its texts, so an event its owner altered (a number, an object, no array) counts
 for no one, or for the names it still holds, and never fails a figure (a dashboard, a report) reading every event."""
-
-_voiding = audit_events.alias("voiding")
-
-
-def _voided_bound(key: str) -> ColumnElement[Any]:
-    """A voiding's `from_seq` or `to_seq` (`domain.voiding`), or NULL when its owner made it no number."""
-    value = _voiding.c.payload[key]
-    return case((func.jsonb_typeof(value) == "number", value.astext.cast(Numeric)), else_=None)
-
-
-TAKEN: ColumnElement[bool] = and_(
-    audit_events.c.type != events.VOIDED,
-    ~exists().where(_voiding.c.case_id == audit_events.c.case_id, _voiding.c.type == events.VOIDED,
-                    _voiding.c.seq > audit_events.c.seq, _voided_bound("from_seq") <= audit_events.c.seq,
-                    _voided_bound("to_seq") >= audit_events.c.seq),
-)
-"""An event of `audit_events` the case took: neither voided, as recorded in a workflow task that was lost, nor
-the voiding itself (`domain.voiding`). Figures read the case as it went: the stages it really passed through."""
-
 
 async def report_events(engine: AsyncEngine, start: datetime, end: datetime) -> list[ReportEvent]:
     """Every event up to `end` of the cases with an event in [start, end), in case and seq order; but an event whose

@@ -1,6 +1,7 @@
 """Retention: closed cases older than the retention period are archived — exported, verified, and their
 personal contact data erased, their free texts kept for the workflow (`case_texts`) deleted — with the erasure
-itself recorded as an audit event; and the access log's rows older than the period are deleted.
+itself recorded as an audit event; and the access log's rows, and the consent tellings done (`consent_tellings`),
+older than the period are deleted.
 
 Order matters: the export is written (and its manifest checked) and the chain verified before anything is
 erased, so what leaves the database first exists, whole, outside it. The erasure and its audit event are
@@ -20,17 +21,19 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import REDACTED, REDACTION_EVENT, make_entry, redact, sign
+from domain.audit import REDACTED, REDACTION_EVENT, redact
 from domain.errors import Unreplayable
-from domain.model import SYSTEM_ACTOR, Stage
+from domain.model import Stage
 from domain.rewind import rewind
 from domain.signing import AuditKeys
 from domain.stored_rows import audit_entry
+from domain.system_events import signed_event_after
 from infra.access_log import purge_access_log
 from infra.audit_export import ExportFilter, export_audit
 from infra.audit_trail import case_rows, case_verdict
 from infra.case_rows import stored_case
 from infra.checkpoints import case_anchor
+from infra.consent_tellings import purge_done
 from infra.db import session_factory
 from infra.export_check import check_export
 from infra.outbox import Status
@@ -44,6 +47,7 @@ class ArchiveReport:
     archived: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     access_log_deleted: int = 0
+    consent_tellings_deleted: int = 0
 
 
 async def due_for_archiving(engine: AsyncEngine, closed_before: datetime) -> list[str]:
@@ -94,13 +98,13 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
         )).one()
         if (last.seq, last.hash) != (entries[-1].seq, entries[-1].hash):
             raise ValueError("its trail grew while it was being archived; archive it again")
-        event = sign(make_entry(
-            case_id=case_id, seq=entries[-1].seq + 1, type=REDACTION_EVENT, actor=SYSTEM_ACTOR.model_dump(mode="json"),
-            at=now, stage_before=state.stage, stage_after=state.stage,
+        event = signed_event_after(
+            case_id=case_id, last_seq=entries[-1].seq, last_hash=entries[-1].hash, type=REDACTION_EVENT, at=now,
+            stage_before=state.stage, stage_after=state.stage,
             payload={"reason": "retention", "retention_years": retention_years, "events": erased,
                      "export_sha256": exported.manifest.get("sha256") if exported.manifest else None},
-            prev_hash=entries[-1].hash,
-        ), keys.signer)
+            signer=keys.signer,
+        )
         await conn.execute(
             update(audit_events).where(audit_events.c.case_id == case_id, audit_events.c.personal_digest.is_not(None),
                                        audit_events.c.personal.is_not(None))
@@ -150,4 +154,5 @@ async def archive_closed_cases(
             report.refused[case_id] = str(error)
             log.warning("case not archived", case_id=case_id, reason=str(error))
     report.access_log_deleted = await purge_access_log(engine, closed_before)
+    report.consent_tellings_deleted = await purge_done(engine, closed_before)
     return report

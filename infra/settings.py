@@ -236,7 +236,8 @@ class Settings(BaseSettings):
         60.0, ge=0, description="How often a worker scans Temporal for stuck case steps (incidents); 0: never."
     )
     retention_years: int = Field(
-        10, ge=1, description="Years a closed case keeps its personal data before `alliance audit archive` erases it."
+        10, ge=1, description="Years a closed case keeps its personal data before `alliance audit archive` erases it; "
+        "the access log's rows and the done consent tellings older than this go in the same run.",
     )
     max_import_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest CSV `POST /api/smes/import` accepts.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body the API accepts.")

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from domain import events
 from domain.model import Actor, Stage
-from infra.reports import TAKEN, WAITING_ON
+from infra.audit_trail import TAKEN
+from infra.reports import WAITING_ON
 from infra.tables import audit_events, cases, users
 from infra.visibility import visible_to
 from services.context import Services
