@@ -54,7 +54,10 @@ async def recipients(conn: AsyncConnection, state: CaseState, audience: Audience
     return [Recipient(r.name, r.email, r.language) for r in rows]
 
 
-async def write_outbox(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice) -> None:
+async def outbox_rows(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice
+                      ) -> list[dict[str, Any]]:
+    """The outbox rows an event's notice makes: one per person (by address, case-insensitively), in their
+    language, keyed deterministically by (case, seq, address) so a retried step writes none twice."""
     people: dict[str, Recipient] = {}
     for audience in notice.audiences:
         for person in await recipients(conn, state, audience, entry.at):
@@ -68,5 +71,10 @@ async def write_outbox(conn: AsyncConnection, entry: AuditEntry, state: CaseStat
             "recipient_name": person.name, "recipient_email": person.email, "language": person.language,
             "subject": subject, "body": body, "created_at": entry.at,
         })
-    if rows:
+    return rows
+
+
+async def write_outbox(conn: AsyncConnection, entry: AuditEntry, state: CaseState, notice: Notice) -> None:
+    """Write the notice's outbox rows (`outbox_rows`) in the caller's transaction."""
+    if rows := await outbox_rows(conn, entry, state, notice):
         await conn.execute(_OUTBOX_ROW, rows)

@@ -1,29 +1,32 @@
-"""Record an accepted action: its audit event and the refreshed read model, in one transaction."""
+"""Record an accepted action: its audit event, the refreshed read model and the mail it causes, all or nothing —
+the common event in one statement (`activities.lone_write`), any other in one transaction."""
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, exists, func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.event_inputs import after_event, read_before, refs_in, resolved
 from activities.failures import classified, is_unstorable
-from activities.outbox import write_outbox
+from activities.lone_write import write_alone
+from activities.outbox import outbox_rows, write_outbox
 from activities.stored import refused_stored_event, stored_entry
 from activities.strangers import candidates_taken, stored_from, void_strangers
 from contracts.activities import (
     RECORD_CASE_EVENT,
     RECORD_EVENT,
     STORED_FILING,
+    EventHeader,
     RecordCaseEvent,
     Recorded,
     RecordEvent,
@@ -32,18 +35,19 @@ from contracts.activities import (
 from contracts.errors import KEY_USED, UNSTORABLE
 from domain import events
 from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign, stored_event_problem
-from domain.model import Action, Actor, Candidate, CaseState, FilingRequest
+from domain.model import Action, Actor, CaseState, FilingRequest
 from domain.notifications import Notice, notice
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS
-from domain.texts import bound_request, is_ref, refs_in_state, resolve_payload, resolve_request, resolve_state
+from domain.texts import bound_request, refs_in_state
 from domain.voiding import answering
 from infra.audit_trail import rows_in
 from infra.case_rows import case_row, stored_case
+from infra.db import autocommit
 from infra.idempotency import claim_key
 from infra.outbox import contact_email, note_reported, readdress
 from infra.tables import audit_events, cases
-from infra.texts import keep_texts, kept_texts_of
+from infra.texts import keep_texts
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +60,7 @@ class CaseRecords:
         """`signer`: the key every recorded event is signed with (AUDIT_SIGNING_KEY), never stored; `keyring`:
         the keys a row already stored under an event's (case, seq) must be signed with (default: the signer's)."""
         self.engine = engine
+        self.lone = autocommit(engine)  # reads, and the common event's one statement (`activities.lone_write`)
         self.signer = signer
         self.keyring = keyring or Keyring.of([signer.public])
 
@@ -95,35 +100,43 @@ class CaseRecords:
         The workflow sends the event without its hash and the case with references for its free text; the
         texts (and, for `run_matching`, the full candidates) are read back from PostgreSQL, so the event is
         hashed and stored with the words as typed and the read model shows them.
+
+        An event with no Idempotency-Key, no try before it and nothing else to change is read and written in two
+        or three statements in autocommit (`activities.lone_write`, issue 15): no BEGIN, no COMMIT, the outbox in
+        the same statement as the event. Any other takes the transaction.
         """
         header = command.header
-        refs = set(refs_in_state(command.state)) | _refs_in(command.payload)
+        refs = set(refs_in_state(command.state)) | refs_in(command.payload)
         if command.candidates_ref:
             refs.add(command.candidates_ref)
+        async with self.lone.connect() as conn:
+            tried, previous, kept = await read_before(conn, header.case_id, header.seq, refs)
+            if not tried and command.claim is None and header.type not in _IN_A_TRANSACTION:
+                # The common event: read, then one statement (`activities.lone_write`), no BEGIN and no COMMIT.
+                texts, payload, ranked = resolved(command, kept)
+                before = stored_case(previous, header.case_id) if previous is not None else None
+                after = after_event(command, texts, ranked, before)
+                entry, after, told = self._signed(header, payload, before or after, after)
+                rows = await outbox_rows(conn, entry, after, told) if told is not None else []
+                with _refused_when_unstorable():
+                    if not await write_alone(conn, entry, after, rows):
+                        raise _seq_taken(entry)
+                _logged(entry, inserted=True)
+                return Recorded(hash=entry.hash, seq=entry.seq)
         async with self.engine.begin() as conn:
             # One round trip: whether a try before this one stored the event, the case as the read model has
             # it, and the texts its references stand for.
-            tried, previous, kept = (await conn.execute(
-                _BEFORE, {"case_id": header.case_id, "seq": header.seq, "refs": sorted(refs)}
-            )).one()
-            texts: dict[str, str] = kept or {}
-            payload = (resolve_request(command.payload, texts) if header.type == events.FILED
-                       else resolve_payload(header.type, command.payload, texts))
-            if command.candidates_ref:
-                ranked = [Candidate.model_validate(c) for c in json.loads(texts[command.candidates_ref])]
-                payload["candidates"] = [c.model_dump(mode="json") for c in ranked]
+            tried, previous, kept = await read_before(conn, header.case_id, header.seq, refs)
+            texts, payload, ranked = resolved(command, kept)
             # A try before this one, or a workflow task that was lost, stored events from this seq on.
             stored = await stored_from(conn, header, self.keyring) if tried else []
             if stored and (ours := answering(stored, make_entry(**header.model_dump(), payload=payload))):
                 return Recorded(hash=ours.hash, seq=ours.seq)
             before = stored_case(previous, header.case_id) if previous is not None else None
-            after = resolve_state(command.state, texts)
-            if command.candidates_ref:
-                after = after.model_copy(update={"candidates": ranked})
-            elif before is not None:  # strangers' candidates are not the case's: those of its own matching are
-                known = before.model_copy(update={"candidates": await candidates_taken(conn, header)}) if stored \
-                    else before
-                after = _with_candidate_details(after, known)
+            # strangers' candidates are not the case's: those of its own matching are
+            known = before.model_copy(update={"candidates": await candidates_taken(conn, header)}) \
+                if stored and before is not None and ranked is None else before
+            after = after_event(command, texts, ranked, known)
             if stored:  # the read model shows the strangers: who is told is judged on the case after
                 header = await void_strangers(conn, stored, header, self.signer, after.request.contact)
                 before = None
@@ -135,12 +148,17 @@ class CaseRecords:
                         f"the Idempotency-Key was used for {earlier.action} (event {earlier.seq}) already",
                         earlier.model_dump(), type=KEY_USED, non_retryable=True,
                     )
-            entry = sign(make_entry(**header.model_dump(), payload=payload), self.signer)
-            after = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
-            told = notice(header.type, before or after, after, payload)
+            entry, after, told = self._signed(header, payload, before or after, after)
             with _refused_when_unstorable():
                 await _write(conn, entry, after, told, own_seq=True)
         return Recorded(hash=entry.hash, seq=entry.seq)
+
+    def _signed(self, header: EventHeader, payload: dict[str, Any], before: CaseState, after: CaseState
+                ) -> tuple[AuditEntry, CaseState, Notice | None]:
+        """The event signed (AUDIT_SIGNING_KEY), the case numbered and chained by it, and who it tells."""
+        entry = sign(make_entry(**header.model_dump(), payload=payload), self.signer)
+        after = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
+        return entry, after, notice(header.type, before, after, payload)
 
     @activity.defn(name=STORED_FILING)
     @classified(STORED_FILING)
@@ -192,37 +210,23 @@ _STORED_EVENT = f"SELECT {ROW_COLUMNS} FROM audit_events WHERE case_id = $1 AND 
 """The row stored under (case, seq), for COPY (`infra.audit_trail.rows_in`)."""
 
 
-def _refs_in(payload: dict[str, Any]) -> set[str]:
-    found: set[str] = set()
-    for value in payload.values():
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, dict):
-                found |= _refs_in(item)
-            elif is_ref(item):
-                found.add(item)
-    return found
+_IN_A_TRANSACTION = frozenset({Action.UPDATE_CONTACT, events.MAIL_UNDELIVERABLE})
+"""Events that change other rows too (the unsent mail of a corrected contact; the undeliverable message reported):
+written in a transaction (`_write`), never alone (`activities.lone_write`)."""
 
 
-def _with_candidate_details(after: CaseState, before: CaseState) -> CaseState:
-    """Candidates the workflow keeps by id and score get their names, factors and reasons from the read model."""
-    known = {c.sme_id: c for c in before.candidates}
-    if not any(not c.name and c.sme_id in known for c in after.candidates):
-        return after
-    return after.model_copy(update={"candidates": [known.get(c.sme_id, c) if not c.name else c
-                                                   for c in after.candidates]})
+def _seq_taken(entry: AuditEntry) -> ApplicationError:
+    return ApplicationError(f"event {entry.seq} of case {entry.case_id} was stored meanwhile by another try",
+                            type=SEQ_TAKEN)
+
+
+def _logged(entry: AuditEntry, *, inserted: bool) -> None:
+    log.info("case event recorded", case_id=entry.case_id, seq=entry.seq, type=entry.type, stage=entry.stage_after,
+             duplicate=not inserted)
 
 
 # The statements every event runs are built once (issue 15): building and keying them cost ~1-2 ms of the
 # worker's CPU per event, more than PostgreSQL takes to run them. Values go in as bound parameters.
-
-_BEFORE = select(
-    exists().where(audit_events.c.case_id == bindparam("case_id"), audit_events.c.seq == bindparam("seq")),
-    select(cases.c.snapshot).where(cases.c.id == bindparam("case_id")).scalar_subquery(),
-    kept_texts_of(bindparam("case_id"), bindparam("refs", expanding=True)),
-)
-"""Whether a try before this one stored the event, the case as the read model has it, and the texts its
-references stand for — one round trip. Parameters: case_id, seq, refs (a list)."""
-
 
 def _bound(prefix: str, table: Table, names: tuple[str, ...]) -> dict[str, Any]:
     return {name: bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in names}
@@ -266,8 +270,7 @@ async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, not
     params.update({f"case_{name}": value for name, value in case.items()})
     inserted, _ = (await conn.execute(_write_statement(tuple(event), tuple(case)), params)).one()
     if own_seq and not inserted:
-        raise ApplicationError(f"event {entry.seq} of case {entry.case_id} was stored meanwhile by another try",
-                               type=SEQ_TAKEN)
+        raise _seq_taken(entry)
     if notice is not None:
         await write_outbox(conn, entry, state, notice)
     if entry.type == events.MAIL_UNDELIVERABLE:
@@ -275,7 +278,4 @@ async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, not
     if readdressed_from is not None and inserted:  # mail not yet delivered goes to the corrected address
         contact = state.request.contact
         await readdress(conn, entry.case_id, readdressed_from, contact.name, str(contact.email), entry.at)
-    log.info(
-        "case event recorded", case_id=entry.case_id, seq=entry.seq, type=entry.type, stage=entry.stage_after,
-        duplicate=inserted == 0,
-    )
+    _logged(entry, inserted=bool(inserted))

@@ -164,6 +164,8 @@ async def test_a_try_that_finds_its_seq_taken_while_writing_reads_the_event_ther
         with pytest.raises(ApplicationError) as raced:
             await trying
     assert raced.value.type == SEQ_TAKEN and not raced.value.non_retryable
+    async with engine.connect() as conn:  # nothing of the failed try is written: the read model stays at event 1
+        assert await conn.scalar(select(cases.c.seq).where(cases.c.id == draft.id)) == 1
     again = await env.run(record, mine)
     assert (again.seq, again.hash) == (2, theirs.hash)
     assert [e.hash for e in await trail(engine, draft.id)] == [first.hash, theirs.hash]
