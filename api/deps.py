@@ -40,7 +40,7 @@ async def current_actor(
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Problem(401, "Unauthorized", "send `Authorization: Bearer <token>`", "urn:case-desk:unauthorized")
     actor = await actor_for_token(
-        services.reads, credentials.credentials, services.settings.token_pepper.get_secret_value()
+        services.lone_statements, credentials.credentials, services.settings.token_pepper.get_secret_value()
     )
     if actor is None:
         raise Problem(401, "Unauthorized", "the token is unknown, expired or revoked", "urn:case-desk:unauthorized")

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import Unreplayable
 from domain.fields import as_stored
 from domain.model import CaseState
+from infra.db import driver_row
 from infra.tables import cases
+
+_SNAPSHOT = "SELECT snapshot::text FROM cases WHERE id = $1::uuid"
+
+
+async def snapshot_of(engine: AsyncEngine, case_id: str) -> Any:
+    """The case's read-model record (`cases.snapshot`) as JSON values, None when there is no such case: read by the
+    driver (`infra.db.driver_row`), as every action reads it twice (issue 15). `case_id` must be a UUID."""
+    row = await driver_row(engine, _SNAPSHOT, case_id)
+    return None if row is None or row[0] is None else json.loads(row[0])
 
 
 def stored_case(snapshot: Any, case_id: object) -> CaseState:

@@ -9,12 +9,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.model import FUND, JETRO, OPERATOR, OVERSIGHT, Actor, Office, Role
-from infra.conflicts import with_conflicts
+from infra.db import driver_row
 from infra.tables import users
 
 USER_NAMESPACE = uuid.UUID("6f1c2f4e-5a1b-4d43-9a57-2f3f0c5b9e11")
@@ -87,21 +87,22 @@ async def ensure_demo_users(
     return issued
 
 
-TOKEN_HOLDER = select(users.c.id, users.c.name, users.c.role, users.c.org).where(
-    users.c.token_hash == bindparam("token_hash"),
-    users.c.revoked_at.is_(None),
-    or_(users.c.expires_at.is_(None), users.c.expires_at > func.now()),
-)
-"""Who holds a valid token, `{"token_hash": ...}`: built once, as every request asks it (issue 15)."""
+_TOKEN_HOLDER = """
+SELECT u.id::text, u.name, u.role, u.org,
+       CASE WHEN u.role = $2 THEN ARRAY(SELECT c.company FROM conflicts c WHERE c.member_id = u.id::text) END
+FROM users u
+WHERE u.token_hash = $1 AND u.revoked_at IS NULL AND (u.expires_at IS NULL OR u.expires_at > now())
+"""
+"""Who holds a valid token (`$1`, its hash), and, a member of the fund committee (`$2`), the companies they declared
+a conflict of interest with (`infra.conflicts`): one statement, read by the driver, as every request asks it."""
 
 
-async def actor_for_token(sessions: async_sessionmaker[AsyncSession], token: str, pepper: str) -> Actor | None:
+async def actor_for_token(engine: AsyncEngine, token: str, pepper: str) -> Actor | None:
     """The person a valid (known, unexpired, unrevoked) token belongs to, with their declared conflicts."""
-    async with sessions() as session:
-        row = (await session.execute(TOKEN_HOLDER, {"token_hash": hash_token(token, pepper)})).first()
+    row = await driver_row(engine, _TOKEN_HOLDER, hash_token(token, pepper), Role.FUND_COMMITTEE.value)
     if row is None:
         return None
-    return await with_conflicts(sessions, Actor(id=row.id, name=row.name, role=Role(row.role), org=row.org))
+    return Actor(id=row[0], name=row[1], role=Role(row[2]), org=row[3], conflicts=frozenset(row[4] or ()))
 
 
 async def email_of(sessions: async_sessionmaker[AsyncSession], user_id: str) -> str | None:

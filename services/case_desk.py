@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Numeric, bindparam, literal, select, tuple_
+from sqlalchemy import Numeric, literal, select, tuple_
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowQueryFailedError,
@@ -66,7 +66,7 @@ from domain.rules import (
 from domain.texts import Texts, bound_payload, bound_request
 from domain.workflow_ids import is_case_id
 from infra.audit_trail import case_rows, case_verdict, trail_of
-from infra.case_rows import stored_case
+from infra.case_rows import snapshot_of, stored_case
 from infra.checkpoints import case_anchor
 from infra.sme_registry import unfit_smes
 from infra.tables import cases
@@ -79,8 +79,6 @@ from services.idempotency import claim_for, earlier_use
 from services.listing import PAGE_COLUMNS, CaseFilters, Page, decode_cursor, encode_cursor, sort_key
 
 log = structlog.get_logger(__name__)
-SNAPSHOT_OF = select(cases.c.snapshot).where(cases.c.id == bindparam("case_id"))
-"""A case's snapshot, `{"case_id": ...}`: built once, as it is read twice an action (issue 15)."""
 ASKING_THE_WORKFLOW = timedelta(seconds=2)
 """How long a refusal waits for the case's workflow to say what it holds (no worker: the read model's refusal)."""
 IDEMPOTENCY_NAMESPACE = uuid.UUID("b0b5a3f2-1c55-4c9e-8d1e-3d8a4c7e2f60")
@@ -134,8 +132,7 @@ class CaseDesk:
         """The case from the read model; `CaseNotFound` when it does not exist or the viewer may not see it."""
         if not is_case_id(case_id):
             raise CaseNotFound()
-        async with self.services.lone_statements.connect() as conn:  # no ORM session: one statement, twice an action
-            snapshot = await conn.scalar(SNAPSHOT_OF, {"case_id": case_id})
+        snapshot = await snapshot_of(self.services.lone_statements, case_id)  # twice an action: by the driver
         if snapshot is None:
             raise CaseNotFound()
         state = stored_case(snapshot, case_id)

@@ -127,7 +127,7 @@ async def signin(request: Request) -> Response:
         raise CsrfRefused()
     token = str(form.get("token") or "").strip()
     services = services_of(request)
-    actor = await actor_for_token(services.reads, token, pepper_of(request)) if token else None
+    actor = await actor_for_token(services.lone_statements, token, pepper_of(request)) if token else None
     if actor is None:
         return _signin_page(request, next_path=str(form.get("next") or "/"), error=True)
     wanted = safe_next(form.get("next"))

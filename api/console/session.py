@@ -89,7 +89,7 @@ async def current_viewer(request: Request) -> Viewer:
     token = request.cookies.get(SESSION_COOKIE)
     services = services_of(request)
     pepper = services.settings.token_pepper.get_secret_value()
-    actor = await actor_for_token(services.reads, token, pepper) if token else None
+    actor = await actor_for_token(services.lone_statements, token, pepper) if token else None
     if token is None or actor is None:
         wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(wanted if request.method == "GET" else "/")
