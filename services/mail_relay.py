@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -165,28 +165,14 @@ class MailRelay:
             now = self.clock()
             claimed = await outbox.claim_due(conn, now, self.batch)
             sent: list[outbox.Claimed] = []
-            for message in claimed:
-                if stop is not None and stop.is_set():
-                    break
-                bound = log.bind(notification=message.outgoing.id, case_id=message.outgoing.case_id,
-                                 template=message.template, attempt=message.attempts + 1)
-                if outbox.is_erased(message):
-                    await outbox.mark_cancelled(conn, message, now, "the address was erased (retention)")
-                    bound.info("mail cancelled: address erased")
-                    continue
-                try:
-                    await self.sessions.send(message.outgoing)
-                except MailFailure as failure:
-                    fate = await outbox.mark_failed(conn, message, failure, now,
-                                                    permanent_tries=self.permanent_tries, longest=self.longest_backoff)
-                    bound.warning("mail not sent", permanent=failure.permanent, answer=failure.answer,
-                                  status=fate.status, next_attempt_at=fate.next_attempt_at)
-                    if fate.status == outbox.Status.UNDELIVERABLE:
-                        undeliverable.append((message, failure))
-                else:
-                    sent.append(message)
-                    bound.info("mail sent")
+            interrupted: BaseException | None = None
+            try:
+                await self._send_each(conn, claimed, now, stop, sent, undeliverable)
+            except BaseException as error:  # e.g. cancelled, the relay stopping (`run`): what was sent stays sent
+                interrupted = error
             await outbox.mark_sent(conn, sent, now)
+        if interrupted is not None:
+            raise interrupted
         for message, refusal in undeliverable:
             try:
                 await self.report(outbox.Unreported(message.outgoing.id, message.outgoing.case_id, message.template,
@@ -195,6 +181,33 @@ class MailRelay:
                 log.warning("undeliverable mail not told yet", notification=message.outgoing.id,
                             error=str(error)[:300])
         return len(claimed)
+
+    async def _send_each(self, conn: AsyncConnection, claimed: list[outbox.Claimed], now: datetime,
+                         stop: asyncio.Event | None, sent: list[outbox.Claimed],
+                         undeliverable: list[tuple[outbox.Claimed, MailFailure]]) -> None:
+        """Send the claimed messages one by one, each given its fate (`sent` and `undeliverable` filled as they
+        go: a batch interrupted midway still marks what the server took, never sent again)."""
+        for message in claimed:
+            if stop is not None and stop.is_set():
+                break
+            bound = log.bind(notification=message.outgoing.id, case_id=message.outgoing.case_id,
+                             template=message.template, attempt=message.attempts + 1)
+            if outbox.is_erased(message):
+                await outbox.mark_cancelled(conn, message, now, "the address was erased (retention)")
+                bound.info("mail cancelled: address erased")
+                continue
+            try:
+                await self.sessions.send(message.outgoing)
+            except MailFailure as failure:
+                fate = await outbox.mark_failed(conn, message, failure, now,
+                                                permanent_tries=self.permanent_tries, longest=self.longest_backoff)
+                bound.warning("mail not sent", permanent=failure.permanent, answer=failure.answer,
+                              status=fate.status, next_attempt_at=fate.next_attempt_at)
+                if fate.status == outbox.Status.UNDELIVERABLE:
+                    undeliverable.append((message, failure))
+            else:
+                sent.append(message)
+                bound.info("mail sent")
 
     async def _reporter(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -5,6 +5,7 @@ senders sit idle. Real PostgreSQL and real SMTP servers (aiosmtpd), as tests/e2e
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,27 @@ from temporalio.client import Client
 from infra.smtp import message_id
 from infra.startup import free_port
 from services.mail_relay import MailRelay
-from tests.e2e.test_mail_relay import SIGNER, outbox_rows, rows_of, smtp_on
+from tests.e2e.test_mail_relay import SIGNER, drain, outbox_rows, rows_of, smtp_on, until
 from tests.helpers.mail import Picky, serve
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+class Slow(Picky):
+    """Answers RCPT TO for `slow` after `seconds` the first time it is tried (a tarpit, a recipient check that
+    takes its time); `asked` is set once that answer is being waited for."""
+
+    def __init__(self, folder: Path, slow: str, seconds: float) -> None:
+        super().__init__(folder)
+        self.slow, self.seconds = slow, seconds
+        self.asked = threading.Event()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address == self.slow and not self.asked.is_set():
+            self.asked.set()
+            await asyncio.sleep(self.seconds)
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
 
 
 class Latin1(Picky):
@@ -33,6 +51,37 @@ class Latin1(Picky):
         if address == self.refused:
             return "550 5.1.1 Empfänger unbekannt".encode("latin-1")
         return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+async def test_a_relay_cancelled_mid_batch_never_sends_again_what_it_had_sent(
+    registry: AsyncEngine, temporal: Client, tmp_path: Path,
+) -> None:
+    """`MailRelay.run` cancels a sender still busy `smtp.timeout + 5` after the stop (a tarpit answering each
+    command just within the timeout outlasts it). The batch's first message was taken by the server before; it
+    stays sent, never delivered a second time with the message the cancel interrupted."""
+    port = free_port()
+    handler = Slow(tmp_path / "mail", "slow@acme.example", seconds=30)
+    server = serve(handler, port)
+    relay = MailRelay(registry, smtp_on(port), temporal, SIGNER, senders=1)
+    try:
+        case_id = await outbox_rows(registry, ("Aki", "aki@acme.example"))
+        await outbox_rows(registry, ("Slow", "slow@acme.example"), case_id=case_id)  # due after Aki's
+        sending = asyncio.create_task(relay.send_due())
+        await until(handler.asked.is_set, 10)
+        assert len(handler.deliveries) == 1, "Aki's message was taken before the slow one was tried"
+        sending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sending
+        await relay.sessions.close()
+        again = MailRelay(registry, smtp_on(port), temporal, SIGNER)
+        await drain(again)
+        await again.sessions.close()
+    finally:
+        server.stop()
+    rows = {r["recipient_email"]: r for r in await rows_of(registry, case_id)}
+    assert rows["aki@acme.example"]["status"] == "sent"
+    assert handler.deliveries[message_id(str(rows["aki@acme.example"]["id"]))] == 1, "Aki got the message twice"
+    assert rows["slow@acme.example"]["status"] == "sent"
 
 
 async def test_a_refusal_in_latin_1_costs_the_others_of_its_batch_nothing(
