@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +110,32 @@ async def test_a_refusal_in_latin_1_costs_the_others_of_its_batch_nothing(
     gone = rows["gone@acme.example"]
     assert (gone["status"], gone["attempts"]) == ("pending", 1)
     assert gone["last_error"].startswith("550 5.1.1 Empf") and "nger unbekannt" in gone["last_error"]
+
+
+async def test_new_mail_goes_while_another_sender_waits_on_a_slow_answer(
+    registry: AsyncEngine, temporal: Client, tmp_path: Path,
+) -> None:
+    """Two senders, idle; one takes a message whose RCPT TO the server answers only after 8 s. Mail written
+    meanwhile is sent by the other, idle, sender within a few idle periods, not once the slow answer came."""
+    port = free_port()
+    handler = Slow(tmp_path / "mail", "slow@acme.example", seconds=8)
+    server = serve(handler, port)
+    relay = MailRelay(registry, replace(smtp_on(port), timeout=20), temporal, SIGNER, senders=2, idle_seconds=0.1)
+    try:
+        async with relay.running():
+            await asyncio.sleep(0.5)  # both senders found nothing: they wait
+            await outbox_rows(registry, ("Slow", "slow@acme.example"))
+            await until(handler.asked.is_set, 10)
+            written = time.monotonic()
+            case_id = await outbox_rows(registry, ("Aki", "aki@acme.example"))
+            [aki] = await until(lambda: _sent(registry, case_id), 15)
+            waited = time.monotonic() - written
+    finally:
+        server.stop()
+    assert handler.deliveries[message_id(str(aki["id"]))] == 1
+    assert waited < 3, f"new mail waited {waited:.1f} s behind another's slow answer, with a sender idle"
+
+
+async def _sent(engine: AsyncEngine, case_id: str) -> list[dict[str, Any]] | None:
+    rows = await rows_of(engine, case_id)
+    return rows if rows and all(r["status"] == "sent" for r in rows) else None
