@@ -53,8 +53,20 @@ class MailFailure(Exception):
 
     def __init__(self, answer: str, *, permanent: bool) -> None:
         super().__init__(answer)
-        self.answer = answer[:1000]
+        self.answer = legible(answer)[:1000]
         self.permanent = permanent
+
+
+def legible(answer: str) -> str:
+    """`answer` as PostgreSQL can keep it: a server's reply that is not UTF-8 (e.g. ISO-8859-1) reaches us with its
+    bytes as surrogates (aiosmtplib decodes with `surrogateescape`), shown here as U+FFFD, and NUL is dropped.
+    Kept as it came, the UPDATE counting the failed try was refused, the try never counted, and the message
+    tried again every idle period, with the messages sent before it in the same batch (its transaction undone)."""
+    try:
+        raw = answer.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        raw = answer.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace").replace("\x00", "")
 
 
 def message_id(notification_id: str) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -51,12 +51,13 @@ class Doorbell:
     wait until `ring` wakes them. A sender that found a message rings once (there may be more), one that found none
     rings nobody. Waking every idle sender after each message instead (an `asyncio.Event`) had each of them claim in
     vain: with four senders, three empty transactions for every message sent, measured as about half of the
-    relay's work under load. No sender is left waiting for ever: one that stops waiting either sends, and rings or
-    waits again, or finds nothing and becomes the watcher when there is none."""
+    relay's work under load. No sender is left waiting for ever, and some sender watches whenever one waits: when
+    the watcher stops waiting, one of those still waiting watches in its place."""
 
     def __init__(self) -> None:
         self._line: deque[asyncio.Future[None]] = deque()
         self._watched = False
+        self._vacated: asyncio.Future[None] | None = None  # done when the watcher stops waiting
 
     def ring(self) -> None:
         """Wake the sender that has waited longest, if any waits."""
@@ -72,20 +73,28 @@ class Doorbell:
             self.ring()
 
     async def wait(self, idle_seconds: float) -> None:
-        """Wait to be rung, or, as the watcher, at most `idle_seconds`."""
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Wait to be rung, or, as the watcher, at most `idle_seconds`. A sender waiting while another watches
+        takes over the watch when that one stops waiting: the watcher goes to send, perhaps a message whose
+        server answers slowly, and mail written meanwhile is found by the senders still idle."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
         self._line.append(waiter)
-        watching = not self._watched
-        self._watched = self._watched or watching
+        watching = False
         try:
-            if watching:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(waiter), idle_seconds)
-            else:
-                await waiter
+            while self._watched:
+                if self._vacated is None or self._vacated.done():
+                    self._vacated = loop.create_future()
+                await asyncio.wait((waiter, self._vacated), return_when=asyncio.FIRST_COMPLETED)
+                if waiter.done():
+                    return
+            watching = self._watched = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter), idle_seconds)
         finally:
             if watching:
                 self._watched = False
+                if self._vacated is not None and not self._vacated.done():
+                    self._vacated.set_result(None)
             if not waiter.done():
                 waiter.cancel()
             with contextlib.suppress(ValueError):
@@ -165,28 +174,14 @@ class MailRelay:
             now = self.clock()
             claimed = await outbox.claim_due(conn, now, self.batch)
             sent: list[outbox.Claimed] = []
-            for message in claimed:
-                if stop is not None and stop.is_set():
-                    break
-                bound = log.bind(notification=message.outgoing.id, case_id=message.outgoing.case_id,
-                                 template=message.template, attempt=message.attempts + 1)
-                if outbox.is_erased(message):
-                    await outbox.mark_cancelled(conn, message, now, "the address was erased (retention)")
-                    bound.info("mail cancelled: address erased")
-                    continue
-                try:
-                    await self.sessions.send(message.outgoing)
-                except MailFailure as failure:
-                    fate = await outbox.mark_failed(conn, message, failure, now,
-                                                    permanent_tries=self.permanent_tries, longest=self.longest_backoff)
-                    bound.warning("mail not sent", permanent=failure.permanent, answer=failure.answer,
-                                  status=fate.status, next_attempt_at=fate.next_attempt_at)
-                    if fate.status == outbox.Status.UNDELIVERABLE:
-                        undeliverable.append((message, failure))
-                else:
-                    sent.append(message)
-                    bound.info("mail sent")
+            interrupted: BaseException | None = None
+            try:
+                await self._send_each(conn, claimed, now, stop, sent, undeliverable)
+            except BaseException as error:  # e.g. cancelled, the relay stopping (`run`): what was sent stays sent
+                interrupted = error
             await outbox.mark_sent(conn, sent, now)
+        if interrupted is not None:
+            raise interrupted
         for message, refusal in undeliverable:
             try:
                 await self.report(outbox.Unreported(message.outgoing.id, message.outgoing.case_id, message.template,
@@ -195,6 +190,33 @@ class MailRelay:
                 log.warning("undeliverable mail not told yet", notification=message.outgoing.id,
                             error=str(error)[:300])
         return len(claimed)
+
+    async def _send_each(self, conn: AsyncConnection, claimed: list[outbox.Claimed], now: datetime,
+                         stop: asyncio.Event | None, sent: list[outbox.Claimed],
+                         undeliverable: list[tuple[outbox.Claimed, MailFailure]]) -> None:
+        """Send the claimed messages one by one, each given its fate (`sent` and `undeliverable` filled as they
+        go: a batch interrupted midway still marks what the server took, never sent again)."""
+        for message in claimed:
+            if stop is not None and stop.is_set():
+                break
+            bound = log.bind(notification=message.outgoing.id, case_id=message.outgoing.case_id,
+                             template=message.template, attempt=message.attempts + 1)
+            if outbox.is_erased(message):
+                await outbox.mark_cancelled(conn, message, now, "the address was erased (retention)")
+                bound.info("mail cancelled: address erased")
+                continue
+            try:
+                await self.sessions.send(message.outgoing)
+            except MailFailure as failure:
+                fate = await outbox.mark_failed(conn, message, failure, now,
+                                                permanent_tries=self.permanent_tries, longest=self.longest_backoff)
+                bound.warning("mail not sent", permanent=failure.permanent, answer=failure.answer,
+                              status=fate.status, next_attempt_at=fate.next_attempt_at)
+                if fate.status == outbox.Status.UNDELIVERABLE:
+                    undeliverable.append((message, failure))
+            else:
+                sent.append(message)
+                bound.info("mail sent")
 
     async def _reporter(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
