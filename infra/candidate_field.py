@@ -118,7 +118,12 @@ def filters(criteria: CriteriaShape, leading: bool) -> list[ColumnElement[bool]]
         or_(~bindparam("bound_certified", type_=Boolean), func.cardinality(smes.c.certifications) > 0),
     ]
     if leading:
-        conditions.append(smes.c.id <= bindparam("leading_last", type_=Text))
+        # A range, not `id <= leading_last` alone: the slice's plan is made for any value (`activities.matching`),
+        # and the planner guesses a third of the registry for one inequality, half a percent for a range. Guessing a
+        # third (1.1 million at 3.4 million SMEs), it read every SME sharing the words from the table, 98,000 pages
+        # for 56 in the slice (534 ms); guessing half a percent, it ANDs the matching index with the primary key's
+        # range and reads the slice's 674 pages (60 ms). '' is below every corporate number.
+        conditions.append(smes.c.id.between(literal("", Text), bindparam("leading_last", type_=Text)))
     if criteria.industries:
         conditions.append(smes.c.industries.overlap(bindparam("criteria_industries", type_=smes.c.industries.type)))
     if criteria.prefectures:

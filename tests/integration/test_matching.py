@@ -527,7 +527,7 @@ async def test_ranking_first_among_the_leading_smes_changes_nothing(seeded: Asyn
         if n % 2:  # the common request: one technology, no prefecture, often an industry and a size
             wanted = wanted.model_copy(update={"technologies": wanted.technologies[:1], "prefectures": []})
         scoring = await _scoring_as_the_whole_field(seeded, leading, whole_field, wanted, criteria)
-        if any("smes.id <=" in s for s in scoring):
+        if any("smes.id BETWEEN" in s for s in scoring):
             answered_by_slice += len(scoring) == 1
             after_slice += len(scoring) > 1
     assert answered_by_slice >= 5 and after_slice >= 5, (answered_by_slice, after_slice)
@@ -542,7 +542,7 @@ async def test_ranking_among_a_wider_slice_after_the_leading_one_changes_nothing
     for wanted, criteria in _requests(80, seed=31):
         wanted = wanted.model_copy(update={"technologies": wanted.technologies[:1], "prefectures": []})
         scoring = await _scoring_as_the_whole_field(seeded, leading, whole_field, wanted, criteria)
-        by_wider += len(scoring) == 2 and all("smes.id <=" in s for s in scoring)
+        by_wider += len(scoring) == 2 and all("smes.id BETWEEN" in s for s in scoring)
     assert by_wider >= 3, by_wider
 
 
