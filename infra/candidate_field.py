@@ -38,12 +38,18 @@ EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
 """`updated_since` of a bound that asks no recent update: earlier than any SME's."""
 
 
+TERMS = bindparam("terms", type_=ARRAY(Text))
+"""A bound's terms (`Bound.terms`), tsquery texts an SME meets one of: each a search of the matching index of its
+own, their SMEs ORed in one bitmap."""
+
+
 def in_the_field() -> list[ColumnElement[bool]]:
-    """Consent, not closed, and the bound's terms (parameter `terms`): the conditions of the matching index."""
+    """Consent, not closed, and one of the bound's terms (parameter `terms`): the conditions of the matching
+    index."""
     return [
         smes.c.consent,
         smes.c.closed_on.is_(None),
-        smes.c.match_terms.op("@@")(cast(bindparam("terms", type_=Text), TSQUERY)),
+        smes.c.match_terms.op("@@")(any_(cast(TERMS, ARRAY(TSQUERY)))),
     ]
 
 
@@ -51,7 +57,7 @@ def bound_parameters(bound: Bound) -> dict[str, Any]:
     """The values of a bound's conditions, as the scoring statement (`filters`) and `field_size_query` take them
     at execution."""
     return {
-        "terms": bound.terms,
+        "terms": list(bound.terms),
         "employees_min": bound.employees.min,
         "employees_max": bound.employees.max,
         "updated_since": bound.updated_since or EARLIEST,
@@ -146,8 +152,8 @@ alone; None when the registry is smaller."""
 
 FIELD_ESTIMATE = text(
     "EXPLAIN (FORMAT JSON) SELECT 1 FROM smes WHERE consent AND closed_on IS NULL "
-    "AND match_terms @@ CAST(:terms AS tsquery)"
-)
+    "AND match_terms @@ ANY(CAST(:terms AS tsquery[]))"
+).bindparams(TERMS)
 """The planner's plan for reading the SMEs that meet a bound's `terms` through the matching index (the same
 conditions as `field_size_query`): its top node's "Plan Rows" is how many it expects, from the statistics alone."""
 
