@@ -119,7 +119,7 @@ class Matching:
                     sized = True
                     whole = bound(1.0, sought, seeking.industries, seeking.prefectures, seeking.employees,
                                   self.weights, as_of)
-                    if whole is not None and await _small_field(conn, whole.terms):
+                    if whole is not None and await _small_field(conn, list(whole.terms)):
                         slacks = [1.0]
                         continue
                 if len(rows) == criteria.limit:
@@ -188,7 +188,7 @@ class Matching:
         return candidates
 
 
-async def _small_field(conn: AsyncConnection, terms: str) -> bool:
+async def _small_field(conn: AsyncConnection, terms: list[str]) -> bool:
     """Whether at most SMALL_FIELD SMEs meet `terms`. Counting reads each of them from the table (up to
     SMALL_FIELD + 1, 20–80 ms at a million SMEs for a common word), so a field the planner's statistics put at
     ten times that is taken as large without counting: a wrong guess costs only tries, never the answer."""

@@ -5,6 +5,7 @@ Each test gets a registry of its own (a fresh database), so what it asserts depe
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -468,12 +469,15 @@ async def test_bounded_matching_ranks_exactly_as_scoring_the_whole_field(
 
 async def _scored_within(
     conn: AsyncConnection, wanted: Seeking, sought: list[SoughtTerms], criteria: MatchingCriteria,
-    weights: MatchWeights, slack: float,
+    weights: MatchWeights, slack: float, *, tiered: bool = True,
 ) -> tuple[float, dict[str, float]]:
-    """The floor of the bound of `slack` and every SME it scores (id → score), not only the best few."""
+    """The floor of the bound of `slack` and every SME it scores (id → score), not only the best few; with
+    `tiered` false, the bound without its tiers."""
     limit = bound(slack, sought, wanted.industries, wanted.prefectures, wanted.employees, weights, NOW)
     if limit is None:
         return 1.0 - slack, {}
+    if not tiered:
+        limit = dataclasses.replace(limit, tiers=())
     query = candidate_query(
         wanted.technologies, wanted.industries, wanted.prefectures, wanted.employees, criteria, weights, NOW
     )
@@ -488,8 +492,9 @@ async def test_every_bound_holds_every_sme_that_can_score_its_floor(seeded: Asyn
     (many with prefectures, so the technologies and the region are asked together, through the words of a
     prefecture and of a region) and every slack tried, each SME that scores at least the bound's floor when the
     whole field is scored is among the SMEs the bound scores, with the same score. Fails if a bound leaves out
-    an SME that could rank, which the ranking tests see only when it would have been among the best."""
-    held = 0
+    an SME that could rank, which the ranking tests see only when it would have been among the best. The bounds'
+    tiers (`infra.candidate_tiers`) leave out SMEs the bounds without them score: they are held sound too."""
+    held = scored = untiered = 0
     async with seeded.connect() as conn:
         for wanted, criteria in _requests(40, seed=29):
             named = (await conn.execute(
@@ -502,7 +507,13 @@ async def test_every_bound_holds_every_sme_that_can_score_its_floor(seeded: Asyn
                 can = {sme_id: score for sme_id, score in field.items() if score >= floor - 1e-9}
                 assert {sme_id: found.get(sme_id) for sme_id in can} == can, (wanted, criteria, slack)
                 held += len(can)
+                scored += len(found)
+                _, without = await _scored_within(
+                    conn, wanted, sought, MatchingCriteria(**criteria), weights, slack, tiered=False
+                )
+                untiered += len(without)
     assert held > 1000, held
+    assert scored < 0.9 * untiered, (scored, untiered)
 
 
 async def _scoring_as_the_whole_field(
@@ -527,7 +538,7 @@ async def test_ranking_first_among_the_leading_smes_changes_nothing(seeded: Asyn
         if n % 2:  # the common request: one technology, no prefecture, often an industry and a size
             wanted = wanted.model_copy(update={"technologies": wanted.technologies[:1], "prefectures": []})
         scoring = await _scoring_as_the_whole_field(seeded, leading, whole_field, wanted, criteria)
-        if any("smes.id <=" in s for s in scoring):
+        if any("smes.id BETWEEN" in s for s in scoring):
             answered_by_slice += len(scoring) == 1
             after_slice += len(scoring) > 1
     assert answered_by_slice >= 5 and after_slice >= 5, (answered_by_slice, after_slice)
@@ -542,7 +553,7 @@ async def test_ranking_among_a_wider_slice_after_the_leading_one_changes_nothing
     for wanted, criteria in _requests(80, seed=31):
         wanted = wanted.model_copy(update={"technologies": wanted.technologies[:1], "prefectures": []})
         scoring = await _scoring_as_the_whole_field(seeded, leading, whole_field, wanted, criteria)
-        by_wider += len(scoring) == 2 and all("smes.id <=" in s for s in scoring)
+        by_wider += len(scoring) == 2 and all("smes.id BETWEEN" in s for s in scoring)
     assert by_wider >= 3, by_wider
 
 

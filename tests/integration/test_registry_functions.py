@@ -7,6 +7,7 @@ word in the SME's prefecture and region, and nothing else."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from datetime import UTC, datetime
 from types import ModuleType
 
@@ -97,3 +98,39 @@ async def test_folding_printable_ascii_at_once_gives_what_migration_0025_gave(en
     assert len(folded) == len(texts) > 10_000
     assert [t for t, now, before in folded if now != before] == []
     assert {t: now for t, now, _ in folded}["ABC xyz"] == "abc xyz"
+
+
+TERMS_0032 = str(migration("0032_technology_words_by_prefecture").TERMS).format(
+    placed=migration("0032_technology_words_by_prefecture").PLACED
+).replace("CREATE OR REPLACE FUNCTION sme_match_terms", "CREATE FUNCTION pg_temp.terms_0032")
+ODD_TECHNOLOGIES = [
+    *TEXTS, *EDGES, "", "the of and", "a\x01b c\x01", "x\x02y; z\x1fw", "http://example.com/a b.c@d.org 1.5 3-D",
+    "co-operative robots; 'quoted' \"words\"", "robot robot robots", "AIスマート工場", "ﾛﾎﾞｯﾄ",
+]
+
+
+async def test_match_terms_without_subqueries_give_what_migration_0032_gave(engine: AsyncEngine) -> None:
+    """Migration 0033 computes the same lexemes without a query per call: equal to 0032's body on generated SMEs and
+    on odd technologies (control characters, the separator it joins words with among them), industries, no
+    industry, no certification list, every prefecture and one of no region."""
+    records = generate_sme_records(5_000, seed=13, now=datetime.now(UTC))
+    rows = [(r[9], r[5], r[3], r[10], r[11]) for r in records]
+    rows += [
+        (t, ["E", "G"], p.name, ["ISO 9001"], ["Europe"]) if n % 2 else (t, [], p.name, [], [])
+        for n, (t, p) in enumerate(zip(ODD_TECHNOLOGIES * 4, PREFECTURES * 4, strict=False))
+    ]
+    rows += [("robots", None, "Atlantis", None, None), ("robots", ["E"], "Aichi", ["x"], None)]
+    async with engine.begin() as conn:
+        await conn.execute(text(TERMS_0032))
+        differing = (await conn.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE sme_match_terms(t, i, p, c, o) IS DISTINCT FROM "
+            "pg_temp.terms_0032(t, i, p, c, o)) FROM unnest(CAST(:t AS text[])) WITH ORDINALITY AS t (t, n) "
+            "JOIN (SELECT n, i, p, c, o FROM json_to_recordset(CAST(:rows AS json)) "
+            "AS r (n int, i varchar[], p varchar, c text[], o text[])) AS r USING (n)"
+        ), {
+            "t": [row[0] for row in rows],
+            "rows": json.dumps([
+                {"n": n, "i": row[1], "p": row[2], "c": row[3], "o": row[4]} for n, row in enumerate(rows, 1)
+            ]),
+        })).one()
+    assert differing == (len(rows), 0)

@@ -16,7 +16,7 @@ from infra.candidate_field import bound_parameters
 from infra.candidate_query import candidate_query
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
-BOUND = Bound(0.9, "'sensor'", EmployeeRange(min=1, max=500), NOW - timedelta(days=365), ("E",), True, True)
+BOUND = Bound(0.9, ("'sensor'",), EmployeeRange(min=1, max=500), NOW - timedelta(days=365), ("E",), True, True)
 
 
 def _criteria(given: tuple[bool, ...], limit: int) -> MatchingCriteria:
