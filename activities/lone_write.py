@@ -22,6 +22,11 @@ from domain.model import CaseState
 from infra.case_rows import case_row
 from infra.tables import audit_events, cases, notifications
 
+MOST_TOLD = 64
+"""The most outbox rows the one statement carries (ten parameters each, and a statement per number of them):
+an event that tells more is written in the transaction (`activities.records`), one row per execution. asyncpg
+sends at most 32767 parameters a statement; past that the step failed as if the database were away, for ever."""
+
 
 def _bound(prefix: str, table: Table, names: tuple[str, ...]) -> list[Any]:
     return [bindparam(f"{prefix}{name}", type_=table.c[name].type).label(name) for name in names]

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.event_inputs import after_event, read_before, refs_in, resolved
 from activities.failures import classified, is_unstorable
-from activities.lone_write import write_alone
+from activities.lone_write import MOST_TOLD, write_alone
 from activities.outbox import outbox_rows, write_outbox
 from activities.stored import refused_stored_event, stored_entry
 from activities.strangers import candidates_taken, stored_from, void_strangers
@@ -118,11 +118,12 @@ class CaseRecords:
                 after = after_event(command, texts, ranked, before)
                 entry, after, told = self._signed(header, payload, before or after, after)
                 rows = await outbox_rows(conn, entry, after, told) if told is not None else []
-                with _refused_when_unstorable():
-                    if not await write_alone(conn, entry, after, rows):
-                        raise _seq_taken(entry)
-                _logged(entry, inserted=True)
-                return Recorded(hash=entry.hash, seq=entry.seq)
+                if len(rows) <= MOST_TOLD:  # else the transaction, below: too many parameters for one statement
+                    with _refused_when_unstorable():
+                        if not await write_alone(conn, entry, after, rows):
+                            raise _seq_taken(entry)
+                    _logged(entry, inserted=True)
+                    return Recorded(hash=entry.hash, seq=entry.seq)
         async with self.engine.begin() as conn:
             # One round trip: whether a try before this one stored the event, the case as the read model has
             # it, and the texts its references stand for.

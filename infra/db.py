@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from infra.settings import Settings
@@ -40,4 +41,13 @@ async def driver_row(engine: AsyncEngine, sql: str, *args: object) -> Any:
     async with engine.connect() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None
-        return await driver.fetchrow(sql, *args)
+        try:
+            return await driver.fetchrow(sql, *args)
+        except Exception as error:
+            # What SQLAlchemy does for its own statements: a connection the server or the network dropped leaves
+            # the pool (else every request drawing it failed, for ever), and the error is a `DBAPIError`, which the
+            # API answers 503 when the database is away (`services.availability`), not 500.
+            dropped = driver.is_closed()
+            if dropped:
+                await conn.invalidate()
+            raise DBAPIError.instance(sql, list(args), error, Exception, connection_invalidated=dropped) from error
