@@ -25,7 +25,7 @@ from domain.model import Actor, FilingRequest, Role
 from infra.audit_trail import stored_entries
 from infra.tables import cases
 from infra.users import USER_NAMESPACE
-from services.case_desk import case_id_for
+from services.idempotency import case_id_for
 from tests.helpers.cluster import Cluster, Driver, plan_cases, problems_with, running_cluster, summary
 from tests.helpers.people import APPLICANT, COORDINATOR
 from tests.helpers.support import filing

@@ -20,7 +20,7 @@ from domain.idempotency import FILING, KeyClaim, fingerprint
 from domain.model import Actor, FilingRequest
 from domain.transitions import new_case
 from infra.settings import Settings
-from services.case_desk import case_id_for
+from services.idempotency import case_id_for
 from tests.helpers.mail import MailSink
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC
 from tests.helpers.recording import filing_step
