@@ -41,9 +41,11 @@ def audit_verify(
     case = an_id(case, "a case id") if case is not None else None
     from rich.progress import Progress
 
-    from infra.audit_trail import case_ids, case_on_record, case_rows, case_verdict, verify_every_chain
+    from infra.audit_trail import case_ids, case_on_record, case_rows
+    from infra.chain_verdicts import case_verdict
     from infra.checkpoints import case_anchor, latest_anchors, log_contradictions
     from infra.db import session_factory
+    from infra.streamed_verification import verify_every_chain
 
     async def reports(engine: AsyncEngine, keyring: Keyring) -> AsyncIterator[tuple[str, ChainReport]]:
         sessions = session_factory(engine)

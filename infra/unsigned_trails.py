@@ -33,7 +33,8 @@ from domain.audit import GENESIS_HASH
 from domain.checkpoints import UNHELD, Checkpoint, Head, anchored
 from domain.model import OPERATOR, Actor, Role
 from domain.signing import AuditKeys, Keyring
-from infra.audit_trail import case_rows, own_verdict
+from infra.audit_trail import case_rows
+from infra.chain_verdicts import own_verdict
 from infra.checkpoints import checkpoint_of_row, last_events, latest_anchors, take_checkpoint_over, unreadable_log
 from infra.db import session_factory
 from infra.oversight import append_to_oversight

@@ -17,8 +17,9 @@ from domain.model import Actor, CaseState, Role
 from domain.rewind import RewindError, rewind
 from domain.rules import can_see
 from domain.workflow_ids import is_case_id
-from infra.audit_trail import case_rows, case_verdict, trail_of
+from infra.audit_trail import case_rows, trail_of
 from infra.case_rows import stored_case
+from infra.chain_verdicts import case_verdict
 from infra.checkpoints import case_anchor
 from infra.tables import cases
 from infra.visibility import visible_to

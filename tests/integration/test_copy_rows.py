@@ -29,8 +29,9 @@ from domain.audit import (
 )
 from domain.signing import Keyring, Signer
 from domain.stored_rows import Canonical, Row, event_row, quick_links
-from infra.audit_trail import _every_case, stored_entries, verify_every_chain
+from infra.audit_trail import stored_entries
 from infra.db import session_factory
+from infra.streamed_verification import _every_case, verify_every_chain
 from infra.tables import audit_events
 from tests.helpers.audit_cli import as_table_owner
 
