@@ -31,7 +31,8 @@ from contracts.activities import (
 )
 from contracts.errors import KEY_USED, UNSTORABLE
 from domain import events
-from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign, stored_event_problem
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign
+from domain.chain_verification import stored_event_problem
 from domain.model import Action, Actor, Candidate, CaseState, FilingRequest
 from domain.notifications import Notice, notice
 from domain.signing import Keyring, Signer

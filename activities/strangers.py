@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from activities.stored import refused_stored_event, stored_entry
 from contracts.activities import EventHeader
 from domain import events
-from domain.audit import AuditEntry, make_entry, sign, stored_event_problem
+from domain.audit import AuditEntry, make_entry, sign
+from domain.chain_verification import stored_event_problem
 from domain.model import SYSTEM_ACTOR, Action, Candidate, Contact
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS

@@ -13,7 +13,7 @@ from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.cli_support import _with_engine, an_id, console
-from domain.audit import ChainReport
+from domain.chain_verification import ChainReport
 from domain.fields import VISIBLE
 from domain.signing import Keyring
 from domain.verification import OVERSIGHT_CHAIN

@@ -38,7 +38,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import bench_database
-from domain.audit import GENESIS_HASH, make_entry, sign, verify_chain
+from domain.audit import GENESIS_HASH, make_entry, sign
+from domain.chain_verification import verify_chain
 from domain.checkpoints import Head
 from domain.model import FUND, JETRO, Office, Role
 from domain.samples import sample_filing

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.audit import NO_EVENTS, ChainReport, SignatureCheck, by_head, settle
+from domain.chain_verification import NO_EVENTS, ChainReport, SignatureCheck, by_head, settle
 from domain.checkpoints import Anchor, anchored
 from domain.signing import EVENT_CONTEXT, Keyring
 from domain.stored_rows import Canonical, Row, links

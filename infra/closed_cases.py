@@ -13,7 +13,8 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import NO_EVENTS, make_entry, sign
+from domain.audit import make_entry, sign
+from domain.chain_verification import NO_EVENTS
 from domain.checkpoints import UNHELD, held_through
 from domain.errors import Unreplayable
 from domain.model import SYSTEM_ACTOR, Stage

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.audit import ChainReport, settle
+from domain.chain_verification import ChainReport, settle
 from domain.checkpoints import Anchor, Head, anchored
 from domain.signing import EVENT_CONTEXT, Keyring
 from domain.stored_rows import ROW_COLUMNS, Canonical, Row, copy_row

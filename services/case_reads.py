@@ -10,7 +10,8 @@ from datetime import datetime
 import structlog
 from sqlalchemy import Numeric, bindparam, literal, select, tuple_
 
-from domain.audit import AuditEntry, ChainReport
+from domain.audit import AuditEntry
+from domain.chain_verification import ChainReport
 from domain.errors import CaseNotFound, Forbidden, NotFiledYet, Unreplayable
 from domain.fields import as_stored
 from domain.model import Actor, CaseState, Role

@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.case import workflow_id
-from domain.audit import verify_chain
+from domain.chain_verification import verify_chain
 from domain.model import Actor, FilingRequest, Role
 from infra.audit_trail import stored_entries
 from infra.tables import cases

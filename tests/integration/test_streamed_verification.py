@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign, verify_chain
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign
+from domain.chain_verification import verify_chain
 from domain.checkpoints import Head, anchored
 from domain.signing import AuditKeys, Keyring, Signer
 from infra.audit_trail import stored_entries
