@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.cli_support import _with_engine, an_id, console
 from domain.chain_verification import ChainReport
-from domain.fields import VISIBLE
 from domain.signing import Keyring
+from domain.text_rules import VISIBLE
 from domain.verification import OVERSIGHT_CHAIN
 from infra.settings import Settings
 from infra.startup import StartupError

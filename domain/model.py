@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.door import checking
 from domain.fields import (
     Amount,
     Code,
@@ -29,7 +30,6 @@ from domain.fields import (
     SomeEmployees,
     Text,
     at_least,
-    checking,
 )
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from domain.door import checking
 from domain.fields import (
     Amount,
     Code,
@@ -20,7 +21,6 @@ from domain.fields import (
     Tag,
     Text,
     at_least,
-    checking,
 )
 from domain.model import Action, Contact, Input, Office
 

@@ -7,14 +7,14 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 
+from domain.door import as_stored
 from domain.errors import Unreplayable
-from domain.fields import as_stored
 from domain.model import CaseState
 from infra.tables import cases
 
 
 def stored_case(snapshot: Any, case_id: object) -> CaseState:
-    """The case a read model's row holds (its `snapshot`, read as stored: `domain.fields.as_stored`); `Unreplayable`
+    """The case a read model's row holds (its `snapshot`, read as stored: `domain.door.as_stored`); `Unreplayable`
     naming the case when the row holds none (its owner altered it: JSON of another shape), or holds another case
     (a record copied across rows: shown, it would show that case to whoever may see this row), never a crash."""
     try:

@@ -31,8 +31,8 @@ from contracts.case import (
     Receipt,
     workflow_id,
 )
+from domain.email_addresses import smtputf8_problem
 from domain.errors import CaseNotFound, DeskError, InvalidInput, KeyReused, NoSuchAction, Refused
-from domain.fields import smtputf8_problem
 from domain.idempotency import FILING, KeyClaim
 from domain.model import Action, Actor, CaseState, FilingRequest
 from domain.payloads import Payload, UpdateContact, parse_payload

@@ -12,8 +12,8 @@ from sqlalchemy import Numeric, bindparam, literal, select, tuple_
 
 from domain.audit import AuditEntry
 from domain.chain_verification import ChainReport
+from domain.door import as_stored
 from domain.errors import CaseNotFound, Forbidden, NotFiledYet, Unreplayable
-from domain.fields import as_stored
 from domain.model import Actor, CaseState, Role
 from domain.rewind import RewindError, rewind
 from domain.rules import can_see

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.console.validation_messages import localized
-from domain.fields import at_the_door
+from domain.door import at_the_door
 from domain.model import Action, FilingRequest
 from domain.payloads import parse_payload
 from domain.samples import sample_filing
