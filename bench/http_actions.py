@@ -47,7 +47,8 @@ from api.app import create_app
 from app.bootstrap import mail_relay
 from app.processes import ChildProcess
 from app.serving import QuietServer, api_server
-from bench.cases import (
+from bench.cases import bare_worker, count_events
+from bench.drivers import (
     APPLICANT,
     BARE_ACTIONS,
     COORDINATOR,
@@ -57,13 +58,9 @@ from bench.cases import (
     UPDATES_PER_CASE,
     Drive,
     bare_driver,
-    bare_worker,
-    count_events,
-    ms,
-    run_and_report,
-    run_phase,
 )
-from bench.measure import ActivityTimer, Phase, mean, percentile
+from bench.measure import ActivityTimer, Phase, mean, ms, percentile
+from bench.running import run_and_report, run_phase
 from bench.stack import API_HOST, api_process, bench_stack, worker_process
 from domain.model import Actor, Office, Outcome
 from infra.settings import Settings

@@ -1,5 +1,5 @@
 """What the benches measure besides wall time: activity times inside a worker, Update round trips by phase,
-CPU seconds by process tree (from /proc), and the percentiles they report."""
+CPU seconds by process tree (from /proc), and the percentiles they report (in milliseconds: `ms`)."""
 
 from __future__ import annotations
 
@@ -142,3 +142,7 @@ def cpu_by_process_tree() -> dict[str, float]:
         name = _process_name(child, table[child][1])
         usage[name] = usage.get(name, 0.0) + tree(child)
     return usage
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
