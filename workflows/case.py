@@ -16,17 +16,13 @@ with workflow.unsafe.imports_passed_through():
     from contracts.activities import deliver_mail, stored_filing
     from contracts.case import (
         CASE_WORKFLOW,
-        CONSENT_WITHDRAWN_SIGNAL,
         FILE_UPDATE,
-        MAIL_UNDELIVERABLE_SIGNAL,
         RETRY_STEPS_SIGNAL,
         SNAPSHOT_QUERY,
         ActionCommand,
         CaseInput,
-        ConsentWithdrawn,
         FilingCommand,
         Receipt,
-        UndeliverableMail,
     )
     from contracts.errors import INVALID, NOT_FILED, UNKNOWN_ACTION
     from domain import events
@@ -35,11 +31,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.rules import Refusal, check
     from domain.service_levels import fire, next_moment
     from domain.transitions import apply, event_payload, new_case
-    from workflows.case_patches import LOST_FILING, QUIET_COMMANDS, SERVICE_LEVEL_TIMERS, STEP_FAILURES, UPDATES_FIRST
-    from workflows.case_recording import ACTIVITY_RETRY, ACTIVITY_TIMEOUT, CaseRecording
+    from workflows.case_patches import LOST_FILING, QUIET_COMMANDS, SERVICE_LEVEL_TIMERS, STEP_FAILURES
+    from workflows.case_recording import ACTIVITY_RETRY, ACTIVITY_TIMEOUT, failure_cause
+    from workflows.case_signals import CaseSignals
 
-REPORTS_KEPT = 20  # undeliverable messages a run remembers having put on the trail (a relay may tell twice)
-WITHDRAWALS_KEPT = 50  # withdrawals of consent a case remembers having recorded, across runs (told again: ignored)
 STEP_BACKOFF = timedelta(hours=1)
 FILING_GRACE = timedelta(minutes=10)
 MAIL_TIMEOUT = timedelta(seconds=60)
@@ -58,7 +53,7 @@ def invalid(action: str, error: ValidationError | ValueError) -> ApplicationErro
 
 
 @workflow.defn(name=CASE_WORKFLOW)
-class CaseWorkflow(CaseRecording):
+class CaseWorkflow(CaseSignals):
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
         self.case_id = inp.case_id
@@ -107,7 +102,7 @@ class CaseWorkflow(CaseRecording):
                     stored_filing, self.case_id, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
                 )
             except ActivityError as error:  # an incident says so
-                workflow.logger.error("stored filing not taken: %s", _cause(error))
+                workflow.logger.error("stored filing not taken: %s", failure_cause(error))
                 return False
             if stored is None:
                 return False
@@ -131,7 +126,7 @@ class CaseWorkflow(CaseRecording):
                     deliver_mail, self.case_id, start_to_close_timeout=MAIL_TIMEOUT, retry_policy=MAIL_RETRY
                 )
             except ActivityError as error:
-                workflow.logger.error("mail delivery failed for good: %s", _cause(error))
+                workflow.logger.error("mail delivery failed for good: %s", failure_cause(error))
             finally:
                 self.delivering = False
 
@@ -175,7 +170,7 @@ class CaseWorkflow(CaseRecording):
                 failed = error
         # Recording the timer's event failed for good (an incident says so): try again after a while, or as
         # soon as an operator asks (`alliance incidents retry`) or someone acts on the case.
-        workflow.logger.error("service level %s not recorded: %s", moment.milestone, _cause(failed))
+        workflow.logger.error("service level %s not recorded: %s", moment.milestone, failure_cause(failed))
         self.retry_requested = False
         try:
             await workflow.wait_condition(
@@ -199,58 +194,6 @@ class CaseWorkflow(CaseRecording):
     def snapshot(self) -> CaseState | None:
         """The case as the workflow holds it (free text as references: the read model has the words)."""
         return self.state
-
-    @workflow.signal(name=MAIL_UNDELIVERABLE_SIGNAL)
-    async def mail_undeliverable(self, mail: UndeliverableMail) -> None:
-        """Put an e-mail the relay could not deliver on the case's trail (once per message, for staff to see)."""
-        await self._after_updates()
-        async with self.lock:
-            told = f"{mail.message}@{mail.failed_at.isoformat() if mail.failed_at else ''}"
-            if self.state is None or told in self.reported:
-                return
-            self.reported = [*self.reported[-(REPORTS_KEPT - 1):], told]
-            after = self.state.model_copy(update={"updated_at": workflow.now()})
-            try:
-                await self._record(events.MAIL_UNDELIVERABLE, SYSTEM_ACTOR, self.state, after,
-                                   mail.model_dump(mode="json"))
-            except ActivityError as error:  # an incident says so; the relay tells again until it is recorded
-                self.reported.remove(told)
-                workflow.logger.error("undeliverable mail not recorded: %s", _cause(error))
-
-    @workflow.signal(name=CONSENT_WITHDRAWN_SIGNAL)
-    async def consent_withdrawn(self, withdrawal: ConsentWithdrawn) -> None:
-        """Put on the trail which of the case's candidates withdrew their consent in the registry (an open case
-        only: a closed one takes no further step with them). A withdrawal told again (the courier may, after a
-        crash between the signal and marking it told) is recorded once: its id is remembered. Signals without an
-        id (senders before the durable list) carry no such check, so stored histories replay unchanged."""
-        await self._after_updates()
-        async with self.lock:
-            if self.state is None or self.state.stage == Stage.CLOSED:
-                return
-            told = withdrawal.withdrawal
-            if told is not None and told in self.withdrawals_told:
-                return
-            named = {candidate.sme_id for candidate in self.state.candidates}
-            sme_ids = [sme_id for sme_id in withdrawal.sme_ids if sme_id in named]
-            if not sme_ids:
-                return
-            after = self.state.model_copy(update={"updated_at": workflow.now()})
-            try:
-                await self._record(events.CONSENT_WITHDRAWN, SYSTEM_ACTOR, self.state, after, {"sme_ids": sme_ids})
-            except ActivityError as error:  # an incident says so; the refusals of further steps hold regardless
-                workflow.logger.error("withdrawal of consent not recorded: %s", _cause(error))
-                return
-            if told is not None:
-                self.withdrawals_told = [*self.withdrawals_told[-(WITHDRAWALS_KEPT - 1):], told]
-
-    async def _after_updates(self) -> None:
-        """Let the Updates of this workflow task take the case's lock before a signal's step does. A task that was
-        lost after an Update recorded its event (a local activity, issue 15) is run again with that Update after
-        any signal that came meanwhile; the signal's event (an ordinary activity, at the same seq) would find the
-        Update's event and void it, and the Update record it again, its mail sent twice. Yielding once lets the
-        Update's handler, started after the signal's, take the lock and its own event first."""
-        if workflow.patched(UPDATES_FIRST):
-            await asyncio.sleep(0)
 
     @workflow.signal(name=RETRY_STEPS_SIGNAL)
     def retry_steps(self) -> None:
@@ -316,10 +259,3 @@ class CaseWorkflow(CaseRecording):
         if (refusal := check(self.state, judged, action, payload)) is not None:
             raise refused(refusal)
         return action, command, payload
-
-
-def _cause(error: BaseException) -> str:
-    """The innermost failure's message, for a log line."""
-    while error.__cause__ is not None:
-        error = error.__cause__
-    return str(error)[:500]

@@ -134,3 +134,10 @@ class CaseRecording:
                 sa.CASE_ESCALATION.value_set(recorded.escalation_level),
             ]
         )
+
+
+def failure_cause(error: BaseException) -> str:
+    """The innermost failure's message, for a log line."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return str(error)[:500]
