@@ -1,12 +1,16 @@
 """How the benches drive a workflow: the people and the filing, a case driven from filing to an alliance with the
-fund as people drive it, and a bare workflow taking the same Updates."""
+fund as people drive it (through the Temporal client, or as officers over HTTP), and a bare workflow taking the same
+Updates."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WithStartWorkflowOperation
@@ -29,6 +33,8 @@ OFFICER = Actor(id="bench-officer", name="Officer of SBIC", role=Role.OFFICE_OFF
 FUND_MEMBER = Actor(id="bench-fund", name="Yuki Tanaka (Fund committee)", role=Role.FUND_COMMITTEE, org=FUND)
 
 REQUEST = FilingRequest.model_validate(sample_filing())
+FILING = REQUEST.model_dump(mode="json", exclude_none=True)
+HTTP_TIMEOUT = httpx.Timeout(120.0)  # a slow action is a measurement, not a failure
 
 Drive = Callable[[Phase], Awaitable[None]]
 
@@ -113,5 +119,66 @@ def bare_driver(client: Client, task_queue: str, workflow_type: str = BARE_WORKF
                 done = await handle.execute_update(action, result_type=int)
         if done != UPDATES_PER_CASE:
             raise RuntimeError(f"bare workflow {wf_id} counted {done} Updates")
+
+    return drive
+
+
+class Officers:
+    """One HTTP client per officer: each lane (asyncio task) gets its own on its first case."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.clients: dict[asyncio.Task[Any], httpx.AsyncClient] = {}
+
+    def client(self) -> httpx.AsyncClient:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("an officer drives cases from a task")
+        if task not in self.clients:
+            self.clients[task] = httpx.AsyncClient(base_url=self.base_url, timeout=HTTP_TIMEOUT)
+        return self.clients[task]
+
+    async def aclose(self) -> None:
+        for client in self.clients.values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        self.clients.clear()
+
+
+def expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
+    if response.status_code != status:
+        raise RuntimeError(f"{what}: HTTP {response.status_code} {response.text[:300]}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def http_driver(officers: Officers, tokens: dict[tuple[str, str], str]) -> Drive:
+    def headers(actor: Actor) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[(actor.role, actor.org)]}"}
+
+    async def drive(phase: Phase) -> None:
+        http = officers.client()
+        with phase.timed("file"):
+            response = await http.post("/api/cases", json=FILING, headers=headers(APPLICANT))
+        case_id = expect(response, 201, "file")["id"]
+
+        async def act(action: str, actor: Actor, **payload: Any) -> dict[str, Any]:
+            with phase.timed(action):
+                response = await http.post(f"/api/cases/{case_id}/actions/{action}", json=payload,
+                                           headers=headers(actor))
+            return expect(response, 200, action)
+
+        await act("relay", COORDINATOR, offices=[Office.SME_SUPPORT_JAPAN, Office.SBIC], note="strong tech fit")
+        await act("accept_case", OFFICER, note="we take it")
+        matched = await act("run_matching", OFFICER, limit=5)
+        best = matched["candidates"][0]["sme_id"]
+        await act("shortlist", OFFICER, sme_ids=[best])
+        await act("record_response", OFFICER, sme_id=best, interested=True, note="keen")
+        await act("select_partner", OFFICER, sme_ids=[best])
+        await act("propose_investment", OFFICER, route="co_investment", amount_jpy=200_000_000,
+                  rationale="opens EU channels")
+        closed = await act("approve_investment", FUND_MEMBER, note="approved")
+        if closed["outcome"] != Outcome.ALLIANCE_FORMED_WITH_FUND:
+            raise RuntimeError(f"case {case_id} ended as {closed['outcome']}, not alliance_formed_with_fund")
 
     return drive
