@@ -33,7 +33,8 @@ from contracts.errors import KEY_USED, UNSTORABLE
 from domain import events
 from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign
 from domain.chain_verification import stored_event_problem
-from domain.model import Action, Actor, Candidate, CaseState, FilingRequest
+from domain.filing import FilingRequest
+from domain.model import Action, Actor, Candidate, CaseState
 from domain.notifications import Notice, notice
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS

@@ -21,7 +21,8 @@ from contracts.activities import EventHeader
 from domain import events
 from domain.audit import AuditEntry, make_entry, sign
 from domain.chain_verification import stored_event_problem
-from domain.model import SYSTEM_ACTOR, Action, Candidate, Contact
+from domain.filing import Contact
+from domain.model import SYSTEM_ACTOR, Action, Candidate
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS
 from domain.voiding import void_payload

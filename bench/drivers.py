@@ -20,7 +20,8 @@ from bench.bare import BARE_WORKFLOW
 from bench.bare import FILE_UPDATE as BARE_FILE_UPDATE
 from bench.measure import Phase
 from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
-from domain.model import FUND, JETRO, Actor, CaseState, FilingRequest, Office, Outcome, Role
+from domain.filing import FilingRequest
+from domain.model import FUND, JETRO, Actor, CaseState, Office, Outcome, Role
 from domain.samples import sample_filing
 from infra.tables import cases
 from workflows.case import CaseWorkflow

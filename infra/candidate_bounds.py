@@ -29,8 +29,8 @@ from datetime import datetime
 from itertools import combinations
 
 from domain import matching
+from domain.filing import EmployeeRange
 from domain.geography import region_of
-from domain.model import EmployeeRange
 
 SLACKS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 """Tried in turn; 1.0 leaves only the shared-word condition, so the last try is the whole field."""

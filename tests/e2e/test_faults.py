@@ -21,7 +21,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.case import workflow_id
 from domain.chain_verification import verify_chain
-from domain.model import Actor, FilingRequest, Role
+from domain.filing import FilingRequest
+from domain.model import Actor, Role
 from infra.audit_trail import stored_entries
 from infra.tables import cases
 from infra.users import USER_NAMESPACE

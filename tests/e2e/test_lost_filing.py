@@ -16,8 +16,9 @@ from activities.records import CaseRecords
 from contracts.activities import EventHeader, RecordCaseEvent
 from contracts.case import CASE_WORKFLOW, CaseInput, workflow_id
 from domain import events
+from domain.filing import FilingRequest
 from domain.idempotency import FILING, KeyClaim, fingerprint
-from domain.model import Actor, FilingRequest
+from domain.model import Actor
 from domain.transitions import new_case
 from infra.settings import Settings
 from services.idempotency import case_id_for

@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from domain.email_addresses import normalized_email
-from domain.model import Contact
+from domain.filing import Contact
 
 
 def contact(email: str) -> Contact:

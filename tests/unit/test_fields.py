@@ -16,9 +16,10 @@ from pydantic import BaseModel, ValidationError
 from domain.delegation import DelegationRequest
 from domain.door import at_the_door
 from domain.email_addresses import address_key, smtputf8_problem
+from domain.filing import FilingRequest
 from domain.folding import digits, fold
 from domain.geography import PREFECTURES, prefecture_named
-from domain.model import Action, CaseState, FilingRequest
+from domain.model import Action, CaseState
 from domain.payloads import ACTION_PAYLOADS, ProposeInvestment
 from domain.reassignment import ReassignmentFilter
 from domain.samples import sample_filing
