@@ -43,8 +43,8 @@ def audit_verify(
 
     from infra.audit_trail import case_ids, case_on_record, case_rows
     from infra.chain_verdicts import case_verdict
-    from infra.checkpoints import case_anchor, latest_anchors, log_contradictions
     from infra.db import session_factory
+    from infra.stored_checkpoints import case_anchor, latest_anchors, log_contradictions
     from infra.streamed_verification import verify_every_chain
 
     async def reports(engine: AsyncEngine, keyring: Keyring) -> AsyncIterator[tuple[str, ChainReport]]:

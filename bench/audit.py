@@ -46,10 +46,11 @@ from domain.samples import sample_filing
 from domain.signing import EVENT_CONTEXT, AuditKeys, Keyring, Signer
 from infra.audit_export import ExportFilter, ExportFormat, export_audit
 from infra.audit_trail import case_ids, stored_entries
-from infra.checkpoints import latest_anchors, take_checkpoint
+from infra.checkpoints import take_checkpoint
 from infra.db import session_factory
 from infra.logging import configure_logging
 from infra.settings import Settings
+from infra.stored_checkpoints import latest_anchors
 from infra.streamed_verification import verify_every_chain
 
 console = Console()

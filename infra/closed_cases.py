@@ -20,8 +20,8 @@ from domain.errors import Unreplayable
 from domain.model import SYSTEM_ACTOR, Stage
 from domain.signing import EVENT_CONTEXT, Keyring, Signer
 from infra.case_rows import stored_case
-from infra.checkpoints import case_anchor
 from infra.outbox import note_reported
+from infra.stored_checkpoints import case_anchor
 from infra.tables import audit_events, cases, notifications
 
 log = structlog.get_logger(__name__)

@@ -31,10 +31,10 @@ from infra.audit_export import ExportFilter, export_audit
 from infra.audit_trail import case_rows
 from infra.case_rows import stored_case
 from infra.chain_verdicts import case_verdict
-from infra.checkpoints import case_anchor
 from infra.db import session_factory
 from infra.export_check import check_export
 from infra.outbox import Status
+from infra.stored_checkpoints import case_anchor
 from infra.tables import audit_events, case_texts, cases, notifications
 
 log = structlog.get_logger(__name__)

@@ -139,7 +139,7 @@ async def verify_every_chain(
     every_signature: bool = True, rows_per_fetch: int = 20_000, threads: int = SIGNATURE_THREADS,
 ) -> AsyncGenerator[tuple[str, ChainReport], None]:
     """Every case's chain checked from one COPY ordered by (case_id, seq), case by case, each
-    against its head in the latest checkpoint (`anchors`, by case id: `infra.checkpoints.latest_anchors`).
+    against its head in the latest checkpoint (`anchors`, by case id: `infra.stored_checkpoints.latest_anchors`).
 
     The same verdicts as `stored_entries` + `verify_chain` + `anchored` per case, without a query per case,
     and in constant memory: only the cases of the last few batches are held, however large the trail. Each

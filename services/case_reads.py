@@ -21,7 +21,7 @@ from domain.workflow_ids import is_case_id
 from infra.audit_trail import case_rows, trail_of
 from infra.case_rows import stored_case
 from infra.chain_verdicts import case_verdict
-from infra.checkpoints import case_anchor
+from infra.stored_checkpoints import case_anchor
 from infra.tables import cases
 from infra.visibility import visible_to
 from services.context import Services

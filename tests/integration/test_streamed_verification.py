@@ -19,8 +19,9 @@ from domain.chain_verification import verify_chain
 from domain.checkpoints import Head, anchored
 from domain.signing import AuditKeys, Keyring, Signer
 from infra.audit_trail import stored_entries
-from infra.checkpoints import latest_anchors, take_checkpoint
+from infra.checkpoints import take_checkpoint
 from infra.db import session_factory
+from infra.stored_checkpoints import latest_anchors
 from infra.streamed_verification import verify_every_chain
 from infra.tables import audit_events
 from tests.helpers.audit_cli import as_table_owner
