@@ -34,8 +34,10 @@ from contracts.activities import (
 )
 from contracts.errors import KEY_USED, UNSTORABLE
 from domain import events
-from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign, stored_event_problem
-from domain.model import Action, Actor, CaseState, FilingRequest
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign
+from domain.chain_verification import stored_event_problem
+from domain.filing import FilingRequest
+from domain.model import Action, Actor, CaseState
 from domain.notifications import Notice, notice
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS

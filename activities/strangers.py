@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from activities.stored import refused_stored_event, stored_entry
 from contracts.activities import EventHeader
 from domain import events
-from domain.audit import AuditEntry, stored_event_problem
-from domain.model import Action, Candidate, Contact
+from domain.audit import AuditEntry
+from domain.chain_verification import stored_event_problem
+from domain.filing import Contact
+from domain.model import Action, Candidate
 from domain.signing import Keyring, Signer
 from domain.stored_rows import ROW_COLUMNS
 from domain.system_events import signed_event_after

@@ -34,10 +34,12 @@ from domain.verification import (
     VerificationSummary,
     verification_mail,
 )
-from infra.audit_trail import rows_in, verify_every_chain
-from infra.checkpoints import latest_anchors, send_undelivered, take_checkpoint
+from infra.audit_trail import rows_in
+from infra.checkpoints import send_undelivered, take_checkpoint
 from infra.db import session_factory
 from infra.oversight import append_to_oversight, lock_oversight_chain
+from infra.stored_checkpoints import latest_anchors
+from infra.streamed_verification import verify_every_chain
 from infra.tables import notifications, users
 
 log = structlog.get_logger(__name__)

@@ -12,8 +12,9 @@ from api.deps import CurrentActor, ServicesDep, require, require_on_case, route_
 from api.examples import OPENAPI_EXAMPLES, problems
 from api.problems import validation_problem
 from api.query_params import SearchText, search_query
-from domain.audit import ChainReport
-from domain.model import Action, CaseState, FilingRequest, Office, Outcome, Stage
+from domain.chain_verification import ChainReport
+from domain.filing import FilingRequest
+from domain.model import Action, CaseState, Office, Outcome, Stage
 from domain.rules import FILERS, STAFF_AND_AUDITORS
 from domain.transitions import applicant_org_of
 from domain.views import CaseHistory, CasePage, CaseView, case_view, history_view

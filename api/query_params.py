@@ -15,7 +15,8 @@ from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from api.problems import validation_problem
-from domain.fields import ONE_LINE_PATTERN, UtcRepresentable, one_line
+from domain.fields import UtcRepresentable
+from domain.text_rules import ONE_LINE_PATTERN, one_line
 
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?")
 
@@ -36,7 +37,7 @@ MAX_SEARCH = 200
 
 def search_query(description: str) -> object:
     """The `Query` of a search text: at most `MAX_SEARCH` characters, one line without control characters (the
-    rule of `domain.fields.one_line`, also stated as the schema's `pattern`)."""
+    rule of `domain.text_rules.one_line`, also stated as the schema's `pattern`)."""
     return Query(description=description, json_schema_extra={"pattern": ONE_LINE_PATTERN})
 
 

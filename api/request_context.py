@@ -1,5 +1,5 @@
 """Every request's context: its id bound to each log line and echoed in `X-Request-ID`, the door's rules on
-(`domain.fields.at_the_door`), and one log line when it is answered.
+(`domain.door.at_the_door`), and one log line when it is answered.
 
 A plain ASGI middleware: Starlette's `BaseHTTPMiddleware` (`@app.middleware("http")`) runs the app in a task of
 its own and passes the response through memory streams, a cost paid on every request (issue 15, profiled).
@@ -16,7 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import internal_error
-from domain.fields import at_the_door
+from domain.door import at_the_door
 
 log = structlog.get_logger(__name__)
 

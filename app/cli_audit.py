@@ -13,9 +13,9 @@ from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.cli_support import _with_engine, an_id, console
-from domain.audit import ChainReport
-from domain.fields import VISIBLE
+from domain.chain_verification import ChainReport
 from domain.signing import Keyring
+from domain.text_rules import VISIBLE
 from domain.verification import OVERSIGHT_CHAIN
 from infra.settings import Settings
 from infra.startup import StartupError
@@ -41,9 +41,11 @@ def audit_verify(
     case = an_id(case, "a case id") if case is not None else None
     from rich.progress import Progress
 
-    from infra.audit_trail import case_ids, case_on_record, case_rows, case_verdict, verify_every_chain
-    from infra.checkpoints import case_anchor, latest_anchors, log_contradictions
+    from infra.audit_trail import case_ids, case_on_record, case_rows
+    from infra.chain_verdicts import case_verdict
     from infra.db import session_factory
+    from infra.stored_checkpoints import case_anchor, latest_anchors, log_contradictions
+    from infra.streamed_verification import verify_every_chain
 
     async def reports(engine: AsyncEngine, keyring: Keyring) -> AsyncIterator[tuple[str, ChainReport]]:
         sessions = session_factory(engine)

@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bootstrap import open_database
 from infra.db import session_factory
-from infra.log_bounds import DEFAULT_MAX_LINE_BYTES, cut, format_exception
+from infra.log_bounds import DEFAULT_MAX_LINE_BYTES
 from infra.logging import configure_logging
 from infra.settings import Settings
 from infra.startup import StartupError
+from infra.text_cut import cut
+from infra.tracebacks import format_exception
 
 console = Console(stderr=True, soft_wrap=True)
 

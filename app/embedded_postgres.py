@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 
 from app.processes import ChildProcess, service_user, wait_for_port
-from infra.settings import socket_path_fits
+from infra.embedded_database import socket_path_fits
 from infra.startup import StartupError, require_free_port
 
 HOST = "127.0.0.1"

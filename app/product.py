@@ -15,8 +15,9 @@ from app.embedded_temporal import start_temporal
 from app.processes import ChildProcess
 from app.serving import SHUTDOWN_GRACE, api_server, serve_until_stopped, stop_event
 from app.worker_process import WorkerProcess
+from infra.embedded_database import EMBEDDED_DATABASE
 from infra.mail_sink import start_sink
-from infra.settings import EMBEDDED_DATABASE, Settings
+from infra.settings import Settings
 from infra.sme_registry import seed_demo_smes
 from infra.startup import require_free_port
 from infra.users import NewUser, ensure_demo_users

@@ -38,17 +38,20 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.stack import bench_database
-from domain.audit import GENESIS_HASH, make_entry, sign, verify_chain
+from domain.audit import GENESIS_HASH, make_entry, sign
+from domain.chain_verification import verify_chain
 from domain.checkpoints import Head
 from domain.model import FUND, JETRO, Office, Role
 from domain.samples import sample_filing
 from domain.signing import EVENT_CONTEXT, AuditKeys, Keyring, Signer
 from infra.audit_export import ExportFilter, ExportFormat, export_audit
-from infra.audit_trail import case_ids, stored_entries, verify_every_chain
-from infra.checkpoints import latest_anchors, take_checkpoint
+from infra.audit_trail import case_ids, stored_entries
+from infra.checkpoints import take_checkpoint
 from infra.db import session_factory
 from infra.logging import configure_logging
 from infra.settings import Settings
+from infra.stored_checkpoints import latest_anchors
+from infra.streamed_verification import verify_every_chain
 
 console = Console()
 COPY_BATCH = 20_000

@@ -8,22 +8,20 @@ cached workflows; the bare worker, in this process, uses the same settings in th
 team writes; the case worker runs its workflows unsandboxed, `WorkerTuning.sandboxed`). Each case takes 9
 Updates (filing by update-with-start, then 8 actions) and 10 activities (9 `record_case_event`, local ones run in
 the task that accepts each Update, and 1 ordinary `rank_candidates`); each bare workflow takes the same Updates with
-ordinary no-op activities (the "bare local" baseline: local ones).
+ordinary no-op activities (the "bare local" baseline: local ones). Each is driven by `bench.drivers`; the
+phases are run by `bench.running`.
 
     python -m bench.cases --cases 500 --concurrency 50
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -31,174 +29,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from app.processes import ChildProcess
-from bench.bare import BARE_LOCAL_WORKFLOW, BARE_WORKFLOW, BareLocalWorkflow, BareWorkflow, noop
-from bench.bare import FILE_UPDATE as BARE_FILE_UPDATE
-from bench.measure import ActivityTimer, Phase, cpu_by_process_tree, mean, percentile
+from bench.bare import BARE_LOCAL_WORKFLOW, BareLocalWorkflow, BareWorkflow, noop
+from bench.drivers import BARE_ACTIONS, UPDATES_PER_CASE, bare_driver, case_driver
+from bench.measure import ActivityTimer, Phase, mean, ms, percentile
+from bench.running import run_and_report, run_phase
 from bench.stack import bench_stack, worker_process
-from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
-from domain.model import FUND, JETRO, Actor, CaseState, FilingRequest, Office, Outcome, Role
-from domain.samples import sample_filing
-from infra.logging import configure_logging
 from infra.settings import Settings
 from infra.smtp import SmtpSettings
 from infra.startup import free_port
-from infra.tables import audit_events, cases
+from infra.tables import audit_events
 from services.mail_relay import MailRelay
 from workers.case_worker import build_worker, workflow_runner
-from workflows.case import CaseWorkflow
 
 DATABASE = "alliance_bench"
-UPDATES_PER_CASE = 9
 ACTIVITIES_PER_CASE = 10  # 9 record_case_event (local), 1 rank_candidates
-
-APPLICANT = Actor(id="bench-applicant", name="Anna Schmidt (Acme GmbH)", role=Role.APPLICANT, org="acme-gmbh")
-COORDINATOR = Actor(id="bench-coordinator", name="Kenji Sato (JETRO)", role=Role.COORDINATOR, org=JETRO)
-OFFICER = Actor(id="bench-officer", name="Officer of SBIC", role=Role.OFFICE_OFFICER, org=Office.SBIC)
-FUND_MEMBER = Actor(id="bench-fund", name="Yuki Tanaka (Fund committee)", role=Role.FUND_COMMITTEE, org=FUND)
-
-REQUEST = FilingRequest.model_validate(sample_filing())
-
-
-# -- the two kinds of workflow ----------------------------------------------------------------------
-
-Drive = Callable[[Phase], Awaitable[None]]
-
-
-async def read_case(engine: AsyncEngine, case_id: str) -> CaseState:
-    """The case as the read model shows it (what the console and the API read; no Query to the workflow)."""
-    async with engine.connect() as conn:
-        snapshot = await conn.scalar(select(cases.c.snapshot).where(cases.c.id == case_id))
-    return CaseState.model_validate(snapshot)
-
-
-def case_driver(client: Client, task_queue: str, engine: AsyncEngine) -> Drive:
-    """One case from filing to an alliance with the fund, as people drive it: Updates for actions, the read model
-    for what they look at (the candidates to shortlist, the outcome), never a Query to the workflow."""
-
-    async def drive(phase: Phase) -> None:
-        case_id = str(uuid.uuid4())
-        operation = WithStartWorkflowOperation(
-            CaseWorkflow.run,
-            CaseInput(case_id=case_id),
-            id=workflow_id(case_id),
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-        with phase.timed("file"):
-            await client.execute_update_with_start_workflow(
-                FILE_UPDATE,
-                FilingCommand(actor=APPLICANT, request=REQUEST),
-                start_workflow_operation=operation,
-                id=FILE_UPDATE_ID,
-                result_type=Receipt,
-            )
-        handle = client.get_workflow_handle(workflow_id(case_id))
-
-        async def act(action: str, actor: Actor, **payload: Any) -> Receipt:
-            with phase.timed(action):
-                receipt: Receipt = await handle.execute_update(
-                    action, ActionCommand(actor=actor, payload=payload), result_type=Receipt
-                )
-            return receipt
-
-        await act("relay", COORDINATOR, offices=[Office.SME_SUPPORT_JAPAN, Office.SBIC], note="strong tech fit")
-        await act("accept_case", OFFICER, note="we take it")
-        await act("run_matching", OFFICER, limit=5)
-        best = (await read_case(engine, case_id)).candidates[0].sme_id
-        await act("shortlist", OFFICER, sme_ids=[best])
-        await act("record_response", OFFICER, sme_id=best, interested=True, note="keen")
-        await act("select_partner", OFFICER, sme_ids=[best])
-        await act("propose_investment", OFFICER, route="co_investment", amount_jpy=200_000_000,
-                  rationale="opens EU channels")
-        await act("approve_investment", FUND_MEMBER, note="approved")
-        outcome = (await read_case(engine, case_id)).outcome
-        if outcome != Outcome.ALLIANCE_FORMED_WITH_FUND:
-            raise RuntimeError(f"case {case_id} ended as {outcome}, not alliance_formed_with_fund")
-
-    return drive
-
-
-BARE_ACTIONS = ("relay", "accept_case", "run_matching", "shortlist", "record_response", "select_partner",
-                "propose_investment", "approve_investment")
-
-
-def bare_driver(client: Client, task_queue: str, workflow_type: str = BARE_WORKFLOW) -> Drive:
-    async def drive(phase: Phase) -> None:
-        wf_id = f"bare-{uuid.uuid4()}"
-        operation: WithStartWorkflowOperation[Any, int] = WithStartWorkflowOperation(
-            workflow_type,
-            UPDATES_PER_CASE,
-            id=wf_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            result_type=int,
-        )
-        with phase.timed("file"):
-            await client.execute_update_with_start_workflow(
-                BARE_FILE_UPDATE, start_workflow_operation=operation, id=BARE_FILE_UPDATE, result_type=int
-            )
-        handle = client.get_workflow_handle(wf_id)
-        done = 1
-        for action in BARE_ACTIONS:
-            with phase.timed(action):
-                done = await handle.execute_update(action, result_type=int)
-        if done != UPDATES_PER_CASE:
-            raise RuntimeError(f"bare workflow {wf_id} counted {done} Updates")
-
-    return drive
-
-
-async def run_phase(
-    phase: Phase, drive: Drive, total: int, concurrency: int, progress: Progress, timer: ActivityTimer,
-    workers: Sequence[ChildProcess] = (),
-) -> Phase:
-    """Drive `total` workflows, `concurrency` at a time; each lane takes the next one when it is done. One of the
-    `workers` (processes) that exits meanwhile stops the phase with its exit status (instead of lanes waiting on it
-    for ever)."""
-    task = progress.add_task(phase.label, total=total)
-    remaining: Iterator[int] = iter(range(total))
-
-    async def lane() -> None:
-        for _ in remaining:
-            await drive(phase)
-            phase.workflows += 1
-            progress.advance(task)
-
-    async def watch_loop(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(0.01)
-            phase.loop_lag.append(time.perf_counter() - before - 0.01)
-
-    async def workers_alive() -> None:
-        while True:  # polled: a thread waiting on each would outlive the phase
-            for worker in workers:
-                if (status := worker.popen.poll()) is not None:
-                    raise RuntimeError(f"the {worker.name} exited with status {status} during {phase.label}; "
-                                       f"its log: {worker.log_path}")
-            await asyncio.sleep(0.5)
-
-    timer.reset()
-    cpu_before = cpu_by_process_tree()
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_loop(stop))
-    started = time.perf_counter()
-    async with asyncio.TaskGroup() as group:
-        lanes = [group.create_task(lane()) for _ in range(min(concurrency, total))]
-        guard = group.create_task(workers_alive())
-        await asyncio.wait(lanes)
-        guard.cancel()
-    phase.wall = time.perf_counter() - started
-    stop.set()
-    await watcher
-    phase.cpu = {name: used - cpu_before.get(name, 0.0) for name, used in cpu_by_process_tree().items()}
-    phase.activities = dict(timer.by_type)
-    return phase
 
 
 # -- set-up of the real parts -----------------------------------------------------------------------
@@ -272,10 +120,6 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console,
 
 
 # -- report -----------------------------------------------------------------------------------------
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f}"
 
 
 def report(results: Results, total: int, concurrency: int, warmup: int, console: Console) -> None:
@@ -363,34 +207,6 @@ def main(
     """File cases and drive each to alliance_formed_with_fund; the same with bare workflows; compare."""
     run_and_report(functools.partial(benchmark, inline=inline), report, cases, concurrency, warmup, log_level)
 
-
-def run_and_report(
-    benchmark: Callable[[int, int, int, Console], Coroutine[Any, Any, Any]],
-    report: Callable[[Any, int, int, int, Console], None],
-    cases: int, concurrency: int, warmup: int, log_level: str,
-) -> None:
-    """Run a benchmark and print its report; a failure is one readable line and exit status 1."""
-    console = Console()
-    if not console.is_terminal:
-        console.width = 120
-    configure_logging("console", log_level)
-    try:
-        results: Any = asyncio.run(benchmark(cases, concurrency, warmup, console))
-    except Exception as error:  # one readable line instead of a task group's tracebacks
-        leaves = list(leaf_errors(error))
-        first = leaves[0]
-        console.print(f"[red]benchmark failed[/] ({len(leaves)} error(s)); first: {type(first).__name__}: {first}"
-                      + (f" (cause: {first.__cause__!r})" if first.__cause__ else ""))
-        raise typer.Exit(1) from None
-    report(results, cases, concurrency, warmup, console)
-
-
-def leaf_errors(error: BaseException) -> Iterator[BaseException]:
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            yield from leaf_errors(inner)
-    else:
-        yield error
 
 
 if __name__ == "__main__":

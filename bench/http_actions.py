@@ -21,51 +21,32 @@ import asyncio
 import contextlib
 import functools
 import os
-import time
 import uuid
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
 from fastapi import FastAPI
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from temporalio.client import Interceptor as ClientInterceptor
-from temporalio.client import (
-    OutboundInterceptor,
-    StartWorkflowUpdateInput,
-    StartWorkflowUpdateWithStartInput,
-    WorkflowUpdateHandle,
-    WorkflowUpdateStage,
-)
 
 from api.app import create_app
 from app.bootstrap import mail_relay
 from app.processes import ChildProcess
 from app.serving import QuietServer, api_server
-from bench.cases import (
-    APPLICANT,
+from bench.cases import bare_worker, count_events
+from bench.drivers import (
     BARE_ACTIONS,
-    COORDINATOR,
-    FUND_MEMBER,
-    OFFICER,
-    REQUEST,
     UPDATES_PER_CASE,
-    Drive,
+    Officers,
     bare_driver,
-    bare_worker,
-    count_events,
-    ms,
-    run_and_report,
-    run_phase,
+    http_driver,
 )
-from bench.measure import ActivityTimer, Phase, mean, percentile
+from bench.measure import ActivityTimer, Phase, UpdateTimer, mean, ms, percentile
+from bench.running import run_and_report, run_phase
 from bench.stack import API_HOST, api_process, bench_stack, worker_process
-from domain.model import Actor, Office, Outcome
 from infra.settings import Settings
 from infra.startup import free_port
 from infra.users import ensure_demo_users
@@ -73,120 +54,11 @@ from services.context import Services
 from workers.case_worker import build_worker
 
 PEPPER = "bench-pepper"
-HTTP_TIMEOUT = httpx.Timeout(120.0)  # a slow action is a measurement, not a failure
-FILING = REQUEST.model_dump(mode="json", exclude_none=True)
 ACTIONS = BARE_ACTIONS  # the 8 actions after filing: the same names on both sides
-
-
-# -- measurement ------------------------------------------------------------------------------------
-
-
-class UpdateTimer(ClientInterceptor):
-    """Times the Temporal Updates the API sends (start and wait for completion), by Update name."""
-
-    def __init__(self) -> None:
-        self.by_name: dict[str, list[float]] = defaultdict(list)
-
-    def reset(self) -> None:
-        self.by_name.clear()
-
-    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
-        return _TimedUpdates(next, self)
-
-
-class _TimedUpdates(OutboundInterceptor):
-    def __init__(self, next: OutboundInterceptor, timer: UpdateTimer) -> None:
-        super().__init__(next)
-        self.timer = timer
-
-    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
-        return await self._timed(input.update, input.wait_for_stage, super().start_workflow_update(input))
-
-    async def start_update_with_start_workflow(
-        self, input: StartWorkflowUpdateWithStartInput
-    ) -> WorkflowUpdateHandle[Any]:
-        update = input.update_workflow_input
-        return await self._timed(update.update, update.wait_for_stage, super().start_update_with_start_workflow(input))
-
-    async def _timed(
-        self, name: str, stage: WorkflowUpdateStage, call: Awaitable[WorkflowUpdateHandle[Any]]
-    ) -> WorkflowUpdateHandle[Any]:
-        """With COMPLETED (execute_update), the call returns when the Update is done, its result known."""
-        if stage != WorkflowUpdateStage.COMPLETED:
-            return await call
-        started = time.perf_counter()
-        try:
-            return await call
-        finally:
-            self.timer.by_name[name].append(time.perf_counter() - started)
 
 
 def actions_of(phase: Phase) -> list[float]:
     return [t for name in ACTIONS for t in phase.updates[name]]
-
-
-# -- officers over HTTP -----------------------------------------------------------------------------
-
-
-class Officers:
-    """One HTTP client per officer: each lane (asyncio task) gets its own on its first case."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.clients: dict[asyncio.Task[Any], httpx.AsyncClient] = {}
-
-    def client(self) -> httpx.AsyncClient:
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("an officer drives cases from a task")
-        if task not in self.clients:
-            self.clients[task] = httpx.AsyncClient(base_url=self.base_url, timeout=HTTP_TIMEOUT)
-        return self.clients[task]
-
-    async def aclose(self) -> None:
-        for client in self.clients.values():
-            with contextlib.suppress(Exception):
-                await client.aclose()
-        self.clients.clear()
-
-
-def expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
-    if response.status_code != status:
-        raise RuntimeError(f"{what}: HTTP {response.status_code} {response.text[:300]}")
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def http_driver(officers: Officers, tokens: dict[tuple[str, str], str]) -> Drive:
-    def headers(actor: Actor) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens[(actor.role, actor.org)]}"}
-
-    async def drive(phase: Phase) -> None:
-        http = officers.client()
-        with phase.timed("file"):
-            response = await http.post("/api/cases", json=FILING, headers=headers(APPLICANT))
-        case_id = expect(response, 201, "file")["id"]
-
-        async def act(action: str, actor: Actor, **payload: Any) -> dict[str, Any]:
-            with phase.timed(action):
-                response = await http.post(f"/api/cases/{case_id}/actions/{action}", json=payload,
-                                           headers=headers(actor))
-            return expect(response, 200, action)
-
-        await act("relay", COORDINATOR, offices=[Office.SME_SUPPORT_JAPAN, Office.SBIC], note="strong tech fit")
-        await act("accept_case", OFFICER, note="we take it")
-        matched = await act("run_matching", OFFICER, limit=5)
-        best = matched["candidates"][0]["sme_id"]
-        await act("shortlist", OFFICER, sme_ids=[best])
-        await act("record_response", OFFICER, sme_id=best, interested=True, note="keen")
-        await act("select_partner", OFFICER, sme_ids=[best])
-        await act("propose_investment", OFFICER, route="co_investment", amount_jpy=200_000_000,
-                  rationale="opens EU channels")
-        closed = await act("approve_investment", FUND_MEMBER, note="approved")
-        if closed["outcome"] != Outcome.ALLIANCE_FORMED_WITH_FUND:
-            raise RuntimeError(f"case {case_id} ended as {closed['outcome']}, not alliance_formed_with_fund")
-
-    return drive
 
 
 @contextlib.asynccontextmanager

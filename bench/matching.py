@@ -29,8 +29,8 @@ from app.sme_generator import MAX_ROWS, generate_smes, seed_smes
 from app.sme_profiles import TECHNOLOGY_AREAS
 from bench.stack import bench_database
 from contracts.activities import FindCandidates
+from domain.filing import EmployeeRange, Seeking
 from domain.geography import PREFECTURES
-from domain.model import EmployeeRange, Seeking
 from domain.payloads import MatchingCriteria
 from domain.sme_registry import COLUMNS
 from infra.settings import Settings

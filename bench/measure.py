@@ -1,5 +1,6 @@
-"""What the benches measure besides wall time: activity times inside a worker, Update round trips by phase,
-CPU seconds by process tree (from /proc), and the percentiles they report."""
+"""What the benches measure besides wall time: activity times inside a worker, Update round trips by phase and
+inside the API (`UpdateTimer`), CPU seconds by process tree (from /proc), and the percentiles they report (in
+milliseconds: `ms`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,20 @@ import contextlib
 import os
 import time
 from collections import defaultdict
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 from temporalio.client import Interceptor as ClientInterceptor
+from temporalio.client import (
+    OutboundInterceptor,
+    StartWorkflowUpdateInput,
+    StartWorkflowUpdateWithStartInput,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+)
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput
 from temporalio.worker import Interceptor as WorkerInterceptor
 
@@ -142,3 +151,47 @@ def cpu_by_process_tree() -> dict[str, float]:
         name = _process_name(child, table[child][1])
         usage[name] = usage.get(name, 0.0) + tree(child)
     return usage
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+class UpdateTimer(ClientInterceptor):
+    """Times the Temporal Updates the API sends (start and wait for completion), by Update name."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, list[float]] = defaultdict(list)
+
+    def reset(self) -> None:
+        self.by_name.clear()
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _TimedUpdates(next, self)
+
+
+class _TimedUpdates(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, timer: UpdateTimer) -> None:
+        super().__init__(next)
+        self.timer = timer
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
+        return await self._timed(input.update, input.wait_for_stage, super().start_workflow_update(input))
+
+    async def start_update_with_start_workflow(
+        self, input: StartWorkflowUpdateWithStartInput
+    ) -> WorkflowUpdateHandle[Any]:
+        update = input.update_workflow_input
+        return await self._timed(update.update, update.wait_for_stage, super().start_update_with_start_workflow(input))
+
+    async def _timed(
+        self, name: str, stage: WorkflowUpdateStage, call: Awaitable[WorkflowUpdateHandle[Any]]
+    ) -> WorkflowUpdateHandle[Any]:
+        """With COMPLETED (execute_update), the call returns when the Update is done, its result known."""
+        if stage != WorkflowUpdateStage.COMPLETED:
+            return await call
+        started = time.perf_counter()
+        try:
+            return await call
+        finally:
+            self.timer.by_name[name].append(time.perf_counter() - started)

@@ -24,8 +24,9 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from app.processes import ChildProcess
-from bench.cases import APPLICANT, REQUEST, case_driver, run_phase
+from bench.drivers import APPLICANT, REQUEST, case_driver
 from bench.measure import ActivityTimer, Phase
+from bench.running import run_phase
 from bench.stack import Stack, bench_stack
 from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, CaseInput, FilingCommand, Receipt, workflow_id
 from infra.settings import Settings

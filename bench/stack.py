@@ -27,7 +27,8 @@ from contracts import search_attributes as sa
 from domain.samples import DEMO_SMES
 from infra import migrate
 from infra.db import create_engine, session_factory
-from infra.settings import Settings, embedded_postgres_url
+from infra.embedded_database import embedded_postgres_url
+from infra.settings import Settings
 from infra.sme_registry import seed_demo_smes
 from infra.startup import free_port
 

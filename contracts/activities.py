@@ -14,8 +14,9 @@ from temporalio import activity
 
 from contracts.case import Contract
 from domain.audit import AuditEntry
+from domain.filing import FilingRequest, Seeking
 from domain.idempotency import KeyClaim
-from domain.model import Actor, Candidate, CaseState, FilingRequest, Seeking
+from domain.model import Actor, Candidate, CaseState
 from domain.notifications import Notice
 from domain.payloads import MatchingCriteria
 from domain.verification import VerificationSummary

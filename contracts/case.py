@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain import events
+from domain.filing import FilingRequest
 from domain.idempotency import KeyClaim
-from domain.model import Actor, CaseState, FilingRequest, Stage
+from domain.model import Actor, CaseState, Stage
 from domain.workflow_ids import case_workflow_id
 
 CASE_WORKFLOW = "Case"

@@ -19,7 +19,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.audit import GENESIS_HASH, ChainReport, canonical_json, canonical_time
+from domain.audit import GENESIS_HASH, canonical_json, canonical_time
+from domain.chain_verification import ChainReport
 from domain.signing import CHECKPOINT_CONTEXT, Keyring, Signer
 
 
@@ -165,10 +166,10 @@ def unheld(report: ChainReport, anchor: Anchor | None) -> int | None:
     """The seq of the first unsigned event of `report`'s chain that its anchor does not hold, or None.
 
     The unsigned events a verifier counts (`ChainReport.unsigned`) are the chain's first ones, 1 to `unsigned`:
-    one after a signed event is a break already (`domain.audit.chain_links`). An unsigned event is the Case Desk's
-    only when a signed checkpoint holds it — from before signing began, and anchored then (README) — since
-    anyone who can write the table can write one, or strip an event's signature columns: beyond the anchor's head
-    (none: 0) each is a break, the first at `held_through(anchor) + 1`. Whether the chain from there agrees with
+    one after a signed event is a break already (`domain.chain_verification.chain_links`). An unsigned event is the
+    Case Desk's only when a signed checkpoint holds it — from before signing began, and anchored then (README) —
+    since anyone who can write the table can write one, or strip an event's signature columns: beyond the anchor's
+    head (none: 0) each is a break, the first at `held_through(anchor) + 1`. Whether the chain from there agrees with
     the checkpointed head is `contradiction`'s question."""
     held = held_through(anchor)
     return held + 1 if report.unsigned > held else None

@@ -10,9 +10,10 @@ from datetime import datetime
 
 from pydantic import Field, field_validator
 
+from domain.base_models import Frozen, Input
 from domain.corporate_number import corporate_number_problem
 from domain.fields import Text
-from domain.model import Actor, Frozen, Input
+from domain.model import Actor
 from domain.people import APPLICANT_ORG, RESERVED_ORGS
 
 

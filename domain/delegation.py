@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 
 from pydantic import Field
 
+from domain.base_models import Frozen, Input
 from domain.fields import Moment
-from domain.model import Actor, Frozen, Input
+from domain.model import Actor
 from domain.rules import STAFF
 
 LONGEST = timedelta(days=366)

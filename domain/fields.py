@@ -1,6 +1,8 @@
 """The rules every door applies to a field, in one place: each input model (filings, action payloads, registry
 rows) and each command takes its field types from here, so a rule is written once and shows in the OpenAPI
-schema (`pattern`, `minimum`/`maximum`, `maxLength`, `enum`) exactly as it is enforced.
+schema (`pattern`, `minimum`/`maximum`, `maxLength`, `enum`) exactly as it is enforced. The checks behind the types
+are kept beside: of text in `domain.text_rules`, of e-mail addresses in `domain.email_addresses`, and when the
+rules apply in `domain.door`.
 
 - One line of text (`line`): no control characters at all — C0 (CR, LF, TAB, NUL…), DEL, C1 — nor the Unicode
   line and paragraph separators (U+2028, U+2029): a name or a subject with a line break in it is how headers get
@@ -27,147 +29,30 @@ schema (`pattern`, `minimum`/`maximum`, `maxLength`, `enum`) exactly as it is en
 
 from __future__ import annotations
 
-import functools
-import re
-import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
 from domain.countries import COUNTRY_CODES
+from domain.door import checking, door_rule
+from domain.email_addresses import EMAIL_CACHED_CHARS, normalized_email
 from domain.geography import JSIC_DIVISIONS, prefecture_named, prefecture_spellings
-
-# What one line may not hold, and what several lines may not (the same, less the line feed).
-_LINE_BREAKS = "\u2028\u2029"
-_CONTROL = "\x00-\x09\x0b-\x1f\x7f-\x9f"
-ONE_LINE = re.compile(f"[{_CONTROL}\n{_LINE_BREAKS}]")
-MULTI_LINE = re.compile(f"[{_CONTROL}]")
-# The same as JSON-schema patterns (ECMA 262), for the OpenAPI document.
-_SCHEMA_CONTROL = r"\u0000-\u0009\u000b-\u001f\u007f-\u009f"
-_SCHEMA_BREAKS = _SCHEMA_CONTROL + r"\u000a\u2028\u2029"
-ONE_LINE_PATTERN = rf"^[^{_SCHEMA_BREAKS}]*$"
-MULTI_LINE_PATTERN = rf"^[^{_SCHEMA_CONTROL}]*$"
-
-
-_IGNORABLE = frozenset((0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810), 0x2800, 0x3164,
-                        *range(0xFE00, 0xFE10), 0xFFA0, *range(0xFFF0, 0xFFF9)))
-"""Default_Ignorable_Code_Point characters of the BMP that are neither white space nor format characters (Unicode's
-DerivedCoreProperties.txt; the Hangul fillers are the usual way to an "invisible" name), and the braille blank."""
-
-
-def _invisible_class() -> str:
-    """The characters nobody sees, as the inside of a character class of `\\uXXXX` escapes and ranges (read alike
-    by Python's `re` and by ECMA 262, the JSON Schema's dialect, with or without its `u` flag): every white space
-    (`str.isspace`) and every format character (Unicode category Cf: U+200B zero-width space, U+2060 word joiner,
-    U+FEFF, the bidirectional marks…) of the Basic Multilingual Plane, and its other default-ignorable or blank
-    characters (`_IGNORABLE`: the Hangul fillers U+3164, U+115F, U+1160, U+FFA0, the variation selectors, the
-    combining grapheme joiner U+034F, the braille blank U+2800…), which render as nothing or a gap. The few
-    characters beyond the plane (tags, musical formatting) are not in it: a pattern of the JSON Schema cannot
-    name them in both dialects."""
-    invisible = [c for c in range(0x10000)
-                 if chr(c).isspace() or unicodedata.category(chr(c)) == "Cf" or c in _IGNORABLE]
-    ranges: list[tuple[int, int]] = []
-    for code in invisible:
-        if ranges and ranges[-1][1] == code - 1:
-            ranges[-1] = (ranges[-1][0], code)
-        else:
-            ranges.append((code, code))
-    return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
-
-
-_SCHEMA_INVISIBLE = _invisible_class()
-VISIBLE = re.compile(f"[^{_SCHEMA_INVISIBLE}]")
-"""One character somebody sees (`_invisible_class`): a required text holds at least one."""
-NON_BLANK_LINE_PATTERN = rf"^[^{_SCHEMA_BREAKS}]*[^{_SCHEMA_INVISIBLE}{_SCHEMA_BREAKS}][^{_SCHEMA_BREAKS}]*$"
-NON_BLANK_LINES_PATTERN = rf"^[^{_SCHEMA_CONTROL}]*[^{_SCHEMA_INVISIBLE}{_SCHEMA_CONTROL}][^{_SCHEMA_CONTROL}]*$"
+from domain.text_rules import (
+    MULTI_LINE_PATTERN,
+    NON_BLANK_LINE_PATTERN,
+    NON_BLANK_LINES_PATTERN,
+    ONE_LINE_PATTERN,
+    as_typed,
+    line_feeds,
+    not_blank,
+    one_line,
+    several_lines,
+)
 
 MAX_AMOUNT_JPY = 10**12
-
-_AT_THE_DOOR: ContextVar[bool] = ContextVar("at_the_door", default=False)
-T = TypeVar("T")
-
-
-@contextmanager
-def at_the_door() -> Iterator[None]:
-    """Validate what comes in by every rule here (the API does for each request, the commands for their input).
-
-    Outside it — a workflow replaying its history, an activity, a service reading a stored case back — models
-    keep what was accepted when it was stored (canonical forms still apply): a rule added later never makes a
-    stored case unreadable or a workflow history unreplayable.
-    """
-    token = _AT_THE_DOOR.set(True)
-    try:
-        yield
-    finally:
-        _AT_THE_DOOR.reset(token)
-
-
-@contextmanager
-def as_stored() -> Iterator[None]:
-    """Read back what was stored (inside a request too): only what the models always asked of it is asked."""
-    token = _AT_THE_DOOR.set(False)
-    try:
-        yield
-    finally:
-        _AT_THE_DOOR.reset(token)
-
-
-def checking() -> bool:
-    """Whether what is being validated has just come in (`at_the_door`), so every rule applies."""
-    return _AT_THE_DOOR.get()
-
-
-def door_rule(check: Callable[[T], T]) -> Callable[[T], T]:
-    """`check`, applied at the door only (`at_the_door`); elsewhere the value passes as it is."""
-
-    def applied(value: T) -> T:
-        return check(value) if checking() else value
-
-    applied.__doc__ = check.__doc__
-    return applied
-
-
-def _codepoint(character: str) -> str:
-    return f"U+{ord(character):04X}"
-
-
-def _refuse_control(value: str, refused: re.Pattern[str], rule: str) -> str:
-    if (found := refused.search(value)) is not None:
-        raise ValueError(f"{rule} (found {_codepoint(found.group())} at character {found.start() + 1})")
-    return value
-
-
-def one_line(value: str) -> str:
-    """`value` if it is one line without control characters; otherwise ValueError naming the first one."""
-    return _refuse_control(value, ONE_LINE, "must be one line of text without control characters")
-
-
-def line_feeds(value: str) -> str:
-    """Line breaks as line feeds: a CR LF (as browsers send a textarea) or a lone CR is one `\\n`."""
-    return value.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def several_lines(value: str) -> str:
-    """`value` with its line breaks as line feeds, if it holds no other control character; else ValueError."""
-    return _refuse_control(line_feeds(value), MULTI_LINE, "may hold line breaks but no other control characters")
-
-
-def as_typed(value: str) -> str:
-    """`value` in Unicode NFC: the words as typed, composed one way (no width or kana folding)."""
-    return unicodedata.normalize("NFC", value)
-
-
-def not_blank(value: str) -> str:
-    """`value` if somebody can see something of it (`VISIBLE`): not only spaces and invisible format characters
-    such as a zero-width space (U+200B), a word joiner (U+2060) or a byte-order mark (U+FEFF); else ValueError."""
-    if VISIBLE.search(value) is None:
-        raise ValueError("may not be blank (spaces and invisible characters only)")
-    return value
 
 
 def _line(max_length: int, *, required: bool) -> Any:
@@ -311,16 +196,6 @@ PrefectureName = Annotated[
 ]
 
 
-EMAIL_CACHED_CHARS = 320
-
-
-@functools.lru_cache(maxsize=4096)
-def normalized_email(value: str) -> str:
-    """The address as `email_validator` normalises it (no DNS); raises `EmailNotValidError`. Cached (issue 15):
-    the same few addresses are validated each time a case is read back, 70 µs apiece."""
-    return validate_email(value, check_deliverability=False, allow_smtputf8=True).normalized
-
-
 def _email(value: Any) -> Any:
     if not isinstance(value, str):
         return value
@@ -343,27 +218,6 @@ EmailAddress = Annotated[
     ),
 ]
 
-
-def address_key(address: str) -> str:
-    """What an address is compared by: its domain as the ASCII A-label (`例え.jp` and `xn--r8jz45g.jp` are one
-    domain), the whole without case. Something that is no address is compared as typed, without case."""
-    try:
-        found = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=True)
-    except EmailNotValidError:
-        return address.strip().casefold()
-    return f"{found.local_part}@{found.ascii_domain}".casefold()
-
-
-def smtputf8_problem(address: str, smtp_utf8: bool) -> str | None:
-    """Why `address` cannot be accepted by a desk whose mail server does (`smtp_utf8`) or does not take
-    SMTPUTF8: a local part (before the @) with non-ASCII letters needs it. None when it can be."""
-    local = address.rpartition("@")[0]
-    if smtp_utf8 or local.isascii():
-        return None
-    return (
-        f"the part before the @ ({local!r}) must be ASCII: the mail server does not take international "
-        "addresses (SMTPUTF8); give an ASCII address"
-    )
 
 
 def in_utc_range(value: datetime) -> datetime:

@@ -21,19 +21,8 @@ from typing import Any
 from domain import events
 from domain.audit import AuditEntry, make_entry
 from domain.calendar import TOKYO, add_business_days
-from domain.model import (
-    FUND,
-    JETRO,
-    SYSTEM_ACTOR,
-    Action,
-    Actor,
-    Candidate,
-    CaseState,
-    FilingRequest,
-    Office,
-    Role,
-    Stage,
-)
+from domain.filing import FilingRequest
+from domain.model import FUND, JETRO, SYSTEM_ACTOR, Action, Actor, Candidate, CaseState, Office, Role, Stage
 from domain.payloads import parse_payload
 from domain.rules import check
 from domain.samples import sample_filing

@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from domain.base_models import Frozen
+from domain.filing import EmployeeRange
 from domain.geography import PREFECTURE_BY_NAME, region_of
-from domain.model import EmployeeRange, Frozen
 
 FACTORS = ("technology_fit", "industry", "region", "size_fit", "readiness")
 EXACT = 1.0

@@ -1,36 +1,16 @@
-"""The vocabulary of a case: stages, actions, outcomes, roles, offices, and the case itself."""
+"""The vocabulary of a case: stages, actions, outcomes, roles, offices, and the case itself (what was filed in it is
+`domain.filing`'s)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    HttpUrl,
-    SerializerFunctionWrapHandler,
-    UrlConstraints,
-    model_serializer,
-    model_validator,
-)
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
-from domain.fields import (
-    Amount,
-    Code,
-    CountryCode,
-    EmailAddress,
-    Employees,
-    JsicDivision,
-    Name,
-    PrefectureName,
-    SomeEmployees,
-    Text,
-    at_least,
-    checking,
-)
+from domain.base_models import Frozen
+from domain.filing import FilingRequest
 
 
 class Stage(StrEnum):
@@ -119,34 +99,6 @@ ROLE_ORGS: dict[Role, frozenset[str]] = {
 }
 
 
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def refuse_nul(data: Any) -> Any:
-    """Text with a NUL character cannot be stored (PostgreSQL refuses it): refuse it at the door."""
-    if isinstance(data, str):
-        if "\x00" in data:
-            raise ValueError("text may not contain the NUL character (\\u0000)")
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            refuse_nul(key)
-            refuse_nul(value)
-    elif isinstance(data, list | tuple):
-        for value in data:
-            refuse_nul(value)
-    return data
-
-
-class Input(Frozen):
-    """A model people fill in: validated strictly, NUL characters refused anywhere inside."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        return refuse_nul(data)
-
-
 class Actor(Frozen):
     """The person (or `system`) taking an action; set by the API from the token, never from the body.
 
@@ -182,73 +134,6 @@ class Actor(Frozen):
 
 
 SYSTEM_ACTOR = Actor(id="system", name="system", role=Role.SYSTEM, org="system")
-
-
-class Company(Frozen):
-    name: Name
-    country: CountryCode
-    industry: Name
-    website: Annotated[HttpUrl, UrlConstraints(max_length=2000)] | None = None
-    description: Text
-
-
-class Contact(Frozen):
-    name: Name
-    email: EmailAddress
-    language: Literal["en", "ja"] = "en"
-
-
-AllianceType = Literal["capital_alliance", "joint_investment", "fund_lp", "business_tieup"]
-
-
-class EmployeeRange(Frozen):
-    """The company size a foreign partner looks for, in employees."""
-
-    min: Employees = 0
-    max: SomeEmployees
-
-    @model_validator(mode="after")
-    def ordered(self) -> EmployeeRange:
-        if self.min > self.max:
-            raise ValueError("min may not exceed max")
-        return self
-
-
-Technology = Name
-
-
-class Seeking(Frozen):
-    technologies: list[Technology] = Field(min_length=1, max_length=20)
-    industries: list[JsicDivision] = Field(default_factory=list, max_length=20, description="JSIC division letters")
-    prefectures: list[PrefectureName] = Field(default_factory=list, max_length=47)
-    alliance_types: list[AllianceType] = Field(min_length=1, max_length=4)
-    employees: EmployeeRange | None = Field(None, description="Preferred company size (a ranking factor).")
-
-
-class Ticket(Frozen):
-    """The investment the company looks for, in whole yen: `min` ≤ `max`."""
-
-    min: Annotated[Amount, at_least(0)]  # at_least: what was asked before the door's rules (stored ones keep it)
-    max: Annotated[Amount, at_least(1)]
-
-    @model_validator(mode="after")
-    def ordered(self) -> Ticket:
-        if checking() and self.min > self.max:
-            raise ValueError(f"min ({self.min}) may not exceed max ({self.max})")
-        return self
-
-
-class FilingRequest(Input):
-    """What a foreign company asks for; the body of `POST /api/cases`."""
-
-    company: Company
-    contact: Contact
-    seeking: Seeking
-    ticket_jpy: Ticket
-    offers: Text
-    on_behalf_of: Code | None = Field(
-        None, description="The applicant company's code, when a coordinator files on its behalf."
-    )
 
 
 class Review(StrEnum):

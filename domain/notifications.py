@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from domain import events
+from domain.base_models import Frozen
 from domain.calendar import tokyo_day
-from domain.model import FUND, JETRO, CaseState, Frozen, Role
+from domain.model import FUND, JETRO, CaseState, Role
 from domain.service_levels import waiting_on
 
 APPLICANT_CONTACT = "applicant_contact"

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from domain.base_models import Input
+from domain.door import checking
 from domain.fields import (
     Amount,
     Code,
@@ -20,9 +22,9 @@ from domain.fields import (
     Tag,
     Text,
     at_least,
-    checking,
 )
-from domain.model import Action, Contact, Input, Office
+from domain.filing import Contact
+from domain.model import Action, Office
 
 SmeId = Annotated[SmeKey, Field(description="An SME of the case's candidates: its corporate number.")]
 

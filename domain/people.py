@@ -7,8 +7,11 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from domain.fields import EmailAddress, Name, at_the_door, smtputf8_problem
-from domain.model import ROLE_ORGS, Input, Role, a_role
+from domain.base_models import Input
+from domain.door import at_the_door
+from domain.email_addresses import smtputf8_problem
+from domain.fields import EmailAddress, Name
+from domain.model import ROLE_ORGS, Role, a_role
 
 APPLICANT_ORG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 RESERVED_ORGS = frozenset({"system"}).union(*ROLE_ORGS.values())

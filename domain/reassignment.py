@@ -13,8 +13,9 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from domain.base_models import Frozen, Input
 from domain.fields import Moment
-from domain.model import Actor, Frozen, Input, Office, Stage
+from domain.model import Actor, Office, Stage
 from domain.rules import STAFF
 
 

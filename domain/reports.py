@@ -21,8 +21,9 @@ from datetime import datetime
 
 from pydantic import Field
 
+from domain.base_models import Frozen
 from domain.calendar import TOKYO, business_days_between
-from domain.model import JETRO, Frozen
+from domain.model import JETRO
 
 REMINDER, ESCALATION = "reminder", "escalation"
 

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from domain import events
 from domain.audit import REDACTION_EVENT, AuditEntry, redacted_personal
-from domain.model import Action, Actor, Candidate, CaseState, Contact, FilingRequest, Stage
+from domain.filing import Contact, FilingRequest
+from domain.model import Action, Actor, Candidate, CaseState, Stage
 from domain.payloads import parse_payload
 from domain.service_levels import fire, next_moment
 from domain.transitions import apply, new_case

@@ -15,11 +15,12 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator
 
+from domain.base_models import Input
 from domain.corporate_number import corporate_number_problem
-from domain.fields import LongLine, Moment, Name, OptionalPlace, PrefectureName, Tag, at_the_door
+from domain.door import at_the_door
+from domain.fields import LongLine, Moment, Name, OptionalPlace, PrefectureName, Tag
 from domain.folding import digits, number_text
 from domain.geography import JSIC_DIVISIONS
-from domain.model import Input
 
 LIST_SEPARATOR = ";"
 REQUIRED_COLUMNS = (

@@ -28,7 +28,8 @@ from typing import Any
 
 import orjson
 
-from domain.audit import EventRow, canonical_json
+from domain.audit import canonical_json
+from domain.chain_verification import EventRow
 
 _DIFFERS = re.compile(rb"(?:^|[:,\[])-?(?:[0-9.]+e[-+]|0\.0000)")
 """A number token in exponent form, or a fraction below 1e-4, in orjson's compact output (the whole output, when
@@ -82,8 +83,8 @@ def stored_personal(salt: str, personal: str) -> str:
 
 
 def stored_link_problem(entry: EventRow, prev: str) -> str | None:
-    """`domain.audit.link_problem` of a stored row: its link, its content against its hash, its personal data
-    against its digest."""
+    """`domain.chain_verification.link_problem` of a stored row: its link, its content against its hash, its
+    personal data against its digest."""
     if entry.prev_hash != prev:
         return "its prev_hash is not the hash of the event before it"
     try:  # JSON nested deeper than the standard library reads (RecursionError) was never hashed by the desk

@@ -13,7 +13,7 @@ recording step writes — a column NULL that never is, JSON of another type than
 gives — is `DamagedRow` here, naming its seq: a break for the verifiers (`links`), a 409 for the readers
 (`audit_entry`), never a crash.
 
-`quick_links` checks a case's rows as `domain.audit.chain_links` does and gives its very result when every
+`quick_links` checks a case's rows as `domain.chain_verification.chain_links` does and gives its very result when every
 event holds: the canonical JSON each hash covers is put together from the columns' bytes (each actor's JSON
 made canonical once per distinct actor, the other text columns quoted once per distinct value). When anything
 does not hold (or the rows are not in the shapes it takes), it gives None and the caller takes the exact path:
@@ -30,10 +30,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.audit import (
-    GENESIS_HASH,
-    REDACTION_EVENT,
-    AuditEntry,
+from domain.audit import GENESIS_HASH, REDACTION_EVENT, AuditEntry
+from domain.chain_verification import (
     ChainReport,
     EventRow,
     SignatureCheck,

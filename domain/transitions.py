@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from domain.audit import GENESIS_HASH
+from domain.filing import FilingRequest
 from domain.model import (
     NOTES_KEPT,
     Action,
     Actor,
     Candidate,
     CaseState,
-    FilingRequest,
     Note,
     Office,
     OfficeReview,

@@ -16,14 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain import events
 from domain.audit import AuditEntry
 from domain.disclosure import NOT_VISIBLE, ROWS, Shown, Viewer, candidate_alias, hidden_fields, shown, viewer_of
+from domain.filing import Company, FilingRequest
 from domain.model import (
     NOTES_KEPT,
     Action,
     Actor,
     CaseState,
     Clock,
-    Company,
-    FilingRequest,
     Note,
     Office,
     OfficeReview,

@@ -34,8 +34,8 @@ from datetime import datetime
 from itertools import combinations
 
 from domain import matching
+from domain.filing import EmployeeRange
 from domain.geography import region_of
-from domain.model import EmployeeRange
 from infra.candidate_tiers import EMPLOYEES_ANY, MARGIN, Tier, all_of, any_of, needs, tiers
 
 SLACKS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)

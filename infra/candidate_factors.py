@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Text
 
 from domain import matching
-from domain.model import EmployeeRange
+from domain.filing import EmployeeRange
 from infra.tables import smes
 
 

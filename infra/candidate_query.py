@@ -24,7 +24,7 @@ from sqlalchemy import Boolean, Float, Integer, Select, bindparam, func, literal
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from domain import matching
-from domain.model import EmployeeRange
+from domain.filing import EmployeeRange
 from domain.payloads import MatchingCriteria
 from infra.candidate_factors import (
     as_float,

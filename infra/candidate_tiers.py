@@ -25,7 +25,7 @@ from datetime import datetime
 from itertools import combinations
 
 from domain import matching
-from domain.model import EmployeeRange
+from domain.filing import EmployeeRange
 
 MARGIN = 1e-6
 """Conditions are worked out for slack + MARGIN, so an SME left out scores clearly below the floor, whatever

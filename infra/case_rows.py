@@ -9,8 +9,8 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.door import as_stored
 from domain.errors import Unreplayable
-from domain.fields import as_stored
 from domain.model import CaseState
 from infra.db import driver_row
 from infra.tables import cases
@@ -26,7 +26,7 @@ async def snapshot_of(engine: AsyncEngine, case_id: str) -> Any:
 
 
 def stored_case(snapshot: Any, case_id: object) -> CaseState:
-    """The case a read model's row holds (its `snapshot`, read as stored: `domain.fields.as_stored`); `Unreplayable`
+    """The case a read model's row holds (its `snapshot`, read as stored: `domain.door.as_stored`); `Unreplayable`
     naming the case when the row holds none (its owner altered it: JSON of another shape), or holds another case
     (a record copied across rows: shown, it would show that case to whoever may see this row), never a crash."""
     try:

@@ -42,7 +42,7 @@ def shown(url: str) -> str:
     or a token would otherwise reach every operator who reads them)."""
     try:
         parts = httpx.URL(url)
-    except httpx.InvalidURL:  # refused at start (`infra.settings.checkpoint_url_problem`); nothing of it shown
+    except httpx.InvalidURL:  # refused at start (`infra.checkpoint_url.checkpoint_url_problem`); nothing of it shown
         return "(not a valid URL)"
     return str(parts.copy_with(userinfo=b"", query=None)) + ("?…" if parts.query else "")
 

@@ -13,15 +13,15 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import NO_EVENTS
+from domain.chain_verification import NO_EVENTS
 from domain.checkpoints import UNHELD, held_through
 from domain.errors import Unreplayable
 from domain.model import Stage
 from domain.signing import EVENT_CONTEXT, Keyring, Signer
 from domain.system_events import signed_event_after
 from infra.case_rows import stored_case
-from infra.checkpoints import case_anchor
 from infra.outbox import note_reported
+from infra.stored_checkpoints import case_anchor
 from infra.tables import audit_events, cases, notifications
 
 log = structlog.get_logger(__name__)

@@ -254,7 +254,7 @@ def check_pack(path: str, trusted: list[str] | None = None) -> tuple[list[str], 
     if problems:
         return problems, ""
     problems, events, unsigned = check_events(jsonl_lines(files[EVENTS]), keys)
-    if not events and not problems:  # every case's trail begins with its event 1 (domain.audit.NO_EVENTS)
+    if not events and not problems:  # every case's trail begins with its event 1 (domain.chain_verification.NO_EVENTS)
         problems = [f"{EVENTS}: it holds no event, but every case's trail begins with event 1: they were removed"]
     try:
         checkpoints = json.loads(files[CHECKPOINTS])["checkpoints"]

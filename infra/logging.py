@@ -5,7 +5,7 @@ an activity, the case id (from its workflow id), the Temporal workflow id, run i
 
 Every line is at most `max_line_bytes` (LOG_MAX_LINE_BYTES), in both formats and for the stdlib loggers of
 third parties (temporalio, sqlalchemy, uvicorn…) alike, since all go through the one handler here: long values
-are cut saying so and tracebacks are short and cheap to render (`infra.log_bounds`).
+are cut saying so and tracebacks are short and cheap to render (`infra.log_bounds`, `infra.tracebacks`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from structlog.types import EventDict, WrappedLogger
 from temporalio import activity
 
 from domain.workflow_ids import case_of_workflow
-from infra.log_bounds import DEFAULT_MAX_LINE_BYTES, BoundedRenderer, cut
+from infra.log_bounds import DEFAULT_MAX_LINE_BYTES, BoundedRenderer
+from infra.text_cut import cut
 
 # Libraries whose loggers may have been given handlers of their own (uvicorn's default configuration gives
 # `uvicorn` one and stops propagation; SQLAlchemy's `echo` adds one): they are taken off, so that every line

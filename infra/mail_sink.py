@@ -15,7 +15,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from domain.fields import address_key
+from domain.email_addresses import address_key
 from infra.startup import require_free_port
 
 
@@ -55,7 +55,7 @@ class KeptMessage:
     body: str
 
     def is_addressed_to(self, address: str | None) -> bool:
-        """Whether `address` is among the recipients in `To` (`domain.fields.address_key`: without case, an
+        """Whether `address` is among the recipients in `To` (`domain.email_addresses.address_key`: without case, an
         internationalised domain as its U-label or its A-label alike); never for None."""
         if not (address or "").strip():
             return False

@@ -30,13 +30,14 @@ from domain.stored_rows import audit_entry
 from domain.system_events import signed_event_after
 from infra.access_log import purge_access_log
 from infra.audit_export import ExportFilter, export_audit
-from infra.audit_trail import case_rows, case_verdict
+from infra.audit_trail import case_rows
 from infra.case_rows import stored_case
-from infra.checkpoints import case_anchor
+from infra.chain_verdicts import case_verdict
 from infra.consent_tellings import purge_done
 from infra.db import session_factory
 from infra.export_check import check_export
 from infra.outbox import Status
+from infra.stored_checkpoints import case_anchor
 from infra.tables import audit_events, case_texts, cases, notifications
 
 log = structlog.get_logger(__name__)
@@ -72,7 +73,7 @@ async def archive_case(engine: AsyncEngine, case_id: str, folder: Path, retentio
     """Export, verify (signatures too) and redact one closed case; the path of its export; the erasure event is
     signed with `keys`. Raises ValueError to refuse (`Unreplayable` when the case's read-model row holds no case:
     `infra.case_rows.stored_case`)."""
-    # The verdict every verifier gives (`infra.audit_trail.case_verdict`): damaged rows, a trail with no event and
+    # The verdict every verifier gives (`infra.chain_verdicts.case_verdict`): damaged rows, a trail with no event and
     # unsigned events no checkpoint holds are no verified trail to erase from.
     rows = await case_rows(session_factory(engine), case_id)
     report = case_verdict(case_id, rows, keys.keyring, await case_anchor(engine, case_id, keys.keyring))

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
 
-import httpx
 import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,79 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from domain.matching import MatchWeights
 from domain.model import Stage
 from domain.signing import AuditKeys, Keyring, Signer, public_key
+from infra.audit_signing_key import DEV_AUDIT_KEY_CONTEXT, signing_seed
+from infra.checkpoint_url import checkpoint_url_problem
+from infra.embedded_database import EMBEDDED_DATABASE, embedded_postgres_url
 from infra.pepper import DEV_PEPPER, weak_pepper_reason
 
-EMBEDDED_DATABASE = "alliance"
-UNIX_SOCKET_PATH_MAX = 107  # bytes in a Unix-domain socket's path on Linux (sun_path less its NUL)
-__all__ = ["DEV_PEPPER", "EMBEDDED_DATABASE", "Settings", "embedded_postgres_url", "socket_path_fits"]
-
-
-def socket_path_fits(socket: Path) -> bool:
-    """Whether Linux can bind a Unix-domain socket at `socket`: its path is counted in bytes, not characters (60
-    hiragana are 180 bytes)."""
-    return len(os.fsencode(socket)) <= UNIX_SOCKET_PATH_MAX
-
-
-def embedded_postgres_url(data_dir: Path, port: int, database: str) -> str:
-    """The embedded PostgreSQL keeping its data in `data_dir`: through its Unix-domain socket in `data_dir/run` once
-    it is running there (each round trip costs the client about half the CPU of one over TCP on 127.0.0.1; issue
-    15), else over TCP."""
-    socket_dir = data_dir.resolve() / "run"
-    socket = socket_dir / f".s.PGSQL.{port}"
-    if socket_path_fits(socket) and socket.is_socket():
-        # The folder is a query value: `&`, `+`, `%` or a space in it must not be read as URL syntax.
-        return f"postgresql+asyncpg://postgres@/{database}?host={quote(str(socket_dir), safe='/')}&port={port}"
-    return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database}"
-def checkpoint_url_problem(url: str) -> str | None:
-    """Why `url` cannot be where checkpoints are sent (with `{id}` standing for a checkpoint id), as httpx would
-    find it only when sending, or None: not http(s), no host, a host with characters no host name has (a space),
-    a port that is not a number from 1 to 65535."""
-    scheme, _, rest = url.partition("://")
-    if "{id}" in scheme or "{id}" in re.split(r"[/?#]", rest, maxsplit=1)[0]:
-        return "{id} may stand only in its path or query, not in its host or port"
-    try:
-        parts = httpx.URL(url.replace("{id}", "1"))
-        port = parts.port
-        host = parts.raw_host.decode("ascii", "replace")
-        named = bool(parts.host)  # decodes an IDNA host: an invalid one raises here
-    except (httpx.InvalidURL, ValueError) as error:  # never quoted: httpx's message may hold part of a password
-        if "port" in str(error).lower():
-            return ("its port is not a number from 1 to 65535 (a '/', '#' or '?' in a user name or password must be "
-                    "percent-encoded)")
-        return "it cannot be read as a URL (a '/', '#', '?' or '@' in a user name or password must be percent-encoded)"
-    if parts.scheme not in ("http", "https"):
-        return f"its scheme is {parts.scheme or 'missing'}"
-    if not named:
-        return "it has no host"
-    if not _HOST.fullmatch(host):
-        return "its host is not a host name or an IP address"
-    if port is not None and not 0 < port < 65536:
-        return f"its port {port} is not from 1 to 65535"
-    return None
-
-
-_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+")
-"""A host as httpx sends it (`raw_host`: IDNA-encoded, IPv6 without brackets); anything else was percent-encoded."""
-
-
-DEV_AUDIT_KEY_CONTEXT = b"case-desk development audit signing key:"
-MIN_DISTINCT_KEY_BYTES = 16
-"""A random 32-byte seed has about 31 distinct bytes; fewer than 16 means a pattern, not a secret."""
+__all__ = ["DEV_PEPPER", "Settings"]
 
 log = structlog.get_logger(__name__)
-
-
-def signing_seed(hex_key: str) -> bytes:
-    """The 32-byte Ed25519 seed of AUDIT_SIGNING_KEY; ValueError when it is malformed or weak."""
-    try:
-        seed = bytes.fromhex(hex_key.strip())
-    except ValueError:
-        raise ValueError("AUDIT_SIGNING_KEY must be 64 hex characters (e.g. `openssl rand -hex 32`)") from None
-    if len(seed) != 32:
-        raise ValueError(f"AUDIT_SIGNING_KEY must be 64 hex characters, not {len(hex_key.strip())}")
-    if len(set(seed)) < MIN_DISTINCT_KEY_BYTES:
-        raise ValueError("AUDIT_SIGNING_KEY is too regular to be a secret: make one with `openssl rand -hex 32`")
-    return seed
 
 
 class Settings(BaseSettings):

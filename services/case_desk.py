@@ -1,17 +1,15 @@
-"""The case desk's use cases: file cases and take actions through Temporal, read the cases from PostgreSQL.
+"""The case desk's use cases: file cases and take actions through Temporal; it reads as `services.case_reads` does.
 
 Every refusal is a `domain.errors` error; the API and the console map them to what their callers see.
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Numeric, literal, select, tuple_
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowQueryFailedError,
@@ -19,7 +17,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.case import (
@@ -33,123 +31,29 @@ from contracts.case import (
     Receipt,
     workflow_id,
 )
-from contracts.errors import KEY_USED, NOT_FILED, STEP_FAILED, UNSTORABLE
-from domain.audit import AuditEntry, ChainReport
-from domain.errors import (
-    CaseNotFound,
-    DeskError,
-    Forbidden,
-    InvalidInput,
-    KeyReused,
-    NoSuchAction,
-    NotFiledYet,
-    Refused,
-    StepFailed,
-    StillFiling,
-    Unreplayable,
-)
-from domain.fields import as_stored, smtputf8_problem
-from domain.idempotency import FILING, KeyClaim, KeyUse, fingerprint
-from domain.model import Action, Actor, CaseState, FilingRequest, Role
+from domain.email_addresses import smtputf8_problem
+from domain.errors import CaseNotFound, DeskError, InvalidInput, KeyReused, NoSuchAction, Refused
+from domain.filing import FilingRequest
+from domain.idempotency import FILING, KeyClaim
+from domain.model import Action, Actor, CaseState
 from domain.payloads import Payload, UpdateContact, parse_payload
-from domain.rewind import RewindError, rewind
-from domain.rules import (
-    Refusal,
-    RefusalKind,
-    allowed_actions,
-    can_see,
-    check,
-    conflicts_in,
-    consent_refusal,
-    needing_consent,
-)
+from domain.rules import Refusal, RefusalKind, allowed_actions, check, conflicts_in, consent_refusal, needing_consent
 from domain.texts import Texts, bound_payload, bound_request
-from domain.workflow_ids import is_case_id
-from infra.audit_trail import case_rows, case_verdict, trail_of
-from infra.case_rows import snapshot_of, stored_case
-from infra.checkpoints import case_anchor
 from infra.sme_registry import unfit_smes
-from infra.tables import cases
 from infra.temporal import is_running
 from infra.texts import keep_texts
-from infra.visibility import visible_to
 from services.assignees import with_named_assignee
-from services.context import Services
-from services.idempotency import claim_for, earlier_use
-from services.listing import PAGE_COLUMNS, CaseFilters, Page, decode_cursor, encode_cursor, sort_key
+from services.case_reads import CaseReads
+from services.idempotency import case_id_for, claim_for, earlier_use, legacy_case_id_for
+from services.update_failures import error_from_update_failure
 
 log = structlog.get_logger(__name__)
 ASKING_THE_WORKFLOW = timedelta(seconds=2)
 """How long a refusal waits for the case's workflow to say what it holds (no worker: the read model's refusal)."""
-IDEMPOTENCY_NAMESPACE = uuid.UUID("b0b5a3f2-1c55-4c9e-8d1e-3d8a4c7e2f60")
 
 
-def case_id_for(actor: Actor, idempotency_key: str | None, request: dict[str, Any] | None = None) -> str:
-    """The same caller with the same Idempotency-Key and the same filing (JSON) always names the same case; a
-    different filing with that key names another (which the key, bound to the first, then refuses)."""
-    if idempotency_key is None:
-        return str(uuid.uuid4())
-    digest = fingerprint("", FILING, request or {})[:16]
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{actor.id}:{idempotency_key}:{digest}"))
-
-
-def legacy_case_id_for(actor: Actor, idempotency_key: str) -> str:
-    """The case a keyed filing named before keys were bound to their request (the key alone named it)."""
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{actor.id}:{idempotency_key}"))
-
-
-def _error_from_update_failure(error: WorkflowUpdateFailedError) -> DeskError:
-    """What the workflow's refusal of an Update means for the caller (re-raises what it does not know)."""
-    cause = error.cause
-    while isinstance(cause, ActivityError) and cause.cause is not None:
-        cause = cause.cause
-    if isinstance(cause, ApplicationError) and cause.type == UNSTORABLE:
-        return InvalidInput([], "Invalid payload", str(cause.message))
-    if isinstance(cause, ApplicationError) and cause.type == STEP_FAILED:
-        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-        return StepFailed(str(details.get("step") or "a step"))
-    if isinstance(cause, ApplicationError) and cause.type == KEY_USED and cause.details:
-        return KeyReused(KeyUse.model_validate(cause.details[0]))
-    if isinstance(cause, ApplicationError) and cause.type == NOT_FILED:
-        # The read model can be a moment ahead of the workflow (the filing is stored, the workflow has not yet
-        # taken in that result; seconds when its worker died). Nothing was applied; the same action shortly will be.
-        return StillFiling()
-    if isinstance(cause, ApplicationError) and cause.details:
-        details = cause.details[0]
-        if isinstance(details, dict) and details.get("kind") in RefusalKind.__members__.values():
-            if details["kind"] == RefusalKind.INVALID and "errors" in details:
-                return InvalidInput(details["errors"], "Invalid payload")
-            refusal = Refusal.model_validate(details)
-            return Refused(refusal, [])
-    raise error
-
-
-class CaseDesk:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    async def load(self, case_id: str, viewer: Actor) -> CaseState:
-        """The case from the read model; `CaseNotFound` when it does not exist or the viewer may not see it."""
-        if not is_case_id(case_id):
-            raise CaseNotFound()
-        snapshot = await snapshot_of(self.services.lone_statements, case_id)  # twice an action: by the driver
-        if snapshot is None:
-            raise CaseNotFound()
-        state = stored_case(snapshot, case_id)
-        if not can_see(state, viewer):
-            raise CaseNotFound()
-        return state
-
-    async def seen_by(self, case_id: str, viewer: Actor) -> None:
-        """`CaseNotFound` unless the case exists and the viewer may see it, asked of the row's own columns (what the
-        lists are scoped by, `infra.visibility`) rather than its record: a case whose record its owner altered still
-        has its trail verified and packed as evidence, for those who may see it."""
-        if not is_case_id(case_id):
-            raise CaseNotFound()
-        async with self.services.lone_statements.connect() as conn:
-            found = await conn.scalar(select(cases.c.id).where(cases.c.id == case_id, visible_to(viewer)))
-        if found is None:
-            raise CaseNotFound()
+class CaseDesk(CaseReads):
+    """Filing and actions, sent to the case's workflow; and the reads of `CaseReads`, from PostgreSQL."""
 
     def _mailable(self, email: str, where: list[str], title: str) -> None:
         """Refuse (InvalidInput) an address whose local part needs SMTPUTF8 the mail server does not take."""
@@ -192,7 +96,7 @@ class CaseDesk:
         except WorkflowAlreadyStartedError:  # the same key after the case closed: it is that case
             return await self.load(case_id, actor)
         except WorkflowUpdateFailedError as error:
-            await self._unless_applied(_error_from_update_failure(error), claim)
+            await self._unless_applied(error_from_update_failure(error), claim)
         await earlier_use(self.services, claim)  # a different filing that raced this one with the same key
         state = await self.load(case_id, actor)  # recorded before the Update answered
         log.info("case filed", reference=state.reference)
@@ -265,7 +169,7 @@ class CaseDesk:
         except WorkflowUpdateFailedError as error:
             if applied:  # applied in an earlier run, which this run refuses again: nothing is applied twice
                 return await self.load(case_id, actor)
-            failure = _error_from_update_failure(error)
+            failure = error_from_update_failure(error)
             if isinstance(failure, Refused) and failure.refusal.kind == RefusalKind.ILLEGAL_STAGE:
                 # the case moved on between our read and the workflow's decision
                 fresh = await self.load(case_id, actor)
@@ -299,52 +203,3 @@ class CaseDesk:
         if isinstance(failure, KeyReused) and claim is not None and failure.first.fingerprint == claim.fingerprint:
             return
         raise failure
-
-    async def verify(self, case_id: str, viewer: Actor) -> ChainReport:
-        """Recompute the case's hash chain from the stored events, check every signature and hold the trail
-        against the latest checkpoint of it (staff and auditors only); the case's record (`load`) is not read."""
-        await self.seen_by(case_id, viewer)
-        if viewer.role == Role.APPLICANT:
-            raise Forbidden("verification is for staff and auditors")
-        keyring = self.services.settings.audit_keys.keyring
-        # a damaged row (a column NULL, no event at all…) is a break at its seq, as `alliance audit verify` says
-        return case_verdict(case_id, await case_rows(self.services.sessions, case_id), keyring,
-                            await case_anchor(self.services.engine, case_id, keyring))
-
-    async def as_of(self, case_id: str, viewer: Actor, when: datetime) -> CaseState:
-        """The case as it stood at `when`, rebuilt from its audit events (404 if not filed by then)."""
-        current = await self.load(case_id, viewer)
-        entries = await trail_of(self.services.sessions, case_id)
-        try:
-            with as_stored():
-                past = rewind(entries, current.service_levels, when)
-        except (RewindError, ValueError) as error:  # ValueError: an event today's rules cannot read back
-            log.error("audit trail cannot be replayed", error=str(error))
-            raise Unreplayable(str(error)) from None
-        if past is None:
-            raise NotFiledYet(f"the case had not been filed at {when.isoformat()}")
-        return past
-
-    async def history(self, case_id: str, viewer: Actor) -> list[AuditEntry]:
-        """The case's events, oldest first; `Unreplayable` (naming the event) for a trail that holds none, or a row
-        that is no event, or events not in their places: `verify` says why the trail is broken."""
-        await self.load(case_id, viewer)
-        return await trail_of(self.services.sessions, case_id)
-
-    async def list(self, viewer: Actor, filters: CaseFilters) -> Page:
-        """One page of the cases the viewer may see (those whose stored record is no case listed as damaged), and
-        the cursor of the next page."""
-        key = sort_key(filters.sort)
-        query = select(*PAGE_COLUMNS, key.label("sort_key")).where(visible_to(viewer), *filters.conditions())
-        if filters.cursor is not None:
-            after_key, after_id = decode_cursor(filters.cursor)
-            query = query.where(
-                tuple_(key, cases.c.id) > tuple_(literal(after_key, Numeric()), literal(after_id, cases.c.id.type))
-            )
-        query = query.order_by(key, cases.c.id).limit(filters.limit + 1)
-        async with self.services.sessions() as session:
-            rows = (await session.execute(query)).all()
-        page = rows[: filters.limit]
-        more = len(rows) > filters.limit
-        next_cursor = encode_cursor(page[-1].sort_key, str(page[-1].id)) if more and page else None
-        return Page.of(page, next_cursor)

@@ -28,8 +28,9 @@ from contracts.search_attributes import DEV_SERVER_TYPES
 from domain.model import Role
 from infra import migrate
 from infra.db import create_engine, session_factory
+from infra.embedded_database import embedded_postgres_url
 from infra.mail_sink import KeepMessages
-from infra.settings import Settings, embedded_postgres_url
+from infra.settings import Settings
 from infra.sme_registry import seed_demo_smes
 from infra.startup import free_port
 from infra.temporal import ensure_search_attributes

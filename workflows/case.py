@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
@@ -14,62 +13,33 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from contracts import search_attributes as sa
-    from contracts.activities import (
-        EventHeader,
-        FindCandidates,
-        RecordCaseEvent,
-        RecordEvent,
-        deliver_mail,
-        find_candidates,
-        rank_candidates,
-        record_case_event,
-        record_event,
-        stored_filing,
-    )
+    from contracts.activities import deliver_mail, stored_filing
     from contracts.case import (
         CASE_WORKFLOW,
-        CONSENT_WITHDRAWN_SIGNAL,
         FILE_UPDATE,
-        MAIL_UNDELIVERABLE_SIGNAL,
         RETRY_STEPS_SIGNAL,
         SNAPSHOT_QUERY,
         ActionCommand,
         CaseInput,
-        ConsentWithdrawn,
         FilingCommand,
         Receipt,
-        UndeliverableMail,
     )
     from contracts.errors import INVALID, NOT_FILED, UNKNOWN_ACTION
     from domain import events
-    from domain.audit import make_entry
-    from domain.idempotency import KeyClaim
-    from domain.model import SYSTEM_ACTOR, Action, Actor, Candidate, CaseState, Stage
-    from domain.notifications import notice
-    from domain.payloads import MatchingCriteria, Payload, parse_payload
+    from domain.model import SYSTEM_ACTOR, Action, CaseState, Stage
+    from domain.payloads import Payload, parse_payload
     from domain.rules import Refusal, check
     from domain.service_levels import fire, next_moment
     from domain.transitions import apply, event_payload, new_case
+    from workflows.case_patches import LOST_FILING, QUIET_COMMANDS, SERVICE_LEVEL_TIMERS, STEP_FAILURES
+    from workflows.case_recording import ACTIVITY_RETRY, ACTIVITY_TIMEOUT, failure_cause
+    from workflows.case_signals import CaseSignals
 
-SERVICE_LEVEL_TIMERS = "service-level-timers"
-QUIET_COMMANDS = "timers-and-search-attributes-only-when-changed"
-PERSONAL_DATA_SALT = "personal-data-salt"
-BOUNDED_CASE = "bounded-case-state"  # free text as references, candidates by id, hashing in the activity
-STEP_FAILURES = "steps-fail-cleanly"  # a timer's step that fails for good waits, instead of failing the case
-MAIL_RELAY = "mail-leaves-the-case"  # the mail relay sends the outbox: the workflow never waits for its mail
-LOCAL_RECORDING = "updates-record-locally"  # an Update's event is written in the task that accepts it (issue 15)
-UPDATES_FIRST = "signals-yield-to-updates"  # an Update in a signal's task records first (issue 15)
-LOST_FILING = "take-a-filing-never-taken"  # a filing stored by a lost task whose Update never came back is taken
-REPORTS_KEPT = 20  # undeliverable messages a run remembers having put on the trail (a relay may tell twice)
-WITHDRAWALS_KEPT = 50  # withdrawals of consent a case remembers having recorded, across runs (told again: ignored)
 STEP_BACKOFF = timedelta(hours=1)
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 FILING_GRACE = timedelta(minutes=10)
 MAIL_TIMEOUT = timedelta(seconds=60)
 MAIL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2,
                          maximum_interval=timedelta(minutes=5))
-ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
 
 
 def refused(refusal: Refusal) -> ApplicationError:
@@ -83,7 +53,7 @@ def invalid(action: str, error: ValidationError | ValueError) -> ApplicationErro
 
 
 @workflow.defn(name=CASE_WORKFLOW)
-class CaseWorkflow:
+class CaseWorkflow(CaseSignals):
     @workflow.init
     def __init__(self, inp: CaseInput) -> None:
         self.case_id = inp.case_id
@@ -132,7 +102,7 @@ class CaseWorkflow:
                     stored_filing, self.case_id, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
                 )
             except ActivityError as error:  # an incident says so
-                workflow.logger.error("stored filing not taken: %s", _cause(error))
+                workflow.logger.error("stored filing not taken: %s", failure_cause(error))
                 return False
             if stored is None:
                 return False
@@ -156,7 +126,7 @@ class CaseWorkflow:
                     deliver_mail, self.case_id, start_to_close_timeout=MAIL_TIMEOUT, retry_policy=MAIL_RETRY
                 )
             except ActivityError as error:
-                workflow.logger.error("mail delivery failed for good: %s", _cause(error))
+                workflow.logger.error("mail delivery failed for good: %s", failure_cause(error))
             finally:
                 self.delivering = False
 
@@ -200,7 +170,7 @@ class CaseWorkflow:
                 failed = error
         # Recording the timer's event failed for good (an incident says so): try again after a while, or as
         # soon as an operator asks (`alliance incidents retry`) or someone acts on the case.
-        workflow.logger.error("service level %s not recorded: %s", moment.milestone, _cause(failed))
+        workflow.logger.error("service level %s not recorded: %s", moment.milestone, failure_cause(failed))
         self.retry_requested = False
         try:
             await workflow.wait_condition(
@@ -224,58 +194,6 @@ class CaseWorkflow:
     def snapshot(self) -> CaseState | None:
         """The case as the workflow holds it (free text as references: the read model has the words)."""
         return self.state
-
-    @workflow.signal(name=MAIL_UNDELIVERABLE_SIGNAL)
-    async def mail_undeliverable(self, mail: UndeliverableMail) -> None:
-        """Put an e-mail the relay could not deliver on the case's trail (once per message, for staff to see)."""
-        await self._after_updates()
-        async with self.lock:
-            told = f"{mail.message}@{mail.failed_at.isoformat() if mail.failed_at else ''}"
-            if self.state is None or told in self.reported:
-                return
-            self.reported = [*self.reported[-(REPORTS_KEPT - 1):], told]
-            after = self.state.model_copy(update={"updated_at": workflow.now()})
-            try:
-                await self._record(events.MAIL_UNDELIVERABLE, SYSTEM_ACTOR, self.state, after,
-                                   mail.model_dump(mode="json"))
-            except ActivityError as error:  # an incident says so; the relay tells again until it is recorded
-                self.reported.remove(told)
-                workflow.logger.error("undeliverable mail not recorded: %s", _cause(error))
-
-    @workflow.signal(name=CONSENT_WITHDRAWN_SIGNAL)
-    async def consent_withdrawn(self, withdrawal: ConsentWithdrawn) -> None:
-        """Put on the trail which of the case's candidates withdrew their consent in the registry (an open case
-        only: a closed one takes no further step with them). A withdrawal told again (the courier may, after a
-        crash between the signal and marking it told) is recorded once: its id is remembered. Signals without an
-        id (senders before the durable list) carry no such check, so stored histories replay unchanged."""
-        await self._after_updates()
-        async with self.lock:
-            if self.state is None or self.state.stage == Stage.CLOSED:
-                return
-            told = withdrawal.withdrawal
-            if told is not None and told in self.withdrawals_told:
-                return
-            named = {candidate.sme_id for candidate in self.state.candidates}
-            sme_ids = [sme_id for sme_id in withdrawal.sme_ids if sme_id in named]
-            if not sme_ids:
-                return
-            after = self.state.model_copy(update={"updated_at": workflow.now()})
-            try:
-                await self._record(events.CONSENT_WITHDRAWN, SYSTEM_ACTOR, self.state, after, {"sme_ids": sme_ids})
-            except ActivityError as error:  # an incident says so; the refusals of further steps hold regardless
-                workflow.logger.error("withdrawal of consent not recorded: %s", _cause(error))
-                return
-            if told is not None:
-                self.withdrawals_told = [*self.withdrawals_told[-(WITHDRAWALS_KEPT - 1):], told]
-
-    async def _after_updates(self) -> None:
-        """Let the Updates of this workflow task take the case's lock before a signal's step does. A task that was
-        lost after an Update recorded its event (a local activity, issue 15) is run again with that Update after
-        any signal that came meanwhile; the signal's event (an ordinary activity, at the same seq) would find the
-        Update's event and void it, and the Update record it again, its mail sent twice. Yielding once lets the
-        Update's handler, started after the signal's, take the lock and its own event first."""
-        if workflow.patched(UPDATES_FIRST):
-            await asyncio.sleep(0)
 
     @workflow.signal(name=RETRY_STEPS_SIGNAL)
     def retry_steps(self) -> None:
@@ -341,106 +259,3 @@ class CaseWorkflow:
         if (refusal := check(self.state, judged, action, payload)) is not None:
             raise refused(refusal)
         return action, command, payload
-
-    # -- steps ------------------------------------------------------------------------------------
-
-    async def _find_candidates(self, criteria: Payload) -> tuple[list[Candidate], str | None]:
-        """The ranked candidates (by id and score only, and where the full ranking is kept, for newer cases)."""
-        assert self.state is not None and isinstance(criteria, MatchingCriteria)
-        command = FindCandidates(seeking=self.state.request.seeking, criteria=criteria)
-        if workflow.patched(BOUNDED_CASE):
-            ranked = await workflow.execute_activity(
-                rank_candidates, command, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
-            )
-            return ranked.candidates, ranked.ref
-        legacy = await workflow.execute_activity(
-            find_candidates, command, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
-        )
-        return legacy, None
-
-    async def _record(
-        self, event_type: str, actor: Actor, before: CaseState, after: CaseState, payload: dict[str, Any],
-        ranking: str | None = None, *, claim: KeyClaim | None = None, update: bool = False,
-    ) -> None:
-        """Write the event and the refreshed read model (one activity, one transaction), then adopt it.
-
-        An Update's event (`update`) is written by a local activity in the workflow task that accepts the Update:
-        one task per action instead of two, about half of Temporal's work (issue 15). Should that task be lost
-        after the event committed, the Update delivered again records the same event, which the step answers with;
-        one never delivered again left an event the case did not take, which the next recording voids
-        (`domain.voiding`): the answer's seq is then past the voiding. Timers' and signals' events stay ordinary
-        activities, scheduled only once the task that decided them is in the history."""
-        if workflow.patched(BOUNDED_CASE):
-            header = EventHeader(
-                case_id=self.case_id, seq=before.seq + 1, type=event_type, actor=actor.model_dump(mode="json"),
-                at=after.updated_at, stage_before=before.stage if before.seq else None, stage_after=after.stage,
-                prev_hash=before.last_hash,
-                salt=workflow.uuid4().hex if workflow.patched(PERSONAL_DATA_SALT) else None,
-            )
-            numbered = after.model_copy(update={"seq": header.seq})
-            command = RecordCaseEvent(header=header, payload=payload, state=numbered, candidates_ref=ranking,
-                                      claim=claim)
-            if update and workflow.patched(LOCAL_RECORDING):
-                stored = await workflow.execute_local_activity(
-                    record_case_event, command, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
-                )
-            else:
-                stored = await workflow.execute_activity(
-                    record_case_event, command, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
-                )
-            recorded = numbered.model_copy(update={"seq": stored.seq or header.seq, "last_hash": stored.hash})
-            self._adopt(recorded, stored.waiting)
-            return
-        entry = make_entry(
-            case_id=self.case_id,
-            seq=before.seq + 1,
-            type=event_type,
-            actor=actor.model_dump(mode="json"),
-            at=after.updated_at,
-            stage_before=before.stage if before.seq else None,
-            stage_after=after.stage,
-            payload=payload,
-            prev_hash=before.last_hash,
-            # Hash version 2 keeps personal data erasable later; events recorded before it keep version 1.
-            salt=workflow.uuid4().hex if workflow.patched(PERSONAL_DATA_SALT) else None,
-        )
-        recorded = after.model_copy(update={"seq": entry.seq, "last_hash": entry.hash})
-        waiting = await workflow.execute_activity(
-            record_event,
-            RecordEvent(entry=entry, state=recorded, notice=notice(event_type, before, recorded, payload)),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-        )
-        self._adopt(recorded, waiting)
-
-    def _adopt(self, recorded: CaseState, waiting: int) -> None:
-        self.state = recorded
-        if waiting and not workflow.patched(MAIL_RELAY):
-            self.mail_waiting = True
-        self._index(recorded)
-
-    def _index(self, recorded: CaseState) -> None:
-        """Keep the case's search attributes current; newer cases only send them when they change."""
-        indexed = (recorded.stage, recorded.outcome, tuple(r.office for r in recorded.offices), recorded.due_at,
-                   recorded.overdue, recorded.escalation_level)
-        if workflow.patched(QUIET_COMMANDS) and indexed == self.indexed:
-            return
-        self.indexed = indexed
-        workflow.upsert_search_attributes(
-            [
-                sa.CASE_STAGE.value_set(recorded.stage),
-                sa.CASE_OUTCOME.value_set(recorded.outcome or ""),
-                sa.CASE_OFFICES.value_set([r.office for r in recorded.offices]),
-                sa.CASE_REFERENCE.value_set(recorded.reference),
-                sa.CASE_DUE_AT.value_set(recorded.due_at) if recorded.due_at else sa.CASE_DUE_AT.value_unset(),
-                sa.CASE_OVERDUE.value_set(recorded.overdue),
-                sa.CASE_ESCALATION.value_set(recorded.escalation_level),
-            ]
-        )
-
-
-def _cause(error: BaseException) -> str:
-    """The innermost failure's message, for a log line."""
-    while error.__cause__ is not None:
-        error = error.__cause__
-    return str(error)[:500]

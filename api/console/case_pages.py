@@ -17,7 +17,8 @@ from api.console.session import Viewer, ViewerDep, checked_form, require_viewer,
 from api.deps import route_of
 from api.problems import Problem, problem_of
 from domain.errors import DeskError, InvalidInput
-from domain.model import Action, Actor, CaseState, FilingRequest
+from domain.filing import FilingRequest
+from domain.model import Action, Actor, CaseState
 from domain.rules import FILERS, STAFF_AND_AUDITORS
 from domain.transitions import applicant_org_of
 from domain.views import case_view, history_view

@@ -9,7 +9,8 @@ from typing import Any, get_args
 from api.console.forms import Choice, FormField, FormValues, number_as_typed
 from api.console.i18n import Translator
 from api.problems import Problem
-from domain.model import Actor, AllianceType, Role
+from domain.filing import AllianceType
+from domain.model import Actor, Role
 from domain.samples import sample_filing
 
 Path = tuple[str, ...]

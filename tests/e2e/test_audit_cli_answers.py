@@ -11,8 +11,9 @@ from pathlib import Path
 from sqlalchemy.exc import SADeprecationWarning
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from infra.checkpoints import latest_anchors, take_checkpoint
+from infra.checkpoints import take_checkpoint
 from infra.settings import Settings
+from infra.stored_checkpoints import latest_anchors
 from tests.helpers.audit_cli import alliance, as_table_owner
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT

@@ -28,7 +28,8 @@ from api.console.forms import form_fields, parse_form
 from api.console.i18n import Translator
 from api.console.labels_en import EN
 from api.console.labels_ja import JA
-from domain.model import Action, CaseState, FilingRequest, Office
+from domain.filing import FilingRequest
+from domain.model import Action, CaseState, Office
 from domain.payloads import ACTION_PAYLOADS, parse_payload
 from domain.transitions import new_case
 from infra.export_check import check_export

@@ -23,7 +23,8 @@ from contracts.activities import RecordEvent
 from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
 from domain.audit import make_entry
 from domain.crosscheck import UpdateOutcome
-from domain.model import FilingRequest, Office
+from domain.filing import FilingRequest
+from domain.model import Office
 from domain.transitions import new_case
 from infra.settings import Settings
 from services.crosscheck import accepted_updates

@@ -20,12 +20,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.case import workflow_id
-from domain.audit import verify_chain
-from domain.model import Actor, FilingRequest, Role
+from domain.chain_verification import verify_chain
+from domain.filing import FilingRequest
+from domain.model import Actor, Role
 from infra.audit_trail import stored_entries
 from infra.tables import cases
 from infra.users import USER_NAMESPACE
-from services.case_desk import case_id_for
+from services.idempotency import case_id_for
 from tests.helpers.cluster import Cluster, Driver, plan_cases, problems_with, running_cluster, summary
 from tests.helpers.people import APPLICANT, COORDINATOR
 from tests.helpers.support import filing

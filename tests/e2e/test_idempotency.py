@@ -18,7 +18,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from contracts.case import CASE_WORKFLOW, FILE_UPDATE, CaseInput, FilingCommand, Receipt, workflow_id
 from domain.crosscheck import AcceptedUpdate, UpdateOutcome, compare
-from domain.model import FilingRequest, Role
+from domain.filing import FilingRequest
+from domain.model import Role
 from infra.settings import Settings
 from infra.tables import idempotency_keys
 from services.crosscheck import run_histories

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from domain.audit import AuditEntry, first_broken
+from domain.audit import AuditEntry
+from domain.chain_verification import first_broken
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, COORDINATOR, FUND_MEMBER, SBIC, SCB, SJ, manager, officer
 from tests.helpers.scenarios import to_fund_consideration, to_investment_decision, to_matching

@@ -16,11 +16,12 @@ from activities.records import CaseRecords
 from contracts.activities import EventHeader, RecordCaseEvent
 from contracts.case import CASE_WORKFLOW, CaseInput, workflow_id
 from domain import events
+from domain.filing import FilingRequest
 from domain.idempotency import FILING, KeyClaim, fingerprint
-from domain.model import Actor, FilingRequest
+from domain.model import Actor
 from domain.transitions import new_case
 from infra.settings import Settings
-from services.case_desk import case_id_for
+from services.idempotency import case_id_for
 from tests.helpers.mail import MailSink
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR, SBIC
 from tests.helpers.recording import filing_step

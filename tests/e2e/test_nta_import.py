@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from activities.matching import Matching
 from contracts.activities import FindCandidates
 from domain.corporate_number import with_check_digit
-from domain.model import Seeking
+from domain.filing import Seeking
 from domain.payloads import MatchingCriteria
 from infra.sme_registry import STORED_COLUMNS, store_smes
 from infra.tables import smes

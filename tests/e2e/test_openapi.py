@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 
 from api.examples import ACTION_EXAMPLES
-from domain.fields import ONE_LINE_PATTERN
 from domain.model import Action
 from domain.payloads import parse_payload
+from domain.text_rules import ONE_LINE_PATTERN
 
 
 def test_every_action_has_an_example_the_rules_accept() -> None:
@@ -35,7 +35,7 @@ async def test_the_document_lists_every_action_and_its_problems(http: httpx.Asyn
 
 async def test_every_search_text_states_its_length_and_pattern(http: httpx.AsyncClient) -> None:
     """`q` and `technology` say in the document what the door accepts: at most 200 characters, one line without
-    control characters (`domain.fields.ONE_LINE_PATTERN`)."""
+    control characters (`domain.text_rules.ONE_LINE_PATTERN`)."""
     doc: dict[str, Any] = (await http.get("/openapi.json")).json()
     searches = {(path, p["name"]): p for path, item in doc["paths"].items() for p in item.get("get", {}).get(
         "parameters", []) if p["name"] in ("q", "technology")}

@@ -38,8 +38,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from contracts import search_attributes
 from contracts.case import FILE_UPDATE, FILE_UPDATE_ID, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
-from domain.audit import AuditEntry, first_broken
-from domain.model import Actor, FilingRequest
+from domain.audit import AuditEntry
+from domain.chain_verification import first_broken
+from domain.filing import FilingRequest
+from domain.model import Actor
 from infra.settings import Settings
 from infra.startup import free_port
 from infra.tables import audit_events, cases

@@ -35,9 +35,10 @@ from sqlalchemy.pool import NullPool
 from app.embedded_postgres import ensure_database, start_postgres
 from app.embedded_temporal import start_temporal
 from app.processes import ChildProcess, wait_for_port
-from domain.audit import verify_chain
+from domain.chain_verification import verify_chain
 from infra.audit_trail import stored_entries
-from infra.settings import EMBEDDED_DATABASE, Settings
+from infra.embedded_database import EMBEDDED_DATABASE
+from infra.settings import Settings
 from infra.sme_registry import seed_demo_smes
 from infra.startup import free_port
 from infra.tables import cases

@@ -13,7 +13,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.records import CaseRecords
 from contracts.activities import EventHeader, RecordCaseEvent
 from contracts.case import workflow_id
-from domain.model import CaseState, FilingRequest
+from domain.filing import FilingRequest
+from domain.model import CaseState
 from domain.signing import Signer
 from domain.transitions import new_case
 from infra.settings import Settings

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain import rules
-from domain.model import Action, Actor, Candidate, CaseState, FilingRequest, Office, Stage
+from domain.filing import FilingRequest
+from domain.model import Action, Actor, Candidate, CaseState, Office, Stage
 from domain.payloads import parse_payload
 from domain.transitions import apply, new_case
 from tests.helpers.people import APPLICANT_ACTOR, COORDINATOR_ACTOR, FUND_A_ACTOR, FUND_B_ACTOR, officer_actor

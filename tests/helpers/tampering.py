@@ -11,10 +11,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import AuditEntry, make_entry
-from infra.audit_trail import verify_every_chain
-from infra.checkpoints import latest_anchors
 from infra.evidence_check import check_pack
 from infra.settings import Settings
+from infra.stored_checkpoints import latest_anchors
+from infra.streamed_verification import verify_every_chain
 from tests.helpers.audit_cli import as_table_owner
 from tests.helpers.people import AUDITOR
 from tests.helpers.team import Team

@@ -20,10 +20,12 @@ from activities.verification import AuditVerification
 from domain.audit import GENESIS_HASH, make_entry, sign
 from domain.model import OPERATOR
 from domain.verification import OVERSIGHT_CHAIN
-from infra.audit_trail import case_rows, case_verdict
-from infra.checkpoints import case_anchor, take_checkpoint
+from infra.audit_trail import case_rows
+from infra.chain_verdicts import case_verdict
+from infra.checkpoints import take_checkpoint
 from infra.db import create_engine, session_factory
 from infra.settings import Settings
+from infra.stored_checkpoints import case_anchor
 from infra.tables import audit_events
 from infra.unsigned_trails import ANCHORED_EVENT, anchor_unsigned_trails, survey
 from tests.helpers.audit_cli import alliance, as_table_owner

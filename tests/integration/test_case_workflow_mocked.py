@@ -33,7 +33,8 @@ from contracts.activities import (
 )
 from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
 from contracts.errors import STEP_FAILED
-from domain.model import CaseState, FilingRequest, Role, Stage
+from domain.filing import FilingRequest
+from domain.model import CaseState, Role, Stage
 from domain.samples import sample_filing
 from tests.helpers.people import APPLICANT_ACTOR, COORDINATOR_ACTOR, SBIC, officer_actor
 from workers.case_worker import workflow_runner

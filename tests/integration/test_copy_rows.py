@@ -16,21 +16,13 @@ import pytest
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import (
-    GENESIS_HASH,
-    REDACTION_EVENT,
-    AuditEntry,
-    canonical_time,
-    chain_links,
-    make_entry,
-    redact,
-    sign,
-    verify_chain,
-)
+from domain.audit import GENESIS_HASH, REDACTION_EVENT, AuditEntry, canonical_time, make_entry, redact, sign
+from domain.chain_verification import chain_links, verify_chain
 from domain.signing import Keyring, Signer
 from domain.stored_rows import Canonical, Row, event_row, quick_links
-from infra.audit_trail import _every_case, stored_entries, verify_every_chain
+from infra.audit_trail import stored_entries
 from infra.db import session_factory
+from infra.streamed_verification import _every_case, verify_every_chain
 from infra.tables import audit_events
 from tests.helpers.audit_cli import as_table_owner
 

@@ -15,8 +15,10 @@ from temporalio.testing import ActivityEnvironment
 from activities.records import CaseRecords
 from contracts.activities import RecordEvent
 from contracts.case import FILE_UPDATE, ActionCommand, CaseInput, FilingCommand, Receipt, workflow_id
-from domain.audit import first_broken, make_entry, verify_chain
-from domain.model import NOTES_KEPT, CaseState, FilingRequest, Stage
+from domain.audit import make_entry
+from domain.chain_verification import first_broken, verify_chain
+from domain.filing import FilingRequest
+from domain.model import NOTES_KEPT, CaseState, Stage
 from domain.signing import Keyring
 from domain.transitions import new_case
 from infra.audit_trail import stored_entries

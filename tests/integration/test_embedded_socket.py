@@ -15,7 +15,8 @@ from sqlalchemy import text
 from app.bootstrap import _where
 from app.embedded_postgres import ensure_database, start_postgres
 from infra.db import create_engine
-from infra.settings import EMBEDDED_DATABASE, Settings
+from infra.embedded_database import EMBEDDED_DATABASE
+from infra.settings import Settings
 from infra.startup import free_port
 from tests.helpers.support import PEPPER
 

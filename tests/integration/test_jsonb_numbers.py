@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import GENESIS_HASH, AuditEntry, EventRow, as_jsonb_keeps, canonical_time, link_problem, make_entry
+from domain.audit import GENESIS_HASH, AuditEntry, as_jsonb_keeps, canonical_time, make_entry
+from domain.chain_verification import EventRow, link_problem
 from domain.stored_events import stored_link_problem
 
 RISKY: dict[str, Any] = {

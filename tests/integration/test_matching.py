@@ -30,9 +30,10 @@ from app.sme_profiles import TECHNOLOGY_AREAS
 from contracts.activities import FindCandidates
 from domain import matching
 from domain.corporate_number import with_check_digit
+from domain.filing import EmployeeRange, Seeking
 from domain.geography import PREFECTURES
 from domain.matching import MatchWeights
-from domain.model import Candidate, EmployeeRange, Seeking
+from domain.model import Candidate
 from domain.payloads import MatchingCriteria
 from infra.candidate_bounds import SLACKS, SoughtTerms, bound
 from infra.candidate_field import bound_parameters

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from app.sme_generator import seed_smes
-from domain.model import FilingRequest, Office
+from domain.filing import FilingRequest
+from domain.model import Office
 from infra.db import create_engine, session_factory
 from infra.settings import Settings
 from services.case_desk import CaseDesk

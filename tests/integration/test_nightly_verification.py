@@ -26,7 +26,8 @@ from app.bootstrap import mail_relay
 from app.schedules import ensure_verification_schedule
 from contracts.case import AUDIT_VERIFICATION_SCHEDULE
 from contracts.errors import STORED_EVENT_INVALID
-from domain.audit import GENESIS_HASH, make_entry, verify_chain
+from domain.audit import GENESIS_HASH, make_entry
+from domain.chain_verification import verify_chain
 from domain.model import OVERSIGHT, Role
 from domain.verification import OVERSIGHT_CHAIN, VERIFIED_EVENT, VerificationSummary
 from infra.audit_trail import stored_entries

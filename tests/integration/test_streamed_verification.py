@@ -14,12 +14,15 @@ import pytest
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign, verify_chain
+from domain.audit import GENESIS_HASH, AuditEntry, make_entry, sign
+from domain.chain_verification import verify_chain
 from domain.checkpoints import Head, anchored
 from domain.signing import AuditKeys, Keyring, Signer
-from infra.audit_trail import stored_entries, verify_every_chain
-from infra.checkpoints import latest_anchors, take_checkpoint
+from infra.audit_trail import stored_entries
+from infra.checkpoints import take_checkpoint
 from infra.db import session_factory
+from infra.stored_checkpoints import latest_anchors
+from infra.streamed_verification import verify_every_chain
 from infra.tables import audit_events
 from tests.helpers.audit_cli import as_table_owner
 

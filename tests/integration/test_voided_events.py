@@ -18,7 +18,8 @@ from activities.records import SEQ_TAKEN
 from contracts.activities import EventHeader, RecordCaseEvent
 from contracts.errors import STORED_EVENT_INVALID
 from domain import events
-from domain.audit import AuditEntry, make_entry, sign, verify_chain
+from domain.audit import AuditEntry, make_entry, sign
+from domain.chain_verification import verify_chain
 from domain.idempotency import KeyClaim
 from domain.model import Action, Actor, Candidate, CaseState
 from domain.payloads import parse_payload

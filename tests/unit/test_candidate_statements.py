@@ -8,8 +8,8 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+from domain.filing import EmployeeRange
 from domain.matching import MatchWeights
-from domain.model import EmployeeRange
 from domain.payloads import MatchingCriteria
 from infra.candidate_bounds import Bound
 from infra.candidate_field import bound_parameters

@@ -19,7 +19,8 @@ import pytest
 from domain import events, notifications
 from domain.audit import AuditEntry, make_entry
 from domain.disclosure import NOT_VISIBLE, ROWS, TABLE, Shown, Viewer, candidate_alias, markdown_table, viewer_of
-from domain.model import Action, Actor, CaseState, FilingRequest
+from domain.filing import FilingRequest
+from domain.model import Action, Actor, CaseState
 from domain.payloads import parse_payload
 from domain.rules import can_see
 from domain.transitions import new_case

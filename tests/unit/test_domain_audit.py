@@ -1,4 +1,5 @@
-"""Pure tests of the audit hash chain (domain.audit) and of who belongs to which organisation (domain.people)."""
+"""Pure tests of the audit hash chain (domain.audit, domain.chain_verification) and of who belongs to which
+organisation (domain.people)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ from domain.audit import (
     REDACTION_EVENT,
     AuditEntry,
     canonical_time,
-    first_broken,
     hashed_fields,
     make_entry,
     personal_digest,
     redact,
-    verify_chain,
 )
+from domain.chain_verification import first_broken, verify_chain
 from domain.model import FUND, JETRO, OPERATOR, OVERSIGHT, Office, Role
 from domain.people import resolve_org
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.audit import GENESIS_HASH, AuditEntry, ChainReport, canonical_json, make_entry, sign, verify_chain
+from domain.audit import GENESIS_HASH, AuditEntry, canonical_json, make_entry, sign
+from domain.chain_verification import ChainReport, verify_chain
 from domain.checkpoints import (
     UNHELD,
     Checkpoint,

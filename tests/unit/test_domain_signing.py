@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.audit import GENESIS_HASH, REDACTION_EVENT, AuditEntry, make_entry, redact, sign, verify_chain
+from domain.audit import GENESIS_HASH, REDACTION_EVENT, AuditEntry, make_entry, redact, sign
+from domain.chain_verification import verify_chain
 from domain.signing import Keyring, Signer
 
 CASE_ID = "5b1f0c3e-8d2a-4c6b-9f4e-2a7d1e0b9c11"

@@ -4,8 +4,8 @@ validate again (a case read back validates its contact each time) without keepin
 import pytest
 from pydantic import ValidationError
 
-from domain.fields import normalized_email
-from domain.model import Contact
+from domain.email_addresses import normalized_email
+from domain.filing import Contact
 
 
 def contact(email: str) -> Contact:

@@ -14,25 +14,25 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from domain.delegation import DelegationRequest
-from domain.fields import (
-    MULTI_LINE_PATTERN,
-    NON_BLANK_LINE_PATTERN,
-    NON_BLANK_LINES_PATTERN,
-    ONE_LINE_PATTERN,
-    address_key,
-    at_the_door,
-    not_blank,
-    one_line,
-    several_lines,
-    smtputf8_problem,
-)
+from domain.door import at_the_door
+from domain.email_addresses import address_key, smtputf8_problem
+from domain.filing import FilingRequest
 from domain.folding import digits, fold
 from domain.geography import PREFECTURES, prefecture_named
-from domain.model import Action, CaseState, FilingRequest
+from domain.model import Action, CaseState
 from domain.payloads import ACTION_PAYLOADS, ProposeInvestment
 from domain.reassignment import ReassignmentFilter
 from domain.samples import sample_filing
 from domain.sme_registry import SmeRecord
+from domain.text_rules import (
+    MULTI_LINE_PATTERN,
+    NON_BLANK_LINE_PATTERN,
+    NON_BLANK_LINES_PATTERN,
+    ONE_LINE_PATTERN,
+    not_blank,
+    one_line,
+    several_lines,
+)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import random
 from collections import Counter
 from datetime import UTC, datetime
 
-from domain.audit import verify_chain
+from domain.chain_verification import verify_chain
 from domain.generated_cases import GENERATED_ORG_PREFIX, Staff, filing_times, generate_case
 from domain.model import FUND, JETRO, SYSTEM_ACTOR, Candidate, Office, Role, Stage
 from tests.helpers.people import COORDINATOR_ACTOR, FUND_A_ACTOR, actor

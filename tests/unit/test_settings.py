@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from app.cli_support import settings_problem
-from infra.settings import Settings, checkpoint_url_problem
+from infra.checkpoint_url import checkpoint_url_problem
+from infra.settings import Settings
 
 
 def test_defaults_use_the_embedded_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

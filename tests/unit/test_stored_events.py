@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.audit import GENESIS_HASH, EventRow, canonical_json, canonical_time, make_entry, personal_digest
+from domain.audit import GENESIS_HASH, canonical_json, canonical_time, make_entry, personal_digest
+from domain.chain_verification import EventRow
 from domain.stored_events import canonical_text, stored_content, stored_link_problem, stored_personal
 
 scalars = (st.none() | st.booleans() | st.text() | st.integers() | st.integers(min_value=-2**70, max_value=2**70)

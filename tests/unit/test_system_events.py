@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.audit import GENESIS_HASH, first_broken, make_entry, sign
+from domain.audit import GENESIS_HASH, make_entry, sign
+from domain.chain_verification import first_broken
 from domain.model import OPERATOR, SYSTEM_ACTOR, Actor, Role
 from domain.signing import EVENT_CONTEXT, Keyring, Signer
 from domain.system_events import signed_event_after

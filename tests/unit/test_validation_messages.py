@@ -10,8 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from api.console.validation_messages import localized
-from domain.fields import at_the_door
-from domain.model import Action, FilingRequest
+from domain.door import at_the_door
+from domain.filing import FilingRequest
+from domain.model import Action
 from domain.payloads import parse_payload
 from domain.samples import sample_filing
 
