@@ -62,9 +62,13 @@ class CaseRecords:
         """`signer`: the key every recorded event is signed with (AUDIT_SIGNING_KEY), never stored; `keyring`:
         the keys a row already stored under an event's (case, seq) must be signed with (default: the signer's)."""
         self.engine = engine
-        self.lone = autocommit(engine)  # reads, and the common event's one statement (`activities.lone_write`)
         self.signer = signer
         self.keyring = keyring or Keyring.of([signer.public])
+
+    @functools.cached_property
+    def lone(self) -> AsyncEngine:
+        """The engine in autocommit: reads, and the common event's one statement (`activities.lone_write`)."""
+        return autocommit(self.engine)
 
     @activity.defn(name=RECORD_EVENT)
     @classified(RECORD_EVENT)

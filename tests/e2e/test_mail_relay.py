@@ -20,9 +20,8 @@ from contracts.case import workflow_id
 from domain.audit import make_entry
 from domain.model import Role
 from infra import outbox
-from infra.settings import Settings
 from infra.sme_registry import seed_demo_smes
-from infra.smtp import SmtpSettings, message_id
+from infra.smtp import message_id
 from infra.startup import free_port
 from infra.tables import audit_events, notifications
 from services.mail_outbox import retry_message
@@ -30,9 +29,7 @@ from services.mail_relay import MailRelay
 from tests.helpers.desk import Desk
 from tests.helpers.mail import MailSink, Picky, serve
 from tests.helpers.people import ADMIN, APPLICANT, COORDINATOR, SBIC, officer
-from tests.helpers.support import PEPPER
-
-SIGNER = Settings(token_pepper=PEPPER).audit_keys.signer  # the test worker's key (the `settings` fixture)
+from tests.helpers.relay import SIGNER, drain, outbox_rows, rows_of, smtp_on, until
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -55,37 +52,6 @@ async def plain_desk(http: httpx.AsyncClient, tokens: dict[tuple[Role, str], str
     """The real app and worker with no mail relay running: each test brings the relay it needs."""
     await seed_demo_smes(engine)
     return Desk(http, tokens)
-
-
-def smtp_on(port: int) -> SmtpSettings:
-    return SmtpSettings(host="127.0.0.1", port=port, sender="Case Desk <case-desk@localhost>", timeout=5)
-
-
-async def rows_of(engine: AsyncEngine, case_id: str) -> list[dict[str, Any]]:
-    async with engine.connect() as conn:
-        found = await conn.execute(select(notifications).where(notifications.c.case_id == case_id)
-                                   .order_by(notifications.c.seq, notifications.c.recipient_email))
-        return [dict(r) for r in found.mappings()]
-
-
-async def until(check: Callable[[], Any], seconds: float = 60) -> Any:
-    """Poll `check` (sync or async) until it returns something truthy; fail after `seconds`."""
-    for _ in range(int(seconds * 10)):
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {seconds} s")
-
-
-async def drain(relay: MailRelay) -> int:
-    """Let the relay send everything due now; how many messages it handled."""
-    handled = 0
-    while claimed := await relay.send_due():
-        handled += claimed
-    return handled
 
 
 @pytest.fixture
@@ -184,19 +150,6 @@ async def _history_with(desk: Desk, case: dict[str, Any], messages: set[str]) ->
 
 
 # -- each message its own fate (the relay driven step by step, on a clock the test moves) ----------------
-
-
-async def outbox_rows(engine: AsyncEngine, *people: tuple[str, str], case_id: str | None = None) -> str:
-    """Write one outbox message per (name, address) for a case of its own; the case id."""
-    case_id = case_id or str(uuid.uuid4())
-    now = datetime.now(UTC) - timedelta(minutes=1)  # due for any clock a test made before
-    async with engine.begin() as conn:
-        await conn.execute(insert(notifications), [{
-            "id": str(uuid.uuid4()), "case_id": case_id, "seq": 1, "template": "relay", "recipient_name": name,
-            "recipient_email": address, "language": "en", "subject": f"about {case_id}", "body": "Hello.",
-            "created_at": now, "next_attempt_at": now,
-        } for name, address in people])
-    return case_id
 
 
 async def test_a_server_that_says_451_for_a_while_gets_the_message_later_exactly_once(

@@ -18,8 +18,8 @@ from temporalio.client import Client
 from infra.smtp import message_id
 from infra.startup import free_port
 from services.mail_relay import MailRelay
-from tests.e2e.test_mail_relay import SIGNER, drain, outbox_rows, rows_of, smtp_on, until
 from tests.helpers.mail import Picky, serve
+from tests.helpers.relay import SIGNER, drain, outbox_rows, rows_of, smtp_on, until
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
