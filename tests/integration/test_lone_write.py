@@ -23,7 +23,10 @@ def an_acceptance(note: RecordCaseEvent) -> RecordCaseEvent:
     return note.model_copy(update={"header": header, "payload": {}})
 
 
-async def test_an_event_that_tells_thousands_is_recorded_with_all_their_mail(engine: AsyncEngine) -> None:
+async def test_an_event_that_tells_thousands_is_recorded_with_all_their_mail(registry: AsyncEngine) -> None:
+    """On a database of its own (`registry`): thousands of pending messages in the session's database would be sent
+    by every relay the later tests run, and fill the outbox pages they read."""
+    engine = registry
     org_users = [{"id": str(uuid.uuid4()), "name": f"Coordinator {i}", "role": Role.COORDINATOR, "org": JETRO,
                   "email": f"coordinator-{i}-{uuid.uuid4().hex[:8]}@jetro.example", "language": "en",
                   "token_hash": uuid.uuid4().hex + uuid.uuid4().hex, "created_at": datetime.now(UTC)}
