@@ -71,14 +71,17 @@ _DUE = (
 """The relay's claim, built once: parameters `now` and `limit`."""
 
 
-async def mark_sent(conn: AsyncConnection, messages: list[Claimed], now: datetime) -> None:
-    """Mark the claimed `messages` sent at `now`, each with one more try counted, in one statement."""
-    if messages:
-        await conn.execute(
-            update(notifications).where(notifications.c.id.in_([m.outgoing.id for m in messages])).values(
-                status=Status.SENT, sent_at=now, last_attempt_at=now, attempts=notifications.c.attempts + 1,
-            )
-        )
+async def mark_sent(conn: AsyncConnection, sent: list[tuple[Claimed, datetime]]) -> None:
+    """Mark the claimed messages sent, each at its own time, each with one more try counted (one round trip)."""
+    if sent:
+        await conn.execute(_SENT, [{"sent_id": m.outgoing.id, "sent_when": at} for m, at in sent])
+
+
+_SENT = update(notifications).where(notifications.c.id == bindparam("sent_id")).values(
+    status=Status.SENT, sent_at=bindparam("sent_when"), last_attempt_at=bindparam("sent_when"),
+    attempts=notifications.c.attempts + 1,
+)
+"""One sent message's mark, built once: parameters `sent_id` and `sent_when` (executed for many at once)."""
 
 
 async def mark_cancelled(conn: AsyncConnection, message: Claimed, now: datetime, why: str) -> None:

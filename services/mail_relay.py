@@ -168,32 +168,33 @@ class MailRelay:
         One transaction for several messages saves its BEGIN, claim and COMMIT round trips for all but the first:
         the case desk mails several people for one event (issue 15). A message still waits for its own next try
         when it fails; one that takes the whole SMTP timeout holds back the rest of its batch that long. Once
-        `stop` is set, the batch's unsent messages are left to the next claim."""
-        undeliverable: list[tuple[outbox.Claimed, MailFailure]] = []
+        `stop` is set, the batch's unsent messages are left to the next claim. Each message's fate is dated when it
+        was met (`clock` after its try), not when the batch was claimed."""
+        undeliverable: list[tuple[outbox.Claimed, MailFailure, datetime]] = []
         async with self.engine.begin() as conn:
             now = self.clock()
             claimed = await outbox.claim_due(conn, now, self.batch)
-            sent: list[outbox.Claimed] = []
+            sent: list[tuple[outbox.Claimed, datetime]] = []
             interrupted: BaseException | None = None
             try:
-                await self._send_each(conn, claimed, now, stop, sent, undeliverable)
+                await self._send_each(conn, claimed, stop, sent, undeliverable)
             except BaseException as error:  # e.g. cancelled, the relay stopping (`run`): what was sent stays sent
                 interrupted = error
-            await outbox.mark_sent(conn, sent, now)
+            await outbox.mark_sent(conn, sent)
         if interrupted is not None:
             raise interrupted
-        for message, refusal in undeliverable:
+        for message, refusal, failed_at in undeliverable:
             try:
                 await self.report(outbox.Unreported(message.outgoing.id, message.outgoing.case_id, message.template,
-                                                    refusal.answer, now))
+                                                    refusal.answer, failed_at))
             except Exception as error:  # Temporal or the database away: the reporter tells it later
                 log.warning("undeliverable mail not told yet", notification=message.outgoing.id,
                             error=str(error)[:300])
         return len(claimed)
 
-    async def _send_each(self, conn: AsyncConnection, claimed: list[outbox.Claimed], now: datetime,
-                         stop: asyncio.Event | None, sent: list[outbox.Claimed],
-                         undeliverable: list[tuple[outbox.Claimed, MailFailure]]) -> None:
+    async def _send_each(self, conn: AsyncConnection, claimed: list[outbox.Claimed], stop: asyncio.Event | None,
+                         sent: list[tuple[outbox.Claimed, datetime]],
+                         undeliverable: list[tuple[outbox.Claimed, MailFailure, datetime]]) -> None:
         """Send the claimed messages one by one, each given its fate (`sent` and `undeliverable` filled as they
         go: a batch interrupted midway still marks what the server took, never sent again)."""
         for message in claimed:
@@ -202,20 +203,21 @@ class MailRelay:
             bound = log.bind(notification=message.outgoing.id, case_id=message.outgoing.case_id,
                              template=message.template, attempt=message.attempts + 1)
             if outbox.is_erased(message):
-                await outbox.mark_cancelled(conn, message, now, "the address was erased (retention)")
+                await outbox.mark_cancelled(conn, message, self.clock(), "the address was erased (retention)")
                 bound.info("mail cancelled: address erased")
                 continue
             try:
                 await self.sessions.send(message.outgoing)
             except MailFailure as failure:
-                fate = await outbox.mark_failed(conn, message, failure, now,
+                failed_at = self.clock()
+                fate = await outbox.mark_failed(conn, message, failure, failed_at,
                                                 permanent_tries=self.permanent_tries, longest=self.longest_backoff)
                 bound.warning("mail not sent", permanent=failure.permanent, answer=failure.answer,
                               status=fate.status, next_attempt_at=fate.next_attempt_at)
                 if fate.status == outbox.Status.UNDELIVERABLE:
-                    undeliverable.append((message, failure))
+                    undeliverable.append((message, failure, failed_at))
             else:
-                sent.append(message)
+                sent.append((message, self.clock()))
                 bound.info("mail sent")
 
     async def _reporter(self, stop: asyncio.Event) -> None:

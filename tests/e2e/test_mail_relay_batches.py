@@ -8,6 +8,7 @@ import asyncio
 import threading
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,40 @@ async def test_new_mail_goes_while_another_sender_waits_on_a_slow_answer(
 async def _sent(engine: AsyncEngine, case_id: str) -> list[dict[str, Any]] | None:
     rows = await rows_of(engine, case_id)
     return rows if rows and all(r["status"] == "sent" for r in rows) else None
+
+
+class Ticking:
+    """A clock a second further on at every reading: what a sender records shows when it was read."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+async def test_each_message_of_a_batch_is_dated_when_it_was_sent_or_refused(
+    registry: AsyncEngine, temporal: Client, tmp_path: Path,
+) -> None:
+    """The messages of a batch were all marked with the time the batch was claimed: `sent_at`, and the time a
+    refused one's backoff counted from, said nothing of when each went. Each is dated after its own try."""
+    port = free_port()
+    server = serve(Picky(tmp_path / "mail", refuse=frozenset({"refused@acme.example"})), port)
+    clock = Ticking()
+    relay = MailRelay(registry, smtp_on(port), temporal, SIGNER, senders=1, batch=3, clock=clock)
+    try:
+        case_id = await outbox_rows(registry, ("Aki", "aki@acme.example"), ("Bo", "refused@acme.example"),
+                                    ("Chie", "chie@acme.example"))
+        claimed_at = clock.now + timedelta(seconds=1)  # the batch's first reading of the clock
+        assert await relay.send_due() == 3
+    finally:
+        server.stop()
+    rows = await rows_of(registry, case_id)
+    tried = sorted(row["last_attempt_at"] for row in rows)
+    assert len(set(tried)) == 3 and tried[0] > claimed_at, "each message dated after its own try"
+    for row in rows:
+        if row["status"] == "sent":
+            assert row["sent_at"] == row["last_attempt_at"]
+        else:
+            assert row["next_attempt_at"] > row["last_attempt_at"] > claimed_at
