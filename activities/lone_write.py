@@ -28,8 +28,19 @@ an event that tells more is written in the transaction (`activities.records`), o
 sends at most 32767 parameters a statement; past that the step failed as if the database were away, for ever."""
 
 
+def bound_columns(prefix: str, table: Table, names: tuple[str, ...]) -> dict[str, Any]:
+    """`table`'s columns `names` as bound parameters `<prefix><name>` of their types, by column name."""
+    return {name: bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in names}
+
+
 def _bound(prefix: str, table: Table, names: tuple[str, ...]) -> list[Any]:
-    return [bindparam(f"{prefix}{name}", type_=table.c[name].type).label(name) for name in names]
+    return [param.label(name) for name, param in bound_columns(prefix, table, names).items()]
+
+
+def row_parameters(event: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of an event's row and its case's read-model row: `event_<column>` and `case_<column>`."""
+    return ({f"event_{name}": value for name, value in event.items()}
+            | {f"case_{name}": value for name, value in case.items()})
 
 
 @functools.lru_cache(maxsize=64)  # a statement per shape of row and number of people told: a few
@@ -66,8 +77,7 @@ async def write_alone(conn: AsyncConnection, entry: AuditEntry, state: CaseState
     statement on `conn`, an autocommit connection (`infra.db.autocommit`); False, and nothing written, when the
     event's (case, seq) is taken."""
     event, case = entry.model_dump(), case_row(state)
-    params = {f"event_{name}": value for name, value in event.items()}
-    params.update({f"case_{name}": value for name, value in case.items()})
+    params = row_parameters(event, case)
     outbox_columns = tuple(told[0]) if told else ()
     for i, row in enumerate(told):
         params.update({f"told{i}_{name}": row[name] for name in outbox_columns})

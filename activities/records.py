@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.event_inputs import after_event, read_before, refs_in, resolved
 from activities.failures import classified, is_unstorable
-from activities.lone_write import MOST_TOLD, write_alone
+from activities.lone_write import MOST_TOLD, bound_columns, row_parameters, write_alone
 from activities.outbox import outbox_rows, write_outbox
 from activities.stored import refused_stored_event, stored_entry
 from activities.strangers import candidates_taken, stored_from, void_strangers
@@ -235,10 +235,6 @@ def _logged(entry: AuditEntry, *, inserted: bool) -> None:
 # The statements every event runs are built once (issue 15): building and keying them cost ~1-2 ms of the
 # worker's CPU per event, more than PostgreSQL takes to run them. Values go in as bound parameters.
 
-def _bound(prefix: str, table: Table, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in names}
-
-
 @functools.cache
 def _write_statement(event_columns: tuple[str, ...], case_columns: tuple[str, ...]) -> Any:
     """The event (kept once per (case, seq)) and the read model's row (which only ever moves forward: a replayed
@@ -246,12 +242,12 @@ def _write_statement(event_columns: tuple[str, ...], case_columns: tuple[str, ..
     many rows of each it wrote. Built once per shape of row; parameters `event_<column>` and `case_<column>`."""
     event = (
         insert(audit_events)
-        .values(_bound("event_", audit_events, event_columns))
+        .values(bound_columns("event_", audit_events, event_columns))
         .on_conflict_do_nothing(index_elements=[audit_events.c.case_id, audit_events.c.seq])
         .returning(audit_events.c.seq)
         .cte("event")
     )
-    upsert = insert(cases).values(_bound("case_", cases, case_columns))
+    upsert = insert(cases).values(bound_columns("case_", cases, case_columns))
     model = upsert.on_conflict_do_update(
         index_elements=[cases.c.id],
         set_={name: upsert.excluded[name] for name in case_columns if name not in ("id", "created_at")},
@@ -273,9 +269,7 @@ async def _write(conn: AsyncConnection, entry: AuditEntry, state: CaseState, not
     (`activities.strangers`) instead of answering with a hash no stored event has."""
     readdressed_from = await contact_email(conn, entry.case_id) if entry.type == Action.UPDATE_CONTACT else None
     event, case = entry.model_dump(), case_row(state)
-    params = {f"event_{name}": value for name, value in event.items()}
-    params.update({f"case_{name}": value for name, value in case.items()})
-    inserted, _ = (await conn.execute(_write_statement(tuple(event), tuple(case)), params)).one()
+    inserted, _ = (await conn.execute(_write_statement(tuple(event), tuple(case)), row_parameters(event, case))).one()
     if own_seq and not inserted:
         raise _seq_taken(entry)
     if notice is not None:
