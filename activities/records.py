@@ -115,21 +115,9 @@ class CaseRecords:
         refs = set(refs_in_state(command.state)) | refs_in(command.payload)
         if command.candidates_ref:
             refs.add(command.candidates_ref)
-        async with self.lone.connect() as conn:
-            tried, previous, kept = await read_before(conn, header.case_id, header.seq, refs)
-            if not tried and command.claim is None and header.type not in _IN_A_TRANSACTION:
-                # The common event: read, then one statement (`activities.lone_write`), no BEGIN and no COMMIT.
-                texts, payload, ranked = resolved(command, kept)
-                before = stored_case(previous, header.case_id) if previous is not None else None
-                after = after_event(command, texts, ranked, before)
-                entry, after, told = self._signed(header, payload, before or after, after)
-                rows = await outbox_rows(conn, entry, after, told) if told is not None else []
-                if len(rows) <= MOST_TOLD:  # else the transaction, below: too many parameters for one statement
-                    with _refused_when_unstorable():
-                        if not await write_alone(conn, entry, after, rows):
-                            raise _seq_taken(entry)
-                    _logged(entry, inserted=True)
-                    return Recorded(hash=entry.hash, seq=entry.seq)
+        if command.claim is None and header.type not in _IN_A_TRANSACTION:  # else the transaction at once
+            if (recorded := await self._recorded_alone(command, refs)) is not None:
+                return recorded
         async with self.engine.begin() as conn:
             # One round trip: whether a try before this one stored the event, the case as the read model has
             # it, and the texts its references stand for.
@@ -158,6 +146,28 @@ class CaseRecords:
             entry, after, told = self._signed(header, payload, before or after, after)
             with _refused_when_unstorable():
                 await _write(conn, entry, after, told, own_seq=True)
+        return Recorded(hash=entry.hash, seq=entry.seq)
+
+    async def _recorded_alone(self, command: RecordCaseEvent, refs: set[str]) -> Recorded | None:
+        """The common event read, then written in one statement (`activities.lone_write`): no BEGIN and no COMMIT;
+        None when it is not that common (a try before this one stored an event at its seq, or it tells more people
+        than one statement holds): the transaction's to record."""
+        header = command.header
+        async with self.lone.connect() as conn:
+            tried, previous, kept = await read_before(conn, header.case_id, header.seq, refs)
+            if tried:
+                return None
+            texts, payload, ranked = resolved(command, kept)
+            before = stored_case(previous, header.case_id) if previous is not None else None
+            after = after_event(command, texts, ranked, before)
+            entry, after, told = self._signed(header, payload, before or after, after)
+            rows = await outbox_rows(conn, entry, after, told) if told is not None else []
+            if len(rows) > MOST_TOLD:  # too many parameters for one statement
+                return None
+            with _refused_when_unstorable():
+                if not await write_alone(conn, entry, after, rows):
+                    raise _seq_taken(entry)
+        _logged(entry, inserted=True)
         return Recorded(hash=entry.hash, seq=entry.seq)
 
     def _signed(self, header: EventHeader, payload: dict[str, Any], before: CaseState, after: CaseState
