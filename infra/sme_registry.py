@@ -119,9 +119,10 @@ def search_query(search: RegistrySearch) -> Select[Any]:
     return select(*columns).where(*conditions).order_by(smes.c.id).limit(search.limit)
 
 
-def without_consent_query(sme_ids: Iterable[str]) -> Select[tuple[str]]:
-    """The ids (column `id`) of those of `sme_ids` the registry holds without consent to be matched."""
-    return select(smes.c.id).where(smes.c.id.in_(sorted(set(sme_ids))), smes.c.consent.is_(False))
+def without_consent_sql(sme_ids: str) -> str:
+    """SQL (PostgreSQL's own text): the ids (column `id`) of those of the SMEs whose ids the text[] parameter
+    `sme_ids` (e.g. `"$2"`) holds that the registry holds without consent to be matched."""
+    return f"SELECT id FROM smes WHERE id = ANY({sme_ids}::text[]) AND consent IS false"
 
 
 async def unfit_smes(conn: AsyncConnection, sme_ids: Iterable[str]) -> tuple[set[str], set[str]]:

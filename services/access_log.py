@@ -20,7 +20,6 @@ from typing import Any
 from domain.disclosure import personal_shown
 from domain.model import Actor, CaseState
 from infra.access_log import AccessFilter, read_access, write_access
-from infra.sme_registry import without_consent_query
 from services.context import Services
 
 __all__ = ["AccessFilter", "note_cases", "note_export", "note_history", "read_accesses"]
@@ -41,8 +40,7 @@ async def note_cases(services: Services, actor: Actor, route: str, states: Colle
         if fields:
             rows.append(_row(actor, route, state.id, fields, smes))
     wanted = {candidate.sme_id for state in states for candidate in state.candidates}
-    found = await write_access(services.lone_statements, rows, without_consent_query(wanted) if wanted else None)
-    return frozenset(row.id for row in found)
+    return await write_access(services.lone_statements, rows, wanted)
 
 
 async def note_history(services: Services, actor: Actor, route: str, case_id: str,
