@@ -21,6 +21,7 @@ from domain.folding import digits, words
 from domain.samples import demo_sme_rows
 from domain.sme_registry import RowProblem, read_registry_csv
 from infra.consent_tellings import write_tellings
+from infra.db import driver_rows
 from infra.folded_search import contains_folded
 from infra.tables import smes
 
@@ -125,25 +126,21 @@ def without_consent_sql(sme_ids: str) -> str:
     return f"SELECT id FROM smes WHERE id = ANY({sme_ids}::text[]) AND consent IS false"
 
 
-async def unfit_smes(conn: AsyncConnection, sme_ids: Iterable[str]) -> tuple[set[str], set[str]]:
-    """Those of `sme_ids` no case may take further, in one round trip: (held without consent to be matched —
-    withdrawn since matching —, held as closed — `closed_on` set by the NTA import: closed, merged or deleted
-    since matching). An SME may be in both."""
+async def unfit_smes(engine: AsyncEngine, sme_ids: Iterable[str]) -> tuple[set[str], set[str]]:
+    """Those of `sme_ids` no case may take further, in one statement by the driver (`infra.db.driver_rows`, asked
+    before an action: issue 15): (held without consent to be matched — withdrawn since matching —, held as closed
+    — `closed_on` set by the NTA import: closed, merged or deleted since matching). An SME may be in both."""
     wanted = sorted(set(sme_ids))
     if not wanted:
         return set(), set()
-    rows = await conn.execute(
-        select(smes.c.id, smes.c.consent, smes.c.closed_on)
-        .where(smes.c.id.in_(wanted), or_(smes.c.consent.is_(False), smes.c.closed_on.is_not(None)))
-    )
-    withdrawn: set[str] = set()
-    closed: set[str] = set()
-    for row in rows:
-        if row.consent is False:
-            withdrawn.add(row.id)
-        if row.closed_on is not None:
-            closed.add(row.id)
+    rows = await driver_rows(engine, _UNFIT, wanted)
+    withdrawn = {row["id"] for row in rows if row["consent"] is False}
+    closed = {row["id"] for row in rows if row["closed_on"] is not None}
     return withdrawn, closed
+
+
+_UNFIT = ("SELECT id, consent, closed_on FROM smes WHERE id = ANY($1::text[]) "
+          "AND (consent IS false OR closed_on IS NOT NULL)")
 
 
 async def count_smes(conn: AsyncConnection) -> int:

@@ -5,26 +5,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ScalarSelect, Text, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from infra.db import driver_rows
 from infra.tables import case_texts
 
-_KEEP = insert(case_texts).from_select(
-    ["case_id", "ref", "body"],
-    select(bindparam("case_id", type_=case_texts.c.case_id.type),
-           func.unnest(bindparam("refs", type_=ARRAY(Text))), func.unnest(bindparam("bodies", type_=ARRAY(Text)))),
-).on_conflict_do_nothing()
-"""Built once (issue 15): one statement whatever the number of texts, so SQLAlchemy compiles it once; a multi-row
-VALUES is a new statement for each count, and with ON CONFLICT one it never caches. Parameters: case_id, refs and
-bodies (lists of the same length)."""
+_KEEP = ("INSERT INTO case_texts (case_id, ref, body) SELECT $1::uuid, unnest($2::text[]), unnest($3::text[]) "
+         "ON CONFLICT DO NOTHING")
+"""One statement whatever the number of texts, in PostgreSQL's own text (issue 15: prepared once by the driver,
+never compiled per count). Parameters: the case id, the references and the texts (lists of the same length)."""
 
 
 async def keep_texts(conn: AsyncConnection, case_id: str, texts: Mapping[str, str]) -> None:
-    """Store each `{reference: text}` of a case; idempotent (a reference always stands for the same text)."""
+    """Store each `{reference: text}` of a case, in `conn`'s transaction; idempotent (a reference always stands
+    for the same text)."""
     if texts:
-        await conn.execute(_KEEP, {"case_id": case_id, "refs": list(texts), "bodies": list(texts.values())})
+        await conn.exec_driver_sql(_KEEP, (case_id, list(texts), list(texts.values())))
+
+
+async def keep_texts_alone(engine: AsyncEngine, case_id: str, texts: Mapping[str, str]) -> None:
+    """`keep_texts` as a statement of its own, committed on its own, run by the driver (`infra.db.driver_rows`):
+    before an action, in the API (issue 15)."""
+    if texts:
+        await driver_rows(engine, _KEEP, case_id, list(texts), list(texts.values()))
 
 
 def kept_texts_of(case_id: Any, refs: Any) -> ScalarSelect[Any]:

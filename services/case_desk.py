@@ -41,7 +41,7 @@ from domain.rules import Refusal, RefusalKind, allowed_actions, check, conflicts
 from domain.texts import Texts, bound_payload, bound_request
 from infra.sme_registry import unfit_smes
 from infra.temporal import is_running
-from infra.texts import keep_texts
+from infra.texts import keep_texts_alone
 from services.assignees import with_named_assignee
 from services.case_reads import CaseReads
 from services.idempotency import case_id_for, claim_for, earlier_use, legacy_case_id_for
@@ -108,15 +108,12 @@ class CaseDesk(CaseReads):
         wanted = needing_consent(action, payload)
         if not wanted:
             return None
-        async with self.services.lone_statements.connect() as conn:
-            withdrawn, closed = await unfit_smes(conn, wanted)
+        withdrawn, closed = await unfit_smes(self.services.lone_statements, wanted)
         return consent_refusal(state, action, withdrawn, closed)
 
     async def _keep(self, case_id: str, texts: Texts) -> None:
         """Keep the free text of what is about to be sent to the case's workflow, which gets references."""
-        if texts:  # one statement: committed on its own
-            async with self.services.lone_statements.begin() as conn:
-                await keep_texts(conn, case_id, texts)
+        await keep_texts_alone(self.services.lone_statements, case_id, texts)
 
     async def act(
         self, case_id: str, actor: Actor, action_name: str, raw: dict[str, Any], idempotency_key: str | None = None
