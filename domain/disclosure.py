@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from domain.conflicts import conflicted
 from domain.model import Actor, CaseState, Role
-from domain.rules import conflicted
 
 
 class Viewer(StrEnum):
@@ -75,7 +75,7 @@ class Row:
 _S, _M, _A = Shown.SHOWN, Shown.MASKED, Shown.ABSENT
 NOT_VISIBLE = {Viewer.OTHER_COMPANY: _A, Viewer.OTHER_OFFICE: _A, Viewer.CONFLICTED_MEMBER: _A, Viewer.ADMIN: _A}
 """Viewers who may not know the case exists (404): a fund committee member with a conflict of interest declared with
-one of its companies (`domain.rules.conflicted`) among them."""
+one of its companies (`domain.conflicts.conflicted`) among them."""
 STAFF_ALL = {Viewer.COORDINATOR: _S, Viewer.RELAYED_OFFICE: _S, Viewer.LEAD_OFFICE: _S, Viewer.FUND_COMMITTEE: _S,
              Viewer.AUDITOR: _S}
 

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.conflicts import conflicted
 from domain.model import JETRO, Action, Actor, CaseState, Outcome, Review, Role, Stage, a_role
 from domain.payloads import Payload, Reassign, RecordResponse, SmeIds
 from domain.service_levels import waiting_on
@@ -40,30 +41,6 @@ OPERATORS = frozenset({Role.ADMIN})
 """Who sees the operation of the system (incidents of stuck cases): the operator's admins."""
 MAIL_SINK_READERS = OPERATORS
 """Who reads every message the development mail sink kept; anyone else reads only those addressed to them."""
-
-
-def companies_of(state: CaseState) -> set[str]:
-    """The companies a case's proposal concerns: the applicant (its organisation code) and the partner SMEs."""
-    return {state.applicant_org, *state.partners}
-
-
-def declared_conflicts(actor: Actor) -> frozenset[str]:
-    """The companies the caller, or whom they stand in for, declared a conflict of interest with."""
-    return actor.conflicts | (actor.on_behalf_of.conflicts if actor.on_behalf_of else frozenset())
-
-
-def conflicts_in(state: CaseState, actor: Actor) -> list[str]:
-    """The caller's declared conflicts that can concern this case now or after its next step (its applicant, its
-    partners, and the candidates a partner is chosen from): what an action carries to the case's workflow, so
-    the Update stays small however many conflicts a member has declared."""
-    could_be = companies_of(state) | {candidate.sme_id for candidate in state.candidates}
-    return sorted(declared_conflicts(actor) & could_be)
-
-
-def conflicted(state: CaseState, actor: Actor) -> bool:
-    """Whether the caller (or whom they stand in for) declared a conflict with a company of the case: then they
-    neither see it — its deliberation — nor decide its proposal (`can_see` is false, so every action is refused)."""
-    return bool(declared_conflicts(actor) & companies_of(state))
 
 
 class RefusalKind(StrEnum):

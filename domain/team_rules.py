@@ -1,6 +1,6 @@
 """Rules of team work (issue 21): who reassigns a person's cases in bulk, declares and reads conflicts of interest,
 reads the service-level reports and finds colleagues — each decided here once. What a declared conflict does to a
-case (it is not seen, so not decided) is part of seeing a case: `domain.rules.conflicted`, asked by `can_see`."""
+case (it is not seen, so not decided) is part of seeing a case: `domain.conflicts.conflicted`, asked by `can_see`."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ def _visible_to(actor: Actor) -> ColumnElement[bool]:
 
 
 def _not_conflicted(actor: Actor) -> list[ColumnElement[bool]]:
-    """`domain.rules.conflicted` in SQL: none of the case's companies (applicant, partners) is one of the actor's."""
+    """`domain.conflicts.conflicted` in SQL: none of the case's companies (applicant, partners) is the actor's."""
     if not actor.conflicts:
         return []
     companies = sorted(actor.conflicts)

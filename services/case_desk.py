@@ -31,13 +31,14 @@ from contracts.case import (
     Receipt,
     workflow_id,
 )
+from domain.conflicts import conflicts_in
 from domain.email_addresses import smtputf8_problem
 from domain.errors import CaseNotFound, DeskError, InvalidInput, KeyReused, NoSuchAction, Refused
 from domain.filing import FilingRequest
 from domain.idempotency import FILING, KeyClaim
 from domain.model import Action, Actor, CaseState
 from domain.payloads import Payload, UpdateContact, parse_payload
-from domain.rules import Refusal, RefusalKind, allowed_actions, check, conflicts_in, consent_refusal, needing_consent
+from domain.rules import Refusal, RefusalKind, allowed_actions, check, consent_refusal, needing_consent
 from domain.texts import Texts, bound_payload, bound_request
 from infra.sme_registry import unfit_smes
 from infra.temporal import is_running

@@ -1,7 +1,7 @@
 """Conflicts of interest (issue 21): a fund committee member declares one; members read theirs, auditors all.
 
 Who may is `domain.team_rules.CONFLICT_DECLARERS` / `CONFLICT_READERS`; what a declaration does is
-`domain.rules.conflicted`.
+`domain.conflicts.conflicted`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from domain import rules
+from domain import conflicts, rules
 from domain.conflicts import ConflictDeclaration
 from domain.corporate_number import with_check_digit
 from domain.model import Action
@@ -54,6 +54,6 @@ def test_an_action_carries_only_the_conflicts_that_can_concern_its_case() -> Non
     state = in_investment_decision()
     many = {with_check_digit(f"{970000000000 + n}") for n in range(10_000)}
     member = FUND_B_ACTOR.model_copy(update={"conflicts": frozenset(many | {APPLICANT_ACTOR.org, state.partners[0]})})
-    assert rules.conflicts_in(state, member) == sorted({APPLICANT_ACTOR.org, state.partners[0]})
-    workflow_sees = member.model_copy(update={"conflicts": frozenset(rules.conflicts_in(state, member))})
-    assert rules.conflicted(state, workflow_sees) == rules.conflicted(state, member)
+    assert conflicts.conflicts_in(state, member) == sorted({APPLICANT_ACTOR.org, state.partners[0]})
+    workflow_sees = member.model_copy(update={"conflicts": frozenset(conflicts.conflicts_in(state, member))})
+    assert conflicts.conflicted(state, workflow_sees) == conflicts.conflicted(state, member)
