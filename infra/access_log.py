@@ -12,9 +12,9 @@ import orjson
 from sqlalchemy import ColumnElement, Select, Text, cast, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from infra.audit_tables import access_log
 from infra.db import driver_rows
 from infra.sme_registry import without_consent_sql
-from infra.tables import access_log
 
 
 @dataclass(frozen=True)

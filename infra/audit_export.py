@@ -60,7 +60,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.audit import canonical_time
 from domain.signing import Keyring
 from infra.access_log import ACCESS_COLUMNS, CANONICAL_UTC, exported_access
-from infra.tables import access_log, audit_events, cases
+from infra.audit_tables import access_log
+from infra.tables import audit_events, cases
 
 log = structlog.get_logger(__name__)
 

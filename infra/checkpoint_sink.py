@@ -22,8 +22,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.checkpoints import Checkpoint
+from infra.audit_tables import audit_checkpoint_deliveries, audit_checkpoints
 from infra.incidents import note_failure, note_recovery
-from infra.tables import audit_checkpoint_deliveries, audit_checkpoints
 
 log = structlog.get_logger(__name__)
 

@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.checkpoints import Checkpoint, Head, make_checkpoint
 from domain.signing import EVENT_CONTEXT, AuditKeys, Keyring
+from infra.audit_tables import audit_checkpoint_heads, audit_checkpoints
 from infra.checkpoint_sink import deliver, undelivered
 from infra.stored_checkpoints import stored_checkpoint
-from infra.tables import audit_checkpoint_heads, audit_checkpoints, audit_events
+from infra.tables import audit_events
 
 log = structlog.get_logger(__name__)
 HEADS_PER_INSERT = 5_000

@@ -33,11 +33,11 @@ from domain.audit import AuditEntry, canonical_json, canonical_time
 from domain.checkpoints import inclusion_proof
 from domain.signing import AuditKeys
 from infra.access_log import case_access
+from infra.audit_tables import audit_checkpoint_heads
 from infra.audit_trail import stored_entries
 from infra.db import session_factory
 from infra.evidence_check import ACCESS, CHECKPOINTS, EVENTS, KEYS, MANIFEST, MANIFEST_CONTEXT, sha256
 from infra.stored_checkpoints import stored_checkpoint, stored_heads
-from infra.tables import audit_checkpoint_heads
 
 FORMAT = "case-desk-evidence/2"  # 2: with the access log (`access.jsonl`)
 CHECKER = Path(__file__).with_name("evidence_check.py")

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.checkpoints import Anchor, Checkpoint, Head, anchor_of, checkpoint_problem
 from domain.signing import Keyring
-from infra.tables import audit_checkpoint_heads, audit_checkpoints
+from infra.audit_tables import audit_checkpoint_heads, audit_checkpoints
 
 
 async def stored_heads(conn: AsyncConnection, checkpoint_id: int) -> list[Head]:

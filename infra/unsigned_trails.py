@@ -33,13 +33,13 @@ from domain.audit import GENESIS_HASH
 from domain.checkpoints import UNHELD, Checkpoint, Head, anchored
 from domain.model import OPERATOR, Actor, Role
 from domain.signing import AuditKeys, Keyring
+from infra.audit_tables import audit_checkpoints
 from infra.audit_trail import case_rows
 from infra.chain_verdicts import own_verdict
 from infra.checkpoints import last_events, take_checkpoint_over
 from infra.db import session_factory
 from infra.oversight import append_to_oversight
 from infra.stored_checkpoints import checkpoint_of_row, latest_anchors, unreadable_log
-from infra.tables import audit_checkpoints
 
 ANCHORED_EVENT = "unsigned_trails_anchored"
 """The oversight chain's event naming who anchored unsigned trails, why, and by which checkpoint."""

@@ -5,6 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import infra.audit_tables  # noqa: F401 -- its tables join `metadata`
 from infra.db import create_engine
 from infra.settings import Settings
 from infra.tables import metadata

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from infra.audit_tables import audit_checkpoints
 from infra.checkpoint_sink import SENDER, undelivered
 from infra.checkpoints import take_checkpoint
 from infra.incidents import open_incidents
 from infra.settings import Settings
-from infra.tables import audit_checkpoints, incidents
+from infra.tables import incidents
 from tests.helpers.archive import Archive, serving_archive
 from tests.helpers.audit_cli import alliance
 from tests.helpers.desk import Desk

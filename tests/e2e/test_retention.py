@@ -15,10 +15,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import REDACTED, REDACTION_EVENT
+from infra.audit_tables import access_log
 from infra.export_check import check_export
 from infra.retention import archive_case, archive_closed_cases, due_for_archiving
 from infra.settings import Settings
-from infra.tables import access_log
 from tests.helpers.desk import Desk
 from tests.helpers.people import APPLICANT, AUDITOR, COORDINATOR
 
