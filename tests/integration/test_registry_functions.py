@@ -2,7 +2,7 @@
 matching index holds) and `casedesk_fold` (what the name search indexes hold). Stored columns and indexes made
 with the old bodies stay valid only if the new ones give the same result for every input: held here on
 generated SMEs and on the texts most likely to differ. Migration 0032 added to `sme_match_terms` each technology
-word in the SME's prefecture and region, and nothing else."""
+word in the SME's prefecture and region, and nothing else. Migrations 0033 and 0034 only made it faster."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from types import ModuleType
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.sme_generator import generate_sme_records
+from app.sme_generator import generate_sme_records, seed_smes
 from domain.geography import PREFECTURES
 from infra.migrate import MIGRATIONS
 from infra.sme_registry import STORED_COLUMNS
@@ -134,3 +134,59 @@ async def test_match_terms_without_subqueries_give_what_migration_0032_gave(engi
             ]),
         })).one()
     assert differing == (len(rows), 0)
+
+
+TERMS_0033 = str(migration("0033_match_terms_without_subqueries").TERMS).replace(
+    "CREATE OR REPLACE FUNCTION sme_match_terms", "CREATE FUNCTION pg_temp.terms_0033"
+)
+ODD_INDUSTRIES = [["E"], ["E", "G"], ["E", "E"], [""], ["a\x01b"], ["\x01"], [None], ["E", None, "G"], [], None]
+
+
+OUTCOME = """
+CREATE FUNCTION pg_temp.outcome_{name}(t text, i varchar[], p varchar, c text[], o text[]) RETURNS text
+LANGUAGE plpgsql AS $$ BEGIN RETURN {function}(t, i, p, c, o)::text;
+EXCEPTION WHEN others THEN RETURN 'refused: ' || SQLERRM; END $$
+"""
+"""What a body gives for some arguments as text, or the error it raises (a NULL prefecture, an empty lexeme)."""
+
+
+async def test_match_terms_in_one_split_give_what_migration_0033_gave(engine: AsyncEngine) -> None:
+    """Migration 0034 joins the extra lexemes and splits them once, and finds regions in a `jsonb`: equal to 0033's
+    body on generated SMEs and on odd technologies, industries (the separator in them, NULL elements, none), every
+    prefecture, one of no region, a prefecture holding the separator and none; the same refusals too."""
+    records = generate_sme_records(5_000, seed=14, now=datetime.now(UTC))
+    rows = [(r[9], r[5], r[3], r[10], r[11]) for r in records]
+    places = [p.name for p in PREFECTURES] + ["Atlantis", "", "Ai\x01chi", "aichi", "Aichi ", None]
+    rows += [
+        (t, ODD_INDUSTRIES[n % len(ODD_INDUSTRIES)], places[n % len(places)], [["ISO 9001"], [], None][n % 3],
+         [["Europe"], [], None][n % 5 % 3])
+        for n, t in enumerate(ODD_TECHNOLOGIES * 8)
+    ]
+    rows += [(None, ["E"], "Aichi", ["x"], ["y"]), ("robots", None, "Atlantis", None, None)]
+    async with engine.begin() as conn:
+        await conn.execute(text(TERMS_0033))
+        await conn.execute(text(OUTCOME.format(name="now", function="sme_match_terms")))
+        await conn.execute(text(OUTCOME.format(name="before", function="pg_temp.terms_0033")))
+        counts = (await conn.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE now LIKE 'refused: %'), count(*) FILTER (WHERE now IS DISTINCT "
+            "FROM before) FROM (SELECT pg_temp.outcome_now(t, i, p, c, o) AS now, pg_temp.outcome_before(t, i, p, c, o)"
+            " AS before FROM json_to_recordset(CAST(:rows AS json)) AS r (t text, i varchar[], p varchar, c text[], "
+            "o text[])) AS outcomes"
+        ), {"rows": json.dumps([{"t": t, "i": i, "p": p, "c": c, "o": o} for t, i, p, c, o in rows])})).one()
+    total, refused, differing = counts
+    assert (total, differing) == (len(rows), 0)
+    assert 0 < refused < 200  # a NULL prefecture, an industry of the separator alone
+
+
+async def test_a_seeded_registry_stores_what_migration_0033_gave(registry: AsyncEngine) -> None:
+    """The generated columns of a seed (one COPY, indexes rebuilt after it) hold what 0033's body gives."""
+    async with registry.begin() as conn:
+        await seed_smes(conn, 20_000, seed=15, now=datetime.now(UTC))
+    async with registry.begin() as conn:
+        await conn.execute(text(TERMS_0033))
+        counts = (await conn.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE match_terms IS DISTINCT FROM pg_temp.terms_0033("
+            "casedesk_fold(technologies), industries, prefecture, certifications, overseas_interest) "
+            "OR search IS DISTINCT FROM to_tsvector('english', casedesk_fold(technologies))) FROM smes"
+        ))).one()
+    assert counts == (20_000, 0)
