@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,10 +114,21 @@ MESSAGE_POLICY = default_policy.clone(header_factory=_HeaderClasses())
 """`email.policy.default` (what `EmailMessage()` uses), with header classes made once."""
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+"""A control character other than the tab, which no header value may hold (RFC 5322 §2.2, §3.2.5)."""
+
+
 def compose(outgoing: Outgoing, sender: str) -> EmailMessage:
     """The message as sent; raises MailFailure (permanent) when a header cannot be written (e.g. a line break
     in a name: no header is ever injected)."""
     to = a_label_address(outgoing.recipient_email)
+    for field, value in (("recipient name", outgoing.recipient_name), ("subject", outgoing.subject),
+                         ("case id", outgoing.case_id)):
+        if _CONTROL.search(value):
+            # the standard library refuses a line break inside a value but writes a trailing one as it is: a
+            # blank line that ends the header (what follows goes into the body), or a bare CR (RFC 5322 §2.2)
+            raise MailFailure(f"the message cannot be written: its {field} holds a control character",
+                              permanent=True)
     try:
         message = EmailMessage(policy=MESSAGE_POLICY)
         message["From"] = sender

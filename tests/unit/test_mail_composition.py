@@ -38,3 +38,23 @@ def test_a_line_break_in_a_header_is_refused_for_good(field: str) -> None:
     with pytest.raises(MailFailure) as refused:
         compose(outgoing(**{field: "Anna\r\nBcc: everyone@example.com"}), SENDER)
     assert refused.value.permanent
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r", "\r\n", "\x0b", "\x00"])
+@pytest.mark.parametrize("field", ["recipient_name", "subject", "case_id"])
+def test_a_header_ending_in_a_line_break_or_holding_a_control_character_is_refused_for_good(
+        field: str, ending: str) -> None:
+    """The standard library writes a trailing line break as it is: `Subject: abc` and a blank line, which ends the
+    header, so Message-ID, Date and the rest went into the body."""
+    fields = {"id": "0d6f1f6e-2b7b-4f0e-9c39-3f8b7a4e5d21", "case_id": "c1", "recipient_name": "Anna",
+              "recipient_email": "anna@example.com", "subject": "Case GA-2026-ABCDE", "body": "Hello"}
+    with pytest.raises(MailFailure) as refused:
+        compose(Outgoing(**{**fields, field: fields[field] + ending}), SENDER)
+    assert refused.value.permanent
+    assert "control character" in refused.value.answer
+
+
+def test_a_tab_in_a_name_is_written() -> None:
+    message = compose(outgoing(name="Anna\tSchmidt"), SENDER)
+    assert b"\n\n" not in message.as_bytes().split(b"\n\n", 1)[0]
+    assert message["Message-ID"] == "<0d6f1f6e-2b7b-4f0e-9c39-3f8b7a4e5d21@case-desk>"
