@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
@@ -34,7 +36,7 @@ from domain.errors import (
     Unreplayable,
 )
 from domain.rules import Refusal, RefusalKind
-from services.availability import DatabaseError, database_unavailable
+from services.availability import DatabaseError, database_unavailable, unwrapped_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -176,6 +178,25 @@ def install(app: FastAPI) -> None:
         # A new connection to a PostgreSQL that is down fails in asyncpg's connect with ConnectionRefusedError,
         # which SQLAlchemy passes on unwrapped (it is no DBAPIError): the same 503, not an internal error.
         log.warning("database unavailable", error=str(exc))
+        return unavailable("the database did not answer; try again shortly")
+
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(asyncpg.PostgresError)
+    async def on_unwrapped_driver_error(_: Request, exc: Exception) -> JSONResponse:
+        # What asyncpg raises while the pool sets a new connection up, which SQLAlchemy passes on unwrapped: a
+        # connection the server dropped then is "not now", as it is once set up (seen with backends terminated
+        # under load, 500s before).
+        if not unwrapped_unavailable(exc):
+            log.exception("database error")
+            return internal_error()
+        log.warning("database unavailable", error=str(exc))
+        return unavailable("the database did not answer; try again shortly")
+
+    @app.exception_handler(PoolTimeout)
+    async def on_pool_timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every pooled connection stayed busy past `db_pool_timeout` (the database slow or its connections being
+        # dropped and made again): the request may succeed shortly, so a 503, not an internal error.
+        log.warning("database connections all busy", error=str(exc))
         return unavailable("the database did not answer; try again shortly")
 
     @app.exception_handler(Exception)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -23,6 +24,17 @@ def database_unavailable(error: DatabaseError) -> bool:
     # shutting down, starting up) mean the server cannot serve now, whatever exception class carries them.
     transient = str(getattr(error.orig, "sqlstate", None) or "")[:2] in UNAVAILABLE_SQLSTATE_CLASSES
     return error.connection_invalidated or isinstance(error, OperationalError) or transient
+
+
+def unwrapped_unavailable(error: Exception) -> bool:
+    """Whether an asyncpg error SQLAlchemy passed on unwrapped means the database cannot serve now. SQLAlchemy wraps
+    what its statements raise (and `infra.db.driver_rows` what the driver's do), but not what the driver raises
+    while the pool sets a new connection up (the dialect's type codecs): a connection the server drops then (a
+    restart, `pg_terminate_backend`) is asyncpg's `InterfaceError` ("connection is closed"), and a server
+    starting up or shutting down answers with SQLSTATE class 57."""
+    if isinstance(error, asyncpg.InterfaceError):
+        return True
+    return str(getattr(error, "sqlstate", None) or "")[:2] in UNAVAILABLE_SQLSTATE_CLASSES
 
 
 async def database_up(services: Services) -> bool:
