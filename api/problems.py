@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
@@ -36,7 +34,13 @@ from domain.errors import (
     Unreplayable,
 )
 from domain.rules import Refusal, RefusalKind
-from services.availability import DatabaseError, database_unavailable, unwrapped_unavailable
+from services.availability import (
+    POOL_TIMEOUT,
+    UNWRAPPED_DRIVER_ERRORS,
+    DatabaseError,
+    database_unavailable,
+    unwrapped_unavailable,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -180,8 +184,6 @@ def install(app: FastAPI) -> None:
         log.warning("database unavailable", error=str(exc))
         return unavailable("the database did not answer; try again shortly")
 
-    @app.exception_handler(asyncpg.InterfaceError)
-    @app.exception_handler(asyncpg.PostgresError)
     async def on_unwrapped_driver_error(_: Request, exc: Exception) -> JSONResponse:
         # What asyncpg raises while the pool sets a new connection up, which SQLAlchemy passes on unwrapped: a
         # connection the server dropped then is "not now", as it is once set up (seen with backends terminated
@@ -192,8 +194,11 @@ def install(app: FastAPI) -> None:
         log.warning("database unavailable", error=str(exc))
         return unavailable("the database did not answer; try again shortly")
 
-    @app.exception_handler(PoolTimeout)
-    async def on_pool_timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
+    for driver_error in UNWRAPPED_DRIVER_ERRORS:
+        app.add_exception_handler(driver_error, on_unwrapped_driver_error)
+
+    @app.exception_handler(POOL_TIMEOUT)
+    async def on_pool_timeout(_: Request, exc: Exception) -> JSONResponse:
         # Every pooled connection stayed busy past `db_pool_timeout` (the database slow or its connections being
         # dropped and made again): the request may succeed shortly, so a 503, not an internal error.
         log.warning("database connections all busy", error=str(exc))

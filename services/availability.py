@@ -8,6 +8,7 @@ import asyncio
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services.context import Services
 
@@ -24,6 +25,12 @@ def database_unavailable(error: DatabaseError) -> bool:
     # shutting down, starting up) mean the server cannot serve now, whatever exception class carries them.
     transient = str(getattr(error.orig, "sqlstate", None) or "")[:2] in UNAVAILABLE_SQLSTATE_CLASSES
     return error.connection_invalidated or isinstance(error, OperationalError) or transient
+
+
+UNWRAPPED_DRIVER_ERRORS: tuple[type[Exception], ...] = (asyncpg.InterfaceError, asyncpg.PostgresError)
+"""What the driver raises that SQLAlchemy may pass on unwrapped: `unwrapped_unavailable` says which kind it is."""
+POOL_TIMEOUT = PoolTimeout
+"""Every pooled connection stayed busy past `db_pool_timeout`: the database cannot serve now."""
 
 
 def unwrapped_unavailable(error: Exception) -> bool:
