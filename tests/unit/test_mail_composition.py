@@ -51,10 +51,22 @@ def test_a_header_ending_in_a_line_break_or_holding_a_control_character_is_refus
     with pytest.raises(MailFailure) as refused:
         compose(Outgoing(**{**fields, field: fields[field] + ending}), SENDER)
     assert refused.value.permanent
-    assert "control character" in refused.value.answer
+    assert ("CR or LF" if ending[0] in "\r\n" else f"U+{ord(ending):04X}") in refused.value.answer
 
 
 def test_a_tab_in_a_name_is_written() -> None:
     message = compose(outgoing(name="Anna\tSchmidt"), SENDER)
     assert b"\n\n" not in message.as_bytes().split(b"\n\n", 1)[0]
     assert message["Message-ID"] == "<0d6f1f6e-2b7b-4f0e-9c39-3f8b7a4e5d21@case-desk>"
+
+
+def test_headers_parsed_once_still_belong_to_their_own_message() -> None:
+    """Headers are parsed once per value and reused (the sender, a recipient, a case's subject): interleaved
+    messages to different people each carry their own, byte for byte as the default policy writes them."""
+    hanako, anna = outgoing(), outgoing(name="Anna Schmidt (Acme GmbH)", subject="Case GA-2026-ABCDE accepted")
+    for first, second in ((hanako, anna), (anna, hanako), (hanako, hanako)):
+        one, other = compose(first, SENDER), compose(second, SENDER)
+        for message, sent in ((one, first), (other, second)):
+            assert message.as_bytes() == as_the_standard_policy_writes(message)
+            assert message["Subject"] == sent.subject
+            assert message["To"].addresses[0].display_name == sent.recipient_name
