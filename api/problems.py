@@ -169,20 +169,23 @@ def install(app: FastAPI) -> None:
         log.warning("temporal unavailable", error=str(exc))
         return unavailable("the workflow engine did not answer; try again shortly")
 
+    def database_not_now(error: object, what: str = "database unavailable") -> JSONResponse:
+        """The 503 of every database failure that means "not now" (logged as a warning, not an error)."""
+        log.warning(what, error=str(error))
+        return unavailable("the database did not answer; try again shortly")
+
     @app.exception_handler(DatabaseError)
     async def on_database_unavailable(_: Request, exc: DatabaseError) -> JSONResponse:
         if not database_unavailable(exc):
             log.exception("database error")
             return internal_error()
-        log.warning("database unavailable", error=str(exc.orig))
-        return unavailable("the database did not answer; try again shortly")
+        return database_not_now(exc.orig)
 
     @app.exception_handler(ConnectionError)
     async def on_connection_refused(_: Request, exc: ConnectionError) -> JSONResponse:
         # A new connection to a PostgreSQL that is down fails in asyncpg's connect with ConnectionRefusedError,
         # which SQLAlchemy passes on unwrapped (it is no DBAPIError): the same 503, not an internal error.
-        log.warning("database unavailable", error=str(exc))
-        return unavailable("the database did not answer; try again shortly")
+        return database_not_now(exc)
 
     async def on_unwrapped_driver_error(_: Request, exc: Exception) -> JSONResponse:
         # What asyncpg raises while the pool sets a new connection up, which SQLAlchemy passes on unwrapped: a
@@ -191,8 +194,7 @@ def install(app: FastAPI) -> None:
         if not unwrapped_unavailable(exc):
             log.exception("database error")
             return internal_error()
-        log.warning("database unavailable", error=str(exc))
-        return unavailable("the database did not answer; try again shortly")
+        return database_not_now(exc)
 
     for driver_error in UNWRAPPED_DRIVER_ERRORS:
         app.add_exception_handler(driver_error, on_unwrapped_driver_error)
@@ -201,8 +203,7 @@ def install(app: FastAPI) -> None:
     async def on_pool_timeout(_: Request, exc: Exception) -> JSONResponse:
         # Every pooled connection stayed busy past `db_pool_timeout` (the database slow or its connections being
         # dropped and made again): the request may succeed shortly, so a 503, not an internal error.
-        log.warning("database connections all busy", error=str(exc))
-        return unavailable("the database did not answer; try again shortly")
+        return database_not_now(exc, "database connections all busy")
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:

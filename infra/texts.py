@@ -17,18 +17,23 @@ _KEEP = ("INSERT INTO case_texts (case_id, ref, body) SELECT $1::uuid, unnest($2
 never compiled per count). Parameters: the case id, the references and the texts (lists of the same length)."""
 
 
+def _kept(case_id: str, texts: Mapping[str, str]) -> tuple[str, list[str], list[str]]:
+    """`_KEEP`'s parameters."""
+    return case_id, list(texts), list(texts.values())
+
+
 async def keep_texts(conn: AsyncConnection, case_id: str, texts: Mapping[str, str]) -> None:
     """Store each `{reference: text}` of a case, in `conn`'s transaction; idempotent (a reference always stands
     for the same text)."""
     if texts:
-        await conn.exec_driver_sql(_KEEP, (case_id, list(texts), list(texts.values())))
+        await conn.exec_driver_sql(_KEEP, _kept(case_id, texts))
 
 
 async def keep_texts_alone(engine: AsyncEngine, case_id: str, texts: Mapping[str, str]) -> None:
     """`keep_texts` as a statement of its own, committed on its own, run by the driver (`infra.db.driver_rows`):
     before an action, in the API (issue 15)."""
     if texts:
-        await driver_rows(engine, _KEEP, case_id, list(texts), list(texts.values()))
+        await driver_rows(engine, _KEEP, *_kept(case_id, texts))
 
 
 def kept_texts_of(case_id: Any, refs: Any) -> ScalarSelect[Any]:

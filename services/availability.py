@@ -21,10 +21,7 @@ DatabaseError = DBAPIError
 
 def database_unavailable(error: DatabaseError) -> bool:
     """Whether the database cannot serve now (a transient outage), as opposed to a statement that failed."""
-    # SQLSTATE classes 08 (connection exception), 53 (insufficient resources) and 57 (operator intervention:
-    # shutting down, starting up) mean the server cannot serve now, whatever exception class carries them.
-    transient = str(getattr(error.orig, "sqlstate", None) or "")[:2] in UNAVAILABLE_SQLSTATE_CLASSES
-    return error.connection_invalidated or isinstance(error, OperationalError) or transient
+    return error.connection_invalidated or isinstance(error, OperationalError) or _not_now_sqlstate(error.orig)
 
 
 UNWRAPPED_DRIVER_ERRORS: tuple[type[Exception], ...] = (asyncpg.InterfaceError, asyncpg.PostgresError)
@@ -39,8 +36,13 @@ def unwrapped_unavailable(error: Exception) -> bool:
     while the pool sets a new connection up (the dialect's type codecs): a connection the server drops then (a
     restart, `pg_terminate_backend`) is asyncpg's `InterfaceError` ("connection is closed"), and a server
     starting up or shutting down answers with SQLSTATE class 57."""
-    if isinstance(error, asyncpg.InterfaceError):
-        return True
+    return isinstance(error, asyncpg.InterfaceError) or _not_now_sqlstate(error)
+
+
+def _not_now_sqlstate(error: object) -> bool:
+    """Whether the driver's error carries a SQLSTATE of class 08 (connection exception), 53 (insufficient
+    resources) or 57 (operator intervention: shutting down, starting up): the server cannot serve now, whatever
+    exception class carries it."""
     return str(getattr(error, "sqlstate", None) or "")[:2] in UNAVAILABLE_SQLSTATE_CLASSES
 
 
