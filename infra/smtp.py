@@ -133,8 +133,10 @@ def _addressed(name: str, local: str, domain: str) -> BaseHeader:
     return header
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-"""A control character other than the tab, which no header value may hold (RFC 5322 §2.2, §3.2.5)."""
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+"""A control character other than the tab, which no header value may hold (RFC 5322 §2.2, §3.2.5), C1 ones
+included, and the line and paragraph separators: Python counts NEL, U+2028 and U+2029 as line breaks, so the
+standard library refused one inside a subject but wrote one at its end (or anywhere in a name) as it was."""
 
 
 def compose(outgoing: Outgoing, sender: str) -> EmailMessage:

@@ -70,3 +70,18 @@ def test_headers_parsed_once_still_belong_to_their_own_message() -> None:
             assert message.as_bytes() == as_the_standard_policy_writes(message)
             assert message["Subject"] == sent.subject
             assert message["To"].addresses[0].display_name == sent.recipient_name
+
+
+@pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029", "\x9b"])
+@pytest.mark.parametrize("field", ["recipient_name", "subject", "case_id"])
+def test_a_unicode_line_separator_or_c1_control_is_refused_wherever_it_stands(field: str, separator: str) -> None:
+    """Python counts NEL, U+2028 and U+2029 as line breaks: the standard library refused one inside a subject but
+    wrote one at its end, or anywhere in a name or a case id, as it was (raw bytes under SMTPUTF8), as it did the
+    C1 controls; each is refused for good, by name."""
+    fields = {"id": "0d6f1f6e-2b7b-4f0e-9c39-3f8b7a4e5d21", "case_id": "c1", "recipient_name": "Anna",
+              "recipient_email": "anna@example.com", "subject": "Case GA-2026-ABCDE", "body": "Hello"}
+    for value in (fields[field] + separator, separator + fields[field]):
+        with pytest.raises(MailFailure) as refused:
+            compose(Outgoing(**{**fields, field: value}), SENDER)
+        assert refused.value.permanent
+        assert f"U+{ord(separator):04X}" in refused.value.answer
