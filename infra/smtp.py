@@ -115,17 +115,17 @@ MESSAGE_POLICY = default_policy.clone(header_factory=_HeaderClasses())
 """`email.policy.default` (what `EmailMessage()` uses), with header classes made once."""
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=256)  # parsed headers are heavy: up to some 45 kB each for a long Japanese subject
 def _stored(name: str, value: str) -> BaseHeader:
     """The header `MESSAGE_POLICY` stores for `value` (what `message[name] = value` parses; ValueError as it raises),
-    parsed once for the values that come back: the sender, a case's id and subject, the second's date. Parsing is
+    parsed once for the values that come back: the sender, a case's id and subject. Parsing is
     most of writing a message (issue 15, profiled: about 60%, the addresses half of it); a header object is
     immutable, and `EmailMessage` takes one as it is, so the bytes written are the same."""
     header: BaseHeader = MESSAGE_POLICY.header_store_parse(name, value)[1]
     return header
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=256)
 def _addressed(name: str, local: str, domain: str) -> BaseHeader:
     """`_stored` for the To header of one mailbox: staff are told again and again."""
     header: BaseHeader = MESSAGE_POLICY.header_store_parse(
@@ -157,7 +157,7 @@ def compose(outgoing: Outgoing, sender: str) -> EmailMessage:
         message["To"] = _addressed(outgoing.recipient_name, local, domain)
         message["Subject"] = _stored("Subject", outgoing.subject)
         message["Message-ID"] = message_id(outgoing.id)
-        message["Date"] = _stored("Date", format_datetime(datetime.now(UTC)))
+        message["Date"] = format_datetime(datetime.now(UTC))  # a new value each second: not kept
         message["X-Case-Id"] = _stored("X-Case-Id", outgoing.case_id)
         message.set_content(outgoing.body)
     except (ValueError, TypeError) as error:
