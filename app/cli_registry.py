@@ -123,5 +123,7 @@ def seed_smes_command(
             f"{result.added:,} SME(s) added ({count - result.added:,} were there already) in {took:.1f} s "
             f"({count / took:,.0f} rows/s); {total:,} in all"
         )
+        if result.warmed:
+            console.print(f"the registry ({result.warmed / 2**20:,.0f} MB) is in PostgreSQL's shared buffers")
 
     _with_engine(main)

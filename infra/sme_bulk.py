@@ -39,6 +39,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.copy_text import copy_writer
+from infra.registry_warmth import warm_registry
 from infra.sme_registry import STORED_COLUMNS, StoreResult
 
 _STAGING = "smes_seed_staging"
@@ -71,7 +72,8 @@ async def bulk_add_smes(
 ) -> StoreResult:
     """Add `records` (tuples in `STORED_COLUMNS` order, corporate numbers distinct) in the caller's transaction;
     SMEs already registered are kept. `progress(n)` after each chunk of n rows; `indexing()` before the indexes
-    are rebuilt (only when `expected` rows at least double the registry). A registry of more than `direct_up_to`
+    are rebuilt (only when `expected` rows at least double the registry), after which the registry is read into
+    the shared buffers (`infra.registry_warmth`; `StoreResult.warmed`). A registry of more than `direct_up_to`
     SMEs is written through a staging table."""
     for name, value in BULK_SESSION_SETTINGS.items():
         await conn.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
@@ -92,6 +94,7 @@ async def bulk_add_smes(
         indexing()
         for definition in rebuilt:
             await conn.execute(text(definition))
+        return StoreResult(added, 0, warmed=await warm_registry(conn))
     return StoreResult(added, 0)
 
 

@@ -52,6 +52,8 @@ log = structlog.get_logger(__name__)
 class StoreResult:
     added: int
     updated: int
+    warmed: int = 0
+    """Bytes of the registry read into the shared buffers after a bulk load (`infra.registry_warmth`)."""
 
 
 async def store_smes(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.sme_generator import generate_smes
 from infra.sme_bulk import bulk_add_smes
-from infra.sme_registry import StoreResult, count_smes, seed_demo_smes, store_smes
+from infra.sme_registry import count_smes, seed_demo_smes, store_smes
 from infra.tables import smes
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
@@ -40,7 +40,7 @@ async def test_a_seed_keeps_the_smes_already_there_and_every_index(registry: Asy
     async with registry.begin() as conn:
         records = (tuple(row.values()) for row in generated)
         result = await bulk_add_smes(conn, records, expected=len(generated), chunk=1_000, direct_up_to=direct_up_to)
-    assert result == StoreResult(len(generated) - 1, 0)
+    assert (result.added, result.updated) == (len(generated) - 1, 0)
     async with registry.connect() as conn:
         assert await count_smes(conn) == len(generated) + demo
         kept = (await conn.execute(select(smes.c.name, smes.c.consent).where(smes.c.id == told["id"]))).one()
@@ -49,6 +49,33 @@ async def test_a_seed_keeps_the_smes_already_there_and_every_index(registry: Asy
             smes.c.id == generated[0]["id"]))).one()
     assert loaded.name == generated[0]["name"] and "prefecture " + generated[0]["prefecture"] in loaded.match_terms
     assert await indexes(registry) == before
+
+
+UNCACHED = """
+SELECT r.oid::regclass::text, pg_relation_size(r.oid) / current_setting('block_size')::int - (
+    SELECT count(*) FROM pg_buffercache b
+    WHERE b.relfilenode = pg_relation_filenode(r.oid) AND b.relforknumber = 0
+      AND b.reldatabase = (SELECT oid FROM pg_database WHERE datname = current_database()))
+FROM (SELECT indexrelid AS oid FROM pg_index WHERE indrelid = 'smes'::regclass UNION ALL SELECT 'smes'::regclass) r
+"""
+
+
+async def test_a_seed_that_rebuilds_the_indexes_leaves_the_whole_registry_in_the_shared_buffers(
+    registry: AsyncEngine,
+) -> None:
+    """Issue 23: COPY writes through a small ring of buffers and a B-tree's build writes past them, so without
+    warming the first matching after a seed read the registry from the operating system page by page."""
+    async with registry.begin() as conn:
+        await conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_buffercache"))
+        result = await bulk_add_smes(conn, (tuple(row.values()) for row in generate_smes(3_000, seed=6, now=NOW)),
+                                     expected=3_000)
+    async with registry.connect() as conn:
+        uncached = {name: left for name, left in (await conn.execute(text(UNCACHED))).all()}
+        size = (await conn.execute(text(
+            "SELECT sum(pg_relation_size(r)) FROM (SELECT indexrelid AS r FROM pg_index "
+            "WHERE indrelid = 'smes'::regclass UNION ALL SELECT 'smes'::regclass) x"))).scalar_one()
+    assert len(uncached) >= 4 and set(uncached.values()) == {0}, uncached  # the table, its key, its text indexes
+    assert (result.added, result.warmed) == (3_000, size)
 
 
 async def test_a_seed_stores_every_value_the_generator_made(registry: AsyncEngine) -> None:
