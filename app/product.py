@@ -94,16 +94,18 @@ async def run_product(settings: Settings, console: Console) -> None:
         async def ready() -> None:
             print_ready(console, settings, rows)
 
-        # The worker (with the mail relay and the incident watch) in a process of its own: a core for each.
-        worker = WorkerProcess()
-        worker.start()
-        supervisor = asyncio.create_task(worker.supervise(stop))
+        # The case workers (each with a mail relay and the incident watch) in processes of their own, beside the
+        # API's: one Python process runs on one core at a time (issue 15).
+        workers = [WorkerProcess() for _ in range(settings.run_workers)]
+        for worker in workers:
+            worker.start()
+        supervisors = [asyncio.create_task(worker.supervise(stop)) for worker in workers]
         try:
             await serve_until_stopped(stop, server, None, on_ready=ready)
         finally:
             stop.set()
-            await worker.stop(WORKER_STOP_TIMEOUT)
-            await supervisor
+            await asyncio.gather(*(worker.stop(WORKER_STOP_TIMEOUT) for worker in workers))
+            await asyncio.gather(*supervisors)
         console.print("stopping…")
     finally:
         if sink is not None:

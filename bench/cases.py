@@ -37,7 +37,7 @@ from bench.bare import BARE_LOCAL_WORKFLOW, BareLocalWorkflow, BareWorkflow, noo
 from bench.drivers import BARE_ACTIONS, UPDATES_PER_CASE, bare_driver, case_driver
 from bench.measure import ActivityTimer, Phase, mean, ms, percentile
 from bench.running import run_and_report, run_phase
-from bench.stack import bench_stack, worker_process
+from bench.stack import bench_stack, worker_processes
 from infra.settings import Settings
 from infra.smtp import SmtpSettings
 from infra.startup import free_port
@@ -89,17 +89,15 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console,
         ) as progress:
             queue = settings.temporal_task_queue
             async with contextlib.AsyncExitStack() as running:
-                child: ChildProcess | None = None
+                guarded: list[ChildProcess] = []  # a product process that exits stops the run
                 if inline:
                     relay = MailRelay(stack.engine, smtp, client, settings.audit_keys.signer)
                     worker = build_worker(client, queue, stack.engine, keys=settings.audit_keys)
                     await running.enter_async_context(worker)
                     await running.enter_async_context(relay.running())
                 else:
-                    child = await running.enter_async_context(
-                        worker_process(stack, settings, stack.root / "worker.log"))
+                    guarded = await running.enter_async_context(worker_processes(stack, settings))
                 drive = case_driver(client, queue, stack.engine)
-                guarded = [child] if child is not None else []
                 if warmup:
                     await run_phase(Phase("case desk (warm-up)"), drive, warmup, concurrency, progress, timer,
                                     guarded)

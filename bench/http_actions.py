@@ -46,7 +46,7 @@ from bench.drivers import (
 )
 from bench.measure import ActivityTimer, Phase, UpdateTimer, mean, ms, percentile
 from bench.running import run_and_report, run_phase
-from bench.stack import API_HOST, api_process, bench_stack, worker_process
+from bench.stack import API_HOST, api_process, bench_stack, worker_processes
 from infra.settings import Settings
 from infra.startup import free_port
 from infra.users import ensure_demo_users
@@ -125,8 +125,7 @@ async def benchmark(total: int, concurrency: int, warmup: int, console: Console,
                             serving(create_app(Services(settings, engine, sessions, client)), api_port))
                         where = "in this process, beside the officers"
                     else:
-                        guarded.append(await running.enter_async_context(
-                            worker_process(stack, settings, stack.root / "worker.log")))
+                        guarded.extend(await running.enter_async_context(worker_processes(stack, settings)))
                         guarded.append(await running.enter_async_context(
                             api_process(stack, settings, api_port, stack.root / "api.log")))
                         where = "each in a process of its own (`alliance worker`, `alliance api`)"

@@ -174,6 +174,17 @@ async def worker_process(stack: Stack, settings: Settings, log_path: Path) -> As
 
 
 @contextlib.asynccontextmanager
+async def worker_processes(stack: Stack, settings: Settings) -> AsyncIterator[list[ChildProcess]]:
+    """`settings.run_workers` case workers, as `alliance run` starts them (`worker_process` each; logs
+    `worker.log`, `worker-2.log`, … in the stack's folder), started side by side."""
+    async with contextlib.AsyncExitStack() as running:
+        logs = [stack.root / ("worker.log" if n == 1 else f"worker-{n}.log")
+                for n in range(1, settings.run_workers + 1)]
+        yield list(await asyncio.gather(*(running.enter_async_context(worker_process(stack, settings, log))
+                                           for log in logs)))
+
+
+@contextlib.asynccontextmanager
 async def api_process(stack: Stack, settings: Settings, port: int, log_path: Path) -> AsyncIterator[ChildProcess]:
     """The product's HTTP API as `alliance api` serves it, on API_HOST:`port`, in a process of its own (as deployed),
     configured only by its environment from `settings`; yields once it answers on its port. Stopped with SIGTERM

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
@@ -67,6 +68,11 @@ class Settings(BaseSettings):
         None, description="Name expected in the server's certificate (SNI), when it differs from the address."
     )
     temporal_api_key: SecretStr | None = Field(None, description="Temporal Cloud API key; implies TLS.")
+    run_workers: int = Field(
+        default_factory=lambda: min(2, os.cpu_count() or 1), ge=1, le=16,
+        description="Case worker processes `alliance run` starts (default: two where the machine has two cores or "
+                    "more, else one).",
+    )
     worker_max_concurrent_activities: int = Field(100, ge=1, description="Activities one worker runs at once.")
     worker_max_concurrent_workflow_tasks: int = Field(
         100, ge=2, description="Workflow tasks one worker runs at once (Temporal needs at least 2)."

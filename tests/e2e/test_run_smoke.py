@@ -110,28 +110,33 @@ def worker_processes(launched: Launched) -> list[psutil.Process]:
     return found
 
 
-def test_run_keeps_its_worker_in_a_process_of_its_own_and_starts_it_again_when_it_dies(
+def test_run_keeps_its_workers_in_processes_of_their_own_and_starts_one_again_when_it_dies(
     tmp_path: Path, launch: Launcher
 ) -> None:
-    """Issue 15: the API and the case worker each get a core; a worker killed outright is started again, and the
-    product goes on taking cases; stopping the product stops the worker too."""
-    env = product_env(tmp_path)
+    """Issue 15: the API and each case worker (`RUN_WORKERS` of them) get a process of their own, so a core each;
+    a worker killed outright is started again, and the product goes on taking cases; stopping the product stops
+    the workers too."""
+    env = product_env(tmp_path, RUN_WORKERS="2")
     launched = launch(["run"], env, "run")
     wait_healthy(launched, env)
     tokens = wait_demo_tokens(launched)
-    [first] = eventually(lambda: worker_processes(launched) or None, 30, "a case worker process", launched)
-    assert first.pid != launched.popen.pid
+    first, other = eventually(lambda: worker_processes(launched) if len(worker_processes(launched)) == 2 else None,
+                              30, "two case worker processes", launched)
+    assert launched.popen.pid not in (first.pid, other.pid)
 
     first.kill()
-    [second] = eventually(lambda: [p for p in worker_processes(launched) if p.pid != first.pid] or None, 30,
-                          "the case worker started again", launched)
+    [again] = eventually(
+        lambda: [p for p in worker_processes(launched) if p.pid not in (first.pid, other.pid)] or None, 30,
+        "the killed case worker started again", launched)
     assert "starting it again" in launched.output(), launched.describe()
+    assert other.is_running() and other.status() != psutil.STATUS_ZOMBIE  # the other one went on
     with httpx.Client(base_url=api_base(env), timeout=60) as http:
         created = http.post("/api/cases", json=filing(), headers=auth(tokens["applicant"]))
     assert created.status_code == 201, created.text
 
     stop_and_check_nothing_is_left(launched, "SIGINT", Path(env["DATA_DIR"]))
-    assert not second.is_running() or second.status() == psutil.STATUS_ZOMBIE
+    for worker in (again, other):
+        assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
 
 
 def test_users_add_and_demo_in_a_second_terminal_work_against_the_running_product(
