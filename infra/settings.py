@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
@@ -69,9 +68,8 @@ class Settings(BaseSettings):
     )
     temporal_api_key: SecretStr | None = Field(None, description="Temporal Cloud API key; implies TLS.")
     run_workers: int = Field(
-        default_factory=lambda: min(2, os.cpu_count() or 1), ge=1, le=16,
-        description="Case worker processes `alliance run` starts (default: two where the machine has two cores or "
-                    "more, else one).",
+        1, ge=1, le=16,
+        description="Case worker processes `alliance run` starts, each in a process of its own (more for more cores).",
     )
     worker_max_concurrent_activities: int = Field(100, ge=1, description="Activities one worker runs at once.")
     worker_max_concurrent_workflow_tasks: int = Field(
