@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from alembic import command
 from alembic.config import Config
@@ -10,6 +12,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def earlier_migration(filename: str) -> ModuleType:
+    """The migration in `versions/filename`, loaded as a module of its own: a later migration whose downgrade puts
+    back (or whose upgrade keeps) a body an earlier one wrote reads it there rather than copying it."""
+    spec = importlib.util.spec_from_file_location(f"migration_{filename.partition('_')[0]}",
+                                                  MIGRATIONS / "versions" / filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _config(connection: Connection) -> Config:

@@ -6,35 +6,23 @@ word in the SME's prefecture and region, and nothing else. Migrations 0033 and 0
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import UTC, datetime
-from types import ModuleType
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.sme_generator import generate_sme_records, seed_smes
 from domain.geography import PREFECTURES
-from infra.migrate import MIGRATIONS
+from infra.migrate import earlier_migration
 from infra.sme_registry import STORED_COLUMNS
 
-
-def migration(name: str) -> ModuleType:
-    """A migration module of `infra/migrations/versions` (their names start with digits: no import statement)."""
-    spec = importlib.util.spec_from_file_location(name, MIGRATIONS / "versions" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-OLD_TERMS = str(migration("0023_matching_terms").TERMS).replace(
+OLD_TERMS = str(earlier_migration("0023_matching_terms.py").TERMS).replace(
     "CREATE FUNCTION sme_match_terms", "CREATE FUNCTION pg_temp.old_match_terms"
 )
 OLD_FOLD = (
     "CREATE FUNCTION pg_temp.old_fold(text) RETURNS text LANGUAGE sql IMMUTABLE AS "
-    f"$$ SELECT {migration('0025_corporate_number_publication')._FOLD_BEFORE} $$"
+    f"$$ SELECT {earlier_migration('0025_corporate_number_publication.py')._FOLD_BEFORE} $$"
 )
 _REGIONS = ", ".join(f"('{p.name}', '{p.region}')" for p in PREFECTURES)
 PLACED = (
@@ -79,7 +67,7 @@ async def test_match_terms_and_folding_give_what_the_old_bodies_gave(engine: Asy
 
 FOLD_0025 = (
     "CREATE FUNCTION pg_temp.fold_0025(text) RETURNS text LANGUAGE sql IMMUTABLE AS "
-    f"$$ SELECT {migration('0025_corporate_number_publication')._FOLD_NOW} $$"
+    f"$$ SELECT {earlier_migration('0025_corporate_number_publication.py')._FOLD_NOW} $$"
 )
 EDGES = ["", " ", "~", "ABC xyz", "Tab\there", "line\nbreak", "\x7f", "\x01", "\u00a0", "ﬁne", "Ｗorks", "Ω", "Å",
          "İ", "K\u0301", "CAD/CAM; 3D printing"]
@@ -100,8 +88,8 @@ async def test_folding_printable_ascii_at_once_gives_what_migration_0025_gave(en
     assert {t: now for t, now, _ in folded}["ABC xyz"] == "abc xyz"
 
 
-TERMS_0032 = str(migration("0032_technology_words_by_prefecture").TERMS).format(
-    placed=migration("0032_technology_words_by_prefecture").PLACED
+TERMS_0032 = str(earlier_migration("0032_technology_words_by_prefecture.py").TERMS).format(
+    placed=earlier_migration("0032_technology_words_by_prefecture.py").PLACED
 ).replace("CREATE OR REPLACE FUNCTION sme_match_terms", "CREATE FUNCTION pg_temp.terms_0032")
 ODD_TECHNOLOGIES = [
     *TEXTS, *EDGES, "", "the of and", "a\x01b c\x01", "x\x02y; z\x1fw", "http://example.com/a b.c@d.org 1.5 3-D",
@@ -136,7 +124,7 @@ async def test_match_terms_without_subqueries_give_what_migration_0032_gave(engi
     assert differing == (len(rows), 0)
 
 
-TERMS_0033 = str(migration("0033_match_terms_without_subqueries").TERMS).replace(
+TERMS_0033 = str(earlier_migration("0033_match_terms_without_subqueries.py").TERMS).replace(
     "CREATE OR REPLACE FUNCTION sme_match_terms", "CREATE FUNCTION pg_temp.terms_0033"
 )
 ODD_INDUSTRIES = [["E"], ["E", "G"], ["E", "E"], [""], ["a\x01b"], ["\x01"], [None], ["E", None, "G"], [], None]

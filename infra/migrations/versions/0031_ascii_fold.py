@@ -14,11 +14,10 @@ Revision ID: 0031
 Revises: 0030
 """
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
+
+from infra.migrate import earlier_migration
 
 revision = "0031"
 down_revision = "0030"
@@ -26,17 +25,7 @@ branch_labels = None
 depends_on = None
 
 
-def _migration_0025() -> ModuleType:
-    """Migration 0025, whose fold body this one keeps for text beyond printable ASCII."""
-    path = Path(__file__).with_name("0025_corporate_number_publication.py")
-    spec = importlib.util.spec_from_file_location("migration_0025", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_BEFORE = _migration_0025()
+_BEFORE = earlier_migration("0025_corporate_number_publication.py")
 FOLD_NOW = f"CASE WHEN $1 ~ '^[ -~]*$' THEN lower($1) ELSE {_BEFORE._FOLD_NOW} END"
 
 

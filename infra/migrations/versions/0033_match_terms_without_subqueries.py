@@ -13,26 +13,15 @@ Revision ID: 0033
 Revises: 0032
 """
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
+
+from infra.migrate import earlier_migration
 
 revision = "0033"
 down_revision = "0032"
 branch_labels = None
 depends_on = None
-
-
-def _migration_0032() -> ModuleType:
-    """Migration 0032, whose body the downgrade puts back."""
-    path = Path(__file__).with_name("0032_technology_words_by_prefecture.py")
-    spec = importlib.util.spec_from_file_location("migration_0032", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _prefixed(words: str, prefix: str) -> str:
@@ -81,5 +70,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    before = _migration_0032()
+    before = earlier_migration("0032_technology_words_by_prefecture.py")
     op.execute(before.TERMS.format(placed=before.PLACED))

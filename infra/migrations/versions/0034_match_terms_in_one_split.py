@@ -19,12 +19,11 @@ Revision ID: 0034
 Revises: 0033
 """
 
-import importlib.util
 import json
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
+
+from infra.migrate import earlier_migration
 
 revision = "0034"
 down_revision = "0033"
@@ -43,16 +42,6 @@ REGIONS = {
 }
 """The regions of migration 0033's CASE, as they were written there (not read from `domain.geography`)."""
 REGION_OF = json.dumps({name: region for region, names in REGIONS.items() for name in names}, separators=(",", ":"))
-
-
-def _migration_0033() -> ModuleType:
-    """Migration 0033, whose body the downgrade puts back."""
-    path = Path(__file__).with_name("0033_match_terms_without_subqueries.py")
-    spec = importlib.util.spec_from_file_location("migration_0033", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 TERMS = f"""
@@ -83,4 +72,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(_migration_0033().TERMS)
+    op.execute(earlier_migration("0033_match_terms_without_subqueries.py").TERMS)
