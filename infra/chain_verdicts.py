@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.chain_rows import Canonical, links
 from domain.chain_verification import NO_EVENTS, ChainReport, SignatureCheck, by_head, settle
 from domain.checkpoints import Anchor, anchored
 from domain.signing import EVENT_CONTEXT, Keyring
-from domain.stored_rows import Canonical, Row, links
+from domain.stored_rows import Row
 from domain.verification import OVERSIGHT_CHAIN
 
 

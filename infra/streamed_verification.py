@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.chain_rows import Canonical
 from domain.chain_verification import ChainReport, settle
 from domain.checkpoints import Anchor, Head, anchored
 from domain.signing import EVENT_CONTEXT, Keyring
-from domain.stored_rows import ROW_COLUMNS, Canonical, Row, copy_row
+from domain.stored_rows import ROW_COLUMNS, Row, copy_row
 from infra.audit_trail import read_snapshot
 from infra.chain_verdicts import Draft, draft_of
 

@@ -17,9 +17,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.audit import GENESIS_HASH, REDACTION_EVENT, AuditEntry, canonical_time, make_entry, redact, sign
+from domain.chain_rows import Canonical, quick_links
 from domain.chain_verification import chain_links, verify_chain
 from domain.signing import Keyring, Signer
-from domain.stored_rows import Canonical, Row, event_row, quick_links
+from domain.stored_rows import Row, event_row
 from infra.audit_trail import stored_entries
 from infra.db import session_factory
 from infra.streamed_verification import _every_case, verify_every_chain

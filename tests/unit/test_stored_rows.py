@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain.audit import GENESIS_HASH, AuditEntry, canonical_time, make_entry
+from domain.chain_rows import Canonical, links
 from domain.chain_verification import NO_EVENTS, EventRow
-from domain.stored_rows import Canonical, DamagedRow, audit_entry, event_row, links, trail_entries
+from domain.stored_rows import DamagedRow, audit_entry, event_row, trail_entries
 
 NEVER_NULL = ["case_id", "seq", "type", "actor", "at", "stage_after", "payload", "prev_hash", "hash", "hash_version"]
 
