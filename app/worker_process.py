@@ -28,6 +28,20 @@ LONGEST_BACKOFF = 30.0
 STEADY_SECONDS = 300.0
 """A worker that ran this long before it stopped is started again after FIRST_BACKOFF, not the last pause."""
 COMMAND = [sys.executable, "-m", "app.cli", "worker"]
+POLL_SECONDS = 0.2
+"""How often a worker's exit is looked for: on the event loop, not by a thread blocked in wait() — asyncio's
+default pool has min(32, cores + 4) threads, fewer than `RUN_WORKERS` may be, and the workers past them went
+unwatched."""
+
+
+async def ended(popen: subprocess.Popen[bytes], within: float | None = None) -> int:
+    """The process's exit status once it has ended; TimeoutExpired if it is still running after `within` s."""
+    deadline = None if within is None else time.monotonic() + within
+    while (status := popen.poll()) is None:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise subprocess.TimeoutExpired(popen.args, within or 0.0)
+        await asyncio.sleep(POLL_SECONDS)
+    return status
 
 
 class WorkerProcess:
@@ -49,17 +63,17 @@ class WorkerProcess:
         """Until `stop`: wait for the worker to end, and start it again when it ended by itself."""
         backoff = FIRST_BACKOFF
         while not stop.is_set() and self.popen is not None:
-            ended = asyncio.create_task(asyncio.to_thread(self.popen.wait))
+            exited = asyncio.create_task(ended(self.popen))
             stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait([ended, stopping], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([exited, stopping], return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
             if stop.is_set():
                 self.terminate()  # now, so the worker stops while the API does
-                ended.cancel()  # the thread still waits; the process ending ends the wait
+                exited.cancel()
                 return
             if time.monotonic() - self.started_at > STEADY_SECONDS:  # it had been running well: a fresh fault
                 backoff = FIRST_BACKOFF
-            log.error("the case worker stopped by itself; starting it again", exit_status=ended.result(),
+            log.error("the case worker stopped by itself; starting it again", exit_status=exited.result(),
                       in_seconds=backoff)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff)
@@ -81,9 +95,9 @@ class WorkerProcess:
             return
         self.terminate()
         try:
-            await asyncio.to_thread(popen.wait, within)
+            await ended(popen, within)
         except subprocess.TimeoutExpired:
             log.error("the case worker did not stop in time; killed", within_s=within)
             with contextlib.suppress(ProcessLookupError):
                 popen.kill()
-            await asyncio.to_thread(popen.wait, 5)
+            await ended(popen, 5)

@@ -12,8 +12,12 @@ itself and everything else.
 
 from __future__ import annotations
 
+import structlog
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+log = structlog.get_logger(__name__)
 
 WARM_SHARE = 0.75
 """The largest share of `shared_buffers` the registry (table and indexes) may take to be read in."""
@@ -31,14 +35,20 @@ _BUFFERS = ("SELECT setting::bigint * current_setting('block_size')::bigint FROM
 
 async def warm_registry(conn: AsyncConnection) -> int:
     """Read the registry's indexes, then its table, into the shared buffers; the bytes read (0 where the server
-    has no `pg_prewarm` or the registry is larger than `WARM_SHARE` of its buffers). Runs in the caller's
-    transaction, so it sees indexes that transaction has just built."""
+    has no `pg_prewarm` or the registry is larger than `WARM_SHARE` of its buffers, or the server refused it). Runs
+    in the caller's transaction, so it sees indexes that transaction has just built; a refusal leaves that
+    transaction usable."""
     if (await conn.execute(text("SELECT to_regprocedure(:f)"), {"f": _PREWARM})).scalar_one() is None:
         return 0
     relations = (await conn.execute(text(_RELATIONS))).all()
     size = sum(int(bytes_) for _, bytes_ in relations)
     if size > WARM_SHARE * int((await conn.execute(text(_BUFFERS))).scalar_one()):
         return 0
-    for name, _ in relations:
-        await conn.execute(text("SELECT pg_prewarm(CAST(:name AS regclass))"), {"name": name})
+    try:  # in a savepoint: a prewarm the server refuses (its function revoked, a timeout) costs no seed
+        async with conn.begin_nested():
+            for name, _ in relations:
+                await conn.execute(text("SELECT pg_prewarm(CAST(:name AS regclass))"), {"name": name})
+    except DBAPIError as error:
+        log.warning("the registry was not read into the shared buffers", error=str(error.orig)[:200])
+        return 0
     return size

@@ -8,6 +8,7 @@ the running API accepts; and a bad configuration stops start-up with one clear l
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import subprocess
@@ -137,6 +138,28 @@ def test_run_keeps_its_workers_in_processes_of_their_own_and_starts_one_again_wh
     stop_and_check_nothing_is_left(launched, "SIGINT", Path(env["DATA_DIR"]))
     for worker in (again, other):
         assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+
+
+def test_run_starts_again_even_the_last_of_more_workers_than_the_default_thread_pool_has_threads(
+    tmp_path: Path, launch: Launcher
+) -> None:
+    """Issue 15: every one of `RUN_WORKERS` case workers is watched, however many there are. Each was watched by a
+    thread of asyncio's default pool (min(32, cores + 4) threads) blocked in wait(): past that number the last
+    ones were watched by nobody, and one killed stayed dead."""
+    count = min(16, (os.cpu_count() or 1) + 5)
+    env = product_env(tmp_path, RUN_WORKERS=str(count))
+    launched = launch(["run"], env, "run")
+    wait_healthy(launched, env)
+    started = eventually(lambda: worker_processes(launched) if len(worker_processes(launched)) == count else None,
+                         60, f"{count} case worker processes", launched)
+    last = max(started, key=lambda p: (p.create_time(), p.pid))
+
+    last.kill()
+    eventually(lambda: [p for p in worker_processes(launched) if p not in started] or None, 30,
+               "the last case worker started again", launched)
+    assert "starting it again" in launched.output(), launched.describe()
+
+    stop_and_check_nothing_is_left(launched, "SIGINT", Path(env["DATA_DIR"]))
 
 
 def test_users_add_and_demo_in_a_second_terminal_work_against_the_running_product(

@@ -5,6 +5,7 @@ numbers), and leaves every index of the registry in place."""
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -111,3 +112,31 @@ async def test_a_seed_whose_rows_fail_midway_raises_that_failure_and_stores_noth
     async with registry.connect() as conn:
         assert await count_smes(conn) == before
     assert [t.name for t in threading.enumerate() if t.name == "copy-text"] == []
+
+
+async def test_a_seed_whose_role_may_not_run_pg_prewarm_is_stored_all_the_same_unwarmed(
+    registry: AsyncEngine,
+) -> None:
+    """Issue 23: warming is a courtesy to the first matching after the seed, never a condition of it. A server
+    where the registry's owner may not execute pg_prewarm (revoked from PUBLIC, as a hardened server does with an
+    extension's functions) once lost the whole seed to 'permission denied' at its very end."""
+    owner = f"seeder_{uuid.uuid4().hex[:10]}"
+    async with registry.begin() as conn:
+        await conn.execute(text(f"CREATE ROLE {owner}"))
+        await conn.execute(text(f"ALTER TABLE smes OWNER TO {owner}"))
+        await conn.execute(text(f"GRANT CREATE ON SCHEMA public TO {owner}"))
+        await conn.execute(text("REVOKE EXECUTE ON FUNCTION pg_prewarm(regclass,text,text,bigint,bigint) FROM PUBLIC"))
+    try:
+        async with registry.begin() as conn:
+            before = await count_smes(conn)
+            await conn.execute(text(f"SET LOCAL ROLE {owner}"))
+            result = await bulk_add_smes(conn, (tuple(row.values()) for row in generate_smes(3_000, seed=7, now=NOW)),
+                                         expected=3_000)
+        async with registry.connect() as conn:
+            assert await count_smes(conn) == before + 3_000
+        assert (result.added, result.warmed) == (3_000, 0)
+    finally:
+        async with registry.begin() as conn:
+            await conn.execute(text(f"REASSIGN OWNED BY {owner} TO CURRENT_USER"))
+            await conn.execute(text(f"DROP OWNED BY {owner}"))
+            await conn.execute(text(f"DROP ROLE {owner}"))
