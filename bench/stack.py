@@ -176,12 +176,14 @@ async def worker_process(stack: Stack, settings: Settings, log_path: Path) -> As
 @contextlib.asynccontextmanager
 async def worker_processes(stack: Stack, settings: Settings) -> AsyncIterator[list[ChildProcess]]:
     """`settings.run_workers` case workers, as `alliance run` starts them (`worker_process` each; logs
-    `worker.log`, `worker-2.log`, … in the stack's folder), started side by side."""
+    `worker.log`, `worker-2.log`, … in the stack's folder), one after the other, so one that fails to start leaves
+    those before it to be stopped and starts no more."""
     async with contextlib.AsyncExitStack() as running:
-        logs = [stack.root / ("worker.log" if n == 1 else f"worker-{n}.log")
-                for n in range(1, settings.run_workers + 1)]
-        yield list(await asyncio.gather(*(running.enter_async_context(worker_process(stack, settings, log))
-                                           for log in logs)))
+        workers = []
+        for n in range(1, settings.run_workers + 1):
+            log = stack.root / ("worker.log" if n == 1 else f"worker-{n}.log")
+            workers.append(await running.enter_async_context(worker_process(stack, settings, log)))
+        yield workers
 
 
 @contextlib.asynccontextmanager
