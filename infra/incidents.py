@@ -7,20 +7,40 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.workflow_ids import case_of_workflow
-from infra.tables import incidents
+from infra.tables import incidents, scan_turns
 
 SCANNED_KINDS = ("retrying", "workflow_task")
 """Kinds the scan finds (and resolves when Temporal no longer shows them); the others come from activities."""
 UNDELIVERED = "undelivered"
 """A signal the worker keeps failing to deliver (`services.consent_courier`): resolved only by its delivery (or an
 operator's retry), never because the case's workflow is not running, which may be the very cause."""
+
+
+INCIDENT_SCAN = "incidents"
+TURN_SHARE = 0.9
+"""A turn is taken when the last one started at least this share of the interval ago: the worker that took the last
+turn, waiting the whole interval after its scan, takes the next one, and the others stand by."""
+
+
+async def take_scan_turn(engine: AsyncEngine, every: float, now: datetime, name: str = INCIDENT_SCAN) -> bool:
+    """Whether this worker takes the turn of `name`, a job run every `every` seconds by one worker for all: yes
+    unless another took it less than `TURN_SHARE` × `every` ago (one statement, so two workers asking at once
+    never both take it). Every worker of a deployment asks; the one that scanned last goes on scanning, and
+    another takes over within two intervals once it stops."""
+    turn = insert(scan_turns).values(name=name, started_at=now)
+    taken = turn.on_conflict_do_update(
+        index_elements=[scan_turns.c.name], set_={"started_at": turn.excluded.started_at},
+        where=scan_turns.c.started_at <= turn.excluded.started_at - timedelta(seconds=every * TURN_SHARE),
+    ).returning(scan_turns.c.name)
+    async with engine.begin() as conn:
+        return (await conn.execute(taken)).first() is not None
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,15 @@ incidents = Table(
 """Steps that keep failing (found by the failing activity itself, or by the scan of Temporal's pending
 activities and workflow tasks); open while `resolved_at` is NULL."""
 
+scan_turns = Table(
+    "scan_turns",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+)
+"""When a periodic job that one worker does for all (the incident scan) was last started, by whichever worker:
+`infra.incidents.take_scan_turn`."""
+
 consent_tellings = Table(
     "consent_tellings",
     metadata,

@@ -30,6 +30,7 @@ from infra.incidents import (
     keep_scanned,
     open_incidents,
     resolve_incidents,
+    take_scan_turn,
     tally_incidents,
 )
 
@@ -92,13 +93,22 @@ async def scan(client: Client, engine: AsyncEngine) -> list[Incident]:
     return found
 
 
+async def scan_turn(client: Client, engine: AsyncEngine, every: float) -> bool:
+    """One turn of the watch: when this worker takes it (`infra.incidents.take_scan_turn`: one worker of a
+    deployment at a time), scan for incidents and forget expired Idempotency-Keys. Whether it did."""
+    if not await take_scan_turn(engine, every, datetime.now(UTC)):
+        return False
+    await scan(client, engine)
+    await forget_expired_keys(engine)
+    return True
+
+
 async def watch(client: Client, engine: AsyncEngine, every: float, stop: asyncio.Event) -> None:
-    """Every `every` seconds until `stop` is set: scan for incidents, and forget expired Idempotency-Keys.
-    A failed turn is logged and tried again at the next."""
+    """Every `every` seconds until `stop` is set: a turn of the scan (`scan_turn`). A failed turn is logged and
+    tried again at the next."""
     while not stop.is_set():
         try:
-            await scan(client, engine)
-            await forget_expired_keys(engine)
+            await scan_turn(client, engine, every)
         except Exception as error:  # the watch must outlive a Temporal or database outage
             log.warning("incident scan failed", error=str(error)[:ERROR_CHARS])
         try:
@@ -122,4 +132,4 @@ async def retry(client: Client, engine: AsyncEngine, case_id: str) -> int:
     return await resolve_incidents(engine, case_id)
 
 
-__all__ = ["Incident", "IncidentTally", "open_incidents", "retry", "scan", "tally_incidents", "watch"]
+__all__ = ["Incident", "IncidentTally", "open_incidents", "retry", "scan", "scan_turn", "tally_incidents", "watch"]
