@@ -29,12 +29,14 @@ TURN_SHARE = 0.9
 turn, waiting the whole interval after its scan, takes the next one, and the others stand by."""
 
 
-async def take_scan_turn(engine: AsyncEngine, every: float, now: datetime, name: str = INCIDENT_SCAN) -> bool:
+async def take_scan_turn(engine: AsyncEngine, every: float, now: datetime | None = None,
+                         name: str = INCIDENT_SCAN) -> bool:
     """Whether this worker takes the turn of `name`, a job run every `every` seconds by one worker for all: yes
     unless another took it less than `TURN_SHARE` × `every` ago (one statement, so two workers asking at once
     never both take it). Every worker of a deployment asks; the one that scanned last goes on scanning, and
-    another takes over within two intervals once it stops."""
-    turn = insert(scan_turns).values(name=name, started_at=now)
+    another takes over within two intervals once it stops. `now` defaults to the database's clock, which every
+    worker shares whatever its host's says."""
+    turn = insert(scan_turns).values(name=name, started_at=func.now() if now is None else now)
     taken = turn.on_conflict_do_update(
         index_elements=[scan_turns.c.name], set_={"started_at": turn.excluded.started_at},
         where=scan_turns.c.started_at <= turn.excluded.started_at - timedelta(seconds=every * TURN_SHARE),

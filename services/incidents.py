@@ -96,7 +96,7 @@ async def scan(client: Client, engine: AsyncEngine) -> list[Incident]:
 async def scan_turn(client: Client, engine: AsyncEngine, every: float) -> bool:
     """One turn of the watch: when this worker takes it (`infra.incidents.take_scan_turn`: one worker of a
     deployment at a time), scan for incidents and forget expired Idempotency-Keys. Whether it did."""
-    if not await take_scan_turn(engine, every, datetime.now(UTC)):
+    if not await take_scan_turn(engine, every):
         return False
     await scan(client, engine)
     await forget_expired_keys(engine)
