@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,6 +27,13 @@ INCIDENT_SCAN = "incidents"
 TURN_SHARE = 0.9
 """A turn is taken when the last one started at least this share of the interval ago: the worker that took the last
 turn, waiting the whole interval after its scan, takes the next one, and the others stand by."""
+LONGEST_TURN = timedelta(days=365)
+"""A turn never holds longer than this, whatever the interval (INCIDENT_SCAN_SECONDS takes any float, inf included;
+a longer span is past timedelta's or PostgreSQL's range)."""
+SOONEST_FUTURE = timedelta(minutes=1)
+"""A turn that starts further ahead of the asking one than the interval, and at least this, is stale (a damaged row,
+a database clock set back): not one that blocks every worker for ever. Never less, so two workers whose
+transactions began a moment apart cannot both take the turn."""
 
 
 async def take_scan_turn(engine: AsyncEngine, every: float, now: datetime | None = None,
@@ -34,12 +41,15 @@ async def take_scan_turn(engine: AsyncEngine, every: float, now: datetime | None
     """Whether this worker takes the turn of `name`, a job run every `every` seconds by one worker for all: yes
     unless another took it less than `TURN_SHARE` × `every` ago (one statement, so two workers asking at once
     never both take it). Every worker of a deployment asks; the one that scanned last goes on scanning, and
-    another takes over within two intervals once it stops. `now` defaults to the database's clock, which every
+    another takes over within two intervals once it stops (a turn with no start, or one starting further ahead
+    than `SOONEST_FUTURE` and the interval, is stale). `now` defaults to the database's clock, which every
     worker shares whatever its host's says."""
+    held = timedelta(seconds=min(every * TURN_SHARE, LONGEST_TURN.total_seconds()))
     turn = insert(scan_turns).values(name=name, started_at=func.now() if now is None else now)
+    last, asking = scan_turns.c.started_at, turn.excluded.started_at
     taken = turn.on_conflict_do_update(
-        index_elements=[scan_turns.c.name], set_={"started_at": turn.excluded.started_at},
-        where=scan_turns.c.started_at <= turn.excluded.started_at - timedelta(seconds=every * TURN_SHARE),
+        index_elements=[scan_turns.c.name], set_={"started_at": asking},
+        where=or_(last.is_(None), last <= asking - held, last > asking + max(held, SOONEST_FUTURE)),
     ).returning(scan_turns.c.name)
     async with engine.begin() as conn:
         return (await conn.execute(taken)).first() is not None

@@ -5,16 +5,17 @@ did not show, so N workers made N times the calls and one could resolve what ano
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.case import workflow_id
 from infra.incidents import take_scan_turn
-from infra.tables import incidents
+from infra.tables import incidents, scan_turns
 from services.incidents import scan_turn
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -26,6 +27,30 @@ async def test_workers_asking_at_once_take_one_turn_and_the_next_comes_with_the_
     assert not await take_scan_turn(registry, 60, NOW + timedelta(seconds=30))  # another worker, mid-interval
     assert await take_scan_turn(registry, 60, NOW + timedelta(seconds=60))  # the next turn
     assert not await take_scan_turn(registry, 60, NOW + timedelta(seconds=61))
+
+
+async def test_a_turn_stamped_far_in_the_future_does_not_stop_every_scan_for_ever(registry: AsyncEngine) -> None:
+    """A damaged row, or a database clock set back (a failover to a host whose clock is behind): a turn that
+    starts more than an interval ahead of the database's clock is stale, not one that blocks every worker."""
+    async with registry.begin() as conn:
+        await conn.execute(insert(scan_turns).values(name="incidents", started_at=datetime(2999, 1, 1, tzinfo=UTC)))
+    assert await take_scan_turn(registry, 60)
+    assert not await take_scan_turn(registry, 60)  # the turn now starts at the database's clock again
+
+
+async def test_a_turn_without_a_start_is_stale(registry: AsyncEngine) -> None:
+    async with registry.begin() as conn:
+        await conn.execute(text("ALTER TABLE scan_turns ALTER COLUMN started_at DROP NOT NULL"))
+        await conn.execute(insert(scan_turns).values(name="incidents", started_at=None))
+    assert await take_scan_turn(registry, 60)
+
+
+async def test_an_interval_of_any_length_the_settings_accept_still_takes_turns(registry: AsyncEngine) -> None:
+    """INCIDENT_SCAN_SECONDS takes any float from 0 (inf included): a worker still scans once when it starts."""
+    for every in (10.0**12, 10.0**14, math.inf):
+        name = f"scan-{every}"
+        assert await take_scan_turn(registry, every, name=name)
+        assert not await take_scan_turn(registry, every, name=name)
 
 
 async def open_incident_of_an_ended_case(engine: AsyncEngine) -> str:
