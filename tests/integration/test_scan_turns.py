@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from contracts.case import workflow_id
 from infra.incidents import take_scan_turn
 from infra.tables import incidents, scan_turns
-from services.incidents import scan_turn
+from services.incidents import scan_turn, watch
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -78,3 +78,16 @@ async def test_only_the_worker_that_takes_the_turn_scans(
     second = await open_incident_of_an_ended_case(registry)
     assert not await scan_turn(dev_server.client, registry, 3600)  # another worker, within the hour: no scan
     assert not await resolved(registry, second)
+
+
+async def test_the_watch_stands_by_while_another_worker_holds_the_turn(
+    dev_server: WorkflowEnvironment, registry: AsyncEngine
+) -> None:
+    assert await take_scan_turn(registry, 3600)  # another worker's turn, just taken
+    case_id = await open_incident_of_an_ended_case(registry)
+    stop = asyncio.Event()
+    watching = asyncio.create_task(watch(dev_server.client, registry, 3600, stop))
+    await asyncio.sleep(0.1)  # the watch begins its first turn at once, and ends it before it stops
+    stop.set()
+    await watching
+    assert not await resolved(registry, case_id)
