@@ -5,7 +5,8 @@ Temporal's pending activities and workflow tasks (`activities.incidents`)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -53,6 +54,15 @@ async def take_scan_turn(engine: AsyncEngine, every: float, now: datetime | None
     ).returning(scan_turns.c.name)
     async with engine.begin() as conn:
         return (await conn.execute(taken)).first() is not None
+
+
+@asynccontextmanager
+async def scanning(engine: AsyncEngine, name: str = INCIDENT_SCAN) -> AsyncIterator[bool]:
+    """Whether this worker may run `name` now: no while another's run goes on, however long it takes (a scan
+    slower than its interval, whose turn another worker may take). A lock held for the block, by a transaction
+    of its own, so a worker that dies mid-run or loses its connection lets it go."""
+    async with engine.begin() as conn:
+        yield bool(await conn.scalar(select(func.pg_try_advisory_xact_lock(func.hashtext(f"scan_turns:{name}")))))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from infra.incidents import (
     keep_scanned,
     open_incidents,
     resolve_incidents,
+    scanning,
     take_scan_turn,
     tally_incidents,
 )
@@ -96,11 +97,12 @@ async def scan(client: Client, engine: AsyncEngine) -> list[Incident]:
 async def scan_turn(client: Client, engine: AsyncEngine, every: float) -> bool:
     """One turn of the watch: when this worker takes it (`infra.incidents.take_scan_turn`: one worker of a
     deployment at a time), scan for incidents and forget expired Idempotency-Keys. Whether it did."""
-    if not await take_scan_turn(engine, every):
-        return False
-    await scan(client, engine)
-    await forget_expired_keys(engine)
-    return True
+    async with scanning(engine) as alone:  # none while another's scan, slower than the interval, goes on
+        if not alone or not await take_scan_turn(engine, every):
+            return False
+        await scan(client, engine)
+        await forget_expired_keys(engine)
+        return True
 
 
 async def watch(client: Client, engine: AsyncEngine, every: float, stop: asyncio.Event) -> None:

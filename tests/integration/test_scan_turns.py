@@ -91,3 +91,19 @@ async def test_the_watch_stands_by_while_another_worker_holds_the_turn(
     stop.set()
     await watching
     assert not await resolved(registry, case_id)
+
+
+async def test_no_worker_takes_a_turn_while_a_scan_slower_than_the_interval_goes_on(
+    dev_server: WorkflowEnvironment, registry: AsyncEngine
+) -> None:
+    """A scan slower than the interval (here held up by a lock on `incidents`): another worker waiting out the
+    interval must not start a second scan beside it."""
+    await open_incident_of_an_ended_case(registry)
+    async with registry.connect() as blocker:
+        await blocker.execute(text("LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE"))
+        slow = asyncio.create_task(scan_turn(dev_server.client, registry, 0.5))
+        await asyncio.sleep(1)  # the first scan has taken its turn and waits on the lock, past the interval
+        assert not slow.done()
+        assert not await asyncio.wait_for(scan_turn(dev_server.client, registry, 0.5), 5)  # not a second scan
+        await blocker.rollback()
+    assert await slow
