@@ -2,9 +2,9 @@
 
 `alliance run` stays one command: it starts `RUN_WORKERS` of these, each `alliance worker` as its child, with
 the same environment and working directory (so the same settings), its output going to the same terminal; starts
-it again when it stops
-by itself (after 1 s, then up to 30 s between tries, and 1 s again once it had run 5 minutes); and stops it with
-the product (SIGTERM, the worker's own graceful stop, then SIGKILL if it is still there after `within` seconds).
+each again when it stops by itself (after 1 s, then up to 30 s between tries, and 1 s again once it had run 5
+minutes); and stops them with the product (SIGTERM, the worker's own graceful stop, then SIGKILL if one is still
+there after `within` seconds).
 The child dies with `alliance run` even if that is killed outright (PR_SET_PDEATHSIG).
 """
 
