@@ -1,13 +1,13 @@
 """The registry read into PostgreSQL's shared buffers after a bulk load, so the first officers' matching is not
 the one that pays for reading it (issue 23).
 
-A seed that rebuilds the registry's indexes (`infra.sme_bulk.bulk_add_smes`; imports write through the buffers
-and rebuild nothing) writes past the shared buffers: COPY through a small ring of them, `CREATE INDEX` straight to
-its files. Matching right after it then read each page of the table and of its indexes from the operating system
-on first touch: p99 768 ms at 3.4 million SMEs right after a seed, 154 ms with the registry warmed. `pg_prewarm` (the extension migration 0035 creates where the server has it) reads
-the indexes, then the table, into the buffers; `autoprewarm` (`app.embedded_postgres`) keeps them there across a
-restart. Where the registry would not fit in a share of the buffers, nothing is read: it would only push out
-itself and everything else.
+A seed that rebuilds the registry's indexes (`infra.sme_bulk.bulk_add_smes`; imports write through the buffers and
+rebuild nothing) writes past the shared buffers: COPY through a small ring of them, `CREATE INDEX` straight to its
+files. Matching right after it then read each page of the table and of its indexes from the operating system on
+first touch: p99 768 ms at 3.4 million SMEs right after a seed, 154 ms with the registry warmed. `pg_prewarm` (the
+extension migration 0035 creates where the server has it) reads the indexes, then the table, into the buffers;
+`autoprewarm` (`app.embedded_postgres`) keeps them there across a restart. Where the registry would not fit in a
+share of the buffers, nothing is read: it would only push out itself and everything else.
 """
 
 from __future__ import annotations
