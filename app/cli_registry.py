@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.bootstrap import open_temporal
 from app.cli_nta import smes_import_nta
 from app.cli_support import _with_engine, console
-from app.sme_generator import MAX_ROWS, TooManyRows, generate_sme_records, seed_smes
+from app.sme_generator import MAX_ROWS, seed_smes
 from domain.registry_file import RegistryEncodingError, registry_text
 from infra.settings import Settings
 from infra.sme_registry import count_smes, import_registry_csv
@@ -81,19 +81,29 @@ async def _told(settings: Settings, engine: AsyncEngine, withdrawn: list[str], t
                    if untold else "")
 
 
+def count_as_typed(typed: str) -> int | None:
+    """The number of SMEs a person asked for as they typed it ("3400000", "3,400,000", "３４０００００"), when the
+    generator makes that many (1 to `MAX_ROWS`); else None."""
+    digits = typed.strip().replace(",", "").replace("，", "").replace("_", "")
+    if not digits.isdecimal():
+        return None
+    number = int(digits)
+    return number if 1 <= number <= MAX_ROWS else None
+
+
 def seed_smes_command(
     count: Annotated[
-        int, typer.Option(min=1, help=f"How many SMEs to generate (at most {MAX_ROWS:,}; Japan has about 3.4 million).")
-    ] = 100_000,
+        str,
+        typer.Option(metavar="N", help=f"How many SMEs to generate (1 to {MAX_ROWS:,}; Japan has about 3.4 million)."),
+    ] = "100000",
     seed: Annotated[int, typer.Option(help="The same seed gives the same registry.")] = 0,
 ) -> None:
     """Generate a realistic registry of Japanese SMEs (deterministic; SMEs already there are kept)."""
-    try:
-        records = generate_sme_records(count, seed=seed, now=datetime.now(UTC))
-    except TooManyRows as refused:
-        console.print(f"[red]seed-smes:[/] {refused}")
-        raise typer.Exit(2) from None
-    del records  # checked only: seeding makes its own
+    rows = count_as_typed(count)
+    if rows is None:
+        console.print(f"[red]seed-smes:[/] --count takes a whole number from 1 to {MAX_ROWS:,}, "
+                      f"not {escape(repr(count.strip()))}")
+        raise typer.Exit(2)
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:
         columns = (
@@ -102,16 +112,16 @@ def seed_smes_command(
         )
         started = time.perf_counter()
         with Progress(*columns, console=console) as progress:
-            task = progress.add_task("seeding", total=count, rate="")
+            task = progress.add_task("seeding", total=rows, rate="")
 
-            def advance(rows: int) -> None:
-                progress.advance(task, rows)
+            def advance(piece: int) -> None:
+                progress.advance(task, piece)
                 done = progress.tasks[task].completed
-                progress.update(task, rate=f"{done / (time.perf_counter() - started):,.0f} rows/s")
+                progress.update(task, rate=f"{done / (time.perf_counter() - started):,.0f} rows/s stored")
 
             async with engine.begin() as conn:
                 result = await seed_smes(
-                    conn, count, seed=seed, now=datetime.now(UTC), progress=advance,
+                    conn, rows, seed=seed, now=datetime.now(UTC), progress=advance,
                     indexing=lambda: progress.console.print("building the registry's indexes…"),
                 )
         took = time.perf_counter() - started
@@ -120,8 +130,8 @@ def seed_smes_command(
             await conn.execute(text("VACUUM ANALYZE smes"))  # fresh statistics and a merged text index
             total = await count_smes(conn)
         console.print(
-            f"{result.added:,} SME(s) added ({count - result.added:,} were there already) in {took:.1f} s "
-            f"({count / took:,.0f} rows/s); {total:,} in all"
+            f"{result.added:,} SME(s) added ({rows - result.added:,} were there already) in {took:.1f} s "
+            f"({rows / took:,.0f} rows/s, the indexes' rebuild included); {total:,} in all"
         )
         if result.warmed:
             console.print(f"the registry ({result.warmed / 2**20:,.0f} MB) is in PostgreSQL's shared buffers")

@@ -23,6 +23,8 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.worker import Worker
 
+from app.loop_watch import HELD_LIMIT, LoopWatch, watching_loop
+
 SHUTDOWN_GRACE = timedelta(seconds=10)
 STOP_BOUND = timedelta(seconds=30)
 
@@ -98,7 +100,18 @@ async def serve_until_stopped(
     worker: Worker | None,
     on_ready: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Run the API and/or the worker until `stop` is set, then shut both down gracefully."""
+    """Run the API and/or the worker until `stop` is set, then shut both down gracefully. The event loop is watched
+    meanwhile (`app.loop_watch`): code holding it is logged, and a worker whose loop is held for good ends."""
+    async with watching_loop(LoopWatch(give_up_after=HELD_LIMIT if worker is not None else None)):
+        await _serve_until_stopped(stop, server, worker, on_ready)
+
+
+async def _serve_until_stopped(
+    stop: asyncio.Event,
+    server: QuietServer | None,
+    worker: Worker | None,
+    on_ready: Callable[[], Awaitable[None]] | None,
+) -> None:
     tasks: list[asyncio.Task[None]] = []
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run()))

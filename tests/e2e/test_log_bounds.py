@@ -34,6 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from app.cli_support import _run
+from app.loop_watch import HELD_WARNING, STACK_CHARS
 from app.serving import STOP_BOUND
 from contracts import search_attributes
 from infra.log_bounds import DEFAULT_MAX_LINE_BYTES
@@ -46,6 +47,7 @@ from tests.helpers.product import Launched, api_base, kill, product_env, wait_he
 from tests.helpers.support import DEV_SERVER
 
 BOUND = DEFAULT_MAX_LINE_BYTES
+HELD = "the event loop has been held"
 TEN_MB = 10 * 1024 * 1024
 CUT = re.compile(r"…\[cut (\d+) bytes\]")
 RENDER_SECONDS = 1.0
@@ -496,7 +498,13 @@ async def test_sigterm_stops_a_worker_whose_event_loop_is_busy_within_the_stop_b
         while HOGGING not in worker.output():  # the activity holds the worker's event loop from now on
             assert worker.popen.poll() is None and time.monotonic() < deadline, worker.describe()
             await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)
+        hogging_since = time.monotonic()
+        while HELD not in worker.output():  # the loop's watch names what holds it (`app.loop_watch`)
+            assert worker.popen.poll() is None and time.monotonic() < deadline, worker.describe()
+            await asyncio.sleep(0.1)
+        told_after = time.monotonic() - hogging_since
+        logged = next(stream for stream in (worker.out.read_text(errors="replace"), worker.stderr()) if HELD in stream)
+        told = logged[logged.index(HELD):].split(HOGGING)[0][:STACK_CHARS + 2000]  # that line and what follows it
         if signals == 2:  # Ctrl-C twice: at once
             worker.popen.send_signal(signal.SIGTERM)
             await asyncio.sleep(0.2)
@@ -505,6 +513,8 @@ async def test_sigterm_stops_a_worker_whose_event_loop_is_busy_within_the_stop_b
         calling.cancel()
     print(f"\n{signals} SIGTERM: a worker whose loop is busy for 10 minutes exited {code} after {stopping:.1f}s "
           f"(stop bound {bound:.0f}s)")
+    assert HELD_WARNING - 0.5 < told_after < HELD_WARNING + 3, told_after
+    assert "hog_the_loop" in told, told[:3000]
     err = worker.stderr()
     if signals == 2:
         assert code == 128 + signal.SIGTERM and stopping < 2, worker.describe()

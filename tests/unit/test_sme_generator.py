@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
+from app.cli_registry import count_as_typed
 from app.sme_generator import (
     MAX_ROWS,
     SERIALS,
@@ -202,12 +203,22 @@ def test_records_are_the_rows_in_stored_column_order() -> None:
     assert [dict(zip(STORED_COLUMNS, r, strict=True)) for r in records] == list(generate_smes(200, seed=4, now=NOW))
 
 
-def test_a_count_seed_smes_cannot_make_is_one_line_before_any_database() -> None:
-    """`alliance seed-smes --count 5000001` says what it makes in one line, exit status 2, and reaches no
-    database (none is running here)."""
-    result = CliRunner().invoke(app, ["seed-smes", "--count", "5000001"])
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [("5000001", "'5000001'"), ("0", "'0'"), ("-5", "'-5'"), ("abc", "'abc'"), ("1.5", "'1.5'"), ("", "''")],
+)
+def test_a_count_seed_smes_cannot_make_is_one_line_before_any_database(typed: str, shown: str) -> None:
+    """`alliance seed-smes --count N` for a count the generator cannot make (too many, none, negative, not a whole
+    number) says what it takes in one line, exit status 2, and reaches no database (none is running here)."""
+    result = CliRunner().invoke(app, ["seed-smes", "--count", typed])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "seed-smes: the generator makes between 0 and 5,000,000 SMEs in one run, not 5,000,001"
+        f"seed-smes: --count takes a whole number from 1 to 5,000,000, not {shown}"
     ]
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("typed", "rows"), [("3400000", 3_400_000), ("3,400,000", 3_400_000),
+                                              ("３４０００００", 3_400_000), (" 1 ", 1), ("5_000_000", 5_000_000)])
+def test_seed_smes_takes_a_count_as_people_type_it(typed: str, rows: int) -> None:
+    assert count_as_typed(typed) == rows
