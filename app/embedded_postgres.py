@@ -107,8 +107,23 @@ def _preloaded() -> list[str]:
     return []
 
 
-def start_postgres(data_dir: Path, port: int) -> ChildProcess:
-    """Start PostgreSQL on 127.0.0.1:port with data in `data_dir/postgres`; initialise it on first use."""
+MAX_CONNECTIONS = 200
+"""The server's `max_connections` unless its user needs more (`connections_for`)."""
+COMMAND_CONNECTIONS = 20
+"""Connections kept free for commands run beside the product (`alliance seed-smes`, `users add`, `audit …`) and
+for the server's own superuser slots (3)."""
+
+
+def connections_for(processes: int, per_process: int) -> int:
+    """The `max_connections` a product of `processes` processes (`alliance run`: its API and `RUN_WORKERS`
+    workers), each holding up to `per_process` connections (`DB_POOL_SIZE` + `DB_MAX_OVERFLOW`), may need: at
+    least `MAX_CONNECTIONS`. With too few, a busy worker's next connection is refused ("too many clients")."""
+    return max(MAX_CONNECTIONS, processes * per_process + COMMAND_CONNECTIONS)
+
+
+def start_postgres(data_dir: Path, port: int, max_connections: int = MAX_CONNECTIONS) -> ChildProcess:
+    """Start PostgreSQL on 127.0.0.1:port with data in `data_dir/postgres`, taking up to `max_connections`
+    clients; initialise it on first use."""
     data_dir = data_dir.resolve()
     pgdata = data_dir / "postgres"
     user = service_user(SERVICE_USER)
@@ -133,7 +148,7 @@ def start_postgres(data_dir: Path, port: int) -> ChildProcess:
     process = ChildProcess.start(
         "postgres",
         [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-h", HOST, "-p", str(port),
-         "-k", sockets, "-c", "max_connections=200", "-c", "fsync=on", "-c", "io_method=sync",
+         "-k", sockets, "-c", f"max_connections={max_connections}", "-c", "fsync=on", "-c", "io_method=sync",
          "-c", f"shared_buffers={shared_buffers_mb()}MB", *_preloaded()],
         log_path,
         user=user,

@@ -10,7 +10,7 @@ from aiosmtpd.controller import Controller
 from rich.console import Console
 
 from app.bootstrap import Parts, open_parts
-from app.embedded_postgres import ensure_database, start_postgres
+from app.embedded_postgres import connections_for, ensure_database, start_postgres
 from app.embedded_temporal import start_temporal
 from app.processes import ChildProcess
 from app.serving import SHUTDOWN_GRACE, api_server, serve_until_stopped, stop_event
@@ -32,7 +32,9 @@ async def start_embedded(settings: Settings, console: Console, children: list[Ch
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.uses_embedded_database:
         with console.status("starting PostgreSQL…"):
-            children.append(start_postgres(settings.data_dir, settings.embedded_postgres_port))
+            processes = settings.run_workers + 1  # the workers and this one, the API
+            connections = connections_for(processes, settings.db_pool_size + settings.db_max_overflow)
+            children.append(start_postgres(settings.data_dir, settings.embedded_postgres_port, connections))
             await ensure_database(settings.embedded_postgres_port, EMBEDDED_DATABASE)
         console.print(f"[green]✓[/] PostgreSQL      127.0.0.1:{settings.embedded_postgres_port} "
                       f"(data in {settings.data_dir.resolve() / 'postgres'})")

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from app.bootstrap import _where
-from app.embedded_postgres import ensure_database, start_postgres
+from app.embedded_postgres import connections_for, ensure_database, start_postgres
 from infra.db import create_engine
 from infra.embedded_database import EMBEDDED_DATABASE
 from infra.settings import Settings
@@ -76,3 +76,26 @@ async def test_a_data_folder_of_any_name_or_length_starts_and_is_reached(folder:
     finally:
         process.stop()
         shutil.rmtree(short, ignore_errors=True)
+
+
+async def test_the_embedded_postgres_takes_every_connection_the_products_processes_may_open(tmp_path: Path) -> None:
+    """`alliance run` with 16 workers (RUN_WORKERS' most) and the API, each with DB_POOL_SIZE + DB_MAX_OVERFLOW =
+    20 connections, may open 340: the server it starts takes them, and a few more for commands beside it (with
+    the fixed 200 of before, the tenth worker's connections were refused)."""
+    needed = connections_for(17, 20)
+    assert needed >= 17 * 20 + 3  # and the superuser's reserved slots
+    assert connections_for(2, 20) == 200  # a small product keeps the default
+    port = free_port()
+    process = start_postgres(tmp_path, port, needed)
+    try:
+        await ensure_database(port, EMBEDDED_DATABASE)
+        settings = Settings(token_pepper=PEPPER, data_dir=tmp_path, embedded_postgres_port=port)
+        engine = create_engine(settings)
+        try:
+            async with engine.connect() as conn:
+                shown = (await conn.execute(text("SHOW max_connections"))).scalar_one()
+        finally:
+            await engine.dispose()
+    finally:
+        process.stop()
+    assert int(shown) == needed
