@@ -73,6 +73,7 @@ async def run_product(settings: Settings, console: Console) -> None:
     if settings.uses_mail_sink:
         require_free_port("127.0.0.1", settings.smtp_port, "the local mail sink", "SMTP_PORT")
     children: list[ChildProcess] = []
+    stopped: list[str] = []  # what has stopped, for the last line
     parts: Parts | None = None
     sink: Controller | None = None
     stop = stop_event()
@@ -108,14 +109,17 @@ async def run_product(settings: Settings, console: Console) -> None:
             stop.set()
             await asyncio.gather(*(worker.stop(WORKER_STOP_TIMEOUT) for worker in workers))
             await asyncio.gather(*supervisors)
+            stopped += ["the API", f"{len(workers)} case worker" + ("s" if len(workers) > 1 else "")]
         console.print("stopping…")
     finally:
         if sink is not None:
             sink.stop()
+            stopped.append("the mail sink")
         if parts is not None:
             await parts.engine.dispose()
         for child in reversed(children):
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(child.stop)
-        if children:
-            console.print("[green]✓[/] stopped: " + ", ".join(c.name for c in children))
+        stopped += [child.name for child in children]
+        if stopped:
+            console.print("[green]✓[/] stopped: " + ", ".join(stopped))

@@ -191,4 +191,6 @@ def stop_and_check_nothing_is_left(launched: Launched, how: str, data_dir: Path)
     assert not left, f"still running after {how}: {left}; {launched.describe()}"
     assert not processes_using(data_dir)
     assert "Traceback" not in launched.output(), launched.describe()
-    assert "stopped: postgres, temporal" in launched.stderr(), launched.describe()
+    # the last line names everything that stopped
+    assert re.search(r"stopped: the API, \d+ case workers?, (the mail sink, )?postgres, temporal\n",
+                     launched.stderr()), launched.describe()
