@@ -85,10 +85,14 @@ def count_as_typed(typed: str) -> int | None:
     """The number of SMEs a person asked for as they typed it ("3400000", "3,400,000", "３４０００００"), when the
     generator makes that many (1 to `MAX_ROWS`); else None."""
     digits = typed.strip().replace(",", "").replace("，", "").replace("_", "")
-    if not digits.isdecimal():
+    if not digits.isdecimal() or len(digits) > len(str(MAX_ROWS)) + 2:  # leading zeros, but never 4,300 digits
         return None
     number = int(digits)
     return number if 1 <= number <= MAX_ROWS else None
+
+
+def _shown(typed: str, most: int = 40) -> str:
+    return typed if len(typed) <= most else typed[: most - 1] + "…"
 
 
 def seed_smes_command(
@@ -102,7 +106,7 @@ def seed_smes_command(
     rows = count_as_typed(count)
     if rows is None:
         console.print(f"[red]seed-smes:[/] --count takes a whole number from 1 to {MAX_ROWS:,}, "
-                      f"not {escape(repr(count.strip()))}")
+                      f"not {escape(repr(_shown(count.strip())))}")
         raise typer.Exit(2)
 
     async def main(settings: Settings, engine: AsyncEngine) -> None:

@@ -205,7 +205,8 @@ def test_records_are_the_rows_in_stored_column_order() -> None:
 
 @pytest.mark.parametrize(
     ("typed", "shown"),
-    [("5000001", "'5000001'"), ("0", "'0'"), ("-5", "'-5'"), ("abc", "'abc'"), ("1.5", "'1.5'"), ("", "''")],
+    [("5000001", "'5000001'"), ("0", "'0'"), ("-5", "'-5'"), ("abc", "'abc'"), ("1.5", "'1.5'"), ("", "''"),
+     ("1e6", "'1e6'"), ("9" * 5000, repr("9" * 39 + "…"))],
 )
 def test_a_count_seed_smes_cannot_make_is_one_line_before_any_database(typed: str, shown: str) -> None:
     """`alliance seed-smes --count N` for a count the generator cannot make (too many, none, negative, not a whole
