@@ -226,6 +226,16 @@ class Settings(BaseSettings):
             raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both (mutual TLS) or neither")
         return self
 
+    @model_validator(mode="after")
+    def pool_holds_two_connections(self) -> Settings:
+        """A worker's incident scan holds one connection (its lock, `infra.incidents.scanning`) while it writes
+        with another: with one in all, it waited `DB_POOL_TIMEOUT` and failed at every turn, and every activity
+        waited behind it."""
+        if self.db_pool_size + self.db_max_overflow < 2:
+            raise ValueError(f"DB_POOL_SIZE + DB_MAX_OVERFLOW must be at least 2 (a worker holds one connection "
+                             f"while it uses another), not {self.db_pool_size} + {self.db_max_overflow}")
+        return self
+
     def _verifying_keys(self) -> list[str]:
         return [key.strip() for key in self.audit_verifying_keys.split(",") if key.strip()]
 

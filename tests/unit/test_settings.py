@@ -47,6 +47,15 @@ def test_nonsense_is_refused_with_the_setting_named(monkeypatch: pytest.MonkeyPa
     assert name.lower() in str(refused.value)
 
 
+def test_a_pool_of_one_connection_is_refused_naming_both_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_POOL_SIZE", "1")
+    monkeypatch.setenv("DB_MAX_OVERFLOW", "0")
+    with pytest.raises(ValidationError, match=r"DB_POOL_SIZE \+ DB_MAX_OVERFLOW must be at least 2.*not 1 \+ 0"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("DB_MAX_OVERFLOW", "1")
+    assert Settings(_env_file=None).db_max_overflow == 1
+
+
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
