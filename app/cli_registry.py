@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 import time
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -82,13 +84,21 @@ async def _told(settings: Settings, engine: AsyncEngine, withdrawn: list[str], t
 
 
 def count_as_typed(typed: str) -> int | None:
-    """The number of SMEs a person asked for as they typed it ("3400000", "3,400,000", "３４０００００"), when the
-    generator makes that many (1 to `MAX_ROWS`); else None."""
-    digits = typed.strip().replace(",", "").replace("，", "").replace("_", "")
-    if not digits.isdecimal() or len(digits) > len(str(MAX_ROWS)) + 2:  # leading zeros, but never 4,300 digits
+    """The number of SMEs a person asked for as they typed it ("3400000", "3,400,000", "３４０００００",
+    "３，４００，０００"), when the generator makes that many (1 to `MAX_ROWS`); else None. Commas only between
+    groups of three digits ("3,4" is no count), digits only ASCII or full-width."""
+    text = unicodedata.normalize("NFKC", typed).strip()  # full-width digits and comma to ASCII
+    if not _COUNT.fullmatch(text):
         return None
-    number = int(digits)
+    digits = text.replace(",", "").lstrip("0")
+    if len(digits) > len(str(MAX_ROWS)):  # never thousands of digits into int()
+        return None
+    number = int(digits or "0")
     return number if 1 <= number <= MAX_ROWS else None
+
+
+REBUILD_INCLUDED = ", the indexes' rebuild included"
+_COUNT = re.compile(r"[0-9]+|[0-9]{1,3}(,[0-9]{3})+", re.ASCII)
 
 
 def _shown(typed: str, most: int = 40) -> str:
@@ -121,13 +131,17 @@ def seed_smes_command(
             def advance(piece: int) -> None:
                 progress.advance(task, piece)
                 done = progress.tasks[task].completed
-                progress.update(task, rate=f"{done / (time.perf_counter() - started):,.0f} rows/s stored")
+                progress.update(task, rate=f"{done / (time.perf_counter() - started):,.0f} rows/s")
+
+            rebuilt: list[bool] = []
+
+            def indexing() -> None:
+                rebuilt.append(True)
+                progress.console.print("building the registry's indexes…")
 
             async with engine.begin() as conn:
-                result = await seed_smes(
-                    conn, rows, seed=seed, now=datetime.now(UTC), progress=advance,
-                    indexing=lambda: progress.console.print("building the registry's indexes…"),
-                )
+                result = await seed_smes(conn, rows, seed=seed, now=datetime.now(UTC), progress=advance,
+                                         indexing=indexing)
         took = time.perf_counter() - started
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -135,7 +149,8 @@ def seed_smes_command(
             total = await count_smes(conn)
         console.print(
             f"{result.added:,} SME(s) added ({rows - result.added:,} were there already) in {took:.1f} s "
-            f"({rows / took:,.0f} rows/s, the indexes' rebuild included); {total:,} in all"
+            f"({result.added / took:,.0f} added a second{REBUILD_INCLUDED if rebuilt else ''}); "
+            f"{total:,} in all"
         )
         if result.warmed:
             console.print(f"the registry ({result.warmed / 2**20:,.0f} MB) is in PostgreSQL's shared buffers")

@@ -17,6 +17,7 @@ import asyncpg
 
 from app.processes import ChildProcess, service_user, wait_for_port
 from infra.embedded_database import socket_path_fits
+from infra.settings import Settings
 from infra.startup import StartupError, require_free_port
 
 HOST = "127.0.0.1"
@@ -119,6 +120,12 @@ def connections_for(processes: int, per_process: int) -> int:
     workers), each holding up to `per_process` connections (`DB_POOL_SIZE` + `DB_MAX_OVERFLOW`), may need: at
     least `MAX_CONNECTIONS`. With too few, a busy worker's next connection is refused ("too many clients")."""
     return max(MAX_CONNECTIONS, processes * per_process + COMMAND_CONNECTIONS)
+
+
+def product_connections(settings: Settings, others: int = 0) -> int:
+    """`connections_for` `alliance run` as `settings` configure it (the API and `RUN_WORKERS` workers) and
+    `others` more processes with the same pools (a bench's own)."""
+    return connections_for(settings.run_workers + 1 + others, settings.db_pool_size + settings.db_max_overflow)
 
 
 def start_postgres(data_dir: Path, port: int, max_connections: int = MAX_CONNECTIONS) -> ChildProcess:

@@ -36,6 +36,11 @@ EXIT_HELD = 70
 """The exit status of a process whose loop was held for `HELD_LIMIT` seconds (EX_SOFTWARE)."""
 TICK = 0.25
 """Seconds between the loop's beats, and between the watch's looks at them."""
+PAUSE = 1.0
+"""Seconds past its tick after which the watch's own sleep means that the whole process was stopped (SIGSTOP, a
+debugger, a paused machine) rather than its loop held: the time it stood still is not counted."""
+EXIT_GRACE = 5.0
+"""Seconds a process that gives up waits for its last log line to be written before it ends all the same."""
 STACK_FRAMES = 20
 """The innermost frames of the stack a log line shows (the outer ones are the same every time: the command, asyncio's
 loop)."""
@@ -77,29 +82,62 @@ class LoopWatch:
 
     def _watch(self) -> None:
         warned_at: float | None = None  # the beat the watch last warned about
+        looked = time.monotonic()
+        since = looked  # holding is counted from the last beat, or from the end of a pause of the whole process
         while not self._stopped.wait(TICK):
+            now = time.monotonic()
+            if now - looked > TICK + PAUSE:  # this thread slept far too long: the whole process was stopped
+                since = now
+            looked = now
             beat_at = self._beat_at
-            held = time.monotonic() - beat_at - TICK  # a beat is due every TICK
             if warned_at is not None and beat_at != warned_at:
-                log.warning("the event loop is free again", held_seconds=round(time.monotonic() - warned_at, 1))
+                log.warning("the event loop is free again", held_seconds=round(now - warned_at, 1))
                 warned_at = None
+            held = now - max(beat_at, since) - TICK  # a beat is due every TICK
             if held < self.warn_after:
                 continue
             if warned_at is None:
-                log.error("the event loop has been held", held_seconds=round(held, 1), stack=self._stack())
                 warned_at = beat_at
-            if self.give_up_after is not None and held >= self.give_up_after:
-                log.critical("the event loop is held for good: the process ends so that it is started again",
-                             held_seconds=round(held, 1), exit_status=EXIT_HELD, stack=self._stack())
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(EXIT_HELD)
+                if self.give_up_after is not None:  # armed before logging, which may itself be what holds the loop
+                    self._arm(beat_at, self.give_up_after - held)
+                log.error("the event loop has been held", held_seconds=round(held, 1), stack=self._stack())
+
+    def _arm(self, beat_at: float, seconds: float) -> None:
+        timer = threading.Timer(max(0.0, seconds), self._give_up, args=(beat_at,))
+        timer.daemon = True
+        timer.start()
+
+    def _give_up(self, beat_at: float) -> None:
+        """The loop held since the beat at `beat_at` for `give_up_after` seconds: end the process, unless it beat
+        since or the watch stopped. The process ends `EXIT_GRACE` seconds later even if the log cannot be written."""
+        if self._stopped.is_set() or self._beat_at != beat_at:
+            return
+        ending = threading.Timer(EXIT_GRACE, os._exit, args=(EXIT_HELD,))
+        ending.daemon = True
+        ending.start()
+        log.critical("the event loop is held for good: the process ends so that it is started again",
+                     held_seconds=round(time.monotonic() - beat_at - TICK, 1), exit_status=EXIT_HELD,
+                     stack=self._stack())
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_HELD)
 
     def _stack(self) -> str:
-        frame = sys._current_frames().get(self._loop_thread)
+        """The loop thread's stack; when it only waits in its selector, its callbacks cannot run because another
+        thread keeps Python's lock (or the machine gives the process no CPU): then every other thread's stack too."""
+        frames = sys._current_frames()
+        frame = frames.get(self._loop_thread)
         if frame is None:
             return ""
-        return "".join(traceback.format_stack(frame, limit=STACK_FRAMES))[-STACK_CHARS:]
+        stack = "".join(traceback.format_stack(frame, limit=STACK_FRAMES))
+        if frame.f_code.co_filename.endswith("selectors.py"):
+            names = {thread.ident: thread.name for thread in threading.enumerate()}
+            others = [f"thread {names.get(ident, ident)}:\n" + "".join(traceback.format_stack(other, limit=8))
+                      for ident, other in frames.items()
+                      if ident not in (self._loop_thread, threading.get_ident())]
+            stack = "the loop waits for Python's lock (another thread's) or for a CPU:\n" + "\n".join(others) + (
+                "\nthe loop:\n" + stack)
+        return stack[-STACK_CHARS:]
 
 
 @asynccontextmanager

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 from aiosmtpd.controller import Controller
 from rich.console import Console
 
 from app.bootstrap import Parts, open_parts
-from app.embedded_postgres import connections_for, ensure_database, start_postgres
+from app.embedded_postgres import ensure_database, product_connections, start_postgres
 from app.embedded_temporal import start_temporal
 from app.processes import ChildProcess
 from app.serving import SHUTDOWN_GRACE, api_server, serve_until_stopped, stop_event
@@ -32,8 +31,7 @@ async def start_embedded(settings: Settings, console: Console, children: list[Ch
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.uses_embedded_database:
         with console.status("starting PostgreSQL…"):
-            processes = settings.run_workers + 1  # the workers and this one, the API
-            connections = connections_for(processes, settings.db_pool_size + settings.db_max_overflow)
+            connections = product_connections(settings)
             children.append(start_postgres(settings.data_dir, settings.embedded_postgres_port, connections))
             await ensure_database(settings.embedded_postgres_port, EMBEDDED_DATABASE)
         console.print(f"[green]✓[/] PostgreSQL      127.0.0.1:{settings.embedded_postgres_port} "
@@ -117,9 +115,14 @@ async def run_product(settings: Settings, console: Console) -> None:
             stopped.append("the mail sink")
         if parts is not None:
             await parts.engine.dispose()
+        ended: list[ChildProcess] = []
         for child in reversed(children):
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.to_thread(child.stop)
-        stopped += [child.name for child in children]
+            except Exception as error:  # the others are stopped all the same
+                log.error("could not stop a process the product started", process=child.name, error=str(error)[:300])
+            else:
+                ended.append(child)
+        stopped += [child.name for child in children if child in ended]
         if stopped:
             console.print("[green]✓[/] stopped: " + ", ".join(stopped))

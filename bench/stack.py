@@ -20,7 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from app.embedded_postgres import HOST as PG_HOST
-from app.embedded_postgres import ensure_database, start_postgres
+from app.embedded_postgres import ensure_database, product_connections, start_postgres
 from app.embedded_temporal import temporal_binary
 from app.processes import ChildProcess, wait_for_port
 from contracts import search_attributes as sa
@@ -62,7 +62,7 @@ async def bench_stack(
             with console.status("starting PostgreSQL…"):
                 pg_port = free_port()
                 # Started from this thread: the server is tied to its parent thread's life (PDEATHSIG).
-                children.append(start_postgres(Path(tmp), pg_port))
+                children.append(start_postgres(Path(tmp), pg_port, product_connections(settings, others=1)))
                 await ensure_database(pg_port, DATABASE)
                 engine = create_engine(settings, embedded_postgres_url(Path(tmp), pg_port, DATABASE))
                 await migrate.upgrade(engine)

@@ -87,3 +87,16 @@ async def test_retrying_a_case_nobody_knows_is_one_line_and_exit_status_2(
     done = alliance(engine, "incidents", "retry", unknown, temporal=dev_server.client.service_client.config.target_host)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [f"error: unknown case {unknown}: no case or open incident has that id"]
+
+
+async def test_seed_smes_says_how_many_it_added_and_whether_it_rebuilt_the_indexes(registry: AsyncEngine) -> None:
+    """The summary counts what was added, not what was asked for, and names the index rebuild only when there was
+    one (a seed smaller than the registry keeps its indexes)."""
+    first = alliance(registry, "seed-smes", "--count", "300")
+    assert first.returncode == 0, first.stderr
+    assert "300 SME(s) added (0 were there already)" in first.stderr, first.stderr
+    assert "added a second, the indexes' rebuild included" in first.stderr, first.stderr
+    again = alliance(registry, "seed-smes", "--count", "200")  # the same seed: the first 200 of those 300
+    assert again.returncode == 0, again.stderr
+    assert "0 SME(s) added (200 were there already)" in again.stderr, again.stderr
+    assert "(0 added a second)" in again.stderr and "rebuild" not in again.stderr, again.stderr

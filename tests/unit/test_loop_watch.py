@@ -4,6 +4,7 @@ release is told, a loop only ever briefly busy says nothing, and a loop held for
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
 import textwrap
@@ -75,3 +76,70 @@ def test_a_loop_held_for_good_ends_its_process_naming_what_holds_it() -> None:
     assert "the event loop is held for good" in out
     assert "wait_for_a_lock_never_released" in out
 
+
+
+def run_script(body: str, *, stop_for: float = 0.0) -> tuple[int, str, float]:
+    """Run `body` (Python, with the repository importable) as a process of its own: its exit status, output and
+    seconds taken. With `stop_for`, the process is stopped (SIGSTOP) that long once it has printed `ready`."""
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(body)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).parents[2])
+    assert process.stdout is not None
+    lines = [process.stdout.readline()]
+    if stop_for:
+        assert lines[0].strip() == "ready", lines
+        process.send_signal(signal.SIGSTOP)
+        time.sleep(stop_for)
+        process.send_signal(signal.SIGCONT)
+    out, _ = process.communicate(timeout=30)
+    return process.returncode, "".join(lines) + out, time.monotonic() - started
+
+
+def test_a_process_stopped_for_a_while_is_not_a_held_loop() -> None:
+    """SIGSTOP (Ctrl-Z, a debugger, a paused machine) for longer than the limit: the loop was never held, so the
+    process neither warns nor ends when it goes on."""
+    code, out, _ = run_script("""
+        import asyncio
+        from app.loop_watch import LoopWatch, watching_loop
+
+        async def main():
+            async with watching_loop(LoopWatch(warn_after=0.3, give_up_after=1.0)):
+                await asyncio.sleep(0.5)
+                print("ready", flush=True)
+                await asyncio.sleep(1.5)
+            print("done", flush=True)
+
+        asyncio.run(main())
+    """, stop_for=2.5)
+    assert code == 0, out
+    assert "done" in out and "held" not in out, out
+
+
+def test_a_loop_held_by_its_own_logging_still_ends_the_process() -> None:
+    """The loop blocks inside a log call (a log pipe nobody reads): the watch's own log lines then block too, and
+    the process ends with EXIT_HELD all the same, `EXIT_GRACE` after the limit."""
+    code, out, took = run_script("""
+        import asyncio, logging, threading
+        import structlog
+        from app.loop_watch import LoopWatch, watching_loop
+
+        never = threading.Event()
+
+        class Stuck(logging.Handler):
+            def emit(self, record):
+                never.wait()  # a full pipe: the write never returns
+
+        logging.basicConfig(handlers=[Stuck()], level=logging.INFO)
+        structlog.configure(logger_factory=structlog.stdlib.LoggerFactory(),
+                            processors=[structlog.stdlib.render_to_log_kwargs])
+
+        async def main():
+            async with watching_loop(LoopWatch(warn_after=0.3, give_up_after=1.0)):
+                await asyncio.sleep(0.2)
+                print("ready", flush=True)
+                structlog.get_logger().info("a line the pipe never takes")
+
+        asyncio.run(main())
+    """)
+    assert code == EXIT_HELD, out
+    assert took < 1.0 + 5.0 + 10, took

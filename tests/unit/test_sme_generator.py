@@ -206,7 +206,8 @@ def test_records_are_the_rows_in_stored_column_order() -> None:
 @pytest.mark.parametrize(
     ("typed", "shown"),
     [("5000001", "'5000001'"), ("0", "'0'"), ("-5", "'-5'"), ("abc", "'abc'"), ("1.5", "'1.5'"), ("", "''"),
-     ("1e6", "'1e6'"), ("9" * 5000, repr("9" * 39 + "…"))],
+     ("1e6", "'1e6'"), ("9" * 5000, repr("9" * 39 + "…")), ("3,4", "'3,4'"), ("1_000", "'1_000'"),
+     ("٣٤٠", "'٣٤٠'")],
 )
 def test_a_count_seed_smes_cannot_make_is_one_line_before_any_database(typed: str, shown: str) -> None:
     """`alliance seed-smes --count N` for a count the generator cannot make (too many, none, negative, not a whole
@@ -219,7 +220,9 @@ def test_a_count_seed_smes_cannot_make_is_one_line_before_any_database(typed: st
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize(("typed", "rows"), [("3400000", 3_400_000), ("3,400,000", 3_400_000),
-                                              ("３４０００００", 3_400_000), (" 1 ", 1), ("5_000_000", 5_000_000)])
+@pytest.mark.parametrize(("typed", "rows"), [
+    ("3400000", 3_400_000), ("3,400,000", 3_400_000), ("３４０００００", 3_400_000), (" 1 ", 1),
+    ("３，４００，０００", 3_400_000), ("0000000005", 5),
+])
 def test_seed_smes_takes_a_count_as_people_type_it(typed: str, rows: int) -> None:
     assert count_as_typed(typed) == rows
