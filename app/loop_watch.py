@@ -37,8 +37,10 @@ EXIT_HELD = 70
 TICK = 0.25
 """Seconds between the loop's beats, and between the watch's looks at them."""
 PAUSE = 1.0
-"""Seconds past its tick after which the watch's own sleep means that the whole process was stopped (SIGSTOP, a
-debugger, a paused machine) rather than its loop held: the time it stood still is not counted."""
+"""Seconds past its tick after which the watch's own sleep, with the process using less than half that time of CPU,
+means that the whole process was stopped (SIGSTOP, a debugger, a paused machine) rather than its loop held: the time
+it stood still is not counted. A loop thread that keeps Python's lock inside one long C call also keeps this thread
+asleep, but spends CPU meanwhile: that time is counted."""
 EXIT_GRACE = 5.0
 """Seconds a process that gives up waits for its last log line to be written before it ends all the same."""
 STACK_FRAMES = 20
@@ -82,13 +84,13 @@ class LoopWatch:
 
     def _watch(self) -> None:
         warned_at: float | None = None  # the beat the watch last warned about
-        looked = time.monotonic()
+        looked, spent = time.monotonic(), time.process_time()
         since = looked  # holding is counted from the last beat, or from the end of a pause of the whole process
         while not self._stopped.wait(TICK):
-            now = time.monotonic()
-            if now - looked > TICK + PAUSE:  # this thread slept far too long: the whole process was stopped
-                since = now
-            looked = now
+            now, cpu = time.monotonic(), time.process_time()
+            if now - looked > TICK + PAUSE and cpu - spent < (now - looked) / 2:
+                since = now  # this thread slept far too long and the process did not run: it was stopped
+            looked, spent = now, cpu
             beat_at = self._beat_at
             if warned_at is not None and beat_at != warned_at:
                 log.warning("the event loop is free again", held_seconds=round(now - warned_at, 1))

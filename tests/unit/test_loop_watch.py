@@ -143,3 +143,19 @@ def test_a_loop_held_by_its_own_logging_still_ends_the_process() -> None:
     """)
     assert code == EXIT_HELD, out
     assert took < 1.0 + 5.0 + 10, took
+
+
+async def test_a_long_call_that_keeps_pythons_lock_is_counted_not_taken_for_a_pause() -> None:
+    """One C call that never lets go of Python's lock keeps the watch's thread asleep too, as a stopped process
+    would; but the process spends CPU all along, so the whole hold is counted."""
+    with capture_logs() as logs:
+        async with watching_loop(LoopWatch(warn_after=0.3, give_up_after=100)):
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            sum(range(10**8))  # about 1.4 s here, in C, the lock kept throughout
+            in_c = time.monotonic() - started
+            hold_the_loop(0.8)  # the watch runs again while the loop is still held
+            await asyncio.sleep(0.5)
+    (held,) = events(logs, "the event loop has been held")
+    assert in_c > 1.0, in_c
+    assert held["held_seconds"] >= in_c - 0.3, (held, in_c)
