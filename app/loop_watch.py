@@ -37,7 +37,8 @@ EXIT_HELD = 70
 TICK = 0.25
 """Seconds between the loop's beats, and between the watch's looks at them."""
 PAUSE = 1.0
-"""Seconds past its tick after which the watch's own sleep, with the process using less than half that time of CPU,
+"""Seconds past its tick after which the watch's own sleep, with the process using less than a tenth of that time of
+CPU,
 means that the whole process was stopped (SIGSTOP, a debugger, a paused machine) rather than its loop held: the time
 it stood still is not counted. A loop thread that keeps Python's lock inside one long C call also keeps this thread
 asleep, but spends CPU meanwhile: that time is counted."""
@@ -88,7 +89,7 @@ class LoopWatch:
         since = looked  # holding is counted from the last beat, or from the end of a pause of the whole process
         while not self._stopped.wait(TICK):
             now, cpu = time.monotonic(), time.process_time()
-            if now - looked > TICK + PAUSE and cpu - spent < (now - looked) / 2:
+            if now - looked > TICK + PAUSE and cpu - spent < (now - looked) / 10:
                 since = now  # this thread slept far too long and the process did not run: it was stopped
             looked, spent = now, cpu
             beat_at = self._beat_at

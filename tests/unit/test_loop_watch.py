@@ -30,14 +30,14 @@ async def test_code_holding_the_loop_is_named_with_its_stack_and_the_release_tol
     with capture_logs() as logs:
         async with watching_loop(LoopWatch(warn_after=0.3, give_up_after=100)):
             await asyncio.sleep(0.3)
-            hold_the_loop(1.2)
+            hold_the_loop(3.0)  # long beside the warning: a busy machine may keep the watch from looking a while
             await asyncio.sleep(0.8)
     (held,) = events(logs, "the event loop has been held")
     (freed,) = events(logs, "the event loop is free again")
     assert held["log_level"] == "error"
-    assert 0.3 <= held["held_seconds"] < 1.2
+    assert 0.3 <= held["held_seconds"] < 3.0
     assert "hold_the_loop" in held["stack"] and "time.sleep(seconds)" in held["stack"]
-    assert 1.2 <= freed["held_seconds"] < 2.5
+    assert 3.0 <= freed["held_seconds"] < 5.0
 
 
 async def test_a_loop_only_briefly_busy_says_nothing() -> None:
